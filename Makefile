@@ -1,0 +1,134 @@
+# ron-audit — plain GNU Makefile.
+#
+#   make            build the library, ronctl and the tests (after `make deps`)
+#   make run        the main job (README.md)
+#   make test       every test; ends with "N passed, N failed"
+#   make asan|tsan  the tests under ASan+UBSan / TSan (clang)
+#   make bench      Google Benchmark micro benches
+#   make fuzz       libFuzzer targets, FUZZ_SECONDS each (clang)
+#   make deps       install missing Debian packages (DESIGN.md §2)
+#
+# Public targets first install what is missing, then re-enter make for the real work, so that
+# paths found with $(wildcard) (the BLAKE3 sources) are read after the packages exist.
+
+BUILD ?= build
+FUZZ_SECONDS ?= 30
+SAN_FLAGS ?=
+TEST_FILTER ?=
+MAKEFLAGS += --no-print-directory
+SUBMAKE = $(MAKE) -f $(firstword $(MAKEFILE_LIST))
+
+.PHONY: all test run deps bench fuzz asan tsan clean
+.PHONY: build-all test-run run-demo bench-run fuzz-run
+
+all: deps
+	@$(SUBMAKE) build-all
+
+test: deps
+	@$(SUBMAKE) test-run
+
+run: deps
+	@$(SUBMAKE) run-demo
+
+bench: deps
+	@$(SUBMAKE) bench-run
+
+asan: deps
+	@$(SUBMAKE) test-run BUILD=build/asan CXX=clang++ CC=clang \
+	  SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+
+tsan: deps
+	@$(SUBMAKE) test-run BUILD=build/tsan CXX=clang++ CC=clang \
+	  SAN_FLAGS="-fsanitize=thread -fno-omit-frame-pointer"
+
+fuzz: deps
+	@$(SUBMAKE) fuzz-run BUILD=build/fuzz CXX=clang++ CC=clang \
+	  SAN_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
+
+deps:
+	@bash tools/deps.sh
+
+clean:
+	rm -rf build
+
+# ---- Real work (entered through the targets above) ----------------------------------------
+
+BLAKE3_DIR := $(lastword $(sort $(wildcard /usr/share/cargo/registry/blake3-*/c)))
+
+CXXFLAGS_BASE := -std=c++20 -O2 -g -Wall -Wextra -Werror -I. -isystem $(BLAKE3_DIR) -MMD -MP
+CXXFLAGS_ALL = $(CXXFLAGS_BASE) $(SAN_FLAGS) $(CXXFLAGS)
+LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
+LIBS := -lsimdjson -lutf8proc -lxxhash -lpthread
+
+# The official BLAKE3 C implementation with its x86-64 assembly and run-time dispatch, built
+# from the files librust-blake3-dev installs (never copied into this repository).
+BLAKE3_C := blake3.c blake3_dispatch.c blake3_portable.c
+BLAKE3_S := blake3_sse2_x86-64_unix.S blake3_sse41_x86-64_unix.S blake3_avx2_x86-64_unix.S \
+            blake3_avx512_x86-64_unix.S
+BLAKE3_OBJS := $(addprefix $(BUILD)/blake3/,$(BLAKE3_C:.c=.o) $(BLAKE3_S:.S=.o))
+
+LIB_SRCS := $(wildcard engine/core/*.cc engine/*.cc segment/*.cc wal/*.cc checkpoint/*.cc)
+LIB_OBJS := $(LIB_SRCS:%.cc=$(BUILD)/%.o)
+LIB := $(BUILD)/libronaudit.a
+
+TOOL_SRCS := $(filter-out tools/ronctl.cc tools/demo.cc,$(wildcard tools/*.cc))
+TOOL_OBJS := $(TOOL_SRCS:%.cc=$(BUILD)/%.o)
+TEST_SRCS := $(shell find tests -name '*.cc' 2>/dev/null)
+TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/%.o)
+BENCH_SRCS := $(wildcard bench/*_bench.cc)
+FUZZ_SRCS := $(wildcard fuzz/*_fuzzer.cc)
+FUZZERS := $(FUZZ_SRCS:fuzz/%.cc=$(BUILD)/%)
+
+build-all: $(BUILD)/ronctl $(BUILD)/ron_tests $(BUILD)/ron_demo
+
+$(BUILD)/blake3/%.o: $(BLAKE3_DIR)/%.c
+	@mkdir -p $(@D)
+	$(CC) -O3 -g $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/blake3/%.o: $(BLAKE3_DIR)/%.S
+	@mkdir -p $(@D)
+	$(CC) -c $< -o $@
+
+$(BUILD)/%.o: %.cc
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS_ALL) -c $< -o $@
+
+$(LIB): $(LIB_OBJS) $(BLAKE3_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/ronctl: $(BUILD)/tools/ronctl.o $(TOOL_OBJS) $(LIB)
+	$(CXX) $(LDFLAGS_ALL) $^ -o $@ $(LIBS)
+
+$(BUILD)/ron_demo: $(BUILD)/tools/demo.o $(TOOL_OBJS) $(LIB)
+	$(CXX) $(LDFLAGS_ALL) $^ -o $@ $(LIBS)
+
+$(BUILD)/ron_tests: $(TEST_OBJS) $(TOOL_OBJS) $(LIB)
+	$(CXX) $(LDFLAGS_ALL) $^ -o $@ -lgtest -lgtest_main $(LIBS) -lsodium
+
+test-run: $(BUILD)/ronctl $(BUILD)/ron_tests
+	@RON_BUILD_DIR=$(BUILD) bash tools/run_tests.sh $(BUILD) $(TEST_FILTER)
+
+run-demo: $(BUILD)/ronctl $(BUILD)/ron_demo
+	@bash tools/demo.sh $(BUILD)
+
+$(BUILD)/bench/%: bench/%.cc $(LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS_ALL) $< -o $@ $(LIB) -lbenchmark $(LIBS)
+
+bench-run: $(BENCH_SRCS:bench/%.cc=$(BUILD)/bench/%)
+	@for b in $^; do echo "== $$b"; $$b --benchmark_min_time=0.5 || exit 1; done
+
+$(BUILD)/%_fuzzer: fuzz/%_fuzzer.cc $(LIB)
+	$(CXX) $(CXXFLAGS_ALL) -fsanitize=fuzzer $< -o $@ $(LIB) $(LIBS)
+
+fuzz-run: $(FUZZERS)
+	@for f in $(FUZZERS); do \
+	  name=$$(basename $$f); work=$(BUILD)/corpus/$$name; mkdir -p $$work fuzz/corpus/$$name; \
+	  echo "== $$name for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(BUILD)/$$name- \
+	    $$work fuzz/corpus/$$name 2>$(BUILD)/$$name.log || { tail -40 $(BUILD)/$$name.log; exit 1; }; \
+	  grep -E 'stat::number_of_executed_units|Done' $(BUILD)/$$name.log | tail -2; \
+	done
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,83 @@
+// Strict parsing and canonical serialization of audit records (DESIGN.md §3, the INTEROP law).
+//
+// Canonical form: no whitespace; top-level keys in the fixed order v, ts_ms, writer_id, seq,
+// stream, kind, actor, subject, reason, attrs, prev; nested object keys sorted byte-wise by
+// their NFC UTF-8; every string NFC-normalized and minimally escaped; integers in base 10.
+// The serializer is ours (it is the law); simdjson only tokenizes and validates.
+//
+// Error precedence for one input (the first that applies wins):
+//   1. input longer than kMaxInputBytes                      → RecordTooLarge
+//   2. malformed JSON                                        → Schema
+//   3. a number with a fraction or exponent anywhere         → Float
+//   4. invalid UTF-8 or a lone surrogate escape              → Utf8
+//   5. field rules (types, keys, formats, depth, int range)  → Schema
+//   6. canonical attrs longer than max_attrs_bytes           → AttrsTooLarge
+//   7. canonical record longer than max_record_bytes         → RecordTooLarge
+// Within step 5 fields are checked in canonical key order.
+//
+// Thread-safety: a Canonicalizer is NOT thread-safe (it owns a parser and scratch buffers that
+// are reused so the hot path does not allocate once warmed up). Use one per thread.
+#ifndef ENGINE_CORE_CANONICAL_H_
+#define ENGINE_CORE_CANONICAL_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "engine/core/hash.h"
+#include "engine/core/record.h"
+#include "engine/core/status.h"
+
+namespace ron {
+
+// The result of canonicalizing one record. Reuse one instance across calls to avoid allocation.
+struct CanonicalRecord {
+  Record record;       // typed, NFC-normalized fields
+  std::string bytes;   // canonical JSON without self_hash
+  Digest digest{};     // BLAKE3-256(bytes): self_hash and dedupe key
+};
+
+// `,"self_hash":"` + "b3:<64 hex>" + `"}`: what sealing appends in place of the final `}`.
+inline constexpr size_t kSealSuffixBytes = 14 + kHashTextBytes + 2;
+static_assert(kSealSuffixBytes == 83);
+
+class Canonicalizer {
+ public:
+  // REQUIRES: limits.Validate().ok().
+  explicit Canonicalizer(const Limits& limits = Limits());
+  ~Canonicalizer();
+  Canonicalizer(const Canonicalizer&) = delete;
+  Canonicalizer& operator=(const Canonicalizer&) = delete;
+
+  const Limits& limits() const { return limits_; }
+
+  // Parses JSON text of a record WITHOUT self_hash (a self_hash key is unknown → Schema),
+  // validates every rule and fills `out` with its canonical bytes and digest.
+  Status Canonicalize(std::string_view json, CanonicalRecord* out);
+
+  // Verifies a sealed record: parse, re-canonicalize, require the bytes to equal the input
+  // without self_hash (else Schema), recompute the hash (else HashMismatch). On success `out`
+  // holds the record, its canonical bytes and digest.
+  Status VerifySealed(std::string_view sealed, CanonicalRecord* out);
+
+  // Serializes a typed record: equivalent to Canonicalize() of its JSON text. Strings are
+  // NFC-normalized and checked; record.attrs must be JSON object text (canonicalized here).
+  Status Encode(const Record& record, CanonicalRecord* out);
+
+ private:
+  class Impl;
+  Limits limits_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The sealed text: canonical bytes with `,"self_hash":"b3:<hex>"` inserted before the final `}`.
+std::string Seal(const CanonicalRecord& record);
+void AppendSealed(std::string_view canonical_bytes, const Digest& digest, std::string* out);
+
+// Writes `s` as a canonical JSON string (quotes included) to `out`. REQUIRES: s is valid,
+// NFC-normalized UTF-8. Escapes: \" \\ \b \t \n \f \r, other C0 as \u00xx (lowercase hex).
+void AppendJsonString(std::string_view s, std::string* out);
+
+}  // namespace ron
+
+#endif  // ENGINE_CORE_CANONICAL_H_

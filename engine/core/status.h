@@ -1,0 +1,94 @@
+// Status and Result<T>: the error currency of the whole engine.
+//
+// No exceptions cross the engine's API (DESIGN.md, engineering rules). Every fallible function
+// returns a [[nodiscard]] Status or Result<T>. The codes are the stable names of DESIGN.md §3;
+// CLI output, metrics labels and tests all print them with CodeName().
+//
+// Thread-safety: values; copy freely.
+#ifndef ENGINE_CORE_STATUS_H_
+#define ENGINE_CORE_STATUS_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace ron {
+
+// The stable error codes of DESIGN.md §3, plus kOk. Never renumber or rename: the names are an
+// interface (ronctl output, metrics labels).
+enum class Code : uint8_t {
+  kOk = 0,
+  kSchema,          // malformed JSON, wrong type, unknown/missing/duplicate key, field rule
+  kFloat,           // a number with a fraction or exponent anywhere
+  kUtf8,            // invalid UTF-8 or a lone surrogate escape
+  kAttrsTooLarge,   // canonical attrs longer than Limits::max_attrs_bytes
+  kRecordTooLarge,  // input > 64 KiB, or canonical record longer than Limits::max_record_bytes
+  kHashMismatch,    // stored self_hash differs from the recomputed one
+  kPrevMismatch,    // prev does not equal the previous record's self_hash
+  kSeqGap,          // seq is not previous seq + 1
+  kConflict,        // same seq, different record
+  kBusy,            // bounded queue full; shed
+  kFrozen,          // stream frozen after corruption (fail closed)
+  kIo,              // I/O failure (fatal for the stream)
+  kClosed,          // engine closed / shutting down
+};
+
+// Stable name of a code ("Schema", "HashMismatch", ...); "Ok" for kOk.
+std::string_view CodeName(Code code);
+
+// Parses a stable name back into a code. Returns false when the name is unknown.
+bool ParseCodeName(std::string_view name, Code* code);
+
+class [[nodiscard]] Status {
+ public:
+  Status() = default;
+  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
+  explicit Status(Code code) : code_(code) {}
+
+  static Status Ok() { return Status(); }
+
+  bool ok() const { return code_ == Code::kOk; }
+  Code code() const { return code_; }
+  // Human detail for logs and CLI stderr. Never contains record bodies, keys or secrets.
+  const std::string& message() const { return message_; }
+  // "Code" or "Code: message".
+  std::string ToString() const;
+
+  // Explicitly discards a status the caller has decided not to act on.
+  void IgnoreError() const {}
+
+ private:
+  Code code_ = Code::kOk;
+  std::string message_;
+};
+
+// Either a value or a non-ok Status. REQUIRES for value(): ok().
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : data_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Status status) : data_(std::move(status)) {}  // NOLINT: implicit by design
+
+  bool ok() const { return std::holds_alternative<T>(data_); }
+  const T& value() const& { return std::get<T>(data_); }
+  T& value() & { return std::get<T>(data_); }
+  T&& value() && { return std::get<T>(std::move(data_)); }
+  Status status() const { return ok() ? Status::Ok() : std::get<Status>(data_); }
+  Code code() const { return ok() ? Code::kOk : std::get<Status>(data_).code(); }
+
+ private:
+  std::variant<T, Status> data_;
+};
+
+}  // namespace ron
+
+// Returns early from the enclosing function when `expr` yields a non-ok Status.
+#define RON_RETURN_IF_ERROR(expr)             \
+  do {                                        \
+    ::ron::Status ron_status_tmp_ = (expr);   \
+    if (!ron_status_tmp_.ok()) return ron_status_tmp_; \
+  } while (0)
+
+#endif  // ENGINE_CORE_STATUS_H_

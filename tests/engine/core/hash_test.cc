@@ -1,0 +1,91 @@
+#include "engine/core/hash.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "engine/core/status.h"
+#include "tests/test_util.h"
+
+namespace ron {
+namespace {
+
+TEST(HashTest, Blake3KnownAnswers) {
+  // The empty-input and "abc" digests published with the BLAKE3 reference implementation.
+  EXPECT_EQ(ToHex(Blake3("")), "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262");
+  EXPECT_EQ(ToHex(Blake3("abc")),
+            "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85");
+}
+
+TEST(HashTest, IncrementalEqualsOneShot) {
+  std::string data(5000, '\0');
+  std::mt19937 rng(7);
+  for (char& c : data) c = static_cast<char>(rng());
+  Blake3Hasher hasher;
+  hasher.Update(data.data(), 1);
+  hasher.Update(data.data() + 1, 1999);
+  hasher.Update(data.data() + 2000, 3000);
+  EXPECT_EQ(hasher.Finalize(), Blake3(data));
+}
+
+// b3sum is the Rust BLAKE3 CLI: an implementation independent of the C one we link.
+TEST(HashTest, AgreesWithB3sumOnManySizes) {
+  testing::TempDir dir;
+  std::mt19937 rng(11);
+  for (size_t size : {0u, 1u, 63u, 64u, 65u, 1023u, 1024u, 1025u, 2048u, 4096u, 65536u, 100001u}) {
+    std::string data(size, '\0');
+    for (char& c : data) c = static_cast<char>(rng());
+    const std::string path = dir.path() + "/in.bin";
+    testing::WriteFile(path, data);
+    const auto result = testing::RunCommand({"/usr/bin/b3sum", "--no-names", path}, "");
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_EQ(result.out, ToHex(Blake3(data)) + "\n") << "size " << size;
+  }
+}
+
+TEST(HashTest, HashTextRoundTrip) {
+  const Digest d = Blake3("x");
+  const std::string text = HashText(d);
+  EXPECT_EQ(text.size(), kHashTextBytes);
+  Digest back{};
+  ASSERT_TRUE(ParseHashText(text, &back));
+  EXPECT_EQ(back, d);
+}
+
+TEST(HashTest, ParseHashTextRejectsNonCanonicalForms) {
+  Digest d{};
+  const std::string hex(64, 'a');
+  EXPECT_FALSE(ParseHashText("b3:" + std::string(64, 'A'), &d));
+  EXPECT_FALSE(ParseHashText("b3:" + hex.substr(1), &d));
+  EXPECT_FALSE(ParseHashText("b3:" + hex + "0", &d));
+  EXPECT_FALSE(ParseHashText("B3:" + hex, &d));
+  EXPECT_FALSE(ParseHashText("b3:0", &d));
+  EXPECT_FALSE(ParseHashText("b3:" + std::string(63, 'a') + "g", &d));
+  EXPECT_TRUE(IsValidPrev("b3:0"));
+  EXPECT_TRUE(IsValidPrev("b3:" + hex));
+  EXPECT_FALSE(IsValidPrev("b3:00"));
+}
+
+TEST(StatusTest, CodeNamesAreStableAndRoundTrip) {
+  const char* names[] = {"Schema", "Float", "Utf8", "AttrsTooLarge", "RecordTooLarge",
+                         "HashMismatch", "PrevMismatch", "SeqGap", "Conflict", "Busy",
+                         "Frozen", "Io", "Closed"};
+  for (const char* name : names) {
+    Code code = Code::kOk;
+    ASSERT_TRUE(ParseCodeName(name, &code)) << name;
+    EXPECT_EQ(CodeName(code), name);
+  }
+  Code code = Code::kOk;
+  EXPECT_FALSE(ParseCodeName("schema", &code));
+  EXPECT_EQ(Status(Code::kIo, "disk_full").ToString(), "Io: disk_full");
+  EXPECT_EQ(Status().ToString(), "Ok");
+  Result<int> r = Status(Code::kBusy);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.code(), Code::kBusy);
+  Result<int> v = 5;
+  EXPECT_TRUE(v.ok());
+  EXPECT_EQ(v.value(), 5);
+}
+
+}  // namespace
+}  // namespace ron

@@ -1,0 +1,146 @@
+#include "tests/test_util.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace ron::testing {
+
+std::string BuildDir() {
+  const char* dir = std::getenv("RON_BUILD_DIR");
+  return dir != nullptr && *dir != '\0' ? dir : "build";
+}
+
+std::string RonctlPath() { return BuildDir() + "/ronctl"; }
+
+std::string TestDataDir() {
+  const char* dir = std::getenv("RON_TESTDATA_DIR");
+  return dir != nullptr && *dir != '\0' ? dir : "../shared/testdata";
+}
+
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input,
+                         bool discard_out) {
+  CommandResult result;
+  int in_pipe[2], out_pipe[2], err_pipe[2];
+  if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 ||
+      pipe2(err_pipe, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe failed";
+    return result;
+  }
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in_pipe[0], 0);
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  fcntl(in_pipe[1], F_SETFL, O_NONBLOCK);
+  size_t written = 0;
+  if (input.empty()) close(in_pipe[1]);
+  bool in_open = !input.empty(), out_open = true, err_open = true;
+  char buf[1 << 16];
+  while (out_open || err_open) {
+    pollfd fds[3];
+    int n = 0;
+    int out_i = -1, err_i = -1, in_i = -1;
+    if (out_open) fds[out_i = n++] = {out_pipe[0], POLLIN, 0};
+    if (err_open) fds[err_i = n++] = {err_pipe[0], POLLIN, 0};
+    if (in_open) fds[in_i = n++] = {in_pipe[1], POLLOUT, 0};
+    if (poll(fds, static_cast<nfds_t>(n), -1) < 0) continue;
+    if (in_i >= 0 && fds[in_i].revents != 0) {
+      const ssize_t w = write(in_pipe[1], input.data() + written, input.size() - written);
+      if (w > 0) written += static_cast<size_t>(w);
+      if (w < 0 && errno != EAGAIN) written = input.size();  // child closed stdin
+      if (written == input.size()) {
+        close(in_pipe[1]);
+        in_open = false;
+      }
+    }
+    const auto drain = [&](int index, int fd, std::string* sink, bool keep, bool* open) {
+      if (index < 0 || fds[index].revents == 0) return;
+      const ssize_t r = read(fd, buf, sizeof(buf));
+      if (r <= 0) {
+        *open = false;
+        close(fd);
+      } else if (keep) {
+        sink->append(buf, static_cast<size_t>(r));
+      }
+    };
+    drain(out_i, out_pipe[0], &result.out, !discard_out, &out_open);
+    drain(err_i, err_pipe[0], &result.err, true, &err_open);
+  }
+  if (in_open) close(in_pipe[1]);
+  int status = 0;
+  rusage usage{};
+  wait4(pid, &status, 0, &usage);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.max_rss_kb = usage.ru_maxrss;
+  return result;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    ADD_FAILURE() << "cannot read " << path;
+    return "";
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteFile(const std::string& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << data;
+  if (!out) ADD_FAILURE() << "cannot write " << path;
+}
+
+TempDir::TempDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
+                        "/ron-test-XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::vector<std::string> SplitLines(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) nl = text.size();
+    lines.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return lines;
+}
+
+std::string RecordJson(uint64_t seq, const std::string& prev, const std::string& attrs,
+                       const std::string& writer_id, const std::string& stream) {
+  return R"({"v":1,"ts_ms":1730246400000,"writer_id":")" + writer_id + R"(","seq":)" +
+         std::to_string(seq) + R"(,"stream":")" + stream +
+         R"(","kind":"GetServed","actor":{"anon":true},"subject":{},"reason":"ok","attrs":)" +
+         attrs + R"(,"prev":")" + prev + R"("})";
+}
+
+}  // namespace ron::testing

@@ -1,0 +1,55 @@
+// Helpers shared by the tests: paths, child processes, temporary directories, record builders.
+#ifndef TESTS_TEST_UTIL_H_
+#define TESTS_TEST_UTIL_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ron::testing {
+
+// The build directory of the binaries under test ($RON_BUILD_DIR, default "build").
+std::string BuildDir();
+// build/ronctl.
+std::string RonctlPath();
+// Shared test data from outside the project ($RON_TESTDATA_DIR, default ../shared/testdata).
+std::string TestDataDir();
+
+struct CommandResult {
+  int exit_code = -1;  // -1 if the child did not exit normally (signal)
+  std::string out;
+  std::string err;
+  long max_rss_kb = 0;  // the child's peak resident set
+};
+
+// Runs argv[0] with argv (no shell), feeding `input` on stdin. When `discard_out` is set the
+// child's stdout is drained but not kept (for very large outputs).
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input,
+                         bool discard_out = false);
+
+// Reads a whole file; fails the current test (ADD_FAILURE) if it cannot.
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& data);
+
+// A fresh directory under $TMPDIR removed at destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Splits on LF; no empty last element for text ending in LF.
+std::vector<std::string> SplitLines(const std::string& text);
+
+// A valid unsealed record as JSON text with the given chain position and attrs.
+std::string RecordJson(uint64_t seq, const std::string& prev, const std::string& attrs = "{}",
+                       const std::string& writer_id = "svc-test@inst-1",
+                       const std::string& stream = "ingress");
+
+}  // namespace ron::testing
+
+#endif  // TESTS_TEST_UTIL_H_

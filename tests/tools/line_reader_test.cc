@@ -1,0 +1,62 @@
+#include "tools/line_reader.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace ron::tools {
+namespace {
+
+// Feeds `input` through a pipe and collects what the reader reports ("!" marks a too-long line).
+std::vector<std::string> ReadAll(const std::string& input, size_t max_line) {
+  int fds[2];
+  EXPECT_EQ(pipe(fds), 0);
+  std::thread writer([&] {
+    size_t off = 0;
+    while (off < input.size()) {
+      const ssize_t n = write(fds[1], input.data() + off, std::min<size_t>(input.size() - off, 7000));
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    close(fds[1]);
+  });
+  LineReader reader(fds[0], max_line);
+  std::vector<std::string> lines;
+  for (;;) {
+    std::string_view line;
+    const auto r = reader.Next(&line);
+    if (r == LineReader::Result::kEnd || r == LineReader::Result::kError) break;
+    lines.push_back(r == LineReader::Result::kTooLong ? "!" : std::string(line));
+  }
+  writer.join();
+  close(fds[0]);
+  return lines;
+}
+
+TEST(LineReaderTest, SplitsOnLfOnly) {
+  EXPECT_EQ(ReadAll("a\nb\r\n\nc", 100), (std::vector<std::string>{"a", "b\r", "", "c"}));
+  EXPECT_EQ(ReadAll("a\n", 100), (std::vector<std::string>{"a"}));
+  EXPECT_TRUE(ReadAll("", 100).empty());
+}
+
+TEST(LineReaderTest, TooLongLinesAreSkippedWithoutBuffering) {
+  const std::string big(5'000'000, 'x');
+  EXPECT_EQ(ReadAll("ok\n" + big + "\nafter\n" + big, 1000),
+            (std::vector<std::string>{"ok", "!", "after", "!"}));
+  EXPECT_EQ(ReadAll(std::string(1000, 'y') + "\n" + std::string(1001, 'z') + "\n", 1000),
+            (std::vector<std::string>{std::string(1000, 'y'), "!"}));
+}
+
+TEST(LineReaderTest, ManyLinesAcrossChunkBoundaries) {
+  std::string input;
+  for (int i = 0; i < 200000; ++i) input += std::to_string(i) + "\n";
+  const auto lines = ReadAll(input, 64);
+  ASSERT_EQ(lines.size(), 200000u);
+  EXPECT_EQ(lines[123456], "123456");
+}
+
+}  // namespace
+}  // namespace ron::tools

@@ -1,0 +1,29 @@
+// Small helpers shared by ronctl commands: option parsing and output.
+#ifndef TOOLS_CLI_UTIL_H_
+#define TOOLS_CLI_UTIL_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ron::tools {
+
+// Exit codes of every ronctl command.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;  // some input was invalid or verification failed
+inline constexpr int kExitUsage = 2;   // bad command line
+
+// Parses a decimal unsigned integer (no sign, no spaces). False on anything else or overflow.
+bool ParseUint64(std::string_view text, uint64_t* value);
+
+// Reports a usage error on stderr as one line and returns kExitUsage.
+int UsageError(std::string_view command, std::string_view message);
+
+// Writes `s` to `out` in full.
+void Write(FILE* out, std::string_view s);
+
+}  // namespace ron::tools
+
+#endif  // TOOLS_CLI_UTIL_H_

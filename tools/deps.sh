@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages of DESIGN.md §2 that are missing. Idempotent and silent when
+# everything is present. Runs apt-get update once before installing anything (a fresh machine's
+# package lists are empty or stale). Uses sudo only when not root.
+set -euo pipefail
+
+packages=(
+  build-essential g++-12 clang-14 clang libclang-rt-14-dev
+  liburing-dev librust-blake3-dev libxxhash-dev libmimalloc-dev libutf8proc-dev libsimdjson-dev
+  libsodium-dev libtomlplusplus-dev prometheus libgtest-dev libgmock-dev libbenchmark-dev b3sum
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+sudo=()
+[[ $(id -u) -eq 0 ]] || sudo=(sudo)
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq >&2
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

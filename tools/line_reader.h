@@ -1,0 +1,41 @@
+// LineReader: splits a byte stream on LF in bounded memory (for ronctl's stdin contracts).
+//
+// A line longer than `max_line_bytes` is not buffered: the reader skips to its LF and reports
+// it as too long, so a 100 MB input with any line lengths needs only O(max_line_bytes) memory.
+// A final line without LF is still a line; an input ending in LF has no empty last line.
+//
+// Thread-safety: not thread-safe. Does not own the fd.
+#ifndef TOOLS_LINE_READER_H_
+#define TOOLS_LINE_READER_H_
+
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+namespace ron::tools {
+
+class LineReader {
+ public:
+  LineReader(int fd, size_t max_line_bytes);
+
+  enum class Result { kLine, kTooLong, kEnd, kError };
+  // kLine: *line views the line without its LF, valid until the next call.
+  // kTooLong: the line exceeded max_line_bytes and was skipped.
+  // kError: read() failed (errno is set).
+  Result Next(std::string_view* line);
+
+ private:
+  bool Fill();  // reads more bytes; false at EOF or error
+
+  int fd_;
+  size_t max_line_bytes_;
+  std::vector<char> buf_;
+  size_t start_ = 0;
+  size_t end_ = 0;
+  bool eof_ = false;
+  bool error_ = false;
+};
+
+}  // namespace ron::tools
+
+#endif  // TOOLS_LINE_READER_H_

@@ -1,0 +1,37 @@
+// ronctl: the command-line tool of ron-audit (forensic verification, canonicalization, Merkle
+// roots). Every command has --help; errors are one line on stderr; exit codes are
+// 0 ok, 1 failed, 2 usage.
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include "tools/audit_cli.h"
+#include "tools/cli_util.h"
+
+namespace {
+
+constexpr char kHelp[] =
+    "usage: ronctl <group> <command> [options]\n"
+    "\n"
+    "groups:\n"
+    "  audit    record law and verification: canon, merkle, verify-chain\n"
+    "\n"
+    "Run 'ronctl audit --help' for its commands.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  static char stdout_buffer[1 << 16];
+  std::setvbuf(stdout, stdout_buffer, _IOFBF, sizeof(stdout_buffer));
+  if (argc < 2) {
+    std::fputs(kHelp, stderr);
+    return ron::tools::kExitUsage;
+  }
+  const std::string_view group = argv[1];
+  if (group == "--help" || group == "-h" || group == "help") {
+    std::fputs(kHelp, stdout);
+    return ron::tools::kExitOk;
+  }
+  if (group == "audit") return ron::tools::AuditMain(argc - 1, argv + 1);
+  return ron::tools::UsageError("", "unknown group '" + std::string(group) + "'");
+}
