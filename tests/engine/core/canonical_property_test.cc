@@ -1,0 +1,307 @@
+// Property-style tests: random logical records, written in many equivalent JSON spellings
+// (shuffled keys, whitespace, NFD/NFC, different escapes), must all canonicalize to the same
+// bytes and hash; canonicalization is idempotent; any changed byte of a sealed record is caught.
+#include <gtest/gtest.h>
+#include <utf8proc.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <random>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/core/canonical.h"
+#include "engine/core/unicode.h"
+#include "engine/core/verify.h"
+
+namespace ron {
+namespace {
+
+struct Value {
+  enum Type { kNull, kBool, kInt, kString, kArray, kObject } type = kNull;
+  bool b = false;
+  int64_t i = 0;
+  std::string s;
+  std::vector<Value> items;                            // kArray
+  std::vector<std::pair<std::string, Value>> members;  // kObject
+};
+
+Value MakeBool(bool b) { Value v; v.type = Value::kBool; v.b = b; return v; }
+Value MakeInt(int64_t i) { Value v; v.type = Value::kInt; v.i = i; return v; }
+Value MakeString(std::string s) { Value v; v.type = Value::kString; v.s = std::move(s); return v; }
+
+// Text pieces random strings are built from: ASCII, characters that need escaping,
+// precomposed and decomposed accents, CJK, an astral emoji.
+const std::vector<std::string> kPieces = {
+    "a", "Z", "0", " ", "/", "\"", "\\", "\n", "\t", "\x01", "\x7f", "\xC3\xA9", "e\xCC\x81",
+    "\xE2\x84\xAB", "\xE4\xB8\xAD", "\xF0\x9F\x98\x80", "\xC2\x85", "_", ":", "."};
+
+class Generator {
+ public:
+  explicit Generator(uint32_t seed) : rng_(seed) {}
+
+  int Uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+  bool Coin() { return Uniform(0, 1) == 1; }
+
+  std::string Text(int max_pieces) {
+    std::string s;
+    const int n = Uniform(0, max_pieces);
+    for (int k = 0; k < n; ++k) s += kPieces[static_cast<size_t>(Uniform(0, kPieces.size() - 1))];
+    return s;
+  }
+
+  Value Any(int depth) {
+    Value v;
+    const int pick = Uniform(0, depth >= 4 ? 3 : 5);
+    v.type = static_cast<Value::Type>(pick);
+    switch (v.type) {
+      case Value::kBool: v.b = Coin(); break;
+      case Value::kInt:
+        v.i = Coin() ? Uniform(-1000, 1000)
+                     : static_cast<int64_t>(std::uniform_int_distribution<int64_t>()(rng_));
+        break;
+      case Value::kString: v.s = Text(6); break;
+      case Value::kArray:
+        for (int k = Uniform(0, 3); k > 0; --k) v.items.push_back(Any(depth + 1));
+        break;
+      case Value::kObject: v = Object(depth); break;
+      default: break;
+    }
+    return v;
+  }
+
+  Value Object(int depth) {
+    Value v;
+    v.type = Value::kObject;
+    std::set<std::string> seen;  // keys must stay distinct after NFC
+    for (int k = Uniform(0, 4); k > 0; --k) {
+      std::string key = Text(3);
+      std::string scratch;
+      std::string_view nfc;
+      EXPECT_TRUE(NfcNormalize(key, &scratch, &nfc));
+      if (!seen.insert(std::string(nfc)).second) continue;
+      v.members.emplace_back(key, Any(depth + 1));
+    }
+    return v;
+  }
+
+  std::mt19937& rng() { return rng_; }
+
+ private:
+  std::mt19937 rng_;
+};
+
+// One random JSON spelling of a value: whitespace, key order, escapes and normalization vary.
+class Writer {
+ public:
+  explicit Writer(Generator* gen) : gen_(gen) {}
+
+  void Space(std::string* out) {
+    static const char* kSpaces[] = {"", "", " ", "\n", "\t ", "\r\n  "};
+    *out += kSpaces[gen_->Uniform(0, 5)];
+  }
+
+  void String(const std::string& s, std::string* out) {
+    std::string text = s;
+    if (gen_->Coin() && text.find('\0') == std::string::npos) {  // NFD spelling
+      utf8proc_uint8_t* nfd = utf8proc_NFD(reinterpret_cast<const utf8proc_uint8_t*>(text.c_str()));
+      text = reinterpret_cast<char*>(nfd);
+      std::free(nfd);
+    }
+    *out += '"';
+    for (size_t i = 0; i < text.size();) {
+      const size_t n = ValidUtf8SequenceLength(text, i);
+      const std::string ch = text.substr(i, n);
+      const auto c = static_cast<unsigned char>(text[i]);
+      i += n;
+      if (c == '"' || c == '\\' || c < 0x20 || gen_->Uniform(0, 4) == 0) {
+        Escaped(ch, out);
+      } else {
+        *out += ch;
+      }
+    }
+    *out += '"';
+  }
+
+  void Value(const struct Value& v, std::string* out) {
+    Space(out);
+    switch (v.type) {
+      case Value::kNull: *out += "null"; break;
+      case Value::kBool: *out += v.b ? "true" : "false"; break;
+      case Value::kInt: *out += (v.i == 0 && gen_->Coin()) ? "-0" : std::to_string(v.i); break;
+      case Value::kString: String(v.s, out); break;
+      case Value::kArray:
+        *out += '[';
+        for (size_t k = 0; k < v.items.size(); ++k) {
+          if (k > 0) *out += ',';
+          Value(v.items[k], out);
+        }
+        Space(out);
+        *out += ']';
+        break;
+      case Value::kObject: {
+        auto members = v.members;
+        std::shuffle(members.begin(), members.end(), gen_->rng());
+        *out += '{';
+        for (size_t k = 0; k < members.size(); ++k) {
+          if (k > 0) *out += ',';
+          Space(out);
+          String(members[k].first, out);
+          Space(out);
+          *out += ':';
+          Value(members[k].second, out);
+        }
+        Space(out);
+        *out += '}';
+        break;
+      }
+    }
+    Space(out);
+  }
+
+ private:
+  // Escapes one UTF-8 character in a randomly chosen valid form.
+  void Escaped(const std::string& ch, std::string* out) {
+    const auto c = static_cast<unsigned char>(ch[0]);
+    if (c == '/' && gen_->Coin()) {
+      *out += "\\/";
+      return;
+    }
+    // Decode the code point.
+    uint32_t cp = c;
+    if (c >= 0xF0) cp = (c & 0x07u) << 18 | (ch[1] & 0x3Fu) << 12 | (ch[2] & 0x3Fu) << 6 | (ch[3] & 0x3Fu);
+    else if (c >= 0xE0) cp = (c & 0x0Fu) << 12 | (ch[1] & 0x3Fu) << 6 | (ch[2] & 0x3Fu);
+    else if (c >= 0xC0) cp = (c & 0x1Fu) << 6 | (ch[1] & 0x3Fu);
+    char buf[16];
+    const char* fmt = gen_->Coin() ? "\\u%04x" : "\\u%04X";
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      std::snprintf(buf, sizeof(buf), fmt, 0xD800 + (cp >> 10));
+      *out += buf;
+      std::snprintf(buf, sizeof(buf), fmt, 0xDC00 + (cp & 0x3FF));
+      *out += buf;
+      return;
+    }
+    std::snprintf(buf, sizeof(buf), fmt, cp);
+    *out += buf;
+  }
+
+  Generator* gen_;
+};
+
+struct LogicalRecord {
+  std::string writer_id, stream, kind, reason;
+  uint64_t ts_ms = 0, seq = 1;
+  struct Value actor, subject, attrs;
+};
+
+LogicalRecord RandomRecord(Generator* gen) {
+  LogicalRecord r;
+  r.writer_id = "svc-" + std::string(gen->Coin() ? "caf\xC3\xA9" : "gw") + "@inst-" +
+                std::to_string(gen->Uniform(0, 9));
+  r.stream = gen->Coin() ? "ingress" : "e\xCC\x81v\xC3\xA9nements";
+  r.kind = gen->Coin() ? "GetServed" : "LOCK_ACQUIRE";
+  r.reason = gen->Coin() ? "ok" : "audit:backpressure";
+  r.ts_ms = static_cast<uint64_t>(gen->Uniform(0, 1 << 30)) * 1000;
+  r.seq = static_cast<uint64_t>(gen->Uniform(1, 1 << 20));
+  r.actor.type = r.subject.type = Value::kObject;
+  if (gen->Coin()) r.actor.members.emplace_back("anon", MakeBool(gen->Coin()));
+  if (gen->Coin()) r.actor.members.emplace_back("cap_id", MakeString(gen->Text(4)));
+  if (gen->Coin()) r.actor.members.emplace_back("passport_id", MakeString("u:ab"));
+  if (gen->Coin()) r.subject.members.emplace_back("name", MakeString(gen->Text(4)));
+  if (gen->Coin()) r.subject.members.emplace_back("content_id", MakeString("b3:11"));
+  r.attrs = gen->Object(1);
+  return r;
+}
+
+std::string Spell(const LogicalRecord& r, Generator* gen) {
+  Writer w(gen);
+  std::vector<std::pair<std::string, struct Value>> top;
+  const auto str = [](const std::string& s) { return MakeString(s); };
+  top.emplace_back("v", MakeInt(1));
+  top.emplace_back("ts_ms", MakeInt(static_cast<int64_t>(r.ts_ms)));
+  top.emplace_back("writer_id", str(r.writer_id));
+  top.emplace_back("seq", MakeInt(static_cast<int64_t>(r.seq)));
+  top.emplace_back("stream", str(r.stream));
+  top.emplace_back("kind", str(r.kind));
+  top.emplace_back("actor", r.actor);
+  top.emplace_back("subject", r.subject);
+  top.emplace_back("reason", str(r.reason));
+  top.emplace_back("attrs", r.attrs);
+  top.emplace_back("prev", str("b3:0"));
+  struct Value object;
+  object.type = Value::kObject;
+  object.members = std::move(top);
+  std::string out;
+  w.Value(object, &out);
+  return out;
+}
+
+constexpr int kRecords = 400;
+constexpr int kSpellings = 6;
+
+TEST(CanonicalPropertyTest, EquivalentSpellingsHashEqualAndCanonIsIdempotent) {
+  Generator gen(20261122);
+  Canonicalizer c;
+  CanonicalRecord first, other, again;
+  int accepted = 0;
+  for (int n = 0; n < kRecords; ++n) {
+    const LogicalRecord r = RandomRecord(&gen);
+    const std::string spelling = Spell(r, &gen);
+    const Status status = c.Canonicalize(spelling, &first);
+    if (status.code() == Code::kAttrsTooLarge) continue;  // random attrs may exceed 1 KiB
+    ASSERT_TRUE(status.ok()) << status.ToString() << "\n" << spelling;
+    ++accepted;
+    for (int k = 1; k < kSpellings; ++k) {
+      const std::string alt = Spell(r, &gen);
+      ASSERT_TRUE(c.Canonicalize(alt, &other).ok()) << alt;
+      ASSERT_EQ(other.bytes, first.bytes) << spelling << "\n" << alt;
+      ASSERT_EQ(other.digest, first.digest);
+    }
+    const std::string canonical = first.bytes;
+    ASSERT_TRUE(c.Canonicalize(canonical, &again).ok());
+    ASSERT_EQ(again.bytes, canonical);  // idempotent
+  }
+  EXPECT_GT(accepted, kRecords / 2);
+}
+
+TEST(CanonicalPropertyTest, SmallPerturbationsChangeTheDedupeKey) {
+  Generator gen(7);
+  Canonicalizer c;
+  CanonicalRecord a, b;
+  for (int n = 0; n < 200; ++n) {
+    LogicalRecord r = RandomRecord(&gen);
+    if (!c.Canonicalize(Spell(r, &gen), &a).ok()) continue;
+    r.ts_ms += 1;
+    ASSERT_TRUE(c.Canonicalize(Spell(r, &gen), &b).ok());
+    EXPECT_NE(a.digest, b.digest);
+    r.ts_ms -= 1;
+    r.attrs.members.emplace_back("\xF0\x9F\x98\x80perturb", Value());
+    if (c.Canonicalize(Spell(r, &gen), &b).ok()) {
+      EXPECT_NE(a.digest, b.digest);
+    }
+  }
+}
+
+TEST(CanonicalPropertyTest, EveryFlippedByteOfASealedRecordIsDetected) {
+  Generator gen(99);
+  Canonicalizer c;
+  CanonicalRecord r, check;
+  int records = 0;
+  while (records < 25) {
+    if (!c.Canonicalize(Spell(RandomRecord(&gen), &gen), &r).ok()) continue;
+    ++records;
+    const std::string sealed = Seal(r);
+    ASSERT_TRUE(c.VerifySealed(sealed, &check).ok());
+    for (size_t i = 0; i < sealed.size(); ++i) {
+      std::string bad = sealed;
+      bad[i] = static_cast<char>(bad[i] ^ (1 << gen.Uniform(0, 7)));
+      ASSERT_FALSE(c.VerifySealed(bad, &check).ok()) << "byte " << i << " of " << sealed;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ron
