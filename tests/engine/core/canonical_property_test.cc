@@ -24,8 +24,13 @@ struct Value {
   bool b = false;
   int64_t i = 0;
   std::string s;
-  std::vector<Value> items;                            // kArray
-  std::vector<std::pair<std::string, Value>> members;  // kObject
+  std::vector<Value> items;        // kArray elements, or kObject member values
+  std::vector<std::string> keys;   // kObject member keys, parallel to items
+
+  void Add(std::string key, Value value) {
+    keys.push_back(std::move(key));
+    items.push_back(std::move(value));
+  }
 };
 
 Value MakeBool(bool b) { Value v; v.type = Value::kBool; v.b = b; return v; }
@@ -82,7 +87,7 @@ class Generator {
       std::string_view nfc;
       EXPECT_TRUE(NfcNormalize(key, &scratch, &nfc));
       if (!seen.insert(std::string(nfc)).second) continue;
-      v.members.emplace_back(key, Any(depth + 1));
+      v.Add(key, Any(depth + 1));
     }
     return v;
   }
@@ -142,16 +147,17 @@ class Writer {
         *out += ']';
         break;
       case Value::kObject: {
-        auto members = v.members;
-        std::shuffle(members.begin(), members.end(), gen_->rng());
+        std::vector<size_t> order(v.keys.size());
+        for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+        std::shuffle(order.begin(), order.end(), gen_->rng());
         *out += '{';
-        for (size_t k = 0; k < members.size(); ++k) {
+        for (size_t k = 0; k < order.size(); ++k) {
           if (k > 0) *out += ',';
           Space(out);
-          String(members[k].first, out);
+          String(v.keys[order[k]], out);
           Space(out);
           *out += ':';
-          Value(members[k].second, out);
+          Value(v.items[order[k]], out);
         }
         Space(out);
         *out += '}';
@@ -207,33 +213,31 @@ LogicalRecord RandomRecord(Generator* gen) {
   r.ts_ms = static_cast<uint64_t>(gen->Uniform(0, 1 << 30)) * 1000;
   r.seq = static_cast<uint64_t>(gen->Uniform(1, 1 << 20));
   r.actor.type = r.subject.type = Value::kObject;
-  if (gen->Coin()) r.actor.members.emplace_back("anon", MakeBool(gen->Coin()));
-  if (gen->Coin()) r.actor.members.emplace_back("cap_id", MakeString(gen->Text(4)));
-  if (gen->Coin()) r.actor.members.emplace_back("passport_id", MakeString("u:ab"));
-  if (gen->Coin()) r.subject.members.emplace_back("name", MakeString(gen->Text(4)));
-  if (gen->Coin()) r.subject.members.emplace_back("content_id", MakeString("b3:11"));
+  if (gen->Coin()) r.actor.Add("anon", MakeBool(gen->Coin()));
+  if (gen->Coin()) r.actor.Add("cap_id", MakeString(gen->Text(4)));
+  if (gen->Coin()) r.actor.Add("passport_id", MakeString("u:ab"));
+  if (gen->Coin()) r.subject.Add("name", MakeString(gen->Text(4)));
+  if (gen->Coin()) r.subject.Add("content_id", MakeString("b3:11"));
   r.attrs = gen->Object(1);
   return r;
 }
 
 std::string Spell(const LogicalRecord& r, Generator* gen) {
   Writer w(gen);
-  std::vector<std::pair<std::string, struct Value>> top;
-  const auto str = [](const std::string& s) { return MakeString(s); };
-  top.emplace_back("v", MakeInt(1));
-  top.emplace_back("ts_ms", MakeInt(static_cast<int64_t>(r.ts_ms)));
-  top.emplace_back("writer_id", str(r.writer_id));
-  top.emplace_back("seq", MakeInt(static_cast<int64_t>(r.seq)));
-  top.emplace_back("stream", str(r.stream));
-  top.emplace_back("kind", str(r.kind));
-  top.emplace_back("actor", r.actor);
-  top.emplace_back("subject", r.subject);
-  top.emplace_back("reason", str(r.reason));
-  top.emplace_back("attrs", r.attrs);
-  top.emplace_back("prev", str("b3:0"));
   struct Value object;
   object.type = Value::kObject;
-  object.members = std::move(top);
+  const auto str = [](const std::string& s) { return MakeString(s); };
+  object.Add("v", MakeInt(1));
+  object.Add("ts_ms", MakeInt(static_cast<int64_t>(r.ts_ms)));
+  object.Add("writer_id", str(r.writer_id));
+  object.Add("seq", MakeInt(static_cast<int64_t>(r.seq)));
+  object.Add("stream", str(r.stream));
+  object.Add("kind", str(r.kind));
+  object.Add("actor", r.actor);
+  object.Add("subject", r.subject);
+  object.Add("reason", str(r.reason));
+  object.Add("attrs", r.attrs);
+  object.Add("prev", str("b3:0"));
   std::string out;
   w.Value(object, &out);
   return out;
@@ -278,7 +282,7 @@ TEST(CanonicalPropertyTest, SmallPerturbationsChangeTheDedupeKey) {
     ASSERT_TRUE(c.Canonicalize(Spell(r, &gen), &b).ok());
     EXPECT_NE(a.digest, b.digest);
     r.ts_ms -= 1;
-    r.attrs.members.emplace_back("\xF0\x9F\x98\x80perturb", Value());
+    r.attrs.Add("\xF0\x9F\x98\x80perturb", Value());
     if (c.Canonicalize(Spell(r, &gen), &b).ok()) {
       EXPECT_NE(a.digest, b.digest);
     }
