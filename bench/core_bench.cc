@@ -1,0 +1,70 @@
+// Micro benchmarks of the record law (make bench). Not timed tests: the numbers go into
+// docs/PERFORMANCE.md together with the baseline measured in the same run (a bare BLAKE3 of the
+// same canonical bytes), so the JSON work can be read as a ratio.
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <vector>
+
+#include "checkpoint/merkle.h"
+#include "engine/core/canonical.h"
+
+namespace {
+
+// A realistic record whose canonical form is ~1 KiB (attrs well under its 1 KiB bound).
+std::string Record1KiB() {
+  std::string attrs = R"({"route":"/o/9c1e5d07","status":200,"bytes":48213,"cache":"miss","tags":["eu-west","tier-2","h2"],"client_net":"203.0.113.0/24","trace":")";
+  attrs += std::string(484, 'a');
+  attrs += R"(","retry":false,"upstream":{"name":"origin-7","latency_us":1840}})";
+  return R"({"v":1,"ts_ms":1763800000000,"writer_id":"svc-gateway@inst-1","seq":123456,"stream":"ingress","kind":"GetServed","actor":{"passport_id":"u:7f3a","cap_id":"cap:gw-read"},"subject":{"content_id":"b3:9c1e5d0712aa","name":"objects/9c1e5d07"},"reason":"ok","attrs":)" +
+         attrs + R"(,"prev":"b3:8cb6565cc32a09444e693d809bf86ec63698e51be39a98f3163fed5c1cc1e2f8"})";
+}
+
+void BM_Blake3Of1KiBRecord(benchmark::State& state) {
+  ron::Canonicalizer c;
+  ron::CanonicalRecord r;
+  if (!c.Canonicalize(Record1KiB(), &r).ok()) state.SkipWithError("bad record");
+  for (auto _ : state) benchmark::DoNotOptimize(ron::Blake3(r.bytes));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * r.bytes.size()));
+  state.counters["canonical_bytes"] = static_cast<double>(r.bytes.size());
+}
+BENCHMARK(BM_Blake3Of1KiBRecord);
+
+void BM_CanonicalizeAndHash1KiB(benchmark::State& state) {
+  ron::Canonicalizer c;
+  ron::CanonicalRecord r;
+  const std::string input = Record1KiB();
+  for (auto _ : state) {
+    if (!c.Canonicalize(input, &r).ok()) state.SkipWithError("canonicalize failed");
+    benchmark::DoNotOptimize(r.digest);
+  }
+  state.counters["records/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_CanonicalizeAndHash1KiB);
+
+void BM_VerifySealed1KiB(benchmark::State& state) {
+  ron::Canonicalizer c;
+  ron::CanonicalRecord r;
+  if (!c.Canonicalize(Record1KiB(), &r).ok()) state.SkipWithError("bad record");
+  const std::string sealed = ron::Seal(r);
+  for (auto _ : state) {
+    if (!c.VerifySealed(sealed, &r).ok()) state.SkipWithError("verify failed");
+  }
+  state.counters["records/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_VerifySealed1KiB);
+
+void BM_MerkleRoot10k(benchmark::State& state) {
+  std::vector<ron::Digest> digests;
+  for (int i = 0; i < 10000; ++i) digests.push_back(ron::Blake3("record " + std::to_string(i)));
+  for (auto _ : state) benchmark::DoNotOptimize(ron::MerkleRoot(digests));
+  state.counters["leaves/s"] = benchmark::Counter(static_cast<double>(state.iterations()) * 10000,
+                                                  benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_MerkleRoot10k)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
