@@ -22,27 +22,27 @@ SUBMAKE = $(MAKE) -f $(firstword $(MAKEFILE_LIST))
 .PHONY: build-all test-run run-demo bench-run fuzz-run
 
 all: deps
-	@$(SUBMAKE) build-all
+	+@$(SUBMAKE) build-all
 
 test: deps
-	@$(SUBMAKE) test-run
+	+@$(SUBMAKE) test-run
 
 run: deps
-	@$(SUBMAKE) run-demo
+	+@$(SUBMAKE) run-demo
 
 bench: deps
-	@$(SUBMAKE) bench-run
+	+@$(SUBMAKE) bench-run
 
 asan: deps
-	@$(SUBMAKE) test-run BUILD=build/asan CXX=clang++ CC=clang \
+	+@$(SUBMAKE) test-run BUILD=build/asan CXX=clang++ CC=clang \
 	  SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 
 tsan: deps
-	@$(SUBMAKE) test-run BUILD=build/tsan CXX=clang++ CC=clang \
+	+@$(SUBMAKE) test-run BUILD=build/tsan CXX=clang++ CC=clang \
 	  SAN_FLAGS="-fsanitize=thread -fno-omit-frame-pointer"
 
 fuzz: deps
-	@$(SUBMAKE) fuzz-run BUILD=build/fuzz CXX=clang++ CC=clang \
+	+@$(SUBMAKE) fuzz-run BUILD=build/fuzz CXX=clang++ CC=clang \
 	  SAN_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
 
 deps:
@@ -58,7 +58,7 @@ BLAKE3_DIR := $(lastword $(sort $(wildcard /usr/share/cargo/registry/blake3-*/c)
 CXXFLAGS_BASE := -std=c++20 -O2 -g -Wall -Wextra -Werror -I. -isystem $(BLAKE3_DIR) -MMD -MP
 CXXFLAGS_ALL = $(CXXFLAGS_BASE) $(SAN_FLAGS) $(CXXFLAGS)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
-LIBS := -lsimdjson -lutf8proc -lxxhash -lpthread
+LIBS := -lsimdjson -lutf8proc -lxxhash -luring -lpthread
 
 # The official BLAKE3 C implementation with its x86-64 assembly and run-time dispatch, built
 # from the files librust-blake3-dev installs (never copied into this repository).

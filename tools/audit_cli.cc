@@ -13,6 +13,7 @@
 #include "engine/core/verify.h"
 #include "tools/cli_util.h"
 #include "tools/line_reader.h"
+#include "tools/wal_cli.h"
 
 namespace ron::tools {
 namespace {
@@ -24,6 +25,10 @@ constexpr char kAuditHelp[] =
     "  canon          canonicalize JSON records (one per line, without self_hash)\n"
     "  merkle         print the Merkle root over the records on stdin\n"
     "  verify-chain   verify sealed records (with self_hash) forming one chain\n"
+    "  append         append drafts to a stream's WAL (group commit, fsync policy)\n"
+    "  range          print verified sealed records of a stream from the WAL\n"
+    "  inspect        show every stream, segment and what the scanner found\n"
+    "  verify         verify every frame, hash and link of a WAL directory\n"
     "\n"
     "Run 'ronctl audit <command> --help' for the exact input and output of a command.\n";
 
@@ -182,6 +187,7 @@ int AuditMain(int argc, char** argv) {
     return argc < 2 ? kExitUsage : kExitOk;
   }
   const std::string_view command = argv[1];
+  if (IsWalCommand(command)) return WalMain(argc, argv);
   using Runner = int (*)(const Options&);
   struct CommandEntry {
     std::string_view name;

@@ -10,6 +10,34 @@ bool ParseUint64(std::string_view text, uint64_t* value) {
   return result.ec == std::errc() && result.ptr == text.data() + text.size();
 }
 
+bool ParseFlags(int argc, char** argv, int first, const std::vector<std::string>& with_value,
+                const std::vector<std::string>& bare, std::map<std::string, std::string>* out,
+                std::string* error) {
+  const auto known = [](const std::vector<std::string>& names, const std::string& name) {
+    for (const std::string& n : names) {
+      if (n == name) return true;
+    }
+    return false;
+  };
+  for (int i = first; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const std::string name = arg.rfind("--", 0) == 0 ? arg.substr(2) : "";
+    if (known(bare, name)) {
+      (*out)[name] = "1";
+    } else if (known(with_value, name)) {
+      if (i + 1 >= argc) {
+        *error = arg + " needs a value";
+        return false;
+      }
+      (*out)[name] = argv[++i];
+    } else {
+      *error = "unknown argument '" + arg + "'";
+      return false;
+    }
+  }
+  return true;
+}
+
 int UsageError(std::string_view command, std::string_view message) {
   std::fprintf(stderr, "ronctl %.*s: %.*s (see --help)\n", static_cast<int>(command.size()),
                command.data(), static_cast<int>(message.size()), message.data());

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,12 @@ inline constexpr int kExitUsage = 2;   // bad command line
 
 // Parses a decimal unsigned integer (no sign, no spaces). False on anything else or overflow.
 bool ParseUint64(std::string_view text, uint64_t* value);
+
+// Parses "--name value" options and bare "--flag"s from argv[first..argc). Known names are
+// given without the dashes. Returns false and sets *error on anything else.
+bool ParseFlags(int argc, char** argv, int first, const std::vector<std::string>& with_value,
+                const std::vector<std::string>& bare, std::map<std::string, std::string>* out,
+                std::string* error);
 
 // Reports a usage error on stderr as one line and returns kExitUsage.
 int UsageError(std::string_view command, std::string_view message);

@@ -38,6 +38,10 @@ bool LineReader::Fill() {
   }
 }
 
+bool LineReader::HasBufferedLine() const {
+  return std::memchr(buf_.data() + start_, '\n', end_ - start_) != nullptr;
+}
+
 LineReader::Result LineReader::Next(std::string_view* line) {
   bool skipping = false;  // inside a line that is already known to be too long
   for (;;) {

@@ -24,6 +24,9 @@ class LineReader {
   // kError: read() failed (errno is set).
   Result Next(std::string_view* line);
 
+  // True if a complete line is already buffered (Next() will not block).
+  bool HasBufferedLine() const;
+
  private:
   bool Fill();  // reads more bytes; false at EOF or error
 

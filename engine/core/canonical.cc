@@ -313,6 +313,7 @@ std::string Seal(const CanonicalRecord& record) {
 
 class Canonicalizer::Impl {
  public:
+  using DraftContext = Canonicalizer::DraftContext;
   explicit Impl(const Limits& limits) : limits_(limits) {
     // Every document up to kMaxInputBytes parses, however deeply nested: depth problems must be
     // reported by our field rules (Schema) after Float/Utf8, not by the parser.
@@ -320,14 +321,19 @@ class Canonicalizer::Impl {
     sealed_scratch_.reserve(kMaxInputBytes + 1);
   }
 
-  enum class Form { kUnsealed, kSealed };
+  enum class Form { kUnsealed, kSealed, kDraft };
 
   Status Parse(std::string_view json, Form form, CanonicalRecord* out, Digest* stored_hash);
+  const DraftContext* draft_ = nullptr;  // set while Form::kDraft is parsed
 
  private:
   Status ParseDocument(std::string_view json, dom::element* root);
   Status BuildRecord(dom::element root, Form form, CanonicalRecord* out, Digest* stored_hash);
   Status BuildFields(dom::object top, Form form, CanonicalRecord* out, Digest* stored_hash);
+  Status BuildDraftFields(const std::array<dom::element, kTopKeyCount>& fields, bool has_ts_ms,
+                          CanonicalRecord* out);
+  Status BuildCommonFields(const std::array<dom::element, kTopKeyCount>& fields, Record* r);
+  Status AssignName(std::string_view value, size_t max_bytes, const char* key, std::string* out);
   Status ReadUint(dom::element e, std::string_view key, uint64_t* value);
   Status ReadString(dom::element e, std::string_view key, std::string* value);
   Status BuildActor(dom::element e, Actor* actor);
@@ -441,10 +447,18 @@ Status Canonicalizer::Impl::BuildRecord(dom::element root, Form form, CanonicalR
 Status Canonicalizer::Impl::BuildFields(dom::object top, Form form, CanonicalRecord* out,
                                         Digest* stored_hash) {
   std::array<dom::element, kTopKeyCount> fields;
+  // Which keys the input may carry and must carry, as bit masks over TopKey.
+  constexpr uint32_t kAll = (1u << kTopKeyCount) - 1;
+  constexpr uint32_t kAssigned = 1u << kV | 1u << kWriterId | 1u << kSeq | 1u << kStream |
+                                 1u << kPrev | 1u << kSelfHash;
+  const uint32_t allowed = form == Form::kSealed   ? kAll
+                           : form == Form::kDraft ? kAll & ~kAssigned
+                                                  : kAll & ~(1u << kSelfHash);
+  const uint32_t required = form == Form::kDraft ? allowed & ~(1u << kTsMs) : allowed;
   uint32_t seen = 0;
   for (dom::key_value_pair field : top) {
     const int index = TopKeyIndex(field.key);
-    if (index < 0 || (index == kSelfHash && form == Form::kUnsealed)) {
+    if (index < 0 || !(allowed & (1u << index))) {
       return Status(Code::kSchema, "unknown top-level key");
     }
     if (seen & (1u << index)) {
@@ -453,12 +467,12 @@ Status Canonicalizer::Impl::BuildFields(dom::object top, Form form, CanonicalRec
     seen |= 1u << index;
     fields[index] = field.value;
   }
-  const int required = form == Form::kSealed ? kTopKeyCount : kSelfHash;
-  for (int i = 0; i < required; ++i) {
-    if (!(seen & (1u << i))) {
+  for (int i = 0; i < kTopKeyCount; ++i) {
+    if ((required & (1u << i)) && !(seen & (1u << i))) {
       return Status(Code::kSchema, "missing key " + std::string(kTopKeyNames[i]));
     }
   }
+  if (form == Form::kDraft) return BuildDraftFields(fields, seen & (1u << kTsMs), out);
   Record& r = out->record;
   RON_RETURN_IF_ERROR(ReadUint(fields[kV], "v", &r.v));
   if (r.v != kRecordVersion) return Status(Code::kSchema, "unsupported record version v");
@@ -473,19 +487,7 @@ Status Canonicalizer::Impl::BuildFields(dom::object top, Form form, CanonicalRec
   if (!IsValidName(r.stream, kMaxStreamBytes)) {
     return Status(Code::kSchema, "stream must be 1..64 bytes without control characters");
   }
-  RON_RETURN_IF_ERROR(ReadString(fields[kKind], "kind", &r.kind));
-  if (!IsValidKind(r.kind)) return Status(Code::kSchema, "kind must match [A-Za-z][A-Za-z0-9_.]{0,63}");
-  RON_RETURN_IF_ERROR(BuildActor(fields[kActor], &r.actor));
-  RON_RETURN_IF_ERROR(BuildSubject(fields[kSubject], &r.subject));
-  RON_RETURN_IF_ERROR(ReadString(fields[kReason], "reason", &r.reason));
-  if (!IsValidReason(r.reason)) return Status(Code::kSchema, "reason must match [A-Za-z0-9_.:-]{1,64}");
-  dom::object attrs;
-  if (fields[kAttrs].get_object().get(attrs) != simdjson::SUCCESS) {
-    return Status(Code::kSchema, "attrs must be an object");
-  }
-  attrs_scratch_.clear();
-  RON_RETURN_IF_ERROR(WriteObject(attrs, 1, &attrs_scratch_));
-  r.attrs.assign(attrs_scratch_);
+  RON_RETURN_IF_ERROR(BuildCommonFields(fields, &r));
   RON_RETURN_IF_ERROR(ReadString(fields[kPrev], "prev", &r.prev));
   if (!IsValidPrev(r.prev)) return Status(Code::kSchema, "prev must be b3:0 or b3:<64 hex>");
   if (form == Form::kSealed) {
@@ -495,6 +497,61 @@ Status Canonicalizer::Impl::BuildFields(dom::object top, Form form, CanonicalRec
       return Status(Code::kSchema, "self_hash must be b3:<64 lowercase hex>");
     }
   }
+  return Status::Ok();
+}
+
+// kind, actor, subject, reason, attrs: the fields every form carries, in canonical order.
+Status Canonicalizer::Impl::BuildCommonFields(const std::array<dom::element, kTopKeyCount>& fields,
+                                              Record* r) {
+  RON_RETURN_IF_ERROR(ReadString(fields[kKind], "kind", &r->kind));
+  if (!IsValidKind(r->kind)) {
+    return Status(Code::kSchema, "kind must match [A-Za-z][A-Za-z0-9_.]{0,63}");
+  }
+  RON_RETURN_IF_ERROR(BuildActor(fields[kActor], &r->actor));
+  RON_RETURN_IF_ERROR(BuildSubject(fields[kSubject], &r->subject));
+  RON_RETURN_IF_ERROR(ReadString(fields[kReason], "reason", &r->reason));
+  if (!IsValidReason(r->reason)) {
+    return Status(Code::kSchema, "reason must match [A-Za-z0-9_.:-]{1,64}");
+  }
+  dom::object attrs;
+  if (fields[kAttrs].get_object().get(attrs) != simdjson::SUCCESS) {
+    return Status(Code::kSchema, "attrs must be an object");
+  }
+  attrs_scratch_.clear();
+  RON_RETURN_IF_ERROR(WriteObject(attrs, 1, &attrs_scratch_));
+  r->attrs.assign(attrs_scratch_);
+  return Status::Ok();
+}
+
+// A name the engine assigns (writer_id, stream): valid UTF-8, NFC, the length/control rule.
+Status Canonicalizer::Impl::AssignName(std::string_view value, size_t max_bytes, const char* key,
+                                       std::string* out) {
+  std::string_view nfc;
+  if (!IsValidUtf8(value) || !NfcNormalize(value, &nfc_scratch_, &nfc)) {
+    return Status(Code::kUtf8, std::string(key) + " is not valid UTF-8");
+  }
+  if (!IsValidName(nfc, max_bytes)) {
+    return Status(Code::kSchema, std::string(key) + " must be 1.." + std::to_string(max_bytes) +
+                                     " bytes without control characters");
+  }
+  out->assign(nfc);
+  return Status::Ok();
+}
+
+Status Canonicalizer::Impl::BuildDraftFields(const std::array<dom::element, kTopKeyCount>& fields,
+                                             bool has_ts_ms, CanonicalRecord* out) {
+  Record& r = out->record;
+  const DraftContext& ctx = *draft_;
+  r.v = kRecordVersion;
+  r.ts_ms = ctx.default_ts_ms;
+  if (has_ts_ms) RON_RETURN_IF_ERROR(ReadUint(fields[kTsMs], "ts_ms", &r.ts_ms));
+  RON_RETURN_IF_ERROR(AssignName(ctx.writer_id, kMaxWriterIdBytes, "writer_id", &r.writer_id));
+  if (ctx.seq == 0) return Status(Code::kSchema, "seq must be >= 1");
+  r.seq = ctx.seq;
+  RON_RETURN_IF_ERROR(AssignName(ctx.stream, kMaxStreamBytes, "stream", &r.stream));
+  RON_RETURN_IF_ERROR(BuildCommonFields(fields, &r));
+  if (!IsValidPrev(ctx.prev)) return Status(Code::kSchema, "prev must be b3:0 or b3:<64 hex>");
+  r.prev.assign(ctx.prev);
   return Status::Ok();
 }
 
@@ -745,6 +802,14 @@ Status Canonicalizer::VerifySealed(std::string_view sealed, CanonicalRecord* out
     return Status(Code::kHashMismatch, "self_hash does not match the canonical bytes");
   }
   return Status::Ok();
+}
+
+Status Canonicalizer::CanonicalizeDraft(std::string_view draft_json, const DraftContext& context,
+                                        CanonicalRecord* out) {
+  impl_->draft_ = &context;
+  Status status = impl_->Parse(draft_json, Impl::Form::kDraft, out, nullptr);
+  impl_->draft_ = nullptr;
+  return status;
 }
 
 Status Canonicalizer::Encode(const Record& record, CanonicalRecord* out) {

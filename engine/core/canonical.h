@@ -60,6 +60,20 @@ class Canonicalizer {
   // holds the record, its canonical bytes and digest.
   Status VerifySealed(std::string_view sealed, CanonicalRecord* out);
 
+  // The fields the engine assigns to a draft (DESIGN.md §7: emit fills v, seq, prev, writer_id
+  // and, if absent, ts_ms).
+  struct DraftContext {
+    std::string_view writer_id;
+    std::string_view stream;
+    uint64_t seq = 0;
+    std::string_view prev;
+    uint64_t default_ts_ms = 0;  // used when the draft has no ts_ms
+  };
+  // Canonicalizes a draft: a JSON object with kind, actor, subject, reason, attrs and optional
+  // ts_ms. Keys the engine assigns (v, writer_id, seq, stream, prev, self_hash) are Schema.
+  Status CanonicalizeDraft(std::string_view draft_json, const DraftContext& context,
+                           CanonicalRecord* out);
+
   // Serializes a typed record: equivalent to Canonicalize() of its JSON text. Strings are
   // NFC-normalized and checked; record.attrs must be JSON object text (canonicalized here).
   Status Encode(const Record& record, CanonicalRecord* out);

@@ -1,0 +1,124 @@
+#include "segment/scanner.h"
+
+namespace ron::segment {
+namespace {
+
+// After a damaged frame at `bad_offset`, is there a checksum-valid frame with a later seq at
+// some later 4 KiB boundary? Every batch starts on a boundary, so such a frame means a batch
+// was written after the damaged one: the damage is not a torn final write.
+bool ValidFrameFollows(std::string_view file, uint64_t bad_offset, uint64_t after_seq,
+                       size_t max_record_bytes) {
+  uint64_t b = (bad_offset / kPaddingAlignBytes + 1) * kPaddingAlignBytes;
+  for (; b + kFrameOverheadBytes <= file.size(); b += kPaddingAlignBytes) {
+    FrameView frame;
+    if (DecodeFrame(file, b, max_record_bytes, &frame) == FrameStatus::kOk &&
+        frame.seq > after_seq) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string At(uint64_t offset) { return " at offset " + std::to_string(offset); }
+
+}  // namespace
+
+std::string_view ScanOutcomeName(ScanOutcome outcome) {
+  switch (outcome) {
+    case ScanOutcome::kCleanEnd: return "clean_end";
+    case ScanOutcome::kZeroFilledTail: return "zero_filled_tail";
+    case ScanOutcome::kTornTail: return "torn_tail";
+    case ScanOutcome::kCorruptMidLog: return "corrupt_mid_log";
+    case ScanOutcome::kSeqDiscontinuity: return "seq_discontinuity";
+    case ScanOutcome::kBadHeader: return "bad_header";
+    case ScanOutcome::kFrameTooLong: return "frame_too_long";
+  }
+  return "unknown";
+}
+
+ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
+                       const std::function<void(const FrameView&)>& on_frame) {
+  ScanResult result;
+  const HeaderStatus header_status = DecodeHeader(file, &result.header);
+  if (header_status != HeaderStatus::kOk) {
+    const bool unwritten = header_status == HeaderStatus::kShort ||
+                           header_status == HeaderStatus::kAllZero;
+    if (options.newest && unwritten) {
+      result.outcome = ScanOutcome::kTornTail;
+      result.detail = "segment header never completed";
+      return result;
+    }
+    result.outcome = ScanOutcome::kBadHeader;
+    result.detail = header_status == HeaderStatus::kBadMagic ? "bad magic" : "bad header fields";
+    return result;
+  }
+  if (result.header.segment_no != options.expected_segment_no ||
+      (options.expected_first_seq != 0 && result.header.first_seq != options.expected_first_seq)) {
+    result.outcome = ScanOutcome::kBadHeader;
+    result.detail = "header does not match the file name or the previous segment";
+    return result;
+  }
+  uint64_t expected_seq = result.header.first_seq;
+  uint64_t offset = kHeaderBytes;
+  result.valid_end = offset;
+  for (;;) {
+    FrameView frame;
+    const FrameStatus status = DecodeFrame(file, offset, options.max_record_bytes, &frame);
+    if (status == FrameStatus::kOk) {
+      if (frame.seq != expected_seq) {
+        result.outcome = ScanOutcome::kSeqDiscontinuity;
+        result.bad_offset = offset;
+        result.detail = "seq " + std::to_string(frame.seq) + " where " +
+                        std::to_string(expected_seq) + " was expected" + At(offset);
+        return result;
+      }
+      on_frame(frame);
+      ++result.frames;
+      result.last_seq = frame.seq;
+      result.last_hash = frame.self_hash;
+      ++expected_seq;
+      offset += frame.size;
+      result.valid_end = offset;
+      continue;
+    }
+    if (status == FrameStatus::kPadding) {
+      offset = AfterPadding(offset);
+      result.valid_end = std::min<uint64_t>(offset, file.size());
+      if (offset >= file.size()) break;
+      continue;
+    }
+    if (status == FrameStatus::kEnd) {
+      result.outcome = offset >= file.size() ? ScanOutcome::kCleanEnd : ScanOutcome::kZeroFilledTail;
+      break;
+    }
+    // Damaged: kTruncated, kTooLong or kChecksum.
+    result.bad_offset = offset;
+    const bool tail = options.newest &&
+                      !ValidFrameFollows(file, offset, result.last_seq, options.max_record_bytes);
+    if (tail) {
+      result.outcome = ScanOutcome::kTornTail;
+      result.detail = "torn final write" + At(offset);
+    } else if (status == FrameStatus::kTooLong) {
+      result.outcome = ScanOutcome::kFrameTooLong;
+      result.detail = "frame length above max_record_bytes" + At(offset);
+    } else {
+      result.outcome = ScanOutcome::kCorruptMidLog;
+      result.detail = (status == FrameStatus::kChecksum ? "checksum mismatch" : "partial frame") +
+                      At(offset);
+    }
+    return result;
+  }
+  if (offset >= file.size() && result.outcome == ScanOutcome::kCleanEnd) result.valid_end = file.size();
+  const bool sealed = result.header.count != 0;
+  if (sealed && result.header.count != result.frames) {
+    result.outcome = ScanOutcome::kBadHeader;
+    result.detail = "sealed count " + std::to_string(result.header.count) + " but " +
+                    std::to_string(result.frames) + " frames";
+  } else if (!options.newest && !sealed) {
+    result.outcome = ScanOutcome::kBadHeader;
+    result.detail = "an older segment was never sealed";
+  }
+  return result;
+}
+
+}  // namespace ron::segment

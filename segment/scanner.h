@@ -1,0 +1,80 @@
+// The segment scanner: walks every frame of one segment file and classifies how the segment
+// ends or breaks. Recovery, `ronctl audit range|inspect|verify` and the fuzzer all use it.
+//
+// Decision table (one row per way a segment can end or break; each row has one action, and a
+// test named after it in tests/segment/scanner_test.cc):
+//
+//   row               what the bytes look like                               action
+//   ----------------  -----------------------------------------------------  -------------------
+//   kCleanEnd         frames run exactly to the end of the file              accept every frame
+//   kZeroFilledTail   an end marker (len 0) or zeros after the last frame    accept every frame
+//   kTornTail         newest segment only: a partial frame, a bad checksum   truncate the file at
+//                     or an impossible length, with no valid frame at any    bad_offset; count
+//                     later 4 KiB boundary (batches start on one)            wal_torn_tail_total
+//   kCorruptMidLog    a bad checksum or partial frame anywhere else (an      freeze the stream;
+//                     older segment, or valid data follows it)               serve frames before
+//   kSeqDiscontinuity a checksum-valid frame whose seq is not previous + 1   freeze; serve before
+//   kBadHeader        bad magic, flags, reserved, first_seq, segment_no, or  freeze; serve none
+//                     (sealed) a count that disagrees with the frames        of this segment
+//   kFrameTooLong     len > max_record_bytes where it cannot be a torn tail  freeze; serve before
+//
+// A newest segment whose header is short or all zero and that holds no frame is kTornTail at
+// offset 0 (a crash while the segment was being created): recovery rewrites it.
+//
+// Thread-safety: pure function.
+#ifndef SEGMENT_SCANNER_H_
+#define SEGMENT_SCANNER_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "segment/segment_format.h"
+
+namespace ron::segment {
+
+enum class ScanOutcome {
+  kCleanEnd,
+  kZeroFilledTail,
+  kTornTail,
+  kCorruptMidLog,
+  kSeqDiscontinuity,
+  kBadHeader,
+  kFrameTooLong,
+};
+
+std::string_view ScanOutcomeName(ScanOutcome outcome);
+
+// True for the rows whose action is to freeze the stream.
+inline bool IsCorruption(ScanOutcome o) {
+  return o == ScanOutcome::kCorruptMidLog || o == ScanOutcome::kSeqDiscontinuity ||
+         o == ScanOutcome::kBadHeader || o == ScanOutcome::kFrameTooLong;
+}
+
+struct ScanOptions {
+  bool newest = false;            // the stream's newest segment (the only one that may be torn)
+  uint64_t expected_segment_no = 0;  // from the file name
+  uint64_t expected_first_seq = 0;   // 0: take the header's first_seq
+  size_t max_record_bytes = 4096;
+};
+
+struct ScanResult {
+  ScanOutcome outcome = ScanOutcome::kCleanEnd;
+  SegmentHeader header;
+  uint64_t frames = 0;         // valid frames delivered
+  uint64_t last_seq = 0;       // of the last valid frame (0 if none)
+  Digest last_hash{};          // of the last valid frame
+  uint64_t valid_end = 0;      // offset just past the last valid frame (or its padding)
+  uint64_t bad_offset = 0;     // where the problem starts (torn/corrupt rows)
+  std::string detail;          // one line for operators; never record content
+};
+
+// Scans `file` (the whole segment). `on_frame` is called for each valid frame in order; frames
+// after the first problem are never delivered.
+ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
+                       const std::function<void(const FrameView&)>& on_frame);
+
+}  // namespace ron::segment
+
+#endif  // SEGMENT_SCANNER_H_

@@ -1,0 +1,375 @@
+// `ronctl audit append | range | inspect | verify`: the WAL commands (contracts in docs/CLI.md).
+#include "tools/wal_cli.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/core/canonical.h"
+#include "tools/cli_util.h"
+#include "tools/line_reader.h"
+#include "wal/reader.h"
+#include "wal/wal.h"
+
+namespace ron::tools {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Flags = std::map<std::string, std::string>;
+
+constexpr char kAppendHelp[] =
+    "usage: ronctl audit append --dir DIR --stream S [--writer-id W]\n"
+    "         [--fsync always|on_checkpoint|never] [--ack] [--io-backend auto|io_uring|pwritev]\n"
+    "\n"
+    "stdin: drafts, one JSON object per line, with kind, actor, subject, reason, attrs and\n"
+    "optional ts_ms. ronctl assigns v, seq, prev and writer_id (default <hostname>@ronctl) and\n"
+    "appends them to the stream's WAL with group commit, resuming an existing chain.\n"
+    "--ack prints '<seq> <self_hash>' for each record once it is durable under the fsync\n"
+    "policy (default always): a printed line is a promise that survives kill -9 and power loss.\n"
+    "A bad line gets 'err <Code> line <n>' on stderr and is skipped. Exit 0 if every line was\n"
+    "appended, 1 if any was not or the WAL failed, 2 on a usage error.\n";
+
+constexpr char kRangeHelp[] =
+    "usage: ronctl audit range --dir DIR --stream S [--writer-id W] [--from N] [--to M]\n"
+    "\n"
+    "Prints the sealed records seq N..M (default: all), one per line, each verified (frame\n"
+    "checksum, canonical bytes, self_hash, chain link) before it is printed. A failure stops\n"
+    "with 'err <Code> seq <n>' (exit 1). --writer-id defaults to the only writer of the stream.\n";
+
+constexpr char kInspectHelp[] =
+    "usage: ronctl audit inspect --dir DIR\n"
+    "\n"
+    "Per stream: state (ok, torn_tail, frozen), record count, head seq and hash, and per segment\n"
+    "its header fields, size, frame count and what the scanner found (segment/scanner.h).\n";
+
+constexpr char kVerifyHelp[] =
+    "usage: ronctl audit verify --dir DIR\n"
+    "\n"
+    "Checks every frame checksum, every self_hash and every link of every stream. Prints\n"
+    "'ok <records> records, <streams> streams' or the first failure:\n"
+    "'err <Code> file <path> offset <n> stream <writer_id>/<stream> seq <n>' (exit 1).\n"
+    "A torn final write (not yet recovered by an append) is reported on stderr, not an error.\n"
+    "Speed (records/s, MB/s) goes to stderr.\n";
+
+std::string DefaultWriterId() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') return "localhost@ronctl";
+  return std::string(host) + "@ronctl";
+}
+
+uint64_t NowMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+bool StdinReady() {
+  pollfd p{STDIN_FILENO, POLLIN, 0};
+  return poll(&p, 1, 0) > 0;
+}
+
+// Resolves --writer-id for read commands: the given one, or the only writer of the stream.
+bool ResolveWriter(const std::string& dir, const Flags& flags, const std::string& stream,
+                   std::string* writer_id, std::string* error) {
+  if (flags.count("writer-id")) {
+    *writer_id = flags.at("writer-id");
+    return true;
+  }
+  std::vector<std::pair<std::string, std::string>> streams;
+  const Status listed = wal::ListStreams(dir, &streams);
+  if (!listed.ok()) {
+    *error = listed.message();
+    return false;
+  }
+  std::vector<std::string> writers;
+  for (const auto& [w, s] : streams) {
+    if (s == stream) writers.push_back(w);
+  }
+  if (writers.size() == 1) {
+    *writer_id = writers[0];
+    return true;
+  }
+  *error = writers.empty() ? "no stream '" + stream + "' under " + dir
+                           : "several writers have stream '" + stream + "'; pass --writer-id";
+  return false;
+}
+
+int RunAppend(const Flags& flags) {
+  if (!flags.count("dir") || !flags.count("stream")) {
+    return UsageError("audit append", "--dir and --stream are required");
+  }
+  wal::WalOptions options;
+  options.dir = flags.at("dir");
+  if (flags.count("fsync") && !wal::ParseFsyncPolicy(flags.at("fsync"), &options.fsync)) {
+    return UsageError("audit append", "--fsync must be always, on_checkpoint or never");
+  }
+  if (flags.count("io-backend") &&
+      !wal::ParseIoBackendKind(flags.at("io-backend"), &options.backend)) {
+    return UsageError("audit append", "--io-backend must be auto, io_uring or pwritev");
+  }
+  const std::string writer_id = flags.count("writer-id") ? flags.at("writer-id") : DefaultWriterId();
+  const std::string stream_name = flags.at("stream");
+  const bool ack = flags.count("ack") > 0;
+
+  auto opened = wal::Wal::Open(options);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "ronctl audit append: %s\n", opened.status().ToString().c_str());
+    return kExitFailed;
+  }
+  wal::Wal& wal = *opened.value();
+  if (!wal.backend_note().empty()) std::fprintf(stderr, "ronctl audit append: %s\n", wal.backend_note().c_str());
+  auto got = wal.GetStream(writer_id, stream_name);
+  if (!got.ok()) {
+    std::fprintf(stderr, "ronctl audit append: %s\n", got.status().ToString().c_str());
+    return kExitFailed;
+  }
+  wal::StreamWal* stream = got.value();
+  if (stream->state() != wal::StreamState::kOk) {
+    std::fprintf(stderr, "ronctl audit append: %s\n", stream->failure().ToString().c_str());
+    return kExitFailed;
+  }
+
+  Canonicalizer canonicalizer(options.limits);
+  CanonicalRecord record;
+  LineReader reader(STDIN_FILENO, kMaxInputBytes);
+  std::vector<std::pair<uint64_t, Digest>> unacked;
+  std::string out;
+  uint64_t appended = 0, rejected = 0;
+  constexpr size_t kMaxBatchRecords = 1024;
+  const auto start = Clock::now();
+  const auto commit = [&]() -> bool {
+    const Status status = wal.Commit();
+    if (!status.ok()) {
+      std::fprintf(stderr, "ronctl audit append: %s\n", status.ToString().c_str());
+      return false;
+    }
+    appended += unacked.size();
+    if (ack) {
+      out.clear();
+      for (const auto& [seq, digest] : unacked) {
+        out += std::to_string(seq);
+        out += ' ';
+        out += HashText(digest);
+        out += '\n';
+      }
+      Write(stdout, out);
+      std::fflush(stdout);
+    }
+    unacked.clear();
+    return true;
+  };
+  for (uint64_t line_no = 1;; ++line_no) {
+    std::string_view line;
+    const LineReader::Result r = reader.Next(&line);
+    if (r == LineReader::Result::kEnd || r == LineReader::Result::kError) break;
+    Status status = Status(Code::kRecordTooLarge, "line longer than 65536 bytes");
+    if (r == LineReader::Result::kLine) {
+      const std::string prev = stream->HeadText();
+      const Canonicalizer::DraftContext ctx{writer_id, stream_name, stream->head_seq() + 1, prev,
+                                            NowMs()};
+      status = canonicalizer.CanonicalizeDraft(line, ctx, &record);
+      if (status.ok()) {
+        status = wal.Stage(stream, record);
+        if (!status.ok() && (status.code() == Code::kIo || status.code() == Code::kFrozen)) {
+          std::fprintf(stderr, "ronctl audit append: %s\n", status.ToString().c_str());
+          return kExitFailed;
+        }
+        if (status.ok()) unacked.emplace_back(record.record.seq, record.digest);
+      }
+    }
+    if (!status.ok()) {
+      ++rejected;
+      std::fprintf(stderr, "err %s line %llu\n", std::string(CodeName(status.code())).c_str(),
+                   static_cast<unsigned long long>(line_no));
+    }
+    // Group commit: flush when the batch is full or when no more input is waiting.
+    if (unacked.size() >= kMaxBatchRecords ||
+        (!unacked.empty() && !reader.HasBufferedLine() && !StdinReady())) {
+      if (!commit()) return kExitFailed;
+    }
+  }
+  if (!unacked.empty() && !commit()) return kExitFailed;
+  const Status closed = wal.Close();
+  if (!closed.ok()) {
+    std::fprintf(stderr, "ronctl audit append: %s\n", closed.ToString().c_str());
+    return kExitFailed;
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::fprintf(stderr,
+               "ronctl audit append: %llu records appended, %llu rejected, %.0f records/s, "
+               "head seq %llu, backend %s\n",
+               static_cast<unsigned long long>(appended), static_cast<unsigned long long>(rejected),
+               seconds > 0 ? static_cast<double>(appended) / seconds : 0.0,
+               static_cast<unsigned long long>(stream->head_seq()),
+               std::string(wal.backend_name()).c_str());
+  return rejected == 0 ? kExitOk : kExitFailed;
+}
+
+int RunRange(const Flags& flags) {
+  if (!flags.count("dir") || !flags.count("stream")) {
+    return UsageError("audit range", "--dir and --stream are required");
+  }
+  uint64_t from = 1, to = UINT64_MAX;
+  if ((flags.count("from") && !ParseUint64(flags.at("from"), &from)) ||
+      (flags.count("to") && !ParseUint64(flags.at("to"), &to))) {
+    return UsageError("audit range", "--from and --to take a seq number");
+  }
+  const std::string dir = flags.at("dir"), stream = flags.at("stream");
+  std::string writer_id, error;
+  if (!ResolveWriter(dir, flags, stream, &writer_id, &error)) {
+    std::fprintf(stderr, "ronctl audit range: %s\n", error.c_str());
+    return kExitFailed;
+  }
+  wal::StreamReport report;
+  std::string out;
+  const Status scanned = wal::ScanStream(
+      wal::StreamDir(dir, writer_id, stream), writer_id, stream, Limits(), wal::VerifyLevel::kFull,
+      &report, [&](const wal::RecordView& r) {
+        if (r.seq >= from && r.seq <= to) {
+          out.clear();
+          AppendSealed(r.json, r.self_hash, &out);
+          out.push_back('\n');
+          Write(stdout, out);
+        }
+        return r.seq < to;
+      });
+  if (!scanned.ok()) {
+    std::fprintf(stderr, "ronctl audit range: %s\n", scanned.ToString().c_str());
+    return kExitFailed;
+  }
+  if (report.frozen && report.problem_seq <= to) {
+    std::printf("err %s seq %llu\n", std::string(CodeName(report.problem.code())).c_str(),
+                static_cast<unsigned long long>(report.problem_seq));
+    std::fprintf(stderr, "ronctl audit range: %s in %s at offset %llu\n",
+                 report.problem.ToString().c_str(), report.problem_file.c_str(),
+                 static_cast<unsigned long long>(report.problem_offset));
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
+int RunInspect(const Flags& flags) {
+  if (!flags.count("dir")) return UsageError("audit inspect", "--dir is required");
+  const std::string dir = flags.at("dir");
+  std::vector<std::pair<std::string, std::string>> streams;
+  const Status listed = wal::ListStreams(dir, &streams);
+  if (!listed.ok()) {
+    std::fprintf(stderr, "ronctl audit inspect: %s\n", listed.ToString().c_str());
+    return kExitFailed;
+  }
+  for (const auto& [writer_id, stream] : streams) {
+    wal::StreamReport report;
+    const Status s = wal::ScanStream(wal::StreamDir(dir, writer_id, stream), writer_id, stream,
+                                     Limits(), wal::VerifyLevel::kChecksums, &report);
+    if (!s.ok()) {
+      std::fprintf(stderr, "ronctl audit inspect: %s\n", s.ToString().c_str());
+      return kExitFailed;
+    }
+    const char* state = report.frozen ? "frozen" : report.torn_tail ? "torn_tail" : "ok";
+    std::printf("stream %s/%s state %s records %llu head %llu %s\n", writer_id.c_str(),
+                stream.c_str(), state, static_cast<unsigned long long>(report.records),
+                static_cast<unsigned long long>(report.head_seq), report.HeadText().c_str());
+    for (const wal::SegmentReport& seg : report.segments) {
+      std::printf("  %s bytes %llu first_seq %llu count %u frames %llu scan %s%s%s\n",
+                  segment::SegmentFileName(seg.segment_no).c_str(),
+                  static_cast<unsigned long long>(seg.file_bytes),
+                  static_cast<unsigned long long>(seg.scan.header.first_seq), seg.scan.header.count,
+                  static_cast<unsigned long long>(seg.scan.frames),
+                  std::string(segment::ScanOutcomeName(seg.scan.outcome)).c_str(),
+                  seg.scan.detail.empty() ? "" : ": ", seg.scan.detail.c_str());
+    }
+    if (report.frozen) std::printf("  problem: %s\n", report.problem.ToString().c_str());
+  }
+  return kExitOk;
+}
+
+int RunVerify(const Flags& flags) {
+  if (!flags.count("dir")) return UsageError("audit verify", "--dir is required");
+  const std::string dir = flags.at("dir");
+  std::vector<std::pair<std::string, std::string>> streams;
+  const Status listed = wal::ListStreams(dir, &streams);
+  if (!listed.ok()) {
+    std::fprintf(stderr, "ronctl audit verify: %s\n", listed.ToString().c_str());
+    return kExitFailed;
+  }
+  const auto start = Clock::now();
+  uint64_t records = 0, bytes = 0;
+  for (const auto& [writer_id, stream] : streams) {
+    wal::StreamReport report;
+    const Status s = wal::ScanStream(wal::StreamDir(dir, writer_id, stream), writer_id, stream,
+                                     Limits(), wal::VerifyLevel::kFull, &report,
+                                     [&](const wal::RecordView& r) {
+                                       bytes += r.json.size();
+                                       return true;
+                                     });
+    if (!s.ok()) {
+      std::fprintf(stderr, "ronctl audit verify: %s\n", s.ToString().c_str());
+      return kExitFailed;
+    }
+    records += report.records;
+    if (report.frozen) {
+      std::printf("err %s file %s offset %llu stream %s/%s seq %llu\n",
+                  std::string(CodeName(report.problem.code())).c_str(), report.problem_file.c_str(),
+                  static_cast<unsigned long long>(report.problem_offset), writer_id.c_str(),
+                  stream.c_str(), static_cast<unsigned long long>(report.problem_seq));
+      std::fprintf(stderr, "ronctl audit verify: %s\n", report.problem.ToString().c_str());
+      return kExitFailed;
+    }
+    if (report.torn_tail) {
+      std::fprintf(stderr,
+                   "ronctl audit verify: %s/%s: torn final write at offset %llu of the newest "
+                   "segment (never acknowledged; truncated by the next open)\n",
+                   writer_id.c_str(), stream.c_str(),
+                   static_cast<unsigned long long>(report.torn_offset));
+    }
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("ok %llu records, %zu streams\n", static_cast<unsigned long long>(records),
+              streams.size());
+  std::fprintf(stderr, "ronctl audit verify: %.0f records/s, %.1f MB/s\n",
+               seconds > 0 ? static_cast<double>(records) / seconds : 0.0,
+               seconds > 0 ? static_cast<double>(bytes) / 1e6 / seconds : 0.0);
+  return kExitOk;
+}
+
+}  // namespace
+
+bool IsWalCommand(std::string_view command) {
+  return command == "append" || command == "range" || command == "inspect" || command == "verify";
+}
+
+int WalMain(int argc, char** argv) {
+  const std::string command = argv[1];
+  struct Spec {
+    const char* help;
+    std::vector<std::string> with_value, bare;
+    int (*run)(const Flags&);
+  };
+  static const std::map<std::string, Spec> kSpecs = {
+      {"append",
+       {kAppendHelp, {"dir", "stream", "writer-id", "fsync", "io-backend"}, {"ack"}, &RunAppend}},
+      {"range", {kRangeHelp, {"dir", "stream", "writer-id", "from", "to"}, {}, &RunRange}},
+      {"inspect", {kInspectHelp, {"dir"}, {}, &RunInspect}},
+      {"verify", {kVerifyHelp, {"dir"}, {}, &RunVerify}},
+  };
+  const Spec& spec = kSpecs.at(command);
+  for (int i = 2; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
+      Write(stdout, spec.help);
+      return kExitOk;
+    }
+  }
+  Flags flags;
+  std::string error;
+  if (!ParseFlags(argc, argv, 2, spec.with_value, spec.bare, &flags, &error)) {
+    return UsageError("audit " + command, error);
+  }
+  return spec.run(flags);
+}
+
+}  // namespace ron::tools

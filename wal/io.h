@@ -1,0 +1,65 @@
+// Batched durable writes: io_uring (writes + linked fdatasync) or the pwritev fallback, plus a
+// fault-injection hook for tests and chaos drills. This is where -errno becomes a Status.
+//
+// Thread-safety: an IoBackend is owned and used by one thread (its ring is SINGLE_ISSUER).
+#ifndef WAL_IO_H_
+#define WAL_IO_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "engine/core/status.h"
+
+namespace ron::wal {
+
+enum class IoBackendKind { kAuto, kIoUring, kPwritev };
+bool ParseIoBackendKind(std::string_view name, IoBackendKind* kind);
+
+// Test and drill hook: each call may return 0 (go on) or a negative errno to fail that
+// operation as if the kernel had. Must be thread-safe if shared between WALs.
+class FaultInjector {
+ public:
+  virtual ~FaultInjector() = default;
+  virtual int OnWrite(int fd, size_t size) = 0;
+  virtual int OnFsync(int fd) = 0;
+};
+
+// One write of a batch: `data` at `offset` of `fd`, followed by one fdatasync of `fd` when
+// `sync` is set (ordered after the write: linked on io_uring).
+struct WriteOp {
+  int fd = -1;
+  const char* data = nullptr;
+  size_t size = 0;
+  uint64_t offset = 0;
+  bool sync = false;
+};
+
+class IoBackend {
+ public:
+  virtual ~IoBackend() = default;
+  virtual std::string_view name() const = 0;  // "io_uring" or "pwritev"
+  // Performs every op in full (short writes and EAGAIN/EINTR/EBUSY are resubmitted) and fills
+  // `results[i]` with 0 or the negative errno of the first failure of op i. A failed fdatasync is
+  // reported, never retried: the kernel may already have dropped the dirty pages.
+  // REQUIRES: results.size() == ops.size().
+  virtual void Execute(std::span<const WriteOp> ops, std::span<int> results) = 0;
+  // Seconds spent in fdatasync completions of the last Execute, summed (for the histogram).
+  virtual double last_fsync_seconds() const = 0;
+};
+
+// Creates the backend. kAuto tries io_uring and falls back to pwritev when the kernel refuses
+// (seccomp, kernel.io_uring_disabled); `*note` then says why, for a one-time log line.
+std::unique_ptr<IoBackend> MakeIoBackend(IoBackendKind kind, FaultInjector* faults,
+                                         std::string* note);
+
+// Converts a negative errno from a write/fsync into the stream-fatal Status (Io; ENOSPC and
+// EDQUOT are reported as disk_full).
+Status IoErrorStatus(int negative_errno, std::string_view what);
+
+}  // namespace ron::wal
+
+#endif  // WAL_IO_H_

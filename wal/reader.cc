@@ -1,0 +1,150 @@
+#include "wal/reader.h"
+
+#include "engine/core/canonical.h"
+#include "engine/core/verify.h"
+#include "wal/files.h"
+
+namespace ron::wal {
+namespace {
+
+// Checks one frame as a record: canonical bytes, self_hash, its directory's chain, the link.
+Status CheckRecord(Canonicalizer* canonicalizer, CanonicalRecord* scratch,
+                   const segment::FrameView& frame, const std::string& writer_id,
+                   const std::string& stream, uint64_t prev_seq, const Digest& prev_hash) {
+  RON_RETURN_IF_ERROR(canonicalizer->Canonicalize(frame.json, scratch));
+  if (scratch->bytes != frame.json) {
+    return Status(Code::kSchema, "stored record is not in canonical form");
+  }
+  if (scratch->digest != frame.self_hash) {
+    return Status(Code::kHashMismatch, "self_hash does not match the canonical bytes");
+  }
+  const Record& r = scratch->record;
+  if (r.seq != frame.seq) return Status(Code::kSchema, "frame seq differs from the record's");
+  if (r.writer_id != writer_id || r.stream != stream) {
+    return Status(Code::kPrevMismatch, "record belongs to another (writer_id, stream)");
+  }
+  RON_RETURN_IF_ERROR(VerifyGenesisRule(r));
+  if (prev_seq != 0) {
+    Digest linked;
+    if (!ParseHashText(r.prev, &linked) || linked != prev_hash) {
+      return Status(Code::kPrevMismatch, "prev does not equal the previous self_hash");
+    }
+  }
+  return Status::Ok();
+}
+
+Code CodeOfScan(segment::ScanOutcome outcome) {
+  return outcome == segment::ScanOutcome::kSeqDiscontinuity ? Code::kSeqGap : Code::kHashMismatch;
+}
+
+}  // namespace
+
+std::string StreamReport::HeadText() const {
+  return head_seq == 0 ? std::string(kGenesisPrev) : HashText(head_hash);
+}
+
+std::string StreamDir(const std::string& root, const std::string& writer_id,
+                      const std::string& stream) {
+  return root + "/" + segment::EscapePathComponent(writer_id) + "/" +
+         segment::EscapePathComponent(stream);
+}
+
+Status ListStreams(const std::string& root,
+                   std::vector<std::pair<std::string, std::string>>* streams) {
+  streams->clear();
+  std::vector<std::string> writers;
+  RON_RETURN_IF_ERROR(ListDir(root, &writers));
+  for (const std::string& w : writers) {
+    std::string writer_id;
+    if (!segment::UnescapePathComponent(w, &writer_id)) continue;  // not ours
+    std::vector<std::string> names;
+    if (!ListDir(root + "/" + w, &names).ok()) continue;
+    for (const std::string& s : names) {
+      std::string stream;
+      if (segment::UnescapePathComponent(s, &stream)) streams->emplace_back(writer_id, stream);
+    }
+  }
+  return Status::Ok();
+}
+
+Status ScanStream(const std::string& dir, const std::string& writer_id, const std::string& stream,
+                  const Limits& limits, VerifyLevel level, StreamReport* report,
+                  const RecordCallback& on_record) {
+  *report = StreamReport();
+  report->writer_id = writer_id;
+  report->stream = stream;
+  report->dir = dir;
+  std::vector<std::string> names;
+  RON_RETURN_IF_ERROR(ListDir(dir, &names));
+  std::vector<uint64_t> numbers;
+  for (const std::string& name : names) {
+    uint64_t no = 0;
+    if (segment::ParseSegmentFileName(name, &no)) numbers.push_back(no);
+  }
+  // The last sealed segment is the one before the newest (sealing precedes creating the next).
+  const size_t full_from = level == VerifyLevel::kFull ? 0
+                           : level == VerifyLevel::kChecksums
+                               ? numbers.size()
+                               : (numbers.size() >= 2 ? numbers.size() - 2 : 0);
+  Canonicalizer canonicalizer(limits);
+  CanonicalRecord scratch;
+  bool stopped = false;
+  for (size_t i = 0; i < numbers.size() && !report->frozen && !stopped; ++i) {
+    SegmentReport seg;
+    seg.segment_no = numbers[i];
+    seg.path = dir + "/" + segment::SegmentFileName(numbers[i]);
+    MappedFile file;
+    RON_RETURN_IF_ERROR(file.Open(seg.path));
+    seg.file_bytes = file.bytes().size();
+    segment::ScanOptions options;
+    options.newest = i + 1 == numbers.size();
+    options.expected_segment_no = numbers[i];
+    options.expected_first_seq = report->head_seq == 0 ? 0 : report->head_seq + 1;
+    options.max_record_bytes = limits.max_record_bytes;
+    const bool check_records = i >= full_from;
+    Status record_problem;
+    uint64_t problem_offset = 0, problem_seq = 0;
+    seg.scan = segment::ScanSegment(file.bytes(), options, [&](const segment::FrameView& frame) {
+      if (!record_problem.ok() || stopped) return;  // deliver nothing after a problem
+      if (check_records) {
+        Status s = CheckRecord(&canonicalizer, &scratch, frame, writer_id, stream,
+                               report->head_seq, report->head_hash);
+        if (!s.ok()) {
+          record_problem = s;
+          problem_offset = frame.offset;
+          problem_seq = frame.seq;
+          return;
+        }
+      }
+      report->records++;
+      report->head_seq = frame.seq;
+      report->head_hash = frame.self_hash;
+      if (on_record && !on_record(RecordView{frame.seq, frame.json, frame.self_hash, &seg.path,
+                                             frame.offset})) {
+        stopped = true;
+      }
+    });
+    if (!record_problem.ok()) {
+      report->frozen = true;
+      report->problem = record_problem;
+      report->problem_file = seg.path;
+      report->problem_offset = problem_offset;
+      report->problem_seq = problem_seq;
+    } else if (segment::IsCorruption(seg.scan.outcome) && !stopped) {
+      report->frozen = true;
+      report->problem = Status(CodeOfScan(seg.scan.outcome),
+                               std::string(segment::ScanOutcomeName(seg.scan.outcome)) + ": " +
+                                   seg.scan.detail);
+      report->problem_file = seg.path;
+      report->problem_offset = seg.scan.bad_offset;
+      report->problem_seq = report->head_seq + 1;
+    } else if (seg.scan.outcome == segment::ScanOutcome::kTornTail) {
+      report->torn_tail = true;
+      report->torn_offset = seg.scan.bad_offset;
+    }
+    report->segments.push_back(std::move(seg));
+  }
+  return Status::Ok();
+}
+
+}  // namespace ron::wal

@@ -1,0 +1,79 @@
+// Reading a stream's WAL: every segment scanned with the decision table of segment/scanner.h,
+// every record checked at the requested level. Used by recovery and by ronctl's
+// range / inspect / verify.
+//
+// Thread-safety: functions are reentrant; nothing is shared.
+#ifndef WAL_READER_H_
+#define WAL_READER_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/core/record.h"
+#include "engine/core/status.h"
+#include "segment/scanner.h"
+
+namespace ron::wal {
+
+enum class VerifyLevel {
+  kChecksums,          // frame checksums and seq continuity only
+  kFromLastSealed,     // + canonical bytes, self_hash and links from the last sealed segment on
+  kFull,               // + canonical bytes, self_hash and links of every record
+};
+
+struct SegmentReport {
+  uint64_t segment_no = 0;
+  std::string path;
+  uint64_t file_bytes = 0;
+  segment::ScanResult scan;
+};
+
+struct StreamReport {
+  std::string writer_id;
+  std::string stream;
+  std::string dir;
+  std::vector<SegmentReport> segments;
+  uint64_t records = 0;        // healthy records delivered
+  uint64_t head_seq = 0;       // 0: empty stream
+  Digest head_hash{};
+  bool torn_tail = false;      // the newest segment ends in a torn write at torn_offset
+  uint64_t torn_offset = 0;
+  bool frozen = false;         // corruption found: writes must fail with Frozen
+  Status problem;              // the first corruption, with its code
+  std::string problem_file;    // where it is
+  uint64_t problem_offset = 0;
+  uint64_t problem_seq = 0;
+
+  std::string HeadText() const;
+};
+
+// One healthy record as delivered to a callback.
+struct RecordView {
+  uint64_t seq = 0;
+  std::string_view json;  // canonical bytes without self_hash
+  Digest self_hash{};
+  const std::string* file = nullptr;
+  uint64_t offset = 0;
+};
+// Return false to stop the scan early.
+using RecordCallback = std::function<bool(const RecordView&)>;
+
+// Scans the stream directory `dir` of (writer_id, stream).
+Status ScanStream(const std::string& dir, const std::string& writer_id, const std::string& stream,
+                  const Limits& limits, VerifyLevel level, StreamReport* report,
+                  const RecordCallback& on_record = nullptr);
+
+// Every (writer_id, stream) under a WAL root, from the escaped directory names, sorted.
+Status ListStreams(const std::string& root,
+                   std::vector<std::pair<std::string, std::string>>* streams);
+
+// <root>/<esc(writer_id)>/<esc(stream)>
+std::string StreamDir(const std::string& root, const std::string& writer_id,
+                      const std::string& stream);
+
+}  // namespace ron::wal
+
+#endif  // WAL_READER_H_

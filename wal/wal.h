@@ -1,0 +1,152 @@
+// The write-ahead log of DESIGN.md §5: one segment chain per (writer_id, stream) under
+// <dir>/<esc(writer_id)>/<esc(stream)>/, written with group commit.
+//
+// Usage, all on the thread that owns the Wal (one owner per mutable state):
+//   auto wal = Wal::Open(options);            // recovers every stream found under dir
+//   StreamWal* s = wal->GetStream(w, stream); // opens or creates a stream
+//   wal->Stage(s, record) ...                 // frames for one or many streams
+//   wal->Commit();                            // one write + linked fdatasync per touched file;
+//                                             // returns once durable per the fsync policy
+//
+// Durability: under FsyncPolicy::kAlways a record staged before Commit() returned Ok survives
+// kill -9 and power loss. A write or fsync error is fatal for its stream (kFailed: every pending
+// and later append fails with Io) until the WAL is reopened, which runs recovery — a failed
+// fsync is never retried (the kernel may have dropped the dirty pages).
+//
+// Every batch starts on a 4 KiB boundary (the previous one ends with padding), so no write ever
+// touches a block holding an acknowledged frame, and recovery can tell a torn final write from
+// corruption (segment/scanner.h).
+//
+// Thread-safety: not thread-safe; one owner thread.
+#ifndef WAL_WAL_H_
+#define WAL_WAL_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/core/canonical.h"
+#include "engine/core/status.h"
+#include "wal/io.h"
+#include "wal/reader.h"
+
+namespace ron::wal {
+
+enum class FsyncPolicy { kAlways, kOnCheckpoint, kNever };
+bool ParseFsyncPolicy(std::string_view name, FsyncPolicy* policy);
+
+struct WalOptions {
+  static constexpr uint64_t kMinRotateBytes = 8ull << 20;
+  static constexpr uint64_t kDefaultRotateBytes = 128ull << 20;
+
+  std::string dir;                              // the WAL root; created 0700 if missing
+  uint64_t rotate_bytes = kDefaultRotateBytes;  // seal a segment before it would pass this size
+  FsyncPolicy fsync = FsyncPolicy::kAlways;
+  IoBackendKind backend = IoBackendKind::kAuto;
+  Limits limits;
+  FaultInjector* faults = nullptr;              // tests and drills only; not owned
+  bool allow_small_segments = false;            // tests only: permits rotate_bytes < 8 MiB
+
+  Status Validate() const;
+};
+
+enum class StreamState { kOk, kFrozen, kFailed };
+
+struct WalCounters {
+  uint64_t torn_tail_total = 0;  // wal_torn_tail_total
+  uint64_t corrupt_total = 0;    // wal_corrupt_total
+  uint64_t io_errors_total = 0;
+  uint64_t fsync_total = 0;
+  uint64_t bytes_written = 0;
+  uint64_t records_written = 0;
+  uint64_t segments_created = 0;
+};
+
+class StreamWal {
+ public:
+  const std::string& writer_id() const { return writer_id_; }
+  const std::string& stream() const { return stream_; }
+  StreamState state() const { return state_; }
+  const Status& failure() const { return failure_; }  // why frozen or failed
+  uint64_t head_seq() const { return head_seq_; }     // last staged-or-durable seq (0: empty)
+  uint64_t durable_seq() const { return durable_seq_; }
+  std::string HeadText() const;  // self_hash of head_seq, "b3:0" when empty
+
+ private:
+  friend class Wal;
+  std::string writer_id_, stream_, dir_;
+  StreamState state_ = StreamState::kOk;
+  Status failure_;
+  uint64_t head_seq_ = 0;
+  Digest head_hash_{};
+  uint64_t durable_seq_ = 0;
+  // Active segment.
+  int fd_ = -1;
+  uint64_t segment_no_ = 0;
+  uint64_t segment_first_seq_ = 0;
+  uint64_t segment_frames_ = 0;  // frames written or staged into the active segment
+  uint64_t write_offset_ = 0;    // where the next batch goes (4 KiB aligned)
+  // Staged batch.
+  std::string pending_;
+  uint64_t pending_records_ = 0;
+};
+
+class Wal {
+ public:
+  // Opens (creating if needed) the WAL root and recovers every stream under it: torn tails are
+  // truncated and counted; corrupt streams open frozen; chain heads are rebuilt and records
+  // re-verified from the last sealed segment on.
+  static Result<std::unique_ptr<Wal>> Open(const WalOptions& options);
+  ~Wal();
+  Wal(const Wal&) = delete;
+  Wal& operator=(const Wal&) = delete;
+
+  // Returns the stream, creating its directory on first use. Names must satisfy the record law.
+  Result<StreamWal*> GetStream(const std::string& writer_id, const std::string& stream);
+
+  // Stages `record` as the next frame of `s`. REQUIRES: record.record.seq == s->head_seq() + 1
+  // and its prev is s's head (else SeqGap/PrevMismatch). Frozen → Frozen; failed → Io.
+  // May commit first when the active segment must rotate.
+  Status Stage(StreamWal* s, const CanonicalRecord& record);
+
+  // Writes every staged batch, then fdatasyncs per policy; returns when durable. Ok only if
+  // every touched stream succeeded; a failed stream is kFailed and its staged records are lost
+  // (never acknowledged).
+  Status Commit();
+
+  // Flushes with fdatasync regardless of policy (checkpoints, close).
+  Status Sync();
+
+  // Seals nothing and closes every file; staged work is committed first.
+  Status Close();
+
+  const WalCounters& counters() const { return counters_; }
+  std::string_view backend_name() const { return io_->name(); }
+  const std::string& backend_note() const { return backend_note_; }
+  double last_fsync_seconds() const { return io_->last_fsync_seconds(); }
+  std::vector<const StreamWal*> streams() const;
+  const StreamReport* recovery_report(const StreamWal* s) const;
+
+ private:
+  explicit Wal(const WalOptions& options) : options_(options) {}
+  Status Recover();
+  Status OpenRecoveredStream(StreamWal* s, const StreamReport& report);
+  Status CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq);
+  Status SealActiveSegment(StreamWal* s);
+  void Fail(StreamWal* s, const Status& status);
+  Status CommitStreams(bool force_sync);
+
+  WalOptions options_;
+  std::unique_ptr<IoBackend> io_;
+  std::string backend_note_;
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<StreamWal>> streams_;
+  std::map<const StreamWal*, StreamReport> reports_;
+  WalCounters counters_;
+};
+
+}  // namespace ron::wal
+
+#endif  // WAL_WAL_H_
