@@ -1,0 +1,314 @@
+// The WAL under every I/O backend: group commit, rotation, recovery rows, fatal I/O errors,
+// permissions. Each test runs once per backend (TEST_P).
+#include "wal/wal.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "segment/segment_format.h"
+#include "tests/test_util.h"
+#include "wal/files.h"
+
+namespace ron::wal {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Fails the n-th write or fsync (1-based; 0 = never) with `error`, and counts calls.
+class ScriptedFaults : public FaultInjector {
+ public:
+  int OnWrite(int, size_t) override { return ++writes == fail_write_at ? -error : 0; }
+  int OnFsync(int) override { return ++fsyncs == fail_fsync_at ? -error : 0; }
+  std::atomic<int> writes{0}, fsyncs{0};
+  int fail_write_at = 0, fail_fsync_at = 0, error = EIO;
+};
+
+class WalTest : public ::testing::TestWithParam<IoBackendKind> {
+ protected:
+  WalOptions Options(uint64_t rotate_bytes = WalOptions::kDefaultRotateBytes) {
+    WalOptions o;
+    o.dir = dir_.path() + "/wal";
+    o.backend = GetParam();
+    o.rotate_bytes = rotate_bytes;
+    o.allow_small_segments = true;
+    o.faults = &faults_;
+    return o;
+  }
+  std::unique_ptr<Wal> OpenWal(const WalOptions& o) {
+    auto r = Wal::Open(o);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) return nullptr;
+    EXPECT_EQ(r.value()->backend_name(), GetParam() == IoBackendKind::kPwritev ? "pwritev" : "io_uring");
+    return std::move(r).value();
+  }
+  // Stages n records on (w, s) continuing its chain, then commits.
+  Status Append(Wal* wal, const std::string& stream, int n, const std::string& writer = "w@test") {
+    auto got = wal->GetStream(writer, stream);
+    if (!got.ok()) return got.status();
+    StreamWal* s = got.value();
+    for (int i = 0; i < n; ++i) {
+      const std::string draft = R"({"kind":"GetServed","actor":{},"subject":{},"reason":"ok","attrs":{"i":)" +
+                                std::to_string(s->head_seq() + 1) + R"(,"pad":")" + std::string(200, 'p') + "\"}}";
+      const std::string prev = s->HeadText();
+      Canonicalizer::DraftContext ctx{writer, stream, s->head_seq() + 1, prev, 1000};
+      RON_RETURN_IF_ERROR(canonicalizer_.CanonicalizeDraft(draft, ctx, &record_));
+      RON_RETURN_IF_ERROR(wal->Stage(s, record_));
+    }
+    return wal->Commit();
+  }
+  StreamReport Scan(const std::string& stream, const std::string& writer = "w@test") {
+    StreamReport report;
+    EXPECT_TRUE(ScanStream(StreamDir(dir_.path() + "/wal", writer, stream), writer, stream,
+                           Limits(), VerifyLevel::kFull, &report).ok());
+    return report;
+  }
+  std::string NewestSegment(const std::string& stream, const std::string& writer = "w@test") {
+    std::vector<std::string> names;
+    EXPECT_TRUE(ListDir(StreamDir(dir_.path() + "/wal", writer, stream), &names).ok());
+    return StreamDir(dir_.path() + "/wal", writer, stream) + "/" + names.back();
+  }
+
+  testing::TempDir dir_;
+  ScriptedFaults faults_;
+  Canonicalizer canonicalizer_;
+  CanonicalRecord record_;
+};
+
+TEST_P(WalTest, AppendCommitReopenResumesTheChain) {
+  std::string head_a;
+  {
+    auto wal = OpenWal(Options());
+    ASSERT_TRUE(Append(wal.get(), "a", 50).ok());
+    ASSERT_TRUE(Append(wal.get(), "b", 20).ok());
+    ASSERT_TRUE(Append(wal.get(), "a", 25).ok());
+    head_a = wal->GetStream("w@test", "a").value()->HeadText();
+    EXPECT_EQ(wal->counters().records_written, 95u);
+    ASSERT_TRUE(wal->Close().ok());
+  }
+  auto wal = OpenWal(Options());
+  StreamWal* a = wal->GetStream("w@test", "a").value();
+  EXPECT_EQ(a->head_seq(), 75u);
+  EXPECT_EQ(a->HeadText(), head_a);
+  ASSERT_TRUE(Append(wal.get(), "a", 5).ok());
+  ASSERT_TRUE(wal->Close().ok());
+  const StreamReport report = Scan("a");
+  EXPECT_FALSE(report.frozen) << report.problem.ToString();
+  EXPECT_EQ(report.records, 80u);
+  EXPECT_EQ(report.segments.size(), 2u);  // Close sealed the first; the reopen started a new one
+  EXPECT_EQ(Scan("b").records, 20u);
+}
+
+TEST_P(WalTest, FilesAndDirectoriesArePrivate) {
+  auto wal = OpenWal(Options());
+  ASSERT_TRUE(Append(wal.get(), "a", 1).ok());
+  struct stat st {};
+  ASSERT_EQ(stat((dir_.path() + "/wal").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(stat(StreamDir(dir_.path() + "/wal", "w@test", "a").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(stat(NewestSegment("a").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST_P(WalTest, RotationSealsSegmentsAndKeepsTheChain) {
+  {
+    auto wal = OpenWal(Options(64 * 1024));
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(Append(wal.get(), "a", 97).ok());
+    EXPECT_GT(wal->counters().segments_created, 5u);
+    ASSERT_TRUE(wal->Close().ok());
+  }
+  const StreamReport report = Scan("a");
+  EXPECT_FALSE(report.frozen) << report.problem.ToString();
+  EXPECT_EQ(report.records, 970u);
+  uint64_t total = 0;
+  for (const SegmentReport& seg : report.segments) {
+    EXPECT_LE(seg.file_bytes, 64u * 1024);
+    EXPECT_EQ(seg.scan.header.count, seg.scan.frames);  // every segment sealed
+    total += seg.scan.frames;
+  }
+  EXPECT_EQ(total, 970u);
+  auto wal = OpenWal(Options(64 * 1024));
+  EXPECT_EQ(wal->GetStream("w@test", "a").value()->head_seq(), 970u);
+}
+
+TEST_P(WalTest, TornTailIsTruncatedCountedAndAppendsResume) {
+  {
+    auto wal = OpenWal(Options());
+    ASSERT_TRUE(Append(wal.get(), "a", 10).ok());
+  }  // no Close: the newest segment stays open, as after a crash
+  const std::string path = NewestSegment("a");
+  const auto size_before = fs::file_size(path);
+  {
+    std::ofstream out(path, std::ios::app | std::ios::binary);
+    std::string partial;
+    segment::AppendFrame(11, R"({"torn":true})", Blake3("x"), &partial);
+    out << partial.substr(0, partial.size() / 2);  // half a frame
+  }
+  auto wal = OpenWal(Options());
+  EXPECT_EQ(wal->counters().torn_tail_total, 1u);
+  EXPECT_EQ(wal->counters().corrupt_total, 0u);
+  EXPECT_EQ(wal->GetStream("w@test", "a").value()->head_seq(), 10u);
+  EXPECT_EQ(fs::file_size(path), size_before);  // truncated, padding restored
+  ASSERT_TRUE(Append(wal.get(), "a", 3).ok());
+  ASSERT_TRUE(wal->Close().ok());
+  EXPECT_EQ(Scan("a").records, 13u);
+}
+
+TEST_P(WalTest, GarbageTailIsTorn) {
+  {
+    auto wal = OpenWal(Options());
+    ASSERT_TRUE(Append(wal.get(), "a", 4).ok());
+  }
+  {
+    std::ofstream out(NewestSegment("a"), std::ios::app | std::ios::binary);
+    out << "\x12\x00\x00\x00 definitely not a frame";
+  }
+  auto wal = OpenWal(Options());
+  EXPECT_EQ(wal->counters().torn_tail_total, 1u);
+  ASSERT_TRUE(Append(wal.get(), "a", 1).ok());
+  ASSERT_TRUE(wal->Close().ok());
+  EXPECT_EQ(Scan("a").records, 5u);
+}
+
+TEST_P(WalTest, ZeroedTailIsNotTorn) {
+  {
+    auto wal = OpenWal(Options());
+    ASSERT_TRUE(Append(wal.get(), "a", 4).ok());
+  }
+  {
+    std::ofstream out(NewestSegment("a"), std::ios::app | std::ios::binary);
+    out << std::string(3 * 4096, '\0');
+  }
+  auto wal = OpenWal(Options());
+  EXPECT_EQ(wal->counters().torn_tail_total, 0u);
+  ASSERT_TRUE(Append(wal.get(), "a", 2).ok());
+  ASSERT_TRUE(wal->Close().ok());
+  EXPECT_EQ(Scan("a").records, 6u);
+}
+
+TEST_P(WalTest, FlippedByteMidLogFreezesOnlyThatStream) {
+  {
+    auto wal = OpenWal(Options());
+    ASSERT_TRUE(Append(wal.get(), "a", 5).ok());
+    ASSERT_TRUE(Append(wal.get(), "a", 5).ok());  // a second batch after the damage
+    ASSERT_TRUE(Append(wal.get(), "b", 5).ok());
+  }
+  // Damage the second frame of the first batch.
+  const std::string file = testing::ReadFile(NewestSegment("a"));
+  const uint64_t second_frame =
+      4096 + segment::FrameBytes(static_cast<uint8_t>(file[4096]) | static_cast<uint8_t>(file[4097]) << 8);
+  {
+    std::fstream f(NewestSegment("a"), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(second_frame + 40));
+    f.put('#');
+  }
+  auto wal = OpenWal(Options());
+  EXPECT_EQ(wal->counters().corrupt_total, 1u);
+  StreamWal* a = wal->GetStream("w@test", "a").value();
+  EXPECT_EQ(a->state(), StreamState::kFrozen);
+  EXPECT_EQ(Append(wal.get(), "a", 1).code(), Code::kFrozen);
+  ASSERT_TRUE(Append(wal.get(), "b", 2).ok());  // other streams are fine
+  const StreamReport report = Scan("a");
+  EXPECT_TRUE(report.frozen);
+  EXPECT_EQ(report.records, 1u);  // the healthy record before the damage stays readable
+  EXPECT_EQ(report.problem_offset, second_frame);
+}
+
+TEST_P(WalTest, WriteErrorIsFatalForTheStream) {
+  auto wal = OpenWal(Options());
+  ASSERT_TRUE(Append(wal.get(), "a", 3).ok());
+  const uint64_t durable = wal->GetStream("w@test", "a").value()->durable_seq();
+  faults_.fail_write_at = faults_.writes + 1;
+  const Status failed = Append(wal.get(), "a", 2);
+  EXPECT_EQ(failed.code(), Code::kIo);
+  StreamWal* a = wal->GetStream("w@test", "a").value();
+  EXPECT_EQ(a->state(), StreamState::kFailed);
+  EXPECT_EQ(a->durable_seq(), durable);
+  EXPECT_EQ(Append(wal.get(), "a", 1).code(), Code::kIo);  // and stays failed
+  EXPECT_EQ(wal->counters().io_errors_total, 1u);
+  wal.reset();
+  wal = OpenWal(Options());  // reopening runs recovery and clears the state
+  EXPECT_EQ(wal->GetStream("w@test", "a").value()->head_seq(), durable);
+  EXPECT_TRUE(Append(wal.get(), "a", 1).ok());
+}
+
+TEST_P(WalTest, FsyncErrorIsNeverRetried) {
+  auto wal = OpenWal(Options());
+  ASSERT_TRUE(Append(wal.get(), "a", 3).ok());
+  faults_.fail_fsync_at = faults_.fsyncs + 1;
+  EXPECT_EQ(Append(wal.get(), "a", 1).code(), Code::kIo);
+  const int fsyncs = faults_.fsyncs;
+  EXPECT_EQ(Append(wal.get(), "a", 1).code(), Code::kIo);
+  EXPECT_EQ(wal->Commit().code(), Code::kOk);  // nothing staged on a failed stream
+  EXPECT_EQ(faults_.fsyncs, fsyncs);           // no second fsync was attempted
+}
+
+TEST_P(WalTest, DiskFullIsReportedAsSuch) {
+  auto wal = OpenWal(Options());
+  ASSERT_TRUE(Append(wal.get(), "a", 1).ok());
+  faults_.error = ENOSPC;
+  faults_.fail_write_at = faults_.writes + 1;
+  const Status status = Append(wal.get(), "a", 1);
+  EXPECT_EQ(status.code(), Code::kIo);
+  EXPECT_NE(status.message().find("disk_full"), std::string::npos) << status.ToString();
+}
+
+TEST_P(WalTest, StageChecksTheChain) {
+  auto wal = OpenWal(Options());
+  ASSERT_TRUE(Append(wal.get(), "a", 2).ok());
+  StreamWal* a = wal->GetStream("w@test", "a").value();
+  const std::string head = a->HeadText();
+  Canonicalizer::DraftContext ctx{"w@test", "a", 5, head, 1};
+  ASSERT_TRUE(canonicalizer_.CanonicalizeDraft(
+      R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{}})", ctx, &record_).ok());
+  EXPECT_EQ(wal->Stage(a, record_).code(), Code::kSeqGap);
+  ctx.seq = 3;
+  ctx.prev = "b3:0";
+  ASSERT_TRUE(canonicalizer_.CanonicalizeDraft(
+      R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{}})", ctx, &record_).ok());
+  EXPECT_EQ(wal->Stage(a, record_).code(), Code::kPrevMismatch);
+}
+
+TEST_P(WalTest, LooseOrForeignDirectoriesAreRefused) {
+  const std::string root = dir_.path() + "/wal";
+  ASSERT_EQ(mkdir(root.c_str(), 0755), 0);
+  auto r = Wal::Open(Options());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("0755"), std::string::npos) << r.status().ToString();
+  ASSERT_EQ(chmod(root.c_str(), 0700), 0);
+  if (geteuid() == 0) {  // only root can hand the directory to another owner
+    ASSERT_EQ(chown(root.c_str(), 65534, 65534), 0);
+    r = Wal::Open(Options());
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("owned by uid 65534"), std::string::npos);
+    ASSERT_EQ(chown(root.c_str(), 0, 0), 0);
+  }
+  EXPECT_TRUE(Wal::Open(Options()).ok());
+}
+
+TEST_P(WalTest, OptionsAreValidated) {
+  WalOptions o = Options(1 << 20);
+  o.allow_small_segments = false;
+  EXPECT_EQ(Wal::Open(o).code(), Code::kSchema);  // rotate_bytes < 8 MiB
+  o.dir = "";
+  EXPECT_EQ(Wal::Open(o).code(), Code::kSchema);
+}
+
+std::string BackendName(const ::testing::TestParamInfo<IoBackendKind>& info) {
+  return info.param == IoBackendKind::kPwritev ? "pwritev" : "io_uring";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, WalTest,
+                         ::testing::Values(IoBackendKind::kIoUring, IoBackendKind::kPwritev),
+                         BackendName);
+
+}  // namespace
+}  // namespace ron::wal
