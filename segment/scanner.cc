@@ -88,7 +88,18 @@ ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
       continue;
     }
     if (status == FrameStatus::kEnd) {
-      result.outcome = offset >= file.size() ? ScanOutcome::kCleanEnd : ScanOutcome::kZeroFilledTail;
+      if (offset >= file.size()) break;  // kCleanEnd
+      // In the newest segment, anything but zeros after the end is left over from writes that
+      // never became part of the durable prefix (an O_DIRECT batch behind a failed one): the
+      // tail is torn there and must go before new batches are written over it.
+      const bool zeros = file.find_first_not_of('\0', offset) == std::string_view::npos;
+      if (options.newest && !zeros) {
+        result.outcome = ScanOutcome::kTornTail;
+        result.bad_offset = offset;
+        result.detail = "data after the end of the durable prefix" + At(offset);
+        return result;
+      }
+      result.outcome = ScanOutcome::kZeroFilledTail;
       break;
     }
     // Damaged: kTruncated, kTooLong or kChecksum.

@@ -10,12 +10,15 @@
 //   kZeroFilledTail   an end marker (len 0) or zeros after the last frame    accept every frame
 //   kTornTail         newest segment only: a partial frame, a bad checksum   truncate the file at
 //                     or an impossible length, with no valid frame at any    bad_offset; count
-//                     later 4 KiB boundary (batches start on one)            wal_torn_tail_total
+//                     later 4 KiB boundary (batches start on one); or        wal_torn_tail_total
+//                     non-zero bytes after the end marker (an O_DIRECT
+//                     batch written behind one that failed)
 //   kCorruptMidLog    a bad checksum or partial frame anywhere else (an      freeze the stream;
 //                     older segment, or valid data follows it)               serve frames before
 //   kSeqDiscontinuity a checksum-valid frame whose seq is not previous + 1   freeze; serve before
-//   kBadHeader        bad magic, flags, reserved, first_seq, segment_no, or  freeze; serve none
-//                     (sealed) a count that disagrees with the frames        of this segment
+//   kBadHeader        bad magic, flags, reserved, first_seq, segment_no, or  freeze; serve the
+//                     (sealed) a count that disagrees with the frames, or   frames that passed
+//                     an older segment that was never sealed
 //   kFrameTooLong     len > max_record_bytes where it cannot be a torn tail  freeze; serve before
 //
 // A newest segment whose header is short or all zero and that holds no frame is kTornTail at

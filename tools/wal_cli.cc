@@ -25,12 +25,14 @@ using Flags = std::map<std::string, std::string>;
 constexpr char kAppendHelp[] =
     "usage: ronctl audit append --dir DIR --stream S [--writer-id W]\n"
     "         [--fsync always|on_checkpoint|never] [--ack] [--io-backend auto|io_uring|pwritev]\n"
+    "         [--write-mode buffered|direct]\n"
     "\n"
     "stdin: drafts, one JSON object per line, with kind, actor, subject, reason, attrs and\n"
     "optional ts_ms. ronctl assigns v, seq, prev and writer_id (default <hostname>@ronctl) and\n"
     "appends them to the stream's WAL with group commit, resuming an existing chain.\n"
     "--ack prints '<seq> <self_hash>' for each record once it is durable under the fsync\n"
     "policy (default always): a printed line is a promise that survives kill -9 and power loss.\n"
+    "--write-mode: buffered writes + linked fdatasync (default), or O_DIRECT + RWF_DSYNC.\n"
     "A bad line gets 'err <Code> line <n>' on stderr and is skipped. Exit 0 if every line was\n"
     "appended, 1 if any was not or the WAL failed, 2 on a usage error.\n";
 
@@ -111,6 +113,9 @@ int RunAppend(const Flags& flags) {
   if (flags.count("io-backend") &&
       !wal::ParseIoBackendKind(flags.at("io-backend"), &options.backend)) {
     return UsageError("audit append", "--io-backend must be auto, io_uring or pwritev");
+  }
+  if (flags.count("write-mode") && !wal::ParseWriteMode(flags.at("write-mode"), &options.write_mode)) {
+    return UsageError("audit append", "--write-mode must be buffered or direct");
   }
   const std::string writer_id = flags.count("writer-id") ? flags.at("writer-id") : DefaultWriterId();
   const std::string stream_name = flags.at("stream");
@@ -352,7 +357,10 @@ int WalMain(int argc, char** argv) {
   };
   static const std::map<std::string, Spec> kSpecs = {
       {"append",
-       {kAppendHelp, {"dir", "stream", "writer-id", "fsync", "io-backend"}, {"ack"}, &RunAppend}},
+       {kAppendHelp,
+        {"dir", "stream", "writer-id", "fsync", "io-backend", "write-mode"},
+        {"ack"},
+        &RunAppend}},
       {"range", {kRangeHelp, {"dir", "stream", "writer-id", "from", "to"}, {}, &RunRange}},
       {"inspect", {kInspectHelp, {"dir"}, {}, &RunInspect}},
       {"verify", {kVerifyHelp, {"dir"}, {}, &RunVerify}},

@@ -1,6 +1,7 @@
 #include "wal/io.h"
 
 #include <liburing.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -38,13 +39,17 @@ class PwritevBackend final : public IoBackend {
     size_t done = 0;
     while (done < op.size) {
       iovec iov{const_cast<char*>(op.data + done), op.size - done};
-      const ssize_t n = pwritev(op.fd, &iov, 1, static_cast<off_t>(op.offset + done));
+      const ssize_t n = pwritev2(op.fd, &iov, 1, static_cast<off_t>(op.offset + done),
+                                 op.dsync ? RWF_DSYNC : 0);
       if (n < 0) {
         if (Retryable(-errno)) continue;
         return -errno;
       }
       if (n == 0) return -EIO;  // no progress: never spin
       done += static_cast<size_t>(n);
+    }
+    if (op.dsync && faults_ != nullptr) {  // the write itself was the sync
+      if (const int e = faults_->OnFsync(op.fd); e < 0) return e;
     }
     if (!op.sync) return 0;
     if (faults_ != nullptr) {
@@ -93,6 +98,7 @@ class IoUringBackend final : public IoBackend {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     io_uring_prep_write(sqe, op.fd, op.data + st->done, static_cast<unsigned>(op.size - st->done),
                         op.offset + st->done);
+    if (op.dsync) sqe->rw_flags = RWF_DSYNC;
     io_uring_sqe_set_data64(sqe, index << 1);
     st->write_pending = true;
     if (!op.sync) return;
@@ -165,7 +171,11 @@ class IoUringBackend final : public IoBackend {
         if (st.error == 0) st.error = -EIO;  // no progress is an error, never a spin
       } else {
         st.done += static_cast<size_t>(res);
-        if (st.done < op.size) st.resubmit = true;  // short write: the linked fsync is canceled
+        if (st.done < op.size) {
+          st.resubmit = true;  // short write: the linked fsync is canceled
+        } else if (op.dsync && faults_ != nullptr && st.error == 0) {
+          if (const int e = faults_->OnFsync(op.fd); e < 0) st.error = e;  // the write was the sync
+        }
       }
       return;
     }

@@ -29,13 +29,15 @@ class FaultInjector {
 };
 
 // One write of a batch: `data` at `offset` of `fd`, followed by one fdatasync of `fd` when
-// `sync` is set (ordered after the write: linked on io_uring).
+// `sync` is set (ordered after the write: linked on io_uring). `dsync` makes the write itself
+// durable on completion (RWF_DSYNC), for O_DIRECT segments.
 struct WriteOp {
   int fd = -1;
   const char* data = nullptr;
   size_t size = 0;
   uint64_t offset = 0;
   bool sync = false;
+  bool dsync = false;
 };
 
 class IoBackend {

@@ -34,7 +34,30 @@ int WriteAllAndSync(int fd, std::string_view data, uint64_t offset, FaultInjecto
   return fdatasync(fd) == 0 ? 0 : -errno;
 }
 
+constexpr size_t kBlockBytes = segment::kPaddingAlignBytes;
+
+// The first block of a segment: header (with `count`) and padding up to 4096, in a 4 KiB-aligned
+// buffer so it can be written to O_DIRECT files too.
+std::unique_ptr<char, void (*)(void*)> HeaderBlock(const segment::SegmentHeader& header) {
+  void* raw = nullptr;
+  RON_CHECK(posix_memalign(&raw, kBlockBytes, kBlockBytes) == 0);
+  std::unique_ptr<char, void (*)(void*)> block(static_cast<char*>(raw), &free);
+  std::memset(block.get(), 0, kBlockBytes);
+  segment::EncodeHeader(header, reinterpret_cast<uint8_t*>(block.get()));
+  std::string padding;
+  segment::AppendPadding(segment::kHeaderBytes, &padding);
+  std::memcpy(block.get() + segment::kHeaderBytes, padding.data(), padding.size());
+  return block;
+}
+
 }  // namespace
+
+bool ParseWriteMode(std::string_view name, WriteMode* mode) {
+  if (name == "buffered") *mode = WriteMode::kBuffered;
+  else if (name == "direct") *mode = WriteMode::kDirect;
+  else return false;
+  return true;
+}
 
 bool ParseFsyncPolicy(std::string_view name, FsyncPolicy* policy) {
   if (name == "always") *policy = FsyncPolicy::kAlways;
@@ -51,6 +74,9 @@ Status WalOptions::Validate() const {
   }
   if (rotate_bytes < 2 * segment::kPaddingAlignBytes + limits.max_record_bytes + 64) {
     return Status(Code::kSchema, "wal.rotate_bytes is too small for one record");
+  }
+  if (direct_batch_bytes < 2 * segment::kPaddingAlignBytes || direct_batch_bytes > (8u << 20)) {
+    return Status(Code::kSchema, "direct_batch_bytes must be in [8KiB, 8MiB]");
   }
   return limits.Validate();
 }
@@ -99,7 +125,7 @@ Status Wal::Recover() {
 
 Status Wal::OpenRecoveredStream(StreamWal* s, const StreamReport& report) {
   s->head_seq_ = s->durable_seq_ = report.head_seq;
-  s->head_hash_ = report.head_hash;
+  s->head_hash_ = s->durable_hash_ = report.head_hash;
   if (report.frozen) {
     ++counters_.corrupt_total;
     s->state_ = StreamState::kFrozen;
@@ -122,24 +148,36 @@ Status Wal::OpenRecoveredStream(StreamWal* s, const StreamReport& report) {
     return Status::Ok();
   }
   if (newest.scan.header.count != 0) return Status::Ok();  // sealed: the next Stage rotates
-  s->fd_ = open(newest.path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (s->fd_ < 0) return Status(Code::kIo, "cannot open " + newest.path + ": " + std::strerror(errno));
+  // Repairs go through a buffered descriptor (they are unaligned); appends may then use
+  // O_DIRECT on a fresh one.
+  const int repair_fd = open(newest.path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (repair_fd < 0) {
+    return Status(Code::kIo, "cannot open " + newest.path + ": " + std::strerror(errno));
+  }
   uint64_t end = newest.scan.valid_end;
+  Status repaired;
   if (report.torn_tail) {
     ++counters_.torn_tail_total;
     end = report.torn_offset;
-    if (ftruncate(s->fd_, static_cast<off_t>(end)) != 0) {
-      return Status(Code::kIo, "cannot truncate torn tail of " + newest.path);
+    if (ftruncate(repair_fd, static_cast<off_t>(end)) != 0) {
+      repaired = Status(Code::kIo, "cannot truncate torn tail of " + newest.path);
     }
   }
   // The next batch starts on a 4 KiB boundary: pad up to it now, durably, before any append.
-  if (end % segment::kPaddingAlignBytes != 0) {
+  if (repaired.ok() && end % segment::kPaddingAlignBytes != 0) {
     std::string padding;
     segment::AppendPadding(end, &padding);
-    const int rc = WriteAllAndSync(s->fd_, padding, end, options_.faults);
-    if (rc < 0) return IoErrorStatus(rc, "padding after recovery of " + newest.path);
+    const int rc = WriteAllAndSync(repair_fd, padding, end, options_.faults);
+    if (rc < 0) repaired = IoErrorStatus(rc, "padding after recovery of " + newest.path);
     end += padding.size();
   }
+  if (repaired.ok() && report.torn_tail && fdatasync(repair_fd) != 0) {
+    repaired = IoErrorStatus(-errno, "fdatasync after truncating " + newest.path);
+  }
+  close(repair_fd);
+  RON_RETURN_IF_ERROR(repaired);
+  s->fd_ = OpenSegmentFd(newest.path, 0);
+  if (s->fd_ < 0) return Status(Code::kIo, "cannot open " + newest.path + ": " + std::strerror(errno));
   s->write_offset_ = end;
   s->segment_first_seq_ = newest.scan.header.first_seq;
   s->segment_frames_ = newest.scan.frames;
@@ -172,18 +210,21 @@ Result<StreamWal*> Wal::GetStream(const std::string& writer_id, const std::strin
   return raw;
 }
 
+int Wal::OpenSegmentFd(const std::string& path, int extra_flags) const {
+  const int direct = options_.write_mode == WriteMode::kDirect ? O_DIRECT : 0;
+  return open(path.c_str(), O_WRONLY | O_CLOEXEC | direct | extra_flags, 0600);
+}
+
 Status Wal::CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq) {
   const std::string path = s->dir_ + "/" + segment::SegmentFileName(segment_no);
-  const int fd = open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+  const int fd = OpenSegmentFd(path, O_CREAT | O_EXCL);
   if (fd < 0) return IoErrorStatus(-errno, "cannot create " + path);
   segment::SegmentHeader header;
   header.first_seq = first_seq;
   header.segment_no = segment_no;
-  std::string block(segment::kHeaderBytes, '\0');
-  segment::EncodeHeader(header, reinterpret_cast<uint8_t*>(block.data()));
   // Frames start at 4096 so that sealing (rewriting `count`) never touches a block with frames.
-  segment::AppendPadding(0, &block);
-  const int rc = WriteAllAndSync(fd, block, 0, options_.faults);
+  const auto block = HeaderBlock(header);
+  const int rc = WriteAllAndSync(fd, std::string_view(block.get(), kBlockBytes), 0, options_.faults);
   if (rc < 0) {
     close(fd);
     unlink(path.c_str());
@@ -194,7 +235,7 @@ Status Wal::CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq)
   s->segment_no_ = segment_no;
   s->segment_first_seq_ = first_seq;
   s->segment_frames_ = 0;
-  s->write_offset_ = block.size();
+  s->write_offset_ = kBlockBytes;
   ++counters_.segments_created;
   return Status::Ok();
 }
@@ -202,11 +243,13 @@ Status Wal::CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq)
 Status Wal::SealActiveSegment(StreamWal* s) {
   if (s->fd_ < 0) return Status::Ok();
   RON_CHECK(s->pending_.empty());
-  uint8_t count[4];
-  for (int i = 0; i < 4; ++i) count[i] = static_cast<uint8_t>(s->segment_frames_ >> (8 * i));
-  const int rc = WriteAllAndSync(
-      s->fd_, std::string_view(reinterpret_cast<const char*>(count), 4),
-      segment::kHeaderCountOffset, options_.faults);
+  segment::SegmentHeader header;
+  header.count = static_cast<uint32_t>(s->segment_frames_);
+  header.first_seq = s->segment_first_seq_;
+  header.segment_no = s->segment_no_;
+  const auto block = HeaderBlock(header);
+  const int rc =
+      WriteAllAndSync(s->fd_, std::string_view(block.get(), kBlockBytes), 0, options_.faults);
   close(s->fd_);
   s->fd_ = -1;
   if (rc < 0) return IoErrorStatus(rc, "cannot seal segment " + std::to_string(s->segment_no_));
@@ -217,8 +260,9 @@ void Wal::Fail(StreamWal* s, const Status& status) {
   s->state_ = StreamState::kFailed;
   s->failure_ = status;
   s->pending_.clear();
-  s->pending_records_ = 0;
+  s->pending_frames_.clear();
   s->head_seq_ = s->durable_seq_;  // staged records were never acknowledged
+  s->head_hash_ = s->durable_hash_;
   ++counters_.io_errors_total;
 }
 
@@ -254,42 +298,107 @@ Status Wal::Stage(StreamWal* s, const CanonicalRecord& record) {
     }
   }
   segment::AppendFrame(record.record.seq, record.bytes, record.digest, &s->pending_);
-  ++s->pending_records_;
+  s->pending_frames_.push_back({s->pending_.size(), record.record.seq, record.digest});
   ++s->segment_frames_;
   s->head_seq_ = record.record.seq;
   s->head_hash_ = record.digest;
   return Status::Ok();
 }
 
+char* Wal::Staging(size_t bytes) {
+  if (bytes > staging_bytes_) {
+    void* raw = nullptr;
+    RON_CHECK(posix_memalign(&raw, kBlockBytes, bytes) == 0);
+    staging_.reset(static_cast<char*>(raw));
+    staging_bytes_ = bytes;
+  }
+  return staging_.get();
+}
+
+// Turns a stream's staged frames into write ops. kBuffered: one padded write (+ linked
+// fdatasync). kDirect: 4 KiB-aligned chunks of at most direct_batch_bytes, each padded and
+// written with RWF_DSYNC; `chunk_ends` records (stream, index of the first frame after the
+// chunk) so that the durable prefix can be found afterwards.
+void Wal::AppendChunks(StreamWal* s, bool sync, std::vector<WriteOp>* ops,
+                       std::vector<std::pair<StreamWal*, size_t>>* chunk_ends) {
+  if (options_.write_mode == WriteMode::kBuffered) {
+    segment::AppendPadding(s->write_offset_, &s->pending_);
+    ops->push_back(WriteOp{s->fd_, s->pending_.data(), s->pending_.size(), s->write_offset_, sync,
+                           false});
+    chunk_ends->emplace_back(s, s->pending_frames_.size());
+    return;
+  }
+  size_t frame = 0, begin = 0;
+  uint64_t offset = s->write_offset_;
+  while (frame < s->pending_frames_.size()) {
+    size_t end_frame = frame;
+    // Frames up to the limit, leaving room for a padding marker; at least one frame.
+    while (end_frame < s->pending_frames_.size() &&
+           (end_frame == frame ||
+            s->pending_frames_[end_frame].end - begin + segment::kFrameLenBytes <=
+                options_.direct_batch_bytes)) {
+      ++end_frame;
+    }
+    const size_t end = s->pending_frames_[end_frame - 1].end;
+    ops->push_back(WriteOp{s->fd_, s->pending_.data() + begin, end - begin, offset, false, sync});
+    chunk_ends->emplace_back(s, end_frame);
+    // The chunk is padded to the next boundary (AppendPadding); the next one starts there.
+    const uint64_t chunk_end = offset + (end - begin);
+    offset = chunk_end % kBlockBytes == 0 ? chunk_end : segment::AfterPadding(chunk_end);
+    frame = end_frame;
+    begin = end;
+  }
+}
+
 Status Wal::CommitStreams(bool force_sync) {
-  std::vector<StreamWal*> touched;
   std::vector<WriteOp> ops;
+  std::vector<std::pair<StreamWal*, size_t>> chunk_ends;
   const bool sync = force_sync || options_.fsync == FsyncPolicy::kAlways;
   for (auto& [key, s] : streams_) {
     if (s->pending_.empty() || s->state_ != StreamState::kOk) continue;
-    segment::AppendPadding(s->write_offset_, &s->pending_);
-    touched.push_back(s.get());
-    ops.push_back(WriteOp{s->fd_, s->pending_.data(), s->pending_.size(), s->write_offset_, sync});
+    AppendChunks(s.get(), sync, &ops, &chunk_ends);
   }
   if (ops.empty()) return Status::Ok();
+  if (options_.write_mode == WriteMode::kDirect) {
+    // Copy every chunk, padded to a whole number of blocks, into aligned memory.
+    size_t total = 0;
+    for (const WriteOp& op : ops) total += (op.size + segment::kFrameLenBytes + kBlockBytes - 1) / kBlockBytes * kBlockBytes;
+    char* out = Staging(total);
+    for (WriteOp& op : ops) {
+      std::string chunk(op.data, op.size);
+      segment::AppendPadding(op.offset, &chunk);
+      std::memcpy(out, chunk.data(), chunk.size());
+      op.data = out;
+      op.size = chunk.size();
+      out += chunk.size();
+    }
+  }
   std::vector<int> results(ops.size(), 0);
   io_->Execute(ops, results);
   Status first_error;
-  for (size_t i = 0; i < touched.size(); ++i) {
-    StreamWal* s = touched[i];
+  for (size_t i = 0; i < ops.size(); ++i) {
+    StreamWal* s = chunk_ends[i].first;
+    if (s->state_ != StreamState::kOk) continue;  // an earlier chunk of it failed
     if (results[i] < 0) {
       Status status = IoErrorStatus(results[i], "WAL write of " + s->stream_);
       Fail(s, status);
       if (first_error.ok()) first_error = status;
       continue;
     }
-    s->write_offset_ += s->pending_.size();
-    counters_.bytes_written += s->pending_.size();
-    counters_.records_written += s->pending_records_;
-    if (sync) ++counters_.fsync_total;
-    s->durable_seq_ = s->head_seq_;
-    s->pending_.clear();
-    s->pending_records_ = 0;
+    // This chunk and every one before it are durable: advance the durable prefix.
+    const size_t next_frame = chunk_ends[i].second;
+    const StreamWal::PendingFrame& last = s->pending_frames_[next_frame - 1];
+    s->durable_seq_ = last.seq;
+    s->durable_hash_ = last.hash;
+    s->write_offset_ = ops[i].offset + ops[i].size;
+    counters_.bytes_written += ops[i].size;
+    if (sync || ops[i].dsync) ++counters_.fsync_total;
+    const bool last_chunk = i + 1 == ops.size() || chunk_ends[i + 1].first != s;
+    if (last_chunk) {
+      counters_.records_written += s->pending_frames_.size();
+      s->pending_.clear();
+      s->pending_frames_.clear();
+    }
   }
   return first_error;
 }

@@ -38,6 +38,13 @@ namespace ron::wal {
 enum class FsyncPolicy { kAlways, kOnCheckpoint, kNever };
 bool ParseFsyncPolicy(std::string_view name, FsyncPolicy* policy);
 
+// How batches reach the disk (both are durable under FsyncPolicy::kAlways):
+//   kBuffered  buffered writes, each followed by a linked fdatasync of its file;
+//   kDirect    O_DIRECT segments, 4 KiB-aligned batches of ≤ direct_batch_bytes written with
+//              RWF_DSYNC, several in flight at once; only the contiguous durable prefix counts.
+enum class WriteMode { kBuffered, kDirect };
+bool ParseWriteMode(std::string_view name, WriteMode* mode);
+
 struct WalOptions {
   static constexpr uint64_t kMinRotateBytes = 8ull << 20;
   static constexpr uint64_t kDefaultRotateBytes = 128ull << 20;
@@ -47,6 +54,8 @@ struct WalOptions {
   FsyncPolicy fsync = FsyncPolicy::kAlways;
   IoBackendKind backend = IoBackendKind::kAuto;
   Limits limits;
+  WriteMode write_mode = WriteMode::kBuffered;
+  size_t direct_batch_bytes = 64 * 1024;        // kDirect: bytes per write in flight
   FaultInjector* faults = nullptr;              // tests and drills only; not owned
   bool allow_small_segments = false;            // tests only: permits rotate_bytes < 8 MiB
 
@@ -83,15 +92,21 @@ class StreamWal {
   uint64_t head_seq_ = 0;
   Digest head_hash_{};
   uint64_t durable_seq_ = 0;
+  Digest durable_hash_{};
   // Active segment.
   int fd_ = -1;
   uint64_t segment_no_ = 0;
   uint64_t segment_first_seq_ = 0;
   uint64_t segment_frames_ = 0;  // frames written or staged into the active segment
   uint64_t write_offset_ = 0;    // where the next batch goes (4 KiB aligned)
-  // Staged batch.
+  // Staged batch: frames back to back, and where each ends.
+  struct PendingFrame {
+    size_t end = 0;  // offset in pending_ just past the frame
+    uint64_t seq = 0;
+    Digest hash{};
+  };
   std::string pending_;
-  uint64_t pending_records_ = 0;
+  std::vector<PendingFrame> pending_frames_;
 };
 
 class Wal {
@@ -138,6 +153,10 @@ class Wal {
   Status SealActiveSegment(StreamWal* s);
   void Fail(StreamWal* s, const Status& status);
   Status CommitStreams(bool force_sync);
+  void AppendChunks(StreamWal* s, bool sync, std::vector<WriteOp>* ops,
+                    std::vector<std::pair<StreamWal*, size_t>>* chunk_ends);
+  int OpenSegmentFd(const std::string& path, int extra_flags) const;
+  char* Staging(size_t bytes);
 
   WalOptions options_;
   std::unique_ptr<IoBackend> io_;
@@ -145,6 +164,11 @@ class Wal {
   std::map<std::pair<std::string, std::string>, std::unique_ptr<StreamWal>> streams_;
   std::map<const StreamWal*, StreamReport> reports_;
   WalCounters counters_;
+  struct FreeDeleter {
+    void operator()(char* p) const { free(p); }
+  };
+  std::unique_ptr<char, FreeDeleter> staging_;  // 4 KiB-aligned, for kDirect batches
+  size_t staging_bytes_ = 0;
 };
 
 }  // namespace ron::wal

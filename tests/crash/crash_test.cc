@@ -1,5 +1,5 @@
 // kill -9 drill: `ronctl audit append --fsync always --ack` is SIGKILLed at random moments, 40
-// times, alternating the io_uring and pwritev backends. After every kill, every acknowledged
+// times, cycling through io_uring/pwritev × buffered/direct. After every kill, every acknowledged
 // record (every "<seq> <self_hash>" line the child printed) must be in the WAL with the same
 // hash, and the next run must resume the chain from the head.
 #include <fcntl.h>
@@ -94,10 +94,12 @@ TEST(CrashTest, KillNineNeverLosesAnAcknowledgedRecord) {
   uint64_t head = 0;
   int kills_with_acks = 0;
   for (int iter = 0; iter < kIterations; ++iter) {
+    // Every combination of backend and write mode, in turn.
     const std::string backend = iter % 2 == 0 ? "io_uring" : "pwritev";
+    const std::string mode = iter % 4 < 2 ? "buffered" : "direct";
     Child child = Spawn({testing::RonctlPath(), "audit", "append", "--dir", root, "--stream",
                          kStream, "--writer-id", kWriter, "--fsync", "always", "--ack",
-                         "--io-backend", backend});
+                         "--io-backend", backend, "--write-mode", mode});
     std::atomic<bool> stop{false};
     std::thread feeder([&, fd = child.stdin_fd] {
       const std::string draft =

@@ -103,6 +103,13 @@ TEST(ScannerTest, TornTail) {
   // Garbage where the length should be.
   std::string garbage = SegmentBuilder(1, 1).Batch(2).bytes() + "\x13\x37\xBE\xEF garbage";
   EXPECT_EQ(Scan(garbage, true).outcome, ScanOutcome::kTornTail);
+  // Frames left behind a hole (an O_DIRECT batch written after one that failed).
+  std::string orphan = SegmentBuilder(1, 1).Batch(2).bytes() + std::string(4096, '\0');
+  orphan += SegmentBuilder(1, 1).Batch(1).bytes().substr(4096);
+  r = Scan(orphan, true);
+  EXPECT_EQ(r.outcome, ScanOutcome::kTornTail);
+  EXPECT_EQ(r.bad_offset, 8192u);
+  EXPECT_EQ(r.frames, 2u);
   // A segment whose header was never completed.
   EXPECT_EQ(Scan(std::string(10, 'R'), true).outcome, ScanOutcome::kTornTail);
   EXPECT_EQ(Scan(std::string(4096, '\0'), true).outcome, ScanOutcome::kTornTail);
