@@ -50,6 +50,21 @@ std::unique_ptr<char, void (*)(void*)> HeaderBlock(const segment::SegmentHeader&
   return block;
 }
 
+// Prepared-but-unused segments from an earlier run may be partial: remove them.
+Status RemovePreallocated(const std::string& dir) {
+  std::vector<std::string> names;
+  RON_RETURN_IF_ERROR(ListDir(dir, &names));
+  for (const std::string& name : names) {
+    const std::string suffix = ".prealloc";
+    if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      if (unlink((dir + "/" + name).c_str()) != 0) {
+        return Status(Code::kIo, "cannot remove " + dir + "/" + name);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool ParseWriteMode(std::string_view name, WriteMode* mode) {
@@ -91,6 +106,7 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options) {
   RON_RETURN_IF_ERROR(EnsurePrivateDir(options.dir, /*create=*/true));
   wal->io_ = MakeIoBackend(options.backend, options.faults, &wal->backend_note_);
   if (wal->io_ == nullptr) return Status(Code::kIo, wal->backend_note_);
+  if (options.preallocate) wal->preallocator_ = std::make_unique<Preallocator>();
   RON_RETURN_IF_ERROR(wal->Recover());
   return wal;
 }
@@ -109,6 +125,7 @@ Status Wal::Recover() {
     RON_RETURN_IF_ERROR(EnsurePrivateDir(options_.dir + "/" + segment::EscapePathComponent(writer_id),
                                          /*create=*/false));
     RON_RETURN_IF_ERROR(EnsurePrivateDir(dir, /*create=*/false));
+    RON_RETURN_IF_ERROR(RemovePreallocated(dir));
     StreamReport report;
     RON_RETURN_IF_ERROR(ScanStream(dir, writer_id, stream, options_.limits,
                                    VerifyLevel::kFromLastSealed, &report));
@@ -217,7 +234,10 @@ int Wal::OpenSegmentFd(const std::string& path, int extra_flags) const {
 
 Status Wal::CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq) {
   const std::string path = s->dir_ + "/" + segment::SegmentFileName(segment_no);
-  const int fd = OpenSegmentFd(path, O_CREAT | O_EXCL);
+  // A zero-filled file prepared ahead of time is renamed into place once its header is durable.
+  const std::string prepared = PreallocPath(path);
+  const bool use_prepared = preallocator_ != nullptr && preallocator_->Take(prepared);
+  const int fd = use_prepared ? OpenSegmentFd(prepared, 0) : OpenSegmentFd(path, O_CREAT | O_EXCL);
   if (fd < 0) return IoErrorStatus(-errno, "cannot create " + path);
   segment::SegmentHeader header;
   header.first_seq = first_seq;
@@ -227,10 +247,20 @@ Status Wal::CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq)
   const int rc = WriteAllAndSync(fd, std::string_view(block.get(), kBlockBytes), 0, options_.faults);
   if (rc < 0) {
     close(fd);
-    unlink(path.c_str());
+    unlink(use_prepared ? prepared.c_str() : path.c_str());
     return IoErrorStatus(rc, "cannot initialize " + path);
   }
+  if (use_prepared && rename(prepared.c_str(), path.c_str()) != 0) {
+    const Status status = IoErrorStatus(-errno, "cannot rename " + prepared);
+    close(fd);
+    return status;
+  }
   RON_RETURN_IF_ERROR(FsyncDir(s->dir_));
+  if (use_prepared) ++counters_.segments_preallocated;
+  if (preallocator_ != nullptr) {
+    preallocator_->Request(PreallocPath(s->dir_ + "/" + segment::SegmentFileName(segment_no + 1)),
+                           options_.rotate_bytes);
+  }
   s->fd_ = fd;
   s->segment_no_ = segment_no;
   s->segment_first_seq_ = first_seq;

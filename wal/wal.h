@@ -31,6 +31,7 @@
 #include "engine/core/canonical.h"
 #include "engine/core/status.h"
 #include "wal/io.h"
+#include "wal/preallocator.h"
 #include "wal/reader.h"
 
 namespace ron::wal {
@@ -56,6 +57,7 @@ struct WalOptions {
   Limits limits;
   WriteMode write_mode = WriteMode::kBuffered;
   size_t direct_batch_bytes = 64 * 1024;        // kDirect: bytes per write in flight
+  bool preallocate = true;                      // zero-fill each next segment ahead of need
   FaultInjector* faults = nullptr;              // tests and drills only; not owned
   bool allow_small_segments = false;            // tests only: permits rotate_bytes < 8 MiB
 
@@ -72,6 +74,7 @@ struct WalCounters {
   uint64_t bytes_written = 0;
   uint64_t records_written = 0;
   uint64_t segments_created = 0;
+  uint64_t segments_preallocated = 0;  // of those, how many were zero-filled ahead of need
 };
 
 class StreamWal {
@@ -143,6 +146,8 @@ class Wal {
   const std::string& backend_note() const { return backend_note_; }
   double last_fsync_seconds() const { return io_->last_fsync_seconds(); }
   std::vector<const StreamWal*> streams() const;
+  // Segments the preallocator has zero-filled so far (0 without preallocation).
+  uint64_t segments_prepared() const { return preallocator_ ? preallocator_->prepared() : 0; }
   const StreamReport* recovery_report(const StreamWal* s) const;
 
  private:
@@ -160,6 +165,7 @@ class Wal {
 
   WalOptions options_;
   std::unique_ptr<IoBackend> io_;
+  std::unique_ptr<Preallocator> preallocator_;
   std::string backend_note_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<StreamWal>> streams_;
   std::map<const StreamWal*, StreamReport> reports_;

@@ -310,6 +310,35 @@ TEST_P(WalTest, OptionsAreValidated) {
   EXPECT_EQ(Wal::Open(o).code(), Code::kSchema);
 }
 
+TEST_P(WalTest, NextSegmentIsZeroFilledAheadOfNeed) {
+  const uint64_t rotate = 64 * 1024;
+  auto wal = OpenWal(Options(rotate));
+  ASSERT_TRUE(Append(wal.get(), "a", 1).ok());
+  for (int i = 0; i < 400 && wal->segments_prepared() == 0; ++i) usleep(5000);
+  ASSERT_EQ(wal->segments_prepared(), 1u);
+  while (wal->counters().segments_created < 2) ASSERT_TRUE(Append(wal.get(), "a", 10).ok());
+  EXPECT_EQ(wal->counters().segments_preallocated, 1u);
+  // The renamed segment keeps its full, zero-filled size; frames overwrite it in place.
+  EXPECT_EQ(fs::file_size(StreamDir(dir_.path() + "/wal", "w@test", "a") + "/wal-000002.seg"), rotate);
+  ASSERT_TRUE(wal->Close().ok());
+  wal.reset();
+  const StreamReport report = Scan("a");
+  EXPECT_FALSE(report.frozen) << report.problem.ToString();
+  EXPECT_EQ(report.segments.back().scan.outcome, segment::ScanOutcome::kZeroFilledTail);
+}
+
+TEST_P(WalTest, LeftoverPreparedSegmentsAreRemovedOnOpen) {
+  {
+    auto wal = OpenWal(Options());
+    ASSERT_TRUE(Append(wal.get(), "a", 1).ok());
+  }
+  const std::string leftover = StreamDir(dir_.path() + "/wal", "w@test", "a") + "/wal-000007.seg.prealloc";
+  testing::WriteFile(leftover, std::string(100, '\0'));
+  auto wal = OpenWal(Options());
+  EXPECT_FALSE(fs::exists(leftover));
+  EXPECT_EQ(wal->GetStream("w@test", "a").value()->head_seq(), 1u);
+}
+
 TEST_P(WalTest, OnlyTheContiguousDurablePrefixIsAcknowledged) {
   auto wal = OpenWal(Options());
   ASSERT_TRUE(Append(wal.get(), "a", 2).ok());
