@@ -13,6 +13,7 @@
 
 BUILD ?= build
 FUZZ_SECONDS ?= 30
+BENCH_SECONDS ?= 2
 SAN_FLAGS ?=
 TEST_FILTER ?=
 MAKEFLAGS += --no-print-directory
@@ -75,7 +76,7 @@ TOOL_SRCS := $(filter-out tools/ronctl.cc tools/demo.cc,$(wildcard tools/*.cc))
 TOOL_OBJS := $(TOOL_SRCS:%.cc=$(BUILD)/%.o)
 TEST_SRCS := $(shell find tests -name '*.cc' 2>/dev/null)
 TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/%.o)
-BENCH_SRCS := $(wildcard bench/*_bench.cc)
+BENCH_SRCS := $(wildcard bench/*.cc)
 FUZZ_SRCS := $(wildcard fuzz/*_fuzzer.cc)
 FUZZERS := $(FUZZ_SRCS:fuzz/%.cc=$(BUILD)/%)
 
@@ -117,7 +118,9 @@ $(BUILD)/bench/%: bench/%.cc $(LIB)
 	$(CXX) $(CXXFLAGS_ALL) $< -o $@ $(LIB) -lbenchmark $(LIBS)
 
 bench-run: $(BENCH_SRCS:bench/%.cc=$(BUILD)/bench/%)
-	@for b in $^; do echo "== $$b"; $$b --benchmark_min_time=0.5 || exit 1; done
+	@for b in $(filter %_bench,$^); do echo "== $$b"; $$b --benchmark_min_time=0.5 || exit 1; done
+	@echo "== $(BUILD)/bench/wal_steady (WAL rig, ~1 minute)"
+	@$(BUILD)/bench/wal_steady --dir $(BUILD)/bench-data --seconds $(BENCH_SECONDS)
 
 $(BUILD)/%_fuzzer: fuzz/%_fuzzer.cc $(LIB)
 	$(CXX) $(CXXFLAGS_ALL) -fsanitize=fuzzer $< -o $@ $(LIB) $(LIBS)

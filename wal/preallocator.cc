@@ -4,27 +4,47 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <memory>
 #include <vector>
 
 namespace ron::wal {
 namespace {
 
-constexpr size_t kChunkBytes = 1 << 20;
+constexpr size_t kChunkBytes = 256 * 1024;
+// Zero-filling competes with the WAL for the disk. Unthrottled, buffered zero-fill of a 128 MiB
+// segment let dirty-page writeback push the WAL's ack p95 from 1.5 ms to 20 ms on the project VM;
+// O_DIRECT writes of 256 KiB at ≤ 512 MB/s keep the device queue short and the page cache clean.
+constexpr double kMaxBytesPerSecond = 512.0 * 1024 * 1024;
 
 // Creates `path` and writes `bytes` zeros, durably. Removes the file on failure.
-bool ZeroFill(const std::string& path, uint64_t bytes) {
-  const int fd = open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+bool ZeroFill(const std::string& path, uint64_t bytes, const std::atomic<bool>& stop) {
+  int fd = open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_DIRECT, 0600);
+  if (fd < 0 && errno == EINVAL) {  // a file system without O_DIRECT
+    fd = open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+  }
   if (fd < 0) return false;
-  static const std::vector<char> zeros(kChunkBytes, 0);
+  void* raw = nullptr;
+  if (posix_memalign(&raw, 4096, kChunkBytes) != 0) {
+    close(fd);
+    unlink(path.c_str());
+    return false;
+  }
+  std::unique_ptr<char, void (*)(void*)> zeros(static_cast<char*>(raw), &free);
+  std::memset(zeros.get(), 0, kChunkBytes);
+  const auto start = std::chrono::steady_clock::now();
   bool ok = true;
-  for (uint64_t done = 0; ok && done < bytes;) {
+  for (uint64_t done = 0; ok && done < bytes && !stop;) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(kChunkBytes, bytes - done));
-    const ssize_t w = pwrite(fd, zeros.data(), n, static_cast<off_t>(done));
+    const ssize_t w = pwrite(fd, zeros.get(), n, static_cast<off_t>(done));
     if (w < 0 && errno == EINTR) continue;
     ok = w > 0;
     done += ok ? static_cast<uint64_t>(w) : 0;
+    const auto due = start + std::chrono::duration<double>(static_cast<double>(done) / kMaxBytesPerSecond);
+    std::this_thread::sleep_until(std::chrono::time_point_cast<std::chrono::steady_clock::duration>(due));
   }
-  ok = ok && fdatasync(fd) == 0;
+  ok = ok && !stop && fdatasync(fd) == 0;
   close(fd);
   if (!ok) unlink(path.c_str());
   return ok;
@@ -39,6 +59,7 @@ Preallocator::~Preallocator() {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
+  stopping_ = true;  // abandons a zero-fill in progress
   cv_.notify_all();
   thread_.join();
   for (const std::string& path : ready_) unlink(path.c_str());
@@ -78,7 +99,7 @@ void Preallocator::Run() {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
-    const bool ok = ZeroFill(job.path, job.bytes);  // no lock held across the I/O
+    const bool ok = ZeroFill(job.path, job.bytes, stopping_);  // no lock held across the I/O
     std::lock_guard<std::mutex> lock(mu_);
     if (ok && stop_) {
       unlink(job.path.c_str());

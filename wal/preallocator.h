@@ -12,6 +12,7 @@
 #ifndef WAL_PREALLOCATOR_H_
 #define WAL_PREALLOCATOR_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -51,6 +52,7 @@ class Preallocator {
   std::deque<Job> queue_;
   std::set<std::string> ready_;
   bool stop_ = false;
+  std::atomic<bool> stopping_{false};
   uint64_t prepared_ = 0;
   uint64_t failed_ = 0;
   std::thread thread_;
