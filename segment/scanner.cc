@@ -52,10 +52,17 @@ ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
     result.detail = header_status == HeaderStatus::kBadMagic ? "bad magic" : "bad header fields";
     return result;
   }
-  if (result.header.segment_no != options.expected_segment_no ||
-      (options.expected_first_seq != 0 && result.header.first_seq != options.expected_first_seq)) {
+  if (result.header.segment_no != options.expected_segment_no) {
     result.outcome = ScanOutcome::kBadHeader;
-    result.detail = "header does not match the file name or the previous segment";
+    result.detail = "header names segment " + std::to_string(result.header.segment_no);
+    return result;
+  }
+  if (options.expected_first_seq != 0 && result.header.first_seq != options.expected_first_seq) {
+    // Records are missing before this segment (a deleted segment, or a chain not from seq 1).
+    result.outcome = ScanOutcome::kSeqDiscontinuity;
+    result.bad_offset = 0;
+    result.detail = "segment starts at seq " + std::to_string(result.header.first_seq) + " where " +
+                    std::to_string(options.expected_first_seq) + " was expected";
     return result;
   }
   uint64_t expected_seq = result.header.first_seq;

@@ -15,8 +15,10 @@
 //                     batch written behind one that failed)
 //   kCorruptMidLog    a bad checksum or partial frame anywhere else (an      freeze the stream;
 //                     older segment, or valid data follows it)               serve frames before
-//   kSeqDiscontinuity a checksum-valid frame whose seq is not previous + 1   freeze; serve before
-//   kBadHeader        bad magic, flags, reserved, first_seq, segment_no, or  freeze; serve the
+//   kSeqDiscontinuity a checksum-valid frame whose seq is not previous + 1,   freeze; serve before
+//                     or a segment whose first_seq does not continue the
+//                     previous one (or is not 1 for the first segment)
+//   kBadHeader        bad magic, flags, reserved, first_seq 0, segment_no,   freeze; serve the
 //                     (sealed) a count that disagrees with the frames, or   frames that passed
 //                     an older segment that was never sealed
 //   kFrameTooLong     len > max_record_bytes where it cannot be a torn tail  freeze; serve before

@@ -8,7 +8,7 @@ packages=(
   build-essential g++-12 clang-14 clang libclang-rt-14-dev
   liburing-dev librust-blake3-dev libxxhash-dev libmimalloc-dev libutf8proc-dev libsimdjson-dev
   libsodium-dev libtomlplusplus-dev prometheus libgtest-dev libgmock-dev libbenchmark-dev b3sum
-  time
+  time e2fsprogs mount
 )
 
 missing=()

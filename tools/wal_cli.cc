@@ -1,6 +1,7 @@
 // `ronctl audit append | range | inspect | verify`: the WAL commands (contracts in docs/CLI.md).
 #include "tools/wal_cli.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include "engine/core/canonical.h"
 #include "tools/cli_util.h"
 #include "tools/line_reader.h"
+#include "wal/metrics.h"
 #include "wal/reader.h"
 #include "wal/wal.h"
 
@@ -25,13 +27,14 @@ using Flags = std::map<std::string, std::string>;
 constexpr char kAppendHelp[] =
     "usage: ronctl audit append --dir DIR --stream S [--writer-id W]\n"
     "         [--fsync always|on_checkpoint|never] [--ack] [--io-backend auto|io_uring|pwritev]\n"
-    "         [--write-mode buffered|direct]\n"
+    "         [--write-mode buffered|direct] [--metrics FILE]\n"
     "\n"
     "stdin: drafts, one JSON object per line, with kind, actor, subject, reason, attrs and\n"
     "optional ts_ms. ronctl assigns v, seq, prev and writer_id (default <hostname>@ronctl) and\n"
     "appends them to the stream's WAL with group commit, resuming an existing chain.\n"
     "--ack prints '<seq> <self_hash>' for each record once it is durable under the fsync\n"
     "policy (default always): a printed line is a promise that survives kill -9 and power loss.\n"
+    "--metrics FILE writes the WAL's metrics (Prometheus text format) at the end.\n"
     "--write-mode: buffered writes + linked fdatasync (default), or O_DIRECT + RWF_DSYNC.\n"
     "A bad line gets 'err <Code> line <n>' on stderr and is skipped. Exit 0 if every line was\n"
     "appended, 1 if any was not or the WAL failed, 2 on a usage error.\n";
@@ -204,6 +207,16 @@ int RunAppend(const Flags& flags) {
     std::fprintf(stderr, "ronctl audit append: %s\n", closed.ToString().c_str());
     return kExitFailed;
   }
+  if (flags.count("metrics")) {
+    const int fd = open(flags.at("metrics").c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+    std::FILE* f = fd < 0 ? nullptr : fdopen(fd, "w");
+    if (f == nullptr) {
+      std::fprintf(stderr, "ronctl audit append: cannot write %s\n", flags.at("metrics").c_str());
+      return kExitFailed;
+    }
+    Write(f, wal::MetricsText(wal));
+    std::fclose(f);
+  }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::fprintf(stderr,
                "ronctl audit append: %llu records appended, %llu rejected, %.0f records/s, "
@@ -358,7 +371,7 @@ int WalMain(int argc, char** argv) {
   static const std::map<std::string, Spec> kSpecs = {
       {"append",
        {kAppendHelp,
-        {"dir", "stream", "writer-id", "fsync", "io-backend", "write-mode"},
+        {"dir", "stream", "writer-id", "fsync", "io-backend", "write-mode", "metrics"},
         {"ack"},
         &RunAppend}},
       {"range", {kRangeHelp, {"dir", "stream", "writer-id", "from", "to"}, {}, &RunRange}},

@@ -99,7 +99,8 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
     segment::ScanOptions options;
     options.newest = i + 1 == numbers.size();
     options.expected_segment_no = numbers[i];
-    options.expected_first_seq = report->head_seq == 0 ? 0 : report->head_seq + 1;
+    // A chain starts at seq 1; a stream whose oldest segment starts later lost records.
+    options.expected_first_seq = report->head_seq + 1;
     options.max_record_bytes = limits.max_record_bytes;
     const bool check_records = i >= full_from;
     Status record_problem;

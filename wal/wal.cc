@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "engine/core/check.h"
@@ -404,7 +405,12 @@ Status Wal::CommitStreams(bool force_sync) {
     }
   }
   std::vector<int> results(ops.size(), 0);
+  const auto started = std::chrono::steady_clock::now();
   io_->Execute(ops, results);
+  if (sync) {
+    fsync_histogram_.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
   Status first_error;
   for (size_t i = 0; i < ops.size(); ++i) {
     StreamWal* s = chunk_ends[i].first;

@@ -31,6 +31,7 @@
 #include "engine/core/canonical.h"
 #include "engine/core/status.h"
 #include "wal/io.h"
+#include "wal/metrics.h"
 #include "wal/preallocator.h"
 #include "wal/reader.h"
 
@@ -145,6 +146,7 @@ class Wal {
   std::string_view backend_name() const { return io_->name(); }
   const std::string& backend_note() const { return backend_note_; }
   double last_fsync_seconds() const { return io_->last_fsync_seconds(); }
+  const LatencyHistogram& fsync_histogram() const { return fsync_histogram_; }
   std::vector<const StreamWal*> streams() const;
   // Segments the preallocator has zero-filled so far (0 without preallocation).
   uint64_t segments_prepared() const { return preallocator_ ? preallocator_->prepared() : 0; }
@@ -170,6 +172,7 @@ class Wal {
   std::map<std::pair<std::string, std::string>, std::unique_ptr<StreamWal>> streams_;
   std::map<const StreamWal*, StreamReport> reports_;
   WalCounters counters_;
+  LatencyHistogram fsync_histogram_;
   struct FreeDeleter {
     void operator()(char* p) const { free(p); }
   };

@@ -143,6 +143,14 @@ TEST(ScannerTest, SeqDiscontinuity) {
   EXPECT_EQ(r.outcome, ScanOutcome::kSeqDiscontinuity);
   EXPECT_EQ(r.frames, 2u);
   EXPECT_TRUE(IsCorruption(r.outcome));
+  // A segment that does not continue the previous one (a segment was deleted in between).
+  ScanOptions options;
+  options.newest = true;
+  options.expected_segment_no = 3;
+  options.expected_first_seq = 10;
+  const ScanResult gap = ScanSegment(SegmentBuilder(20, 3).Batch(1).bytes(), options,
+                                     [](const FrameView&) {});
+  EXPECT_EQ(gap.outcome, ScanOutcome::kSeqDiscontinuity);
 }
 
 TEST(ScannerTest, BadHeader) {

@@ -1,0 +1,34 @@
+// The WAL's metrics in Prometheus text exposition format (validated by `promtool check
+// metrics` in tests). The engine's full metrics page (issue 4) embeds this.
+#ifndef WAL_METRICS_H_
+#define WAL_METRICS_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace ron::wal {
+
+class Wal;
+
+// A fixed-bucket latency histogram in seconds. Not thread-safe (one owner).
+class LatencyHistogram {
+ public:
+  static constexpr std::array<double, 13> kBoundsSeconds = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
+
+  void Observe(double seconds);
+  // Appends "# HELP/# TYPE" and the _bucket/_sum/_count lines of metric `name`.
+  void Render(const std::string& name, const std::string& help, std::string* out) const;
+
+ private:
+  std::array<uint64_t, kBoundsSeconds.size()> buckets_{};  // cumulative at render time
+  uint64_t count_ = 0;
+  double sum_ = 0;
+};
+
+std::string MetricsText(const Wal& wal);
+
+}  // namespace ron::wal
+
+#endif  // WAL_METRICS_H_
