@@ -3,20 +3,39 @@
 namespace ron::segment {
 namespace {
 
-// After a damaged frame at `bad_offset`, is there a checksum-valid frame with a later seq at
-// some later 4 KiB boundary? Every batch starts on a boundary, so such a frame means a batch
-// was written after the damaged one: the damage is not a torn final write.
-bool ValidFrameFollows(std::string_view file, uint64_t bad_offset, uint64_t after_seq,
-                       size_t max_record_bytes) {
-  uint64_t b = (bad_offset / kPaddingAlignBytes + 1) * kPaddingAlignBytes;
-  for (; b + kFrameOverheadBytes <= file.size(); b += kPaddingAlignBytes) {
+// Start of the last checksum-valid frame that begins after `from`, or 0 if there is none. Every
+// byte offset is a candidate (frames after damage need not be aligned); runs of zeros are
+// skipped, since a frame's length has a non-zero byte among its first four.
+uint64_t LastValidFrameAfter(std::string_view file, uint64_t from, size_t max_record_bytes) {
+  uint64_t last = 0;
+  uint64_t pos = from + 1;
+  while (pos + kFrameOverheadBytes <= file.size()) {
+    if (file[pos] == '\0') {
+      const size_t nonzero = file.find_first_not_of('\0', pos);
+      if (nonzero == std::string_view::npos) break;
+      if (nonzero > pos + 3) {  // four zero bytes at pos: no frame can start there
+        pos = nonzero - 3;
+        continue;
+      }
+    }
     FrameView frame;
-    if (DecodeFrame(file, b, max_record_bytes, &frame) == FrameStatus::kOk &&
-        frame.seq > after_seq) {
-      return true;
+    if (DecodeFrame(file, pos, max_record_bytes, &frame) == FrameStatus::kOk) {
+      last = pos;
+      pos += frame.size;
+    } else {
+      ++pos;
     }
   }
-  return false;
+  return last;
+}
+
+// Damage at `bad_offset` of the newest segment is a torn final write only if no valid frame was
+// written after it — or, with several O_DIRECT batches in flight, only inside the window those
+// batches can span (a crash can persist a later batch and lose an earlier one).
+bool IsTornTail(std::string_view file, uint64_t bad_offset, const ScanOptions& options) {
+  if (!options.newest) return false;
+  const uint64_t last = LastValidFrameAfter(file, bad_offset, options.max_record_bytes);
+  return last == 0 || last < bad_offset + options.torn_window_bytes;
 }
 
 std::string At(uint64_t offset) { return " at offset " + std::to_string(offset); }
@@ -100,10 +119,15 @@ ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
       // never became part of the durable prefix (an O_DIRECT batch behind a failed one): the
       // tail is torn there and must go before new batches are written over it.
       const bool zeros = file.find_first_not_of('\0', offset) == std::string_view::npos;
-      if (options.newest && !zeros) {
-        result.outcome = ScanOutcome::kTornTail;
+      if (!zeros) {
         result.bad_offset = offset;
-        result.detail = "data after the end of the durable prefix" + At(offset);
+        if (IsTornTail(file, offset, options)) {
+          result.outcome = ScanOutcome::kTornTail;
+          result.detail = "data after the end of the durable prefix" + At(offset);
+        } else {
+          result.outcome = ScanOutcome::kCorruptMidLog;
+          result.detail = "zeroed frame with valid frames after it" + At(offset);
+        }
         return result;
       }
       result.outcome = ScanOutcome::kZeroFilledTail;
@@ -111,9 +135,7 @@ ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
     }
     // Damaged: kTruncated, kTooLong or kChecksum.
     result.bad_offset = offset;
-    const bool tail = options.newest &&
-                      !ValidFrameFollows(file, offset, result.last_seq, options.max_record_bytes);
-    if (tail) {
+    if (IsTornTail(file, offset, options)) {
       result.outcome = ScanOutcome::kTornTail;
       result.detail = "torn final write" + At(offset);
     } else if (status == FrameStatus::kTooLong) {

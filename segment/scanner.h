@@ -8,13 +8,12 @@
 //   ----------------  -----------------------------------------------------  -------------------
 //   kCleanEnd         frames run exactly to the end of the file              accept every frame
 //   kZeroFilledTail   an end marker (len 0) or zeros after the last frame    accept every frame
-//   kTornTail         newest segment only: a partial frame, a bad checksum   truncate the file at
-//                     or an impossible length, with no valid frame at any    bad_offset; count
-//                     later 4 KiB boundary (batches start on one); or        wal_torn_tail_total
-//                     non-zero bytes after the end marker (an O_DIRECT
-//                     batch written behind one that failed)
-//   kCorruptMidLog    a bad checksum or partial frame anywhere else (an      freeze the stream;
-//                     older segment, or valid data follows it)               serve frames before
+//   kTornTail         newest segment only: a partial frame, a bad checksum,  truncate the file at
+//                     an impossible length, or non-zero bytes after an end   bad_offset; count
+//                     marker — with no checksum-valid frame starting         wal_torn_tail_total
+//                     anywhere after it (beyond torn_window_bytes)
+//   kCorruptMidLog    damage anywhere else: an older segment, or valid       freeze the stream;
+//                     frames follow it (a changed or zeroed record)          serve frames before
 //   kSeqDiscontinuity a checksum-valid frame whose seq is not previous + 1,   freeze; serve before
 //                     or a segment whose first_seq does not continue the
 //                     previous one (or is not 1 for the first segment)
@@ -62,6 +61,10 @@ struct ScanOptions {
   uint64_t expected_segment_no = 0;  // from the file name
   uint64_t expected_first_seq = 0;   // 0: take the header's first_seq
   size_t max_record_bytes = 4096;
+  // Damage followed by valid frames is corruption, unless all of those frames start within this
+  // many bytes of it: the span a crash can leave when several O_DIRECT batches were in flight
+  // (0 for buffered writes, whose batches land as one sequential write).
+  uint64_t torn_window_bytes = 0;
 };
 
 struct ScanResult {

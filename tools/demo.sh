@@ -1,38 +1,50 @@
 #!/usr/bin/env bash
-# `make run`: drives the record law end to end on the example drafts and shows what an auditor
-# sees. Later issues grow this into the engine's main job.
+# `make run`: the main job. Writes a real WAL in ./data with fsync=always from three example
+# hosts, verifies it, and shows what an auditor sees. Later issues grow this into the engine's
+# multi-threaded main job.
 set -euo pipefail
 build=${1:-build}
 ronctl="$build/ronctl"
-out=data/demo
-mkdir -p "$out"
-chmod 700 data "$out"
+wal=data/wal
+mkdir -p data/demo
+chmod 700 data data/demo
 
-echo "ron-audit demo — canonical records, BLAKE3 chain, Merkle root, offline verification"
+echo "ron-audit — tamper-evident audit log: canonical records, BLAKE3 chains, an io_uring WAL"
 echo
-echo "1. Canonicalize, hash, seal and chain the drafts in docs/examples/drafts.jsonl:"
-"$build/ron_demo" docs/examples/drafts.jsonl "$out"
-chmod 600 "$out"/*.jsonl
+echo "1. The record law on docs/examples/drafts.jsonl (canonicalize, hash, seal, chain):"
+"$build/ron_demo" docs/examples/drafts.jsonl data/demo | sed -n '1,3p;$p'
+echo "   … ronctl audit verify-chain: $("$ronctl" audit verify-chain < data/demo/chain.jsonl)"
+chmod 600 data/demo/*.jsonl
+
 echo
-echo "2. The same Merkle root, recomputed by the CLI from the canonical records:"
-echo "   \$ ronctl audit merkle < $out/canonical.jsonl"
-echo "   $("$ronctl" audit merkle < "$out/canonical.jsonl")"
+echo "2. Append the example hosts' records to the WAL in $wal (fsync=always, group commit):"
+for host in gateway locks ledger; do
+  drafts=docs/examples/$host.jsonl
+  summary=$("$ronctl" audit append --dir "$wal" --stream "$host" --writer-id "svc-$host@demo" \
+              --fsync always --metrics "data/metrics-$host.prom" < "$drafts" 2>&1 >/dev/null)
+  printf '   %-8s %s\n' "$host" "${summary#ronctl audit append: }"
+done
+
 echo
-echo "3. An auditor verifies the sealed chain offline:"
-echo "   \$ ronctl audit verify-chain < $out/chain.jsonl"
-echo "   $("$ronctl" audit verify-chain < "$out/chain.jsonl")"
+echo "3. Verify every frame checksum, self_hash and link, from the files alone:"
+echo "   \$ ronctl audit verify --dir $wal"
+verify_err=$(mktemp)
+echo "   $("$ronctl" audit verify --dir "$wal" 2>"$verify_err")  ($(sed 's/^ronctl audit verify: //' "$verify_err"))"
+rm -f "$verify_err"
+
 echo
-echo "4. Tampering is detected — one byte changed in record 6 (amount 125000 → 925000):"
-sed '6s/"amount_minor":125000/"amount_minor":925000/' "$out/chain.jsonl" > "$out/tampered.jsonl"
-echo "   \$ ronctl audit verify-chain < $out/tampered.jsonl"
-echo "   $("$ronctl" audit verify-chain < "$out/tampered.jsonl" 2>/dev/null || true)"
-echo "   … and record 4 deleted:"
-sed '4d' "$out/chain.jsonl" > "$out/deleted.jsonl"
-echo "   $("$ronctl" audit verify-chain < "$out/deleted.jsonl" 2>/dev/null || true)"
+echo "4. What is on disk (ronctl audit inspect --dir $wal):"
+"$ronctl" audit inspect --dir "$wal" | grep '^stream' | sed 's/^/   /'
+
 echo
-echo "5. Bad input gets a typed error, never a crash:"
-printf '%s\n' '{"v":1,"seq":2.0}' '{"v":1,"ts_ms":1,"writer_id":"w","seq":1,"stream":"s","kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{"x":"\ud800"},"prev":"b3:0"}' 'not json' \
-  | "$ronctl" audit canon | sed 's/^/   /' || true
+echo "5. Tampering is found and located — one byte of a ledger amount changed in a copy:"
+rm -rf data/tampered && cp -a "$wal" data/tampered
+segment=$(ls data/tampered/svc-ledger@demo/ledger/wal-*.seg | head -1)
+offset=$(grep -abo '"amount_minor":' "$segment" | sed -n '10p' | cut -d: -f1)
+printf '9' | dd of="$segment" bs=1 seek=$((offset + 15)) conv=notrunc status=none
+echo "   \$ ronctl audit verify --dir data/tampered"
+echo "   $("$ronctl" audit verify --dir data/tampered 2>/dev/null || true)"
+
 echo
-echo "Files: $out/canonical.jsonl (canonical records), $out/chain.jsonl (sealed chain)."
-echo "Next: 'make test' runs every test; 'ronctl audit --help' lists the commands."
+echo "Metrics (Prometheus text) are in data/metrics-*.prom; 'make run' again resumes every chain."
+echo "Next: 'make test' runs every test; 'build/ronctl audit --help' lists the commands."

@@ -70,7 +70,8 @@ class PwritevBackend final : public IoBackend {
 class IoUringBackend final : public IoBackend {
  public:
   static constexpr unsigned kSqEntries = 64;      // bounds the ops in flight (2 SQEs per op)
-  static constexpr size_t kMaxOpsInFlight = kSqEntries / 2;
+  static constexpr size_t kMaxOpsInFlight = kMaxWritesInFlight;
+  static_assert(2 * kMaxOpsInFlight <= kSqEntries, "a write and its fsync per op");
 
   IoUringBackend(io_uring ring, FaultInjector* faults) : ring_(ring), faults_(faults) {}
   ~IoUringBackend() override { io_uring_queue_exit(&ring_); }

@@ -28,6 +28,9 @@ class FaultInjector {
   virtual int OnFsync(int fd) = 0;
 };
 
+// At most this many writes are in flight at once (the io_uring backend submits them together).
+inline constexpr size_t kMaxWritesInFlight = 32;
+
 // One write of a batch: `data` at `offset` of `fd`, followed by one fdatasync of `fd` when
 // `sync` is set (ordered after the write: linked on io_uring). `dsync` makes the write itself
 // durable on completion (RWF_DSYNC), for O_DIRECT segments.

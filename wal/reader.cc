@@ -69,7 +69,7 @@ Status ListStreams(const std::string& root,
 
 Status ScanStream(const std::string& dir, const std::string& writer_id, const std::string& stream,
                   const Limits& limits, VerifyLevel level, StreamReport* report,
-                  const RecordCallback& on_record) {
+                  const RecordCallback& on_record, uint64_t torn_window_bytes) {
   *report = StreamReport();
   report->writer_id = writer_id;
   report->stream = stream;
@@ -102,6 +102,7 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
     // A chain starts at seq 1; a stream whose oldest segment starts later lost records.
     options.expected_first_seq = report->head_seq + 1;
     options.max_record_bytes = limits.max_record_bytes;
+    options.torn_window_bytes = torn_window_bytes;
     const bool check_records = i >= full_from;
     Status record_problem;
     uint64_t problem_offset = 0, problem_seq = 0;

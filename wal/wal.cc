@@ -128,8 +128,13 @@ Status Wal::Recover() {
     RON_RETURN_IF_ERROR(EnsurePrivateDir(dir, /*create=*/false));
     RON_RETURN_IF_ERROR(RemovePreallocated(dir));
     StreamReport report;
+    // With O_DIRECT, a crash can leave later batches of the last commit durable behind an
+    // earlier one that is not: frames within that span after the damage are a torn tail.
+    const uint64_t window = options_.write_mode == WriteMode::kDirect
+                                ? kMaxWritesInFlight * options_.direct_batch_bytes
+                                : 0;
     RON_RETURN_IF_ERROR(ScanStream(dir, writer_id, stream, options_.limits,
-                                   VerifyLevel::kFromLastSealed, &report));
+                                   VerifyLevel::kFromLastSealed, &report, nullptr, window));
     auto s = std::make_unique<StreamWal>();
     s->writer_id_ = writer_id;
     s->stream_ = stream;

@@ -93,23 +93,29 @@ TEST(ScannerTest, TornTail) {
   EXPECT_EQ(r.outcome, ScanOutcome::kTornTail);
   EXPECT_EQ(r.bad_offset, b.frame(4));
   EXPECT_EQ(r.frames, 4u);
-  // A checksum mismatch in the last batch, nothing valid after it.
+  // A checksum mismatch in the last frame, nothing valid after it.
   std::string garbled = b.bytes();
-  IncrementByte(&garbled, b.frame(3) + 20);
+  IncrementByte(&garbled, b.frame(4) + 20);
   r = Scan(garbled, true);
   EXPECT_EQ(r.outcome, ScanOutcome::kTornTail);
-  EXPECT_EQ(r.bad_offset, b.frame(3));
-  EXPECT_EQ(r.frames, 3u);
+  EXPECT_EQ(r.bad_offset, b.frame(4));
+  EXPECT_EQ(r.frames, 4u);
   // Garbage where the length should be.
   std::string garbage = SegmentBuilder(1, 1).Batch(2).bytes() + "\x13\x37\xBE\xEF garbage";
   EXPECT_EQ(Scan(garbage, true).outcome, ScanOutcome::kTornTail);
   // Frames left behind a hole (an O_DIRECT batch written after one that failed).
   std::string orphan = SegmentBuilder(1, 1).Batch(2).bytes() + std::string(4096, '\0');
   orphan += SegmentBuilder(1, 1).Batch(1).bytes().substr(4096);
-  r = Scan(orphan, true);
+  ScanOptions direct;
+  direct.newest = true;
+  direct.expected_segment_no = 1;
+  direct.torn_window_bytes = 32 * 8192;  // O_DIRECT batches in flight may leave this behind
+  r = ScanSegment(orphan, direct, [](const FrameView&) {});
   EXPECT_EQ(r.outcome, ScanOutcome::kTornTail);
   EXPECT_EQ(r.bad_offset, 8192u);
   EXPECT_EQ(r.frames, 2u);
+  // Without in-flight batches (buffered writes) the same bytes mean a zeroed record.
+  EXPECT_EQ(Scan(orphan, true).outcome, ScanOutcome::kCorruptMidLog);
   // A segment whose header was never completed.
   EXPECT_EQ(Scan(std::string(10, 'R'), true).outcome, ScanOutcome::kTornTail);
   EXPECT_EQ(Scan(std::string(4096, '\0'), true).outcome, ScanOutcome::kTornTail);
@@ -125,6 +131,15 @@ TEST(ScannerTest, CorruptMidLog) {
   EXPECT_EQ(r.outcome, ScanOutcome::kCorruptMidLog);
   EXPECT_EQ(r.bad_offset, b.frame(1));
   EXPECT_EQ(r.frames, 1u);  // only the healthy record before it is served
+  // A record changed inside the final batch, with valid records after it in the same batch, is
+  // corruption too: a torn write leaves nothing valid behind it.
+  const SegmentBuilder last = SegmentBuilder(1, 1).Batch(1).Batch(8);
+  std::string changed = last.bytes();
+  IncrementByte(&changed, last.frame(4) + 20);
+  r = Scan(changed, true);
+  EXPECT_EQ(r.outcome, ScanOutcome::kCorruptMidLog);
+  EXPECT_EQ(r.bad_offset, last.frame(4));
+  EXPECT_EQ(r.frames, 4u);
   // In an older segment any damage is corruption, even at its end.
   std::string sealed = SegmentBuilder(1, 1).Batch(3).Seal().bytes();
   IncrementByte(&sealed, 4096 + 3 * 150);
@@ -178,8 +193,9 @@ TEST(ScannerTest, FrameTooLong) {
   EXPECT_EQ(r.outcome, ScanOutcome::kFrameTooLong);
   EXPECT_EQ(r.frames, 1u);
   // The same damage in the final batch of the newest segment is a torn tail.
-  std::string tail = SegmentBuilder(1, 1).Batch(2).bytes();
-  tail[4096 + 150 + 2] = 0x7F;
+  const SegmentBuilder last = SegmentBuilder(1, 1).Batch(2);
+  std::string tail = last.bytes();
+  tail[last.frame(1) + 2] = 0x7F;
   EXPECT_EQ(Scan(tail, true).outcome, ScanOutcome::kTornTail);
 }
 
