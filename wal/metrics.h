@@ -20,6 +20,7 @@ class LatencyHistogram {
   void Observe(double seconds);
   // Appends "# HELP/# TYPE" and the _bucket/_sum/_count lines of metric `name`.
   void Render(const std::string& name, const std::string& help, std::string* out) const;
+  uint64_t count() const { return count_; }
 
  private:
   std::array<uint64_t, kBoundsSeconds.size()> buckets_{};  // cumulative at render time

@@ -451,11 +451,13 @@ Status Wal::Sync() {
   if (options_.fsync == FsyncPolicy::kAlways) return Status::Ok();
   for (auto& [key, s] : streams_) {
     if (s->fd_ < 0 || s->state_ != StreamState::kOk) continue;
-    if (fdatasync(s->fd_) != 0) {
-      Status status = IoErrorStatus(-errno, "fdatasync of " + s->stream_);
+    const int rc = options_.faults != nullptr ? options_.faults->OnFsync(s->fd_) : 0;
+    if (rc < 0 || fdatasync(s->fd_) != 0) {
+      Status status = IoErrorStatus(rc < 0 ? rc : -errno, "fdatasync of " + s->stream_);
       Fail(s.get(), status);
       return status;
     }
+    ++counters_.fsync_total;
   }
   return Status::Ok();
 }

@@ -271,6 +271,34 @@ TEST_P(WalTest, DiskFullIsReportedAsSuch) {
   EXPECT_NE(status.message().find("disk_full"), std::string::npos) << status.ToString();
 }
 
+TEST_P(WalTest, FsyncPolicies) {
+  WalOptions o = Options();
+  o.fsync = FsyncPolicy::kNever;
+  {
+    auto wal = OpenWal(o);
+    ASSERT_TRUE(Append(wal.get(), "never", 10).ok());
+    EXPECT_EQ(wal->counters().fsync_total, 0u);
+    EXPECT_EQ(wal->fsync_histogram().count(), 0u);
+  }
+  o.fsync = FsyncPolicy::kOnCheckpoint;
+  {
+    auto wal = OpenWal(o);
+    ASSERT_TRUE(Append(wal.get(), "cp", 10).ok());
+    EXPECT_EQ(wal->counters().fsync_total, 0u);  // commits do not sync …
+    ASSERT_TRUE(wal->Sync().ok());               // … a checkpoint does
+    EXPECT_GE(wal->counters().fsync_total, 1u);
+    EXPECT_EQ(wal->GetStream("w@test", "cp").value()->durable_seq(), 10u);
+  }
+  o.fsync = FsyncPolicy::kAlways;
+  auto wal = OpenWal(o);
+  ASSERT_TRUE(Append(wal.get(), "always", 10).ok());
+  ASSERT_TRUE(Append(wal.get(), "always", 10).ok());
+  EXPECT_GE(wal->counters().fsync_total, 2u);
+  EXPECT_EQ(wal->fsync_histogram().count(), 2u);
+  EXPECT_EQ(Scan("never").records, 10u);
+  EXPECT_EQ(Scan("cp").records, 10u);
+}
+
 TEST_P(WalTest, StageChecksTheChain) {
   auto wal = OpenWal(Options());
   ASSERT_TRUE(Append(wal.get(), "a", 2).ok());
