@@ -2,6 +2,7 @@
 
 #include <blake3.h>
 
+#include <array>
 #include <cstring>
 
 namespace ron {
@@ -9,11 +10,16 @@ namespace {
 
 constexpr char kHexDigits[] = "0123456789abcdef";
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;  // uppercase is not canonical
-}
+// Lowercase hex digit values; -1 for everything else (uppercase is not canonical).
+constexpr std::array<int8_t, 256> kHexValues = [] {
+  std::array<int8_t, 256> table{};
+  table.fill(-1);
+  for (int c = '0'; c <= '9'; ++c) table[static_cast<size_t>(c)] = static_cast<int8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) table[static_cast<size_t>(c)] = static_cast<int8_t>(c - 'a' + 10);
+  return table;
+}();
+
+int HexValue(char c) { return kHexValues[static_cast<unsigned char>(c)]; }
 
 }  // namespace
 
@@ -67,13 +73,14 @@ std::string HashText(const Digest& digest) {
 
 bool ParseHashText(std::string_view text, Digest* digest) {
   if (text.size() != kHashTextBytes || text.substr(0, 3) != "b3:") return false;
+  int bad = 0;  // accumulate instead of branching per digit
   for (size_t i = 0; i < kDigestBytes; ++i) {
     const int hi = HexValue(text[3 + 2 * i]);
     const int lo = HexValue(text[3 + 2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    (*digest)[i] = static_cast<uint8_t>(hi << 4 | lo);
+    bad |= hi | lo;
+    (*digest)[i] = static_cast<uint8_t>((hi & 0xF) << 4 | (lo & 0xF));
   }
-  return true;
+  return bad >= 0;
 }
 
 bool IsValidPrev(std::string_view text) {
