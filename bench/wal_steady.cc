@@ -14,7 +14,7 @@
 //
 // Last, the time recovery (Wal::Open) takes on a ~1 GiB WAL, against reading the same files.
 //
-// usage: wal_steady [--dir DIR] [--seconds S] [--recovery-mib N]     (NO_PREALLOC=1 turns segment preallocation off,
+// usage: wal_steady [--dir DIR] [--seconds S] [--recovery-mib N] [--paced-only]     (NO_PREALLOC=1 turns segment preallocation off,
 //                                                 to measure what it buys)
 #include <fcntl.h>
 #include <unistd.h>
@@ -316,6 +316,10 @@ int main(int argc, char** argv) {
   std::string dir = "build/bench-data";
   double seconds = 2.0;
   uint64_t recovery_mib = 1024;
+  bool paced_only = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--paced-only") == 0) paced_only = true;
+  }
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--recovery-mib") == 0) recovery_mib = std::strtoull(argv[i + 1], nullptr, 10);
     if (std::strcmp(argv[i], "--dir") == 0) dir = argv[i + 1];
@@ -333,6 +337,18 @@ int main(int argc, char** argv) {
   using ron::wal::FsyncPolicy;
   using ron::wal::IoBackendKind;
   using ron::wal::WriteMode;
+  if (paced_only) {  // the latency rows alone, at a fixed offered load
+    for (double rate : {40000.0, 80000.0}) {
+      for (WriteMode mode : {WriteMode::kBuffered, WriteMode::kDirect}) {
+        Config c{"", 1, IoBackendKind::kIoUring, mode};
+        c.rate_per_s = rate;
+        Row(std::string("1 stream, io_uring ") + (mode == WriteMode::kDirect ? "O_DIRECT" : "buffered") +
+                ", paced at " + std::to_string(static_cast<int>(rate)) + "/s",
+            RunWal(c, dir + "/wal", seconds), device.records_per_s, 0);
+      }
+    }
+    return 0;
+  }
   for (int streams : {1, 2, 4}) {
     Config never{"", streams, IoBackendKind::kIoUring, WriteMode::kBuffered, FsyncPolicy::kNever};
     const Result n = RunWal(never, dir + "/wal", seconds);

@@ -52,7 +52,8 @@ class IoBackend {
   // reported, never retried: the kernel may already have dropped the dirty pages.
   // REQUIRES: results.size() == ops.size().
   virtual void Execute(std::span<const WriteOp> ops, std::span<int> results) = 0;
-  // Seconds spent in fdatasync completions of the last Execute, summed (for the histogram).
+  // How long the last Execute waited for durability: io_uring, from submission until the
+  // slowest linked fdatasync completed; pwritev, the fdatasync calls' total.
   virtual double last_fsync_seconds() const = 0;
 };
 
