@@ -38,6 +38,7 @@ class PwritevBackend final : public IoBackend {
       if (const int e = faults_->OnWrite(op.fd, op.size); e < 0) return e;
     }
     size_t done = 0;
+    const auto write_start = Clock::now();
     while (done < op.size) {
       iovec iov{const_cast<char*>(op.data + done), op.size - done};
       const ssize_t n = pwritev2(op.fd, &iov, 1, static_cast<off_t>(op.offset + done),
@@ -49,8 +50,11 @@ class PwritevBackend final : public IoBackend {
       if (n == 0) return -EIO;  // no progress: never spin
       done += static_cast<size_t>(n);
     }
-    if (op.dsync && faults_ != nullptr) {  // the write itself was the sync
-      if (const int e = faults_->OnFsync(op.fd); e < 0) return e;
+    if (op.dsync) {  // the write itself was the sync
+      fsync_seconds_ += std::chrono::duration<double>(Clock::now() - write_start).count();
+      if (faults_ != nullptr) {
+        if (const int e = faults_->OnFsync(op.fd); e < 0) return e;
+      }
     }
     if (!op.sync) return 0;
     if (faults_ != nullptr) {
@@ -175,8 +179,11 @@ class IoUringBackend final : public IoBackend {
         st.done += static_cast<size_t>(res);
         if (st.done < op.size) {
           st.resubmit = true;  // short write: the linked fsync is canceled
-        } else if (op.dsync && faults_ != nullptr && st.error == 0) {
-          if (const int e = faults_->OnFsync(op.fd); e < 0) st.error = e;  // the write was the sync
+        } else if (op.dsync) {  // the write was the sync
+          fsync_seconds_ = std::max(fsync_seconds_, std::chrono::duration<double>(Clock::now() - start).count());
+          if (faults_ != nullptr && st.error == 0) {
+            if (const int e = faults_->OnFsync(op.fd); e < 0) st.error = e;
+          }
         }
       }
       return;

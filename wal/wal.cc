@@ -412,7 +412,7 @@ Status Wal::CommitStreams(bool force_sync) {
   std::vector<int> results(ops.size(), 0);
   const auto started = std::chrono::steady_clock::now();
   io_->Execute(ops, results);
-  if (sync) {
+  if (sync) {  // kBuffered: write + fdatasync; kDirect: the RWF_DSYNC writes
     fsync_histogram_.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
