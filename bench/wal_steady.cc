@@ -116,6 +116,7 @@ Result RunWal(const Config& c, const std::string& dir, double seconds) {
   options.write_mode = c.mode;
   options.fsync = c.fsync;
   options.preallocate = std::getenv("NO_PREALLOC") == nullptr;
+  if (const char* r = std::getenv("ROTATE_MIB")) options.rotate_bytes = std::strtoull(r, nullptr, 10) << 20;
   auto opened = ron::wal::Wal::Open(options);
   if (!opened.ok()) {
     std::fprintf(stderr, "wal_steady: %s\n", opened.status().ToString().c_str());
