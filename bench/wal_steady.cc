@@ -14,8 +14,9 @@
 //
 // Last, the time recovery (Wal::Open) takes on a ~1 GiB WAL, against reading the same files.
 //
-// usage: wal_steady [--dir DIR] [--seconds S] [--recovery-mib N] [--paced-only]     (NO_PREALLOC=1 turns segment preallocation off,
-//                                                 to measure what it buys)
+// usage: wal_steady [--dir DIR] [--seconds S] [--recovery-mib N] [--paced-only]
+// Environment knobs for experiments: NO_PREALLOC=1 turns segment preallocation off (to measure
+// what it buys); ROTATE_MIB=N sets the segment size.
 #include <fcntl.h>
 #include <unistd.h>
 
