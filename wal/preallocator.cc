@@ -79,6 +79,26 @@ bool Preallocator::Take(const std::string& path) {
   return ready_.erase(path) == 1;
 }
 
+void Preallocator::Discard(const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    if (it->path == path) {
+      queue_.erase(it);
+      return;
+    }
+  }
+  if (ready_.erase(path) == 1) {
+    unlink(path.c_str());
+  } else {
+    discard_.insert(path);  // being zero-filled right now
+  }
+}
+
+bool Preallocator::IsReady(const std::string& path) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ready_.count(path) == 1;
+}
+
 uint64_t Preallocator::prepared() const {
   std::lock_guard<std::mutex> lock(mu_);
   return prepared_;
@@ -101,7 +121,8 @@ void Preallocator::Run() {
     }
     const bool ok = ZeroFill(job.path, job.bytes, stopping_);  // no lock held across the I/O
     std::lock_guard<std::mutex> lock(mu_);
-    if (ok && stop_) {
+    const bool unwanted = discard_.erase(job.path) == 1;
+    if (ok && (stop_ || unwanted)) {
       unlink(job.path.c_str());
     } else if (ok) {
       ready_.insert(job.path);

@@ -36,6 +36,11 @@ class Preallocator {
   void Request(const std::string& path, uint64_t bytes);
   // If `path` is ready, hands it to the caller (who renames it) and returns true.
   bool Take(const std::string& path);
+  // True if `path` is ready (without taking it).
+  bool IsReady(const std::string& path) const;
+  // The caller no longer wants `path` (it created the segment itself): drop the request, or
+  // remove the file once it is prepared.
+  void Discard(const std::string& path);
   // Counters for metrics and tests.
   uint64_t prepared() const;
   uint64_t failed() const;
@@ -51,6 +56,7 @@ class Preallocator {
   std::condition_variable cv_;
   std::deque<Job> queue_;
   std::set<std::string> ready_;
+  std::set<std::string> discard_;  // in progress, but no longer wanted
   bool stop_ = false;
   std::atomic<bool> stopping_{false};
   uint64_t prepared_ = 0;

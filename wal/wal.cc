@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -140,6 +141,7 @@ Status Wal::Recover() {
     s->stream_ = stream;
     s->dir_ = dir;
     RON_RETURN_IF_ERROR(OpenRecoveredStream(s.get(), report));
+    RequestNextSegment(s.get());
     reports_[s.get()] = std::move(report);
     streams_[{writer_id, stream}] = std::move(s);
   }
@@ -202,6 +204,7 @@ Status Wal::OpenRecoveredStream(StreamWal* s, const StreamReport& report) {
   s->fd_ = OpenSegmentFd(newest.path, 0);
   if (s->fd_ < 0) return Status(Code::kIo, "cannot open " + newest.path + ": " + std::strerror(errno));
   s->write_offset_ = end;
+  s->segment_preallocated_ = newest.file_bytes >= options_.rotate_bytes;  // zero-filled files are full size
   s->segment_first_seq_ = newest.scan.header.first_seq;
   s->segment_frames_ = newest.scan.frames;
   return Status::Ok();
@@ -228,9 +231,27 @@ Result<StreamWal*> Wal::GetStream(const std::string& writer_id, const std::strin
   s->dir_ = StreamDir(options_.dir, writer_id, stream);
   RON_RETURN_IF_ERROR(EnsurePrivateDir(s->dir_, /*create=*/true));
   RON_RETURN_IF_ERROR(FsyncDir(writer_dir));
+  RequestNextSegment(s.get());  // the stream's first segment, zero-filled if time allows
   StreamWal* raw = s.get();
   streams_[{writer_id, stream}] = std::move(s);
   return raw;
+}
+
+bool Wal::SegmentFull(const StreamWal* s, size_t next_frame_bytes) const {
+  if (s->fd_ < 0 || s->segment_frames_ == 0) return false;
+  const uint64_t size_after =
+      s->write_offset_ + s->pending_.size() + next_frame_bytes + segment::kPaddingAlignBytes;
+  if (size_after > options_.rotate_bytes) return true;
+  return !s->segment_preallocated_ && preallocator_ != nullptr &&
+         size_after > WalOptions::kUnpreallocatedRotateBytes &&
+         preallocator_->IsReady(
+             PreallocPath(s->dir_ + "/" + segment::SegmentFileName(s->segment_no_ + 1)));
+}
+
+void Wal::RequestNextSegment(const StreamWal* s) {
+  if (preallocator_ == nullptr || s->state_ != StreamState::kOk) return;
+  preallocator_->Request(PreallocPath(s->dir_ + "/" + segment::SegmentFileName(s->segment_no_ + 1)),
+                         options_.rotate_bytes);
 }
 
 int Wal::OpenSegmentFd(const std::string& path, int extra_flags) const {
@@ -243,6 +264,7 @@ Status Wal::CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq)
   // A zero-filled file prepared ahead of time is renamed into place once its header is durable.
   const std::string prepared = PreallocPath(path);
   const bool use_prepared = preallocator_ != nullptr && preallocator_->Take(prepared);
+  if (preallocator_ != nullptr && !use_prepared) preallocator_->Discard(prepared);  // too late
   const int fd = use_prepared ? OpenSegmentFd(prepared, 0) : OpenSegmentFd(path, O_CREAT | O_EXCL);
   if (fd < 0) return IoErrorStatus(-errno, "cannot create " + path);
   segment::SegmentHeader header;
@@ -263,16 +285,14 @@ Status Wal::CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq)
   }
   RON_RETURN_IF_ERROR(FsyncDir(s->dir_));
   if (use_prepared) ++counters_.segments_preallocated;
-  if (preallocator_ != nullptr) {
-    preallocator_->Request(PreallocPath(s->dir_ + "/" + segment::SegmentFileName(segment_no + 1)),
-                           options_.rotate_bytes);
-  }
   s->fd_ = fd;
   s->segment_no_ = segment_no;
   s->segment_first_seq_ = first_seq;
   s->segment_frames_ = 0;
   s->write_offset_ = kBlockBytes;
+  s->segment_preallocated_ = use_prepared;
   ++counters_.segments_created;
+  RequestNextSegment(s);
   return Status::Ok();
 }
 
@@ -312,12 +332,7 @@ Status Wal::Stage(StreamWal* s, const CanonicalRecord& record) {
   if (record.record.prev != s->HeadText()) {
     return Status(Code::kPrevMismatch, "prev is not the stream head");
   }
-  const size_t frame_bytes = segment::FrameBytes(record.bytes.size());
-  const bool full = s->fd_ >= 0 && s->segment_frames_ > 0 &&
-                    s->write_offset_ + s->pending_.size() + frame_bytes +
-                            segment::kPaddingAlignBytes >
-                        options_.rotate_bytes;
-  if (full) {
+  if (SegmentFull(s, segment::FrameBytes(record.bytes.size()))) {
     RON_RETURN_IF_ERROR(CommitStreams(false));
     if (s->state_ != StreamState::kOk) return Status(Code::kIo, s->failure_.message());
     Status sealed = SealActiveSegment(s);

@@ -50,6 +50,10 @@ bool ParseWriteMode(std::string_view name, WriteMode* mode);
 struct WalOptions {
   static constexpr uint64_t kMinRotateBytes = 8ull << 20;
   static constexpr uint64_t kDefaultRotateBytes = 128ull << 20;
+  // A segment that was not zero-filled ahead (a stream's first, or one the preallocator had not
+  // finished) is sealed early — once it holds this much and a zero-filled successor is ready —
+  // because its extending writes make every fdatasync commit the file size as well.
+  static constexpr uint64_t kUnpreallocatedRotateBytes = 8ull << 20;
 
   std::string dir;                              // the WAL root; created 0700 if missing
   uint64_t rotate_bytes = kDefaultRotateBytes;  // seal a segment before it would pass this size
@@ -103,6 +107,7 @@ class StreamWal {
   uint64_t segment_first_seq_ = 0;
   uint64_t segment_frames_ = 0;  // frames written or staged into the active segment
   uint64_t write_offset_ = 0;    // where the next batch goes (4 KiB aligned)
+  bool segment_preallocated_ = false;  // the active segment was zero-filled ahead
   // Staged batch: frames back to back, and where each ends.
   struct PendingFrame {
     size_t end = 0;  // offset in pending_ just past the frame
@@ -157,6 +162,8 @@ class Wal {
   Status Recover();
   Status OpenRecoveredStream(StreamWal* s, const StreamReport& report);
   Status CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq);
+  bool SegmentFull(const StreamWal* s, size_t next_frame_bytes) const;
+  void RequestNextSegment(const StreamWal* s);
   Status SealActiveSegment(StreamWal* s);
   void Fail(StreamWal* s, const Status& status);
   Status CommitStreams(bool force_sync);

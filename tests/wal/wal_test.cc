@@ -344,10 +344,12 @@ TEST_P(WalTest, NextSegmentIsZeroFilledAheadOfNeed) {
   const uint64_t rotate = 64 * 1024;
   auto wal = OpenWal(Options(rotate));
   ASSERT_TRUE(Append(wal.get(), "a", 1).ok());
-  for (int i = 0; i < 400 && wal->segments_prepared() == 0; ++i) usleep(5000);
-  ASSERT_EQ(wal->segments_prepared(), 1u);
+  // Segment 1 was asked for when the stream was created; it is used if it was ready in time.
+  const uint64_t first_taken = wal->counters().segments_preallocated;
+  for (int i = 0; i < 400 && wal->segments_prepared() < first_taken + 1; ++i) usleep(5000);
+  ASSERT_EQ(wal->segments_prepared(), first_taken + 1);  // segment 2, ahead of need
   while (wal->counters().segments_created < 2) ASSERT_TRUE(Append(wal.get(), "a", 10).ok());
-  EXPECT_EQ(wal->counters().segments_preallocated, 1u);
+  EXPECT_EQ(wal->counters().segments_preallocated, first_taken + 1);
   // The renamed segment keeps its full, zero-filled size; frames overwrite it in place.
   EXPECT_EQ(fs::file_size(StreamDir(dir_.path() + "/wal", "w@test", "a") + "/wal-000002.seg"), rotate);
   ASSERT_TRUE(wal->Close().ok());
@@ -355,6 +357,30 @@ TEST_P(WalTest, NextSegmentIsZeroFilledAheadOfNeed) {
   const StreamReport report = Scan("a");
   EXPECT_FALSE(report.frozen) << report.problem.ToString();
   EXPECT_EQ(report.segments.back().scan.outcome, segment::ScanOutcome::kZeroFilledTail);
+  // Prepared files nobody took (segment 1 came too late; the next one was never needed) are gone.
+  std::vector<std::string> names;
+  ASSERT_TRUE(ListDir(StreamDir(dir_.path() + "/wal", "w@test", "a"), &names).ok());
+  for (const std::string& name : names) EXPECT_EQ(name.find(".prealloc"), std::string::npos) << name;
+}
+
+TEST_P(WalTest, SegmentsThatWereNotZeroFilledRotateEarly) {
+  WalOptions o = Options(32ull << 20);
+  o.allow_small_segments = false;
+  o.preallocate = false;
+  {
+    auto wal = OpenWal(o);  // segment 1 written without preallocation
+    ASSERT_TRUE(Append(wal.get(), "a", 10).ok());
+  }
+  o.preallocate = true;
+  auto wal = OpenWal(o);  // recovery asks for a zero-filled segment 2
+  for (int i = 0; i < 400 && wal->segments_prepared() == 0; ++i) usleep(5000);
+  ASSERT_EQ(wal->segments_prepared(), 1u);
+  while (wal->counters().segments_created < 1) ASSERT_TRUE(Append(wal.get(), "a", 256).ok());
+  // Segment 1 was sealed at 8 MiB, not 32 MiB, because a zero-filled successor was ready.
+  const std::string first = StreamDir(dir_.path() + "/wal", "w@test", "a") + "/wal-000001.seg";
+  EXPECT_LE(fs::file_size(first), WalOptions::kUnpreallocatedRotateBytes);
+  EXPECT_GT(fs::file_size(first), WalOptions::kUnpreallocatedRotateBytes - (64u << 10));
+  EXPECT_EQ(wal->counters().segments_preallocated, 1u);
 }
 
 TEST_P(WalTest, LeftoverPreparedSegmentsAreRemovedOnOpen) {
