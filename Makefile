@@ -56,10 +56,11 @@ clean:
 
 BLAKE3_DIR := $(lastword $(sort $(wildcard /usr/share/cargo/registry/blake3-*/c)))
 
-CXXFLAGS_BASE := -std=c++20 -O2 -g -Wall -Wextra -Werror -I. -isystem $(BLAKE3_DIR) -MMD -MP
+CXXFLAGS_BASE := -std=c++20 -O2 -g -Wall -Wextra -Werror -I. -isystem $(BLAKE3_DIR) -MMD -MP \
+                 -DTOML_HEADER_ONLY=0 -DTOML_SHARED_LIB=1
 CXXFLAGS_ALL = $(CXXFLAGS_BASE) $(SAN_FLAGS) $(CXXFLAGS)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
-LIBS := -lsimdjson -lutf8proc -lxxhash -luring -lpthread
+LIBS := -lsimdjson -lutf8proc -lxxhash -luring -ltomlplusplus -lpthread
 
 # The official BLAKE3 C implementation with its x86-64 assembly and run-time dispatch, built
 # from the files librust-blake3-dev installs (never copied into this repository).

@@ -7,6 +7,7 @@
 
 #include "tools/audit_cli.h"
 #include "tools/cli_util.h"
+#include "tools/config_cli.h"
 
 namespace {
 
@@ -14,9 +15,10 @@ constexpr char kHelp[] =
     "usage: ronctl <group> <command> [options]\n"
     "\n"
     "groups:\n"
-    "  audit    record law and verification: canon, merkle, verify-chain\n"
+    "  audit    records and WAL: canon, merkle, verify-chain, append, range, inspect, verify\n"
+    "  config   check a configuration: config check FILE\n"
     "\n"
-    "Run 'ronctl audit --help' for its commands.\n";
+    "Run 'ronctl audit --help' or 'ronctl config --help' for their commands.\n";
 
 }  // namespace
 
@@ -33,5 +35,6 @@ int main(int argc, char** argv) {
     return ron::tools::kExitOk;
   }
   if (group == "audit") return ron::tools::AuditMain(argc - 1, argv + 1);
+  if (group == "config") return ron::tools::ConfigMain(argc - 1, argv + 1);
   return ron::tools::UsageError("", "unknown group '" + std::string(group) + "'");
 }

@@ -1,0 +1,64 @@
+#include "tools/config_cli.h"
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/config.h"
+#include "tools/cli_util.h"
+
+extern char** environ;
+
+namespace ron::tools {
+namespace {
+
+constexpr char kHelp[] =
+    "usage: ronctl config check FILE [--audit-* flags]\n"
+    "\n"
+    "Loads FILE (TOML), then RON_AUDIT_* environment variables, then --audit-* flags (later\n"
+    "wins), validates the result fail-closed and prints the effective configuration, one\n"
+    "'key = value  # origin' line per key (origin: default, file, env or flag).\n"
+    "On the first violation prints 'config: <key>: <why>' on stderr and exits 1.\n";
+
+}  // namespace
+
+int ConfigMain(int argc, char** argv) {
+  if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h") {
+    Write(argc < 2 ? stderr : stdout, kHelp);
+    return argc < 2 ? kExitUsage : kExitOk;
+  }
+  if (std::string_view(argv[1]) != "check") {
+    return UsageError("config", "unknown command '" + std::string(argv[1]) + "'");
+  }
+  ConfigSources sources;
+  for (int i = 2; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      Write(stdout, kHelp);
+      return kExitOk;
+    }
+    if (arg.rfind("--audit-", 0) == 0) {
+      sources.flags.emplace_back(arg);
+    } else if (!sources.flags.empty() && arg.rfind("--", 0) != 0 &&
+               sources.flags.back().find('=') == std::string::npos) {
+      sources.flags.emplace_back(arg);  // the value of the previous flag
+    } else if (sources.file.empty()) {
+      sources.file = std::string(arg);
+    } else {
+      return UsageError("config check", "unexpected argument '" + std::string(arg) + "'");
+    }
+  }
+  if (sources.file.empty()) return UsageError("config check", "FILE is required");
+  for (char** e = environ; *e != nullptr; ++e) sources.env.emplace_back(*e);
+  ConfigOrigins origins;
+  const auto loaded = LoadConfig(sources, &origins);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "config: %s\n", loaded.status().message().c_str());
+    return kExitFailed;
+  }
+  Write(stdout, DescribeConfig(loaded.value(), origins));
+  return kExitOk;
+}
+
+}  // namespace ron::tools
