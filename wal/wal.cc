@@ -304,6 +304,14 @@ Status Wal::SealActiveSegment(StreamWal* s) {
   header.first_seq = s->segment_first_seq_;
   header.segment_no = s->segment_no_;
   const auto block = HeaderBlock(header);
+  // A zero-filled segment sealed before it is full (at close) gives its unused zeros back; the
+  // seal's fdatasync below also makes the new size durable.
+  if (s->segment_preallocated_ && ftruncate(s->fd_, static_cast<off_t>(s->write_offset_)) != 0) {
+    const Status status = IoErrorStatus(-errno, "cannot trim segment " + std::to_string(s->segment_no_));
+    close(s->fd_);
+    s->fd_ = -1;
+    return status;
+  }
   const int rc =
       WriteAllAndSync(s->fd_, std::string_view(block.get(), kBlockBytes), 0, options_.faults);
   close(s->fd_);
