@@ -123,6 +123,7 @@ Status Wal::Recover() {
   std::vector<std::pair<std::string, std::string>> found;
   RON_RETURN_IF_ERROR(ListStreams(options_.dir, &found));
   for (const auto& [writer_id, stream] : found) {
+    if (options_.owns && !options_.owns(writer_id, stream)) continue;
     const std::string dir = StreamDir(options_.dir, writer_id, stream);
     RON_RETURN_IF_ERROR(EnsurePrivateDir(options_.dir + "/" + segment::EscapePathComponent(writer_id),
                                          /*create=*/false));
@@ -468,6 +469,26 @@ Status Wal::CommitStreams(bool force_sync) {
 }
 
 Status Wal::Commit() { return CommitStreams(false); }
+
+Status Wal::StoredDigest(StreamWal* s, uint64_t seq, Digest* digest) {
+  for (const StreamWal::PendingFrame& f : s->pending_frames_) {
+    if (f.seq == seq) {
+      *digest = f.hash;
+      return Status::Ok();
+    }
+  }
+  bool found = false;
+  StreamReport report;
+  RON_RETURN_IF_ERROR(ScanStream(s->dir_, s->writer_id_, s->stream_, options_.limits,
+                                 VerifyLevel::kChecksums, &report, [&](const RecordView& r) {
+                                   if (r.seq != seq) return r.seq < seq;
+                                   *digest = r.self_hash;
+                                   found = true;
+                                   return false;
+                                 }));
+  if (!found) return Status(Code::kIo, "seq " + std::to_string(seq) + " not found in the WAL");
+  return Status::Ok();
+}
 
 Status Wal::Sync() {
   RON_RETURN_IF_ERROR(CommitStreams(true));

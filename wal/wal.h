@@ -22,6 +22,7 @@
 #define WAL_WAL_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -65,6 +66,9 @@ struct WalOptions {
   bool preallocate = true;                      // zero-fill each next segment ahead of need
   FaultInjector* faults = nullptr;              // tests and drills only; not owned
   bool allow_small_segments = false;            // tests only: permits rotate_bytes < 8 MiB
+  // Which (writer_id, stream) this WAL owns; recovery leaves the others alone, so several WALs
+  // (one per engine writer thread) can share a directory. Unset: all of them.
+  std::function<bool(const std::string& writer_id, const std::string& stream)> owns;
 
   Status Validate() const;
 };
@@ -140,6 +144,10 @@ class Wal {
   // every touched stream succeeded; a failed stream is kFailed and its staged records are lost
   // (never acknowledged).
   Status Commit();
+
+  // The self_hash of the record at `seq` of `s` (staged or on disk). REQUIRES: seq <= head.
+  // Reads the stream's segments: for the rare replay path (duplicate detection), not appends.
+  Status StoredDigest(StreamWal* s, uint64_t seq, Digest* digest);
 
   // Flushes with fdatasync regardless of policy (checkpoints, close).
   Status Sync();

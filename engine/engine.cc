@@ -1,0 +1,576 @@
+#include "engine/engine.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <variant>
+
+#include "engine/core/canonical.h"
+#include "engine/core/check.h"
+#include "wal/metrics.h"
+
+namespace ron {
+
+// ---- Tickets ------------------------------------------------------------------------------
+
+class TicketState {
+ public:
+  void Complete(Status status, Receipt receipt, AppendOutcome outcome = AppendOutcome::kAppended) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (done_) return;
+      status_ = std::move(status);
+      receipt_ = receipt;
+      outcome_ = outcome;
+      done_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool Wait(Deadline deadline) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_until(lock, deadline, [&] { return done_; });
+  }
+  bool done() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return done_;
+  }
+  Result<Receipt> result() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!status_.ok()) return status_;
+    return receipt_;
+  }
+  AppendOutcome outcome() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return outcome_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  Status status_;
+  Receipt receipt_;
+  AppendOutcome outcome_ = AppendOutcome::kAppended;
+};
+
+Result<Receipt> Ticket::Wait(Deadline deadline) const {
+  if (!state_->Wait(deadline)) return Status(Code::kBusy, "deadline exceeded");
+  return state_->result();
+}
+
+bool Ticket::done() const { return state_->done(); }
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+uint64_t NowMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// FNV-1a over writer_id, a separator and stream: stable across runs and builds.
+size_t OwnerIndex(std::string_view writer_id, std::string_view stream, size_t workers) {
+  uint64_t h = 1469598103934665603ULL;
+  const auto mix = [&](std::string_view s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+  };
+  mix(writer_id);
+  mix(std::string_view("\0", 1));
+  mix(stream);
+  return static_cast<size_t>(h % workers);
+}
+
+struct EmitTask {
+  std::string stream;
+  std::string draft;
+  std::shared_ptr<TicketState> ticket;
+};
+struct SealedTask {
+  CanonicalRecord record;  // verified on the caller's thread
+  std::shared_ptr<TicketState> ticket;
+};
+struct FlushTask {
+  std::shared_ptr<TicketState> ticket;
+};
+using Task = std::variant<EmitTask, SealedTask, FlushTask>;
+
+// A stream held in RAM (sink=ram): the newest sealed records, bounded.
+struct RamStream {
+  uint64_t head_seq = 0;
+  Digest head_hash{};
+  std::deque<std::pair<uint64_t, Digest>> recent;  // (seq, self_hash), oldest first
+  std::deque<std::string> sealed;                  // parallel to `recent`
+  std::string HeadText() const { return head_seq == 0 ? std::string(kGenesisPrev) : HashText(head_hash); }
+};
+
+}  // namespace
+
+// ---- The engine ---------------------------------------------------------------------------
+
+class Engine::Impl {
+ public:
+  struct Metrics {
+    std::atomic<uint64_t> emitted{0}, appended{0}, busy{0}, dedupe_hits{0}, aborted{0},
+        rejected{0};
+  };
+
+  class Worker {
+   public:
+    Worker(Impl* engine, size_t index) : engine_(engine), index_(index) {}
+
+    // Starts the thread. The WAL (and its io_uring, created SINGLE_ISSUER) is opened on the
+    // worker thread itself, which is the only thread that ever submits to it.
+    Status Start(const EngineOptions& options) {
+      capacity_ = options.config.queue_depth;
+      max_batch_ = options.max_batch_records;
+      ram_limit_ = options.ram_records_per_stream;
+      std::promise<Status> opened;
+      std::future<Status> result = opened.get_future();
+      // The promise moves into the thread: it must outlive set_value, not this frame.
+      thread_ = std::thread([this, &options, opened = std::move(opened)]() mutable {
+        opened.set_value(OpenWal(options));
+        if (wal_ != nullptr || !options.config.UsesWal()) Run();
+      });
+      Pin(options.config);
+      const Status status = result.get();
+      if (!status.ok()) thread_.join();
+      return status;
+    }
+
+    Status OpenWal(const EngineOptions& options) {
+      if (!options.config.UsesWal()) return Status::Ok();
+      wal::WalOptions w;
+      w.dir = options.config.wal.dir;
+      w.rotate_bytes = options.config.wal.rotate_bytes;
+      w.fsync = options.config.wal.fsync;
+      w.backend = options.io_backend;
+      w.write_mode = options.write_mode;
+      w.limits = engine_->limits_;
+      w.faults = options.faults;
+      const size_t workers = engine_->workers_.size();
+      const size_t me = index_;
+      w.owns = [workers, me](const std::string& writer, const std::string& stream) {
+        return OwnerIndex(writer, stream, workers) == me;
+      };
+      auto opened = wal::Wal::Open(w);
+      if (!opened.ok()) return opened.status();
+      wal_ = std::move(opened).value();
+      for (const wal::StreamWal* s : wal_->streams()) {
+        Publish(s->writer_id(), s->stream(), s->head_seq(), s->HeadText(), s->state());
+      }
+      SnapshotWal();
+      return Status::Ok();
+    }
+
+    // Never blocks on I/O: the lock guards only the deque.
+    bool TryPush(Task&& task) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (queue_.size() >= capacity_ || stopping_) return false;
+        queue_.push_back(std::move(task));
+      }
+      cv_.notify_one();
+      return true;
+    }
+    void PushUnbounded(Task&& task) {  // control tasks (flush) are never shed
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        queue_.push_back(std::move(task));
+      }
+      cv_.notify_one();
+    }
+    void Stop(Deadline deadline) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        stopping_ = true;
+        stop_deadline_ = deadline;
+      }
+      cv_.notify_one();
+    }
+    void Join() {
+      if (thread_.joinable()) thread_.join();
+    }
+    size_t depth() const {
+      std::lock_guard<std::mutex> lock(mu_);
+      return queue_.size();
+    }
+    std::string WalMetrics() const {
+      std::lock_guard<std::mutex> lock(snapshot_mu_);
+      return wal_metrics_;
+    }
+    Status close_status() const { return close_status_; }
+
+   private:
+    void Pin(const AuditConfig& config) {
+      const long online = sysconf(_SC_NPROCESSORS_ONLN);
+      int cpu = -1;
+      if (!config.pin_cpus.empty()) {
+        cpu = config.pin_cpus[index_ % config.pin_cpus.size()];
+      } else if (static_cast<long>(config.workers) < online) {
+        cpu = static_cast<int>(index_);
+      }
+      if (cpu < 0) return;
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(cpu, &set);
+      pthread_setaffinity_np(thread_.native_handle(), sizeof(set), &set);  // best effort
+    }
+
+    void Run() {
+      std::vector<Task> batch;
+      for (;;) {
+        bool stopping = false;
+        Deadline deadline;
+        {
+          std::unique_lock<std::mutex> lock(mu_);
+          cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+          stopping = stopping_;
+          deadline = stop_deadline_;
+          const size_t n = std::min(queue_.size(), max_batch_);
+          for (size_t i = 0; i < n; ++i) {
+            batch.push_back(std::move(queue_.front()));
+            queue_.pop_front();
+          }
+        }
+        if (stopping && Clock::now() >= deadline) {
+          Abort(&batch);
+          break;
+        }
+        if (!batch.empty()) ProcessBatch(&batch);
+        if (stopping && depth() == 0) break;
+      }
+      if (wal_ != nullptr) close_status_ = wal_->Close();
+      SnapshotWal();
+    }
+
+    // Everything still queued when the deadline passed fails with Closed.
+    void Abort(std::vector<Task>* batch) {
+      std::deque<Task> rest;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        rest.swap(queue_);
+      }
+      for (Task& t : *batch) rest.push_front(std::move(t));
+      batch->clear();
+      for (Task& t : rest) {
+        engine_->metrics_.aborted++;
+        std::visit([](auto& task) { task.ticket->Complete(Status(Code::kClosed, "engine closed before this record was written"), {}); }, t);
+      }
+    }
+
+    struct Staged {
+      std::shared_ptr<TicketState> ticket;
+      Receipt receipt;
+      const wal::StreamWal* stream;  // null for RAM
+    };
+
+    void ProcessBatch(std::vector<Task>* batch) {
+      std::vector<Staged> staged;
+      std::vector<std::shared_ptr<TicketState>> flushes;
+      for (Task& task : *batch) {
+        if (auto* e = std::get_if<EmitTask>(&task)) {
+          HandleEmit(e, &staged);
+        } else if (auto* s = std::get_if<SealedTask>(&task)) {
+          HandleSealed(s, &staged);
+        } else {
+          flushes.push_back(std::get<FlushTask>(task).ticket);
+        }
+      }
+      batch->clear();
+      Status committed;
+      if (wal_ != nullptr) committed = wal_->Commit();
+      for (Staged& st : staged) {
+        Status status;
+        if (st.stream != nullptr && st.stream->durable_seq() < st.receipt.seq) {
+          status = st.stream->failure().ok() ? committed : Status(Code::kIo, st.stream->failure().message());
+          if (status.ok()) status = Status(Code::kIo, "record not durable");
+        }
+        if (status.ok()) engine_->metrics_.appended++;
+        st.ticket->Complete(status, st.receipt);
+      }
+      for (auto& f : flushes) f->Complete(committed, {});
+      if (wal_ != nullptr) {
+        for (const wal::StreamWal* s : wal_->streams()) Publish(s->writer_id(), s->stream(), s->head_seq(), s->HeadText(), s->state());
+        SnapshotWal();
+      }
+    }
+
+    void HandleEmit(EmitTask* task, std::vector<Staged>* staged) {
+      const std::string& writer = engine_->writer_id_;
+      if (wal_ != nullptr) {
+        auto got = wal_->GetStream(writer, task->stream);
+        if (!got.ok()) return Reject(task->ticket, got.status());
+        wal::StreamWal* s = got.value();
+        const std::string prev = s->HeadText();
+        const Canonicalizer::DraftContext ctx{writer, task->stream, s->head_seq() + 1, prev, NowMs()};
+        Status st = canonicalizer_.CanonicalizeDraft(task->draft, ctx, &record_);
+        if (st.ok()) st = wal_->Stage(s, record_);
+        if (!st.ok()) return Reject(task->ticket, st);
+        staged->push_back({task->ticket, {record_.record.seq, record_.digest}, s});
+        return;
+      }
+      RamStream& s = ram_[{writer, task->stream}];
+      const std::string prev = s.HeadText();
+      const Canonicalizer::DraftContext ctx{writer, task->stream, s.head_seq + 1, prev, NowMs()};
+      const Status st = canonicalizer_.CanonicalizeDraft(task->draft, ctx, &record_);
+      if (!st.ok()) return Reject(task->ticket, st);
+      KeepInRam(&s, record_);
+      Publish(writer, task->stream, s.head_seq, s.HeadText(), wal::StreamState::kOk);
+      staged->push_back({task->ticket, {record_.record.seq, record_.digest}, nullptr});
+    }
+
+    void HandleSealed(SealedTask* task, std::vector<Staged>* staged) {
+      const Record& r = task->record.record;
+      uint64_t head = 0;
+      std::string head_text;
+      wal::StreamWal* ws = nullptr;
+      RamStream* rs = nullptr;
+      if (wal_ != nullptr) {
+        auto got = wal_->GetStream(r.writer_id, r.stream);
+        if (!got.ok()) return Reject(task->ticket, got.status());
+        ws = got.value();
+        if (ws->state() == wal::StreamState::kFrozen) return Reject(task->ticket, ws->failure());
+        head = ws->head_seq();
+        head_text = ws->HeadText();
+      } else {
+        rs = &ram_[{r.writer_id, r.stream}];
+        head = rs->head_seq;
+        head_text = rs->HeadText();
+      }
+      if (r.seq == head + 1) {
+        if (r.prev != head_text) return Reject(task->ticket, Status(Code::kPrevMismatch, "prev is not the stream head"));
+        if (ws != nullptr) {
+          const Status st = wal_->Stage(ws, task->record);
+          if (!st.ok()) return Reject(task->ticket, st);
+        } else {
+          KeepInRam(rs, task->record);
+          Publish(r.writer_id, r.stream, rs->head_seq, rs->HeadText(), wal::StreamState::kOk);
+        }
+        staged->push_back({task->ticket, {r.seq, task->record.digest}, ws});
+        return;
+      }
+      if (r.seq > head + 1) {
+        return Reject(task->ticket, Status(Code::kSeqGap, "seq " + std::to_string(r.seq) + " after head " + std::to_string(head)));
+      }
+      Digest stored{};
+      Status found = ws != nullptr ? wal_->StoredDigest(ws, r.seq, &stored) : FindInRam(*rs, r.seq, &stored);
+      if (!found.ok()) return Reject(task->ticket, found);
+      if (stored != task->record.digest) {
+        return Reject(task->ticket, Status(Code::kConflict, "seq " + std::to_string(r.seq) + " holds another record"));
+      }
+      engine_->metrics_.dedupe_hits++;
+      task->ticket->Complete(Status::Ok(), {r.seq, stored}, AppendOutcome::kDuplicate);
+    }
+
+    void KeepInRam(RamStream* s, const CanonicalRecord& record) {
+      s->head_seq = record.record.seq;
+      s->head_hash = record.digest;
+      s->recent.emplace_back(record.record.seq, record.digest);
+      s->sealed.push_back(Seal(record));
+      while (s->recent.size() > ram_limit_) {
+        s->recent.pop_front();
+        s->sealed.pop_front();
+      }
+    }
+
+    static Status FindInRam(const RamStream& s, uint64_t seq, Digest* digest) {
+      if (s.recent.empty() || seq < s.recent.front().first) {
+        return Status(Code::kConflict, "seq " + std::to_string(seq) + " is no longer held in RAM; cannot confirm a duplicate");
+      }
+      *digest = s.recent[seq - s.recent.front().first].second;
+      return Status::Ok();
+    }
+
+    void Reject(const std::shared_ptr<TicketState>& ticket, const Status& status) {
+      engine_->metrics_.rejected++;
+      ticket->Complete(status, {});
+    }
+
+    void Publish(const std::string& writer, const std::string& stream, uint64_t seq, std::string head, wal::StreamState state) {
+      std::lock_guard<std::mutex> lock(engine_->heads_mu_);
+      engine_->heads_[{writer, stream}] = StreamInfo{seq, std::move(head), state};
+    }
+
+    void SnapshotWal() {
+      if (wal_ == nullptr) return;
+      std::string text = wal::MetricsText(*wal_);
+      std::lock_guard<std::mutex> lock(snapshot_mu_);
+      wal_metrics_ = std::move(text);
+    }
+
+    Impl* engine_;
+    size_t index_;
+    size_t capacity_ = 1024;
+    size_t max_batch_ = 1024;
+    size_t ram_limit_ = 65536;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<Task> queue_;
+    bool stopping_ = false;
+    Deadline stop_deadline_;
+    std::thread thread_;
+    // Owned by the worker thread alone:
+    std::unique_ptr<wal::Wal> wal_;
+    std::map<std::pair<std::string, std::string>, RamStream> ram_;
+    Canonicalizer canonicalizer_;
+    CanonicalRecord record_;
+    Status close_status_;
+    mutable std::mutex snapshot_mu_;
+    std::string wal_metrics_;
+  };
+
+  Impl(const EngineOptions& options)
+      : options_(options), writer_id_(options.writer_id),
+        limits_{options.config.max_attrs_bytes, options.config.max_record_bytes} {}
+
+  Status Start() {
+    RON_RETURN_IF_ERROR(ValidateConfig(options_.config));
+    // The writer_id must be a name the record law accepts.
+    Canonicalizer probe(limits_);
+    CanonicalRecord out;
+    const Canonicalizer::DraftContext ctx{writer_id_, "probe", 1, kGenesisPrev, 0};
+    RON_RETURN_IF_ERROR(probe.CanonicalizeDraft(R"({"kind":"Probe","actor":{},"subject":{},"reason":"ok","attrs":{}})", ctx, &out));
+    if (out.record.writer_id != writer_id_) return Status(Code::kSchema, "writer_id must be NFC-normalized");
+    for (size_t i = 0; i < options_.config.workers; ++i) workers_.push_back(std::make_unique<Worker>(this, i));
+    for (auto& w : workers_) {
+      const Status s = w->Start(options_);
+      if (!s.ok()) {
+        (void)Close(Clock::now());
+        return s;
+      }
+    }
+    return Status::Ok();
+  }
+
+  Worker& OwnerOf(std::string_view writer, std::string_view stream) {
+    return *workers_[OwnerIndex(writer, stream, workers_.size())];
+  }
+
+  Result<Ticket> Emit(std::string_view stream, std::string_view draft) {
+    if (closed_) return Status(Code::kClosed, "engine is closed");
+    if (draft.size() > kMaxInputBytes) return Status(Code::kRecordTooLarge, "draft longer than 65536 bytes");
+    auto ticket = std::make_shared<TicketState>();
+    metrics_.emitted++;
+    if (!OwnerOf(writer_id_, stream).TryPush(EmitTask{std::string(stream), std::string(draft), ticket})) {
+      if (closed_) return Status(Code::kClosed, "engine is closed");
+      metrics_.busy++;
+      return Status(Code::kBusy, "audit_backpressure: the writer's queue is full");
+    }
+    return Ticket(ticket);
+  }
+
+  Result<AppendResult> AppendSealed(std::string_view sealed, Deadline deadline) {
+    if (closed_) return Status(Code::kClosed, "engine is closed");
+    SealedTask task;
+    {
+      Canonicalizer verifier(limits_);
+      RON_RETURN_IF_ERROR(verifier.VerifySealed(sealed, &task.record));
+    }
+    task.ticket = std::make_shared<TicketState>();
+    auto ticket = task.ticket;
+    Worker& owner = OwnerOf(task.record.record.writer_id, task.record.record.stream);
+    if (!owner.TryPush(std::move(task))) {
+      if (closed_) return Status(Code::kClosed, "engine is closed");
+      metrics_.busy++;
+      return Status(Code::kBusy, "audit_backpressure: the writer's queue is full");
+    }
+    if (!ticket->Wait(deadline)) return Status(Code::kBusy, "deadline exceeded");
+    auto result = ticket->result();
+    if (!result.ok()) return result.status();
+    return AppendResult{ticket->outcome(), result.value()};
+  }
+
+  Status Flush(Deadline deadline) {
+    std::vector<std::shared_ptr<TicketState>> tickets;
+    for (auto& w : workers_) {
+      tickets.push_back(std::make_shared<TicketState>());
+      w->PushUnbounded(FlushTask{tickets.back()});
+    }
+    for (auto& t : tickets) {
+      if (!t->Wait(deadline)) return Status(Code::kBusy, "deadline exceeded");
+      RON_RETURN_IF_ERROR(t->result().status());
+    }
+    return Status::Ok();
+  }
+
+  Status Close(Deadline deadline) {
+    if (closed_.exchange(true)) return close_status_;
+    for (auto& w : workers_) w->Stop(deadline);
+    for (auto& w : workers_) w->Join();
+    for (auto& w : workers_) {
+      if (close_status_.ok() && !w->close_status().ok()) close_status_ = w->close_status();
+    }
+    return close_status_;
+  }
+
+  std::string MetricsText() const {
+    std::string out;
+    const auto counter = [&](const char* name, const char* help, const std::string& labels, uint64_t v) {
+      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + labels + " " + std::to_string(v) + "\n";
+    };
+    counter("audit_emitted_total", "Drafts offered to Emit.", "", metrics_.emitted);
+    counter("audit_appended_total", "Records made durable (per the fsync policy).", "", metrics_.appended);
+    counter("audit_drop_total", "Records shed.", "{reason=\"audit_backpressure\"}", metrics_.busy);
+    counter("busy_rejections_total", "Calls answered Busy.", "{endpoint=\"emit\"}", metrics_.busy);
+    counter("audit_dedupe_hits_total", "AppendSealed replays answered Duplicate.", "", metrics_.dedupe_hits);
+    counter("audit_rejected_total", "Records refused with an error (schema, chain, I/O).", "", metrics_.rejected);
+    counter("tasks_aborted_total", "Queued work failed with Closed at the close deadline.", "", metrics_.aborted);
+    out += "# HELP audit_queue_depth Tasks waiting in each writer's queue.\n# TYPE audit_queue_depth gauge\n";
+    for (size_t i = 0; i < workers_.size(); ++i) {
+      out += "audit_queue_depth{worker=\"" + std::to_string(i) + "\"} " + std::to_string(workers_[i]->depth()) + "\n";
+    }
+    if (options_.config.UsesWal() && !workers_.empty()) out += workers_[0]->WalMetrics();
+    return out;
+  }
+
+  EngineOptions options_;
+  std::string writer_id_;
+  Limits limits_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<bool> closed_{false};
+  Status close_status_;
+  Metrics metrics_;
+  mutable std::mutex heads_mu_;
+  std::map<std::pair<std::string, std::string>, StreamInfo> heads_;
+};
+
+Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
+  auto impl = std::make_unique<Impl>(options);
+  RON_RETURN_IF_ERROR(impl->Start());
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Engine::~Engine() { (void)impl_->Close(Clock::now()); }
+
+Result<Ticket> Engine::Emit(std::string_view stream, std::string_view draft_json) {
+  return impl_->Emit(stream, draft_json);
+}
+
+Result<AppendResult> Engine::AppendSealed(std::string_view sealed, Deadline deadline) {
+  return impl_->AppendSealed(sealed, deadline);
+}
+
+StreamInfo Engine::State(std::string_view writer_id, std::string_view stream) const {
+  std::lock_guard<std::mutex> lock(impl_->heads_mu_);
+  const auto it = impl_->heads_.find({std::string(writer_id), std::string(stream)});
+  return it == impl_->heads_.end() ? StreamInfo{} : it->second;
+}
+
+Status Engine::Flush(Deadline deadline) { return impl_->Flush(deadline); }
+Status Engine::Close(Deadline deadline) { return impl_->Close(deadline); }
+std::string Engine::MetricsText() const { return impl_->MetricsText(); }
+const std::string& Engine::writer_id() const { return impl_->writer_id_; }
+
+}  // namespace ron

@@ -1,0 +1,123 @@
+// The engine: the front door hosts link. Start here.
+//
+//   auto engine = Engine::Open(options);                  // recovers the WAL (Macronode)
+//   Result<Ticket> t = engine->Emit("ingress", draft);    // never blocks: Busy when full
+//   Result<Receipt> r = t.value().Wait(deadline);         // seq + self_hash once durable
+//   engine->AppendSealed(sealed_record, deadline);        // replay/import: Appended | Duplicate
+//   engine->Close(deadline);
+//
+// Threads: `workers` writer threads; each (writer_id, stream) belongs to exactly one of them
+// (a stable hash), so a chain head has a single writer. Each worker owns a bounded queue and, in
+// the WAL profile, its own WAL (and io_uring). Callers never wait for I/O in Emit: a full queue
+// is shed with Busy and counted (audit_drop_total{reason="audit_backpressure"},
+// busy_rejections_total{endpoint="emit"}).
+//
+// Profiles: sink=ram (Micronode, the default: a bounded in-memory ring of sealed records per
+// stream, never a file) and sink=wal (Macronode: the WAL of wal/wal.h).
+//
+// Thread-safety: every method may be called from any thread, concurrently. Tickets are values.
+#ifndef ENGINE_ENGINE_H_
+#define ENGINE_ENGINE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/config.h"
+#include "engine/core/hash.h"
+#include "engine/core/status.h"
+#include "wal/io.h"
+#include "wal/wal.h"
+
+namespace ron {
+
+using Deadline = std::chrono::steady_clock::time_point;
+
+struct EngineOptions {
+  AuditConfig config;                 // validated by Open
+  std::string writer_id;              // this host's identity for Emit, e.g. "svc-gateway@inst-1"
+  wal::IoBackendKind io_backend = wal::IoBackendKind::kAuto;
+  wal::WriteMode write_mode = wal::WriteMode::kBuffered;
+  size_t ram_records_per_stream = 65536;  // sink=ram: ring size per stream
+  size_t max_batch_records = 1024;        // group commit: records per worker per commit
+  wal::FaultInjector* faults = nullptr;   // tests and drills only
+};
+
+// Where a record landed.
+struct Receipt {
+  uint64_t seq = 0;
+  Digest self_hash{};
+};
+
+class TicketState;
+
+// The promise of one Emit. Copyable; all copies see the same outcome.
+class Ticket {
+ public:
+  explicit Ticket(std::shared_ptr<TicketState> state) : state_(std::move(state)) {}
+  // The record's position once it is durable under the fsync policy, or its error. At the
+  // deadline without an outcome: Busy ("deadline exceeded"); the record may still land.
+  Result<Receipt> Wait(Deadline deadline) const;
+  bool done() const;
+
+ private:
+  std::shared_ptr<TicketState> state_;
+};
+
+enum class AppendOutcome { kAppended, kDuplicate };
+struct AppendResult {
+  AppendOutcome outcome = AppendOutcome::kAppended;
+  Receipt receipt;  // for a duplicate: the original position
+};
+
+struct StreamInfo {
+  uint64_t head_seq = 0;
+  std::string head = "b3:0";
+  wal::StreamState state = wal::StreamState::kOk;
+};
+
+class Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options);
+  ~Engine();  // Close() with an immediate deadline if the host did not
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Queues a draft (kind, actor, subject, reason, attrs, optional ts_ms) for `stream` under this
+  // engine's writer_id. Never blocks. Busy when the owner's queue is full, Closed after Close.
+  // Schema errors of the draft are reported through the ticket.
+  Result<Ticket> Emit(std::string_view stream, std::string_view draft_json);
+
+  // A sealed record from replay, import or a retry (DESIGN.md §7): seq == head+1 and prev == head
+  // → Appended; seq ≤ head and the stored record at seq has the same self_hash → Duplicate (the
+  // original position, counted in audit_dedupe_hits_total); same seq, other hash → Conflict;
+  // seq > head+1 → SeqGap. Blocks until durable or the deadline.
+  Result<AppendResult> AppendSealed(std::string_view sealed, Deadline deadline);
+
+  // The chain head of (writer_id, stream) as its owner last published it.
+  StreamInfo State(std::string_view writer_id, std::string_view stream) const;
+
+  // Returns once everything queued before the call is durable (or the deadline passed: Busy).
+  Status Flush(Deadline deadline);
+
+  // Stops intake (later calls get Closed), drains, fsyncs, seals open segments and joins every
+  // thread. Work still queued at the deadline fails with Closed (tasks_aborted_total).
+  Status Close(Deadline deadline);
+
+  // Prometheus text exposition of the engine's metrics.
+  std::string MetricsText() const;
+
+  const std::string& writer_id() const;
+
+ private:
+  class Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ron
+
+#endif  // ENGINE_ENGINE_H_
