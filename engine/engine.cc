@@ -204,9 +204,11 @@ class Engine::Impl {
       std::lock_guard<std::mutex> lock(mu_);
       return queue_.size();
     }
-    std::string WalMetrics() const {
+    bool WalMetrics(wal::WalMetricsSnapshot* out) const {
       std::lock_guard<std::mutex> lock(snapshot_mu_);
-      return wal_metrics_;
+      if (!has_wal_metrics_) return false;
+      out->Merge(wal_metrics_);
+      return true;
     }
     Status close_status() const { return close_status_; }
 
@@ -403,9 +405,10 @@ class Engine::Impl {
 
     void SnapshotWal() {
       if (wal_ == nullptr) return;
-      std::string text = wal::MetricsText(*wal_);
+      wal::WalMetricsSnapshot snapshot = wal::WalMetricsSnapshot::Of(*wal_);
       std::lock_guard<std::mutex> lock(snapshot_mu_);
-      wal_metrics_ = std::move(text);
+      wal_metrics_ = std::move(snapshot);
+      has_wal_metrics_ = true;
     }
 
     Impl* engine_;
@@ -426,7 +429,8 @@ class Engine::Impl {
     CanonicalRecord record_;
     Status close_status_;
     mutable std::mutex snapshot_mu_;
-    std::string wal_metrics_;
+    wal::WalMetricsSnapshot wal_metrics_;
+    bool has_wal_metrics_ = false;
   };
 
   Impl(const EngineOptions& options)
@@ -529,7 +533,10 @@ class Engine::Impl {
     for (size_t i = 0; i < workers_.size(); ++i) {
       out += "audit_queue_depth{worker=\"" + std::to_string(i) + "\"} " + std::to_string(workers_[i]->depth()) + "\n";
     }
-    if (options_.config.UsesWal() && !workers_.empty()) out += workers_[0]->WalMetrics();
+    wal::WalMetricsSnapshot wal;  // every worker's WAL, merged
+    bool any = false;
+    for (const auto& w : workers_) any = w->WalMetrics(&wal) || any;
+    if (any) out += wal.Text();
     return out;
   }
 

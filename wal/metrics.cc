@@ -58,32 +58,71 @@ void LatencyHistogram::Render(const std::string& name, const std::string& help,
   *out += line;
 }
 
-std::string MetricsText(const Wal& wal) {
+void LatencyHistogram::Merge(const LatencyHistogram& other) {
+  for (size_t i = 0; i < buckets_.size(); ++i) buckets_[i] += other.buckets_[i];
+  count_ += other.count_;
+  sum_ += other.sum_;
+}
+
+WalMetricsSnapshot WalMetricsSnapshot::Of(const Wal& wal) {
+  WalMetricsSnapshot m;
+  m.backend = std::string(wal.backend_name());
+  const WalCounters& c = wal.counters();
+  m.torn_tail_total = c.torn_tail_total;
+  m.corrupt_total = c.corrupt_total;
+  m.io_errors_total = c.io_errors_total;
+  m.fsync_total = c.fsync_total;
+  m.bytes_written = c.bytes_written;
+  m.records_written = c.records_written;
+  m.segments_created = c.segments_created;
+  m.segments_preallocated = c.segments_preallocated;
+  m.fsync = wal.fsync_histogram();
+  for (const StreamWal* s : wal.streams()) {
+    m.streams.push_back({s->writer_id(), s->stream(), static_cast<int>(s->state())});
+  }
+  return m;
+}
+
+void WalMetricsSnapshot::Merge(const WalMetricsSnapshot& o) {
+  if (backend.empty()) backend = o.backend;
+  torn_tail_total += o.torn_tail_total;
+  corrupt_total += o.corrupt_total;
+  io_errors_total += o.io_errors_total;
+  fsync_total += o.fsync_total;
+  bytes_written += o.bytes_written;
+  records_written += o.records_written;
+  segments_created += o.segments_created;
+  segments_preallocated += o.segments_preallocated;
+  fsync.Merge(o.fsync);
+  streams.insert(streams.end(), o.streams.begin(), o.streams.end());
+}
+
+std::string WalMetricsSnapshot::Text() const {
   std::string out;
   out += "# HELP wal_io_backend The WAL's I/O backend: 1 for the one in use.\n";
   out += "# TYPE wal_io_backend gauge\n";
-  for (const char* backend : {"io_uring", "pwritev"}) {
-    out += std::string("wal_io_backend{backend=\"") + backend + "\"} " +
-           (wal.backend_name() == backend ? "1" : "0") + "\n";
+  for (const char* name : {"io_uring", "pwritev"}) {
+    out += std::string("wal_io_backend{backend=\"") + name + "\"} " + (backend == name ? "1" : "0") + "\n";
   }
-  const WalCounters& c = wal.counters();
-  Counter("wal_torn_tail_total", "Torn final writes truncated by recovery.", c.torn_tail_total, &out);
-  Counter("wal_corrupt_total", "Streams found corrupt (opened frozen) by recovery.", c.corrupt_total, &out);
-  Counter("wal_io_errors_total", "Write or fsync failures (each fatal for its stream).", c.io_errors_total, &out);
-  Counter("wal_fsync_total", "Durable flushes (fdatasync or RWF_DSYNC writes).", c.fsync_total, &out);
-  Counter("wal_written_bytes_total", "Bytes written to segments, padding included.", c.bytes_written, &out);
-  Counter("wal_records_written_total", "Records made durable.", c.records_written, &out);
-  Counter("wal_segments_created_total", "Segments created.", c.segments_created, &out);
+  Counter("wal_torn_tail_total", "Torn final writes truncated by recovery.", torn_tail_total, &out);
+  Counter("wal_corrupt_total", "Streams found corrupt (opened frozen) by recovery.", corrupt_total, &out);
+  Counter("wal_io_errors_total", "Write or fsync failures (each fatal for its stream).", io_errors_total, &out);
+  Counter("wal_fsync_total", "Durable flushes (fdatasync or RWF_DSYNC writes).", fsync_total, &out);
+  Counter("wal_written_bytes_total", "Bytes written to segments, padding included.", bytes_written, &out);
+  Counter("wal_records_written_total", "Records made durable.", records_written, &out);
+  Counter("wal_segments_created_total", "Segments created.", segments_created, &out);
   Counter("wal_segments_preallocated_total", "Segments that were zero-filled ahead of need.",
-          c.segments_preallocated, &out);
-  wal.fsync_histogram().Render("wal_fsync_seconds", "Latency of a batch's write and fdatasync.", &out);
+          segments_preallocated, &out);
+  fsync.Render("wal_fsync_seconds", "Latency of a batch's write and fdatasync.", &out);
   out += "# HELP wal_stream_state Stream state: 0 ok, 1 frozen (corruption), 2 failed (I/O error).\n";
   out += "# TYPE wal_stream_state gauge\n";
-  for (const StreamWal* s : wal.streams()) {
-    out += "wal_stream_state{writer_id=\"" + LabelValue(s->writer_id()) + "\",stream=\"" +
-           LabelValue(s->stream()) + "\"} " + std::to_string(static_cast<int>(s->state())) + "\n";
+  for (const StreamStateLine& s : streams) {
+    out += "wal_stream_state{writer_id=\"" + LabelValue(s.writer_id) + "\",stream=\"" +
+           LabelValue(s.stream) + "\"} " + std::to_string(s.state) + "\n";
   }
   return out;
 }
+
+std::string MetricsText(const Wal& wal) { return WalMetricsSnapshot::Of(wal).Text(); }
 
 }  // namespace ron::wal

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ron::wal {
 
@@ -21,11 +22,32 @@ class LatencyHistogram {
   // Appends "# HELP/# TYPE" and the _bucket/_sum/_count lines of metric `name`.
   void Render(const std::string& name, const std::string& help, std::string* out) const;
   uint64_t count() const { return count_; }
+  // Adds another histogram's observations (to combine several WALs).
+  void Merge(const LatencyHistogram& other);
 
  private:
   std::array<uint64_t, kBoundsSeconds.size()> buckets_{};  // cumulative at render time
   uint64_t count_ = 0;
   double sum_ = 0;
+};
+
+// A copy of a WAL's metrics, taken by its owner thread, that other threads may read and that
+// several WALs (one per engine worker) can be merged into.
+struct WalMetricsSnapshot {
+  std::string backend;  // "io_uring" or "pwritev"
+  uint64_t torn_tail_total = 0, corrupt_total = 0, io_errors_total = 0, fsync_total = 0,
+           bytes_written = 0, records_written = 0, segments_created = 0,
+           segments_preallocated = 0;
+  LatencyHistogram fsync;
+  struct StreamStateLine {
+    std::string writer_id, stream;
+    int state = 0;
+  };
+  std::vector<StreamStateLine> streams;
+
+  static WalMetricsSnapshot Of(const Wal& wal);
+  void Merge(const WalMetricsSnapshot& other);
+  std::string Text() const;
 };
 
 std::string MetricsText(const Wal& wal);

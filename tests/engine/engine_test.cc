@@ -121,6 +121,14 @@ TEST_P(EngineTest, ConcurrentProducersEveryAckedRecordExactlyOnce) {
     EXPECT_EQ(info.head, HashText(records.rbegin()->second));
   }
   EXPECT_EQ(total, static_cast<size_t>(kProducers * kPerProducer));
+  const std::string metrics = engine->MetricsText();
+  EXPECT_NE(metrics.find("audit_appended_total " + std::to_string(total) + "\n"), std::string::npos) << metrics;
+  if (GetParam() == SinkKind::kWal) {  // both workers' WALs, merged
+    EXPECT_NE(metrics.find("wal_records_written_total " + std::to_string(total) + "\n"), std::string::npos)
+        << metrics;
+  }
+  const auto check = testing::RunCommand({"/usr/bin/promtool", "check", "metrics"}, metrics);
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
   ASSERT_TRUE(engine->Close(In(seconds(10))).ok());
   if (GetParam() == SinkKind::kWal) {
     for (const auto& [stream, records] : acked) {
