@@ -165,6 +165,9 @@ class Engine::Impl {
       auto opened = wal::Wal::Open(w);
       if (!opened.ok()) return opened.status();
       wal_ = std::move(opened).value();
+      if (!wal_->backend_note().empty()) {
+        engine_->Log("warn", "wal.io_backend_fallback", wal_->backend_note());
+      }
       for (const wal::StreamWal* s : wal_->streams()) {
         Publish(s->writer_id(), s->stream(), s->head_seq(), s->HeadText(), s->state());
       }
@@ -456,6 +459,18 @@ class Engine::Impl {
     return Status::Ok();
   }
 
+  // One JSON line per event, to the host's sink (or nowhere).
+  void Log(const char* level, const char* event, const std::string& msg) {
+    if (!options_.log) return;
+    std::string line = "{\"ts_ms\":" + std::to_string(NowMs()) + ",\"level\":\"" + level +
+                       "\",\"event\":\"" + event + "\",\"writer_id\":";
+    AppendJsonString(writer_id_, &line);
+    line += ",\"msg\":";
+    AppendJsonString(msg, &line);
+    line += "}";
+    options_.log(line);
+  }
+
   Worker& OwnerOf(std::string_view writer, std::string_view stream) {
     return *workers_[OwnerIndex(writer, stream, workers_.size())];
   }
@@ -579,5 +594,11 @@ Status Engine::Flush(Deadline deadline) { return impl_->Flush(deadline); }
 Status Engine::Close(Deadline deadline) { return impl_->Close(deadline); }
 std::string Engine::MetricsText() const { return impl_->MetricsText(); }
 const std::string& Engine::writer_id() const { return impl_->writer_id_; }
+
+std::string Engine::io_backend() const {
+  wal::WalMetricsSnapshot wal;
+  for (const auto& w : impl_->workers_) w->WalMetrics(&wal);
+  return wal.backend;
+}
 
 }  // namespace ron

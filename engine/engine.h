@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -44,6 +45,9 @@ struct EngineOptions {
   size_t ram_records_per_stream = 65536;  // sink=ram: ring size per stream
   size_t max_batch_records = 1024;        // group commit: records per worker per commit
   wal::FaultInjector* faults = nullptr;   // tests and drills only
+  // Where the engine's JSON-lines log goes (one line per event: ts_ms, level, event, msg). Never
+  // receives record bodies, keys or salts. Called from engine threads; must be thread-safe.
+  std::function<void(std::string_view json_line)> log;
 };
 
 // Where a record landed.
@@ -111,6 +115,8 @@ class Engine {
   std::string MetricsText() const;
 
   const std::string& writer_id() const;
+  // "io_uring" or "pwritev" for the WAL profile (as the writers' WALs report it), "" for RAM.
+  std::string io_backend() const;
 
  private:
   class Impl;

@@ -7,11 +7,14 @@
 
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "engine/core/canonical.h"
+#include "engine/engine.h"
+#include "wal/files.h"
 #include "tools/cli_util.h"
 #include "tools/line_reader.h"
 #include "wal/metrics.h"
@@ -67,12 +70,6 @@ std::string DefaultWriterId() {
   return std::string(host) + "@ronctl";
 }
 
-uint64_t NowMs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
-
 bool StdinReady() {
   pollfd p{STDIN_FILENO, POLLIN, 0};
   return poll(&p, 1, 0) > 0;
@@ -104,108 +101,125 @@ bool ResolveWriter(const std::string& dir, const Flags& flags, const std::string
   return false;
 }
 
+// Appends through the engine (one writer thread, the WAL profile): the same code path hosts use.
 int RunAppend(const Flags& flags) {
   if (!flags.count("dir") || !flags.count("stream")) {
     return UsageError("audit append", "--dir and --stream are required");
   }
-  wal::WalOptions options;
-  options.dir = flags.at("dir");
-  if (flags.count("fsync") && !wal::ParseFsyncPolicy(flags.at("fsync"), &options.fsync)) {
+  EngineOptions options;
+  options.config.sink = SinkKind::kWal;
+  options.config.amnesia = false;
+  options.config.workers = 1;
+  options.config.queue_depth = 8192;
+  options.config.wal.dir = flags.at("dir");
+  options.config.wal.fsync = wal::FsyncPolicy::kAlways;
+  if (flags.count("fsync") && !wal::ParseFsyncPolicy(flags.at("fsync"), &options.config.wal.fsync)) {
     return UsageError("audit append", "--fsync must be always, on_checkpoint or never");
   }
-  if (flags.count("io-backend") &&
-      !wal::ParseIoBackendKind(flags.at("io-backend"), &options.backend)) {
+  if (flags.count("io-backend") && !wal::ParseIoBackendKind(flags.at("io-backend"), &options.io_backend)) {
     return UsageError("audit append", "--io-backend must be auto, io_uring or pwritev");
   }
   if (flags.count("write-mode") && !wal::ParseWriteMode(flags.at("write-mode"), &options.write_mode)) {
     return UsageError("audit append", "--write-mode must be buffered or direct");
   }
-  const std::string writer_id = flags.count("writer-id") ? flags.at("writer-id") : DefaultWriterId();
-  const std::string stream_name = flags.at("stream");
-  const bool ack = flags.count("ack") > 0;
-
-  auto opened = wal::Wal::Open(options);
-  if (!opened.ok()) {
-    std::fprintf(stderr, "ronctl audit append: %s\n", opened.status().ToString().c_str());
-    return kExitFailed;
-  }
-  wal::Wal& wal = *opened.value();
-  if (!wal.backend_note().empty()) std::fprintf(stderr, "ronctl audit append: %s\n", wal.backend_note().c_str());
-  auto got = wal.GetStream(writer_id, stream_name);
-  if (!got.ok()) {
-    std::fprintf(stderr, "ronctl audit append: %s\n", got.status().ToString().c_str());
-    return kExitFailed;
-  }
-  wal::StreamWal* stream = got.value();
-  if (stream->state() != wal::StreamState::kOk) {
-    std::fprintf(stderr, "ronctl audit append: %s\n", stream->failure().ToString().c_str());
-    return kExitFailed;
-  }
-
-  Canonicalizer canonicalizer(options.limits);
-  CanonicalRecord record;
-  LineReader reader(STDIN_FILENO, kMaxInputBytes);
-  std::vector<std::pair<uint64_t, Digest>> unacked;
-  std::string out;
-  uint64_t appended = 0, rejected = 0;
-  constexpr size_t kMaxBatchRecords = 1024;
-  const auto start = Clock::now();
-  const auto commit = [&]() -> bool {
-    const Status status = wal.Commit();
-    if (!status.ok()) {
-      std::fprintf(stderr, "ronctl audit append: %s\n", status.ToString().c_str());
-      return false;
-    }
-    appended += unacked.size();
-    if (ack) {
-      out.clear();
-      for (const auto& [seq, digest] : unacked) {
-        out += std::to_string(seq);
-        out += ' ';
-        out += HashText(digest);
-        out += '\n';
-      }
-      Write(stdout, out);
-      std::fflush(stdout);
-    }
-    unacked.clear();
-    return true;
+  options.writer_id = flags.count("writer-id") ? flags.at("writer-id") : DefaultWriterId();
+  options.log = [](std::string_view line) {
+    std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
   };
-  for (uint64_t line_no = 1;; ++line_no) {
+  const std::string stream = flags.at("stream");
+  const bool ack = flags.count("ack") > 0;
+  const auto fail = [](const Status& status) {
+    std::fprintf(stderr, "ronctl audit append: %s\n", status.ToString().c_str());
+    return kExitFailed;
+  };
+  const Status dir = wal::EnsurePrivateDir(options.config.wal.dir, /*create=*/true);
+  if (!dir.ok()) return fail(dir);
+  auto opened = Engine::Open(options);
+  if (!opened.ok()) return fail(opened.status());
+  Engine& engine = *opened.value();
+  const StreamInfo initial = engine.State(options.writer_id, stream);
+  if (initial.state == wal::StreamState::kFrozen) {
+    return fail(Status(Code::kFrozen, "stream " + options.writer_id + "/" + stream +
+                                          " is frozen (ronctl audit inspect shows why)"));
+  }
+
+  struct Pending {
+    uint64_t line_no;
+    Ticket ticket;
+  };
+  std::deque<Pending> pending;
+  uint64_t appended = 0, rejected = 0;
+  bool fatal = false;
+  std::string out;
+  const auto far = [] { return Clock::now() + std::chrono::hours(1); };
+  // Settles the oldest pending record: prints its ack, or its error.
+  const auto settle_front = [&] {
+    Pending p = std::move(pending.front());
+    pending.pop_front();
+    const Result<Receipt> r = p.ticket.Wait(far());
+    if (r.ok()) {
+      ++appended;
+      if (ack) {
+        out.clear();
+        out += std::to_string(r.value().seq);
+        out += ' ';
+        out += HashText(r.value().self_hash);
+        out += '\n';
+        Write(stdout, out);
+      }
+      return;
+    }
+    if (r.code() == Code::kIo || r.code() == Code::kFrozen || r.code() == Code::kClosed) {
+      fatal = true;
+      fail(r.status());
+      return;
+    }
+    ++rejected;
+    std::fprintf(stderr, "err %s line %llu\n", std::string(CodeName(r.code())).c_str(),
+                 static_cast<unsigned long long>(p.line_no));
+  };
+  const auto settle_done = [&] {
+    while (!pending.empty() && !fatal && pending.front().ticket.done()) settle_front();
+    if (ack) std::fflush(stdout);
+  };
+  LineReader reader(STDIN_FILENO, kMaxInputBytes);
+  const auto start = Clock::now();
+  for (uint64_t line_no = 1; !fatal; ++line_no) {
     std::string_view line;
     const LineReader::Result r = reader.Next(&line);
     if (r == LineReader::Result::kEnd || r == LineReader::Result::kError) break;
-    Status status = Status(Code::kRecordTooLarge, "line longer than 65536 bytes");
-    if (r == LineReader::Result::kLine) {
-      const std::string prev = stream->HeadText();
-      const Canonicalizer::DraftContext ctx{writer_id, stream_name, stream->head_seq() + 1, prev,
-                                            NowMs()};
-      status = canonicalizer.CanonicalizeDraft(line, ctx, &record);
-      if (status.ok()) {
-        status = wal.Stage(stream, record);
-        if (!status.ok() && (status.code() == Code::kIo || status.code() == Code::kFrozen)) {
-          std::fprintf(stderr, "ronctl audit append: %s\n", status.ToString().c_str());
-          return kExitFailed;
-        }
-        if (status.ok()) unacked.emplace_back(record.record.seq, record.digest);
-      }
-    }
-    if (!status.ok()) {
+    if (r == LineReader::Result::kTooLong) {
       ++rejected;
-      std::fprintf(stderr, "err %s line %llu\n", std::string(CodeName(status.code())).c_str(),
-                   static_cast<unsigned long long>(line_no));
+      std::fprintf(stderr, "err RecordTooLarge line %llu\n", static_cast<unsigned long long>(line_no));
+      continue;
     }
-    // Group commit: flush when the batch is full or when no more input is waiting.
-    if (unacked.size() >= kMaxBatchRecords ||
-        (!unacked.empty() && !reader.HasBufferedLine() && !StdinReady())) {
-      if (!commit()) return kExitFailed;
+    for (;;) {
+      Result<Ticket> t = engine.Emit(stream, line);
+      if (t.ok()) {
+        pending.push_back({line_no, t.value()});
+        break;
+      }
+      if (t.code() != Code::kBusy || pending.empty()) {  // Busy with nothing in flight cannot happen
+        fatal = true;
+        fail(t.status());
+        break;
+      }
+      settle_front();  // the writer is behind: wait for the oldest record, then retry
+      if (fatal) break;
+    }
+    // Print what is durable; when no more input is waiting, wait for everything in flight.
+    settle_done();
+    if (!reader.HasBufferedLine() && !StdinReady()) {
+      while (!pending.empty() && !fatal) settle_front();
+      if (ack) std::fflush(stdout);
     }
   }
-  if (!unacked.empty() && !commit()) return kExitFailed;
-  const Status closed = wal.Close();
-  if (!closed.ok()) {
-    std::fprintf(stderr, "ronctl audit append: %s\n", closed.ToString().c_str());
-    return kExitFailed;
+  while (!pending.empty() && !fatal) settle_front();
+  if (ack) std::fflush(stdout);
+  const Status closed = engine.Close(far());
+  if (!closed.ok() && !fatal) {
+    fail(closed);
+    fatal = true;
   }
   if (flags.count("metrics")) {
     const int fd = open(flags.at("metrics").c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
@@ -214,17 +228,18 @@ int RunAppend(const Flags& flags) {
       std::fprintf(stderr, "ronctl audit append: cannot write %s\n", flags.at("metrics").c_str());
       return kExitFailed;
     }
-    Write(f, wal::MetricsText(wal));
+    Write(f, engine.MetricsText());
     std::fclose(f);
   }
+  if (fatal) return kExitFailed;
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::fprintf(stderr,
                "ronctl audit append: %llu records appended, %llu rejected, %.0f records/s, "
                "head seq %llu, backend %s\n",
                static_cast<unsigned long long>(appended), static_cast<unsigned long long>(rejected),
                seconds > 0 ? static_cast<double>(appended) / seconds : 0.0,
-               static_cast<unsigned long long>(stream->head_seq()),
-               std::string(wal.backend_name()).c_str());
+               static_cast<unsigned long long>(engine.State(options.writer_id, stream).head_seq),
+               engine.io_backend().c_str());
   return rejected == 0 ? kExitOk : kExitFailed;
 }
 
