@@ -10,6 +10,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <variant>
 
@@ -177,12 +178,16 @@ class Engine::Impl {
 
     // Never blocks on I/O: the lock guards only the deque.
     bool TryPush(Task&& task) {
+      bool was_empty = false;
       {
         std::lock_guard<std::mutex> lock(mu_);
         if (queue_.size() >= capacity_ || stopping_) return false;
+        was_empty = queue_.empty();
         queue_.push_back(std::move(task));
       }
-      cv_.notify_one();
+      // The worker only sleeps on an empty queue: wake it only then (a futex call per record
+      // would cost more than the record).
+      if (was_empty) cv_.notify_one();
       return true;
     }
     void PushUnbounded(Task&& task) {  // control tasks (flush) are never shed
@@ -294,6 +299,19 @@ class Engine::Impl {
       batch->clear();
       Status committed;
       if (wal_ != nullptr) committed = wal_->Commit();
+      // Heads are published once per batch, before any ticket of it completes, so a host that
+      // saw its ticket complete also sees a head at least that far along.
+      for (const auto& key : ram_touched_) {
+        const RamStream& rs = ram_[key];
+        Publish(key.first, key.second, rs.head_seq, rs.HeadText(), wal::StreamState::kOk);
+      }
+      ram_touched_.clear();
+      if (wal_ != nullptr) {
+        for (const wal::StreamWal* s : wal_->streams()) {
+          Publish(s->writer_id(), s->stream(), s->head_seq(), s->HeadText(), s->state());
+        }
+        SnapshotWal();
+      }
       for (Staged& st : staged) {
         Status status;
         if (st.stream != nullptr && st.stream->durable_seq() < st.receipt.seq) {
@@ -304,10 +322,6 @@ class Engine::Impl {
         st.ticket->Complete(status, st.receipt);
       }
       for (auto& f : flushes) f->Complete(committed, {});
-      if (wal_ != nullptr) {
-        for (const wal::StreamWal* s : wal_->streams()) Publish(s->writer_id(), s->stream(), s->head_seq(), s->HeadText(), s->state());
-        SnapshotWal();
-      }
     }
 
     void HandleEmit(EmitTask* task, std::vector<Staged>* staged) {
@@ -330,7 +344,7 @@ class Engine::Impl {
       const Status st = canonicalizer_.CanonicalizeDraft(task->draft, ctx, &record_);
       if (!st.ok()) return Reject(task->ticket, st);
       KeepInRam(&s, record_);
-      Publish(writer, task->stream, s.head_seq, s.HeadText(), wal::StreamState::kOk);
+      ram_touched_.insert({writer, task->stream});
       staged->push_back({task->ticket, {record_.record.seq, record_.digest}, nullptr});
     }
 
@@ -359,7 +373,7 @@ class Engine::Impl {
           if (!st.ok()) return Reject(task->ticket, st);
         } else {
           KeepInRam(rs, task->record);
-          Publish(r.writer_id, r.stream, rs->head_seq, rs->HeadText(), wal::StreamState::kOk);
+          ram_touched_.insert({r.writer_id, r.stream});
         }
         staged->push_back({task->ticket, {r.seq, task->record.digest}, ws});
         return;
@@ -428,6 +442,7 @@ class Engine::Impl {
     // Owned by the worker thread alone:
     std::unique_ptr<wal::Wal> wal_;
     std::map<std::pair<std::string, std::string>, RamStream> ram_;
+    std::set<std::pair<std::string, std::string>> ram_touched_;  // streams to publish
     Canonicalizer canonicalizer_;
     CanonicalRecord record_;
     Status close_status_;
