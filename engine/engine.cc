@@ -525,6 +525,7 @@ class Engine::Impl {
   }
 
   Status Flush(Deadline deadline) {
+    if (closed_) return Status(Code::kClosed, "engine is closed");
     std::vector<std::shared_ptr<TicketState>> tickets;
     for (auto& w : workers_) {
       tickets.push_back(std::make_shared<TicketState>());

@@ -239,6 +239,7 @@ TEST_P(EngineTest, CloseStopsIntakeJoinsThreadsAndReleasesFiles) {
     for (const Ticket& t : tickets) EXPECT_TRUE(t.Wait(In(seconds(1))).ok());  // drained, not dropped
     EXPECT_EQ(engine->Emit("s0", Draft(1)).code(), Code::kClosed);
     EXPECT_EQ(engine->AppendSealed("{}", In(seconds(1))).code(), Code::kClosed);
+    EXPECT_EQ(engine->Flush(In(seconds(1))).code(), Code::kClosed);
   }
   EXPECT_EQ(CountEntries("/proc/self/task"), threads_before);
   EXPECT_EQ(CountEntries("/proc/self/fd"), fds_before);
