@@ -14,6 +14,7 @@
 BUILD ?= build
 FUZZ_SECONDS ?= 30
 BENCH_SECONDS ?= 2
+PROFILE ?= macronode
 SAN_FLAGS ?=
 TEST_FILTER ?=
 MAKEFLAGS += --no-print-directory
@@ -73,7 +74,7 @@ LIB_SRCS := $(wildcard engine/core/*.cc engine/*.cc segment/*.cc wal/*.cc checkp
 LIB_OBJS := $(LIB_SRCS:%.cc=$(BUILD)/%.o)
 LIB := $(BUILD)/libronaudit.a
 
-TOOL_SRCS := $(filter-out tools/ronctl.cc tools/demo.cc,$(wildcard tools/*.cc))
+TOOL_SRCS := $(filter-out tools/ronctl.cc tools/demo.cc tools/hosts_demo.cc,$(wildcard tools/*.cc))
 TOOL_OBJS := $(TOOL_SRCS:%.cc=$(BUILD)/%.o)
 TEST_SRCS := $(shell find tests -name '*.cc' 2>/dev/null)
 TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/%.o)
@@ -81,7 +82,7 @@ BENCH_SRCS := $(wildcard bench/*.cc)
 FUZZ_SRCS := $(wildcard fuzz/*_fuzzer.cc)
 FUZZERS := $(FUZZ_SRCS:fuzz/%.cc=$(BUILD)/%)
 
-build-all: $(BUILD)/ronctl $(BUILD)/ron_tests $(BUILD)/ron_demo
+build-all: $(BUILD)/ronctl $(BUILD)/ron_tests $(BUILD)/ron_demo $(BUILD)/ron_hosts
 
 $(BUILD)/blake3/%.o: $(BLAKE3_DIR)/%.c
 	@mkdir -p $(@D)
@@ -105,14 +106,17 @@ $(BUILD)/ronctl: $(BUILD)/tools/ronctl.o $(TOOL_OBJS) $(LIB)
 $(BUILD)/ron_demo: $(BUILD)/tools/demo.o $(TOOL_OBJS) $(LIB)
 	$(CXX) $(LDFLAGS_ALL) $^ -o $@ $(LIBS)
 
+$(BUILD)/ron_hosts: $(BUILD)/tools/hosts_demo.o $(TOOL_OBJS) $(LIB)
+	$(CXX) $(LDFLAGS_ALL) $^ -o $@ $(LIBS)
+
 $(BUILD)/ron_tests: $(TEST_OBJS) $(TOOL_OBJS) $(LIB)
 	$(CXX) $(LDFLAGS_ALL) $^ -o $@ -lgtest -lgtest_main $(LIBS) -lsodium
 
 test-run: $(BUILD)/ronctl $(BUILD)/ron_tests
 	@RON_BUILD_DIR=$(BUILD) bash tools/run_tests.sh $(BUILD) $(TEST_FILTER)
 
-run-demo: $(BUILD)/ronctl $(BUILD)/ron_demo
-	@bash tools/demo.sh $(BUILD)
+run-demo: $(BUILD)/ronctl $(BUILD)/ron_demo $(BUILD)/ron_hosts
+	@bash tools/demo.sh $(BUILD) $(PROFILE)
 
 $(BUILD)/bench/%: bench/%.cc $(LIB)
 	@mkdir -p $(@D)

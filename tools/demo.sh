@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# `make run`: the main job. Writes a real WAL in ./data with fsync=always from three example
-# hosts, verifies it, and shows what an auditor sees. Later issues grow this into the engine's
-# multi-threaded main job.
+# `make run` (PROFILE=macronode, the default): the main job. One engine with a WAL in ./data
+# (fsync=always) fed by three example hosts at once, then verified from the files alone, and a
+# tampered copy caught. `make run PROFILE=micronode` runs the same hosts on the RAM profile.
 set -euo pipefail
 build=${1:-build}
+profile=${2:-macronode}
 ronctl="$build/ronctl"
 wal=data/wal
 mkdir -p data/demo
 chmod 700 data data/demo
+[[ -d "$wal" ]] || mkdir -m 700 "$wal"
 
 echo "ron-audit — tamper-evident audit log: canonical records, BLAKE3 chains, an io_uring WAL"
 echo
@@ -17,13 +19,17 @@ echo "   … ronctl audit verify-chain: $("$ronctl" audit verify-chain < data/de
 chmod 600 data/demo/*.jsonl
 
 echo
-echo "2. Append the example hosts' records to the WAL in $wal (fsync=always, group commit):"
-for host in gateway locks ledger; do
-  drafts=docs/examples/$host.jsonl
-  summary=$("$ronctl" audit append --dir "$wal" --stream "$host" --writer-id "svc-$host@demo" \
-              --fsync always --metrics "data/metrics-$host.prom" < "$drafts" 2>&1 >/dev/null)
-  printf '   %-8s %s\n' "$host" "${summary#ronctl audit append: }"
-done
+if [[ "$profile" == micronode ]]; then
+  echo "2. Three hosts at once on the Micronode profile (RAM only, no file is written):"
+  "$build/ron_hosts" --profile micronode --metrics data/metrics.prom
+  echo
+  echo "Metrics (Prometheus text): data/metrics.prom. 'make run' shows the WAL (Macronode) profile."
+  exit 0
+fi
+echo "2. Three hosts at once through one engine (2 writer threads, WAL in $wal, fsync=always):"
+echo "   a gateway and a lock service emit; the ledger appends sealed transfers, retrying 1 in 5"
+"$build/ron_hosts" --profile macronode --wal "$wal" --metrics data/metrics.prom
+chmod 600 data/metrics.prom
 
 echo
 echo "3. Verify every frame checksum, self_hash and link, from the files alone:"
@@ -46,5 +52,5 @@ echo "   \$ ronctl audit verify --dir data/tampered"
 echo "   $("$ronctl" audit verify --dir data/tampered 2>/dev/null || true)"
 
 echo
-echo "Metrics (Prometheus text) are in data/metrics-*.prom; 'make run' again resumes every chain."
-echo "Next: 'make test' runs every test; 'build/ronctl audit --help' lists the commands."
+echo "Metrics (Prometheus text): data/metrics.prom. 'make run' again resumes every chain;"
+echo "'make run PROFILE=micronode' shows the RAM profile; 'make test' runs every test."
