@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <pthread.h>
+#include <sys/statvfs.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <type_traits>
 #include <variant>
 
 #include "engine/core/canonical.h"
@@ -243,7 +245,12 @@ class Engine::Impl {
         Deadline deadline;
         {
           std::unique_lock<std::mutex> lock(mu_);
-          cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+          // While writes are suspended for lack of space, wake up now and then to look for it.
+          if (suspended_) {
+            cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping_ || !queue_.empty(); });
+          } else {
+            cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+          }
           stopping = stopping_;
           deadline = stop_deadline_;
           const size_t n = std::min(queue_.size(), max_batch_);
@@ -285,6 +292,20 @@ class Engine::Impl {
     };
 
     void ProcessBatch(std::vector<Task>* batch) {
+      if (suspended_) TryResume();
+      if (suspended_) {  // disk_full_action=suspend: refuse until space returns
+        for (Task& t : *batch) {
+          std::visit([&](auto& task) {
+            if constexpr (std::is_same_v<std::decay_t<decltype(task)>, FlushTask>) {
+              task.ticket->Complete(Status::Ok(), {});
+            } else {
+              Reject(task.ticket, Status(Code::kIo, "disk_full: writes are suspended until space returns"));
+            }
+          }, t);
+        }
+        batch->clear();
+        return;
+      }
       std::vector<Staged> staged;
       std::vector<std::shared_ptr<TicketState>> flushes;
       for (Task& task : *batch) {
@@ -298,7 +319,10 @@ class Engine::Impl {
       }
       batch->clear();
       Status committed;
-      if (wal_ != nullptr) committed = wal_->Commit();
+      if (wal_ != nullptr) {
+        committed = wal_->Commit();
+        WatchSpace(committed);
+      }
       // Heads are published once per batch, before any ticket of it completes, so a host that
       // saw its ticket complete also sees a head at least that far along.
       for (const auto& key : ram_touched_) {
@@ -322,6 +346,46 @@ class Engine::Impl {
         st.ticket->Complete(status, st.receipt);
       }
       for (auto& f : flushes) f->Complete(committed, {});
+    }
+
+    // Free bytes on the WAL's file system (statvfs), or UINT64_MAX if it cannot be read.
+    uint64_t FreeBytes() const {
+      struct statvfs fs {};
+      if (statvfs(engine_->options_.config.wal.dir.c_str(), &fs) != 0) return UINT64_MAX;
+      return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+    }
+
+    // auditd's vocabulary: warn below space_left; on a full disk either fail the stream (the
+    // WAL's fatal-error rule) or suspend all writes of this worker until space returns.
+    void WatchSpace(const Status& committed) {
+      const AuditConfig& config = engine_->options_.config;
+      const bool disk_full = !committed.ok() && committed.message().find("disk_full") != std::string::npos;
+      if (disk_full && config.wal.disk_full_action == DiskFullAction::kSuspend) {
+        suspended_ = true;
+        engine_->suspended_workers_++;
+        engine_->Log("error", "wal.disk_full", "writes suspended until free space returns");
+        return;
+      }
+      const auto now = Clock::now();
+      if (now - last_space_check_ < std::chrono::seconds(1)) return;
+      last_space_check_ = now;
+      const bool low = FreeBytes() < config.wal.space_left_bytes;
+      if (low && !space_warned_) {
+        engine_->Log("warn", "wal.space_left", "free space below wal.space_left");
+      }
+      space_warned_ = low;
+    }
+
+    // Reopens the WAL (recovery cuts whatever the failed batch left) once space is back.
+    void TryResume() {
+      const AuditConfig& config = engine_->options_.config;
+      const uint64_t needed = std::min<uint64_t>(config.wal.space_left_bytes, 64ull << 20);
+      if (FreeBytes() < needed) return;
+      wal_.reset();
+      if (!OpenWal(engine_->options_).ok()) return;  // still no room: stay suspended
+      suspended_ = false;
+      engine_->suspended_workers_--;
+      engine_->Log("info", "wal.resumed", "free space returned; writes resumed");
     }
 
     void HandleEmit(EmitTask* task, std::vector<Staged>* staged) {
@@ -446,6 +510,9 @@ class Engine::Impl {
     Canonicalizer canonicalizer_;
     CanonicalRecord record_;
     Status close_status_;
+    bool suspended_ = false;
+    bool space_warned_ = false;
+    Clock::time_point last_space_check_{};
     mutable std::mutex snapshot_mu_;
     wal::WalMetricsSnapshot wal_metrics_;
     bool has_wal_metrics_ = false;
@@ -564,6 +631,8 @@ class Engine::Impl {
     for (size_t i = 0; i < workers_.size(); ++i) {
       out += "audit_queue_depth{worker=\"" + std::to_string(i) + "\"} " + std::to_string(workers_[i]->depth()) + "\n";
     }
+    out += "# HELP audit_ready 1 when the engine accepts writes (config loaded, WAL ready, not suspended).\n"
+           "# TYPE audit_ready gauge\naudit_ready " + std::string(suspended_workers_ > 0 || closed_ ? "0" : "1") + "\n";
     wal::WalMetricsSnapshot wal;  // every worker's WAL, merged
     bool any = false;
     for (const auto& w : workers_) any = w->WalMetrics(&wal) || any;
@@ -576,6 +645,7 @@ class Engine::Impl {
   Limits limits_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> closed_{false};
+  std::atomic<int> suspended_workers_{0};
   Status close_status_;
   Metrics metrics_;
   mutable std::mutex heads_mu_;
@@ -610,6 +680,18 @@ Status Engine::Flush(Deadline deadline) { return impl_->Flush(deadline); }
 Status Engine::Close(Deadline deadline) { return impl_->Close(deadline); }
 std::string Engine::MetricsText() const { return impl_->MetricsText(); }
 const std::string& Engine::writer_id() const { return impl_->writer_id_; }
+
+bool Engine::Ready(std::string* why) const {
+  if (impl_->closed_) {
+    if (why != nullptr) *why = "closed";
+    return false;
+  }
+  if (impl_->suspended_workers_ > 0) {
+    if (why != nullptr) *why = "audit.wal_ready: writes suspended, disk full";
+    return false;
+  }
+  return true;
+}
 
 std::string Engine::io_backend() const {
   wal::WalMetricsSnapshot wal;

@@ -111,6 +111,10 @@ class Engine {
   // thread. Work still queued at the deadline fails with Closed (tasks_aborted_total).
   Status Close(Deadline deadline);
 
+  // Readiness (OBSERVABILITY §2.2): false while closed or while a full disk suspends writes
+  // (disk_full_action=suspend); `why` names the failing key.
+  bool Ready(std::string* why = nullptr) const;
+
   // Prometheus text exposition of the engine's metrics.
   std::string MetricsText() const;
 

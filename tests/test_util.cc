@@ -123,6 +123,18 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+LoopMount::LoopMount(const std::string& dir, int size_mib)
+    : image_(dir + "/fs.img"), mount_(dir + "/mnt") {
+  const std::string cmd = "truncate -s " + std::to_string(size_mib) + "M " + image_ +
+                          " && mkfs.ext4 -q -F " + image_ + " >/dev/null 2>&1 && mkdir -p " +
+                          mount_ + " && mount -o loop " + image_ + " " + mount_ + " 2>/dev/null";
+  mounted_ = std::system(cmd.c_str()) == 0;
+}
+
+LoopMount::~LoopMount() {
+  if (mounted_) std::system(("umount " + mount_ + " 2>/dev/null").c_str());
+}
+
 std::vector<std::string> SplitLines(const std::string& text) {
   std::vector<std::string> lines;
   size_t start = 0;

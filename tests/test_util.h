@@ -42,6 +42,20 @@ class TempDir {
   std::string path_;
 };
 
+// A small ext4 file system on a loop device, mounted under `dir`/mnt (needs root); unmounted
+// at destruction. mounted() is false if it could not be made.
+class LoopMount {
+ public:
+  LoopMount(const std::string& dir, int size_mib);
+  ~LoopMount();
+  bool mounted() const { return mounted_; }
+  const std::string& path() const { return mount_; }
+
+ private:
+  std::string image_, mount_;
+  bool mounted_ = false;
+};
+
 // Splits on LF; no empty last element for text ending in LF.
 std::vector<std::string> SplitLines(const std::string& text);
 

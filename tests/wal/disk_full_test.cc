@@ -14,29 +14,10 @@
 namespace ron::wal {
 namespace {
 
-class LoopMount {
- public:
-  explicit LoopMount(const std::string& dir) : image_(dir + "/fs.img"), mount_(dir + "/mnt") {
-    const std::string cmd = "truncate -s 40M " + image_ + " && mkfs.ext4 -q -F " + image_ +
-                            " >/dev/null 2>&1 && mkdir -p " + mount_ + " && mount -o loop " +
-                            image_ + " " + mount_ + " 2>/dev/null";
-    mounted_ = std::system(cmd.c_str()) == 0;
-  }
-  ~LoopMount() {
-    if (mounted_) std::system(("umount " + mount_ + " 2>/dev/null").c_str());
-  }
-  bool mounted() const { return mounted_; }
-  const std::string& path() const { return mount_; }
-
- private:
-  std::string image_, mount_;
-  bool mounted_ = false;
-};
-
 TEST(DiskFullTest, AppendsFailWithDiskFullAndNothingAcknowledgedIsLost) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to loop-mount a small ext4 image";
   testing::TempDir tmp;
-  LoopMount fs_mount(tmp.path());
+  testing::LoopMount fs_mount(tmp.path(), 40);
   ASSERT_TRUE(fs_mount.mounted()) << "mount -o loop failed";
   WalOptions options;
   options.dir = fs_mount.path() + "/wal";
