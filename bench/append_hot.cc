@@ -124,9 +124,12 @@ int main(int argc, char** argv) {
     (void)c.CanonicalizeDraft(draft, ctx, &rec);
     ++n;
   }
-  const double baseline = static_cast<double>(n) / std::chrono::duration<double>(Clock::now() - t0).count();
+  const double baseline =
+      static_cast<double>(n) / std::chrono::duration<double>(Clock::now() - t0).count();
   std::printf("baseline: canonicalize + hash on one thread: %.0f records/s\n\n", baseline);
-  std::printf("| configuration | records/s | vs baseline | Emit call p50 / p99 µs | emit → done p50 / p99 ms | Busy |\n");
+  std::printf(
+      "| configuration | records/s | vs baseline | Emit call p50 / p99 µs | emit → done p50 / p99 "
+      "ms | Busy |\n");
   std::printf("| --- | --- | --- | --- | --- | --- |\n");
 
   ron::EngineOptions ram;
@@ -135,7 +138,8 @@ int main(int argc, char** argv) {
   ram.config.queue_depth = 8192;
   {
     auto engine = ron::Engine::Open(ram).value();
-    Print("RAM, 1 worker, 1 producer (window 1024)", Drive(engine.get(), 1, 1, seconds, 1024), baseline);
+    Print("RAM, 1 worker, 1 producer (window 1024)", Drive(engine.get(), 1, 1, seconds, 1024),
+          baseline);
   }
   for (int producers : {1, 2, 4}) {
     fs::remove_all(dir);
@@ -148,8 +152,8 @@ int main(int argc, char** argv) {
     wal.config.wal.dir = dir;
     wal.config.wal.fsync = ron::wal::FsyncPolicy::kAlways;
     auto engine = ron::Engine::Open(wal).value();
-    const std::string label = "WAL fsync=always, 2 workers, 4 streams, " + std::to_string(producers) +
-                              " producer(s) (window 1024 each)";
+    const std::string label = "WAL fsync=always, 2 workers, 4 streams, " +
+                              std::to_string(producers) + " producer(s) (window 1024 each)";
     Print(label.c_str(), Drive(engine.get(), producers, 4, seconds, 1024), baseline);
     (void)engine->Close(Clock::now() + std::chrono::seconds(30));
   }

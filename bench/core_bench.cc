@@ -13,11 +13,13 @@ namespace {
 
 // A realistic record whose canonical form is ~1 KiB (attrs well under its 1 KiB bound).
 std::string Record1KiB() {
-  std::string attrs = R"({"route":"/o/9c1e5d07","status":200,"bytes":48213,"cache":"miss","tags":["eu-west","tier-2","h2"],"client_net":"203.0.113.0/24","trace":")";
+  std::string attrs =
+      R"({"route":"/o/9c1e5d07","status":200,"bytes":48213,"cache":"miss","tags":["eu-west","tier-2","h2"],"client_net":"203.0.113.0/24","trace":")";
   attrs += std::string(484, 'a');
   attrs += R"(","retry":false,"upstream":{"name":"origin-7","latency_us":1840}})";
   return R"({"v":1,"ts_ms":1763800000000,"writer_id":"svc-gateway@inst-1","seq":123456,"stream":"ingress","kind":"GetServed","actor":{"passport_id":"u:7f3a","cap_id":"cap:gw-read"},"subject":{"content_id":"b3:9c1e5d0712aa","name":"objects/9c1e5d07"},"reason":"ok","attrs":)" +
-         attrs + R"(,"prev":"b3:8cb6565cc32a09444e693d809bf86ec63698e51be39a98f3163fed5c1cc1e2f8"})";
+         attrs +
+         R"(,"prev":"b3:8cb6565cc32a09444e693d809bf86ec63698e51be39a98f3163fed5c1cc1e2f8"})";
 }
 
 void BM_Blake3Of1KiBRecord(benchmark::State& state) {

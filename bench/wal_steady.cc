@@ -47,8 +47,8 @@ struct Config {
   ron::wal::IoBackendKind backend = ron::wal::IoBackendKind::kIoUring;
   ron::wal::WriteMode mode = ron::wal::WriteMode::kBuffered;
   ron::wal::FsyncPolicy fsync = ron::wal::FsyncPolicy::kAlways;
-  size_t max_batch = 1024;    // records per stream per commit
-  double rate_per_s = 0;      // total offered load; 0 = as fast as possible
+  size_t max_batch = 1024;  // records per stream per commit
+  double rate_per_s = 0;    // total offered load; 0 = as fast as possible
 };
 
 struct Result {
@@ -117,7 +117,8 @@ Result RunWal(const Config& c, const std::string& dir, double seconds) {
   options.write_mode = c.mode;
   options.fsync = c.fsync;
   options.preallocate = std::getenv("NO_PREALLOC") == nullptr;
-  if (const char* r = std::getenv("ROTATE_MIB")) options.rotate_bytes = std::strtoull(r, nullptr, 10) << 20;
+  if (const char* r = std::getenv("ROTATE_MIB"))
+    options.rotate_bytes = std::strtoull(r, nullptr, 10) << 20;
   auto opened = ron::wal::Wal::Open(options);
   if (!opened.ok()) {
     std::fprintf(stderr, "wal_steady: %s\n", opened.status().ToString().c_str());
@@ -149,7 +150,8 @@ Result RunWal(const Config& c, const std::string& dir, double seconds) {
         // Paced: release the arrivals that are due, then sleep (no spinning: the rig has as
         // few cores as the machines it models).
         const auto now = Clock::now();
-        const auto due = static_cast<uint64_t>(std::chrono::duration<double>(now - begin).count() * per_stream);
+        const auto due =
+            static_cast<uint64_t>(std::chrono::duration<double>(now - begin).count() * per_stream);
         for (; produced < due && !stop; ++produced) queues[static_cast<size_t>(i)]->Push(now);
         std::this_thread::sleep_for(std::chrono::microseconds(100));
       }
@@ -191,9 +193,11 @@ Result RunWal(const Config& c, const std::string& dir, double seconds) {
     const auto acked = Clock::now();
     ++commits;
     records += staged;
-    if (c.fsync == ron::wal::FsyncPolicy::kAlways) fsync_ms.push_back(wal.last_fsync_seconds() * 1e3);
+    if (c.fsync == ron::wal::FsyncPolicy::kAlways)
+      fsync_ms.push_back(wal.last_fsync_seconds() * 1e3);
     for (const auto& got : arrivals) {
-      for (const auto& t : got) ack_ms.push_back(std::chrono::duration<double, std::milli>(acked - t).count());
+      for (const auto& t : got)
+        ack_ms.push_back(std::chrono::duration<double, std::milli>(acked - t).count());
     }
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
@@ -294,21 +298,23 @@ void RunRecovery(const std::string& dir, uint64_t mib) {
   auto reopened = ron::wal::Wal::Open(options);
   const double open_s = std::chrono::duration<double>(Clock::now() - t).count();
   const uint64_t head = reopened.value()->GetStream("bench@rig", "big").value()->head_seq();
-  std::printf("\nrecovery of %.0f MiB (%llu records, cold cache): Wal::Open %.2f s (%.0f MB/s); "
-              "plain read of the same files %.2f s (%.0f MB/s); ratio %.2f\n",
-              static_cast<double>(bytes) / (1 << 20), static_cast<unsigned long long>(head), open_s,
-              static_cast<double>(bytes) / 1e6 / open_s, read_s,
-              static_cast<double>(bytes) / 1e6 / read_s, open_s / read_s);
+  std::printf(
+      "\nrecovery of %.0f MiB (%llu records, cold cache): Wal::Open %.2f s (%.0f MB/s); "
+      "plain read of the same files %.2f s (%.0f MB/s); ratio %.2f\n",
+      static_cast<double>(bytes) / (1 << 20), static_cast<unsigned long long>(head), open_s,
+      static_cast<double>(bytes) / 1e6 / open_s, read_s, static_cast<double>(bytes) / 1e6 / read_s,
+      open_s / read_s);
   reopened = ron::Status();
   fs::remove_all(dir);
 }
 
 void Row(const std::string& label, const Result& r, double device_rate, double never_rate) {
-  std::printf("| %s | %.0f | %.0f | %.2fx | %s | %.2f / %.2f / %.2f | %.2f / %.2f | %.0f |\n",
-              label.c_str(), r.records_per_s, r.mb_per_s, r.records_per_s / device_rate,
-              never_rate > 0 ? (std::to_string(r.records_per_s / never_rate).substr(0, 4) + "x").c_str() : "—",
-              r.ack_p50_ms, r.ack_p95_ms, r.ack_p99_ms, r.fsync_p95_ms, r.fsync_p99_ms,
-              r.batch_records);
+  std::printf(
+      "| %s | %.0f | %.0f | %.2fx | %s | %.2f / %.2f / %.2f | %.2f / %.2f | %.0f |\n",
+      label.c_str(), r.records_per_s, r.mb_per_s, r.records_per_s / device_rate,
+      never_rate > 0 ? (std::to_string(r.records_per_s / never_rate).substr(0, 4) + "x").c_str()
+                     : "—",
+      r.ack_p50_ms, r.ack_p95_ms, r.ack_p99_ms, r.fsync_p95_ms, r.fsync_p99_ms, r.batch_records);
   std::fflush(stdout);
 }
 
@@ -323,7 +329,8 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--paced-only") == 0) paced_only = true;
   }
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--recovery-mib") == 0) recovery_mib = std::strtoull(argv[i + 1], nullptr, 10);
+    if (std::strcmp(argv[i], "--recovery-mib") == 0)
+      recovery_mib = std::strtoull(argv[i + 1], nullptr, 10);
     if (std::strcmp(argv[i], "--dir") == 0) dir = argv[i + 1];
     if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::atof(argv[i + 1]);
   }
@@ -332,9 +339,13 @@ int main(int argc, char** argv) {
   // Frame size of the rig's record: canonical JSON + 53 bytes of framing.
   const size_t frame_bytes = 1024 + 53;
   const Result device = RunRawDevice(dir + "/raw", seconds, frame_bytes);
-  std::printf("device limit (a): %.0f MB/s = %.0f frames/s of %zu bytes; fdatasync p95 %.2f ms, p99 %.2f ms\n\n",
-              device.mb_per_s, device.records_per_s, frame_bytes, device.fsync_p95_ms, device.fsync_p99_ms);
-  std::printf("| configuration | records/s | MB/s | vs (a) | vs never | ack p50 / p95 / p99 ms | fdatasync p95 / p99 ms | records per commit |\n");
+  std::printf(
+      "device limit (a): %.0f MB/s = %.0f frames/s of %zu bytes; fdatasync p95 %.2f ms, p99 %.2f "
+      "ms\n\n",
+      device.mb_per_s, device.records_per_s, frame_bytes, device.fsync_p95_ms, device.fsync_p99_ms);
+  std::printf(
+      "| configuration | records/s | MB/s | vs (a) | vs never | ack p50 / p95 / p99 ms | fdatasync "
+      "p95 / p99 ms | records per commit |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
   using ron::wal::FsyncPolicy;
   using ron::wal::IoBackendKind;
@@ -344,8 +355,9 @@ int main(int argc, char** argv) {
       for (WriteMode mode : {WriteMode::kBuffered, WriteMode::kDirect}) {
         Config c{"", 1, IoBackendKind::kIoUring, mode};
         c.rate_per_s = rate;
-        Row(std::string("1 stream, io_uring ") + (mode == WriteMode::kDirect ? "O_DIRECT" : "buffered") +
-                ", paced at " + std::to_string(static_cast<int>(rate)) + "/s",
+        Row(std::string("1 stream, io_uring ") +
+                (mode == WriteMode::kDirect ? "O_DIRECT" : "buffered") + ", paced at " +
+                std::to_string(static_cast<int>(rate)) + "/s",
             RunWal(c, dir + "/wal", seconds), device.records_per_s, 0);
       }
     }
@@ -356,18 +368,22 @@ int main(int argc, char** argv) {
     const Result n = RunWal(never, dir + "/wal", seconds);
     Row(std::to_string(streams) + " stream(s), fsync=never", n, device.records_per_s, 0);
     const std::pair<const char*, Config> configs[] = {
-        {"io_uring buffered + linked fdatasync", {"", streams, IoBackendKind::kIoUring, WriteMode::kBuffered}},
-        {"io_uring O_DIRECT + RWF_DSYNC", {"", streams, IoBackendKind::kIoUring, WriteMode::kDirect}},
-        {"(b) pwritev buffered + fdatasync", {"", streams, IoBackendKind::kPwritev, WriteMode::kBuffered}},
+        {"io_uring buffered + linked fdatasync",
+         {"", streams, IoBackendKind::kIoUring, WriteMode::kBuffered}},
+        {"io_uring O_DIRECT + RWF_DSYNC",
+         {"", streams, IoBackendKind::kIoUring, WriteMode::kDirect}},
+        {"(b) pwritev buffered + fdatasync",
+         {"", streams, IoBackendKind::kPwritev, WriteMode::kBuffered}},
     };
     for (const auto& [label, config] : configs) {
       const Result r = RunWal(config, dir + "/wal", seconds);
-      Row(std::to_string(streams) + " stream(s), " + label, r, device.records_per_s, n.records_per_s);
+      Row(std::to_string(streams) + " stream(s), " + label, r, device.records_per_s,
+          n.records_per_s);
       if (streams == 1 && std::string(label).find("buffered + linked") != std::string::npos) {
         Config half = config;
         half.rate_per_s = r.records_per_s / 2;
-        Row("1 stream, io_uring buffered, paced at half the max rate", RunWal(half, dir + "/wal", seconds),
-            device.records_per_s, 0);
+        Row("1 stream, io_uring buffered, paced at half the max rate",
+            RunWal(half, dir + "/wal", seconds), device.records_per_s, 0);
         Config direct_half = half;
         direct_half.mode = WriteMode::kDirect;
         Row("1 stream, io_uring O_DIRECT, paced at half the max rate",

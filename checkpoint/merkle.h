@@ -25,9 +25,9 @@
 namespace ron {
 
 struct TreeHasher {
-  Digest (*leaf)(const uint8_t* data, size_t size);  // H(0x00 ‖ data)
+  Digest (*leaf)(const uint8_t* data, size_t size);         // H(0x00 ‖ data)
   Digest (*node)(const Digest& left, const Digest& right);  // H(0x01 ‖ left ‖ right)
-  Digest (*empty)();  // H("")
+  Digest (*empty)();                                        // H("")
 };
 
 const TreeHasher& Blake3TreeHasher();

@@ -1,9 +1,8 @@
 #include "engine/config.h"
 
 #include <sys/stat.h>
-#include <unistd.h>
-
 #include <toml++/toml.h>
+#include <unistd.h>
 
 #include <charconv>
 #include <cstring>
@@ -47,7 +46,9 @@ bool ParseEnum(std::string_view text, std::initializer_list<std::pair<const char
 }
 
 const std::initializer_list<std::pair<const char*, SinkKind>> kSinks = {
-    {"ram", SinkKind::kRam}, {"wal", SinkKind::kWal}, {"export", SinkKind::kExport},
+    {"ram", SinkKind::kRam},
+    {"wal", SinkKind::kWal},
+    {"export", SinkKind::kExport},
     {"wal+export", SinkKind::kWalExport}};
 const std::initializer_list<std::pair<const char*, ShedPolicy>> kShed = {
     {"drop", ShedPolicy::kDrop}, {"block", ShedPolicy::kBlock}};
@@ -56,7 +57,8 @@ const std::initializer_list<std::pair<const char*, IpMode>> kIpModes = {
 const std::initializer_list<std::pair<const char*, DiskFullAction>> kDiskFull = {
     {"suspend", DiskFullAction::kSuspend}, {"fail", DiskFullAction::kFail}};
 const std::initializer_list<std::pair<const char*, wal::FsyncPolicy>> kFsync = {
-    {"always", wal::FsyncPolicy::kAlways}, {"on_checkpoint", wal::FsyncPolicy::kOnCheckpoint},
+    {"always", wal::FsyncPolicy::kAlways},
+    {"on_checkpoint", wal::FsyncPolicy::kOnCheckpoint},
     {"never", wal::FsyncPolicy::kNever}};
 
 template <typename Enum>
@@ -91,7 +93,8 @@ Status SetUint(T* field, std::string_view key, std::string_view value) {
 }
 
 Status SetSize(uint64_t* field, std::string_view key, std::string_view value) {
-  if (!ParseSize(value, field)) return Bad(key, "expected a size like 4KiB or 128MiB, got '" + std::string(value) + "'");
+  if (!ParseSize(value, field))
+    return Bad(key, "expected a size like 4KiB or 128MiB, got '" + std::string(value) + "'");
   return Status::Ok();
 }
 
@@ -105,9 +108,12 @@ Status SetEnum(Enum* field, std::initializer_list<std::pair<const char*, Enum>> 
 }
 
 Status SetBool(bool* field, std::string_view key, std::string_view value) {
-  if (value == "true" || value == "1") *field = true;
-  else if (value == "false" || value == "0") *field = false;
-  else return Bad(key, "expected true or false, got '" + std::string(value) + "'");
+  if (value == "true" || value == "1")
+    *field = true;
+  else if (value == "false" || value == "0")
+    *field = false;
+  else
+    return Bad(key, "expected true or false, got '" + std::string(value) + "'");
   return Status::Ok();
 }
 
@@ -116,31 +122,46 @@ std::string Quote(const std::string& s) { return "\"" + s + "\""; }
 const KeySpec kKeys[] = {
     {"profile", "RON_AUDIT_PROFILE", "--audit-profile",
      [](AuditConfig* c, std::string_view k, std::string_view v) {
-       if (v != "dev" && v != "prod") return Bad(k, "expected dev or prod, got '" + std::string(v) + "'");
+       if (v != "dev" && v != "prod")
+         return Bad(k, "expected dev or prod, got '" + std::string(v) + "'");
        c->profile = std::string(v);
        return Status::Ok();
      },
      [](const AuditConfig& c) { return Quote(c.profile); }},
     {"sink", "RON_AUDIT_SINK", "--audit-sink",
-     [](AuditConfig* c, std::string_view k, std::string_view v) { return SetEnum(&c->sink, kSinks, k, v); },
+     [](AuditConfig* c, std::string_view k, std::string_view v) {
+       return SetEnum(&c->sink, kSinks, k, v);
+     },
      [](const AuditConfig& c) { return Quote(NameOf(kSinks, c.sink)); }},
     {"queue_depth", "RON_AUDIT_QUEUE_DEPTH", "--audit-queue-depth",
-     [](AuditConfig* c, std::string_view k, std::string_view v) { return SetUint(&c->queue_depth, k, v); },
+     [](AuditConfig* c, std::string_view k, std::string_view v) {
+       return SetUint(&c->queue_depth, k, v);
+     },
      [](const AuditConfig& c) { return std::to_string(c.queue_depth); }},
     {"workers", "RON_AUDIT_WORKERS", "--audit-workers",
-     [](AuditConfig* c, std::string_view k, std::string_view v) { return SetUint(&c->workers, k, v); },
+     [](AuditConfig* c, std::string_view k, std::string_view v) {
+       return SetUint(&c->workers, k, v);
+     },
      [](const AuditConfig& c) { return std::to_string(c.workers); }},
     {"max_attrs_bytes", "RON_AUDIT_MAX_ATTRS_BYTES", "--audit-max-attrs",
-     [](AuditConfig* c, std::string_view k, std::string_view v) { return SetSize(&c->max_attrs_bytes, k, v); },
+     [](AuditConfig* c, std::string_view k, std::string_view v) {
+       return SetSize(&c->max_attrs_bytes, k, v);
+     },
      [](const AuditConfig& c) { return std::to_string(c.max_attrs_bytes); }},
     {"max_record_bytes", "RON_AUDIT_MAX_RECORD_BYTES", "--audit-max-record",
-     [](AuditConfig* c, std::string_view k, std::string_view v) { return SetSize(&c->max_record_bytes, k, v); },
+     [](AuditConfig* c, std::string_view k, std::string_view v) {
+       return SetSize(&c->max_record_bytes, k, v);
+     },
      [](const AuditConfig& c) { return std::to_string(c.max_record_bytes); }},
     {"shed_policy", "RON_AUDIT_SHED_POLICY", "--audit-shed",
-     [](AuditConfig* c, std::string_view k, std::string_view v) { return SetEnum(&c->shed_policy, kShed, k, v); },
+     [](AuditConfig* c, std::string_view k, std::string_view v) {
+       return SetEnum(&c->shed_policy, kShed, k, v);
+     },
      [](const AuditConfig& c) { return Quote(NameOf(kShed, c.shed_policy)); }},
     {"amnesia", "RON_AUDIT_AMNESIA", "--audit-amnesia",
-     [](AuditConfig* c, std::string_view k, std::string_view v) { return SetBool(&c->amnesia, k, v); },
+     [](AuditConfig* c, std::string_view k, std::string_view v) {
+       return SetBool(&c->amnesia, k, v);
+     },
      [](const AuditConfig& c) { return std::string(c.amnesia ? "true" : "false"); }},
     {"pin_cpus", "RON_AUDIT_PIN_CPUS", "--audit-pin-cpus",
      [](AuditConfig* c, std::string_view k, std::string_view v) {
@@ -148,18 +169,22 @@ const KeySpec kKeys[] = {
        std::stringstream ss{std::string(v)};
        for (std::string item; std::getline(ss, item, ',');) {
          uint64_t cpu = 0;
-         if (!ParseUint(item, &cpu) || cpu > 4095) return Bad(k, "expected a list of CPU numbers like 0,1");
+         if (!ParseUint(item, &cpu) || cpu > 4095)
+           return Bad(k, "expected a list of CPU numbers like 0,1");
          c->pin_cpus.push_back(static_cast<int>(cpu));
        }
        return Status::Ok();
      },
      [](const AuditConfig& c) {
        std::string s = "[";
-       for (size_t i = 0; i < c.pin_cpus.size(); ++i) s += (i ? ", " : "") + std::to_string(c.pin_cpus[i]);
+       for (size_t i = 0; i < c.pin_cpus.size(); ++i)
+         s += (i ? ", " : "") + std::to_string(c.pin_cpus[i]);
        return s + "]";
      }},
     {"privacy.ip_mode", "RON_AUDIT_PRIVACY_IP_MODE", "--audit-privacy-ip",
-     [](AuditConfig* c, std::string_view k, std::string_view v) { return SetEnum(&c->privacy.ip_mode, kIpModes, k, v); },
+     [](AuditConfig* c, std::string_view k, std::string_view v) {
+       return SetEnum(&c->privacy.ip_mode, kIpModes, k, v);
+     },
      [](const AuditConfig& c) { return Quote(NameOf(kIpModes, c.privacy.ip_mode)); }},
     {"privacy.hash_salt_path", "RON_AUDIT_PRIVACY_HASH_SALT_PATH", "--audit-privacy-hash-salt",
      [](AuditConfig* c, std::string_view, std::string_view v) {
@@ -174,13 +199,19 @@ const KeySpec kKeys[] = {
      },
      [](const AuditConfig& c) { return Quote(c.wal.dir); }},
     {"wal.rotate_bytes", "RON_AUDIT_WAL_ROTATE_BYTES", "--audit-wal-rotate",
-     [](AuditConfig* c, std::string_view k, std::string_view v) { return SetSize(&c->wal.rotate_bytes, k, v); },
+     [](AuditConfig* c, std::string_view k, std::string_view v) {
+       return SetSize(&c->wal.rotate_bytes, k, v);
+     },
      [](const AuditConfig& c) { return std::to_string(c.wal.rotate_bytes); }},
     {"wal.fsync", "RON_AUDIT_WAL_FSYNC", "--audit-wal-fsync",
-     [](AuditConfig* c, std::string_view k, std::string_view v) { return SetEnum(&c->wal.fsync, kFsync, k, v); },
+     [](AuditConfig* c, std::string_view k, std::string_view v) {
+       return SetEnum(&c->wal.fsync, kFsync, k, v);
+     },
      [](const AuditConfig& c) { return Quote(NameOf(kFsync, c.wal.fsync)); }},
     {"wal.space_left", "RON_AUDIT_WAL_SPACE_LEFT", "--audit-wal-space-left",
-     [](AuditConfig* c, std::string_view k, std::string_view v) { return SetSize(&c->wal.space_left_bytes, k, v); },
+     [](AuditConfig* c, std::string_view k, std::string_view v) {
+       return SetSize(&c->wal.space_left_bytes, k, v);
+     },
      [](const AuditConfig& c) { return std::to_string(c.wal.space_left_bytes); }},
     {"wal.disk_full_action", "RON_AUDIT_WAL_DISK_FULL_ACTION", "--audit-wal-disk-full-action",
      [](AuditConfig* c, std::string_view k, std::string_view v) {
@@ -194,7 +225,9 @@ const KeySpec kKeys[] = {
      },
      [](const AuditConfig& c) { return Quote(c.export_.dir); }},
     {"export.checkpoint_every", "RON_AUDIT_CHECKPOINT_EVERY", "--audit-checkpoint-every",
-     [](AuditConfig* c, std::string_view k, std::string_view v) { return SetUint(&c->export_.checkpoint_every, k, v); },
+     [](AuditConfig* c, std::string_view k, std::string_view v) {
+       return SetUint(&c->export_.checkpoint_every, k, v);
+     },
      [](const AuditConfig& c) { return std::to_string(c.export_.checkpoint_every); }},
     {"export.export_every", "RON_AUDIT_EXPORT_EVERY", "--audit-export-every",
      [](AuditConfig* c, std::string_view k, std::string_view v) {
@@ -227,11 +260,13 @@ const KeySpec* FindKey(std::string_view key) {
 
 // TOML scalars as the text the setters parse.
 bool NodeText(const toml::node& node, std::string* out) {
-  if (const auto* s = node.as_string()) *out = s->get();
+  if (const auto* s = node.as_string())
+    *out = s->get();
   else if (const auto* i = node.as_integer()) {
     if (i->get() < 0) return false;
     *out = std::to_string(i->get());
-  } else if (const auto* b = node.as_boolean()) *out = b->get() ? "true" : "false";
+  } else if (const auto* b = node.as_boolean())
+    *out = b->get() ? "true" : "false";
   else if (const auto* a = node.as_array()) {
     out->clear();
     for (const toml::node& item : *a) {
@@ -252,14 +287,16 @@ Status ApplyFile(const std::string& path, AuditConfig* config, ConfigOrigins* or
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
     return Status(Code::kSchema, path + ":" + std::to_string(where.line) + ":" +
-                                     std::to_string(where.column) + ": " + std::string(e.description()));
+                                     std::to_string(where.column) + ": " +
+                                     std::string(e.description()));
   }
   const std::string origin = "file " + path;
   for (const auto& [name, node] : root) {
     const std::string top(name.str());
     if (top == "streams") {
       const toml::table* streams = node.as_table();
-      if (streams == nullptr) return Bad("streams", "expected a table of [streams.\"name\"] sections");
+      if (streams == nullptr)
+        return Bad("streams", "expected a table of [streams.\"name\"] sections");
       for (const auto& [stream, section] : *streams) {
         const std::string prefix = "streams." + std::string(stream.str());
         const toml::table* t = section.as_table();
@@ -279,7 +316,8 @@ Status ApplyFile(const std::string& path, AuditConfig* config, ConfigOrigins* or
     }
     std::vector<std::pair<std::string, const toml::node*>> entries;
     if (const toml::table* section = node.as_table()) {
-      for (const auto& [k, v] : *section) entries.emplace_back(top + "." + std::string(k.str()), &v);
+      for (const auto& [k, v] : *section)
+        entries.emplace_back(top + "." + std::string(k.str()), &v);
     } else {
       entries.emplace_back(top, &node);
     }
@@ -312,7 +350,8 @@ Status ApplyEnv(const std::vector<std::string>& env, AuditConfig* config, Config
   return Status::Ok();
 }
 
-Status ApplyFlags(const std::vector<std::string>& flags, AuditConfig* config, ConfigOrigins* origins) {
+Status ApplyFlags(const std::vector<std::string>& flags, AuditConfig* config,
+                  ConfigOrigins* origins) {
   for (size_t i = 0; i < flags.size(); ++i) {
     std::string flag = flags[i];
     std::string value;
@@ -357,9 +396,14 @@ bool ParseSize(std::string_view text, uint64_t* bytes) {
   uint64_t n = 0;
   std::string_view unit;
   if (!SplitNumber(text, &n, &unit)) return false;
-  static const std::pair<const char*, uint64_t> kUnits[] = {
-      {"", 1},          {"B", 1},         {"KB", 1000},           {"MB", 1000 * 1000},
-      {"GB", 1000000000}, {"KiB", 1 << 10}, {"MiB", 1 << 20},     {"GiB", 1ull << 30}};
+  static const std::pair<const char*, uint64_t> kUnits[] = {{"", 1},
+                                                            {"B", 1},
+                                                            {"KB", 1000},
+                                                            {"MB", 1000 * 1000},
+                                                            {"GB", 1000000000},
+                                                            {"KiB", 1 << 10},
+                                                            {"MiB", 1 << 20},
+                                                            {"GiB", 1ull << 30}};
   for (const auto& [name, scale] : kUnits) {
     if (unit == name) return Multiply(n, scale, bytes);
   }
@@ -397,7 +441,8 @@ Status ValidateConfig(const AuditConfig& c) {
     return Bad("sink", "amnesia=true allows only ram or export sinks (no disk writes), got " +
                            NameOf(kSinks, c.sink));
   }
-  if (c.max_attrs_bytes < Limits::kMinAttrsBytes) return Bad("max_attrs_bytes", "must be at least 256B");
+  if (c.max_attrs_bytes < Limits::kMinAttrsBytes)
+    return Bad("max_attrs_bytes", "must be at least 256B");
   if (c.max_record_bytes < c.max_attrs_bytes + Limits::kRecordOverAttrsBytes) {
     return Bad("max_record_bytes", "must be at least max_attrs_bytes + 512B");
   }
@@ -419,9 +464,11 @@ Status ValidateConfig(const AuditConfig& c) {
     const std::string& path = c.privacy.hash_salt_path;
     struct stat st {};
     if (path.empty()) return Bad("privacy.hash_salt_path", "is required when privacy.ip_mode=hash");
-    if (stat(path.c_str(), &st) != 0) return Bad("privacy.hash_salt_path", path + " does not exist");
+    if (stat(path.c_str(), &st) != 0)
+      return Bad("privacy.hash_salt_path", path + " does not exist");
     if (st.st_size == 0) return Bad("privacy.hash_salt_path", path + " is empty");
-    if ((st.st_mode & 0777) != 0600) return Bad("privacy.hash_salt_path", path + " must have mode 0600");
+    if ((st.st_mode & 0777) != 0600)
+      return Bad("privacy.hash_salt_path", path + " must have mode 0600");
   }
   if (c.UsesWal()) {
     RON_RETURN_IF_ERROR(CheckDir("wal.dir", c.wal.dir));
@@ -434,10 +481,13 @@ Status ValidateConfig(const AuditConfig& c) {
   }
   if (c.UsesExport()) {
     RON_RETURN_IF_ERROR(CheckDir("export.dir", c.export_.dir));
-    if (c.export_.checkpoint_every < 1000) return Bad("export.checkpoint_every", "must be at least 1000");
-    if (c.export_.alg.empty()) return Bad("export.alg", "must not be empty (use \"none\" for unsigned)");
+    if (c.export_.checkpoint_every < 1000)
+      return Bad("export.checkpoint_every", "must be at least 1000");
+    if (c.export_.alg.empty())
+      return Bad("export.alg", "must not be empty (use \"none\" for unsigned)");
     if (c.export_.alg != "none" && c.export_.signer_key_id.empty()) {
-      return Bad("export.signer_key_id", "is required for signed checkpoints (alg " + c.export_.alg + ")");
+      return Bad("export.signer_key_id",
+                 "is required for signed checkpoints (alg " + c.export_.alg + ")");
     }
   }
   return Status::Ok();
@@ -453,7 +503,8 @@ std::string DescribeConfig(const AuditConfig& config, const ConfigOrigins& origi
   for (const auto& [stream, depth] : config.stream_queue_depth) {
     const std::string key = "streams." + stream + ".queue_depth";
     const auto it = origins.find(key);
-    out += key + " = " + std::to_string(depth) + "  # " + (it == origins.end() ? "file" : it->second) + "\n";
+    out += key + " = " + std::to_string(depth) + "  # " +
+           (it == origins.end() ? "file" : it->second) + "\n";
   }
   return out;
 }

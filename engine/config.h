@@ -67,7 +67,7 @@ struct AuditConfig {
 // RON_AUDIT_* entries are read); `flags` are --audit-* arguments ("--audit-workers", "2", or the
 // bare boolean "--audit-amnesia").
 struct ConfigSources {
-  std::string file;                // TOML file; empty for none
+  std::string file;  // TOML file; empty for none
   std::vector<std::string> env;
   std::vector<std::string> flags;
 };

@@ -1,8 +1,8 @@
 #include "engine/engine.h"
 
 #include <pthread.h>
-#include <sys/statvfs.h>
 #include <sched.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -113,7 +113,9 @@ struct RamStream {
   Digest head_hash{};
   std::deque<std::pair<uint64_t, Digest>> recent;  // (seq, self_hash), oldest first
   std::deque<std::string> sealed;                  // parallel to `recent`
-  std::string HeadText() const { return head_seq == 0 ? std::string(kGenesisPrev) : HashText(head_hash); }
+  std::string HeadText() const {
+    return head_seq == 0 ? std::string(kGenesisPrev) : HashText(head_hash);
+  }
 };
 
 }  // namespace
@@ -123,8 +125,7 @@ struct RamStream {
 class Engine::Impl {
  public:
   struct Metrics {
-    std::atomic<uint64_t> emitted{0}, appended{0}, busy{0}, dedupe_hits{0}, aborted{0},
-        rejected{0};
+    std::atomic<uint64_t> emitted{0}, appended{0}, busy{0}, dedupe_hits{0}, aborted{0}, rejected{0};
   };
 
   class Worker {
@@ -247,7 +248,8 @@ class Engine::Impl {
           std::unique_lock<std::mutex> lock(mu_);
           // While writes are suspended for lack of space, wake up now and then to look for it.
           if (suspended_) {
-            cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping_ || !queue_.empty(); });
+            cv_.wait_for(lock, std::chrono::milliseconds(100),
+                         [&] { return stopping_ || !queue_.empty(); });
           } else {
             cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
           }
@@ -281,7 +283,12 @@ class Engine::Impl {
       batch->clear();
       for (Task& t : rest) {
         engine_->metrics_.aborted++;
-        std::visit([](auto& task) { task.ticket->Complete(Status(Code::kClosed, "engine closed before this record was written"), {}); }, t);
+        std::visit(
+            [](auto& task) {
+              task.ticket->Complete(
+                  Status(Code::kClosed, "engine closed before this record was written"), {});
+            },
+            t);
       }
     }
 
@@ -295,13 +302,16 @@ class Engine::Impl {
       if (suspended_) TryResume();
       if (suspended_) {  // disk_full_action=suspend: refuse until space returns
         for (Task& t : *batch) {
-          std::visit([&](auto& task) {
-            if constexpr (std::is_same_v<std::decay_t<decltype(task)>, FlushTask>) {
-              task.ticket->Complete(Status::Ok(), {});
-            } else {
-              Reject(task.ticket, Status(Code::kIo, "disk_full: writes are suspended until space returns"));
-            }
-          }, t);
+          std::visit(
+              [&](auto& task) {
+                if constexpr (std::is_same_v<std::decay_t<decltype(task)>, FlushTask>) {
+                  task.ticket->Complete(Status::Ok(), {});
+                } else {
+                  Reject(task.ticket,
+                         Status(Code::kIo, "disk_full: writes are suspended until space returns"));
+                }
+              },
+              t);
         }
         batch->clear();
         return;
@@ -339,7 +349,8 @@ class Engine::Impl {
       for (Staged& st : staged) {
         Status status;
         if (st.stream != nullptr && st.stream->durable_seq() < st.receipt.seq) {
-          status = st.stream->failure().ok() ? committed : Status(Code::kIo, st.stream->failure().message());
+          status = st.stream->failure().ok() ? committed
+                                             : Status(Code::kIo, st.stream->failure().message());
           if (status.ok()) status = Status(Code::kIo, "record not durable");
         }
         if (status.ok()) engine_->metrics_.appended++;
@@ -359,7 +370,8 @@ class Engine::Impl {
     // WAL's fatal-error rule) or suspend all writes of this worker until space returns.
     void WatchSpace(const Status& committed) {
       const AuditConfig& config = engine_->options_.config;
-      const bool disk_full = !committed.ok() && committed.message().find("disk_full") != std::string::npos;
+      const bool disk_full =
+          !committed.ok() && committed.message().find("disk_full") != std::string::npos;
       if (disk_full && config.wal.disk_full_action == DiskFullAction::kSuspend) {
         suspended_ = true;
         engine_->suspended_workers_++;
@@ -395,7 +407,8 @@ class Engine::Impl {
         if (!got.ok()) return Reject(task->ticket, got.status());
         wal::StreamWal* s = got.value();
         const std::string prev = s->HeadText();
-        const Canonicalizer::DraftContext ctx{writer, task->stream, s->head_seq() + 1, prev, NowMs()};
+        const Canonicalizer::DraftContext ctx{writer, task->stream, s->head_seq() + 1, prev,
+                                              NowMs()};
         Status st = canonicalizer_.CanonicalizeDraft(task->draft, ctx, &record_);
         if (st.ok()) st = wal_->Stage(s, record_);
         if (!st.ok()) return Reject(task->ticket, st);
@@ -431,7 +444,8 @@ class Engine::Impl {
         head_text = rs->HeadText();
       }
       if (r.seq == head + 1) {
-        if (r.prev != head_text) return Reject(task->ticket, Status(Code::kPrevMismatch, "prev is not the stream head"));
+        if (r.prev != head_text)
+          return Reject(task->ticket, Status(Code::kPrevMismatch, "prev is not the stream head"));
         if (ws != nullptr) {
           const Status st = wal_->Stage(ws, task->record);
           if (!st.ok()) return Reject(task->ticket, st);
@@ -443,13 +457,17 @@ class Engine::Impl {
         return;
       }
       if (r.seq > head + 1) {
-        return Reject(task->ticket, Status(Code::kSeqGap, "seq " + std::to_string(r.seq) + " after head " + std::to_string(head)));
+        return Reject(task->ticket,
+                      Status(Code::kSeqGap, "seq " + std::to_string(r.seq) + " after head " +
+                                                std::to_string(head)));
       }
       Digest stored{};
-      Status found = ws != nullptr ? wal_->StoredDigest(ws, r.seq, &stored) : FindInRam(*rs, r.seq, &stored);
+      Status found =
+          ws != nullptr ? wal_->StoredDigest(ws, r.seq, &stored) : FindInRam(*rs, r.seq, &stored);
       if (!found.ok()) return Reject(task->ticket, found);
       if (stored != task->record.digest) {
-        return Reject(task->ticket, Status(Code::kConflict, "seq " + std::to_string(r.seq) + " holds another record"));
+        return Reject(task->ticket, Status(Code::kConflict, "seq " + std::to_string(r.seq) +
+                                                                " holds another record"));
       }
       engine_->metrics_.dedupe_hits++;
       task->ticket->Complete(Status::Ok(), {r.seq, stored}, AppendOutcome::kDuplicate);
@@ -468,7 +486,8 @@ class Engine::Impl {
 
     static Status FindInRam(const RamStream& s, uint64_t seq, Digest* digest) {
       if (s.recent.empty() || seq < s.recent.front().first) {
-        return Status(Code::kConflict, "seq " + std::to_string(seq) + " is no longer held in RAM; cannot confirm a duplicate");
+        return Status(Code::kConflict, "seq " + std::to_string(seq) +
+                                           " is no longer held in RAM; cannot confirm a duplicate");
       }
       *digest = s.recent[seq - s.recent.front().first].second;
       return Status::Ok();
@@ -479,7 +498,8 @@ class Engine::Impl {
       ticket->Complete(status, {});
     }
 
-    void Publish(const std::string& writer, const std::string& stream, uint64_t seq, std::string head, wal::StreamState state) {
+    void Publish(const std::string& writer, const std::string& stream, uint64_t seq,
+                 std::string head, wal::StreamState state) {
       std::lock_guard<std::mutex> lock(engine_->heads_mu_);
       engine_->heads_[{writer, stream}] = StreamInfo{seq, std::move(head), state};
     }
@@ -519,7 +539,8 @@ class Engine::Impl {
   };
 
   Impl(const EngineOptions& options)
-      : options_(options), writer_id_(options.writer_id),
+      : options_(options),
+        writer_id_(options.writer_id),
         limits_{options.config.max_attrs_bytes, options.config.max_record_bytes} {}
 
   Status Start() {
@@ -528,9 +549,12 @@ class Engine::Impl {
     Canonicalizer probe(limits_);
     CanonicalRecord out;
     const Canonicalizer::DraftContext ctx{writer_id_, "probe", 1, kGenesisPrev, 0};
-    RON_RETURN_IF_ERROR(probe.CanonicalizeDraft(R"({"kind":"Probe","actor":{},"subject":{},"reason":"ok","attrs":{}})", ctx, &out));
-    if (out.record.writer_id != writer_id_) return Status(Code::kSchema, "writer_id must be NFC-normalized");
-    for (size_t i = 0; i < options_.config.workers; ++i) workers_.push_back(std::make_unique<Worker>(this, i));
+    RON_RETURN_IF_ERROR(probe.CanonicalizeDraft(
+        R"({"kind":"Probe","actor":{},"subject":{},"reason":"ok","attrs":{}})", ctx, &out));
+    if (out.record.writer_id != writer_id_)
+      return Status(Code::kSchema, "writer_id must be NFC-normalized");
+    for (size_t i = 0; i < options_.config.workers; ++i)
+      workers_.push_back(std::make_unique<Worker>(this, i));
     for (auto& w : workers_) {
       const Status s = w->Start(options_);
       if (!s.ok()) {
@@ -559,10 +583,12 @@ class Engine::Impl {
 
   Result<Ticket> Emit(std::string_view stream, std::string_view draft) {
     if (closed_) return Status(Code::kClosed, "engine is closed");
-    if (draft.size() > kMaxInputBytes) return Status(Code::kRecordTooLarge, "draft longer than 65536 bytes");
+    if (draft.size() > kMaxInputBytes)
+      return Status(Code::kRecordTooLarge, "draft longer than 65536 bytes");
     auto ticket = std::make_shared<TicketState>();
     metrics_.emitted++;
-    if (!OwnerOf(writer_id_, stream).TryPush(EmitTask{std::string(stream), std::string(draft), ticket})) {
+    if (!OwnerOf(writer_id_, stream)
+             .TryPush(EmitTask{std::string(stream), std::string(draft), ticket})) {
       if (closed_) return Status(Code::kClosed, "engine is closed");
       metrics_.busy++;
       return Status(Code::kBusy, "audit_backpressure: the writer's queue is full");
@@ -617,22 +643,34 @@ class Engine::Impl {
 
   std::string MetricsText() const {
     std::string out;
-    const auto counter = [&](const char* name, const char* help, const std::string& labels, uint64_t v) {
-      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + labels + " " + std::to_string(v) + "\n";
+    const auto counter = [&](const char* name, const char* help, const std::string& labels,
+                             uint64_t v) {
+      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
+             labels + " " + std::to_string(v) + "\n";
     };
     counter("audit_emitted_total", "Drafts offered to Emit.", "", metrics_.emitted);
-    counter("audit_appended_total", "Records made durable (per the fsync policy).", "", metrics_.appended);
+    counter("audit_appended_total", "Records made durable (per the fsync policy).", "",
+            metrics_.appended);
     counter("audit_drop_total", "Records shed.", "{reason=\"audit_backpressure\"}", metrics_.busy);
     counter("busy_rejections_total", "Calls answered Busy.", "{endpoint=\"emit\"}", metrics_.busy);
-    counter("audit_dedupe_hits_total", "AppendSealed replays answered Duplicate.", "", metrics_.dedupe_hits);
-    counter("audit_rejected_total", "Records refused with an error (schema, chain, I/O).", "", metrics_.rejected);
-    counter("tasks_aborted_total", "Queued work failed with Closed at the close deadline.", "", metrics_.aborted);
-    out += "# HELP audit_queue_depth Tasks waiting in each writer's queue.\n# TYPE audit_queue_depth gauge\n";
+    counter("audit_dedupe_hits_total", "AppendSealed replays answered Duplicate.", "",
+            metrics_.dedupe_hits);
+    counter("audit_rejected_total", "Records refused with an error (schema, chain, I/O).", "",
+            metrics_.rejected);
+    counter("tasks_aborted_total", "Queued work failed with Closed at the close deadline.", "",
+            metrics_.aborted);
+    out +=
+        "# HELP audit_queue_depth Tasks waiting in each writer's queue.\n# TYPE audit_queue_depth "
+        "gauge\n";
     for (size_t i = 0; i < workers_.size(); ++i) {
-      out += "audit_queue_depth{worker=\"" + std::to_string(i) + "\"} " + std::to_string(workers_[i]->depth()) + "\n";
+      out += "audit_queue_depth{worker=\"" + std::to_string(i) + "\"} " +
+             std::to_string(workers_[i]->depth()) + "\n";
     }
-    out += "# HELP audit_ready 1 when the engine accepts writes (config loaded, WAL ready, not suspended).\n"
-           "# TYPE audit_ready gauge\naudit_ready " + std::string(suspended_workers_ > 0 || closed_ ? "0" : "1") + "\n";
+    out +=
+        "# HELP audit_ready 1 when the engine accepts writes (config loaded, WAL ready, not "
+        "suspended).\n"
+        "# TYPE audit_ready gauge\naudit_ready " +
+        std::string(suspended_workers_ > 0 || closed_ ? "0" : "1") + "\n";
     wal::WalMetricsSnapshot wal;  // every worker's WAL, merged
     bool any = false;
     for (const auto& w : workers_) any = w->WalMetrics(&wal) || any;

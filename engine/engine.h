@@ -38,8 +38,8 @@ namespace ron {
 using Deadline = std::chrono::steady_clock::time_point;
 
 struct EngineOptions {
-  AuditConfig config;                 // validated by Open
-  std::string writer_id;              // this host's identity for Emit, e.g. "svc-gateway@inst-1"
+  AuditConfig config;     // validated by Open
+  std::string writer_id;  // this host's identity for Emit, e.g. "svc-gateway@inst-1"
   wal::IoBackendKind io_backend = wal::IoBackendKind::kAuto;
   wal::WriteMode write_mode = wal::WriteMode::kBuffered;
   size_t ram_records_per_stream = 65536;  // sink=ram: ring size per stream

@@ -44,13 +44,20 @@ std::string At(uint64_t offset) { return " at offset " + std::to_string(offset);
 
 std::string_view ScanOutcomeName(ScanOutcome outcome) {
   switch (outcome) {
-    case ScanOutcome::kCleanEnd: return "clean_end";
-    case ScanOutcome::kZeroFilledTail: return "zero_filled_tail";
-    case ScanOutcome::kTornTail: return "torn_tail";
-    case ScanOutcome::kCorruptMidLog: return "corrupt_mid_log";
-    case ScanOutcome::kSeqDiscontinuity: return "seq_discontinuity";
-    case ScanOutcome::kBadHeader: return "bad_header";
-    case ScanOutcome::kFrameTooLong: return "frame_too_long";
+    case ScanOutcome::kCleanEnd:
+      return "clean_end";
+    case ScanOutcome::kZeroFilledTail:
+      return "zero_filled_tail";
+    case ScanOutcome::kTornTail:
+      return "torn_tail";
+    case ScanOutcome::kCorruptMidLog:
+      return "corrupt_mid_log";
+    case ScanOutcome::kSeqDiscontinuity:
+      return "seq_discontinuity";
+    case ScanOutcome::kBadHeader:
+      return "bad_header";
+    case ScanOutcome::kFrameTooLong:
+      return "frame_too_long";
   }
   return "unknown";
 }
@@ -60,8 +67,8 @@ ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
   ScanResult result;
   const HeaderStatus header_status = DecodeHeader(file, &result.header);
   if (header_status != HeaderStatus::kOk) {
-    const bool unwritten = header_status == HeaderStatus::kShort ||
-                           header_status == HeaderStatus::kAllZero;
+    const bool unwritten =
+        header_status == HeaderStatus::kShort || header_status == HeaderStatus::kAllZero;
     if (options.newest && unwritten) {
       result.outcome = ScanOutcome::kTornTail;
       result.detail = "segment header never completed";
@@ -143,12 +150,13 @@ ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
       result.detail = "frame length above max_record_bytes" + At(offset);
     } else {
       result.outcome = ScanOutcome::kCorruptMidLog;
-      result.detail = (status == FrameStatus::kChecksum ? "checksum mismatch" : "partial frame") +
-                      At(offset);
+      result.detail =
+          (status == FrameStatus::kChecksum ? "checksum mismatch" : "partial frame") + At(offset);
     }
     return result;
   }
-  if (offset >= file.size() && result.outcome == ScanOutcome::kCleanEnd) result.valid_end = file.size();
+  if (offset >= file.size() && result.outcome == ScanOutcome::kCleanEnd)
+    result.valid_end = file.size();
   const bool sealed = result.header.count != 0;
   if (sealed && result.header.count != result.frames) {
     result.outcome = ScanOutcome::kBadHeader;

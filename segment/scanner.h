@@ -57,7 +57,7 @@ inline bool IsCorruption(ScanOutcome o) {
 }
 
 struct ScanOptions {
-  bool newest = false;            // the stream's newest segment (the only one that may be torn)
+  bool newest = false;               // the stream's newest segment (the only one that may be torn)
   uint64_t expected_segment_no = 0;  // from the file name
   uint64_t expected_first_seq = 0;   // 0: take the header's first_seq
   size_t max_record_bytes = 4096;
@@ -70,12 +70,12 @@ struct ScanOptions {
 struct ScanResult {
   ScanOutcome outcome = ScanOutcome::kCleanEnd;
   SegmentHeader header;
-  uint64_t frames = 0;         // valid frames delivered
-  uint64_t last_seq = 0;       // of the last valid frame (0 if none)
-  Digest last_hash{};          // of the last valid frame
-  uint64_t valid_end = 0;      // offset just past the last valid frame (or its padding)
-  uint64_t bad_offset = 0;     // where the problem starts (torn/corrupt rows)
-  std::string detail;          // one line for operators; never record content
+  uint64_t frames = 0;      // valid frames delivered
+  uint64_t last_seq = 0;    // of the last valid frame (0 if none)
+  Digest last_hash{};       // of the last valid frame
+  uint64_t valid_end = 0;   // offset just past the last valid frame (or its padding)
+  uint64_t bad_offset = 0;  // where the problem starts (torn/corrupt rows)
+  std::string detail;       // one line for operators; never record content
 };
 
 // Scans `file` (the whole segment). `on_frame` is called for each valid frame in order; frames

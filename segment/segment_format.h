@@ -54,7 +54,8 @@ inline constexpr size_t kHeaderCountOffset = 12;
 inline constexpr size_t kFrameLenBytes = 4;
 inline constexpr size_t kFramePrefixBytes = 13;  // len + v + seq
 inline constexpr size_t kFrameChecksumBytes = 8;
-inline constexpr size_t kFrameOverheadBytes = kFramePrefixBytes + kDigestBytes + kFrameChecksumBytes;
+inline constexpr size_t kFrameOverheadBytes =
+    kFramePrefixBytes + kDigestBytes + kFrameChecksumBytes;
 inline constexpr uint32_t kEndMarker = 0;
 inline constexpr uint32_t kPaddingMarker = 0xFFFFFFFFu;
 inline constexpr size_t kPaddingAlignBytes = 4096;
@@ -78,8 +79,8 @@ void EncodeHeader(const SegmentHeader& header, uint8_t out[kHeaderBytes]);
 
 enum class HeaderStatus {
   kOk,
-  kShort,     // fewer than 32 bytes
-  kAllZero,   // 32 zero bytes: a file created but never initialized
+  kShort,    // fewer than 32 bytes
+  kAllZero,  // 32 zero bytes: a file created but never initialized
   kBadMagic,
   kBadFields  // flags or reserved not 0, or first_seq 0
 };

@@ -62,7 +62,8 @@ constexpr char kVerifyChainHelp[] =
     "in seq order. The first record may start mid-chain; seq 1 must have prev b3:0.\n"
     "stdout: 'ok <count> <head self_hash>' (head is b3:0 for empty input), or\n"
     "        'err <Code> line <n>' for the first failure (exit 1), with detail on stderr.\n"
-    "Codes: Schema, Float, Utf8, AttrsTooLarge, RecordTooLarge, HashMismatch, PrevMismatch, SeqGap.\n";
+    "Codes: Schema, Float, Utf8, AttrsTooLarge, RecordTooLarge, HashMismatch, PrevMismatch, "
+    "SeqGap.\n";
 
 struct Options {
   Limits limits;

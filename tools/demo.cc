@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
   std::vector<ron::Digest> digests;
   std::string prev(ron::kGenesisPrev), draft;
   for (uint64_t seq = 1; std::getline(drafts, draft); ++seq) {
-    const ron::Status status = canonicalizer.Canonicalize(WithChainFields(draft, seq, prev), &record);
+    const ron::Status status =
+        canonicalizer.Canonicalize(WithChainFields(draft, seq, prev), &record);
     if (!status.ok()) {
       std::fprintf(stderr, "ron_demo: draft %llu: %s\n", static_cast<unsigned long long>(seq),
                    status.ToString().c_str());

@@ -45,8 +45,8 @@ struct Stats {
 };
 
 // An emitting host: sends its drafts, keeping up to `window` in flight, retrying Busy.
-void EmitHost(ron::Engine* engine, const std::string& stream, const std::vector<std::string>& drafts,
-              Stats* stats) {
+void EmitHost(ron::Engine* engine, const std::string& stream,
+              const std::vector<std::string>& drafts, Stats* stats) {
   std::vector<std::pair<Clock::time_point, ron::Ticket>> inflight;
   const auto settle = [&] {
     for (auto& [t0, ticket] : inflight) {
@@ -125,10 +125,14 @@ int main(int argc, char** argv) {
               examples = "docs/examples";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--profile") profile = argv[i + 1];
-    else if (flag == "--wal") wal_dir = argv[i + 1];
-    else if (flag == "--metrics") metrics = argv[i + 1];
-    else if (flag == "--examples") examples = argv[i + 1];
+    if (flag == "--profile")
+      profile = argv[i + 1];
+    else if (flag == "--wal")
+      wal_dir = argv[i + 1];
+    else if (flag == "--metrics")
+      metrics = argv[i + 1];
+    else if (flag == "--examples")
+      examples = argv[i + 1];
   }
   ron::EngineOptions options;
   options.writer_id = "svc-hosts@demo";
@@ -189,18 +193,22 @@ int main(int argc, char** argv) {
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::sort(stats.ack_ms.begin(), stats.ack_ms.end());
   const double p99 = stats.ack_ms.empty() ? 0 : stats.ack_ms[stats.ack_ms.size() * 99 / 100];
-  std::printf("   %s profile: %llu records in %.2f s = %.0f records/s, ack p99 %.2f ms, %llu busy "
-              "retries, %llu retried transfers answered Duplicate, %llu errors\n",
-              profile.c_str(), static_cast<unsigned long long>(stats.done.load()), seconds,
-              static_cast<double>(stats.done.load()) / seconds, p99,
-              static_cast<unsigned long long>(stats.busy.load()),
-              static_cast<unsigned long long>(stats.duplicates.load()),
-              static_cast<unsigned long long>(stats.errors.load()));
-  std::printf("   per host: gateway %zu records in %.2f s, locks %zu in %.2f s (group commit), ledger "
-              "%zu in %.2f s (one sealed record per durable round trip)\n",
-              gateway.size(), gateway_s, locks.size(), locks_s, ledger.size(), ledger_s);
-  for (const auto& [writer, stream] : std::vector<std::pair<std::string, std::string>>{
-           {"svc-hosts@demo", "gateway"}, {"svc-hosts@demo", "locks"}, {"svc-ledger@demo", "ledger"}}) {
+  std::printf(
+      "   %s profile: %llu records in %.2f s = %.0f records/s, ack p99 %.2f ms, %llu busy "
+      "retries, %llu retried transfers answered Duplicate, %llu errors\n",
+      profile.c_str(), static_cast<unsigned long long>(stats.done.load()), seconds,
+      static_cast<double>(stats.done.load()) / seconds, p99,
+      static_cast<unsigned long long>(stats.busy.load()),
+      static_cast<unsigned long long>(stats.duplicates.load()),
+      static_cast<unsigned long long>(stats.errors.load()));
+  std::printf(
+      "   per host: gateway %zu records in %.2f s, locks %zu in %.2f s (group commit), ledger "
+      "%zu in %.2f s (one sealed record per durable round trip)\n",
+      gateway.size(), gateway_s, locks.size(), locks_s, ledger.size(), ledger_s);
+  for (const auto& [writer, stream] :
+       std::vector<std::pair<std::string, std::string>>{{"svc-hosts@demo", "gateway"},
+                                                        {"svc-hosts@demo", "locks"},
+                                                        {"svc-ledger@demo", "ledger"}}) {
     const ron::StreamInfo info = engine.State(writer, stream);
     std::printf("   head %s/%s: seq %llu %s\n", writer.c_str(), stream.c_str(),
                 static_cast<unsigned long long>(info.head_seq), info.head.c_str());

@@ -14,9 +14,9 @@
 
 #include "engine/core/canonical.h"
 #include "engine/engine.h"
-#include "wal/files.h"
 #include "tools/cli_util.h"
 #include "tools/line_reader.h"
+#include "wal/files.h"
 #include "wal/metrics.h"
 #include "wal/reader.h"
 #include "wal/wal.h"
@@ -113,13 +113,16 @@ int RunAppend(const Flags& flags) {
   options.config.queue_depth = 8192;
   options.config.wal.dir = flags.at("dir");
   options.config.wal.fsync = wal::FsyncPolicy::kAlways;
-  if (flags.count("fsync") && !wal::ParseFsyncPolicy(flags.at("fsync"), &options.config.wal.fsync)) {
+  if (flags.count("fsync") &&
+      !wal::ParseFsyncPolicy(flags.at("fsync"), &options.config.wal.fsync)) {
     return UsageError("audit append", "--fsync must be always, on_checkpoint or never");
   }
-  if (flags.count("io-backend") && !wal::ParseIoBackendKind(flags.at("io-backend"), &options.io_backend)) {
+  if (flags.count("io-backend") &&
+      !wal::ParseIoBackendKind(flags.at("io-backend"), &options.io_backend)) {
     return UsageError("audit append", "--io-backend must be auto, io_uring or pwritev");
   }
-  if (flags.count("write-mode") && !wal::ParseWriteMode(flags.at("write-mode"), &options.write_mode)) {
+  if (flags.count("write-mode") &&
+      !wal::ParseWriteMode(flags.at("write-mode"), &options.write_mode)) {
     return UsageError("audit append", "--write-mode must be buffered or direct");
   }
   options.writer_id = flags.count("writer-id") ? flags.at("writer-id") : DefaultWriterId();
@@ -190,7 +193,8 @@ int RunAppend(const Flags& flags) {
     if (r == LineReader::Result::kEnd || r == LineReader::Result::kError) break;
     if (r == LineReader::Result::kTooLong) {
       ++rejected;
-      std::fprintf(stderr, "err RecordTooLarge line %llu\n", static_cast<unsigned long long>(line_no));
+      std::fprintf(stderr, "err RecordTooLarge line %llu\n",
+                   static_cast<unsigned long long>(line_no));
       continue;
     }
     for (;;) {
@@ -199,7 +203,8 @@ int RunAppend(const Flags& flags) {
         pending.push_back({line_no, t.value()});
         break;
       }
-      if (t.code() != Code::kBusy || pending.empty()) {  // Busy with nothing in flight cannot happen
+      if (t.code() != Code::kBusy ||
+          pending.empty()) {  // Busy with nothing in flight cannot happen
         fatal = true;
         fail(t.status());
         break;
@@ -222,7 +227,8 @@ int RunAppend(const Flags& flags) {
     fatal = true;
   }
   if (flags.count("metrics")) {
-    const int fd = open(flags.at("metrics").c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+    const int fd =
+        open(flags.at("metrics").c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
     std::FILE* f = fd < 0 ? nullptr : fdopen(fd, "w");
     if (f == nullptr) {
       std::fprintf(stderr, "ronctl audit append: cannot write %s\n", flags.at("metrics").c_str());
@@ -260,17 +266,17 @@ int RunRange(const Flags& flags) {
   }
   wal::StreamReport report;
   std::string out;
-  const Status scanned = wal::ScanStream(
-      wal::StreamDir(dir, writer_id, stream), writer_id, stream, Limits(), wal::VerifyLevel::kFull,
-      &report, [&](const wal::RecordView& r) {
-        if (r.seq >= from && r.seq <= to) {
-          out.clear();
-          AppendSealed(r.json, r.self_hash, &out);
-          out.push_back('\n');
-          Write(stdout, out);
-        }
-        return r.seq < to;
-      });
+  const Status scanned =
+      wal::ScanStream(wal::StreamDir(dir, writer_id, stream), writer_id, stream, Limits(),
+                      wal::VerifyLevel::kFull, &report, [&](const wal::RecordView& r) {
+                        if (r.seq >= from && r.seq <= to) {
+                          out.clear();
+                          AppendSealed(r.json, r.self_hash, &out);
+                          out.push_back('\n');
+                          Write(stdout, out);
+                        }
+                        return r.seq < to;
+                      });
   if (!scanned.ok()) {
     std::fprintf(stderr, "ronctl audit range: %s\n", scanned.ToString().c_str());
     return kExitFailed;
@@ -334,12 +340,12 @@ int RunVerify(const Flags& flags) {
   uint64_t records = 0, bytes = 0;
   for (const auto& [writer_id, stream] : streams) {
     wal::StreamReport report;
-    const Status s = wal::ScanStream(wal::StreamDir(dir, writer_id, stream), writer_id, stream,
-                                     Limits(), wal::VerifyLevel::kFull, &report,
-                                     [&](const wal::RecordView& r) {
-                                       bytes += r.json.size();
-                                       return true;
-                                     });
+    const Status s =
+        wal::ScanStream(wal::StreamDir(dir, writer_id, stream), writer_id, stream, Limits(),
+                        wal::VerifyLevel::kFull, &report, [&](const wal::RecordView& r) {
+                          bytes += r.json.size();
+                          return true;
+                        });
     if (!s.ok()) {
       std::fprintf(stderr, "ronctl audit verify: %s\n", s.ToString().c_str());
       return kExitFailed;

@@ -34,8 +34,8 @@ Status EnsurePrivateDir(const std::string& path, bool create) {
   if ((st.st_mode & 077) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return Status(Code::kIo, path + " has mode " + mode +
-                                 "; WAL directories must be 0700 (chmod 700 it)");
+    return Status(Code::kIo,
+                  path + " has mode " + mode + "; WAL directories must be 0700 (chmod 700 it)");
   }
   return Status::Ok();
 }

@@ -41,8 +41,8 @@ class PwritevBackend final : public IoBackend {
     const auto write_start = Clock::now();
     while (done < op.size) {
       iovec iov{const_cast<char*>(op.data + done), op.size - done};
-      const ssize_t n = pwritev2(op.fd, &iov, 1, static_cast<off_t>(op.offset + done),
-                                 op.dsync ? RWF_DSYNC : 0);
+      const ssize_t n =
+          pwritev2(op.fd, &iov, 1, static_cast<off_t>(op.offset + done), op.dsync ? RWF_DSYNC : 0);
       if (n < 0) {
         if (Retryable(-errno)) continue;
         return -errno;
@@ -74,7 +74,7 @@ class PwritevBackend final : public IoBackend {
 
 class IoUringBackend final : public IoBackend {
  public:
-  static constexpr unsigned kSqEntries = 64;      // bounds the ops in flight (2 SQEs per op)
+  static constexpr unsigned kSqEntries = 64;  // bounds the ops in flight (2 SQEs per op)
   static constexpr size_t kMaxOpsInFlight = kMaxWritesInFlight;
   static_assert(2 * kMaxOpsInFlight <= kSqEntries, "a write and its fsync per op");
 
@@ -93,10 +93,10 @@ class IoUringBackend final : public IoBackend {
 
  private:
   struct OpState {
-    size_t done = 0;         // bytes written so far
+    size_t done = 0;  // bytes written so far
     bool write_pending = false;
     bool fsync_pending = false;
-    bool resubmit = false;   // a short write: the rest (and the fsync) go out again
+    bool resubmit = false;  // a short write: the rest (and the fsync) go out again
     int error = 0;
   };
 
@@ -160,8 +160,8 @@ class IoUringBackend final : public IoBackend {
     for (size_t i = 0; i < ops.size(); ++i) results[i] = states[i].error;
   }
 
-  void Complete(std::span<const WriteOp> ops, std::vector<OpState>* states, uint64_t data,
-                int res, Clock::time_point start) {
+  void Complete(std::span<const WriteOp> ops, std::vector<OpState>* states, uint64_t data, int res,
+                Clock::time_point start) {
     const size_t index = static_cast<size_t>(data >> 1);
     OpState& st = (*states)[index];
     const WriteOp& op = ops[index];
@@ -178,9 +178,10 @@ class IoUringBackend final : public IoBackend {
       } else {
         st.done += static_cast<size_t>(res);
         if (st.done < op.size) {
-          st.resubmit = true;  // short write: the linked fsync is canceled
+          st.resubmit = true;   // short write: the linked fsync is canceled
         } else if (op.dsync) {  // the write was the sync
-          fsync_seconds_ = std::max(fsync_seconds_, std::chrono::duration<double>(Clock::now() - start).count());
+          fsync_seconds_ =
+              std::max(fsync_seconds_, std::chrono::duration<double>(Clock::now() - start).count());
           if (faults_ != nullptr && st.error == 0) {
             if (const int e = faults_->OnFsync(op.fd); e < 0) st.error = e;
           }
@@ -190,7 +191,8 @@ class IoUringBackend final : public IoBackend {
     }
     st.fsync_pending = false;  // the fdatasync
     // The batch is durable when its slowest linked fdatasync completes (they run in parallel).
-    fsync_seconds_ = std::max(fsync_seconds_, std::chrono::duration<double>(Clock::now() - start).count());
+    fsync_seconds_ =
+        std::max(fsync_seconds_, std::chrono::duration<double>(Clock::now() - start).count());
     if (res == -ECANCELED && st.resubmit) return;  // canceled by our own short write
     if (res < 0 && st.error == 0) {
       st.error = res;  // includes -ECANCELED after a failed write: never retried
@@ -235,10 +237,14 @@ bool InitRing(io_uring* ring, std::string* note) {
 }  // namespace
 
 bool ParseIoBackendKind(std::string_view name, IoBackendKind* kind) {
-  if (name == "auto") *kind = IoBackendKind::kAuto;
-  else if (name == "io_uring") *kind = IoBackendKind::kIoUring;
-  else if (name == "pwritev") *kind = IoBackendKind::kPwritev;
-  else return false;
+  if (name == "auto")
+    *kind = IoBackendKind::kAuto;
+  else if (name == "io_uring")
+    *kind = IoBackendKind::kIoUring;
+  else if (name == "pwritev")
+    *kind = IoBackendKind::kPwritev;
+  else
+    return false;
   return true;
 }
 

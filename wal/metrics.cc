@@ -102,19 +102,24 @@ std::string WalMetricsSnapshot::Text() const {
   out += "# HELP wal_io_backend The WAL's I/O backend: 1 for the one in use.\n";
   out += "# TYPE wal_io_backend gauge\n";
   for (const char* name : {"io_uring", "pwritev"}) {
-    out += std::string("wal_io_backend{backend=\"") + name + "\"} " + (backend == name ? "1" : "0") + "\n";
+    out += std::string("wal_io_backend{backend=\"") + name + "\"} " +
+           (backend == name ? "1" : "0") + "\n";
   }
   Counter("wal_torn_tail_total", "Torn final writes truncated by recovery.", torn_tail_total, &out);
-  Counter("wal_corrupt_total", "Streams found corrupt (opened frozen) by recovery.", corrupt_total, &out);
-  Counter("wal_io_errors_total", "Write or fsync failures (each fatal for its stream).", io_errors_total, &out);
+  Counter("wal_corrupt_total", "Streams found corrupt (opened frozen) by recovery.", corrupt_total,
+          &out);
+  Counter("wal_io_errors_total", "Write or fsync failures (each fatal for its stream).",
+          io_errors_total, &out);
   Counter("wal_fsync_total", "Durable flushes (fdatasync or RWF_DSYNC writes).", fsync_total, &out);
-  Counter("wal_written_bytes_total", "Bytes written to segments, padding included.", bytes_written, &out);
+  Counter("wal_written_bytes_total", "Bytes written to segments, padding included.", bytes_written,
+          &out);
   Counter("wal_records_written_total", "Records made durable.", records_written, &out);
   Counter("wal_segments_created_total", "Segments created.", segments_created, &out);
   Counter("wal_segments_preallocated_total", "Segments that were zero-filled ahead of need.",
           segments_preallocated, &out);
   fsync.Render("wal_fsync_seconds", "Latency of a batch's write and fdatasync.", &out);
-  out += "# HELP wal_stream_state Stream state: 0 ok, 1 frozen (corruption), 2 failed (I/O error).\n";
+  out +=
+      "# HELP wal_stream_state Stream state: 0 ok, 1 frozen (corruption), 2 failed (I/O error).\n";
   out += "# TYPE wal_stream_state gauge\n";
   for (const StreamStateLine& s : streams) {
     out += "wal_stream_state{writer_id=\"" + LabelValue(s.writer_id) + "\",stream=\"" +

@@ -41,8 +41,10 @@ bool ZeroFill(const std::string& path, uint64_t bytes, const std::atomic<bool>& 
     if (w < 0 && errno == EINTR) continue;
     ok = w > 0;
     done += ok ? static_cast<uint64_t>(w) : 0;
-    const auto due = start + std::chrono::duration<double>(static_cast<double>(done) / kMaxBytesPerSecond);
-    std::this_thread::sleep_until(std::chrono::time_point_cast<std::chrono::steady_clock::duration>(due));
+    const auto due =
+        start + std::chrono::duration<double>(static_cast<double>(done) / kMaxBytesPerSecond);
+    std::this_thread::sleep_until(
+        std::chrono::time_point_cast<std::chrono::steady_clock::duration>(due));
   }
   ok = ok && !stop && fdatasync(fd) == 0;
   close(fd);

@@ -109,8 +109,8 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
     seg.scan = segment::ScanSegment(file.bytes(), options, [&](const segment::FrameView& frame) {
       if (!record_problem.ok() || stopped) return;  // deliver nothing after a problem
       if (check_records) {
-        Status s = CheckRecord(&canonicalizer, &scratch, frame, writer_id, stream,
-                               report->head_seq, report->head_hash);
+        Status s = CheckRecord(&canonicalizer, &scratch, frame, writer_id, stream, report->head_seq,
+                               report->head_hash);
         if (!s.ok()) {
           record_problem = s;
           problem_offset = frame.offset;
@@ -121,8 +121,8 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
       report->records++;
       report->head_seq = frame.seq;
       report->head_hash = frame.self_hash;
-      if (on_record && !on_record(RecordView{frame.seq, frame.json, frame.self_hash, &seg.path,
-                                             frame.offset})) {
+      if (on_record &&
+          !on_record(RecordView{frame.seq, frame.json, frame.self_hash, &seg.path, frame.offset})) {
         stopped = true;
       }
     });
@@ -134,9 +134,9 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
       report->problem_seq = problem_seq;
     } else if (segment::IsCorruption(seg.scan.outcome) && !stopped) {
       report->frozen = true;
-      report->problem = Status(CodeOfScan(seg.scan.outcome),
-                               std::string(segment::ScanOutcomeName(seg.scan.outcome)) + ": " +
-                                   seg.scan.detail);
+      report->problem =
+          Status(CodeOfScan(seg.scan.outcome),
+                 std::string(segment::ScanOutcomeName(seg.scan.outcome)) + ": " + seg.scan.detail);
       report->problem_file = seg.path;
       report->problem_offset = seg.scan.bad_offset;
       report->problem_seq = report->head_seq + 1;

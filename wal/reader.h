@@ -19,9 +19,9 @@
 namespace ron::wal {
 
 enum class VerifyLevel {
-  kChecksums,          // frame checksums and seq continuity only
-  kFromLastSealed,     // + canonical bytes, self_hash and links from the last sealed segment on
-  kFull,               // + canonical bytes, self_hash and links of every record
+  kChecksums,       // frame checksums and seq continuity only
+  kFromLastSealed,  // + canonical bytes, self_hash and links from the last sealed segment on
+  kFull,            // + canonical bytes, self_hash and links of every record
 };
 
 struct SegmentReport {
@@ -36,14 +36,14 @@ struct StreamReport {
   std::string stream;
   std::string dir;
   std::vector<SegmentReport> segments;
-  uint64_t records = 0;        // healthy records delivered
-  uint64_t head_seq = 0;       // 0: empty stream
+  uint64_t records = 0;   // healthy records delivered
+  uint64_t head_seq = 0;  // 0: empty stream
   Digest head_hash{};
-  bool torn_tail = false;      // the newest segment ends in a torn write at torn_offset
+  bool torn_tail = false;  // the newest segment ends in a torn write at torn_offset
   uint64_t torn_offset = 0;
-  bool frozen = false;         // corruption found: writes must fail with Frozen
-  Status problem;              // the first corruption, with its code
-  std::string problem_file;    // where it is
+  bool frozen = false;       // corruption found: writes must fail with Frozen
+  Status problem;            // the first corruption, with its code
+  std::string problem_file;  // where it is
   uint64_t problem_offset = 0;
   uint64_t problem_seq = 0;
 

@@ -23,8 +23,8 @@ int WriteAllAndSync(int fd, std::string_view data, uint64_t offset, FaultInjecto
   }
   size_t done = 0;
   while (done < data.size()) {
-    const ssize_t n = pwrite(fd, data.data() + done, data.size() - done,
-                             static_cast<off_t>(offset + done));
+    const ssize_t n =
+        pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return -errno;
     if (n == 0) return -EIO;
@@ -58,7 +58,8 @@ Status RemovePreallocated(const std::string& dir) {
   RON_RETURN_IF_ERROR(ListDir(dir, &names));
   for (const std::string& name : names) {
     const std::string suffix = ".prealloc";
-    if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    if (name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
       if (unlink((dir + "/" + name).c_str()) != 0) {
         return Status(Code::kIo, "cannot remove " + dir + "/" + name);
       }
@@ -70,17 +71,24 @@ Status RemovePreallocated(const std::string& dir) {
 }  // namespace
 
 bool ParseWriteMode(std::string_view name, WriteMode* mode) {
-  if (name == "buffered") *mode = WriteMode::kBuffered;
-  else if (name == "direct") *mode = WriteMode::kDirect;
-  else return false;
+  if (name == "buffered")
+    *mode = WriteMode::kBuffered;
+  else if (name == "direct")
+    *mode = WriteMode::kDirect;
+  else
+    return false;
   return true;
 }
 
 bool ParseFsyncPolicy(std::string_view name, FsyncPolicy* policy) {
-  if (name == "always") *policy = FsyncPolicy::kAlways;
-  else if (name == "on_checkpoint") *policy = FsyncPolicy::kOnCheckpoint;
-  else if (name == "never") *policy = FsyncPolicy::kNever;
-  else return false;
+  if (name == "always")
+    *policy = FsyncPolicy::kAlways;
+  else if (name == "on_checkpoint")
+    *policy = FsyncPolicy::kOnCheckpoint;
+  else if (name == "never")
+    *policy = FsyncPolicy::kNever;
+  else
+    return false;
   return true;
 }
 
@@ -125,8 +133,9 @@ Status Wal::Recover() {
   for (const auto& [writer_id, stream] : found) {
     if (options_.owns && !options_.owns(writer_id, stream)) continue;
     const std::string dir = StreamDir(options_.dir, writer_id, stream);
-    RON_RETURN_IF_ERROR(EnsurePrivateDir(options_.dir + "/" + segment::EscapePathComponent(writer_id),
-                                         /*create=*/false));
+    RON_RETURN_IF_ERROR(
+        EnsurePrivateDir(options_.dir + "/" + segment::EscapePathComponent(writer_id),
+                         /*create=*/false));
     RON_RETURN_IF_ERROR(EnsurePrivateDir(dir, /*create=*/false));
     RON_RETURN_IF_ERROR(RemovePreallocated(dir));
     StreamReport report;
@@ -203,9 +212,11 @@ Status Wal::OpenRecoveredStream(StreamWal* s, const StreamReport& report) {
   close(repair_fd);
   RON_RETURN_IF_ERROR(repaired);
   s->fd_ = OpenSegmentFd(newest.path, 0);
-  if (s->fd_ < 0) return Status(Code::kIo, "cannot open " + newest.path + ": " + std::strerror(errno));
+  if (s->fd_ < 0)
+    return Status(Code::kIo, "cannot open " + newest.path + ": " + std::strerror(errno));
   s->write_offset_ = end;
-  s->segment_preallocated_ = newest.file_bytes >= options_.rotate_bytes;  // zero-filled files are full size
+  s->segment_preallocated_ =
+      newest.file_bytes >= options_.rotate_bytes;  // zero-filled files are full size
   s->segment_first_seq_ = newest.scan.header.first_seq;
   s->segment_frames_ = newest.scan.frames;
   return Status::Ok();
@@ -273,7 +284,8 @@ Status Wal::CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq)
   header.segment_no = segment_no;
   // Frames start at 4096 so that sealing (rewriting `count`) never touches a block with frames.
   const auto block = HeaderBlock(header);
-  const int rc = WriteAllAndSync(fd, std::string_view(block.get(), kBlockBytes), 0, options_.faults);
+  const int rc =
+      WriteAllAndSync(fd, std::string_view(block.get(), kBlockBytes), 0, options_.faults);
   if (rc < 0) {
     close(fd);
     unlink(use_prepared ? prepared.c_str() : path.c_str());
@@ -308,7 +320,8 @@ Status Wal::SealActiveSegment(StreamWal* s) {
   // A zero-filled segment sealed before it is full (at close) gives its unused zeros back; the
   // seal's fdatasync below also makes the new size durable.
   if (s->segment_preallocated_ && ftruncate(s->fd_, static_cast<off_t>(s->write_offset_)) != 0) {
-    const Status status = IoErrorStatus(-errno, "cannot trim segment " + std::to_string(s->segment_no_));
+    const Status status =
+        IoErrorStatus(-errno, "cannot trim segment " + std::to_string(s->segment_no_));
     close(s->fd_);
     s->fd_ = -1;
     return status;
@@ -383,8 +396,8 @@ void Wal::AppendChunks(StreamWal* s, bool sync, std::vector<WriteOp>* ops,
                        std::vector<std::pair<StreamWal*, size_t>>* chunk_ends) {
   if (options_.write_mode == WriteMode::kBuffered) {
     segment::AppendPadding(s->write_offset_, &s->pending_);
-    ops->push_back(WriteOp{s->fd_, s->pending_.data(), s->pending_.size(), s->write_offset_, sync,
-                           false});
+    ops->push_back(
+        WriteOp{s->fd_, s->pending_.data(), s->pending_.size(), s->write_offset_, sync, false});
     chunk_ends->emplace_back(s, s->pending_frames_.size());
     return;
   }
@@ -422,7 +435,8 @@ Status Wal::CommitStreams(bool force_sync) {
   if (options_.write_mode == WriteMode::kDirect) {
     // Copy every chunk, padded to a whole number of blocks, into aligned memory.
     size_t total = 0;
-    for (const WriteOp& op : ops) total += (op.size + segment::kFrameLenBytes + kBlockBytes - 1) / kBlockBytes * kBlockBytes;
+    for (const WriteOp& op : ops)
+      total += (op.size + segment::kFrameLenBytes + kBlockBytes - 1) / kBlockBytes * kBlockBytes;
     char* out = Staging(total);
     for (WriteOp& op : ops) {
       std::string chunk(op.data, op.size);

@@ -62,10 +62,10 @@ struct WalOptions {
   IoBackendKind backend = IoBackendKind::kAuto;
   Limits limits;
   WriteMode write_mode = WriteMode::kBuffered;
-  size_t direct_batch_bytes = 64 * 1024;        // kDirect: bytes per write in flight
-  bool preallocate = true;                      // zero-fill each next segment ahead of need
-  FaultInjector* faults = nullptr;              // tests and drills only; not owned
-  bool allow_small_segments = false;            // tests only: permits rotate_bytes < 8 MiB
+  size_t direct_batch_bytes = 64 * 1024;  // kDirect: bytes per write in flight
+  bool preallocate = true;                // zero-fill each next segment ahead of need
+  FaultInjector* faults = nullptr;        // tests and drills only; not owned
+  bool allow_small_segments = false;      // tests only: permits rotate_bytes < 8 MiB
   // Which (writer_id, stream) this WAL owns; recovery leaves the others alone, so several WALs
   // (one per engine writer thread) can share a directory. Unset: all of them.
   std::function<bool(const std::string& writer_id, const std::string& stream)> owns;
@@ -109,8 +109,8 @@ class StreamWal {
   int fd_ = -1;
   uint64_t segment_no_ = 0;
   uint64_t segment_first_seq_ = 0;
-  uint64_t segment_frames_ = 0;  // frames written or staged into the active segment
-  uint64_t write_offset_ = 0;    // where the next batch goes (4 KiB aligned)
+  uint64_t segment_frames_ = 0;        // frames written or staged into the active segment
+  uint64_t write_offset_ = 0;          // where the next batch goes (4 KiB aligned)
   bool segment_preallocated_ = false;  // the active segment was zero-filled ahead
   // Staged batch: frames back to back, and where each ends.
   struct PendingFrame {

@@ -34,8 +34,8 @@ enum TopKey : int {
   kTopKeyCount
 };
 constexpr std::array<std::string_view, kTopKeyCount> kTopKeyNames = {
-    "v",     "ts_ms",   "writer_id", "seq",  "stream", "kind",
-    "actor", "subject", "reason",    "attrs", "prev",  "self_hash"};
+    "v",     "ts_ms",   "writer_id", "seq",   "stream", "kind",
+    "actor", "subject", "reason",    "attrs", "prev",   "self_hash"};
 
 // Matches a raw key against the top-level names. Keys are compared as given: NFC cannot map a
 // non-ASCII key onto one of these lowercase ASCII names, so a non-ASCII key is simply unknown.
@@ -275,13 +275,27 @@ void AppendJsonString(std::string_view s, std::string* out) {
     out->append(s.data() + run_start, i - run_start);
     run_start = ++i;
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case 0x08: out->append("\\b"); break;
-      case 0x09: out->append("\\t"); break;
-      case 0x0A: out->append("\\n"); break;
-      case 0x0C: out->append("\\f"); break;
-      case 0x0D: out->append("\\r"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case 0x08:
+        out->append("\\b");
+        break;
+      case 0x09:
+        out->append("\\t");
+        break;
+      case 0x0A:
+        out->append("\\n");
+        break;
+      case 0x0C:
+        out->append("\\f");
+        break;
+      case 0x0D:
+        out->append("\\r");
+        break;
       default: {
         const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
         out->append(esc, sizeof(esc));
@@ -449,9 +463,9 @@ Status Canonicalizer::Impl::BuildFields(dom::object top, Form form, CanonicalRec
   std::array<dom::element, kTopKeyCount> fields;
   // Which keys the input may carry and must carry, as bit masks over TopKey.
   constexpr uint32_t kAll = (1u << kTopKeyCount) - 1;
-  constexpr uint32_t kAssigned = 1u << kV | 1u << kWriterId | 1u << kSeq | 1u << kStream |
-                                 1u << kPrev | 1u << kSelfHash;
-  const uint32_t allowed = form == Form::kSealed   ? kAll
+  constexpr uint32_t kAssigned =
+      1u << kV | 1u << kWriterId | 1u << kSeq | 1u << kStream | 1u << kPrev | 1u << kSelfHash;
+  const uint32_t allowed = form == Form::kSealed  ? kAll
                            : form == Form::kDraft ? kAll & ~kAssigned
                                                   : kAll & ~(1u << kSelfHash);
   const uint32_t required = form == Form::kDraft ? allowed & ~(1u << kTsMs) : allowed;

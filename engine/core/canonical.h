@@ -32,9 +32,9 @@ namespace ron {
 
 // The result of canonicalizing one record. Reuse one instance across calls to avoid allocation.
 struct CanonicalRecord {
-  Record record;       // typed, NFC-normalized fields
-  std::string bytes;   // canonical JSON without self_hash
-  Digest digest{};     // BLAKE3-256(bytes): self_hash and dedupe key
+  Record record;      // typed, NFC-normalized fields
+  std::string bytes;  // canonical JSON without self_hash
+  Digest digest{};    // BLAKE3-256(bytes): self_hash and dedupe key
 };
 
 // `,"self_hash":"` + "b3:<64 hex>" + `"}`: what sealing appends in place of the final `}`.

@@ -8,8 +8,8 @@ namespace ron::internal {
 [[noreturn]] void CheckFailed(const char* file, int line, const char* expr);
 }  // namespace ron::internal
 
-#define RON_CHECK(cond)                                                       \
-  do {                                                                        \
+#define RON_CHECK(cond)                                                                        \
+  do {                                                                                         \
     if (__builtin_expect(!(cond), 0)) ::ron::internal::CheckFailed(__FILE__, __LINE__, #cond); \
   } while (0)
 

@@ -15,7 +15,8 @@ constexpr std::array<int8_t, 256> kHexValues = [] {
   std::array<int8_t, 256> table{};
   table.fill(-1);
   for (int c = '0'; c <= '9'; ++c) table[static_cast<size_t>(c)] = static_cast<int8_t>(c - '0');
-  for (int c = 'a'; c <= 'f'; ++c) table[static_cast<size_t>(c)] = static_cast<int8_t>(c - 'a' + 10);
+  for (int c = 'a'; c <= 'f'; ++c)
+    table[static_cast<size_t>(c)] = static_cast<int8_t>(c - 'a' + 10);
   return table;
 }();
 

@@ -6,9 +6,9 @@ namespace ron {
 namespace {
 
 constexpr std::array<std::string_view, 14> kNames = {
-    "Ok",           "Schema",       "Float",        "Utf8",    "AttrsTooLarge",
-    "RecordTooLarge", "HashMismatch", "PrevMismatch", "SeqGap", "Conflict",
-    "Busy",         "Frozen",       "Io",           "Closed",
+    "Ok",           "Schema",       "Float",  "Utf8",     "AttrsTooLarge", "RecordTooLarge",
+    "HashMismatch", "PrevMismatch", "SeqGap", "Conflict", "Busy",          "Frozen",
+    "Io",           "Closed",
 };
 static_assert(kNames.size() == static_cast<size_t>(Code::kClosed) + 1,
               "every Code needs a stable name");

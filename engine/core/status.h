@@ -68,7 +68,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : data_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : data_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(data_); }
@@ -85,9 +85,9 @@ class [[nodiscard]] Result {
 }  // namespace ron
 
 // Returns early from the enclosing function when `expr` yields a non-ok Status.
-#define RON_RETURN_IF_ERROR(expr)             \
-  do {                                        \
-    ::ron::Status ron_status_tmp_ = (expr);   \
+#define RON_RETURN_IF_ERROR(expr)                      \
+  do {                                                 \
+    ::ron::Status ron_status_tmp_ = (expr);            \
     if (!ron_status_tmp_.ok()) return ron_status_tmp_; \
   } while (0)
 

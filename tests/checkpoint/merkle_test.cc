@@ -16,8 +16,7 @@ namespace {
 
 Digest Sha256(const std::string& data) {
   Digest out;
-  crypto_hash_sha256(out.data(), reinterpret_cast<const unsigned char*>(data.data()),
-                     data.size());
+  crypto_hash_sha256(out.data(), reinterpret_cast<const unsigned char*>(data.data()), data.size());
   return out;
 }
 Digest ShaLeaf(const uint8_t* data, size_t size) {
@@ -40,7 +39,8 @@ Digest FromHex(const std::string& hex) {
 
 std::string Unhex(const std::string& hex) {
   std::string out;
-  for (size_t i = 0; i < hex.size(); i += 2) out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  for (size_t i = 0; i < hex.size(); i += 2)
+    out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
   return out;
 }
 
@@ -144,7 +144,8 @@ TEST(MerkleTest, AgreesWithB3sumOnASmallTree) {
   const auto digests = RecordDigests(5);
   std::vector<std::string> l;
   for (const Digest& d : digests) {
-    l.push_back(b3sum(std::string(1, '\0') + std::string(reinterpret_cast<const char*>(d.data()), 32)));
+    l.push_back(
+        b3sum(std::string(1, '\0') + std::string(reinterpret_cast<const char*>(d.data()), 32)));
   }
   const auto node = [&](const std::string& a, const std::string& b) {
     return b3sum(std::string(1, '\1') + a + b);

@@ -76,13 +76,14 @@ void TakeAcks(std::string* buffer, std::map<uint64_t, std::string>* acked) {
 std::map<uint64_t, std::string> Stored(const std::string& root, bool direct, uint64_t* head) {
   std::map<uint64_t, std::string> stored;
   wal::StreamReport report;
-  const Status s = wal::ScanStream(wal::StreamDir(root, kWriter, kStream), kWriter, kStream,
-                                   Limits(), wal::VerifyLevel::kChecksums, &report,
-                                   [&](const wal::RecordView& r) {
-                                     stored[r.seq] = HashText(r.self_hash);
-                                     return true;
-                                   },
-                                   direct ? wal::kMaxWritesInFlight * wal::WalOptions().direct_batch_bytes : 0);
+  const Status s = wal::ScanStream(
+      wal::StreamDir(root, kWriter, kStream), kWriter, kStream, Limits(),
+      wal::VerifyLevel::kChecksums, &report,
+      [&](const wal::RecordView& r) {
+        stored[r.seq] = HashText(r.self_hash);
+        return true;
+      },
+      direct ? wal::kMaxWritesInFlight * wal::WalOptions().direct_batch_bytes : 0);
   EXPECT_TRUE(s.ok()) << s.ToString();
   EXPECT_FALSE(report.frozen) << report.problem.ToString();
   *head = report.head_seq;
@@ -165,12 +166,15 @@ TEST(CrashTest, KillNineNeverLosesAnAcknowledgedRecord) {
   }
   EXPECT_GE(kills_with_acks, kIterations * 3 / 4);  // the kills really landed mid-stream
   // Appending continues from the head, and the whole chain verifies (hashes, links).
-  const auto r = testing::RunCommand({testing::RonctlPath(), "audit", "append", "--dir", root,
-                                      "--stream", kStream, "--writer-id", kWriter, "--ack"},
-                                     R"({"kind":"Final","actor":{},"subject":{},"reason":"ok","attrs":{}})" "\n");
+  const auto r =
+      testing::RunCommand({testing::RonctlPath(), "audit", "append", "--dir", root, "--stream",
+                           kStream, "--writer-id", kWriter, "--ack"},
+                          R"({"kind":"Final","actor":{},"subject":{},"reason":"ok","attrs":{}})"
+                          "\n");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.substr(0, r.out.find(' ')), std::to_string(head + 1));
-  const auto verify = testing::RunCommand({testing::RonctlPath(), "audit", "verify", "--dir", root}, "");
+  const auto verify =
+      testing::RunCommand({testing::RonctlPath(), "audit", "verify", "--dir", root}, "");
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
   EXPECT_EQ(verify.out, "ok " + std::to_string(head + 1) + " records, 1 streams\n");
 }

@@ -88,16 +88,19 @@ TEST_F(ConfigTest, UnitsOfSizesAndDurations) {
 
 TEST_F(ConfigTest, FileThenEnvThenFlagsWithOrigins) {
   const std::string wal = PrivateDir("wal");
-  const auto r = Load("sink = \"wal\"\namnesia = false\nqueue_depth = 2048\nworkers = 2\n"
-                      "max_attrs_bytes = \"512B\"\nmax_record_bytes = \"2KiB\"\n"
-                      "[wal]\ndir = \"" + wal + "\"\nrotate_bytes = \"64MiB\"\nfsync = \"always\"\n"
-                      "[streams.\"ingress\"]\nqueue_depth = 4096\n",
-                      {"RON_AUDIT_WORKERS=3", "RON_AUDIT_QUEUE_DEPTH=100", "PATH=/usr/bin"},
-                      {"--audit-workers", "4", "--audit-wal-rotate=32MiB"});
+  const auto r = Load(
+      "sink = \"wal\"\namnesia = false\nqueue_depth = 2048\nworkers = 2\n"
+      "max_attrs_bytes = \"512B\"\nmax_record_bytes = \"2KiB\"\n"
+      "[wal]\ndir = \"" +
+          wal +
+          "\"\nrotate_bytes = \"64MiB\"\nfsync = \"always\"\n"
+          "[streams.\"ingress\"]\nqueue_depth = 4096\n",
+      {"RON_AUDIT_WORKERS=3", "RON_AUDIT_QUEUE_DEPTH=100", "PATH=/usr/bin"},
+      {"--audit-workers", "4", "--audit-wal-rotate=32MiB"});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   const AuditConfig& c = r.value();
-  EXPECT_EQ(c.workers, 4u);            // flag beats env beats file
-  EXPECT_EQ(c.queue_depth, 100u);      // env beats file
+  EXPECT_EQ(c.workers, 4u);        // flag beats env beats file
+  EXPECT_EQ(c.queue_depth, 100u);  // env beats file
   EXPECT_EQ(c.wal.rotate_bytes, 32u << 20);
   EXPECT_EQ(c.max_attrs_bytes, 512u);  // file
   EXPECT_EQ(c.max_record_bytes, 2048u);
@@ -114,28 +117,37 @@ TEST_F(ConfigTest, FileThenEnvThenFlagsWithOrigins) {
 
 TEST_F(ConfigTest, UnknownKeysVariablesAndFlagsAreErrors) {
   EXPECT_NE(Error("sinks = \"ram\"\n").find("sinks: unknown key"), std::string::npos);
-  EXPECT_NE(Error("[wal]\ndirectory = \"/x\"\n").find("wal.directory: unknown key"), std::string::npos);
+  EXPECT_NE(Error("[wal]\ndirectory = \"/x\"\n").find("wal.directory: unknown key"),
+            std::string::npos);
   EXPECT_NE(Error("", {"RON_AUDIT_WORKER=2"}).find("RON_AUDIT_WORKER"), std::string::npos);
-  EXPECT_NE(Error("", {}, {"--audit-wrokers", "2"}).find("--audit-wrokers: unknown flag"), std::string::npos);
+  EXPECT_NE(Error("", {}, {"--audit-wrokers", "2"}).find("--audit-wrokers: unknown flag"),
+            std::string::npos);
   EXPECT_NE(Error("", {}, {"--audit-workers"}).find("needs a value"), std::string::npos);
-  EXPECT_NE(Error("workers = \"two\"\n").find("workers: expected a non-negative integer"), std::string::npos);
-  EXPECT_NE(Error("sink = \"disk\"\n").find("sink: expected one of ram, wal, export, wal+export"), std::string::npos);
-  EXPECT_NE(Error("max_attrs_bytes = \"1 KiB\"\n").find("max_attrs_bytes: expected a size"), std::string::npos);
-  EXPECT_NE(Error("sink = ").find("audit.toml:1:"), std::string::npos);  // TOML syntax error with position
+  EXPECT_NE(Error("workers = \"two\"\n").find("workers: expected a non-negative integer"),
+            std::string::npos);
+  EXPECT_NE(Error("sink = \"disk\"\n").find("sink: expected one of ram, wal, export, wal+export"),
+            std::string::npos);
+  EXPECT_NE(Error("max_attrs_bytes = \"1 KiB\"\n").find("max_attrs_bytes: expected a size"),
+            std::string::npos);
+  EXPECT_NE(Error("sink = ").find("audit.toml:1:"),
+            std::string::npos);  // TOML syntax error with position
 }
 
 // CONFIG §11, one row per test.
 TEST_F(ConfigTest, AmnesiaWithWalSinkIsForbidden) {
   const std::string wal = PrivateDir("wal");
-  EXPECT_NE(Error("sink = \"wal\"\n[wal]\ndir = \"" + wal + "\"\n").find("sink: amnesia=true allows only"),
+  EXPECT_NE(Error("sink = \"wal\"\n[wal]\ndir = \"" + wal + "\"\n")
+                .find("sink: amnesia=true allows only"),
             std::string::npos);
   EXPECT_TRUE(Load("sink = \"export\"\namnesia = true\n[export]\ndir = \"" + PrivateDir("exp") +
-                   "\"\nsigner_key_id = \"k\"\n").ok());
+                   "\"\nsigner_key_id = \"k\"\n")
+                  .ok());
 }
 
 TEST_F(ConfigTest, RecordBoundMustExceedAttrsBy512) {
-  EXPECT_NE(Error("max_attrs_bytes = \"2KiB\"\nmax_record_bytes = \"2KiB\"\n").find("max_record_bytes"),
-            std::string::npos);
+  EXPECT_NE(
+      Error("max_attrs_bytes = \"2KiB\"\nmax_record_bytes = \"2KiB\"\n").find("max_record_bytes"),
+      std::string::npos);
   EXPECT_NE(Error("max_attrs_bytes = \"100B\"\n").find("max_attrs_bytes: must be at least 256B"),
             std::string::npos);
   EXPECT_NE(Error("max_attrs_bytes = \"2KiB\"\nmax_record_bytes = \"4KiB\"\n").find("stricter"),
@@ -148,21 +160,24 @@ TEST_F(ConfigTest, HashedIpsNeedAPrivateNonEmptySalt) {
   const std::string salt = tmp_.path() + "/salt";
   testing::WriteFile(salt, "s3cr3t-salt");
   chmod(salt.c_str(), 0644);
-  EXPECT_NE(Error("[privacy]\nip_mode = \"hash\"\nhash_salt_path = \"" + salt + "\"\n").find("mode 0600"),
-            std::string::npos);
+  EXPECT_NE(
+      Error("[privacy]\nip_mode = \"hash\"\nhash_salt_path = \"" + salt + "\"\n").find("mode 0600"),
+      std::string::npos);
   chmod(salt.c_str(), 0600);
   EXPECT_TRUE(Load("[privacy]\nip_mode = \"hash\"\nhash_salt_path = \"" + salt + "\"\n").ok());
 }
 
 TEST_F(ConfigTest, WalSinkNeedsAPrivateWalDir) {
-  EXPECT_NE(Error("sink = \"wal\"\namnesia = false\n").find("wal.dir: must be set"), std::string::npos);
+  EXPECT_NE(Error("sink = \"wal\"\namnesia = false\n").find("wal.dir: must be set"),
+            std::string::npos);
   const std::string loose = tmp_.path() + "/loose";
   mkdir(loose.c_str(), 0755);
   chmod(loose.c_str(), 0755);
   EXPECT_NE(Error("sink = \"wal\"\namnesia = false\n[wal]\ndir = \"" + loose + "\"\n").find("0700"),
             std::string::npos);
   EXPECT_NE(Error("sink = \"wal\"\namnesia = false\n[wal]\ndir = \"" + PrivateDir("w") +
-                  "\"\nrotate_bytes = \"1MiB\"\n").find("wal.rotate_bytes: must be at least 8MiB"),
+                  "\"\nrotate_bytes = \"1MiB\"\n")
+                .find("wal.rotate_bytes: must be at least 8MiB"),
             std::string::npos);
 }
 
@@ -172,11 +187,13 @@ TEST_F(ConfigTest, FsyncNeverIsRefusedInProduction) {
   EXPECT_TRUE(Load(toml).ok());
   EXPECT_NE(Error("profile = \"prod\"\n" + toml).find("wal.fsync: never is for tests only"),
             std::string::npos);
-  EXPECT_NE(Error("profile = \"prod\"\nshed_policy = \"block\"\n").find("shed_policy"), std::string::npos);
+  EXPECT_NE(Error("profile = \"prod\"\nshed_policy = \"block\"\n").find("shed_policy"),
+            std::string::npos);
 }
 
 TEST_F(ConfigTest, QueueWorkersAndExportRules) {
-  EXPECT_NE(Error("queue_depth = 0\n").find("queue_depth: must be greater than 0"), std::string::npos);
+  EXPECT_NE(Error("queue_depth = 0\n").find("queue_depth: must be greater than 0"),
+            std::string::npos);
   EXPECT_NE(Error("workers = 9\n").find("workers: must be in 1..8"), std::string::npos);
   EXPECT_NE(Error("workers = 0\n").find("workers"), std::string::npos);
   const std::string exp = "sink = \"export\"\n[export]\ndir = \"" + PrivateDir("e") + "\"\n";
@@ -184,12 +201,14 @@ TEST_F(ConfigTest, QueueWorkersAndExportRules) {
   EXPECT_NE(Error(exp + "signer_key_id = \"k\"\ncheckpoint_every = 10\n").find("at least 1000"),
             std::string::npos);
   EXPECT_TRUE(Load(exp + "alg = \"none\"\n").ok());  // unsigned checkpoints need no key id
-  EXPECT_NE(Error("[streams.\"x\"]\nqueue_depth = 0\n").find("streams.x.queue_depth"), std::string::npos);
+  EXPECT_NE(Error("[streams.\"x\"]\nqueue_depth = 0\n").find("streams.x.queue_depth"),
+            std::string::npos);
 }
 
 TEST_F(ConfigTest, RonctlConfigCheck) {
   const std::string path = File("workers = 2\n[export]\nexport_every = \"30s\"\n");
-  auto r = testing::RunCommand({testing::RonctlPath(), "config", "check", path, "--audit-queue-depth", "64"}, "");
+  auto r = testing::RunCommand(
+      {testing::RonctlPath(), "config", "check", path, "--audit-queue-depth", "64"}, "");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("workers = 2  # file " + path), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("queue_depth = 64  # flag --audit-queue-depth"), std::string::npos) << r.out;

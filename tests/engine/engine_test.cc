@@ -32,7 +32,8 @@ std::string Draft(int i) {
 size_t CountEntries(const std::string& dir) {
   size_t n = 0;
   if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d)) n += std::string(e->d_name) != "." && std::string(e->d_name) != "..";
+    while (dirent* e = readdir(d))
+      n += std::string(e->d_name) != "." && std::string(e->d_name) != "..";
     closedir(d);
   }
   return n;
@@ -65,12 +66,14 @@ class EngineTest : public ::testing::TestWithParam<SinkKind> {
     std::vector<std::string> sealed;
     wal::StreamReport report;
     EXPECT_TRUE(wal::ScanStream(wal::StreamDir(WalDir(), writer, stream), writer, stream, Limits(),
-                                wal::VerifyLevel::kFull, &report, [&](const wal::RecordView& r) {
+                                wal::VerifyLevel::kFull, &report,
+                                [&](const wal::RecordView& r) {
                                   std::string s;
                                   AppendSealed(r.json, r.self_hash, &s);
                                   sealed.push_back(s);
                                   return true;
-                                }).ok());
+                                })
+                    .ok());
     EXPECT_FALSE(report.frozen) << report.problem.ToString();
     return sealed;
   }
@@ -122,9 +125,11 @@ TEST_P(EngineTest, ConcurrentProducersEveryAckedRecordExactlyOnce) {
   }
   EXPECT_EQ(total, static_cast<size_t>(kProducers * kPerProducer));
   const std::string metrics = engine->MetricsText();
-  EXPECT_NE(metrics.find("audit_appended_total " + std::to_string(total) + "\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("audit_appended_total " + std::to_string(total) + "\n"), std::string::npos)
+      << metrics;
   if (GetParam() == SinkKind::kWal) {  // both workers' WALs, merged
-    EXPECT_NE(metrics.find("wal_records_written_total " + std::to_string(total) + "\n"), std::string::npos)
+    EXPECT_NE(metrics.find("wal_records_written_total " + std::to_string(total) + "\n"),
+              std::string::npos)
         << metrics;
   }
   const auto check = testing::RunCommand({"/usr/bin/promtool", "check", "metrics"}, metrics);
@@ -155,8 +160,11 @@ TEST_P(EngineTest, AppendSealedAppendsDeduplicatesAndRefuses) {
   std::vector<std::string> chain;
   std::string prev = "b3:0";
   for (int i = 1; i <= 20; ++i) {
-    ASSERT_TRUE(c.Canonicalize(testing::RecordJson(static_cast<uint64_t>(i), prev, "{\"i\":" + std::to_string(i) + "}",
-                                                   "svc-import@x", "imported"), &r).ok());
+    ASSERT_TRUE(c.Canonicalize(testing::RecordJson(static_cast<uint64_t>(i), prev,
+                                                   "{\"i\":" + std::to_string(i) + "}",
+                                                   "svc-import@x", "imported"),
+                               &r)
+                    .ok());
     chain.push_back(Seal(r));
     prev = HashText(r.digest);
   }
@@ -172,13 +180,18 @@ TEST_P(EngineTest, AppendSealedAppendsDeduplicatesAndRefuses) {
     EXPECT_EQ(a.value().receipt.seq, i + 1);  // the original position
   }
   // A changed record at an existing seq is a Conflict; a gap is a SeqGap.
-  ASSERT_TRUE(c.Canonicalize(testing::RecordJson(5, "b3:" + std::string(64, 'a'), "{\"i\":99}", "svc-import@x",
-                                                 "imported"), &r).ok());
+  ASSERT_TRUE(c.Canonicalize(testing::RecordJson(5, "b3:" + std::string(64, 'a'), "{\"i\":99}",
+                                                 "svc-import@x", "imported"),
+                             &r)
+                  .ok());
   EXPECT_EQ(engine->AppendSealed(Seal(r), In(seconds(10))).code(), Code::kConflict);
-  ASSERT_TRUE(c.Canonicalize(testing::RecordJson(30, prev, "{}", "svc-import@x", "imported"), &r).ok());
+  ASSERT_TRUE(
+      c.Canonicalize(testing::RecordJson(30, prev, "{}", "svc-import@x", "imported"), &r).ok());
   EXPECT_EQ(engine->AppendSealed(Seal(r), In(seconds(10))).code(), Code::kSeqGap);
-  ASSERT_TRUE(c.Canonicalize(testing::RecordJson(21, "b3:" + std::string(64, 'b'), "{}", "svc-import@x",
-                                                 "imported"), &r).ok());
+  ASSERT_TRUE(c.Canonicalize(testing::RecordJson(21, "b3:" + std::string(64, 'b'), "{}",
+                                                 "svc-import@x", "imported"),
+                             &r)
+                  .ok());
   EXPECT_EQ(engine->AppendSealed(Seal(r), In(seconds(10))).code(), Code::kPrevMismatch);
   EXPECT_EQ(engine->AppendSealed("{\"not\":\"sealed\"}", In(seconds(10))).code(), Code::kSchema);
   const std::string metrics = engine->MetricsText();
@@ -207,8 +220,10 @@ TEST_P(EngineTest, FullQueueShedsWithBusyAndCountsIt) {
   EXPECT_GT(busy, 0);
   for (const Ticket& t : tickets) EXPECT_TRUE(t.Wait(In(seconds(30))).ok());
   const std::string metrics = engine->MetricsText();
-  EXPECT_NE(metrics.find("audit_drop_total{reason=\"audit_backpressure\"} " + std::to_string(busy) + "\n"),
-            std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("audit_drop_total{reason=\"audit_backpressure\"} " + std::to_string(busy) +
+                         "\n"),
+            std::string::npos)
+      << metrics;
   EXPECT_NE(metrics.find("busy_rejections_total{endpoint=\"emit\"} " + std::to_string(busy) + "\n"),
             std::string::npos);
   EXPECT_EQ(engine->State("svc-test@inst-1", "hot").head_seq, static_cast<uint64_t>(accepted));
@@ -218,7 +233,8 @@ TEST_P(EngineTest, FullQueueShedsWithBusyAndCountsIt) {
 
 TEST_P(EngineTest, BadDraftsFailTheirTicketOnly) {
   auto engine = Open(Options(1));
-  auto bad = engine->Emit("s", R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{"f":1.5}})");
+  auto bad =
+      engine->Emit("s", R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{"f":1.5}})");
   auto good = engine->Emit("s", Draft(1));
   ASSERT_TRUE(bad.ok() && good.ok());
   EXPECT_EQ(bad.value().Wait(In(seconds(10))).code(), Code::kFloat);
@@ -234,9 +250,11 @@ TEST_P(EngineTest, CloseStopsIntakeJoinsThreadsAndReleasesFiles) {
   {
     auto engine = Open(Options(2));
     std::vector<Ticket> tickets;
-    for (int i = 0; i < 200; ++i) tickets.push_back(engine->Emit("s" + std::to_string(i % 5), Draft(i)).value());
+    for (int i = 0; i < 200; ++i)
+      tickets.push_back(engine->Emit("s" + std::to_string(i % 5), Draft(i)).value());
     ASSERT_TRUE(engine->Close(In(seconds(10))).ok());
-    for (const Ticket& t : tickets) EXPECT_TRUE(t.Wait(In(seconds(1))).ok());  // drained, not dropped
+    for (const Ticket& t : tickets)
+      EXPECT_TRUE(t.Wait(In(seconds(1))).ok());  // drained, not dropped
     EXPECT_EQ(engine->Emit("s0", Draft(1)).code(), Code::kClosed);
     EXPECT_EQ(engine->AppendSealed("{}", In(seconds(1))).code(), Code::kClosed);
     EXPECT_EQ(engine->Flush(In(seconds(1))).code(), Code::kClosed);
@@ -261,11 +279,14 @@ TEST_P(EngineTest, WorkLeftAtTheDeadlineFailsWithClosedAndIsCounted) {
   }
   EXPECT_EQ(closed + ok, static_cast<int>(tickets.size()));
   EXPECT_GT(closed, 0);
-  EXPECT_NE(engine->MetricsText().find("tasks_aborted_total " + std::to_string(closed) + "\n"), std::string::npos);
+  EXPECT_NE(engine->MetricsText().find("tasks_aborted_total " + std::to_string(closed) + "\n"),
+            std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Sinks, EngineTest, ::testing::Values(SinkKind::kRam, SinkKind::kWal),
-                         [](const auto& info) { return info.param == SinkKind::kRam ? "ram" : "wal"; });
+                         [](const auto& info) {
+                           return info.param == SinkKind::kRam ? "ram" : "wal";
+                         });
 
 TEST(EngineAmnesiaTest, RamProfileNeverCreatesAFile) {
   testing::TempDir tmp;
@@ -323,8 +344,9 @@ TEST(EngineDiskFullTest, SuspendsWhileFullAndResumesWhenSpaceReturns) {
   };
   auto engine = Engine::Open(o);
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-  const std::string big = R"({"kind":"Fill","actor":{},"subject":{},"reason":"ok","attrs":{"pad":")" +
-                          std::string(900, 'p') + "\"}}";
+  const std::string big =
+      R"({"kind":"Fill","actor":{},"subject":{},"reason":"ok","attrs":{"pad":")" +
+      std::string(900, 'p') + "\"}}";
   uint64_t acked = 0;
   Status full;
   for (int round = 0; round < 2000 && full.ok(); ++round) {  // 256 at a time: group commits
@@ -368,7 +390,8 @@ TEST(EngineDiskFullTest, SuspendsWhileFullAndResumesWhenSpaceReturns) {
   // Every acknowledged record is there, and the chain verifies across the suspension.
   wal::StreamReport report;
   ASSERT_TRUE(wal::ScanStream(wal::StreamDir(wal_dir, "svc-full@test", "s"), "svc-full@test", "s",
-                              Limits(), wal::VerifyLevel::kFull, &report).ok());
+                              Limits(), wal::VerifyLevel::kFull, &report)
+                  .ok());
   EXPECT_FALSE(report.frozen) << report.problem.ToString();
   EXPECT_GE(report.head_seq, acked + 1);  // everything acknowledged, plus the post-resume record
 }

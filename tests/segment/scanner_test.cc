@@ -24,8 +24,8 @@ class SegmentBuilder {
   // One batch of n frames, padded.
   SegmentBuilder& Batch(int n, bool pad = true) {
     for (int i = 0; i < n; ++i) {
-      const std::string json = "{\"seq\":" + std::to_string(next_seq_) + ",\"body\":\"" +
-                               std::string(100, 'x') + "\"}";
+      const std::string json =
+          "{\"seq\":" + std::to_string(next_seq_) + ",\"body\":\"" + std::string(100, 'x') + "\"}";
       frame_offsets_.push_back(bytes_.size());
       AppendFrame(next_seq_++, json, Blake3(json), &bytes_);
     }
@@ -34,7 +34,8 @@ class SegmentBuilder {
   }
   SegmentBuilder& Seal() {
     const uint32_t count = static_cast<uint32_t>(frame_offsets_.size());
-    for (int i = 0; i < 4; ++i) bytes_[kHeaderCountOffset + i] = static_cast<char>(count >> (8 * i));
+    for (int i = 0; i < 4; ++i)
+      bytes_[kHeaderCountOffset + i] = static_cast<char>(count >> (8 * i));
     return *this;
   }
   std::string bytes() const { return bytes_; }
@@ -47,7 +48,9 @@ class SegmentBuilder {
 };
 
 // Small helpers so each test reads like the spec.
-void IncrementByte(std::string* s, uint64_t offset) { (*s)[offset] = static_cast<char>((*s)[offset] + 1); }
+void IncrementByte(std::string* s, uint64_t offset) {
+  (*s)[offset] = static_cast<char>((*s)[offset] + 1);
+}
 void ShrinkSize(std::string* s, size_t bytes) { s->resize(s->size() - bytes); }
 
 ScanResult Scan(const std::string& file, bool newest, uint64_t segment_no = 1,
@@ -163,8 +166,8 @@ TEST(ScannerTest, SeqDiscontinuity) {
   options.newest = true;
   options.expected_segment_no = 3;
   options.expected_first_seq = 10;
-  const ScanResult gap = ScanSegment(SegmentBuilder(20, 3).Batch(1).bytes(), options,
-                                     [](const FrameView&) {});
+  const ScanResult gap =
+      ScanSegment(SegmentBuilder(20, 3).Batch(1).bytes(), options, [](const FrameView&) {});
   EXPECT_EQ(gap.outcome, ScanOutcome::kSeqDiscontinuity);
 }
 

@@ -70,7 +70,8 @@ TEST(SegmentFormatTest, FrameDamageIsClassified) {
   std::string bytes;
   AppendFrame(1, json, Blake3(json), &bytes);
   FrameView frame;
-  EXPECT_EQ(DecodeFrame(bytes.substr(0, bytes.size() - 1), 0, 4096, &frame), FrameStatus::kTruncated);
+  EXPECT_EQ(DecodeFrame(bytes.substr(0, bytes.size() - 1), 0, 4096, &frame),
+            FrameStatus::kTruncated);
   EXPECT_EQ(DecodeFrame(bytes, 0, json.size() - 1, &frame), FrameStatus::kTooLong);
   for (size_t i = 4; i < bytes.size(); ++i) {  // every byte after len is covered
     std::string bad = bytes;
@@ -79,7 +80,8 @@ TEST(SegmentFormatTest, FrameDamageIsClassified) {
   }
   EXPECT_EQ(DecodeFrame(std::string(8, '\0'), 0, 4096, &frame), FrameStatus::kEnd);
   EXPECT_EQ(DecodeFrame(std::string(2, '\0'), 0, 4096, &frame), FrameStatus::kEnd);
-  EXPECT_EQ(DecodeFrame(std::string("\xFF\xFF\xFF\xFF", 4), 0, 4096, &frame), FrameStatus::kPadding);
+  EXPECT_EQ(DecodeFrame(std::string("\xFF\xFF\xFF\xFF", 4), 0, 4096, &frame),
+            FrameStatus::kPadding);
 }
 
 TEST(SegmentFormatTest, PaddingReachesTheNextBoundary) {
@@ -117,7 +119,7 @@ TEST(SegmentFormatTest, FileNamesAndEscaping) {
   }
   EXPECT_FALSE(UnescapePathComponent("a%2f", &name));  // lowercase hex is not canonical
   EXPECT_FALSE(UnescapePathComponent("a b", &name));
-  EXPECT_FALSE(UnescapePathComponent("%41", &name));   // 'A' must not be escaped
+  EXPECT_FALSE(UnescapePathComponent("%41", &name));  // 'A' must not be escaped
 }
 
 }  // namespace

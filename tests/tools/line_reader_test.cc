@@ -17,7 +17,8 @@ std::vector<std::string> ReadAll(const std::string& input, size_t max_line) {
   std::thread writer([&] {
     size_t off = 0;
     while (off < input.size()) {
-      const ssize_t n = write(fds[1], input.data() + off, std::min<size_t>(input.size() - off, 7000));
+      const ssize_t n =
+          write(fds[1], input.data() + off, std::min<size_t>(input.size() - off, 7000));
       if (n <= 0) break;
       off += static_cast<size_t>(n);
     }

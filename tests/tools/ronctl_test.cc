@@ -27,7 +27,8 @@ std::string SealedChain(int n) {
   CanonicalRecord r;
   std::string out, prev = "b3:0";
   for (int seq = 1; seq <= n; ++seq) {
-    EXPECT_TRUE(c.Canonicalize(RecordJson(seq, prev, "{\"n\":" + std::to_string(seq) + "}"), &r).ok());
+    EXPECT_TRUE(
+        c.Canonicalize(RecordJson(seq, prev, "{\"n\":" + std::to_string(seq) + "}"), &r).ok());
     out += Seal(r) + "\n";
     prev = HashText(r.digest);
   }
@@ -35,9 +36,12 @@ std::string SealedChain(int n) {
 }
 
 TEST(RonctlTest, HelpOnEveryCommand) {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"--help"}, {"audit", "--help"}, {"audit", "canon", "--help"},
-           {"audit", "merkle", "--help"}, {"audit", "verify-chain", "--help"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"--help"},
+                                             {"audit", "--help"},
+                                             {"audit", "canon", "--help"},
+                                             {"audit", "merkle", "--help"},
+                                             {"audit", "verify-chain", "--help"}}) {
     const auto r = Ronctl(args);
     EXPECT_EQ(r.exit_code, 0) << args.back();
     EXPECT_NE(r.out.find("usage: ronctl"), std::string::npos) << args.back();
@@ -46,8 +50,13 @@ TEST(RonctlTest, HelpOnEveryCommand) {
 
 TEST(RonctlTest, UsageErrorsExitTwoWithOneLine) {
   for (const auto& args : std::vector<std::vector<std::string>>{
-           {}, {"nope"}, {"audit"}, {"audit", "nope"}, {"audit", "canon", "--bogus"},
-           {"audit", "canon", "--max-attrs-bytes"}, {"audit", "canon", "--max-attrs-bytes", "x"},
+           {},
+           {"nope"},
+           {"audit"},
+           {"audit", "nope"},
+           {"audit", "canon", "--bogus"},
+           {"audit", "canon", "--max-attrs-bytes"},
+           {"audit", "canon", "--max-attrs-bytes", "x"},
            {"audit", "canon", "--max-attrs-bytes", "100"},
            {"audit", "canon", "--max-attrs-bytes", "1024", "--max-record-bytes", "1000"},
            {"audit", "merkle", "extra"}}) {
@@ -78,7 +87,8 @@ TEST(RonctlTest, CanonPrintsOneLinePerInputLine) {
 }
 
 TEST(RonctlTest, CanonExitsZeroWhenAllOk) {
-  const auto r = Ronctl({"audit", "canon"}, RecordJson(1, "b3:0") + "\n" + RecordJson(2, "b3:0") + "\n");
+  const auto r =
+      Ronctl({"audit", "canon"}, RecordJson(1, "b3:0") + "\n" + RecordJson(2, "b3:0") + "\n");
   // seq 2 with prev b3:0 is a valid *record*; the genesis rule belongs to chains.
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(testing::SplitLines(r.out).size(), 2u);
@@ -164,11 +174,11 @@ TEST(RonctlTest, VerifyChainNamesTheFirstBadLine) {
 long PeakRssKb(const std::string& args, const std::string& input_path, int* exit_code) {
   testing::TempDir dir;
   const std::string rss_path = dir.path() + "/rss";
-  const auto r = RunCommand({"/bin/sh", "-c",
-                             "exec /usr/bin/time -f %M -o " + rss_path + " " +
-                                 testing::RonctlPath() + " " + args + " < " + input_path +
-                                 " > /dev/null"},
-                            "");
+  const auto r =
+      RunCommand({"/bin/sh", "-c",
+                  "exec /usr/bin/time -f %M -o " + rss_path + " " + testing::RonctlPath() + " " +
+                      args + " < " + input_path + " > /dev/null"},
+                 "");
   *exit_code = r.exit_code;
   // GNU time writes "Command exited with non-zero status N" first when the command fails.
   const auto lines = testing::SplitLines(testing::ReadFile(rss_path));
@@ -181,7 +191,8 @@ TEST(RonctlTest, HundredMegabytesStreamInBoundedMemory) {
   testing::TempDir dir;
   const std::string records_path = dir.path() + "/records.jsonl";
   const std::string mixed_path = dir.path() + "/mixed.jsonl";
-  const std::string record = RecordJson(1, "b3:0", "{\"p\":\"" + std::string(850, 'p') + "\"}") + "\n";
+  const std::string record =
+      RecordJson(1, "b3:0", "{\"p\":\"" + std::string(850, 'p') + "\"}") + "\n";
   std::string block;
   while (block.size() < 1'000'000) block += record;
   {

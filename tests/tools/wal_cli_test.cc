@@ -15,7 +15,8 @@ namespace {
 using testing::RunCommand;
 using testing::SplitLines;
 
-const char kDraft[] = R"({"kind":"GetServed","actor":{"anon":true},"subject":{},"reason":"ok","attrs":{"n":1}})";
+const char kDraft[] =
+    R"({"kind":"GetServed","actor":{"anon":true},"subject":{},"reason":"ok","attrs":{"n":1}})";
 
 testing::CommandResult Ronctl(const std::vector<std::string>& args, const std::string& input = "") {
   std::vector<std::string> argv = {testing::RonctlPath()};
@@ -33,8 +34,8 @@ class WalCliTest : public ::testing::Test {
  protected:
   std::string Dir() const { return tmp_.path() + "/wal"; }
   testing::CommandResult Append(const std::string& input, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"audit", "append", "--dir", Dir(), "--stream", "ingress",
-                                     "--writer-id", "svc@test", "--ack"};
+    std::vector<std::string> args = {"audit",   "append",      "--dir",    Dir(),  "--stream",
+                                     "ingress", "--writer-id", "svc@test", "--ack"};
     args.insert(args.end(), extra.begin(), extra.end());
     return Ronctl(args, input);
   }
@@ -56,9 +57,11 @@ TEST_F(WalCliTest, AppendAcksEveryDurableRecordAndResumes) {
 }
 
 TEST_F(WalCliTest, BadLinesAreReportedAndSkipped) {
-  const std::string input = std::string(kDraft) + "\n" + "{\"kind\":\"X\",\"seq\":9}\n" +
-                            R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{"f":1.5}})" "\n" +
-                            std::string(kDraft) + "\n";
+  const std::string input =
+      std::string(kDraft) + "\n" + "{\"kind\":\"X\",\"seq\":9}\n" +
+      R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{"f":1.5}})"
+      "\n" +
+      std::string(kDraft) + "\n";
   const auto r = Append(input);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("err Schema line 2\n"), std::string::npos) << r.err;
@@ -119,7 +122,8 @@ TEST_F(WalCliTest, TamperingIsNamedByRangeInspectAndVerify) {
   EXPECT_EQ(lines[1], "err HashMismatch seq 2");
   r = Ronctl({"audit", "inspect", "--dir", Dir()});
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_NE(r.out.find("stream svc@test/ingress state frozen records 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stream svc@test/ingress state frozen records 1"), std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("scan corrupt_mid_log"), std::string::npos) << r.out;
   // The engine refuses to append to the frozen stream.
   r = Append(Drafts(1));
@@ -131,7 +135,8 @@ TEST_F(WalCliTest, InspectShowsSegmentsAndHeads) {
   ASSERT_EQ(Append(Drafts(4)).exit_code, 0);
   const auto r = Ronctl({"audit", "inspect", "--dir", Dir()});
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_NE(r.out.find("stream svc@test/ingress state ok records 4 head 4 b3:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stream svc@test/ingress state ok records 4 head 4 b3:"), std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("wal-000001.seg bytes "), std::string::npos);
   EXPECT_NE(r.out.find("first_seq 1 count 4 frames 4 scan"), std::string::npos) << r.out;
 }
@@ -172,16 +177,22 @@ TEST_F(WalCliTest, IoUringRefusedFallsBackToPwritev) {
   EXPECT_EQ(fallback.exit_code, 0) << fallback.err;
   EXPECT_NE(fallback.err.find("io_uring_queue_init failed"), std::string::npos) << fallback.err;
   EXPECT_NE(fallback.err.find("backend pwritev"), std::string::npos);
-  EXPECT_NE(testing::ReadFile(metrics).find("wal_io_backend{backend=\"pwritev\"} 1"), std::string::npos);
+  EXPECT_NE(testing::ReadFile(metrics).find("wal_io_backend{backend=\"pwritev\"} 1"),
+            std::string::npos);
   EXPECT_EQ(forced.exit_code, 1);
   EXPECT_NE(forced.err.find("io_uring_queue_init failed"), std::string::npos) << forced.err;
 }
 
 TEST_F(WalCliTest, UsageErrors) {
   EXPECT_EQ(Ronctl({"audit", "append", "--stream", "s"}).exit_code, 2);
-  EXPECT_EQ(Ronctl({"audit", "append", "--dir", Dir(), "--stream", "s", "--fsync", "sometimes"}).exit_code, 2);
-  EXPECT_EQ(Ronctl({"audit", "append", "--dir", Dir(), "--stream", "s", "--io-backend", "aio"}).exit_code, 2);
-  EXPECT_EQ(Ronctl({"audit", "range", "--dir", Dir(), "--stream", "s", "--from", "x"}).exit_code, 2);
+  EXPECT_EQ(Ronctl({"audit", "append", "--dir", Dir(), "--stream", "s", "--fsync", "sometimes"})
+                .exit_code,
+            2);
+  EXPECT_EQ(
+      Ronctl({"audit", "append", "--dir", Dir(), "--stream", "s", "--io-backend", "aio"}).exit_code,
+      2);
+  EXPECT_EQ(Ronctl({"audit", "range", "--dir", Dir(), "--stream", "s", "--from", "x"}).exit_code,
+            2);
   EXPECT_EQ(Ronctl({"audit", "verify"}).exit_code, 2);
   EXPECT_EQ(Ronctl({"audit", "inspect", "--dir"}).exit_code, 2);
   for (const char* command : {"append", "range", "inspect", "verify"}) {

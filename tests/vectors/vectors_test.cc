@@ -85,8 +85,9 @@ TEST(VectorsTest, EvilInputs) {
   EXPECT_EQ(testing::ReadFile(kDir + "evil.oversize_attrs.canon.expected"), "err AttrsTooLarge\n");
   const std::string genesis_hash =
       Trim(testing::ReadFile(kDir + "record.genesis.expected")).substr(10, kHashTextBytes);
-  EXPECT_EQ(testing::ReadFile(kDir + "evil.key_order.canon.expected"),
-            "ok " + genesis_hash + " " + Trim(testing::ReadFile(kDir + "record.genesis.json")) + "\n");
+  EXPECT_EQ(
+      testing::ReadFile(kDir + "evil.key_order.canon.expected"),
+      "ok " + genesis_hash + " " + Trim(testing::ReadFile(kDir + "record.genesis.json")) + "\n");
   const std::string nfd = testing::ReadFile(kDir + "evil.nfd.canon.expected");
   EXPECT_NE(nfd.find("\"writer_id\":\"s\xC3\xA9rver\""), std::string::npos);
   const std::string canonical = Trim(nfd.substr(3 + kHashTextBytes + 1));

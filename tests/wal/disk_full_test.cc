@@ -24,8 +24,9 @@ TEST(DiskFullTest, AppendsFailWithDiskFullAndNothingAcknowledgedIsLost) {
   options.rotate_bytes = WalOptions::kMinRotateBytes;
   Canonicalizer canonicalizer;
   CanonicalRecord record;
-  const std::string draft = R"({"kind":"Fill","actor":{},"subject":{},"reason":"ok","attrs":{"pad":")" +
-                            std::string(900, 'f') + "\"}}";
+  const std::string draft =
+      R"({"kind":"Fill","actor":{},"subject":{},"reason":"ok","attrs":{"pad":")" +
+      std::string(900, 'f') + "\"}}";
   uint64_t durable = 0;
   Status failure;
   {
@@ -51,7 +52,8 @@ TEST(DiskFullTest, AppendsFailWithDiskFullAndNothingAcknowledgedIsLost) {
   // Every acknowledged record is there and verifies.
   StreamReport report;
   ASSERT_TRUE(ScanStream(StreamDir(options.dir, "w@full", "s"), "w@full", "s", Limits(),
-                         VerifyLevel::kFull, &report).ok());
+                         VerifyLevel::kFull, &report)
+                  .ok());
   EXPECT_FALSE(report.frozen) << report.problem.ToString();
   EXPECT_GE(report.head_seq, durable);
   // Free space (drop the oldest sealed segment, as an operator archiving it would), reopen,

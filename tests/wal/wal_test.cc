@@ -63,8 +63,9 @@ class WalTest : public ::testing::TestWithParam<WalParam> {
     if (!got.ok()) return got.status();
     StreamWal* s = got.value();
     for (int i = 0; i < n; ++i) {
-      const std::string draft = R"({"kind":"GetServed","actor":{},"subject":{},"reason":"ok","attrs":{"i":)" +
-                                std::to_string(s->head_seq() + 1) + R"(,"pad":")" + std::string(200, 'p') + "\"}}";
+      const std::string draft =
+          R"({"kind":"GetServed","actor":{},"subject":{},"reason":"ok","attrs":{"i":)" +
+          std::to_string(s->head_seq() + 1) + R"(,"pad":")" + std::string(200, 'p') + "\"}}";
       const std::string prev = s->HeadText();
       Canonicalizer::DraftContext ctx{writer, stream, s->head_seq() + 1, prev, 1000};
       RON_RETURN_IF_ERROR(canonicalizer_.CanonicalizeDraft(draft, ctx, &record_));
@@ -75,7 +76,8 @@ class WalTest : public ::testing::TestWithParam<WalParam> {
   StreamReport Scan(const std::string& stream, const std::string& writer = "w@test") {
     StreamReport report;
     EXPECT_TRUE(ScanStream(StreamDir(dir_.path() + "/wal", writer, stream), writer, stream,
-                           Limits(), VerifyLevel::kFull, &report).ok());
+                           Limits(), VerifyLevel::kFull, &report)
+                    .ok());
     return report;
   }
   std::string NewestSegment(const std::string& stream, const std::string& writer = "w@test") {
@@ -213,8 +215,8 @@ TEST_P(WalTest, FlippedByteMidLogFreezesOnlyThatStream) {
   }
   // Damage the second frame of the first batch.
   const std::string file = testing::ReadFile(NewestSegment("a"));
-  const uint64_t second_frame =
-      4096 + segment::FrameBytes(static_cast<uint8_t>(file[4096]) | static_cast<uint8_t>(file[4097]) << 8);
+  const uint64_t second_frame = 4096 + segment::FrameBytes(static_cast<uint8_t>(file[4096]) |
+                                                           static_cast<uint8_t>(file[4097]) << 8);
   {
     std::fstream f(NewestSegment("a"), std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(static_cast<std::streamoff>(second_frame + 40));
@@ -305,13 +307,19 @@ TEST_P(WalTest, StageChecksTheChain) {
   StreamWal* a = wal->GetStream("w@test", "a").value();
   const std::string head = a->HeadText();
   Canonicalizer::DraftContext ctx{"w@test", "a", 5, head, 1};
-  ASSERT_TRUE(canonicalizer_.CanonicalizeDraft(
-      R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{}})", ctx, &record_).ok());
+  ASSERT_TRUE(
+      canonicalizer_
+          .CanonicalizeDraft(R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{}})",
+                             ctx, &record_)
+          .ok());
   EXPECT_EQ(wal->Stage(a, record_).code(), Code::kSeqGap);
   ctx.seq = 3;
   ctx.prev = "b3:0";
-  ASSERT_TRUE(canonicalizer_.CanonicalizeDraft(
-      R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{}})", ctx, &record_).ok());
+  ASSERT_TRUE(
+      canonicalizer_
+          .CanonicalizeDraft(R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{}})",
+                             ctx, &record_)
+          .ok());
   EXPECT_EQ(wal->Stage(a, record_).code(), Code::kPrevMismatch);
 }
 
@@ -364,7 +372,8 @@ TEST_P(WalTest, NextSegmentIsZeroFilledAheadOfNeed) {
   // Prepared files nobody took (segment 1 came too late; the next one was never needed) are gone.
   std::vector<std::string> names;
   ASSERT_TRUE(ListDir(StreamDir(dir_.path() + "/wal", "w@test", "a"), &names).ok());
-  for (const std::string& name : names) EXPECT_EQ(name.find(".prealloc"), std::string::npos) << name;
+  for (const std::string& name : names)
+    EXPECT_EQ(name.find(".prealloc"), std::string::npos) << name;
 }
 
 TEST_P(WalTest, SegmentsThatWereNotZeroFilledRotateEarly) {
@@ -392,7 +401,8 @@ TEST_P(WalTest, LeftoverPreparedSegmentsAreRemovedOnOpen) {
     auto wal = OpenWal(Options());
     ASSERT_TRUE(Append(wal.get(), "a", 1).ok());
   }
-  const std::string leftover = StreamDir(dir_.path() + "/wal", "w@test", "a") + "/wal-000007.seg.prealloc";
+  const std::string leftover =
+      StreamDir(dir_.path() + "/wal", "w@test", "a") + "/wal-000007.seg.prealloc";
   testing::WriteFile(leftover, std::string(100, '\0'));
   auto wal = OpenWal(Options());
   EXPECT_FALSE(fs::exists(leftover));
@@ -431,13 +441,12 @@ std::string ParamName(const ::testing::TestParamInfo<WalParam>& info) {
          (info.param.mode == WriteMode::kDirect ? "_direct" : "_buffered");
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Backends, WalTest,
-    ::testing::Values(WalParam{IoBackendKind::kIoUring, WriteMode::kBuffered},
-                      WalParam{IoBackendKind::kPwritev, WriteMode::kBuffered},
-                      WalParam{IoBackendKind::kIoUring, WriteMode::kDirect},
-                      WalParam{IoBackendKind::kPwritev, WriteMode::kDirect}),
-    ParamName);
+INSTANTIATE_TEST_SUITE_P(Backends, WalTest,
+                         ::testing::Values(WalParam{IoBackendKind::kIoUring, WriteMode::kBuffered},
+                                           WalParam{IoBackendKind::kPwritev, WriteMode::kBuffered},
+                                           WalParam{IoBackendKind::kIoUring, WriteMode::kDirect},
+                                           WalParam{IoBackendKind::kPwritev, WriteMode::kDirect}),
+                         ParamName);
 
 }  // namespace
 }  // namespace ron::wal

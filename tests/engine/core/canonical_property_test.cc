@@ -24,8 +24,8 @@ struct Value {
   bool b = false;
   int64_t i = 0;
   std::string s;
-  std::vector<Value> items;        // kArray elements, or kObject member values
-  std::vector<std::string> keys;   // kObject member keys, parallel to items
+  std::vector<Value> items;       // kArray elements, or kObject member values
+  std::vector<std::string> keys;  // kObject member keys, parallel to items
 
   void Add(std::string key, Value value) {
     keys.push_back(std::move(key));
@@ -33,15 +33,47 @@ struct Value {
   }
 };
 
-Value MakeBool(bool b) { Value v; v.type = Value::kBool; v.b = b; return v; }
-Value MakeInt(int64_t i) { Value v; v.type = Value::kInt; v.i = i; return v; }
-Value MakeString(std::string s) { Value v; v.type = Value::kString; v.s = std::move(s); return v; }
+Value MakeBool(bool b) {
+  Value v;
+  v.type = Value::kBool;
+  v.b = b;
+  return v;
+}
+Value MakeInt(int64_t i) {
+  Value v;
+  v.type = Value::kInt;
+  v.i = i;
+  return v;
+}
+Value MakeString(std::string s) {
+  Value v;
+  v.type = Value::kString;
+  v.s = std::move(s);
+  return v;
+}
 
 // Text pieces random strings are built from: ASCII, characters that need escaping,
 // precomposed and decomposed accents, CJK, an astral emoji.
-const std::vector<std::string> kPieces = {
-    "a", "Z", "0", " ", "/", "\"", "\\", "\n", "\t", "\x01", "\x7f", "\xC3\xA9", "e\xCC\x81",
-    "\xE2\x84\xAB", "\xE4\xB8\xAD", "\xF0\x9F\x98\x80", "\xC2\x85", "_", ":", "."};
+const std::vector<std::string> kPieces = {"a",
+                                          "Z",
+                                          "0",
+                                          " ",
+                                          "/",
+                                          "\"",
+                                          "\\",
+                                          "\n",
+                                          "\t",
+                                          "\x01",
+                                          "\x7f",
+                                          "\xC3\xA9",
+                                          "e\xCC\x81",
+                                          "\xE2\x84\xAB",
+                                          "\xE4\xB8\xAD",
+                                          "\xF0\x9F\x98\x80",
+                                          "\xC2\x85",
+                                          "_",
+                                          ":",
+                                          "."};
 
 class Generator {
  public:
@@ -62,17 +94,24 @@ class Generator {
     const int pick = Uniform(0, depth >= 4 ? 3 : 5);
     v.type = static_cast<Value::Type>(pick);
     switch (v.type) {
-      case Value::kBool: v.b = Coin(); break;
+      case Value::kBool:
+        v.b = Coin();
+        break;
       case Value::kInt:
         v.i = Coin() ? Uniform(-1000, 1000)
                      : static_cast<int64_t>(std::uniform_int_distribution<int64_t>()(rng_));
         break;
-      case Value::kString: v.s = Text(6); break;
+      case Value::kString:
+        v.s = Text(6);
+        break;
       case Value::kArray:
         for (int k = Uniform(0, 3); k > 0; --k) v.items.push_back(Any(depth + 1));
         break;
-      case Value::kObject: v = Object(depth); break;
-      default: break;
+      case Value::kObject:
+        v = Object(depth);
+        break;
+      default:
+        break;
     }
     return v;
   }
@@ -133,10 +172,18 @@ class Writer {
   void Value(const struct Value& v, std::string* out) {
     Space(out);
     switch (v.type) {
-      case Value::kNull: *out += "null"; break;
-      case Value::kBool: *out += v.b ? "true" : "false"; break;
-      case Value::kInt: *out += (v.i == 0 && gen_->Coin()) ? "-0" : std::to_string(v.i); break;
-      case Value::kString: String(v.s, out); break;
+      case Value::kNull:
+        *out += "null";
+        break;
+      case Value::kBool:
+        *out += v.b ? "true" : "false";
+        break;
+      case Value::kInt:
+        *out += (v.i == 0 && gen_->Coin()) ? "-0" : std::to_string(v.i);
+        break;
+      case Value::kString:
+        String(v.s, out);
+        break;
       case Value::kArray:
         *out += '[';
         for (size_t k = 0; k < v.items.size(); ++k) {
@@ -177,9 +224,12 @@ class Writer {
     }
     // Decode the code point.
     uint32_t cp = c;
-    if (c >= 0xF0) cp = (c & 0x07u) << 18 | (ch[1] & 0x3Fu) << 12 | (ch[2] & 0x3Fu) << 6 | (ch[3] & 0x3Fu);
-    else if (c >= 0xE0) cp = (c & 0x0Fu) << 12 | (ch[1] & 0x3Fu) << 6 | (ch[2] & 0x3Fu);
-    else if (c >= 0xC0) cp = (c & 0x1Fu) << 6 | (ch[1] & 0x3Fu);
+    if (c >= 0xF0)
+      cp = (c & 0x07u) << 18 | (ch[1] & 0x3Fu) << 12 | (ch[2] & 0x3Fu) << 6 | (ch[3] & 0x3Fu);
+    else if (c >= 0xE0)
+      cp = (c & 0x0Fu) << 12 | (ch[1] & 0x3Fu) << 6 | (ch[2] & 0x3Fu);
+    else if (c >= 0xC0)
+      cp = (c & 0x1Fu) << 6 | (ch[1] & 0x3Fu);
     char buf[16];
     const char* fmt = gen_->Coin() ? "\\u%04x" : "\\u%04X";
     if (cp >= 0x10000) {

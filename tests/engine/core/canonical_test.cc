@@ -28,7 +28,9 @@ std::string Genesis(const std::string& from = "", const std::string& to = "") {
 
 class CanonicalTest : public ::testing::Test {
  protected:
-  Code CodeOf(const std::string& json) { return canonicalizer_.Canonicalize(json, &record_).code(); }
+  Code CodeOf(const std::string& json) {
+    return canonicalizer_.Canonicalize(json, &record_).code();
+  }
   std::string Canon(const std::string& json) {
     const Status status = canonicalizer_.Canonicalize(json, &record_);
     EXPECT_TRUE(status.ok()) << status.ToString() << " for " << json;
@@ -69,9 +71,10 @@ TEST_F(CanonicalTest, ActorAndSubjectKeysAreSorted) {
   const std::string json = Genesis(
       R"("actor":{"anon":true},"subject":{})",
       R"("actor":{"passport_id":"p","key_fpr":"k","cap_id":"c","anon":false},"subject":{"name":"n","ledger_txid":"l","content_id":"c"})");
-  EXPECT_NE(Canon(json).find(
-                R"("actor":{"anon":false,"cap_id":"c","key_fpr":"k","passport_id":"p"},"subject":{"content_id":"c","ledger_txid":"l","name":"n"})"),
-            std::string::npos);
+  EXPECT_NE(
+      Canon(json).find(
+          R"("actor":{"anon":false,"cap_id":"c","key_fpr":"k","passport_id":"p"},"subject":{"content_id":"c","ledger_txid":"l","name":"n"})"),
+      std::string::npos);
 }
 
 TEST_F(CanonicalTest, StringsAreNormalizedToNfc) {
@@ -96,8 +99,9 @@ TEST_F(CanonicalTest, EscapesAreMinimal) {
 }
 
 TEST_F(CanonicalTest, IntegersAreBase10WithoutSignOrZeros) {
-  EXPECT_EQ(CanonAttrs(R"({"a":-0,"b":-1,"c":18446744073709551615,"d":-9223372036854775808,"e":0})"),
-            R"({"a":0,"b":-1,"c":18446744073709551615,"d":-9223372036854775808,"e":0})");
+  EXPECT_EQ(
+      CanonAttrs(R"({"a":-0,"b":-1,"c":18446744073709551615,"d":-9223372036854775808,"e":0})"),
+      R"({"a":0,"b":-1,"c":18446744073709551615,"d":-9223372036854775808,"e":0})");
 }
 
 TEST_F(CanonicalTest, LiteralsAndEmptyContainers) {
@@ -142,8 +146,8 @@ TEST_F(CanonicalTest, TypedRecordEncodesLikeItsText) {
 // ---- Schema ------------------------------------------------------------------------------
 
 TEST_F(CanonicalTest, MalformedJsonIsSchema) {
-  for (const char* bad : {"", "{", "[]", "1", "\"x\"", "null", "{\"v\":1,}", "{\"v\" 1}",
-                          "{'v':1}", "{\"v\":01}", "{\"v\":1}{}", "{\"v\":+1}"}) {
+  for (const char* bad : {"", "{", "[]", "1", "\"x\"", "null", "{\"v\":1,}", "{\"v\" 1}", "{'v':1}",
+                          "{\"v\":01}", "{\"v\":1}{}", "{\"v\":+1}"}) {
     EXPECT_EQ(CodeOf(bad), Code::kSchema) << bad;
   }
   EXPECT_EQ(CodeOf(Genesis("}", "")), Code::kSchema);  // truncated
@@ -169,9 +173,11 @@ TEST_F(CanonicalTest, UnknownOrDuplicateKeyIsSchema) {
 }
 
 TEST_F(CanonicalTest, UnsealedInputMayNotCarrySelfHash) {
-  EXPECT_EQ(CodeOf(Genesis(R"("prev":"b3:0")",
-                           R"("prev":"b3:0","self_hash":"b3:0c1a9dc479041a90fc084e5090d29f743f179a895a73f31181110c02f65ee001")")),
-            Code::kSchema);
+  EXPECT_EQ(
+      CodeOf(Genesis(
+          R"("prev":"b3:0")",
+          R"("prev":"b3:0","self_hash":"b3:0c1a9dc479041a90fc084e5090d29f743f179a895a73f31181110c02f65ee001")")),
+      Code::kSchema);
 }
 
 TEST_F(CanonicalTest, VersionMustBeOne) {
@@ -195,12 +201,13 @@ TEST_F(CanonicalTest, TopLevelIntegersAreUnsignedAndInRange) {
 TEST_F(CanonicalTest, WriterIdAndStreamRules) {
   EXPECT_EQ(CodeOf(Genesis("svc-gateway@inst-1", "")), Code::kSchema);
   EXPECT_EQ(CodeOf(Genesis("svc-gateway@inst-1", std::string(129, 'w'))), Code::kSchema);
-  EXPECT_TRUE(canonicalizer_.Canonicalize(Genesis("svc-gateway@inst-1", std::string(128, 'w')),
-                                          &record_).ok());
+  EXPECT_TRUE(
+      canonicalizer_.Canonicalize(Genesis("svc-gateway@inst-1", std::string(128, 'w')), &record_)
+          .ok());
   EXPECT_EQ(CodeOf(Genesis("svc-gateway@inst-1", "a\\u0001b")), Code::kSchema);
   EXPECT_EQ(CodeOf(Genesis("svc-gateway@inst-1", "a\\u007fb")), Code::kSchema);
   EXPECT_EQ(CodeOf(Genesis("svc-gateway@inst-1", "a\\u0085b")), Code::kSchema);  // C1 control
-  EXPECT_EQ(CodeOf(Genesis("svc-gateway@inst-1", "a\\u00a0b")), Code::kOk);        // not a control
+  EXPECT_EQ(CodeOf(Genesis("svc-gateway@inst-1", "a\\u00a0b")), Code::kOk);      // not a control
   EXPECT_EQ(CodeOf(Genesis("ingress", std::string(65, 's'))), Code::kSchema);
   EXPECT_EQ(CodeOf(Genesis("ingress", std::string(64, 's'))), Code::kOk);
   EXPECT_EQ(CodeOf(Genesis("ingress", "")), Code::kSchema);
@@ -228,7 +235,8 @@ TEST_F(CanonicalTest, KindRule) {
 }
 
 TEST_F(CanonicalTest, ReasonRule) {
-  EXPECT_EQ(CodeOf(Genesis(R"("reason":"ok")", R"("reason":"audit:back-pressure_1.x")")), Code::kOk);
+  EXPECT_EQ(CodeOf(Genesis(R"("reason":"ok")", R"("reason":"audit:back-pressure_1.x")")),
+            Code::kOk);
   EXPECT_EQ(CodeOf(Genesis(R"("reason":"ok")", R"("reason":"")")), Code::kSchema);
   EXPECT_EQ(CodeOf(Genesis(R"("reason":"ok")", R"("reason":"a b")")), Code::kSchema);
   EXPECT_EQ(CodeOf(Genesis(R"("reason":"ok")", "\"reason\":\"" + std::string(65, 'r') + "\"")),
@@ -270,11 +278,12 @@ TEST_F(CanonicalTest, AttrsDepthIsAtMostEight) {
   };
   EXPECT_EQ(CodeOf(RecordJson(1, "b3:0", arrays(8))), Code::kOk);
   EXPECT_EQ(CodeOf(RecordJson(1, "b3:0", arrays(9))), Code::kSchema);
-  EXPECT_EQ(CodeOf(RecordJson(1, "b3:0", "{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{}}}}}}}}")),
-            Code::kOk);  // 8 objects
   EXPECT_EQ(
-      CodeOf(RecordJson(1, "b3:0", "{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":{}}}}}}}}}")),
-      Code::kSchema);  // 9 objects
+      CodeOf(RecordJson(1, "b3:0", "{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{}}}}}}}}")),
+      Code::kOk);  // 8 objects
+  EXPECT_EQ(CodeOf(RecordJson(
+                1, "b3:0", "{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":{}}}}}}}}}")),
+            Code::kSchema);  // 9 objects
   // Scalars at depth 9 are fine: only containers count.
   EXPECT_EQ(CodeOf(RecordJson(1, "b3:0", "{\"a\":[[[[[[[1]]]]]]]}")), Code::kOk);
 }
@@ -319,9 +328,11 @@ TEST_F(CanonicalTest, AttrsTooLarge) {
   EXPECT_TRUE(small.Canonicalize(RecordJson(1, "b3:0", fits), &record_).ok());
   EXPECT_EQ(small.Canonicalize(RecordJson(1, "b3:0", over), &record_).code(), Code::kAttrsTooLarge);
   // Measured on the canonical form: whitespace in the input does not count.
-  EXPECT_TRUE(small.Canonicalize(RecordJson(1, "b3:0", "{ \"a\" : \"" + std::string(248, 'x') +
-                                                          "\" }"),
-                                 &record_).ok());
+  EXPECT_TRUE(
+      small
+          .Canonicalize(RecordJson(1, "b3:0", "{ \"a\" : \"" + std::string(248, 'x') + "\" }"),
+                        &record_)
+          .ok());
   // The default bound is 1 KiB.
   EXPECT_EQ(CodeOf(RecordJson(1, "b3:0", "{\"a\":\"" + std::string(1024 - 7, 'x') + "\"}")),
             Code::kAttrsTooLarge);
@@ -394,8 +405,8 @@ TEST(SealTest, SealInsertsSelfHashBeforeTheFinalBrace) {
   CanonicalRecord r;
   ASSERT_TRUE(c.Canonicalize(kGenesis, &r).ok());
   const std::string sealed = Seal(r);
-  EXPECT_EQ(sealed, std::string(kGenesis).substr(0, sizeof(kGenesis) - 2) +
-                        ",\"self_hash\":\"" + HashText(r.digest) + "\"}");
+  EXPECT_EQ(sealed, std::string(kGenesis).substr(0, sizeof(kGenesis) - 2) + ",\"self_hash\":\"" +
+                        HashText(r.digest) + "\"}");
   EXPECT_EQ(sealed.size(), r.bytes.size() - 1 + kSealSuffixBytes);
 }
 

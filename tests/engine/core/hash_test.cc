@@ -67,9 +67,10 @@ TEST(HashTest, ParseHashTextRejectsNonCanonicalForms) {
 }
 
 TEST(StatusTest, CodeNamesAreStableAndRoundTrip) {
-  const char* names[] = {"Schema", "Float", "Utf8", "AttrsTooLarge", "RecordTooLarge",
-                         "HashMismatch", "PrevMismatch", "SeqGap", "Conflict", "Busy",
-                         "Frozen", "Io", "Closed"};
+  const char* names[] = {"Schema",         "Float",        "Utf8",         "AttrsTooLarge",
+                         "RecordTooLarge", "HashMismatch", "PrevMismatch", "SeqGap",
+                         "Conflict",       "Busy",         "Frozen",       "Io",
+                         "Closed"};
   for (const char* name : names) {
     Code code = Code::kOk;
     ASSERT_TRUE(ParseCodeName(name, &code)) << name;

@@ -52,8 +52,8 @@ class JsonTestSuiteTest : public ::testing::Test {
   }
   // Code of the record with `doc` embedded as {"doc": DOC}.
   Code Embedded(const std::string& doc) {
-    return canonicalizer_.Canonicalize(testing::RecordJson(1, "b3:0", "{\"doc\":" + doc + "}"),
-                                       &record_)
+    return canonicalizer_
+        .Canonicalize(testing::RecordJson(1, "b3:0", "{\"doc\":" + doc + "}"), &record_)
         .code();
   }
   Code AsAttrs(const std::string& doc) {
@@ -111,10 +111,11 @@ TEST_F(JsonTestSuiteTest, ImplementationDefinedDocumentsGetALawCode) {
 
 TEST_F(JsonTestSuiteTest, SurrogateAndEncodingCasesAreUtf8) {
   // Spot checks of i_ files whose outcome the law does define.
-  for (const char* name : {"i_string_1st_surrogate_but_2nd_missing.json",
-                           "i_string_incomplete_surrogate_and_escape_valid.json",
-                           "i_string_invalid_lonely_surrogate.json", "i_string_invalid_utf-8.json",
-                           "i_string_lone_second_surrogate.json", "i_string_UTF-8_invalid_sequence.json"}) {
+  for (const char* name :
+       {"i_string_1st_surrogate_but_2nd_missing.json",
+        "i_string_incomplete_surrogate_and_escape_valid.json",
+        "i_string_invalid_lonely_surrogate.json", "i_string_invalid_utf-8.json",
+        "i_string_lone_second_surrogate.json", "i_string_UTF-8_invalid_sequence.json"}) {
     const std::string path = dir_ + "/" + name;
     if (!fs::exists(path)) continue;
     EXPECT_EQ(CodeName(Embedded(testing::ReadFile(path))), "Utf8") << name;

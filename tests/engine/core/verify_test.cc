@@ -60,8 +60,8 @@ TEST(VerifyRecordTest, NonCanonicalStoredRecordIsSchema) {
   escaped.replace(escaped.find("ingress"), 1, "\\u0069");
   EXPECT_EQ(VerifyRecord(escaped).code(), Code::kSchema);
   const size_t at = sealed.find(",\"self_hash\"");
-  std::string moved = "{" + sealed.substr(at + 1, sealed.size() - at - 2) + "," +
-                      sealed.substr(1, at - 1) + "}";
+  std::string moved =
+      "{" + sealed.substr(at + 1, sealed.size() - at - 2) + "," + sealed.substr(1, at - 1) + "}";
   EXPECT_EQ(VerifyRecord(moved).code(), Code::kSchema);
   EXPECT_EQ(VerifyRecord(sealed.substr(0, at) + "}").code(), Code::kSchema);  // no self_hash
   EXPECT_EQ(VerifyRecord(sealed.substr(0, at) + ",\"self_hash\":\"b3:0\"}").code(), Code::kSchema);
