@@ -125,7 +125,8 @@ struct RamStream {
 class Engine::Impl {
  public:
   struct Metrics {
-    std::atomic<uint64_t> emitted{0}, appended{0}, busy{0}, dedupe_hits{0}, aborted{0}, rejected{0};
+    std::atomic<uint64_t> emitted{0}, appended{0}, busy{0}, dedupe_hits{0}, aborted{0}, rejected{0},
+        bytes{0};
   };
 
   class Worker {
@@ -296,6 +297,7 @@ class Engine::Impl {
       std::shared_ptr<TicketState> ticket;
       Receipt receipt;
       const wal::StreamWal* stream;  // null for RAM
+      size_t bytes;                  // canonical bytes, for audit_bytes_total
     };
 
     void ProcessBatch(std::vector<Task>* batch) {
@@ -353,7 +355,10 @@ class Engine::Impl {
                                              : Status(Code::kIo, st.stream->failure().message());
           if (status.ok()) status = Status(Code::kIo, "record not durable");
         }
-        if (status.ok()) engine_->metrics_.appended++;
+        if (status.ok()) {
+          engine_->metrics_.appended++;
+          engine_->metrics_.bytes += st.bytes;
+        }
         st.ticket->Complete(status, st.receipt);
       }
       for (auto& f : flushes) f->Complete(committed, {});
@@ -412,7 +417,8 @@ class Engine::Impl {
         Status st = canonicalizer_.CanonicalizeDraft(task->draft, ctx, &record_);
         if (st.ok()) st = wal_->Stage(s, record_);
         if (!st.ok()) return Reject(task->ticket, st);
-        staged->push_back({task->ticket, {record_.record.seq, record_.digest}, s});
+        staged->push_back(
+            {task->ticket, {record_.record.seq, record_.digest}, s, record_.bytes.size()});
         return;
       }
       RamStream& s = ram_[{writer, task->stream}];
@@ -422,7 +428,8 @@ class Engine::Impl {
       if (!st.ok()) return Reject(task->ticket, st);
       KeepInRam(&s, record_);
       ram_touched_.insert({writer, task->stream});
-      staged->push_back({task->ticket, {record_.record.seq, record_.digest}, nullptr});
+      staged->push_back(
+          {task->ticket, {record_.record.seq, record_.digest}, nullptr, record_.bytes.size()});
     }
 
     void HandleSealed(SealedTask* task, std::vector<Staged>* staged) {
@@ -453,7 +460,8 @@ class Engine::Impl {
           KeepInRam(rs, task->record);
           ram_touched_.insert({r.writer_id, r.stream});
         }
-        staged->push_back({task->ticket, {r.seq, task->record.digest}, ws});
+        staged->push_back(
+            {task->ticket, {r.seq, task->record.digest}, ws, task->record.bytes.size()});
         return;
       }
       if (r.seq > head + 1) {
@@ -657,6 +665,10 @@ class Engine::Impl {
             metrics_.dedupe_hits);
     counter("audit_rejected_total", "Records refused with an error (schema, chain, I/O).", "",
             metrics_.rejected);
+    counter("audit_bytes_total", "Canonical bytes appended (excluding self_hash).", "",
+            metrics_.bytes);
+    counter("tasks_spawned_total", "Writer threads started.", "{kind=\"audit_worker\"}",
+            workers_.size());
     counter("tasks_aborted_total", "Queued work failed with Closed at the close deadline.", "",
             metrics_.aborted);
     out +=
@@ -729,6 +741,35 @@ bool Engine::Ready(std::string* why) const {
     return false;
   }
   return true;
+}
+
+std::vector<std::pair<std::string, bool>> Engine::Readiness() const {
+  const AuditConfig& config = impl_->options_.config;
+  const bool open = !impl_->closed_;
+  std::vector<std::pair<std::string, bool>> keys = {
+      {"audit.config_loaded", true},  // Open validated it, or there would be no engine
+      {"audit.queue_bound_ok", open && config.queue_depth > 0},
+  };
+  if (config.UsesWal()) {
+    bool wal_ready =
+        open && impl_->suspended_workers_ == 0 && access(config.wal.dir.c_str(), W_OK) == 0;
+    std::lock_guard<std::mutex> lock(impl_->heads_mu_);
+    for (const auto& [key, info] : impl_->heads_) {
+      wal_ready = wal_ready && info.state == wal::StreamState::kOk;
+    }
+    keys.emplace_back("audit.wal_ready", wal_ready);
+  }
+  if (config.UsesExport()) keys.emplace_back("audit.export_ready", false);
+  return keys;
+}
+
+std::string Engine::ReadinessJson() const {
+  std::string missing;
+  for (const auto& [key, ok] : Readiness()) {
+    if (!ok) missing += (missing.empty() ? "\"" : ",\"") + key + "\"";
+  }
+  if (missing.empty()) return R"({"degraded":false,"missing":[]})";
+  return R"({"degraded":true,"missing":[)" + missing + R"(],"retry_after":5})";
 }
 
 std::string Engine::io_backend() const {

@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/config.h"
@@ -114,6 +115,14 @@ class Engine {
   // Readiness (OBSERVABILITY §2.2): false while closed or while a full disk suspends writes
   // (disk_full_action=suspend); `why` names the failing key.
   bool Ready(std::string* why = nullptr) const;
+
+  // The readiness keys of OBSERVABILITY §2.2 that apply to this engine's profile, each true or
+  // false: audit.config_loaded, audit.queue_bound_ok, audit.wal_ready (WAL profile),
+  // audit.export_ready (export sinks; exports are not implemented yet, so false).
+  std::vector<std::pair<std::string, bool>> Readiness() const;
+  // The /readyz payload a host serves: {"degraded":false,"missing":[]} or, when a key is false,
+  // {"degraded":true,"missing":["audit.wal_ready"],"retry_after":5}.
+  std::string ReadinessJson() const;
 
   // Prometheus text exposition of the engine's metrics.
   std::string MetricsText() const;

@@ -132,9 +132,21 @@ TEST_P(EngineTest, ConcurrentProducersEveryAckedRecordExactlyOnce) {
               std::string::npos)
         << metrics;
   }
+  EXPECT_NE(metrics.find("tasks_spawned_total{kind=\"audit_worker\"} 2\n"), std::string::npos);
+  EXPECT_EQ(metrics.find("audit_bytes_total 0\n"), std::string::npos);  // counted, not zero
   const auto check = testing::RunCommand({"/usr/bin/promtool", "check", "metrics"}, metrics);
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  // Readiness: every key of this profile holds.
+  const auto keys = engine->Readiness();
+  ASSERT_EQ(keys.size(), GetParam() == SinkKind::kWal ? 3u : 2u);
+  for (const auto& [key, ok] : keys) EXPECT_TRUE(ok) << key;
+  EXPECT_EQ(engine->ReadinessJson(), R"({"degraded":false,"missing":[]})");
   ASSERT_TRUE(engine->Close(In(seconds(10))).ok());
+  EXPECT_EQ(
+      engine->ReadinessJson(),
+      GetParam() == SinkKind::kWal
+          ? R"({"degraded":true,"missing":["audit.queue_bound_ok","audit.wal_ready"],"retry_after":5})"
+          : R"({"degraded":true,"missing":["audit.queue_bound_ok"],"retry_after":5})");
   if (GetParam() == SinkKind::kWal) {
     for (const auto& [stream, records] : acked) {
       const auto stored = Stored("svc-test@inst-1", stream);
@@ -367,6 +379,8 @@ TEST(EngineDiskFullTest, SuspendsWhileFullAndResumesWhenSpaceReturns) {
   EXPECT_EQ(full.code(), Code::kIo);
   EXPECT_NE(full.message().find("disk_full"), std::string::npos) << full.ToString();
   EXPECT_FALSE(engine.value()->Ready());
+  EXPECT_EQ(engine.value()->ReadinessJson(),
+            R"({"degraded":true,"missing":["audit.wal_ready"],"retry_after":5})");
   EXPECT_NE(engine.value()->MetricsText().find("audit_ready 0\n"), std::string::npos);
   auto refused = engine.value()->Emit("s", big);
   ASSERT_TRUE(refused.ok());
