@@ -338,6 +338,8 @@ class Canonicalizer::Impl {
   enum class Form { kUnsealed, kSealed, kDraft };
 
   Status Parse(std::string_view json, Form form, CanonicalRecord* out, Digest* stored_hash);
+  // Writes a record's fields in canonical layout (strings escaped, attrs as given).
+  void WriteRecord(const Record& r, std::string* out, size_t* attrs_bytes);
   const DraftContext* draft_ = nullptr;  // set while Form::kDraft is parsed
 
  private:
@@ -354,7 +356,6 @@ class Canonicalizer::Impl {
   Status BuildSubject(dom::element e, Subject* subject);
   Status WriteValue(dom::element e, int depth, std::string* out);
   Status WriteObject(dom::object object, int depth, std::string* out);
-  void WriteRecord(const Record& r, std::string* out, size_t* attrs_bytes);
 
   // Normalized keys of non-ASCII object keys live here while one record is built; a deque
   // never moves its elements, so views into them stay valid.
@@ -827,51 +828,13 @@ Status Canonicalizer::CanonicalizeDraft(std::string_view draft_json, const Draft
 }
 
 Status Canonicalizer::Encode(const Record& record, CanonicalRecord* out) {
-  // Render the typed record as JSON text and run it through the one strict path, so a typed
-  // record can never be accepted under rules different from the text form's.
-  std::string& text = impl_->sealed_scratch_;
-  text.clear();
-  const auto string_field = [&](const char* key, std::string_view value) {
-    text.append(key);
-    AppendJsonString(value, &text);
-  };
-  text.append("{\"v\":");
-  AppendUint(record.v, &text);
-  text.append(",\"ts_ms\":");
-  AppendUint(record.ts_ms, &text);
-  string_field(",\"writer_id\":", record.writer_id);
-  text.append(",\"seq\":");
-  AppendUint(record.seq, &text);
-  string_field(",\"stream\":", record.stream);
-  string_field(",\"kind\":", record.kind);
-  text.append(",\"actor\":{");
-  const char* sep = "";
-  if (record.actor.anon) {
-    text.append(*record.actor.anon ? "\"anon\":true" : "\"anon\":false");
-    sep = ",";
-  }
-  const auto optional_field = [&](const char* key, const std::optional<std::string>& value) {
-    if (!value) return;
-    text.append(sep);
-    string_field(key, *value);
-    sep = ",";
-  };
-  optional_field("\"cap_id\":", record.actor.cap_id);
-  optional_field("\"key_fpr\":", record.actor.key_fpr);
-  optional_field("\"passport_id\":", record.actor.passport_id);
-  text.append("},\"subject\":{");
-  sep = "";
-  optional_field("\"content_id\":", record.subject.content_id);
-  optional_field("\"ledger_txid\":", record.subject.ledger_txid);
-  optional_field("\"name\":", record.subject.name);
-  text.append("}");
-  string_field(",\"reason\":", record.reason);
-  text.append(",\"attrs\":");
-  text.append(record.attrs);
-  string_field(",\"prev\":", record.prev);
-  text.push_back('}');
-  std::string copy = text;  // Parse() reuses sealed_scratch_
-  return impl_->Parse(copy, Impl::Form::kUnsealed, out, nullptr);
+  // Render the typed record as JSON text in the canonical layout and run it through the one
+  // strict path, so a typed record can never be accepted under rules different from the text
+  // form's (its strings may still need NFC, its attrs canonicalizing).
+  std::string text;
+  size_t attrs_bytes = 0;
+  impl_->WriteRecord(record, &text, &attrs_bytes);
+  return impl_->Parse(text, Impl::Form::kUnsealed, out, nullptr);
 }
 
 }  // namespace ron
