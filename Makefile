@@ -126,6 +126,8 @@ bench-run: $(BENCH_SRCS:bench/%.cc=$(BUILD)/bench/%)
 	@for b in $(filter %_bench,$^); do echo "== $$b"; $$b --benchmark_min_time=0.5 || exit 1; done
 	@echo "== $(BUILD)/bench/append_hot (engine emit path)"
 	@$(BUILD)/bench/append_hot --seconds $(BENCH_SECONDS) --dir $(BUILD)/bench-data/append_hot
+	@echo "== $(BUILD)/bench/shed_storm (110 % of capacity)"
+	@$(BUILD)/bench/shed_storm --seconds $(BENCH_SECONDS) --dir $(BUILD)/bench-data/shed_storm
 	@echo "== $(BUILD)/bench/wal_steady (WAL rig, ~1 minute)"
 	@$(BUILD)/bench/wal_steady --dir $(BUILD)/bench-data --seconds $(BENCH_SECONDS)
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "engine/core/canonical.h"
+#include "bench/bench_util.h"
 #include "engine/engine.h"
 
 namespace {
@@ -28,17 +29,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
-std::string Draft() {
-  return R"({"kind":"GetServed","actor":{"passport_id":"u:7f3a","cap_id":"cap:gw-read"},"subject":{"content_id":"b3:9c1e5d0712aa","name":"objects/9c1e5d07"},"reason":"ok","attrs":{"route":"/o/9c1e5d07","status":200,"bytes":48213,"cache":"miss","client_net":"203.0.113.0/24","trace":")" +
-         std::string(610, 't') + R"("}})";
-}
 
-double Pct(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
-  std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
-  return v[k];
-}
 
 struct Run {
   double per_s = 0, emit_p50_us = 0, emit_p99_us = 0, done_p50_ms = 0, done_p99_ms = 0;
@@ -47,7 +38,7 @@ struct Run {
 
 // `producers` threads emit for `seconds`, keeping at most `window` tickets in flight each.
 Run Drive(ron::Engine* engine, int producers, int streams, double seconds, size_t window) {
-  const std::string draft = Draft();
+  const std::string draft = ron::bench::Draft1KiB();
   std::mutex mu;
   std::vector<double> emit_us, done_ms;
   std::atomic<uint64_t> records{0}, busy{0};
@@ -89,10 +80,10 @@ Run Drive(ron::Engine* engine, int producers, int streams, double seconds, size_
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   Run r;
   r.per_s = static_cast<double>(records) / elapsed;
-  r.emit_p50_us = Pct(emit_us, 0.5);
-  r.emit_p99_us = Pct(emit_us, 0.99);
-  r.done_p50_ms = Pct(done_ms, 0.5);
-  r.done_p99_ms = Pct(done_ms, 0.99);
+  r.emit_p50_us = ron::bench::Percentile(&emit_us, 0.5);
+  r.emit_p99_us = ron::bench::Percentile(&emit_us, 0.99);
+  r.done_p50_ms = ron::bench::Percentile(&done_ms, 0.5);
+  r.done_p99_ms = ron::bench::Percentile(&done_ms, 0.99);
   r.busy = busy;
   return r;
 }
@@ -116,7 +107,7 @@ int main(int argc, char** argv) {
   // Baseline: canonicalize + hash of the same record, as the owner does per record.
   ron::Canonicalizer c;
   ron::CanonicalRecord rec;
-  const std::string draft = Draft();
+  const std::string draft = ron::bench::Draft1KiB();
   uint64_t n = 0;
   const auto t0 = Clock::now();
   while (Clock::now() - t0 < std::chrono::duration<double>(seconds / 2)) {

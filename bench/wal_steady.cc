@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "engine/core/canonical.h"
 #include "wal/wal.h"
 
@@ -59,18 +60,7 @@ struct Result {
   double batch_records = 0;
 };
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
-  std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
-  return v[k];
-}
 
-// ~1 KiB canonical record once the engine adds v, ts_ms, writer_id, seq, stream and prev.
-std::string Draft() {
-  return R"({"kind":"GetServed","actor":{"passport_id":"u:7f3a","cap_id":"cap:gw-read"},"subject":{"content_id":"b3:9c1e5d0712aa","name":"objects/9c1e5d07"},"reason":"ok","attrs":{"route":"/o/9c1e5d07","status":200,"bytes":48213,"cache":"miss","client_net":"203.0.113.0/24","trace":")" +
-         std::string(610, 't') + R"("}})";
-}
 
 class Queue {
  public:
@@ -159,7 +149,7 @@ Result RunWal(const Config& c, const std::string& dir, double seconds) {
   }
   ron::Canonicalizer canonicalizer;
   ron::CanonicalRecord record;
-  const std::string draft = Draft();
+  const std::string draft = ron::bench::Draft1KiB();
   std::vector<double> ack_ms, fsync_ms;
   std::vector<std::vector<Clock::time_point>> arrivals(static_cast<size_t>(c.streams));
   uint64_t records = 0, bytes = 0, commits = 0;
@@ -208,11 +198,11 @@ Result RunWal(const Config& c, const std::string& dir, double seconds) {
   Result r;
   r.records_per_s = static_cast<double>(records) / elapsed;
   r.mb_per_s = static_cast<double>(bytes) / 1e6 / elapsed;
-  r.ack_p50_ms = Percentile(ack_ms, 0.50);
-  r.ack_p95_ms = Percentile(ack_ms, 0.95);
-  r.ack_p99_ms = Percentile(ack_ms, 0.99);
-  r.fsync_p95_ms = Percentile(fsync_ms, 0.95);
-  r.fsync_p99_ms = Percentile(fsync_ms, 0.99);
+  r.ack_p50_ms = ron::bench::Percentile(&ack_ms, 0.50);
+  r.ack_p95_ms = ron::bench::Percentile(&ack_ms, 0.95);
+  r.ack_p99_ms = ron::bench::Percentile(&ack_ms, 0.99);
+  r.fsync_p95_ms = ron::bench::Percentile(&fsync_ms, 0.95);
+  r.fsync_p99_ms = ron::bench::Percentile(&fsync_ms, 0.99);
   r.batch_records = commits ? static_cast<double>(records) / static_cast<double>(commits) : 0;
   fs::remove_all(dir);
   return r;
@@ -250,8 +240,8 @@ Result RunRawDevice(const std::string& dir, double seconds, size_t record_bytes)
   Result r;
   r.mb_per_s = static_cast<double>(bytes) / 1e6 / elapsed;
   r.records_per_s = static_cast<double>(bytes) / static_cast<double>(record_bytes) / elapsed;
-  r.fsync_p95_ms = Percentile(fsync_ms, 0.95);
-  r.fsync_p99_ms = Percentile(fsync_ms, 0.99);
+  r.fsync_p95_ms = ron::bench::Percentile(&fsync_ms, 0.95);
+  r.fsync_p99_ms = ron::bench::Percentile(&fsync_ms, 0.99);
   return r;
 }
 
@@ -268,7 +258,7 @@ void RunRecovery(const std::string& dir, uint64_t mib) {
     ron::wal::StreamWal* s = wal.value()->GetStream("bench@rig", "big").value();
     ron::Canonicalizer canonicalizer;
     ron::CanonicalRecord record;
-    const std::string draft = Draft();
+    const std::string draft = ron::bench::Draft1KiB();
     while (wal.value()->counters().bytes_written < (mib << 20)) {
       for (int i = 0; i < 1024; ++i) {
         const std::string prev = s->HeadText();

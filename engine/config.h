@@ -57,7 +57,7 @@ struct AuditConfig {
     std::string alg = "ed25519";
   } export_;
 
-  std::map<std::string, uint32_t> stream_queue_depth;  // streams.<name>.queue_depth
+  std::map<std::string, uint32_t, std::less<>> stream_queue_depth;  // streams.<name>.queue_depth
 
   bool UsesWal() const { return sink == SinkKind::kWal || sink == SinkKind::kWalExport; }
   bool UsesExport() const { return sink == SinkKind::kExport || sink == SinkKind::kWalExport; }

@@ -5,6 +5,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -107,6 +108,59 @@ struct FlushTask {
 };
 using Task = std::variant<EmitTask, SealedTask, FlushTask>;
 
+// The stream a task counts against (for per-stream bounds and the queue-depth gauge).
+std::string_view StreamOf(const Task& task) {
+  if (const auto* e = std::get_if<EmitTask>(&task)) return e->stream;
+  if (const auto* s = std::get_if<SealedTask>(&task)) return s->record.record.stream;
+  return {};
+}
+
+enum class PushResult { kQueued, kFull, kClosed };
+
+// RFC 3339 UTC with milliseconds: 2026-11-22T07:31:00.123Z.
+std::string Rfc3339Now() {
+  const auto now = std::chrono::system_clock::now();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
+  const time_t secs = static_cast<time_t>(ms.count() / 1000);
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  const size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(ms.count() % 1000));
+  return buf;
+}
+
+// The OBSERVABILITY §3.2 reason of a refused record.
+const char* RejectReason(Code code) {
+  switch (code) {
+    case Code::kAttrsTooLarge:
+    case Code::kRecordTooLarge:
+      return "bounds_exceeded";
+    case Code::kHashMismatch:
+    case Code::kPrevMismatch:
+    case Code::kConflict:
+      return "tamper";
+    case Code::kBusy:
+      return "busy";
+    case Code::kIo:
+    case Code::kFrozen:
+    case Code::kClosed:
+      return "io";
+    default:
+      return "schema";
+  }
+}
+
+// Optional fields of a log line; empty ones are left out.
+struct LogFields {
+  std::string_view writer_id{};  // defaults to the engine's
+  std::string_view stream{};
+  uint64_t seq = 0;
+  const Digest* self_hash = nullptr;
+  std::string_view reason{};
+  std::string_view msg{};
+};
+
 // A stream held in RAM (sink=ram): the newest sealed records, bounded.
 struct RamStream {
   uint64_t head_seq = 0;
@@ -126,8 +180,14 @@ class Engine::Impl {
  public:
   struct Metrics {
     std::atomic<uint64_t> emitted{0}, appended{0}, busy{0}, dedupe_hits{0}, aborted{0}, rejected{0},
-        bytes{0};
+        bytes{0}, drop_closed{0}, drop_bounds{0}, drop_io{0}, verify_hash{0}, verify_prev{0},
+        wal_timeouts{0};
   };
+  // (kind, stream) → records appended. A worker inserts under its snapshot lock and bumps the
+  // counter without it; the metrics page reads under the lock. Label sets are capped per worker
+  // (kMaxLabelSets); the rest count under kind="_other",stream="_other".
+  using AppendedByLabel = std::map<std::pair<std::string, std::string>, std::atomic<uint64_t>>;
+  static constexpr size_t kMaxLabelSets = 512;
 
   class Worker {
    public:
@@ -137,6 +197,8 @@ class Engine::Impl {
     // worker thread itself, which is the only thread that ever submits to it.
     Status Start(const EngineOptions& options) {
       capacity_ = options.config.queue_depth;
+      overrides_ = &options.config.stream_queue_depth;
+      block_ = options.config.shed_policy == ShedPolicy::kBlock;
       max_batch_ = options.max_batch_records;
       ram_limit_ = options.ram_records_per_stream;
       std::promise<Status> opened;
@@ -175,24 +237,43 @@ class Engine::Impl {
       }
       for (const wal::StreamWal* s : wal_->streams()) {
         Publish(s->writer_id(), s->stream(), s->head_seq(), s->HeadText(), s->state());
+        if (s->state() == wal::StreamState::kFrozen && !reported_frozen_) {
+          // Verification on read (recovery) found the evidence changed: hash_mismatch covers
+          // every corruption the scanner and the chain check name.
+          const bool prev = s->failure().code() == Code::kPrevMismatch;
+          (prev ? engine_->metrics_.verify_prev : engine_->metrics_.verify_hash)++;
+          engine_->Log("error", "audit.verify.fail",
+                       {.writer_id = s->writer_id(), .stream = s->stream(),
+                        .reason = prev ? "prev_mismatch" : "hash_mismatch",
+                        .msg = s->failure().message()});
+        }
       }
+      reported_frozen_ = true;  // a reopen after a full disk reports nothing twice
       SnapshotWal();
       return Status::Ok();
     }
 
-    // Never blocks on I/O: the lock guards only the deque.
-    bool TryPush(Task&& task) {
+    // Never blocks on I/O: the lock guards only the deque and the per-stream counts. Under
+    // shed_policy=block (tests only) a full queue waits for room instead of answering Busy.
+    PushResult TryPush(Task&& task) {
+      const std::string_view stream = StreamOf(task);
       bool was_empty = false;
       {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (queue_.size() >= capacity_ || stopping_) return false;
+        std::unique_lock<std::mutex> lock(mu_);
+        for (;;) {
+          if (stopping_) return PushResult::kClosed;
+          if (queue_.size() < capacity_ && !StreamFull(stream)) break;
+          if (!block_) return PushResult::kFull;
+          room_cv_.wait(lock);
+        }
         was_empty = queue_.empty();
+        CountIn(stream);
         queue_.push_back(std::move(task));
       }
       // The worker only sleeps on an empty queue: wake it only then (a futex call per record
       // would cost more than the record).
       if (was_empty) cv_.notify_one();
-      return true;
+      return PushResult::kQueued;
     }
     void PushUnbounded(Task&& task) {  // control tasks (flush) are never shed
       {
@@ -201,6 +282,17 @@ class Engine::Impl {
       }
       cv_.notify_one();
     }
+    // (stream, tasks queued) for every stream with work queued now.
+    void StreamDepths(std::vector<std::pair<std::string, uint64_t>>* out) const {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [stream, n] : in_queue_) {
+        if (n > 0) out->emplace_back(stream, n);
+      }
+    }
+    void AppendedCounts(std::map<std::pair<std::string, std::string>, uint64_t>* out) const {
+      std::lock_guard<std::mutex> lock(snapshot_mu_);
+      for (const auto& [key, n] : appended_by_) (*out)[key] += n.load(std::memory_order_relaxed);
+    }
     void Stop(Deadline deadline) {
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -208,6 +300,7 @@ class Engine::Impl {
         stop_deadline_ = deadline;
       }
       cv_.notify_one();
+      room_cv_.notify_all();
     }
     void Join() {
       if (thread_.joinable()) thread_.join();
@@ -225,6 +318,29 @@ class Engine::Impl {
     Status close_status() const { return close_status_; }
 
    private:
+    // Called with mu_ held.
+    bool StreamFull(std::string_view stream) const {
+      if (stream.empty() || overrides_->empty()) return false;
+      const auto limit = overrides_->find(stream);
+      if (limit == overrides_->end()) return false;
+      const auto n = in_queue_.find(stream);
+      return n != in_queue_.end() && n->second >= limit->second;
+    }
+    void CountIn(std::string_view stream) {
+      if (stream.empty()) return;
+      auto it = in_queue_.find(stream);
+      if (it == in_queue_.end()) it = in_queue_.emplace(std::string(stream), 0).first;
+      ++it->second;
+    }
+    void CountOut(std::string_view stream) {
+      if (stream.empty()) return;
+      auto it = in_queue_.find(stream);
+      if (it == in_queue_.end()) return;
+      // Keep entries for a bounded set of streams (no allocation per record); forget idle ones
+      // only when there are many.
+      if (--it->second == 0 && in_queue_.size() > 1024) in_queue_.erase(it);
+    }
+
     void Pin(const AuditConfig& config) {
       const long online = sysconf(_SC_NPROCESSORS_ONLN);
       int cpu = -1;
@@ -258,10 +374,12 @@ class Engine::Impl {
           deadline = stop_deadline_;
           const size_t n = std::min(queue_.size(), max_batch_);
           for (size_t i = 0; i < n; ++i) {
+            CountOut(StreamOf(queue_.front()));
             batch.push_back(std::move(queue_.front()));
             queue_.pop_front();
           }
         }
+        if (block_) room_cv_.notify_all();
         if (stopping && Clock::now() >= deadline) {
           Abort(&batch);
           break;
@@ -279,6 +397,7 @@ class Engine::Impl {
       {
         std::lock_guard<std::mutex> lock(mu_);
         rest.swap(queue_);
+        in_queue_.clear();
       }
       for (Task& t : *batch) rest.push_front(std::move(t));
       batch->clear();
@@ -296,9 +415,19 @@ class Engine::Impl {
     struct Staged {
       std::shared_ptr<TicketState> ticket;
       Receipt receipt;
-      const wal::StreamWal* stream;  // null for RAM
-      size_t bytes;                  // canonical bytes, for audit_bytes_total
+      const wal::StreamWal* stream;    // null for RAM
+      size_t bytes;                    // canonical bytes, for audit_bytes_total
+      std::atomic<uint64_t>* counter;  // audit_appended_total{kind,stream}
+      std::string_view stream_name;    // lives in the task or the WAL until the batch ends
     };
+
+    std::atomic<uint64_t>* CounterFor(const Record& r) {
+      auto it = appended_by_.find({r.kind, r.stream});
+      if (it != appended_by_.end()) return &it->second;
+      std::lock_guard<std::mutex> lock(snapshot_mu_);
+      if (appended_by_.size() >= kMaxLabelSets) return &appended_by_[{"_other", "_other"}];
+      return &appended_by_[{r.kind, r.stream}];
+    }
 
     void ProcessBatch(std::vector<Task>* batch) {
       if (suspended_) TryResume();
@@ -309,6 +438,7 @@ class Engine::Impl {
                 if constexpr (std::is_same_v<std::decay_t<decltype(task)>, FlushTask>) {
                   task.ticket->Complete(Status::Ok(), {});
                 } else {
+                  engine_->metrics_.drop_io++;
                   Reject(task.ticket,
                          Status(Code::kIo, "disk_full: writes are suspended until space returns"));
                 }
@@ -320,6 +450,7 @@ class Engine::Impl {
       }
       std::vector<Staged> staged;
       std::vector<std::shared_ptr<TicketState>> flushes;
+      const auto started = Clock::now();
       for (Task& task : *batch) {
         if (auto* e = std::get_if<EmitTask>(&task)) {
           HandleEmit(e, &staged);
@@ -329,10 +460,12 @@ class Engine::Impl {
           flushes.push_back(std::get<FlushTask>(task).ticket);
         }
       }
-      batch->clear();
       Status committed;
       if (wal_ != nullptr) {
         committed = wal_->Commit();
+        if (Clock::now() - started > engine_->options_.wal_time_budget) {
+          engine_->metrics_.wal_timeouts++;
+        }
         WatchSpace(committed);
       }
       // Heads are published once per batch, before any ticket of it completes, so a host that
@@ -358,10 +491,19 @@ class Engine::Impl {
         if (status.ok()) {
           engine_->metrics_.appended++;
           engine_->metrics_.bytes += st.bytes;
+          st.counter->fetch_add(1, std::memory_order_relaxed);
+          if (engine_->options_.log_appends) {
+            engine_->Log("info", "audit.append.ok",
+                         {.stream = st.stream_name, .seq = st.receipt.seq,
+                          .self_hash = &st.receipt.self_hash});
+          }
+        } else {
+          engine_->CountReject(status, {.stream = st.stream_name, .seq = st.receipt.seq});
         }
         st.ticket->Complete(status, st.receipt);
       }
       for (auto& f : flushes) f->Complete(committed, {});
+      batch->clear();  // only now: staged entries point at the tasks' stream names
     }
 
     // Free bytes on the WAL's file system (statvfs), or UINT64_MAX if it cannot be read.
@@ -417,8 +559,8 @@ class Engine::Impl {
         Status st = canonicalizer_.CanonicalizeDraft(task->draft, ctx, &record_);
         if (st.ok()) st = wal_->Stage(s, record_);
         if (!st.ok()) return Reject(task->ticket, st);
-        staged->push_back(
-            {task->ticket, {record_.record.seq, record_.digest}, s, record_.bytes.size()});
+        staged->push_back({task->ticket, {record_.record.seq, record_.digest}, s,
+                           record_.bytes.size(), CounterFor(record_.record), task->stream});
         return;
       }
       RamStream& s = ram_[{writer, task->stream}];
@@ -428,8 +570,8 @@ class Engine::Impl {
       if (!st.ok()) return Reject(task->ticket, st);
       KeepInRam(&s, record_);
       ram_touched_.insert({writer, task->stream});
-      staged->push_back(
-          {task->ticket, {record_.record.seq, record_.digest}, nullptr, record_.bytes.size()});
+      staged->push_back({task->ticket, {record_.record.seq, record_.digest}, nullptr,
+                         record_.bytes.size(), CounterFor(record_.record), task->stream});
     }
 
     void HandleSealed(SealedTask* task, std::vector<Staged>* staged) {
@@ -451,8 +593,13 @@ class Engine::Impl {
         head_text = rs->HeadText();
       }
       if (r.seq == head + 1) {
-        if (r.prev != head_text)
+        if (r.prev != head_text) {
+          engine_->metrics_.verify_prev++;
+          engine_->Log("warn", "audit.verify.fail",
+                       {.writer_id = r.writer_id, .stream = r.stream, .seq = r.seq,
+                        .reason = "prev_mismatch"});
           return Reject(task->ticket, Status(Code::kPrevMismatch, "prev is not the stream head"));
+        }
         if (ws != nullptr) {
           const Status st = wal_->Stage(ws, task->record);
           if (!st.ok()) return Reject(task->ticket, st);
@@ -460,8 +607,8 @@ class Engine::Impl {
           KeepInRam(rs, task->record);
           ram_touched_.insert({r.writer_id, r.stream});
         }
-        staged->push_back(
-            {task->ticket, {r.seq, task->record.digest}, ws, task->record.bytes.size()});
+        staged->push_back({task->ticket, {r.seq, task->record.digest}, ws,
+                           task->record.bytes.size(), CounterFor(r), r.stream});
         return;
       }
       if (r.seq > head + 1) {
@@ -502,7 +649,7 @@ class Engine::Impl {
     }
 
     void Reject(const std::shared_ptr<TicketState>& ticket, const Status& status) {
-      engine_->metrics_.rejected++;
+      engine_->CountReject(status, {});
       ticket->Complete(status, {});
     }
 
@@ -525,12 +672,17 @@ class Engine::Impl {
     size_t capacity_ = 1024;
     size_t max_batch_ = 1024;
     size_t ram_limit_ = 65536;
+    const std::map<std::string, uint32_t, std::less<>>* overrides_ = nullptr;
+    bool block_ = false;
     mutable std::mutex mu_;
     std::condition_variable cv_;
+    std::condition_variable room_cv_;  // shed_policy=block: producers wait here
     std::deque<Task> queue_;
+    std::map<std::string, uint32_t, std::less<>> in_queue_;  // stream → tasks queued
     bool stopping_ = false;
     Deadline stop_deadline_;
     std::thread thread_;
+    AppendedByLabel appended_by_;  // inserted by the worker under snapshot_mu_
     // Owned by the worker thread alone:
     std::unique_ptr<wal::Wal> wal_;
     std::map<std::pair<std::string, std::string>, RamStream> ram_;
@@ -539,9 +691,10 @@ class Engine::Impl {
     CanonicalRecord record_;
     Status close_status_;
     bool suspended_ = false;
+    bool reported_frozen_ = false;
     bool space_warned_ = false;
     Clock::time_point last_space_check_{};
-    mutable std::mutex snapshot_mu_;
+    mutable std::mutex snapshot_mu_;  // guards wal_metrics_ and appended_by_'s shape
     wal::WalMetricsSnapshot wal_metrics_;
     bool has_wal_metrics_ = false;
   };
@@ -573,16 +726,58 @@ class Engine::Impl {
     return Status::Ok();
   }
 
-  // One JSON line per event, to the host's sink (or nowhere).
-  void Log(const char* level, const char* event, const std::string& msg) {
+  // One JSON line per event (OBSERVABILITY §3), to the host's sink (or nowhere).
+  void Log(const char* level, const char* event, const LogFields& f) {
     if (!options_.log) return;
-    std::string line = "{\"ts_ms\":" + std::to_string(NowMs()) + ",\"level\":\"" + level +
-                       "\",\"event\":\"" + event + "\",\"writer_id\":";
-    AppendJsonString(writer_id_, &line);
-    line += ",\"msg\":";
-    AppendJsonString(msg, &line);
+    std::string line = "{\"ts\":\"" + Rfc3339Now() + "\",\"level\":\"" + level +
+                       "\",\"service\":";
+    AppendJsonString(options_.service, &line);
+    line += ",\"event\":\"" + std::string(event) + "\",\"writer_id\":";
+    AppendJsonString(f.writer_id.empty() ? writer_id_ : f.writer_id, &line);
+    if (!f.stream.empty()) {
+      line += ",\"stream\":";
+      AppendJsonString(f.stream, &line);
+    }
+    if (f.seq != 0) line += ",\"seq\":" + std::to_string(f.seq);
+    if (f.self_hash != nullptr) line += ",\"self_hash\":\"" + HashText(*f.self_hash) + "\"";
+    if (!f.reason.empty()) line += ",\"reason\":\"" + std::string(f.reason) + "\"";
+    if (!f.msg.empty()) {
+      line += ",\"msg\":";
+      AppendJsonString(f.msg, &line);
+    }
     line += "}";
     options_.log(line);
+  }
+  void Log(const char* level, const char* event, const std::string& msg) {
+    Log(level, event, LogFields{.msg = msg});
+  }
+
+  // A refused record: counted, and logged as audit.append.reject at most kRejectLogsPerSecond
+  // times a second (a shed storm must not become a log storm).
+  static constexpr uint32_t kRejectLogsPerSecond = 20;
+  void CountReject(const Status& status, LogFields fields) {
+    metrics_.rejected++;
+    if (status.code() == Code::kAttrsTooLarge || status.code() == Code::kRecordTooLarge) {
+      metrics_.drop_bounds++;
+    }
+    if (!options_.log) return;
+    const int64_t second = static_cast<int64_t>(NowMs() / 1000);
+    int64_t seen = log_second_.load(std::memory_order_relaxed);
+    if (seen != second && log_second_.compare_exchange_strong(seen, second)) {
+      log_in_second_ = 0;
+      if (const uint64_t n = log_suppressed_.exchange(0); n > 0) {
+        Log("warn", "audit.log.suppressed",
+            std::to_string(n) + " audit.append.reject lines suppressed in the last second(s)");
+      }
+    }
+    if (log_in_second_.fetch_add(1) >= kRejectLogsPerSecond) {
+      log_suppressed_++;
+      return;
+    }
+    fields.reason = RejectReason(status.code());
+    const std::string msg = std::string(CodeName(status.code())) + ": " + status.message();
+    fields.msg = msg;
+    Log("warn", "audit.append.reject", fields);
   }
 
   Worker& OwnerOf(std::string_view writer, std::string_view stream) {
@@ -590,35 +785,61 @@ class Engine::Impl {
   }
 
   Result<Ticket> Emit(std::string_view stream, std::string_view draft) {
-    if (closed_) return Status(Code::kClosed, "engine is closed");
-    if (draft.size() > kMaxInputBytes)
-      return Status(Code::kRecordTooLarge, "draft longer than 65536 bytes");
-    auto ticket = std::make_shared<TicketState>();
     metrics_.emitted++;
-    if (!OwnerOf(writer_id_, stream)
-             .TryPush(EmitTask{std::string(stream), std::string(draft), ticket})) {
-      if (closed_) return Status(Code::kClosed, "engine is closed");
-      metrics_.busy++;
-      return Status(Code::kBusy, "audit_backpressure: the writer's queue is full");
+    if (closed_) return Refuse(Status(Code::kClosed, "engine is closed"), stream);
+    if (draft.size() > kMaxInputBytes) {
+      return Refuse(Status(Code::kRecordTooLarge, "draft longer than 65536 bytes"), stream);
     }
-    return Ticket(ticket);
+    auto ticket = std::make_shared<TicketState>();
+    return Queue(OwnerOf(writer_id_, stream),
+                 EmitTask{std::string(stream), std::string(draft), ticket}, stream, ticket);
+  }
+
+  // An error answered on the caller's thread: counted (and logged, rate-limited).
+  Status Refuse(Status status, std::string_view stream, std::string_view writer = {}) {
+    if (status.code() == Code::kClosed) metrics_.drop_closed++;
+    CountReject(status, {.writer_id = writer, .stream = stream});
+    return status;
+  }
+
+  Result<Ticket> Queue(Worker& owner, Task&& task, std::string_view stream,
+                       const std::shared_ptr<TicketState>& ticket,
+                       std::string_view writer = {}) {
+    const std::string stream_copy(stream);  // the task (and its string) moves into the queue
+    switch (owner.TryPush(std::move(task))) {
+      case PushResult::kQueued:
+        return Ticket(ticket);
+      case PushResult::kClosed:
+        return Refuse(Status(Code::kClosed, "engine is closed"), stream_copy, writer);
+      case PushResult::kFull:
+        break;
+    }
+    metrics_.busy++;
+    return Refuse(Status(Code::kBusy, "audit_backpressure: the writer's queue is full"),
+                  stream_copy, writer);
   }
 
   Result<AppendResult> AppendSealed(std::string_view sealed, Deadline deadline) {
-    if (closed_) return Status(Code::kClosed, "engine is closed");
+    if (closed_) return Refuse(Status(Code::kClosed, "engine is closed"), {});
     SealedTask task;
     {
       Canonicalizer verifier(limits_);
-      RON_RETURN_IF_ERROR(verifier.VerifySealed(sealed, &task.record));
+      const Status verified = verifier.VerifySealed(sealed, &task.record);
+      if (!verified.ok()) {
+        if (verified.code() == Code::kHashMismatch) {
+          metrics_.verify_hash++;
+          Log("warn", "audit.verify.fail", {.reason = "hash_mismatch", .msg = verified.message()});
+        }
+        return Refuse(verified, {});
+      }
     }
     task.ticket = std::make_shared<TicketState>();
     auto ticket = task.ticket;
-    Worker& owner = OwnerOf(task.record.record.writer_id, task.record.record.stream);
-    if (!owner.TryPush(std::move(task))) {
-      if (closed_) return Status(Code::kClosed, "engine is closed");
-      metrics_.busy++;
-      return Status(Code::kBusy, "audit_backpressure: the writer's queue is full");
-    }
+    const std::string writer = task.record.record.writer_id;
+    const std::string stream = task.record.record.stream;
+    Worker& owner = OwnerOf(writer, stream);
+    auto queued = Queue(owner, std::move(task), stream, ticket, writer);
+    if (!queued.ok()) return queued.status();
     if (!ticket->Wait(deadline)) return Status(Code::kBusy, "deadline exceeded");
     auto result = ticket->result();
     if (!result.ok()) return result.status();
@@ -649,40 +870,84 @@ class Engine::Impl {
     return close_status_;
   }
 
+  // Prometheus text: the golden metrics of OBSERVABILITY §1.1 (every one labelled with
+  // service), the diagnostic ones of §1.2, and the WAL's own.
   std::string MetricsText() const {
     std::string out;
-    const auto counter = [&](const char* name, const char* help, const std::string& labels,
-                             uint64_t v) {
-      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
-             labels + " " + std::to_string(v) + "\n";
+    std::string service = "service=";
+    AppendJsonString(options_.service, &service);  // a JSON string is a valid label value
+    const auto header = [&](const char* name, const char* type, const char* help) {
+      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
     };
-    counter("audit_emitted_total", "Drafts offered to Emit.", "", metrics_.emitted);
-    counter("audit_appended_total", "Records made durable (per the fsync policy).", "",
-            metrics_.appended);
-    counter("audit_drop_total", "Records shed.", "{reason=\"audit_backpressure\"}", metrics_.busy);
-    counter("busy_rejections_total", "Calls answered Busy.", "{endpoint=\"emit\"}", metrics_.busy);
-    counter("audit_dedupe_hits_total", "AppendSealed replays answered Duplicate.", "",
-            metrics_.dedupe_hits);
-    counter("audit_rejected_total", "Records refused with an error (schema, chain, I/O).", "",
-            metrics_.rejected);
-    counter("audit_bytes_total", "Canonical bytes appended (excluding self_hash).", "",
-            metrics_.bytes);
-    counter("tasks_spawned_total", "Writer threads started.", "{kind=\"audit_worker\"}",
-            workers_.size());
-    counter("tasks_aborted_total", "Queued work failed with Closed at the close deadline.", "",
-            metrics_.aborted);
-    out +=
-        "# HELP audit_queue_depth Tasks waiting in each writer's queue.\n# TYPE audit_queue_depth "
-        "gauge\n";
-    for (size_t i = 0; i < workers_.size(); ++i) {
-      out += "audit_queue_depth{worker=\"" + std::to_string(i) + "\"} " +
-             std::to_string(workers_[i]->depth()) + "\n";
+    const auto sample = [&](const char* name, const std::string& labels, uint64_t v) {
+      out += std::string(name) + "{" + service + (labels.empty() ? "" : ",") + labels + "} " +
+             std::to_string(v) + "\n";
+    };
+    const auto label = [](const char* key, std::string_view value) {
+      std::string l = std::string(key) + "=";
+      AppendJsonString(value, &l);
+      return l;
+    };
+
+    header("audit_appended_total", "counter",
+           "Records made durable (per the fsync policy), by kind and stream.");
+    std::map<std::pair<std::string, std::string>, uint64_t> appended;
+    for (const auto& w : workers_) w->AppendedCounts(&appended);
+    if (appended.empty()) sample("audit_appended_total", "kind=\"\",stream=\"\"", 0);
+    for (const auto& [key, n] : appended) {
+      sample("audit_appended_total", label("kind", key.first) + "," + label("stream", key.second),
+             n);
     }
-    out +=
-        "# HELP audit_ready 1 when the engine accepts writes (config loaded, WAL ready, not "
-        "suspended).\n"
-        "# TYPE audit_ready gauge\naudit_ready " +
-        std::string(suspended_workers_ > 0 || closed_ ? "0" : "1") + "\n";
+    header("audit_drop_total", "counter", "Records shed or refused before they were stored.");
+    sample("audit_drop_total", "reason=\"audit_backpressure\"", metrics_.busy);
+    sample("audit_drop_total", "reason=\"io_backpressure\"", metrics_.drop_io);
+    sample("audit_drop_total", "reason=\"bounds_exceeded\"", metrics_.drop_bounds);
+    sample("audit_drop_total", "reason=\"shutdown\"", metrics_.aborted);
+    sample("audit_drop_total", "reason=\"closed\"", metrics_.drop_closed);
+    header("audit_queue_depth", "gauge", "Tasks waiting in the writers' queues, by stream.");
+    std::vector<std::pair<std::string, uint64_t>> depths;
+    for (const auto& w : workers_) w->StreamDepths(&depths);
+    std::sort(depths.begin(), depths.end());
+    if (depths.empty()) sample("audit_queue_depth", "stream=\"\"", 0);
+    for (size_t i = 0; i < depths.size(); ++i) {  // a stream has one owner: no duplicates
+      sample("audit_queue_depth", label("stream", depths[i].first), depths[i].second);
+    }
+    header("audit_worker_queue_depth", "gauge", "Tasks waiting in each writer's queue.");
+    for (size_t i = 0; i < workers_.size(); ++i) {
+      sample("audit_worker_queue_depth", "worker=\"" + std::to_string(i) + "\"",
+             workers_[i]->depth());
+    }
+    header("audit_bytes_total", "counter", "Canonical bytes appended (excluding self_hash).");
+    sample("audit_bytes_total", "", metrics_.bytes);
+    header("audit_export_checkpoints_total", "counter", "Merkle checkpoints produced.");
+    sample("audit_export_checkpoints_total", "", 0);
+    header("io_timeouts_total", "counter", "WAL commits and exports over their time budget.");
+    sample("io_timeouts_total", "op=\"wal\"", metrics_.wal_timeouts);
+    sample("io_timeouts_total", "op=\"export\"", 0);
+    header("audit_verify_fail_total", "counter",
+           "Verification failures: changed records (hash), broken links (prev), manifest gaps.");
+    sample("audit_verify_fail_total", "reason=\"hash_mismatch\"", metrics_.verify_hash);
+    sample("audit_verify_fail_total", "reason=\"prev_mismatch\"", metrics_.verify_prev);
+    sample("audit_verify_fail_total", "reason=\"manifest_gap\"", 0);
+    header("tasks_spawned_total", "counter", "Writer threads started.");
+    sample("tasks_spawned_total", "kind=\"audit_worker\"", workers_.size());
+    header("tasks_aborted_total", "counter",
+           "Queued work failed with Closed at the close deadline.");
+    sample("tasks_aborted_total", "kind=\"audit_worker\"", metrics_.aborted);
+    header("busy_rejections_total", "counter", "Calls answered Busy.");
+    sample("busy_rejections_total", "endpoint=\"emit\"", metrics_.busy);
+    header("audit_dedupe_hits_total", "counter", "AppendSealed replays answered Duplicate.");
+    sample("audit_dedupe_hits_total", "", metrics_.dedupe_hits);
+    header("audit_emitted_total", "counter", "Drafts offered to Emit.");
+    sample("audit_emitted_total", "", metrics_.emitted);
+    header("audit_rejected_total", "counter",
+           "Records refused with an error (schema, chain, bounds, busy, I/O, closed).");
+    sample("audit_rejected_total", "", metrics_.rejected);
+    header("audit_ready", "gauge",
+           "1 when the engine accepts writes (config loaded, WAL ready, not suspended).");
+    sample("audit_ready", "", suspended_workers_ > 0 || closed_ ? 0 : 1);
+    wal::LatencyHistogram export_batch;  // filled by the checkpoint builder
+    export_batch.Render("export_batch_seconds", "Merkle checkpoint + manifest latency.", &out);
     wal::WalMetricsSnapshot wal;  // every worker's WAL, merged
     bool any = false;
     for (const auto& w : workers_) any = w->WalMetrics(&wal) || any;
@@ -693,6 +958,9 @@ class Engine::Impl {
   EngineOptions options_;
   std::string writer_id_;
   Limits limits_;
+  std::atomic<int64_t> log_second_{0};
+  std::atomic<uint32_t> log_in_second_{0};
+  std::atomic<uint64_t> log_suppressed_{0};
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> closed_{false};
   std::atomic<int> suspended_workers_{0};

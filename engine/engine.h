@@ -46,9 +46,17 @@ struct EngineOptions {
   size_t ram_records_per_stream = 65536;  // sink=ram: ring size per stream
   size_t max_batch_records = 1024;        // group commit: records per worker per commit
   wal::FaultInjector* faults = nullptr;   // tests and drills only
-  // Where the engine's JSON-lines log goes (one line per event: ts_ms, level, event, msg). Never
-  // receives record bodies, keys or salts. Called from engine threads; must be thread-safe.
+  // The `service` label of every metric and log line (OBSERVABILITY §1.1), e.g. "svc-gateway".
+  std::string service = "ron-audit";
+  // A WAL commit (write + fdatasync) slower than this counts in io_timeouts_total{op="wal"}.
+  std::chrono::milliseconds wal_time_budget{1000};
+  // Where the engine's JSON-lines log goes: one event per line with the OBSERVABILITY §3 fields
+  // (ts in RFC 3339 UTC, level, service, event, writer_id, and where they apply stream, seq,
+  // self_hash, reason, msg). Never receives record bodies, attrs, keys, salts or IPs. Rejections
+  // are rate-limited (20 lines a second, then one audit.log.suppressed line with the count).
+  // Called from engine and caller threads; must be thread-safe.
   std::function<void(std::string_view json_line)> log;
+  bool log_appends = false;  // also log audit.append.ok for every durable record (debugging)
 };
 
 // Where a record landed.
@@ -92,8 +100,10 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Queues a draft (kind, actor, subject, reason, attrs, optional ts_ms) for `stream` under this
-  // engine's writer_id. Never blocks. Busy when the owner's queue is full, Closed after Close.
-  // Schema errors of the draft are reported through the ticket.
+  // engine's writer_id. Never blocks: Busy when the owner's queue holds queue_depth tasks or the
+  // stream holds its streams.<name>.queue_depth override (shed_policy=block, for tests only,
+  // waits for room instead). Closed after Close. Schema errors of the draft come through the
+  // ticket.
   Result<Ticket> Emit(std::string_view stream, std::string_view draft_json);
 
   // A sealed record from replay, import or a retry (DESIGN.md §7): seq == head+1 and prev == head

@@ -491,16 +491,25 @@ Status Wal::StoredDigest(StreamWal* s, uint64_t seq, Digest* digest) {
       return Status::Ok();
     }
   }
-  bool found = false;
+  const auto cached = [&] {
+    if (seq < s->digest_cache_first_ || seq - s->digest_cache_first_ >= s->digest_cache_.size()) {
+      return false;
+    }
+    *digest = s->digest_cache_[seq - s->digest_cache_first_];
+    return true;
+  };
+  if (cached()) return Status::Ok();
+  // Read the window [seq, seq + kDigestWindow) in one pass (replays go forward).
+  s->digest_cache_.clear();
+  s->digest_cache_first_ = seq;
   StreamReport report;
   RON_RETURN_IF_ERROR(ScanStream(s->dir_, s->writer_id_, s->stream_, options_.limits,
                                  VerifyLevel::kChecksums, &report, [&](const RecordView& r) {
-                                   if (r.seq != seq) return r.seq < seq;
-                                   *digest = r.self_hash;
-                                   found = true;
-                                   return false;
+                                   if (r.seq < seq) return true;
+                                   s->digest_cache_.push_back(r.self_hash);
+                                   return s->digest_cache_.size() < kDigestWindow;
                                  }));
-  if (!found) return Status(Code::kIo, "seq " + std::to_string(seq) + " not found in the WAL");
+  if (!cached()) return Status(Code::kIo, "seq " + std::to_string(seq) + " not found in the WAL");
   return Status::Ok();
 }
 

@@ -120,6 +120,10 @@ class StreamWal {
   };
   std::string pending_;
   std::vector<PendingFrame> pending_frames_;
+  // Self hashes of a window of committed records read back for duplicate checks, so that a
+  // replay of a whole stream reads the WAL once per window rather than once per record.
+  uint64_t digest_cache_first_ = 0;
+  std::vector<Digest> digest_cache_;
 };
 
 class Wal {
@@ -146,7 +150,10 @@ class Wal {
   Status Commit();
 
   // The self_hash of the record at `seq` of `s` (staged or on disk). REQUIRES: seq <= head.
-  // Reads the stream's segments: for the rare replay path (duplicate detection), not appends.
+  // For the replay path (duplicate detection), not appends: a miss reads the stream's segments
+  // once and keeps the hashes of [seq, seq + kDigestWindow) (2 MiB), so replaying a whole
+  // stream in order costs one checksum pass over the WAL per window.
+  static constexpr size_t kDigestWindow = 65536;
   Status StoredDigest(StreamWal* s, uint64_t seq, Digest* digest);
 
   // Flushes with fdatasync regardless of policy (checkpoints, close).

@@ -12,6 +12,8 @@
 #include <set>
 #include <thread>
 
+#include <simdjson.h>
+
 #include "engine/core/canonical.h"
 #include "tests/test_util.h"
 #include "wal/reader.h"
@@ -27,6 +29,23 @@ Deadline In(std::chrono::milliseconds d) { return std::chrono::steady_clock::now
 std::string Draft(int i) {
   return R"({"kind":"GetServed","actor":{"anon":true},"subject":{},"reason":"ok","attrs":{"i":)" +
          std::to_string(i) + "}}";
+}
+
+// One sample line of the engine's metrics page: name{service="ron-audit"[,labels]} value.
+std::string Sample(const std::string& name, const std::string& labels, uint64_t value) {
+  return name + "{service=\"ron-audit\"" + (labels.empty() ? "" : ",") + labels + "} " +
+         std::to_string(value) + "\n";
+}
+
+// Resident set size of this process, from /proc/self/statm.
+uint64_t RssBytes() {
+  FILE* f = fopen("/proc/self/statm", "r");
+  unsigned long pages = 0, resident = 0;
+  if (f != nullptr) {
+    if (fscanf(f, "%lu %lu", &pages, &resident) != 2) resident = 0;
+    fclose(f);
+  }
+  return static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
 size_t CountEntries(const std::string& dir) {
@@ -125,15 +144,29 @@ TEST_P(EngineTest, ConcurrentProducersEveryAckedRecordExactlyOnce) {
   }
   EXPECT_EQ(total, static_cast<size_t>(kProducers * kPerProducer));
   const std::string metrics = engine->MetricsText();
-  EXPECT_NE(metrics.find("audit_appended_total " + std::to_string(total) + "\n"), std::string::npos)
-      << metrics;
+  for (const auto& [stream, records] : acked) {
+    EXPECT_NE(metrics.find(Sample("audit_appended_total",
+                                  "kind=\"GetServed\",stream=\"" + stream + "\"", records.size())),
+              std::string::npos)
+        << metrics;
+  }
   if (GetParam() == SinkKind::kWal) {  // both workers' WALs, merged
     EXPECT_NE(metrics.find("wal_records_written_total " + std::to_string(total) + "\n"),
               std::string::npos)
         << metrics;
   }
-  EXPECT_NE(metrics.find("tasks_spawned_total{kind=\"audit_worker\"} 2\n"), std::string::npos);
-  EXPECT_EQ(metrics.find("audit_bytes_total 0\n"), std::string::npos);  // counted, not zero
+  EXPECT_NE(metrics.find(Sample("tasks_spawned_total", "kind=\"audit_worker\"", 2)),
+            std::string::npos);
+  EXPECT_NE(metrics.find("audit_bytes_total{"), std::string::npos);
+  EXPECT_EQ(metrics.find(Sample("audit_bytes_total", "", 0)), std::string::npos);  // not zero
+  // Every golden metric of OBSERVABILITY §1.1 is on the page.
+  for (const char* golden :
+       {"audit_appended_total", "audit_drop_total", "audit_queue_depth", "audit_bytes_total",
+        "audit_export_checkpoints_total", "io_timeouts_total", "audit_verify_fail_total",
+        "tasks_spawned_total", "tasks_aborted_total", "busy_rejections_total",
+        "audit_dedupe_hits_total", "export_batch_seconds"}) {
+    EXPECT_NE(metrics.find(std::string("# TYPE ") + golden + " "), std::string::npos) << golden;
+  }
   const auto check = testing::RunCommand({"/usr/bin/promtool", "check", "metrics"}, metrics);
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
   // Readiness: every key of this profile holds.
@@ -207,7 +240,10 @@ TEST_P(EngineTest, AppendSealedAppendsDeduplicatesAndRefuses) {
   EXPECT_EQ(engine->AppendSealed(Seal(r), In(seconds(10))).code(), Code::kPrevMismatch);
   EXPECT_EQ(engine->AppendSealed("{\"not\":\"sealed\"}", In(seconds(10))).code(), Code::kSchema);
   const std::string metrics = engine->MetricsText();
-  EXPECT_NE(metrics.find("audit_dedupe_hits_total 20\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find(Sample("audit_dedupe_hits_total", "", 20)), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find(Sample("audit_verify_fail_total", "reason=\"prev_mismatch\"", 1)),
+            std::string::npos)
+      << metrics;
   // Emit continues a stream that AppendSealed extended? Different writer: its own chain.
   ASSERT_TRUE(engine->Close(In(seconds(10))).ok());
   if (GetParam() == SinkKind::kWal) {
@@ -232,11 +268,10 @@ TEST_P(EngineTest, FullQueueShedsWithBusyAndCountsIt) {
   EXPECT_GT(busy, 0);
   for (const Ticket& t : tickets) EXPECT_TRUE(t.Wait(In(seconds(30))).ok());
   const std::string metrics = engine->MetricsText();
-  EXPECT_NE(metrics.find("audit_drop_total{reason=\"audit_backpressure\"} " + std::to_string(busy) +
-                         "\n"),
+  EXPECT_NE(metrics.find(Sample("audit_drop_total", "reason=\"audit_backpressure\"", busy)),
             std::string::npos)
       << metrics;
-  EXPECT_NE(metrics.find("busy_rejections_total{endpoint=\"emit\"} " + std::to_string(busy) + "\n"),
+  EXPECT_NE(metrics.find(Sample("busy_rejections_total", "endpoint=\"emit\"", busy)),
             std::string::npos);
   EXPECT_EQ(engine->State("svc-test@inst-1", "hot").head_seq, static_cast<uint64_t>(accepted));
   const auto check = testing::RunCommand({"/usr/bin/promtool", "check", "metrics"}, metrics);
@@ -291,8 +326,161 @@ TEST_P(EngineTest, WorkLeftAtTheDeadlineFailsWithClosedAndIsCounted) {
   }
   EXPECT_EQ(closed + ok, static_cast<int>(tickets.size()));
   EXPECT_GT(closed, 0);
-  EXPECT_NE(engine->MetricsText().find("tasks_aborted_total " + std::to_string(closed) + "\n"),
+  const std::string metrics = engine->MetricsText();
+  EXPECT_NE(metrics.find(Sample("tasks_aborted_total", "kind=\"audit_worker\"", closed)),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find(Sample("audit_drop_total", "reason=\"shutdown\"", closed)),
             std::string::npos);
+}
+
+TEST_P(EngineTest, PerStreamQueueDepthOverrideBoundsOnlyThatStream) {
+  EngineOptions o = Options(1, 100000);
+  o.config.stream_queue_depth["tiny"] = 2;
+  auto engine = Open(o);
+  int tiny_busy = 0, roomy_busy = 0;
+  std::vector<Ticket> tickets;
+  for (int i = 0; i < 3000; ++i) {
+    for (const char* stream : {"tiny", "roomy"}) {
+      auto t = engine->Emit(stream, Draft(i));
+      if (t.ok()) {
+        tickets.push_back(t.value());
+      } else {
+        EXPECT_EQ(t.code(), Code::kBusy);
+        (std::string(stream) == "tiny" ? tiny_busy : roomy_busy)++;
+      }
+    }
+  }
+  EXPECT_GT(tiny_busy, 0);
+  EXPECT_EQ(roomy_busy, 0);  // the worker's own bound (100000) is never reached
+  for (const Ticket& t : tickets) EXPECT_TRUE(t.Wait(In(seconds(30))).ok());
+  EXPECT_EQ(engine->State("svc-test@inst-1", "roomy").head_seq, 3000u);
+  EXPECT_EQ(engine->State("svc-test@inst-1", "tiny").head_seq, 3000u - tiny_busy);
+}
+
+TEST_P(EngineTest, ShedPolicyBlockWaitsForRoomInsteadOfShedding) {
+  EngineOptions o = Options(1, 4);
+  o.config.shed_policy = ShedPolicy::kBlock;
+  auto engine = Open(o);
+  std::vector<Ticket> tickets;
+  for (int i = 0; i < 3000; ++i) {
+    auto t = engine->Emit("s", Draft(i));
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    tickets.push_back(t.value());
+  }
+  for (const Ticket& t : tickets) EXPECT_TRUE(t.Wait(In(seconds(30))).ok());
+  EXPECT_EQ(engine->State("svc-test@inst-1", "s").head_seq, 3000u);
+  EXPECT_NE(engine->MetricsText().find(Sample("busy_rejections_total", "endpoint=\"emit\"", 0)),
+            std::string::npos);
+  // A producer blocked on a full queue is released by Close with Closed, not left hanging.
+  std::atomic<bool> stop{false};
+  std::thread producer([&] {
+    while (!stop) {
+      if (engine->Emit("s", Draft(0)).code() == Code::kClosed) break;
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(engine->Close(In(seconds(10))).ok());
+  stop = true;
+  producer.join();
+}
+
+// The backpressure drill: producers far faster than the writer, a tiny queue, no waiting on
+// tickets. Busy is answered and counted, and memory does not grow with the number of offers.
+TEST_P(EngineTest, BackpressureDrillBusyCountedAndRssFlat) {
+  EngineOptions o = Options(1, 16);
+  o.ram_records_per_stream = 1000;
+  auto engine = Open(o);
+  std::atomic<uint64_t> busy{0}, offered{0};
+  const auto round = [&] {
+    std::vector<std::thread> producers;
+    for (int p = 0; p < 4; ++p) {
+      producers.emplace_back([&, p] {
+        for (int i = 0; i < 25000; ++i) {
+          auto t = engine->Emit("storm" + std::to_string(p), Draft(i));
+          offered++;
+          if (!t.ok()) busy += t.code() == Code::kBusy;
+        }
+      });
+    }
+    for (auto& t : producers) t.join();
+  };
+  for (int i = 0; i < 3; ++i) round();  // warm up allocator and rings
+  const uint64_t rss_before = RssBytes();
+  for (int i = 0; i < 9; ++i) round();
+  ASSERT_TRUE(engine->Flush(In(seconds(30))).ok());
+  const uint64_t rss_after = RssBytes();
+  EXPECT_EQ(offered, 1200000u);
+  EXPECT_GT(busy, 0u);
+  // Retaining every offer would cost far more than this (1.2M drafts and tickets > 300 MB).
+  EXPECT_LT(rss_after, rss_before + (48ull << 20)) << rss_before << " → " << rss_after;
+  const std::string metrics = engine->MetricsText();
+  EXPECT_NE(metrics.find(Sample("audit_drop_total", "reason=\"audit_backpressure\"", busy)),
+            std::string::npos);
+  EXPECT_NE(metrics.find(Sample("busy_rejections_total", "endpoint=\"emit\"", busy)),
+            std::string::npos);
+}
+
+// OBSERVABILITY §3: JSON lines with ts/level/service/event/writer_id and the audit fields, a
+// rejection names its reason, and no record content ever reaches the log.
+TEST_P(EngineTest, LogLinesCarryTheRequiredFieldsAndNoRecordContent) {
+  EngineOptions o = Options(1, 4);
+  std::mutex mu;
+  std::vector<std::string> lines;
+  o.log = [&](std::string_view line) {
+    std::lock_guard<std::mutex> lock(mu);
+    lines.emplace_back(line);
+  };
+  o.log_appends = true;
+  o.service = "svc-gateway";
+  auto engine = Open(o);
+  const std::string secret = "tok-5ecret-value";
+  auto ok = engine->Emit("ingress", R"({"kind":"GetServed","actor":{"anon":true},"subject":{},)"
+                                    R"("reason":"ok","attrs":{"token":")" +
+                                        secret + R"("}})");
+  ASSERT_TRUE(ok.ok());
+  ASSERT_TRUE(ok.value().Wait(In(seconds(10))).ok());
+  auto bad = engine->Emit("ingress", R"({"kind":"GetServed","actor":{},"subject":{},)"
+                                     R"("reason":"ok","attrs":{"token":")" +
+                                         secret + R"(","f":1.5}})");
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad.value().Wait(In(seconds(10))).code(), Code::kFloat);
+  for (int i = 0; i < 2000; ++i) (void)engine->Emit("ingress", Draft(i));  // some Busy
+  ASSERT_TRUE(engine->Close(In(seconds(10))).ok());
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_FALSE(lines.empty());
+  size_t ok_lines = 0, reject_lines = 0;
+  simdjson::dom::parser parser;
+  for (const std::string& line : lines) {
+    EXPECT_EQ(line.find(secret), std::string::npos) << line;
+    simdjson::dom::element doc;
+    ASSERT_EQ(parser.parse(line).get(doc), simdjson::SUCCESS) << line;
+    std::string_view ts, level, service, event, writer;
+    ASSERT_EQ(doc["ts"].get(ts), simdjson::SUCCESS) << line;
+    EXPECT_EQ(ts.size(), 24u) << ts;  // 2026-11-22T07:31:00.123Z
+    EXPECT_EQ(ts.back(), 'Z');
+    EXPECT_EQ(doc["level"].get(level), simdjson::SUCCESS);
+    EXPECT_EQ(doc["service"].get(service), simdjson::SUCCESS);
+    EXPECT_EQ(service, "svc-gateway");
+    ASSERT_EQ(doc["event"].get(event), simdjson::SUCCESS);
+    EXPECT_EQ(doc["writer_id"].get(writer), simdjson::SUCCESS);
+    if (event == "audit.append.ok") {
+      ++ok_lines;
+      std::string_view stream, hash;
+      uint64_t seq = 0;
+      EXPECT_EQ(doc["stream"].get(stream), simdjson::SUCCESS);
+      EXPECT_EQ(doc["seq"].get(seq), simdjson::SUCCESS);
+      EXPECT_EQ(doc["self_hash"].get(hash), simdjson::SUCCESS);
+    } else if (event == "audit.append.reject") {
+      ++reject_lines;
+      std::string_view reason;
+      EXPECT_EQ(doc["reason"].get(reason), simdjson::SUCCESS);
+      EXPECT_TRUE(reason == "schema" || reason == "busy") << reason;
+    }
+  }
+  EXPECT_GT(ok_lines, 0u);
+  EXPECT_GT(reject_lines, 0u);
+  EXPECT_LE(reject_lines, 40u);  // rate-limited: 20 a second
 }
 
 INSTANTIATE_TEST_SUITE_P(Sinks, EngineTest, ::testing::Values(SinkKind::kRam, SinkKind::kWal),
@@ -381,7 +569,7 @@ TEST(EngineDiskFullTest, SuspendsWhileFullAndResumesWhenSpaceReturns) {
   EXPECT_FALSE(engine.value()->Ready());
   EXPECT_EQ(engine.value()->ReadinessJson(),
             R"({"degraded":true,"missing":["audit.wal_ready"],"retry_after":5})");
-  EXPECT_NE(engine.value()->MetricsText().find("audit_ready 0\n"), std::string::npos);
+  EXPECT_NE(engine.value()->MetricsText().find(Sample("audit_ready", "", 0)), std::string::npos);
   auto refused = engine.value()->Emit("s", big);
   ASSERT_TRUE(refused.ok());
   EXPECT_EQ(refused.value().Wait(In(seconds(30))).code(), Code::kIo);  // still suspended
