@@ -61,7 +61,7 @@ CXXFLAGS_BASE := -std=c++20 -O2 -g -Wall -Wextra -Werror -I. -isystem $(BLAKE3_D
                  -DTOML_HEADER_ONLY=0 -DTOML_SHARED_LIB=1
 CXXFLAGS_ALL = $(CXXFLAGS_BASE) $(SAN_FLAGS) $(CXXFLAGS)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
-LIBS := -lsimdjson -lutf8proc -lxxhash -luring -ltomlplusplus -lpthread
+LIBS := -lsimdjson -lutf8proc -lxxhash -luring -ltomlplusplus -lsodium -lpthread
 
 # The official BLAKE3 C implementation with its x86-64 assembly and run-time dispatch, built
 # from the files librust-blake3-dev installs (never copied into this repository).
@@ -110,7 +110,7 @@ $(BUILD)/ron_hosts: $(BUILD)/tools/hosts_demo.o $(TOOL_OBJS) $(LIB)
 	$(CXX) $(LDFLAGS_ALL) $^ -o $@ $(LIBS)
 
 $(BUILD)/ron_tests: $(TEST_OBJS) $(TOOL_OBJS) $(LIB)
-	$(CXX) $(LDFLAGS_ALL) $^ -o $@ -lgtest -lgtest_main $(LIBS) -lsodium
+	$(CXX) $(LDFLAGS_ALL) $^ -o $@ -lgtest -lgtest_main $(LIBS)
 
 test-run: $(BUILD)/ronctl $(BUILD)/ron_tests
 	@RON_BUILD_DIR=$(BUILD) bash tools/run_tests.sh $(BUILD) $(TEST_FILTER)

@@ -45,6 +45,25 @@ void AppendPath(std::span<const Digest> leaves, uint64_t index, const TreeHasher
   }
 }
 
+// RFC 6962 §2.1.2 SUBPROOF(m, leaves, complete). REQUIRES: 0 < m <= leaves.size().
+void AppendSubproof(std::span<const Digest> leaves, uint64_t m, bool complete,
+                    const TreeHasher& hasher, std::vector<Digest>* proof) {
+  if (m == leaves.size()) {
+    // The old tree is this whole subtree: the verifier knows its root already only if it is
+    // the complete old tree.
+    if (!complete) proof->push_back(RootOfLeafHashes(leaves, hasher));
+    return;
+  }
+  const uint64_t k = SplitPoint(leaves.size());
+  if (m <= k) {
+    AppendSubproof(leaves.subspan(0, k), m, complete, hasher, proof);
+    proof->push_back(RootOfLeafHashes(leaves.subspan(k), hasher));
+  } else {
+    AppendSubproof(leaves.subspan(k), m - k, false, hasher, proof);
+    proof->push_back(RootOfLeafHashes(leaves.subspan(0, k), hasher));
+  }
+}
+
 }  // namespace
 
 const TreeHasher& Blake3TreeHasher() {
@@ -98,6 +117,53 @@ bool VerifyInclusion(uint64_t index, uint64_t tree_size, const Digest& leaf_hash
     sn >>= 1;
   }
   return sn == 0 && r == root;  // sn != 0: path too short
+}
+
+std::vector<Digest> ConsistencyProof(std::span<const Digest> leaf_hashes, uint64_t old_size,
+                                     const TreeHasher& hasher) {
+  RON_CHECK(old_size > 0 && old_size <= leaf_hashes.size());
+  std::vector<Digest> proof;
+  AppendSubproof(leaf_hashes, old_size, /*complete=*/true, hasher, &proof);
+  return proof;
+}
+
+bool VerifyConsistency(uint64_t old_size, uint64_t new_size, const Digest& old_root,
+                       const Digest& new_root, std::span<const Digest> proof,
+                       const TreeHasher& hasher) {
+  if (old_size == 0 || old_size > new_size) return false;
+  if (old_size == new_size) return proof.empty() && old_root == new_root;
+  // RFC 9162 §2.1.4.2, step by step.
+  if (proof.empty()) return false;  // step 1
+  // Step 2: when the old tree is a perfect subtree of the new one, the proof omits its root,
+  // which the verifier already holds; start from it instead of from proof[0].
+  const bool old_is_power_of_two = (old_size & (old_size - 1)) == 0;
+  size_t next = 0;
+  const Digest seed = old_is_power_of_two ? old_root : proof[next++];
+  uint64_t fn = old_size - 1;  // step 3
+  uint64_t sn = new_size - 1;
+  while ((fn & 1) != 0) {  // step 4
+    fn >>= 1;
+    sn >>= 1;
+  }
+  Digest fr = seed;  // step 5
+  Digest sr = seed;
+  for (; next < proof.size(); ++next) {  // step 6
+    const Digest& c = proof[next];
+    if (sn == 0) return false;  // proof longer than the new tree is tall
+    if ((fn & 1) != 0 || fn == sn) {
+      fr = hasher.node(c, fr);
+      sr = hasher.node(c, sr);
+      while ((fn & 1) == 0 && fn != 0) {
+        fn >>= 1;
+        sn >>= 1;
+      }
+    } else {
+      sr = hasher.node(sr, c);
+    }
+    fn >>= 1;
+    sn >>= 1;
+  }
+  return fr == old_root && sr == new_root && sn == 0;  // step 7; sn != 0: proof too short
 }
 
 void MerkleFrontier::Push(const Digest& leaf_hash) {

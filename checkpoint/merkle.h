@@ -8,6 +8,9 @@
 // Inclusion proofs are RFC 6962 audit paths, verified with the algorithm of RFC 9162 §2.1.3.2,
 // which also rejects paths that are too long or too short for the tree size.
 //
+// Consistency proofs are RFC 6962 §2.1.2 SUBPROOFs, verified with the algorithm of RFC 9162
+// §2.1.4.2, which likewise accepts only a proof of exactly the right length.
+//
 // The tree-shape code takes a TreeHasher so tests can check it against published SHA-256
 // RFC 6962 vectors; production always uses Blake3TreeHasher().
 //
@@ -51,6 +54,21 @@ std::vector<Digest> InclusionProof(std::span<const Digest> leaf_hashes, uint64_t
 bool VerifyInclusion(uint64_t index, uint64_t tree_size, const Digest& leaf_hash,
                      std::span<const Digest> proof, const Digest& root,
                      const TreeHasher& hasher = Blake3TreeHasher());
+
+// RFC 6962 §2.1.2 consistency proof PROOF(old_size, D[n]) = SUBPROOF(old_size, D[n], true)
+// for n = leaf_hashes.size(): the nodes that prove the tree of the first `old_size` leaves is
+// a prefix of the tree of all n. Empty when old_size == n.
+// REQUIRES: 0 < old_size <= leaf_hashes.size().
+std::vector<Digest> ConsistencyProof(std::span<const Digest> leaf_hashes, uint64_t old_size,
+                                     const TreeHasher& hasher = Blake3TreeHasher());
+
+// True iff `proof` is exactly the consistency proof showing that the tree of `old_size` leaves
+// with root `old_root` is a prefix of the tree of `new_size` leaves with root `new_root`.
+// False when old_size == 0 or old_size > new_size; when old_size == new_size, true iff `proof`
+// is empty and the roots are equal.
+bool VerifyConsistency(uint64_t old_size, uint64_t new_size, const Digest& old_root,
+                       const Digest& new_root, std::span<const Digest> proof,
+                       const TreeHasher& hasher = Blake3TreeHasher());
 
 // The compact-range frontier of a growing tree: at most one perfect subtree root per set bit
 // of size(), so O(log n) memory, O(1) amortized node hashes per Push. Root() equals

@@ -17,8 +17,10 @@
 #include <type_traits>
 #include <variant>
 
+#include "checkpoint/builder.h"
 #include "engine/core/canonical.h"
 #include "engine/core/check.h"
+#include "wal/reader.h"
 #include "wal/metrics.h"
 
 namespace ron {
@@ -105,6 +107,7 @@ struct SealedTask {
 };
 struct FlushTask {
   std::shared_ptr<TicketState> ticket;
+  bool checkpoint = false;  // also cut a checkpoint of every stream with records since the last
 };
 using Task = std::variant<EmitTask, SealedTask, FlushTask>;
 
@@ -181,7 +184,7 @@ class Engine::Impl {
   struct Metrics {
     std::atomic<uint64_t> emitted{0}, appended{0}, busy{0}, dedupe_hits{0}, aborted{0}, rejected{0},
         bytes{0}, drop_closed{0}, drop_bounds{0}, drop_io{0}, verify_hash{0}, verify_prev{0},
-        wal_timeouts{0};
+        wal_timeouts{0}, manifest_gap{0};
   };
   // (kind, stream) → records appended. A worker inserts under its snapshot lock and bumps the
   // counter without it; the metrics page reads under the lock. Label sets are capped per worker
@@ -196,6 +199,9 @@ class Engine::Impl {
     // Starts the thread. The WAL (and its io_uring, created SINGLE_ISSUER) is opened on the
     // worker thread itself, which is the only thread that ever submits to it.
     Status Start(const EngineOptions& options) {
+      exporting_ = engine_->builder_ != nullptr;
+      export_every_ = std::chrono::milliseconds(options.config.export_.export_every_ms);
+      next_export_ = Clock::now() + export_every_;
       capacity_ = options.config.queue_depth;
       overrides_ = &options.config.stream_queue_depth;
       block_ = options.config.shed_policy == ShedPolicy::kBlock;
@@ -229,9 +235,16 @@ class Engine::Impl {
       w.owns = [workers, me](const std::string& writer, const std::string& stream) {
         return OwnerIndex(writer, stream, workers) == me;
       };
+      if (exporting_) {
+        w.on_durable = [this](const wal::StreamWal& s, uint64_t seq, const Digest& hash,
+                              uint64_t segment_no, uint64_t offset) {
+          OnDurable(s, seq, hash, segment_no, offset);
+        };
+      }
       auto opened = wal::Wal::Open(w);
       if (!opened.ok()) return opened.status();
       wal_ = std::move(opened).value();
+      if (exporting_) RestoreAccumulators();
       if (!wal_->backend_note().empty()) {
         engine_->Log("warn", "wal.io_backend_fallback", wal_->backend_note());
       }
@@ -367,6 +380,9 @@ class Engine::Impl {
           if (suspended_) {
             cv_.wait_for(lock, std::chrono::milliseconds(100),
                          [&] { return stopping_ || !queue_.empty(); });
+          } else if (exporting_) {  // wake for export_every
+            cv_.wait_until(lock, next_export_,
+                           [&] { return stopping_ || !queue_.empty(); });
           } else {
             cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
           }
@@ -385,10 +401,113 @@ class Engine::Impl {
           break;
         }
         if (!batch.empty()) ProcessBatch(&batch);
+        if (exporting_ && Clock::now() >= next_export_) {
+          CutAll();  // export_every: whatever accumulated since the last checkpoint
+          next_export_ = Clock::now() + export_every_;
+        }
+        if (exporting_) OfferCuts(false);
         if (stopping && depth() == 0) break;
       }
       if (wal_ != nullptr) close_status_ = wal_->Close();
+      if (exporting_ && wal_ != nullptr) {  // one checkpoint at Close for every open range
+        OfferCuts(true, true);
+        CutAll();
+        OfferCuts(true, true);
+      }
       SnapshotWal();
+    }
+
+    // ---- Checkpoints (export sinks) ------------------------------------------------------
+
+    StreamAccumulator& Accumulator(const std::string& writer, const std::string& stream) {
+      auto it = acc_.find({writer, stream});
+      if (it != acc_.end()) return it->second;
+      it = acc_.emplace(std::make_pair(writer, stream), StreamAccumulator(writer, stream)).first;
+      ExportTail tail;
+      const Status s =
+          ReadExportTail(engine_->options_.config.export_.dir, writer, stream, &tail);
+      if (!s.ok()) {
+        engine_->Log("error", "audit.export.error",
+                     {.writer_id = writer, .stream = stream, .msg = s.ToString()});
+      }
+      it->second.SetExportedThrough(tail.last_seq);
+      return it->second;
+    }
+
+    // Rebuilds every stream's Merkle state from the WAL at open (the only re-read).
+    void RestoreAccumulators() {
+      acc_.clear();
+      for (const wal::StreamWal* s : wal_->streams()) {
+        if (s->state() != wal::StreamState::kOk) continue;
+        StreamAccumulator& acc = Accumulator(s->writer_id(), s->stream());
+        wal::StreamReport report;
+        const Status scanned = wal::ScanStream(
+            wal::StreamDir(engine_->options_.config.wal.dir, s->writer_id(), s->stream()),
+            s->writer_id(), s->stream(), engine_->limits_, wal::VerifyLevel::kChecksums, &report,
+            [&](const wal::RecordView& r) {
+              uint64_t segment_no = 0;
+              const std::string& file = *r.file;
+              segment::ParseSegmentFileName(file.substr(file.rfind('/') + 1), &segment_no);
+              acc.Add(r.seq, r.self_hash, segment_no, r.offset);
+              return true;
+            });
+        if (!scanned.ok()) {
+          engine_->Log("error", "audit.export.error",
+                       {.writer_id = s->writer_id(), .stream = s->stream(),
+                        .msg = scanned.ToString()});
+        }
+        if (acc.exported_through() > acc.size()) {
+          engine_->metrics_.manifest_gap++;
+          engine_->Log("error", "audit.verify.fail",
+                       {.writer_id = s->writer_id(), .stream = s->stream(),
+                        .reason = "manifest_gap",
+                        .msg = "exports reach seq " + std::to_string(acc.exported_through()) +
+                               " but the WAL ends at " + std::to_string(acc.size())});
+        }
+      }
+    }
+
+    // wal::WalOptions::on_durable: one record, in order, on this thread.
+    void OnDurable(const wal::StreamWal& s, uint64_t seq, const Digest& hash, uint64_t segment_no,
+                   uint64_t offset) {
+      StreamAccumulator& acc = Accumulator(s.writer_id(), s.stream());
+      if (seq != acc.size() + 1) return;  // already known (a reopen replays nothing twice)
+      acc.Add(seq, hash, segment_no, offset);
+      if (acc.pending() >= engine_->options_.config.export_.checkpoint_every) Cut(&acc);
+    }
+
+    void Cut(StreamAccumulator* acc) {
+      if (acc->pending() == 0) return;
+      // A stream whose previous cut is still waiting for room keeps accumulating instead, so
+      // its cuts stay in order and bounded in number (one waiting per stream).
+      for (const CheckpointCut& w : waiting_) {
+        if (w.writer_id == acc->writer_id() && w.stream == acc->stream()) return;
+      }
+      waiting_.push_back(acc->Cut());
+    }
+
+    void CutAll() {
+      for (auto& [key, acc] : acc_) Cut(&acc);
+    }
+
+    // Hands cuts to the builder. Under fsync policies other than always, the records of a
+    // checkpoint are made durable first (on_checkpoint).
+    // `force`: queue even when the builder's queue is full (Close, explicit checkpoints).
+    // `closed`: the WAL is already closed (and synced).
+    void OfferCuts(bool force, bool closed = false) {
+      if (waiting_.empty()) return;
+      if (!closed && engine_->options_.config.wal.fsync != wal::FsyncPolicy::kAlways) {
+        const Status synced = wal_->Sync();
+        if (!synced.ok()) return;  // the stream failed; the cut waits (and never lies)
+      }
+      while (!waiting_.empty()) {
+        if (force) {
+          engine_->builder_->OfferAtClose(std::move(waiting_.front()));
+        } else if (!engine_->builder_->Offer(&waiting_.front())) {
+          break;  // full: try again after the next batch
+        }
+        waiting_.pop_front();
+      }
     }
 
     // Everything still queued when the deadline passed fails with Closed.
@@ -450,6 +569,7 @@ class Engine::Impl {
       }
       std::vector<Staged> staged;
       std::vector<std::shared_ptr<TicketState>> flushes;
+      bool checkpoint_requested = false;
       const auto started = Clock::now();
       for (Task& task : *batch) {
         if (auto* e = std::get_if<EmitTask>(&task)) {
@@ -458,6 +578,7 @@ class Engine::Impl {
           HandleSealed(s, &staged);
         } else {
           flushes.push_back(std::get<FlushTask>(task).ticket);
+          checkpoint_requested = checkpoint_requested || std::get<FlushTask>(task).checkpoint;
         }
       }
       Status committed;
@@ -501,6 +622,10 @@ class Engine::Impl {
           engine_->CountReject(status, {.stream = st.stream_name, .seq = st.receipt.seq});
         }
         st.ticket->Complete(status, st.receipt);
+      }
+      if (checkpoint_requested && exporting_) {
+        CutAll();
+        OfferCuts(true);
       }
       for (auto& f : flushes) f->Complete(committed, {});
       batch->clear();  // only now: staged entries point at the tasks' stream names
@@ -692,6 +817,11 @@ class Engine::Impl {
     Status close_status_;
     bool suspended_ = false;
     bool reported_frozen_ = false;
+    bool exporting_ = false;  // an export sink: accumulate and cut checkpoints
+    std::chrono::milliseconds export_every_{0};
+    Clock::time_point next_export_{};
+    std::map<std::pair<std::string, std::string>, StreamAccumulator> acc_;
+    std::deque<CheckpointCut> waiting_;  // cut, not yet taken by the builder
     bool space_warned_ = false;
     Clock::time_point last_space_check_{};
     mutable std::mutex snapshot_mu_;  // guards wal_metrics_ and appended_by_'s shape
@@ -714,6 +844,7 @@ class Engine::Impl {
         R"({"kind":"Probe","actor":{},"subject":{},"reason":"ok","attrs":{}})", ctx, &out));
     if (out.record.writer_id != writer_id_)
       return Status(Code::kSchema, "writer_id must be NFC-normalized");
+    RON_RETURN_IF_ERROR(StartBuilder());
     for (size_t i = 0; i < options_.config.workers; ++i)
       workers_.push_back(std::make_unique<Worker>(this, i));
     for (auto& w : workers_) {
@@ -723,6 +854,40 @@ class Engine::Impl {
         return s;
       }
     }
+    return Status::Ok();
+  }
+
+  // Export sinks: checkpoints are cut from the WAL's records, so they need sink=wal+export.
+  Status StartBuilder() {
+    const AuditConfig& c = options_.config;
+    if (!c.UsesExport()) return Status::Ok();
+    if (!c.UsesWal()) {
+      return Status(Code::kSchema,
+                    "sink: export without a WAL is not supported; use sink=\"wal+export\"");
+    }
+    std::shared_ptr<Signer> signer = options_.signer;
+    if (c.export_.alg != kAlgNone) {
+      if (signer == nullptr) {
+        return Status(Code::kSchema, "export.alg: " + c.export_.alg +
+                                         " checkpoints need a signer (EngineOptions::signer)");
+      }
+      if (signer->alg() != c.export_.alg || signer->key_id() != c.export_.signer_key_id) {
+        return Status(Code::kSchema, "export.signer_key_id: the signer is " + signer->key_id() +
+                                         " (" + signer->alg() + "), the config says " +
+                                         c.export_.signer_key_id + " (" + c.export_.alg + ")");
+      }
+    } else {
+      signer = nullptr;  // alg none: unsigned checkpoints
+    }
+    BuilderOptions b;
+    b.export_dir = c.export_.dir;
+    b.signer = std::move(signer);
+    b.log = [this](const char* level, const char* event, const std::string& stream,
+                   const std::string& msg) {
+      Log(level, event, LogFields{.stream = stream, .msg = msg});
+    };
+    builder_ = std::make_unique<CheckpointBuilder>(std::move(b));
+    builder_->Start();
     return Status::Ok();
   }
 
@@ -867,7 +1032,62 @@ class Engine::Impl {
     for (auto& w : workers_) {
       if (close_status_.ok() && !w->close_status().ok()) close_status_ = w->close_status();
     }
+    if (builder_ != nullptr) {  // the writers' last cuts are queued: write them, then stop
+      const Status exported = builder_->Stop(deadline);
+      if (close_status_.ok() && !exported.ok()) close_status_ = exported;
+    }
     return close_status_;
+  }
+
+  // Cuts a checkpoint of every stream with records since its last one and waits until the
+  // builder has written them.
+  Status Checkpoint(Deadline deadline) {
+    if (closed_) return Status(Code::kClosed, "engine is closed");
+    if (builder_ == nullptr) {
+      return Status(Code::kSchema, "sink: checkpoints need an export sink (wal+export)");
+    }
+    std::vector<std::shared_ptr<TicketState>> tickets;
+    for (auto& w : workers_) {
+      tickets.push_back(std::make_shared<TicketState>());
+      w->PushUnbounded(FlushTask{tickets.back(), true});
+    }
+    for (auto& t : tickets) {
+      if (!t->Wait(deadline)) return Status(Code::kBusy, "deadline exceeded");
+      RON_RETURN_IF_ERROR(t->result().status());
+    }
+    if (!builder_->WaitIdle(deadline)) return Status(Code::kBusy, "deadline exceeded");
+    if (!builder_->healthy()) return Status(Code::kIo, "the last export attempt failed");
+    return Status::Ok();
+  }
+
+  // Emits a KeyRotated record into every stream of this writer, then switches the builder.
+  Status RotateSigner(std::shared_ptr<Signer> next, Deadline deadline) {
+    if (closed_) return Status(Code::kClosed, "engine is closed");
+    if (builder_ == nullptr || next == nullptr) {
+      return Status(Code::kSchema, "rotation needs an export sink and a signer");
+    }
+    const std::string old_id = options_.signer ? options_.signer->key_id() : "";
+    std::vector<std::string> streams;
+    {
+      std::lock_guard<std::mutex> lock(heads_mu_);
+      for (const auto& [key, info] : heads_) {
+        if (key.first == writer_id_) streams.push_back(key.second);
+      }
+    }
+    std::string draft = R"({"kind":"KeyRotated","actor":{},"subject":{},"reason":"key_rotation",)";
+    draft += R"("attrs":{"new_key_id":)";
+    AppendJsonString(next->key_id(), &draft);
+    draft += R"(,"old_key_id":)";
+    AppendJsonString(old_id, &draft);
+    draft += "}}";
+    for (const std::string& stream : streams) {
+      auto ticket = Emit(stream, draft);
+      if (!ticket.ok()) return ticket.status();
+      RON_RETURN_IF_ERROR(ticket.value().Wait(deadline).status());
+    }
+    builder_->Rotate(next);
+    options_.signer = std::move(next);
+    return Status::Ok();
   }
 
   // Prometheus text: the golden metrics of OBSERVABILITY §1.1 (every one labelled with
@@ -920,15 +1140,15 @@ class Engine::Impl {
     header("audit_bytes_total", "counter", "Canonical bytes appended (excluding self_hash).");
     sample("audit_bytes_total", "", metrics_.bytes);
     header("audit_export_checkpoints_total", "counter", "Merkle checkpoints produced.");
-    sample("audit_export_checkpoints_total", "", 0);
+    sample("audit_export_checkpoints_total", "", builder_ ? builder_->checkpoints_total() : 0);
     header("io_timeouts_total", "counter", "WAL commits and exports over their time budget.");
     sample("io_timeouts_total", "op=\"wal\"", metrics_.wal_timeouts);
-    sample("io_timeouts_total", "op=\"export\"", 0);
+    sample("io_timeouts_total", "op=\"export\"", builder_ ? builder_->export_failures_total() : 0);
     header("audit_verify_fail_total", "counter",
            "Verification failures: changed records (hash), broken links (prev), manifest gaps.");
     sample("audit_verify_fail_total", "reason=\"hash_mismatch\"", metrics_.verify_hash);
     sample("audit_verify_fail_total", "reason=\"prev_mismatch\"", metrics_.verify_prev);
-    sample("audit_verify_fail_total", "reason=\"manifest_gap\"", 0);
+    sample("audit_verify_fail_total", "reason=\"manifest_gap\"", metrics_.manifest_gap);
     header("tasks_spawned_total", "counter", "Writer threads started.");
     sample("tasks_spawned_total", "kind=\"audit_worker\"", workers_.size());
     header("tasks_aborted_total", "counter",
@@ -946,8 +1166,13 @@ class Engine::Impl {
     header("audit_ready", "gauge",
            "1 when the engine accepts writes (config loaded, WAL ready, not suspended).");
     sample("audit_ready", "", suspended_workers_ > 0 || closed_ ? 0 : 1);
-    wal::LatencyHistogram export_batch;  // filled by the checkpoint builder
-    export_batch.Render("export_batch_seconds", "Merkle checkpoint + manifest latency.", &out);
+    if (builder_ != nullptr) {
+      builder_->RenderHistogram(&out);
+    } else {
+      wal::LatencyHistogram none;  // no export sink: an empty histogram keeps the page uniform
+      none.Render("export_batch_seconds",
+                  "Checkpoint + manifest latency (sign, write, fsync) per export batch.", &out);
+    }
     wal::WalMetricsSnapshot wal;  // every worker's WAL, merged
     bool any = false;
     for (const auto& w : workers_) any = w->WalMetrics(&wal) || any;
@@ -962,6 +1187,7 @@ class Engine::Impl {
   std::atomic<uint32_t> log_in_second_{0};
   std::atomic<uint64_t> log_suppressed_{0};
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<CheckpointBuilder> builder_;  // export sinks only
   std::atomic<bool> closed_{false};
   std::atomic<int> suspended_workers_{0};
   Status close_status_;
@@ -995,6 +1221,10 @@ StreamInfo Engine::State(std::string_view writer_id, std::string_view stream) co
 }
 
 Status Engine::Flush(Deadline deadline) { return impl_->Flush(deadline); }
+Status Engine::Checkpoint(Deadline deadline) { return impl_->Checkpoint(deadline); }
+Status Engine::RotateSigner(std::shared_ptr<Signer> next, Deadline deadline) {
+  return impl_->RotateSigner(std::move(next), deadline);
+}
 Status Engine::Close(Deadline deadline) { return impl_->Close(deadline); }
 std::string Engine::MetricsText() const { return impl_->MetricsText(); }
 const std::string& Engine::writer_id() const { return impl_->writer_id_; }
@@ -1027,7 +1257,12 @@ std::vector<std::pair<std::string, bool>> Engine::Readiness() const {
     }
     keys.emplace_back("audit.wal_ready", wal_ready);
   }
-  if (config.UsesExport()) keys.emplace_back("audit.export_ready", false);
+  if (config.UsesExport()) {
+    const bool ready = open && impl_->builder_ != nullptr && impl_->builder_->healthy() &&
+                       access(config.export_.dir.c_str(), W_OK) == 0;
+    keys.emplace_back("audit.export_ready", ready);
+    keys.emplace_back("audit.checkpoint_timer_active", open && impl_->builder_ != nullptr);
+  }
   return keys;
 }
 

@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "checkpoint/signer.h"
 #include "engine/config.h"
 #include "engine/core/hash.h"
 #include "engine/core/status.h"
@@ -46,6 +47,9 @@ struct EngineOptions {
   size_t ram_records_per_stream = 65536;  // sink=ram: ring size per stream
   size_t max_batch_records = 1024;        // group commit: records per worker per commit
   wal::FaultInjector* faults = nullptr;   // tests and drills only
+  // Signs checkpoints (export sinks with export.alg = ed25519): the host's key, e.g. an
+  // Ed25519Signer over a 0600 key file; its key_id must equal export.signer_key_id.
+  std::shared_ptr<Signer> signer;
   // The `service` label of every metric and log line (OBSERVABILITY §1.1), e.g. "svc-gateway".
   std::string service = "ron-audit";
   // A WAL commit (write + fdatasync) slower than this counts in io_timeouts_total{op="wal"}.
@@ -117,6 +121,17 @@ class Engine {
 
   // Returns once everything queued before the call is durable (or the deadline passed: Busy).
   Status Flush(Deadline deadline);
+
+  // Export sinks (sink = wal+export): cuts a checkpoint of every stream with records since its
+  // last one, and returns once the builder has signed it and written its manifest. Checkpoints
+  // are otherwise cut every export.checkpoint_every records, every export.export_every, and at
+  // Close. Schema without an export sink.
+  Status Checkpoint(Deadline deadline);
+
+  // Key rotation (GOVERNANCE §6): appends a KeyRotated record (attrs: old_key_id, new_key_id) to
+  // every stream of this writer, then signs later checkpoints with `next`; the first checkpoint
+  // of each stream under `next` also carries a cross-signature by the previous key.
+  Status RotateSigner(std::shared_ptr<Signer> next, Deadline deadline);
 
   // Stops intake (later calls get Closed), drains, fsyncs, seals open segments and joins every
   // thread. Work still queued at the deadline fails with Closed (tasks_aborted_total).

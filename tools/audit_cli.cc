@@ -13,6 +13,7 @@
 #include "engine/core/verify.h"
 #include "tools/cli_util.h"
 #include "tools/line_reader.h"
+#include "tools/proof_cli.h"
 #include "tools/wal_cli.h"
 
 namespace ron::tools {
@@ -28,7 +29,10 @@ constexpr char kAuditHelp[] =
     "  append         append drafts to a stream's WAL (group commit, fsync policy)\n"
     "  range          print verified sealed records of a stream from the WAL\n"
     "  inspect        show every stream, segment and what the scanner found\n"
-    "  verify         verify every frame, hash and link of a WAL directory\n"
+    "  verify         verify a WAL directory (and its exports: roots, manifests, signatures)\n"
+    "  prove          write an inclusion receipt for one record (self-contained JSON)\n"
+    "  prove-consistency  write a consistency receipt between two checkpoints of a stream\n"
+    "  check-proof    check a receipt offline against trusted keys\n"
     "\n"
     "Run 'ronctl audit <command> --help' for the exact input and output of a command.\n";
 
@@ -189,6 +193,7 @@ int AuditMain(int argc, char** argv) {
   }
   const std::string_view command = argv[1];
   if (IsWalCommand(command)) return WalMain(argc, argv);
+  if (IsProofCommand(command)) return ProofMain(argc, argv);
   using Runner = int (*)(const Options&);
   struct CommandEntry {
     std::string_view name;

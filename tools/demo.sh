@@ -26,30 +26,60 @@ if [[ "$profile" == micronode ]]; then
   echo "Metrics (Prometheus text): data/metrics.prom. 'make run' shows the WAL (Macronode) profile."
   exit 0
 fi
-echo "2. Three hosts at once through one engine (2 writer threads, WAL in $wal, fsync=always):"
+exp=data/export
+keys=data/keys
+[[ -d "$exp" ]] || mkdir -m 700 "$exp"
+[[ -d "$keys" ]] || mkdir -m 700 "$keys"
+if [[ ! -f "$keys/demo-ops-1.key" ]]; then
+  echo "2. A signing key for checkpoints (ronctl keygen; the private key file is 0600):"
+  "$ronctl" keygen --key-id demo-ops-1 --out "$keys/demo-ops-1.key" > "$keys/trusted.keys"
+  echo "   trusted key: $(cut -c1-60 "$keys/trusted.keys")…"
+else
+  echo "2. Signing key: $keys/demo-ops-1.key (trusted: $keys/trusted.keys)"
+fi
+
+echo
+echo "3. Three hosts at once through one engine (2 writer threads, WAL in $wal, fsync=always):"
 echo "   a gateway and a lock service emit; the ledger appends sealed transfers, retrying 1 in 5"
-"$build/ron_hosts" --profile macronode --wal "$wal" --metrics data/metrics.prom
+"$build/ron_hosts" --profile macronode --wal "$wal" --metrics data/metrics.prom \
+  --export "$exp" --signer-key "$keys/demo-ops-1.key" --key-id demo-ops-1
 chmod 600 data/metrics.prom
 
 echo
-echo "3. Verify every frame checksum, self_hash and link, from the files alone:"
-echo "   \$ ronctl audit verify --dir $wal"
+echo "4. Verify from the files alone: every frame, self_hash and link; every segment, range and"
+echo "   tree root rebuilt against the manifests; the checkpoint chain and its signatures:"
+echo "   \$ ronctl audit verify --dir $wal --export-dir $exp --trusted-keys $keys/trusted.keys"
 verify_err=$(mktemp)
-echo "   $("$ronctl" audit verify --dir "$wal" 2>"$verify_err")  ($(sed 's/^ronctl audit verify: //' "$verify_err"))"
+"$ronctl" audit verify --dir "$wal" --export-dir "$exp" --trusted-keys "$keys/trusted.keys" \
+  2>"$verify_err" | sed 's/^/   /'
+echo "   ($(grep 'records/s' "$verify_err" | sed 's/^ronctl audit verify: //'))"
 rm -f "$verify_err"
 
 echo
-echo "4. What is on disk (ronctl audit inspect --dir $wal):"
+echo "5. A receipt for one ledger transfer, checked offline with nothing but the trusted keys:"
+echo "   \$ ronctl audit prove --dir $wal --export-dir $exp --stream ledger --seq 10 > data/receipt.json"
+"$ronctl" audit prove --dir "$wal" --export-dir "$exp" --stream ledger --seq 10 > data/receipt.json
+chmod 600 data/receipt.json
+echo "   \$ ronctl audit check-proof data/receipt.json --trusted-keys $keys/trusted.keys"
+echo "   $("$ronctl" audit check-proof data/receipt.json --trusted-keys "$keys/trusted.keys")"
+
+echo
+echo "6. What is on disk (ronctl audit inspect --dir $wal):"
 "$ronctl" audit inspect --dir "$wal" | grep '^stream' | sed 's/^/   /'
 
 echo
-echo "5. Tampering is found and located — one byte of a ledger amount changed in a copy:"
+echo "7. Tampering is found and located — one byte of a ledger amount changed in a copy:"
 rm -rf data/tampered && cp -a "$wal" data/tampered
 segment=$(ls data/tampered/svc-ledger@demo/ledger/wal-*.seg | head -1)
 offset=$(grep -abo '"amount_minor":' "$segment" | sed -n '10p' | cut -d: -f1)
 printf '9' | dd of="$segment" bs=1 seek=$((offset + 15)) conv=notrunc status=none
 echo "   \$ ronctl audit verify --dir data/tampered"
 echo "   $("$ronctl" audit verify --dir data/tampered 2>/dev/null || true)"
+echo "   …and the first gateway manifest deleted from a copy of the export:"
+rm -rf data/tampered-export && cp -a "$exp" data/tampered-export
+rm "$(ls data/tampered-export/svc-hosts@demo/gateway/manifest-*.json | head -1)"
+echo "   \$ ronctl audit verify --dir $wal --export-dir data/tampered-export"
+echo "   $("$ronctl" audit verify --dir "$wal" --export-dir data/tampered-export 2>/dev/null || true)"
 
 echo
 echo "Metrics (Prometheus text): data/metrics.prom. 'make run' again resumes every chain;"

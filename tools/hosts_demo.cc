@@ -122,7 +122,7 @@ void LedgerHost(ron::Engine* engine, const std::vector<std::string>& drafts, Sta
 
 int main(int argc, char** argv) {
   std::string profile = "macronode", wal_dir = "data/wal", metrics = "data/metrics.prom",
-              examples = "docs/examples";
+              examples = "docs/examples", export_dir, signer_key, key_id;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--profile")
@@ -133,6 +133,12 @@ int main(int argc, char** argv) {
       metrics = argv[i + 1];
     else if (flag == "--examples")
       examples = argv[i + 1];
+    else if (flag == "--export")
+      export_dir = argv[i + 1];
+    else if (flag == "--signer-key")
+      signer_key = argv[i + 1];
+    else if (flag == "--key-id")
+      key_id = argv[i + 1];
   }
   ron::EngineOptions options;
   options.writer_id = "svc-hosts@demo";
@@ -143,8 +149,25 @@ int main(int argc, char** argv) {
     options.config.amnesia = false;
     options.config.wal.dir = wal_dir;
     options.config.wal.fsync = ron::wal::FsyncPolicy::kAlways;
+    if (!export_dir.empty()) {  // checkpoints: every 1000 records and at Close, signed
+      options.config.sink = ron::SinkKind::kWalExport;
+      options.config.export_.dir = export_dir;
+      options.config.export_.checkpoint_every = 1000;
+      options.config.export_.alg = "none";
+      if (!signer_key.empty()) {
+        auto signer = ron::Ed25519Signer::FromKeyFile(signer_key);
+        if (!signer.ok()) {
+          std::fprintf(stderr, "ron_hosts: %s\n", signer.status().ToString().c_str());
+          return 1;
+        }
+        options.config.export_.alg = "ed25519";
+        options.config.export_.signer_key_id = key_id;
+        options.signer = std::move(signer).value();
+      }
+    }
   }
-  options.log = [](std::string_view line) {
+  options.log = [](std::string_view line) {  // warnings and errors only (the summary says the rest)
+    if (line.find(R"("level":"info")") != std::string_view::npos) return;
     std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
   };
   auto opened = ron::Engine::Open(options);
@@ -214,8 +237,15 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(info.head_seq), info.head.c_str());
   }
   const ron::Status closed = engine.Close(Clock::now() + std::chrono::seconds(30));
+  const std::string text = engine.MetricsText();
+  if (!export_dir.empty()) {  // Close cut a checkpoint of every stream with new records
+    const std::string key = "audit_export_checkpoints_total{service=\"ron-audit\"} ";
+    const size_t at = text.find(key);
+    std::printf("   checkpoints signed by %s and written to %s: %s",
+                key_id.empty() ? "nobody (unsigned)" : key_id.c_str(), export_dir.c_str(),
+                at == std::string::npos ? "?\n" : text.substr(at + key.size(), text.find('\n', at) - at - key.size() + 1).c_str());
+  }
   if (FILE* f = std::fopen(metrics.c_str(), "w")) {
-    const std::string text = engine.MetricsText();
     std::fwrite(text.data(), 1, text.size(), f);
     std::fclose(f);
   }

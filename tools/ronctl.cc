@@ -8,6 +8,7 @@
 #include "tools/audit_cli.h"
 #include "tools/cli_util.h"
 #include "tools/config_cli.h"
+#include "tools/keygen_cli.h"
 
 namespace {
 
@@ -17,8 +18,9 @@ constexpr char kHelp[] =
     "groups:\n"
     "  audit    records and WAL: canon, merkle, verify-chain, append, range, inspect, verify\n"
     "  config   check a configuration: config check FILE\n"
+    "  keygen   a new Ed25519 checkpoint-signing key: keygen --key-id ID --out FILE\n"
     "\n"
-    "Run 'ronctl audit --help' or 'ronctl config --help' for their commands.\n";
+    "Run 'ronctl audit --help', 'ronctl config --help' or 'ronctl keygen --help' for details.\n";
 
 }  // namespace
 
@@ -36,5 +38,6 @@ int main(int argc, char** argv) {
   }
   if (group == "audit") return ron::tools::AuditMain(argc - 1, argv + 1);
   if (group == "config") return ron::tools::ConfigMain(argc - 1, argv + 1);
+  if (group == "keygen") return ron::tools::KeygenMain(argc - 1, argv + 1);
   return ron::tools::UsageError("", "unknown group '" + std::string(group) + "'");
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/verifier.h"
 #include "engine/core/canonical.h"
 #include "engine/engine.h"
 #include "tools/cli_util.h"
@@ -31,6 +32,8 @@ constexpr char kAppendHelp[] =
     "usage: ronctl audit append --dir DIR --stream S [--writer-id W]\n"
     "         [--fsync always|on_checkpoint|never] [--ack] [--io-backend auto|io_uring|pwritev]\n"
     "         [--write-mode buffered|direct] [--metrics FILE]\n"
+    "         [--export-dir DIR [--checkpoint-every N] [--export-every DUR]\n"
+    "          [--signer-key FILE --key-id ID]]\n"
     "\n"
     "stdin: drafts, one JSON object per line, with kind, actor, subject, reason, attrs and\n"
     "optional ts_ms. ronctl assigns v, seq, prev and writer_id (default <hostname>@ronctl) and\n"
@@ -39,6 +42,10 @@ constexpr char kAppendHelp[] =
     "policy (default always): a printed line is a promise that survives kill -9 and power loss.\n"
     "--metrics FILE writes the WAL's metrics (Prometheus text format) at the end.\n"
     "--write-mode: buffered writes + linked fdatasync (default), or O_DIRECT + RWF_DSYNC.\n"
+    "--export-dir: also cut Merkle checkpoints every N records (default 50000, at least 1000),\n"
+    "every DUR (default 15m) and at the end, each with its manifest, into DIR (0700). With\n"
+    "--signer-key (an Ed25519 key file from 'ronctl keygen', mode 0600) and --key-id they are\n"
+    "signed; without, unsigned (\"alg\":\"none\").\n"
     "A bad line gets 'err <Code> line <n>' on stderr and is skipped. Exit 0 if every line was\n"
     "appended, 1 if any was not or the WAL failed, 2 on a usage error.\n";
 
@@ -56,11 +63,17 @@ constexpr char kInspectHelp[] =
     "its header fields, size, frame count and what the scanner found (segment/scanner.h).\n";
 
 constexpr char kVerifyHelp[] =
-    "usage: ronctl audit verify --dir DIR\n"
+    "usage: ronctl audit verify --dir DIR [--export-dir EXP [--trusted-keys FILE]]\n"
     "\n"
     "Checks every frame checksum, every self_hash and every link of every stream. Prints\n"
     "'ok <records> records, <streams> streams' or the first failure:\n"
     "'err <Code> file <path> offset <n> stream <writer_id>/<stream> seq <n>' (exit 1).\n"
+    "With --export-dir it also rebuilds every segment root, range root and tree_root from the\n"
+    "WAL and checks the manifests (contiguous from seq 1, no gap or overlap), the checkpoint\n"
+    "chain and, with --trusted-keys, every signature and key rotation. Then it prints\n"
+    "'ok <records> records, <streams> streams, <checkpoints> checkpoints, <manifests> manifests'\n"
+    "followed by one 'tail <writer_id>/<stream> <from>..<to> hash-chain-only' line per stream\n"
+    "with records after its last checkpoint, or the first failure with ' reason <why>' appended.\n"
     "A torn final write (not yet recovered by an append) is reported on stderr, not an error.\n"
     "Speed (records/s, MB/s) goes to stderr.\n";
 
@@ -126,6 +139,45 @@ int RunAppend(const Flags& flags) {
     return UsageError("audit append", "--write-mode must be buffered or direct");
   }
   options.writer_id = flags.count("writer-id") ? flags.at("writer-id") : DefaultWriterId();
+  if (flags.count("export-dir")) {
+    options.config.sink = SinkKind::kWalExport;
+    options.config.export_.dir = flags.at("export-dir");
+    options.config.export_.alg = std::string(kAlgNone);
+    if (flags.count("checkpoint-every") &&
+        !ParseUint64(flags.at("checkpoint-every"), &options.config.export_.checkpoint_every)) {
+      return UsageError("audit append", "--checkpoint-every must be a number");
+    }
+    if (flags.count("export-every") &&
+        !ParseDurationMs(flags.at("export-every"), &options.config.export_.export_every_ms)) {
+      return UsageError("audit append", "--export-every must be a duration (e.g. 15m, 30s)");
+    }
+    if (flags.count("signer-key") != flags.count("key-id")) {
+      return UsageError("audit append", "--signer-key and --key-id go together");
+    }
+    if (flags.count("signer-key")) {
+      auto signer = Ed25519Signer::FromKeyFile(flags.at("signer-key"));
+      if (!signer.ok()) {
+        std::fprintf(stderr, "ronctl audit append: %s\n", signer.status().ToString().c_str());
+        return kExitFailed;
+      }
+      if (signer.value()->key_id() != flags.at("key-id")) {
+        std::fprintf(stderr, "ronctl audit append: Schema: the key file holds key '%s', not '%s'\n",
+                     signer.value()->key_id().c_str(), flags.at("key-id").c_str());
+        return kExitFailed;
+      }
+      options.config.export_.alg = std::string(kAlgEd25519);
+      options.config.export_.signer_key_id = flags.at("key-id");
+      options.signer = std::move(signer).value();
+    }
+    const Status exp = wal::EnsurePrivateDir(options.config.export_.dir, /*create=*/true);
+    if (!exp.ok()) {
+      std::fprintf(stderr, "ronctl audit append: %s\n", exp.ToString().c_str());
+      return kExitFailed;
+    }
+  } else if (flags.count("checkpoint-every") || flags.count("export-every") ||
+             flags.count("signer-key") || flags.count("key-id")) {
+    return UsageError("audit append", "checkpoint flags need --export-dir");
+  }
   options.log = [](std::string_view line) {
     std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
   };
@@ -327,8 +379,61 @@ int RunInspect(const Flags& flags) {
   return kExitOk;
 }
 
+// The forensic verifier (checkpoint/verifier.h): WAL + manifests (+ trusted keys).
+int RunVerifyExports(const Flags& flags) {
+  ExportVerifyOptions options;
+  options.wal_dir = flags.at("dir");
+  options.export_dir = flags.at("export-dir");
+  Result<TrustedKeys> keys = TrustedKeys();
+  if (flags.count("trusted-keys")) {
+    keys = TrustedKeys::Load(flags.at("trusted-keys"));
+    if (!keys.ok()) {
+      std::fprintf(stderr, "ronctl audit verify: %s\n", keys.status().ToString().c_str());
+      return kExitFailed;
+    }
+    options.keys = &keys.value();
+  }
+  ExportVerifyReport report;
+  const auto start = Clock::now();
+  const Status s = VerifyExports(options, &report);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (!s.ok()) {
+    std::fprintf(stderr, "ronctl audit verify: %s\n", s.ToString().c_str());
+    return kExitFailed;
+  }
+  for (const std::string& note : report.notes) {
+    std::fprintf(stderr, "ronctl audit verify: %s\n", note.c_str());
+  }
+  std::fprintf(stderr, "ronctl audit verify: %.0f records/s, %.1f MB/s\n",
+               seconds > 0 ? static_cast<double>(report.records) / seconds : 0.0,
+               seconds > 0 ? static_cast<double>(report.bytes) / 1e6 / seconds : 0.0);
+  if (!report.failure.ok()) {
+    std::printf("err %s file %s offset %llu stream %s/%s seq %llu reason %s\n",
+                std::string(CodeName(report.failure.code())).c_str(), report.file.c_str(),
+                static_cast<unsigned long long>(report.offset), report.writer_id.c_str(),
+                report.stream.c_str(), static_cast<unsigned long long>(report.seq),
+                report.reason.c_str());
+    std::fprintf(stderr, "ronctl audit verify: %s\n", report.failure.ToString().c_str());
+    return kExitFailed;
+  }
+  std::printf("ok %llu records, %llu streams, %llu checkpoints, %llu manifests\n",
+              static_cast<unsigned long long>(report.records),
+              static_cast<unsigned long long>(report.streams),
+              static_cast<unsigned long long>(report.checkpoints),
+              static_cast<unsigned long long>(report.manifests));
+  for (const auto& t : report.tails) {
+    std::printf("tail %s/%s %llu..%llu hash-chain-only\n", t.writer_id.c_str(), t.stream.c_str(),
+                static_cast<unsigned long long>(t.from), static_cast<unsigned long long>(t.to));
+  }
+  return kExitOk;
+}
+
 int RunVerify(const Flags& flags) {
   if (!flags.count("dir")) return UsageError("audit verify", "--dir is required");
+  if (flags.count("export-dir")) return RunVerifyExports(flags);
+  if (flags.count("trusted-keys")) {
+    return UsageError("audit verify", "--trusted-keys needs --export-dir");
+  }
   const std::string dir = flags.at("dir");
   std::vector<std::pair<std::string, std::string>> streams;
   const Status listed = wal::ListStreams(dir, &streams);
@@ -392,12 +497,13 @@ int WalMain(int argc, char** argv) {
   static const std::map<std::string, Spec> kSpecs = {
       {"append",
        {kAppendHelp,
-        {"dir", "stream", "writer-id", "fsync", "io-backend", "write-mode", "metrics"},
+        {"dir", "stream", "writer-id", "fsync", "io-backend", "write-mode", "metrics",
+         "export-dir", "checkpoint-every", "export-every", "signer-key", "key-id"},
         {"ack"},
         &RunAppend}},
       {"range", {kRangeHelp, {"dir", "stream", "writer-id", "from", "to"}, {}, &RunRange}},
       {"inspect", {kInspectHelp, {"dir"}, {}, &RunInspect}},
-      {"verify", {kVerifyHelp, {"dir"}, {}, &RunVerify}},
+      {"verify", {kVerifyHelp, {"dir", "export-dir", "trusted-keys"}, {}, &RunVerify}},
   };
   const Spec& spec = kSpecs.at(command);
   for (int i = 2; i < argc; ++i) {

@@ -466,6 +466,18 @@ Status Wal::CommitStreams(bool force_sync) {
     }
     // This chunk and every one before it are durable: advance the durable prefix.
     const size_t next_frame = chunk_ends[i].second;
+    if (options_.on_durable) {
+      const bool first_chunk = i == 0 || chunk_ends[i - 1].first != s;
+      const size_t first_frame = first_chunk ? 0 : chunk_ends[i - 1].second;
+      const size_t chunk_begin = first_frame == 0 ? 0 : s->pending_frames_[first_frame - 1].end;
+      size_t frame_begin = chunk_begin;
+      for (size_t f = first_frame; f < next_frame; ++f) {
+        const StreamWal::PendingFrame& frame = s->pending_frames_[f];
+        options_.on_durable(*s, frame.seq, frame.hash, s->segment_no_,
+                            ops[i].offset + (frame_begin - chunk_begin));
+        frame_begin = frame.end;
+      }
+    }
     const StreamWal::PendingFrame& last = s->pending_frames_[next_frame - 1];
     s->durable_seq_ = last.seq;
     s->durable_hash_ = last.hash;

@@ -48,6 +48,8 @@ bool ParseFsyncPolicy(std::string_view name, FsyncPolicy* policy);
 enum class WriteMode { kBuffered, kDirect };
 bool ParseWriteMode(std::string_view name, WriteMode* mode);
 
+class StreamWal;
+
 struct WalOptions {
   static constexpr uint64_t kMinRotateBytes = 8ull << 20;
   static constexpr uint64_t kDefaultRotateBytes = 128ull << 20;
@@ -69,6 +71,12 @@ struct WalOptions {
   // Which (writer_id, stream) this WAL owns; recovery leaves the others alone, so several WALs
   // (one per engine writer thread) can share a directory. Unset: all of them.
   std::function<bool(const std::string& writer_id, const std::string& stream)> owns;
+  // Called on the owner thread, inside Commit/Sync, for every record once it is written (and
+  // durable under the fsync policy), in seq order per stream, with the segment and the byte
+  // offset where its frame starts. Feeds the checkpoint builder without re-reading the WAL.
+  std::function<void(const StreamWal& stream, uint64_t seq, const Digest& self_hash,
+                     uint64_t segment_no, uint64_t offset)>
+      on_durable;
 
   Status Validate() const;
 };

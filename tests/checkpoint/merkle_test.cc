@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 
+#include <cstddef>
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -216,6 +218,122 @@ TEST(MerkleTest, FrontierStaysLogarithmic) {
     }
   }
   EXPECT_EQ(frontier.size(), 1000u);
+}
+
+// ---- Consistency proofs -----------------------------------------------------------------------
+
+TEST(MerkleSha256Test, ConsistencyProofsMatchThePublishedVectors) {
+  // The consistency proofs of the CT reference tests over the eight leaves above.
+  const auto leaves = CtLeaves();
+  struct Vector {
+    uint64_t old_size;
+    uint64_t new_size;
+    std::vector<const char*> proof;
+  };
+  const Vector vectors[] = {
+      {1, 1, {}},
+      {1,
+       8,
+       {"96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+        "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"}},
+      {6,
+       8,
+       {"0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+        "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
+      {2,
+       5,
+       {"5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+        "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"}},
+  };
+  for (const Vector& v : vectors) {
+    std::vector<Digest> expected;
+    for (const char* hex : v.proof) expected.push_back(FromHex(hex));
+    const auto tree = std::span(leaves).first(v.new_size);
+    EXPECT_EQ(ConsistencyProof(tree, v.old_size, kSha256), expected)
+        << v.old_size << " -> " << v.new_size;
+    const Digest old_root = RootOfLeafHashes(tree.first(v.old_size), kSha256);
+    const Digest new_root = RootOfLeafHashes(tree, kSha256);
+    EXPECT_TRUE(VerifyConsistency(v.old_size, v.new_size, old_root, new_root, expected, kSha256))
+        << v.old_size << " -> " << v.new_size;
+  }
+}
+
+std::vector<Digest> RandomLeafHashes(size_t n) {
+  std::mt19937_64 rng(6962);
+  std::vector<Digest> leaves(n);
+  for (Digest& leaf : leaves) {
+    for (uint8_t& byte : leaf) byte = static_cast<uint8_t>(rng());
+    leaf = RecordLeafHash(leaf);
+  }
+  return leaves;
+}
+
+TEST(MerkleTest, ConsistencyProofsVerifyAndTamperingFailsForAllSizesUpTo64) {
+  const auto all = RandomLeafHashes(64);
+  std::vector<Digest> roots;
+  for (size_t n = 0; n <= 64; ++n) roots.push_back(RootOfLeafHashes(std::span(all).first(n)));
+  const Digest other = Blake3("other root");
+  for (uint64_t n = 1; n <= 64; ++n) {
+    const auto tree = std::span(all).first(n);
+    for (uint64_t m = 1; m <= n; ++m) {
+      SCOPED_TRACE(::testing::Message() << m << " -> " << n);
+      const auto proof = ConsistencyProof(tree, m);
+      ASSERT_EQ(proof.empty(), m == n);
+      ASSERT_TRUE(VerifyConsistency(m, n, roots[m], roots[n], proof));
+      for (size_t k = 0; k < proof.size(); ++k) {  // every element is checked
+        auto bad = proof;
+        bad[k][k % kDigestBytes] ^= 0x80;
+        ASSERT_FALSE(VerifyConsistency(m, n, roots[m], roots[n], bad)) << "mutated " << k;
+        auto dropped = proof;
+        dropped.erase(dropped.begin() + static_cast<std::ptrdiff_t>(k));
+        ASSERT_FALSE(VerifyConsistency(m, n, roots[m], roots[n], dropped)) << "dropped " << k;
+      }
+      auto padded = proof;
+      padded.push_back(roots[m]);
+      ASSERT_FALSE(VerifyConsistency(m, n, roots[m], roots[n], padded));
+      padded.back() = other;
+      ASSERT_FALSE(VerifyConsistency(m, n, roots[m], roots[n], padded));
+      if (m != n) {
+        ASSERT_FALSE(VerifyConsistency(n, m, roots[n], roots[m], proof));
+        ASSERT_FALSE(VerifyConsistency(n, m, roots[m], roots[n], proof));
+      }
+      ASSERT_FALSE(VerifyConsistency(m, n, other, roots[n], proof));
+      ASSERT_FALSE(VerifyConsistency(m, n, roots[m], other, proof));
+      // A proof for one pair of sizes does not prove another.
+      if (n < 64) {
+        ASSERT_FALSE(VerifyConsistency(m, n + 1, roots[m], roots[n + 1], proof));
+      }
+      if (m > 1) {
+        ASSERT_FALSE(VerifyConsistency(m - 1, n, roots[m - 1], roots[n], proof));
+      }
+    }
+  }
+}
+
+TEST(MerkleTest, ConsistencyRejectsBadSizes) {
+  const auto leaves = RandomLeafHashes(8);
+  const Digest r3 = RootOfLeafHashes(std::span(leaves).first(3));
+  const Digest r8 = RootOfLeafHashes(leaves);
+  const auto proof = ConsistencyProof(leaves, 3);
+  ASSERT_TRUE(VerifyConsistency(3, 8, r3, r8, proof));
+  // An empty old tree is refused, whatever the proof.
+  EXPECT_FALSE(VerifyConsistency(0, 8, Blake3(""), r8, {}));
+  EXPECT_FALSE(VerifyConsistency(0, 8, Blake3(""), r8, proof));
+  EXPECT_FALSE(VerifyConsistency(0, 0, Blake3(""), Blake3(""), {}));
+  // Shrinking is refused.
+  EXPECT_FALSE(VerifyConsistency(8, 3, r8, r3, proof));
+  EXPECT_FALSE(VerifyConsistency(8, 3, r8, r3, {}));
+  // Equal sizes: only the empty proof between equal roots.
+  EXPECT_TRUE(ConsistencyProof(leaves, 8).empty());
+  EXPECT_TRUE(VerifyConsistency(8, 8, r8, r8, {}));
+  EXPECT_FALSE(VerifyConsistency(8, 8, r8, r3, {}));
+  EXPECT_FALSE(VerifyConsistency(8, 8, r8, r8, std::vector<Digest>{r8}));
+  // A growing tree never has an empty proof, even from a power-of-two size.
+  const Digest r4 = RootOfLeafHashes(std::span(leaves).first(4));
+  EXPECT_FALSE(VerifyConsistency(4, 8, r4, r8, {}));
+  EXPECT_TRUE(VerifyConsistency(4, 8, r4, r8, ConsistencyProof(leaves, 4)));
 }
 
 }  // namespace

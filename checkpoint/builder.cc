@@ -1,0 +1,316 @@
+#include "checkpoint/builder.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "segment/segment_format.h"
+#include "wal/files.h"
+
+namespace ron {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+uint64_t WallMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+}  // namespace
+
+// ---- StreamAccumulator --------------------------------------------------------------------
+
+void StreamAccumulator::Add(uint64_t seq, const Digest& self_hash, uint64_t segment_no,
+                            uint64_t offset) {
+  const Digest leaf = RecordLeafHash(self_hash);
+  tree_.Push(leaf);
+  if (seq <= exported_) return;
+  if (range_.size() == 0) range_first_ = seq;
+  range_.Push(leaf);
+  head_ = self_hash;
+  if (!part_open_ || segment_no != part_segment_) {
+    ClosePart();
+    part_open_ = true;
+    part_segment_ = segment_no;
+    part_ = ManifestSegment{segment::SegmentFileName(segment_no), offset, 0, seq, seq, {}};
+    part_tree_ = MerkleFrontier();
+  }
+  part_tree_.Push(leaf);
+  part_.count++;
+  part_.last_seq = seq;
+}
+
+void StreamAccumulator::ClosePart() {
+  if (!part_open_) return;
+  part_.root = part_tree_.Root();
+  parts_.push_back(std::move(part_));
+  part_open_ = false;
+}
+
+CheckpointCut StreamAccumulator::Cut() {
+  ClosePart();
+  CheckpointCut cut;
+  cut.writer_id = writer_id_;
+  cut.stream = stream_;
+  cut.first_seq = range_first_;
+  cut.last_seq = range_first_ + range_.size() - 1;
+  cut.root = range_.Root();
+  cut.head = head_;
+  cut.tree_size = tree_.size();
+  cut.tree_root = tree_.Root();
+  cut.segments = std::move(parts_);
+  parts_.clear();
+  range_ = MerkleFrontier();
+  exported_ = cut.last_seq;
+  return cut;
+}
+
+// ---- Export tail --------------------------------------------------------------------------
+
+Status ReadExportTail(const std::string& export_dir, const std::string& writer_id,
+                      const std::string& stream, ExportTail* tail) {
+  *tail = ExportTail();
+  const std::string dir = ExportStreamDir(export_dir, writer_id, stream);
+  if (access(dir.c_str(), F_OK) != 0) return Status::Ok();  // nothing exported yet
+  std::vector<std::string> names;
+  RON_RETURN_IF_ERROR(wal::ListDir(dir, &names));
+  uint64_t newest = 0;
+  for (const std::string& name : names) {
+    uint64_t last = 0;
+    if (ParseManifestFileName(name, &last)) newest = std::max(newest, last);
+  }
+  if (newest == 0) return Status::Ok();
+  const std::string path = dir + "/" + ManifestFileName(newest);
+  std::string text;
+  RON_RETURN_IF_ERROR(ReadSmallFile(path, 64u << 20, &text));
+  Manifest m;
+  const Status parsed = ParseManifest(text, &m);
+  if (!parsed.ok()) return Status(parsed.code(), path + ": " + parsed.message());
+  if (m.checkpoints.empty() || m.checkpoints.back().last_seq != newest) {
+    return Status(Code::kSchema, path + ": its last checkpoint does not end at " +
+                                     std::to_string(newest));
+  }
+  tail->last_seq = newest;
+  tail->last_checkpoint_id = m.checkpoints.back().Id();
+  tail->last_key_id = m.checkpoints.back().signer_key_id;
+  return Status::Ok();
+}
+
+// ---- CheckpointBuilder --------------------------------------------------------------------
+
+CheckpointBuilder::CheckpointBuilder(BuilderOptions options)
+    : options_(std::move(options)), signer_(options_.signer) {}
+
+CheckpointBuilder::~CheckpointBuilder() { (void)Stop(Clock::now()); }
+
+void CheckpointBuilder::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (started_) return;
+  started_ = true;
+  thread_ = std::thread([this] { Run(); });
+}
+
+bool CheckpointBuilder::Offer(CheckpointCut* cut) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ || queue_.size() >= options_.queue_capacity) return false;
+    queue_.push_back(Item{std::move(*cut), nullptr, false});
+  }
+  cv_.notify_one();
+  return true;
+}
+
+void CheckpointBuilder::OfferAtClose(CheckpointCut cut) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(Item{std::move(cut), nullptr, false});
+  }
+  cv_.notify_one();
+}
+
+void CheckpointBuilder::Rotate(std::shared_ptr<Signer> next) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(Item{std::nullopt, std::move(next), true});
+  }
+  cv_.notify_one();
+}
+
+Status CheckpointBuilder::Stop(Clock::time_point deadline) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!started_) return Status::Ok();
+    stopping_ = true;
+    deadline_ = deadline;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!queue_.empty()) {
+    const size_t left = queue_.size();
+    failures_ += left;
+    queue_.clear();
+    return Status(Code::kClosed, std::to_string(left) + " export batch(es) not written by the deadline");
+  }
+  return healthy_ ? Status::Ok() : Status(Code::kIo, "the last export attempt failed");
+}
+
+bool CheckpointBuilder::WaitIdle(Clock::time_point deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return idle_cv_.wait_until(lock, deadline, [&] { return queue_.empty() && !busy_; });
+}
+
+uint64_t CheckpointBuilder::checkpoints_total() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return checkpoints_;
+}
+uint64_t CheckpointBuilder::export_failures_total() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failures_;
+}
+uint64_t CheckpointBuilder::refused_total() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return refused_;
+}
+bool CheckpointBuilder::healthy() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return healthy_;
+}
+void CheckpointBuilder::RenderHistogram(std::string* out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  batch_seconds_.Render("export_batch_seconds",
+                        "Checkpoint + manifest latency (sign, write, fsync) per export batch.",
+                        out);
+}
+
+void CheckpointBuilder::Log(const char* level, const char* event, const std::string& stream,
+                            const std::string& msg) const {
+  if (options_.log) options_.log(level, event, stream, msg);
+}
+
+void CheckpointBuilder::Run() {
+  auto backoff = std::chrono::milliseconds(100);
+  for (;;) {
+    Item item;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) break;  // stopping with nothing left
+      if (stopping_ && Clock::now() >= deadline_) break;
+      item = queue_.front();  // stays queued until written
+      busy_ = true;
+    }
+    bool done = true;
+    if (item.is_rotate) {
+      previous_signer_ = signer_;
+      signer_ = item.rotate_to;
+      cosigned_.clear();
+      Log("info", "audit.key.rotated", "",
+          "checkpoints are now signed by " + (signer_ ? signer_->key_id() : std::string("none")));
+    } else {
+      const auto started = Clock::now();
+      const Status s = Export(*item.cut, signer_, previous_signer_);
+      if (s.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        batch_seconds_.Observe(std::chrono::duration<double>(Clock::now() - started).count());
+        checkpoints_++;
+        healthy_ = true;
+        backoff = std::chrono::milliseconds(100);
+      } else if (s.code() == Code::kConflict) {
+        // Signing it would contradict a checkpoint already issued: refuse, never retry.
+        std::lock_guard<std::mutex> lock(mu_);
+        refused_++;
+        Log("error", "audit.export.error", item.cut->stream, s.message() + " (refused, not retried)");
+      } else {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          failures_++;
+          healthy_ = false;
+        }
+        Log("error", "audit.export.error", item.cut->stream,
+            s.ToString() + " (retrying in " + std::to_string(backoff.count()) + " ms)");
+        done = false;
+      }
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    if (done) queue_.pop_front();
+    busy_ = false;
+    if (queue_.empty()) idle_cv_.notify_all();
+    if (!done) {  // back off, but wake for Stop
+      cv_.wait_for(lock, backoff, [&] { return stopping_; });
+      backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  busy_ = false;
+  idle_cv_.notify_all();
+}
+
+Status CheckpointBuilder::Export(const CheckpointCut& cut, std::shared_ptr<Signer> signer,
+                                 std::shared_ptr<Signer> previous) {
+  const auto key = std::make_pair(cut.writer_id, cut.stream);
+  StreamState& st = streams_[key];
+  if (!st.loaded) {
+    ExportTail tail;
+    RON_RETURN_IF_ERROR(ReadExportTail(options_.export_dir, cut.writer_id, cut.stream, &tail));
+    st = StreamState{true, tail.last_seq, tail.last_checkpoint_id, tail.last_key_id};
+  }
+  if (cut.first_seq != st.last_seq + 1 || cut.tree_size != cut.last_seq) {
+    return Status(Code::kConflict, "range [" + std::to_string(cut.first_seq) + "," +
+                                       std::to_string(cut.last_seq) +
+                                       "] does not follow the last checkpoint (seq " +
+                                       std::to_string(st.last_seq) + ")");
+  }
+  Checkpoint c;
+  c.writer_id = cut.writer_id;
+  c.stream = cut.stream;
+  c.first_seq = cut.first_seq;
+  c.last_seq = cut.last_seq;
+  c.root = cut.root;
+  c.head = cut.head;
+  c.tree_size = cut.tree_size;
+  c.tree_root = cut.tree_root;
+  c.prev_checkpoint = st.last_id;
+  c.created_ts_ms = WallMs();
+  if (signer != nullptr) {
+    c.signer_key_id = signer->key_id();
+    c.alg = signer->alg();
+  }
+  const std::string body = c.SignedBody();
+  if (signer != nullptr) {
+    auto sig = signer->Sign(body);
+    if (!sig.ok()) return sig.status();
+    c.sig = Base64Encode(sig.value());
+  }
+  const bool cosign = previous != nullptr && signer != previous && cosigned_.count(key) == 0;
+  if (cosign) {
+    auto sig = previous->Sign(body);
+    if (!sig.ok()) return sig.status();
+    c.cosigs.push_back({previous->key_id(), previous->alg(), Base64Encode(sig.value())});
+  }
+  Manifest m;
+  m.stream = cut.stream;
+  m.writer_id = cut.writer_id;
+  m.segments = cut.segments;
+  m.checkpoints.push_back(c);
+  m.created_ts_ms = c.created_ts_ms;
+  const std::string writer_dir =
+      options_.export_dir + "/" + segment::EscapePathComponent(cut.writer_id);
+  RON_RETURN_IF_ERROR(wal::EnsurePrivateDir(writer_dir, true));
+  const std::string dir = ExportStreamDir(options_.export_dir, cut.writer_id, cut.stream);
+  RON_RETURN_IF_ERROR(wal::EnsurePrivateDir(dir, true));
+  RON_RETURN_IF_ERROR(WriteFileAtomic(dir + "/" + ManifestFileName(c.last_seq), m.Json()));
+  st.last_seq = c.last_seq;
+  st.last_id = c.Id();
+  st.last_key_id = c.signer_key_id;
+  if (cosign) cosigned_.insert(key);
+  Log("info", "audit.checkpoint.created", cut.stream,
+      "range [" + std::to_string(c.first_seq) + "," + std::to_string(c.last_seq) + "] root " +
+          HashText(c.root) + " signer_key_id " + (c.signer_key_id.empty() ? "none" : c.signer_key_id));
+  return Status::Ok();
+}
+
+}  // namespace ron

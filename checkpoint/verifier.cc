@@ -1,0 +1,326 @@
+#include "checkpoint/verifier.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include "checkpoint/merkle.h"
+#include "segment/segment_format.h"
+#include "wal/files.h"
+#include "wal/reader.h"
+
+namespace ron {
+
+namespace {
+
+// Records the first failure only.
+void Fail(ExportVerifyReport* r, Code code, std::string reason, std::string message,
+          const std::string& writer_id, const std::string& stream, std::string file,
+          uint64_t offset, uint64_t seq) {
+  if (!r->failure.ok()) return;
+  r->failure = Status(code, std::move(message));
+  r->reason = std::move(reason);
+  r->writer_id = writer_id;
+  r->stream = stream;
+  r->file = std::move(file);
+  r->offset = offset;
+  r->seq = seq;
+}
+
+std::string ReasonOf(Code code) {
+  switch (code) {
+    case Code::kHashMismatch:
+      return "hash_mismatch";
+    case Code::kPrevMismatch:
+      return "prev_mismatch";
+    case Code::kSeqGap:
+      return "seq_gap";
+    default: {
+      std::string name(CodeName(code));
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      return name;
+    }
+  }
+}
+
+std::string BaseName(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+// (writer_id, stream) of every stream directory under an export root.
+void ExportStreams(const std::string& root, std::set<std::pair<std::string, std::string>>* out) {
+  std::vector<std::string> writers;
+  if (!wal::ListDir(root, &writers).ok()) return;
+  for (const std::string& w : writers) {
+    std::string writer_id;
+    if (!segment::UnescapePathComponent(w, &writer_id)) continue;
+    std::vector<std::string> streams;
+    if (!wal::ListDir(root + "/" + w, &streams).ok()) continue;
+    for (const std::string& s : streams) {
+      std::string stream;
+      if (segment::UnescapePathComponent(s, &stream)) out->emplace(writer_id, stream);
+    }
+  }
+}
+
+}  // namespace
+
+std::string CheckSignatures(const Checkpoint& c, const TrustedKeys& keys,
+                            const std::string& previous_key_id) {
+  if (c.alg == kAlgNone) return "unsigned";
+  const std::string body = c.SignedBody();
+  std::string sig;
+  if (!Base64Decode(c.sig, &sig)) return "bad_signature";
+  switch (keys.Verify(c.signer_key_id, c.alg, body, sig)) {
+    case SigCheck::kValid:
+      break;
+    case SigCheck::kUnknownKey:
+      return "untrusted_key";
+    default:
+      return "bad_signature";
+  }
+  bool cross_signed = false;
+  for (const Cosignature& co : c.cosigs) {
+    if (!keys.Knows(co.signer_key_id)) continue;  // a witness we do not know: ignored
+    std::string cosig;
+    if (!Base64Decode(co.sig, &cosig) ||
+        keys.Verify(co.signer_key_id, co.alg, body, cosig) != SigCheck::kValid) {
+      return "bad_cosignature";
+    }
+    cross_signed = cross_signed || co.signer_key_id == previous_key_id;
+  }
+  if (!previous_key_id.empty() && previous_key_id != c.signer_key_id &&
+      keys.Knows(previous_key_id) && !cross_signed) {
+    return "missing_cross_signature";
+  }
+  return "";
+}
+
+void LoadStreamManifests(const ExportVerifyOptions& options, const std::string& writer_id,
+                         const std::string& stream, std::vector<LoadedManifest>* manifests,
+                         ExportVerifyReport* report) {
+  manifests->clear();
+  const std::string dir = ExportStreamDir(options.export_dir, writer_id, stream);
+  if (access(dir.c_str(), F_OK) != 0) return;
+  std::vector<std::string> names;
+  const Status listed = wal::ListDir(dir, &names);
+  if (!listed.ok()) {
+    Fail(report, Code::kIo, "unreadable", listed.message(), writer_id, stream, dir, 0, 0);
+    return;
+  }
+  std::vector<std::pair<uint64_t, std::string>> files;
+  for (const std::string& name : names) {
+    uint64_t last = 0;
+    if (ParseManifestFileName(name, &last)) {
+      files.emplace_back(last, name);
+    } else {
+      report->notes.push_back("ignored " + dir + "/" + name + " (not a manifest name)");
+    }
+  }
+  std::sort(files.begin(), files.end());
+  uint64_t next = 1;
+  std::string prev_id = "b3:0", prev_key;
+  for (const auto& [last, name] : files) {
+    LoadedManifest lm;
+    lm.path = dir + "/" + name;
+    std::string text;
+    Status s = ReadSmallFile(lm.path, 64u << 20, &text);
+    if (s.ok()) s = ParseManifest(text, &lm.manifest);
+    if (!s.ok()) {
+      Fail(report, s.code(), "bad_manifest", s.message(), writer_id, stream, lm.path, 0, next);
+      return;
+    }
+    const Manifest& m = lm.manifest;
+    report->manifests++;
+    const auto fail = [&](Code code, const char* reason, const std::string& msg, uint64_t seq) {
+      Fail(report, code, reason, msg, writer_id, stream, lm.path, 0, seq);
+    };
+    if (m.writer_id != writer_id || m.stream != stream) {
+      return fail(Code::kConflict, "stream_mismatch",
+                  "manifest of " + m.writer_id + "/" + m.stream + " filed under this stream", next);
+    }
+    if (m.checkpoints.empty() || m.checkpoints.back().last_seq != last) {
+      return fail(Code::kSchema, "bad_manifest", "its last checkpoint does not end at its name",
+                  next);
+    }
+    // Segments: contiguous, exactly covering the checkpoints' ranges.
+    uint64_t seg_next = m.checkpoints.front().first_seq;
+    for (const ManifestSegment& seg : m.segments) {
+      if (seg.first_seq != seg_next) {
+        return fail(Code::kSeqGap, "manifest_gap",
+                    "segment parts are not contiguous at seq " + std::to_string(seg_next),
+                    seg_next);
+      }
+      seg_next = seg.last_seq + 1;
+    }
+    if (seg_next != last + 1) {
+      return fail(Code::kSeqGap, "manifest_gap",
+                  "segment parts do not cover the checkpoints (end at " +
+                      std::to_string(seg_next - 1) + ", checkpoints at " + std::to_string(last) +
+                      ")",
+                  seg_next);
+    }
+    for (const Checkpoint& c : m.checkpoints) {
+      report->checkpoints++;
+      if (c.writer_id != writer_id || c.stream != stream) {
+        return fail(Code::kConflict, "stream_mismatch",
+                    "checkpoint of " + c.writer_id + "/" + c.stream + " in this stream's manifest",
+                    c.first_seq);
+      }
+      if (c.first_seq != next) {
+        const bool overlap = c.first_seq < next;
+        return fail(overlap ? Code::kConflict : Code::kSeqGap,
+                    overlap ? "manifest_overlap" : "manifest_gap",
+                    "checkpoint range starts at seq " + std::to_string(c.first_seq) +
+                        ", expected " + std::to_string(next),
+                    next);
+      }
+      if (c.prev_checkpoint != prev_id) {
+        return fail(Code::kConflict, "checkpoint_chain",
+                    "prev_checkpoint " + c.prev_checkpoint + " is not " + prev_id, c.first_seq);
+      }
+      if (options.keys != nullptr) {
+        const std::string why = CheckSignatures(c, *options.keys, prev_key);
+        if (!why.empty()) {
+          return fail(Code::kConflict, why.c_str(),
+                      "checkpoint [" + std::to_string(c.first_seq) + "," +
+                          std::to_string(c.last_seq) + "] signed by '" + c.signer_key_id +
+                          "': " + why,
+                      c.first_seq);
+        }
+      }
+      next = c.last_seq + 1;
+      prev_id = c.Id();
+      prev_key = c.signer_key_id;
+    }
+    manifests->push_back(std::move(lm));
+  }
+}
+
+Status VerifyExports(const ExportVerifyOptions& options, ExportVerifyReport* report) {
+  *report = ExportVerifyReport();
+  std::vector<std::pair<std::string, std::string>> wal_streams;
+  RON_RETURN_IF_ERROR(wal::ListStreams(options.wal_dir, &wal_streams));
+  std::set<std::pair<std::string, std::string>> all(wal_streams.begin(), wal_streams.end());
+  const bool exports = !options.export_dir.empty();
+  if (exports) {
+    if (access(options.export_dir.c_str(), R_OK | X_OK) != 0) {
+      return Status(Code::kIo, "cannot read export dir " + options.export_dir);
+    }
+    ExportStreams(options.export_dir, &all);
+    if (options.keys == nullptr) {
+      report->notes.push_back("signatures not checked (no --trusted-keys)");
+    }
+  }
+  const std::set<std::pair<std::string, std::string>> in_wal(wal_streams.begin(),
+                                                             wal_streams.end());
+  for (const auto& [writer_id, stream] : all) {
+    report->streams++;
+    std::vector<LoadedManifest> manifests;
+    if (exports) LoadStreamManifests(options, writer_id, stream, &manifests, report);
+    if (!report->failure.ok()) return Status::Ok();
+    std::vector<const Checkpoint*> cps;
+    std::vector<const ManifestSegment*> parts;
+    for (const LoadedManifest& lm : manifests) {
+      for (const Checkpoint& c : lm.manifest.checkpoints) cps.push_back(&c);
+      for (const ManifestSegment& p : lm.manifest.segments) parts.push_back(&p);
+    }
+    if (in_wal.count({writer_id, stream}) == 0) {
+      Fail(report, Code::kSeqGap, "wal_missing",
+           "the export covers records up to seq " + std::to_string(cps.back()->last_seq) +
+               " but the WAL has no such stream",
+           writer_id, stream, manifests.front().path, 0, 1);
+      return Status::Ok();
+    }
+    MerkleFrontier tree, range, part;
+    size_t ci = 0, pi = 0;
+    bool failed = false;
+    const auto fail = [&](Code code, const char* reason, const std::string& msg,
+                          const wal::RecordView& r) {
+      Fail(report, code, reason, msg, writer_id, stream, *r.file, r.offset, r.seq);
+      failed = true;
+      return false;
+    };
+    wal::StreamReport scan;
+    const Status scanned = wal::ScanStream(
+        wal::StreamDir(options.wal_dir, writer_id, stream), writer_id, stream, options.limits,
+        wal::VerifyLevel::kFull, &scan, [&](const wal::RecordView& r) {
+          report->bytes += r.json.size();
+          const Digest leaf = RecordLeafHash(r.self_hash);
+          tree.Push(leaf);
+          if (ci >= cps.size()) return true;
+          if (pi < parts.size()) {
+            const ManifestSegment& p = *parts[pi];
+            if (r.seq == p.first_seq && (BaseName(*r.file) != p.file || r.offset != p.offset)) {
+              return fail(Code::kConflict, "segment_mismatch",
+                          "the manifest places seq " + std::to_string(r.seq) + " at " + p.file +
+                              " offset " + std::to_string(p.offset),
+                          r);
+            }
+            part.Push(leaf);
+            if (r.seq == p.last_seq) {
+              if (part.Root() != p.root) {
+                return fail(Code::kHashMismatch, "root_mismatch",
+                            "segment part [" + std::to_string(p.first_seq) + "," +
+                                std::to_string(p.last_seq) + "] root differs from the manifest",
+                            r);
+              }
+              part = MerkleFrontier();
+              ++pi;
+            }
+          }
+          const Checkpoint& c = *cps[ci];
+          range.Push(leaf);
+          if (r.seq == c.last_seq) {
+            const std::string where =
+                "checkpoint [" + std::to_string(c.first_seq) + "," + std::to_string(c.last_seq) + "]";
+            if (range.Root() != c.root) {
+              return fail(Code::kHashMismatch, "root_mismatch", where + ": range root differs", r);
+            }
+            if (r.self_hash != c.head) {
+              return fail(Code::kHashMismatch, "head_mismatch", where + ": head differs", r);
+            }
+            if (tree.Root() != c.tree_root) {
+              return fail(Code::kHashMismatch, "root_mismatch", where + ": tree_root differs",
+                          r);
+            }
+            range = MerkleFrontier();
+            ++ci;
+          }
+          return true;
+        });
+    if (!scanned.ok()) {
+      Fail(report, scanned.code(), "unreadable", scanned.message(), writer_id, stream,
+           wal::StreamDir(options.wal_dir, writer_id, stream), 0, 0);
+      return Status::Ok();
+    }
+    report->records += scan.records;
+    if (failed) return Status::Ok();
+    if (scan.frozen) {
+      Fail(report, scan.problem.code(), ReasonOf(scan.problem.code()), scan.problem.message(),
+           writer_id, stream, scan.problem_file, scan.problem_offset, scan.problem_seq);
+      return Status::Ok();
+    }
+    if (scan.torn_tail) {
+      report->torn_tail = true;
+      report->notes.push_back(writer_id + "/" + stream + ": torn final write at offset " +
+                              std::to_string(scan.torn_offset) +
+                              " of the newest segment (never acknowledged)");
+    }
+    if (ci < cps.size()) {
+      Fail(report, Code::kSeqGap, "wal_truncated",
+           "checkpoints cover records up to seq " + std::to_string(cps.back()->last_seq) +
+               " but the WAL ends at seq " + std::to_string(scan.head_seq),
+           writer_id, stream, manifests.back().path, 0, scan.head_seq + 1);
+      return Status::Ok();
+    }
+    const uint64_t covered = cps.empty() ? 0 : cps.back()->last_seq;
+    if (scan.head_seq > covered) {
+      report->tails.push_back({writer_id, stream, covered + 1, scan.head_seq});
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace ron
