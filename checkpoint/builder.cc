@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "engine/core/check.h"
 #include "segment/segment_format.h"
 #include "wal/files.h"
 
@@ -27,7 +28,8 @@ void StreamAccumulator::Add(uint64_t seq, const Digest& self_hash, uint64_t segm
                             uint64_t offset) {
   const Digest leaf = RecordLeafHash(self_hash);
   tree_.Push(leaf);
-  if (seq <= exported_) return;
+  if (seq == exported_ && tree_.Root() != exported_root_) diverged_ = true;
+  if (seq <= exported_ || diverged_) return;
   if (range_.size() == 0) range_first_ = seq;
   range_.Push(leaf);
   head_ = self_hash;
@@ -51,6 +53,7 @@ void StreamAccumulator::ClosePart() {
 }
 
 CheckpointCut StreamAccumulator::Cut() {
+  RON_CHECK(range_.size() > 0);
   ClosePart();
   CheckpointCut cut;
   cut.writer_id = writer_id_;
@@ -96,6 +99,7 @@ Status ReadExportTail(const std::string& export_dir, const std::string& writer_i
   tail->last_seq = newest;
   tail->last_checkpoint_id = m.checkpoints.back().Id();
   tail->last_key_id = m.checkpoints.back().signer_key_id;
+  tail->last_tree_root = m.checkpoints.back().tree_root;
   return Status::Ok();
 }
 

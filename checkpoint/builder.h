@@ -56,9 +56,15 @@ class StreamAccumulator {
       : writer_id_(std::move(writer_id)), stream_(std::move(stream)) {}
 
   // Records 1..exported are covered by earlier checkpoints: they only grow tree_root. Call
-  // before the first Add.
-  void SetExportedThrough(uint64_t exported) { exported_ = exported; }
+  // before the first Add. When the tree reaches `exported` records its root must equal
+  // `tree_root` (the last checkpoint's); otherwise the stream has diverged from what was
+  // signed (a lost or replaced WAL) and no further cut is made for it.
+  void SetExportedThrough(uint64_t exported, const Digest& tree_root = {}) {
+    exported_ = exported;
+    exported_root_ = tree_root;
+  }
   uint64_t exported_through() const { return exported_; }
+  bool diverged() const { return diverged_; }
 
   // The next record, in seq order from 1.
   void Add(uint64_t seq, const Digest& self_hash, uint64_t segment_no, uint64_t offset);
@@ -76,6 +82,8 @@ class StreamAccumulator {
 
   std::string writer_id_, stream_;
   uint64_t exported_ = 0;
+  Digest exported_root_{};
+  bool diverged_ = false;
   MerkleFrontier tree_, range_, part_tree_;
   uint64_t range_first_ = 0;
   Digest head_{};
@@ -90,6 +98,7 @@ struct ExportTail {
   uint64_t last_seq = 0;                   // 0: nothing exported yet
   std::string last_checkpoint_id = "b3:0";  // prev_checkpoint for the next one
   std::string last_key_id;                 // who signed it
+  Digest last_tree_root{};                 // its tree_root (over 1..last_seq)
 };
 Status ReadExportTail(const std::string& export_dir, const std::string& writer_id,
                       const std::string& stream, ExportTail* tail);

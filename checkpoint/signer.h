@@ -126,7 +126,8 @@ class TrustedKeys {
 
   // Parses a trusted-keys file's text (format above). Errors are Code::kSchema, "line <n>: why".
   static Result<TrustedKeys> Parse(std::string_view text);
-  // Reads and parses `path`: Code::kIo if unreadable, Code::kSchema "<path>: line <n>: why".
+  // Reads and parses `path`: Code::kIo if unreadable; Code::kSchema if not a regular file, too
+  // long, or malformed ("trusted keys file <path>: line <n>: why").
   static Result<TrustedKeys> Load(const std::string& path);
 
   // Trusts `public_key` (32 raw bytes) as `key_id`, replacing an earlier key of that id.

@@ -215,7 +215,9 @@ Status VerifyExports(const ExportVerifyOptions& options, ExportVerifyReport* rep
   }
   const std::set<std::pair<std::string, std::string>> in_wal(wal_streams.begin(),
                                                              wal_streams.end());
-  for (const auto& [writer_id, stream] : all) {
+  for (const auto& key : all) {
+    const std::string& writer_id = key.first;  // (not a structured binding: lambdas use them)
+    const std::string& stream = key.second;
     report->streams++;
     std::vector<LoadedManifest> manifests;
     if (exports) LoadStreamManifests(options, writer_id, stream, &manifests, report);

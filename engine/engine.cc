@@ -430,7 +430,7 @@ class Engine::Impl {
         engine_->Log("error", "audit.export.error",
                      {.writer_id = writer, .stream = stream, .msg = s.ToString()});
       }
-      it->second.SetExportedThrough(tail.last_seq);
+      it->second.SetExportedThrough(tail.last_seq, tail.last_tree_root);
       return it->second;
     }
 
@@ -456,6 +456,7 @@ class Engine::Impl {
                        {.writer_id = s->writer_id(), .stream = s->stream(),
                         .msg = scanned.ToString()});
         }
+        if (acc.diverged()) ReportDiverged(acc);
         if (acc.exported_through() > acc.size()) {
           engine_->metrics_.manifest_gap++;
           engine_->Log("error", "audit.verify.fail",
@@ -472,12 +473,25 @@ class Engine::Impl {
                    uint64_t offset) {
       StreamAccumulator& acc = Accumulator(s.writer_id(), s.stream());
       if (seq != acc.size() + 1) return;  // already known (a reopen replays nothing twice)
+      const bool diverged = acc.diverged();
       acc.Add(seq, hash, segment_no, offset);
+      if (!diverged && acc.diverged()) ReportDiverged(acc);
       if (acc.pending() >= engine_->options_.config.export_.checkpoint_every) Cut(&acc);
     }
 
+    // The stream's records no longer reproduce its last signed tree_root: never sign a
+    // checkpoint that contradicts it.
+    void ReportDiverged(const StreamAccumulator& acc) {
+      engine_->metrics_.verify_hash++;
+      engine_->Log("error", "audit.export.error",
+                   {.writer_id = acc.writer_id(), .stream = acc.stream(),
+                    .seq = acc.exported_through(), .reason = "hash_mismatch",
+                    .msg = "the WAL does not reproduce the last checkpoint's tree_root; further "
+                           "checkpoints of this stream are refused"});
+    }
+
     void Cut(StreamAccumulator* acc) {
-      if (acc->pending() == 0) return;
+      if (acc->pending() == 0 || acc->diverged()) return;
       // A stream whose previous cut is still waiting for room keeps accumulating instead, so
       // its cuts stay in order and bounded in number (one waiting per stream).
       for (const CheckpointCut& w : waiting_) {

@@ -54,7 +54,8 @@ constexpr char kCanonHelp[] =
 constexpr char kMerkleHelp[] =
     "usage: ronctl audit merkle [--max-attrs-bytes N] [--max-record-bytes N] < records.jsonl\n"
     "\n"
-    "stdin: JSON records without self_hash, one per line (as for canon).\n"
+    "stdin: JSON records, one per line: without self_hash (as for canon), or sealed (as\n"
+    "'audit range' prints them; their self_hash must hold).\n"
     "stdout: one line b3:<hex>, the RFC 6962 Merkle root (BLAKE3) over the records' self_hash\n"
     "digests in input order (DESIGN.md §4; empty input gives BLAKE3 of the empty string).\n"
     "On the first invalid line: 'err <Code> line <n>' on stderr, exit 1.\n";
@@ -149,8 +150,11 @@ int RunMerkle(const Options& options) {
     const LineReader::Result r = reader.Next(&line);
     if (r == LineReader::Result::kEnd) break;
     if (r == LineReader::Result::kError) return ReadError("merkle");
-    const Status status =
-        r == LineReader::Result::kTooLong ? TooLong() : canonicalizer.Canonicalize(line, &record);
+    // Sealed records (as `range` prints them) are verified; others are canonicalized.
+    const bool sealed = line.find("\"self_hash\"") != std::string_view::npos;
+    const Status status = r == LineReader::Result::kTooLong ? TooLong()
+                          : sealed ? canonicalizer.VerifySealed(line, &record)
+                                   : canonicalizer.Canonicalize(line, &record);
     if (!status.ok()) {
       std::fprintf(stderr, "err %s line %llu\n", std::string(CodeName(status.code())).c_str(),
                    static_cast<unsigned long long>(line_no));

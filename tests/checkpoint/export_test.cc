@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "checkpoint/builder.h"
 #include "checkpoint/checkpoint.h"
@@ -511,6 +513,117 @@ TEST_F(ExportTest, RonctlVerifyProveAndCheckProofContracts) {
   EXPECT_EQ(caught.exit_code, 1);
   EXPECT_EQ(caught.out, "err HashMismatch file " + file + " offset " + std::to_string(offset) +
                             " stream svc-ledger@inst-1/ledger seq 700 reason hash_mismatch\n");
+}
+
+TEST_F(ExportTest, ExportEveryCutsACheckpointOnTimeWithoutReachingTheCount) {
+  EngineOptions o = Options(nullptr);
+  o.config.export_.export_every_ms = 200;
+  auto engine = Engine::Open(o);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  Emit(engine.value().get(), "slow", 10);
+  bool found = false;
+  for (int i = 0; i < 100 && !found; ++i) {  // up to 5 s for a 200 ms timer
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    found = fs::exists(ManifestPath("slow", 10));
+  }
+  EXPECT_TRUE(found);
+  Emit(engine.value().get(), "slow", 5, 100);
+  ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
+  Manifest m;
+  ASSERT_TRUE(ParseManifest(testing::ReadFile(ManifestPath("slow", 15)), &m).ok());
+  EXPECT_EQ(m.checkpoints[0].first_seq, 11u);
+  EXPECT_TRUE(Verify(nullptr).failure.ok());
+}
+
+// A failing export never blocks appends: it is retried with backoff, counted
+// (io_timeouts_total{op="export"}), readiness says so, and it lands once the cause is gone.
+TEST_F(ExportTest, FailedExportsAreRetriedCountedAndNeverBlockAppends) {
+  // A regular file where the writer's export directory must go: mkdir fails (even for root).
+  const std::string blocker = exp_ + "/" + segment::EscapePathComponent(kWriter);
+  testing::WriteFile(blocker, "not a directory");
+  auto engine = Engine::Open(Options(nullptr));
+  ASSERT_TRUE(engine.ok());
+  Emit(engine.value().get(), "s1", 1000);  // the cut at 1000 cannot be written
+  Emit(engine.value().get(), "s1", 500, 1000);  // appends go on regardless
+  EXPECT_EQ(engine.value()->State(kWriter, "s1").head_seq, 1500u);
+  bool counted = false;
+  for (int i = 0; i < 100 && !counted; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    counted = engine.value()->MetricsText().find(
+                  "io_timeouts_total{service=\"ron-audit\",op=\"export\"} 0\n") ==
+              std::string::npos;
+  }
+  EXPECT_TRUE(counted) << engine.value()->MetricsText();
+  EXPECT_NE(engine.value()->ReadinessJson().find("audit.export_ready"), std::string::npos);
+  ASSERT_TRUE(fs::remove(blocker));  // the operator fixes it; the retry succeeds
+  ASSERT_TRUE(engine.value()->Checkpoint(In(seconds(30))).ok());
+  EXPECT_TRUE(fs::exists(ManifestPath("s1", 1000)));
+  EXPECT_TRUE(fs::exists(ManifestPath("s1", 1500)));
+  EXPECT_EQ(engine.value()->ReadinessJson(), R"({"degraded":false,"missing":[]})");
+  ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
+  EXPECT_TRUE(Verify(nullptr).failure.ok());
+}
+
+// The builder never signs a checkpoint that contradicts one it already issued: a WAL stream
+// lost and restarted from seq 1 gets no new checkpoint over the old ranges.
+TEST_F(ExportTest, ACheckpointInconsistentWithTheIssuedOnesIsRefused) {
+  std::shared_ptr<Signer> key = Key("ops-1", 1);
+  WriteEvidence(key);
+  const std::string before = testing::ReadFile(ManifestPath("s2", 1000));
+  fs::remove_all(StreamDir("s2"));  // the WAL of s2 is lost
+  std::vector<std::string> lines;
+  std::mutex mu;
+  EngineOptions o = Options(key);
+  o.log = [&](std::string_view line) {
+    std::lock_guard<std::mutex> lock(mu);
+    lines.emplace_back(line);
+  };
+  {
+    auto engine = Engine::Open(o);
+    ASSERT_TRUE(engine.ok());
+    Emit(engine.value().get(), "s2", 1300);  // a new chain 1..1300, past the signed 1200
+    ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
+  }
+  EXPECT_EQ(testing::ReadFile(ManifestPath("s2", 1000)), before);  // not overwritten
+  EXPECT_FALSE(fs::exists(ManifestPath("s2", 1300)));                // nothing new signed
+  bool refused = false;
+  for (const std::string& line : lines) {
+    refused = refused || (line.find("audit.export.error") != std::string::npos &&
+                          line.find("refused") != std::string::npos);
+  }
+  EXPECT_TRUE(refused);
+  // And the verifier sees the WAL no longer matches the signed roots.
+  const TrustedKeys keys = Trust({key.get()});
+  EXPECT_EQ(Verify(&keys).failure.code(), Code::kHashMismatch);
+}
+
+// INTEROP §5.4: the checkpoint of batch seq 100..199 has the published root; the tampered twin
+// does not.
+TEST(CheckpointVectorTest, BatchRangeRootMatchesTheInteropVector) {
+  for (const char* name : {"merkle.batch", "merkle.tampered"}) {
+    const std::string dir = "tests/vectors/audit/";
+    const auto lines = testing::SplitLines(testing::ReadFile(dir + name + ".jsonl"));
+    std::string expected = testing::ReadFile(dir + name + ".root");
+    while (!expected.empty() && expected.back() == '\n') expected.pop_back();
+    ASSERT_EQ(lines.size(), 100u);
+    StreamAccumulator acc("svc-gateway@inst-1", "ingress");
+    std::vector<Digest> earlier;  // records 1..99, already checkpointed
+    for (uint64_t seq = 1; seq <= 99; ++seq) earlier.push_back(Blake3(std::to_string(seq)));
+    acc.SetExportedThrough(99, MerkleRoot(earlier));
+    for (uint64_t seq = 1; seq <= 99; ++seq) acc.Add(seq, earlier[seq - 1], 1, 0);
+    ASSERT_FALSE(acc.diverged());
+    Canonicalizer c;
+    CanonicalRecord r;
+    for (const std::string& line : lines) {
+      ASSERT_TRUE(c.Canonicalize(line, &r).ok());
+      acc.Add(r.record.seq, r.digest, 1, 4096);
+    }
+    const CheckpointCut cut = acc.Cut();
+    EXPECT_EQ(cut.first_seq, 100u);
+    EXPECT_EQ(cut.last_seq, 199u);
+    EXPECT_EQ(HashText(cut.root), expected) << name;
+    EXPECT_EQ(cut.head, r.digest);
+  }
 }
 
 TEST(StreamAccumulatorTest, CutsMatchRootsOverTheDigestsAndSplitAtSegments) {
