@@ -6,6 +6,8 @@
 #   make asan|tsan  the tests under ASan+UBSan / TSan (clang)
 #   make bench      Google Benchmark micro benches
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (clang)
+#   make chaos      the chaos drills of tools/chaos/ (LONG=1: soak lengths; needs root for
+#                   disk_full's loop mount)
 #   make deps       install missing Debian packages (DESIGN.md §2)
 #
 # Public targets first install what is missing, then re-enter make for the real work, so that
@@ -17,11 +19,12 @@ BENCH_SECONDS ?= 2
 PROFILE ?= macronode
 SAN_FLAGS ?=
 TEST_FILTER ?=
+LONG ?= 0
 MAKEFLAGS += --no-print-directory
 SUBMAKE = $(MAKE) -f $(firstword $(MAKEFILE_LIST))
 
-.PHONY: all test run deps bench fuzz asan tsan clean
-.PHONY: build-all test-run run-demo bench-run fuzz-run
+.PHONY: all test run deps bench fuzz asan tsan chaos clean
+.PHONY: build-all test-run run-demo bench-run fuzz-run chaos-run
 
 all: deps
 	+@$(SUBMAKE) build-all
@@ -46,6 +49,9 @@ tsan: deps
 fuzz: deps
 	+@$(SUBMAKE) fuzz-run BUILD=build/fuzz CXX=clang++ CC=clang \
 	  SAN_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
+
+chaos: deps
+	+@$(SUBMAKE) chaos-run
 
 deps:
 	@bash tools/deps.sh
@@ -74,7 +80,8 @@ LIB_SRCS := $(wildcard engine/core/*.cc engine/*.cc segment/*.cc wal/*.cc checkp
 LIB_OBJS := $(LIB_SRCS:%.cc=$(BUILD)/%.o)
 LIB := $(BUILD)/libronaudit.a
 
-TOOL_SRCS := $(filter-out tools/ronctl.cc tools/demo.cc tools/hosts_demo.cc,$(wildcard tools/*.cc))
+TOOL_SRCS := $(filter-out tools/ronctl.cc tools/demo.cc tools/hosts_demo.cc tools/chaos_rig.cc,\
+               $(wildcard tools/*.cc))
 TOOL_OBJS := $(TOOL_SRCS:%.cc=$(BUILD)/%.o)
 TEST_SRCS := $(shell find tests -name '*.cc' 2>/dev/null)
 TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/%.o)
@@ -82,7 +89,7 @@ BENCH_SRCS := $(wildcard bench/*.cc)
 FUZZ_SRCS := $(wildcard fuzz/*_fuzzer.cc)
 FUZZERS := $(FUZZ_SRCS:fuzz/%.cc=$(BUILD)/%)
 
-build-all: $(BUILD)/ronctl $(BUILD)/ron_tests $(BUILD)/ron_demo $(BUILD)/ron_hosts
+build-all: $(BUILD)/ronctl $(BUILD)/ron_tests $(BUILD)/ron_demo $(BUILD)/ron_hosts $(BUILD)/ron_chaos
 
 $(BUILD)/blake3/%.o: $(BLAKE3_DIR)/%.c
 	@mkdir -p $(@D)
@@ -109,11 +116,17 @@ $(BUILD)/ron_demo: $(BUILD)/tools/demo.o $(TOOL_OBJS) $(LIB)
 $(BUILD)/ron_hosts: $(BUILD)/tools/hosts_demo.o $(TOOL_OBJS) $(LIB)
 	$(CXX) $(LDFLAGS_ALL) $^ -o $@ $(LIBS)
 
+$(BUILD)/ron_chaos: $(BUILD)/tools/chaos_rig.o $(LIB)
+	$(CXX) $(LDFLAGS_ALL) $^ -o $@ $(LIBS)
+
 $(BUILD)/ron_tests: $(TEST_OBJS) $(TOOL_OBJS) $(LIB)
 	$(CXX) $(LDFLAGS_ALL) $^ -o $@ -lgtest -lgtest_main $(LIBS)
 
-test-run: $(BUILD)/ronctl $(BUILD)/ron_tests
+test-run: $(BUILD)/ronctl $(BUILD)/ron_chaos $(BUILD)/ron_tests
 	@RON_BUILD_DIR=$(BUILD) bash tools/run_tests.sh $(BUILD) $(TEST_FILTER)
+
+chaos-run: $(BUILD)/ronctl $(BUILD)/ron_chaos
+	@BUILD=$(BUILD) LONG=$(LONG) bash tools/chaos/run_all.sh
 
 run-demo: $(BUILD)/ronctl $(BUILD)/ron_demo $(BUILD)/ron_hosts
 	@bash tools/demo.sh $(BUILD) $(PROFILE)

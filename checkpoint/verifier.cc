@@ -144,6 +144,12 @@ void LoadStreamManifests(const ExportVerifyOptions& options, const std::string& 
       return fail(Code::kSchema, "bad_manifest", "its last checkpoint does not end at its name",
                   next);
     }
+    // The manifest itself is not signed: every field it has beyond its checkpoints must be
+    // derivable from them or from the WAL, so that no byte of it can change unnoticed.
+    if (m.created_ts_ms != m.checkpoints.back().created_ts_ms) {
+      return fail(Code::kConflict, "bad_manifest",
+                  "created_ts_ms differs from its last checkpoint's", next);
+    }
     // Segments: contiguous, exactly covering the checkpoints' ranges.
     uint64_t seg_next = m.checkpoints.front().first_seq;
     for (const ManifestSegment& seg : m.segments) {

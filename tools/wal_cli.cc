@@ -60,7 +60,8 @@ constexpr char kInspectHelp[] =
     "usage: ronctl audit inspect --dir DIR\n"
     "\n"
     "Per stream: state (ok, torn_tail, frozen), record count, head seq and hash, and per segment\n"
-    "its header fields, size, frame count and what the scanner found (segment/scanner.h).\n";
+    "its header fields, size, frame count, where its valid data ends ('end', past the last valid\n"
+    "frame and its padding) and what the scanner found (segment/scanner.h).\n";
 
 constexpr char kVerifyHelp[] =
     "usage: ronctl audit verify --dir DIR [--export-dir EXP [--trusted-keys FILE]]\n"
@@ -366,11 +367,12 @@ int RunInspect(const Flags& flags) {
                 stream.c_str(), state, static_cast<unsigned long long>(report.records),
                 static_cast<unsigned long long>(report.head_seq), report.HeadText().c_str());
     for (const wal::SegmentReport& seg : report.segments) {
-      std::printf("  %s bytes %llu first_seq %llu count %u frames %llu scan %s%s%s\n",
+      std::printf("  %s bytes %llu first_seq %llu count %u frames %llu end %llu scan %s%s%s\n",
                   segment::SegmentFileName(seg.segment_no).c_str(),
                   static_cast<unsigned long long>(seg.file_bytes),
                   static_cast<unsigned long long>(seg.scan.header.first_seq), seg.scan.header.count,
                   static_cast<unsigned long long>(seg.scan.frames),
+                  static_cast<unsigned long long>(seg.scan.valid_end),
                   std::string(segment::ScanOutcomeName(seg.scan.outcome)).c_str(),
                   seg.scan.detail.empty() ? "" : ": ", seg.scan.detail.c_str());
     }

@@ -182,7 +182,19 @@ Status Wal::OpenRecoveredStream(StreamWal* s, const StreamReport& report) {
     s->segment_no_ = newest.segment_no - 1;
     return Status::Ok();
   }
-  if (newest.scan.header.count != 0) return Status::Ok();  // sealed: the next Stage rotates
+  if (newest.scan.header.count != 0) {  // sealed: the next Stage rotates
+    if (!report.torn_tail) return Status::Ok();
+    // Bytes after a sealed segment's last counted frame were never acknowledged (sealing
+    // follows the last commit). Cut them: left in place, the next segment would make them
+    // mid-log corruption and freeze the stream (found by the torn-write drill).
+    ++counters_.torn_tail_total;
+    const int fd = open(newest.path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return Status(Code::kIo, "cannot open " + newest.path + ": " + std::strerror(errno));
+    const bool cut = ftruncate(fd, static_cast<off_t>(report.torn_offset)) == 0 && fdatasync(fd) == 0;
+    close(fd);
+    if (!cut) return Status(Code::kIo, "cannot truncate torn tail of " + newest.path);
+    return Status::Ok();
+  }
   // Repairs go through a buffered descriptor (they are unaligned); appends may then use
   // O_DIRECT on a fresh one.
   const int repair_fd = open(newest.path.c_str(), O_WRONLY | O_CLOEXEC);
@@ -296,7 +308,13 @@ Status Wal::CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq)
     close(fd);
     return status;
   }
-  RON_RETURN_IF_ERROR(FsyncDir(s->dir_));
+  if (Status synced = FsyncDir(s->dir_); !synced.ok()) {
+    // Found by the fd-exhaustion drill: this fd leaked when the directory could not be opened
+    // (EMFILE). The entry may not be durable either: take the file back out.
+    close(fd);
+    unlink(path.c_str());
+    return synced;
+  }
   if (use_prepared) ++counters_.segments_preallocated;
   s->fd_ = fd;
   s->segment_no_ = segment_no;

@@ -338,6 +338,17 @@ TEST_F(ExportTest, EveryTamperingIsDetectedWithItsCodeAndLocation) {
     EXPECT_EQ(r.failure.code(), Code::kConflict);
     EXPECT_EQ(r.reason, "untrusted_key");
   }
+  // 9. Every byte of a manifest matters, even outside the signed checkpoint.
+  restore();
+  {
+    Manifest m;
+    ASSERT_TRUE(ParseManifest(testing::ReadFile(ManifestPath("s1", 1000)), &m).ok());
+    m.created_ts_ms += 1;
+    testing::WriteFile(ManifestPath("s1", 1000), m.Json());
+    const auto r = Verify(&keys);
+    EXPECT_EQ(r.reason, "bad_manifest");
+    EXPECT_EQ(r.file, ManifestPath("s1", 1000));
+  }
   restore();
   EXPECT_TRUE(Verify(&keys).failure.ok());
 }

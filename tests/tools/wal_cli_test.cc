@@ -138,7 +138,7 @@ TEST_F(WalCliTest, InspectShowsSegmentsAndHeads) {
   EXPECT_NE(r.out.find("stream svc@test/ingress state ok records 4 head 4 b3:"), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("wal-000001.seg bytes "), std::string::npos);
-  EXPECT_NE(r.out.find("first_seq 1 count 4 frames 4 scan"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("first_seq 1 count 4 frames 4 end "), std::string::npos) << r.out;
 }
 
 TEST_F(WalCliTest, MetricsArePrometheusTextAndPrivate) {

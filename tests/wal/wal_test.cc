@@ -172,6 +172,37 @@ TEST_P(WalTest, TornTailIsTruncatedCountedAndAppendsResume) {
   EXPECT_EQ(Scan("a").records, 13u);
 }
 
+// Found by the torn-write drill: a torn batch after a *sealed* newest segment was left in
+// place; the next segment then made it mid-log corruption and the stream froze on the next open.
+TEST_P(WalTest, TornTailAfterASealedSegmentIsTruncatedToo) {
+  {
+    auto wal = OpenWal(Options());
+    ASSERT_TRUE(Append(wal.get(), "a", 10).ok());
+    ASSERT_TRUE(wal->Close().ok());  // sealed
+  }
+  const std::string path = NewestSegment("a");
+  const auto size_before = fs::file_size(path);
+  {
+    std::ofstream out(path, std::ios::app | std::ios::binary);
+    std::string partial;
+    segment::AppendFrame(11, R"({"torn":true})", Blake3("x"), &partial);
+    out << partial.substr(0, partial.size() / 2);
+  }
+  {
+    auto wal = OpenWal(Options());
+    EXPECT_EQ(wal->counters().torn_tail_total, 1u);
+    EXPECT_EQ(fs::file_size(path), size_before);
+    ASSERT_TRUE(Append(wal.get(), "a", 3).ok());  // into a new segment
+    ASSERT_TRUE(wal->Close().ok());
+  }
+  auto wal = OpenWal(Options());
+  EXPECT_EQ(wal->counters().corrupt_total, 0u);
+  EXPECT_EQ(wal->GetStream("w@test", "a").value()->state(), StreamState::kOk);
+  const StreamReport report = Scan("a");
+  EXPECT_FALSE(report.frozen) << report.problem.ToString();
+  EXPECT_EQ(report.records, 13u);
+}
+
 TEST_P(WalTest, GarbageTailIsTorn) {
   {
     auto wal = OpenWal(Options());
