@@ -41,7 +41,7 @@ for ((r = 1; r <= rounds; r++)); do
   # (a) a byte of a record inside the sealed segment of stream c0
   restore
   seg=$(ls "$WORK"/wal/*/c0/wal-*.seg | head -1)
-  off=$(pick "$seg" '"attrs":{"i":') || fail "no record found in $seg"
+  off=$(pick "$seg" '"attrs":{"pad":"') || fail "no record found in $seg"
   flip "$seg" $((off + 5 + RANDOM % 10))
   verify
   grep -q "^err .* file $seg " "$WORK/v.out" || fail "segment flip not located: $(head -1 "$WORK/v.out")"
