@@ -20,16 +20,14 @@
 #include <thread>
 #include <vector>
 
-#include "engine/core/canonical.h"
 #include "bench/bench_util.h"
+#include "engine/core/canonical.h"
 #include "engine/engine.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
-
-
 
 struct Run {
   double per_s = 0, emit_p50_us = 0, emit_p99_us = 0, done_p50_ms = 0, done_p99_ms = 0;

@@ -1,8 +1,13 @@
-// Shared by the bench rigs: the 1 KiB record they all write and a percentile helper.
+// Shared by the bench rigs (and the chaos rig and tests): the 1 KiB record they write, a
+// percentile helper and the process's resident set size.
 #ifndef BENCH_BENCH_UTIL_H_
 #define BENCH_BENCH_UTIL_H_
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -18,10 +23,20 @@ inline std::string Draft1KiB() {
 // The p-quantile (0..1) of *v, by selection (reorders *v).
 inline double Percentile(std::vector<double>* v, double p) {
   if (v->empty()) return 0;
-  const size_t k =
-      std::min(v->size() - 1, static_cast<size_t>(p * static_cast<double>(v->size())));
+  const size_t k = std::min(v->size() - 1, static_cast<size_t>(p * static_cast<double>(v->size())));
   std::nth_element(v->begin(), v->begin() + static_cast<long>(k), v->end());
   return (*v)[k];
+}
+
+// Resident set size of this process in KiB, from /proc/self/statm (0 if unreadable).
+inline uint64_t RssKiB() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  unsigned long pages = 0, resident = 0;
+  if (f != nullptr) {
+    if (std::fscanf(f, "%lu %lu", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) / 1024;
 }
 
 }  // namespace ron::bench

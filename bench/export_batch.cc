@@ -71,8 +71,8 @@ void ExportBatches(const std::string& dir) {
     const std::string path = dir + "/baseline.json";
     std::string bytes;
     (void)ron::ReadSmallFile(
-        ron::ExportStreamDir(dir, "bench@export", "s") + "/" + ron::ManifestFileName(seq),
-        1 << 20, &bytes);
+        ron::ExportStreamDir(dir, "bench@export", "s") + "/" + ron::ManifestFileName(seq), 1 << 20,
+        &bytes);
     const auto t1 = Clock::now();
     const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd >= 0) {
@@ -86,9 +86,10 @@ void ExportBatches(const std::string& dir) {
   const double p50 = ron::bench::Percentile(&batch_ms, 0.5);
   const double p95 = ron::bench::Percentile(&batch_ms, 0.95);
   const double base95 = ron::bench::Percentile(&baseline_ms, 0.95);
-  std::printf("| export batch: 10k records → checkpoint + signed manifest | %.2f | %.2f | %.2f | "
-              "%.1fx |\n",
-              p50, p95, base95, p95 / base95);
+  std::printf(
+      "| export batch: 10k records → checkpoint + signed manifest | %.2f | %.2f | %.2f | "
+      "%.1fx |\n",
+      p50, p95, base95, p95 / base95);
   std::fflush(stdout);
 }
 
@@ -148,7 +149,8 @@ void VerifierThroughput(const std::string& dir, uint64_t records) {
       if (++hashed == records) break;
     }
   }
-  const double hash_per_s = static_cast<double>(records) / std::chrono::duration<double>(Clock::now() - h0).count();
+  const double hash_per_s =
+      static_cast<double>(records) / std::chrono::duration<double>(Clock::now() - h0).count();
   ron::ExportVerifyOptions options;
   options.wal_dir = wal;
   options.export_dir = exp;
@@ -158,12 +160,12 @@ void VerifierThroughput(const std::string& dir, uint64_t records) {
   const ron::Status s = ron::VerifyExports(options, &result);
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   const double per_s = static_cast<double>(result.records) / seconds;
-  std::printf("| verifier (WAL + manifests + signatures), %llu records, %llu checkpoints: %s | "
-              "%.0f records/s | BLAKE3 of the same bytes %.0f records/s | %.2fx |\n",
-              static_cast<unsigned long long>(result.records),
-              static_cast<unsigned long long>(result.checkpoints),
-              s.ok() && result.failure.ok() ? "ok" : "FAILED", per_s, hash_per_s,
-              per_s / hash_per_s);
+  std::printf(
+      "| verifier (WAL + manifests + signatures), %llu records, %llu checkpoints: %s | "
+      "%.0f records/s | BLAKE3 of the same bytes %.0f records/s | %.2fx |\n",
+      static_cast<unsigned long long>(result.records),
+      static_cast<unsigned long long>(result.checkpoints),
+      s.ok() && result.failure.ok() ? "ok" : "FAILED", per_s, hash_per_s, per_s / hash_per_s);
   fs::remove_all(dir);
 }
 
@@ -176,7 +178,9 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--records") == 0) records = std::strtoull(argv[i + 1], nullptr, 10);
     if (std::strcmp(argv[i], "--dir") == 0) dir = argv[i + 1];
   }
-  std::printf("| what | p50 ms | p95 ms | baseline p95 ms (write+fdatasync of the manifest) | p95 vs baseline |\n");
+  std::printf(
+      "| what | p50 ms | p95 ms | baseline p95 ms (write+fdatasync of the manifest) | p95 vs "
+      "baseline |\n");
   std::printf("| --- | --- | --- | --- | --- |\n");
   ExportBatches(dir + "/batches");
   std::printf("\n");

@@ -30,16 +30,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
-uint64_t RssKiB() {
-  FILE* f = fopen("/proc/self/statm", "r");
-  unsigned long pages = 0, resident = 0;
-  if (f != nullptr) {
-    if (fscanf(f, "%lu %lu", &pages, &resident) != 2) resident = 0;
-    fclose(f);
-  }
-  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) / 1024;
-}
-
 // Closed loop: at most `window` tickets in flight; records acknowledged per second.
 double Capacity(ron::Engine* engine, double seconds) {
   const std::string draft = ron::bench::Draft1KiB();
@@ -56,8 +46,7 @@ double Capacity(ron::Engine* engine, double seconds) {
     }
   }
   for (auto& t : inflight) done += t.Wait(Clock::now() + std::chrono::seconds(30)).ok();
-  return static_cast<double>(done) /
-         std::chrono::duration<double>(Clock::now() - start).count();
+  return static_cast<double>(done) / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 struct Storm {
@@ -93,13 +82,12 @@ Storm RunStorm(ron::Engine* engine, double rate, double seconds) {
   });
   std::vector<double> emit_us;
   uint64_t offered = 0, busy = 0;
-  const uint64_t rss_before = RssKiB();
+  const uint64_t rss_before = ron::bench::RssKiB();
   uint64_t rss_peak = rss_before;
   const auto start = Clock::now();
   const auto period = std::chrono::duration<double>(1.0 / rate);
   const auto end = start + std::chrono::duration<double>(seconds);
-  for (auto next = start; next < end;
-       next += std::chrono::duration_cast<Clock::duration>(period)) {
+  for (auto next = start; next < end; next += std::chrono::duration_cast<Clock::duration>(period)) {
     while (Clock::now() < next) {
     }
     const auto t0 = Clock::now();
@@ -115,7 +103,7 @@ Storm RunStorm(ron::Engine* engine, double rate, double seconds) {
       std::lock_guard<std::mutex> lock(mu);
       accepted.emplace_back(t0, t.value());
     }
-    if ((offered & 0xffff) == 0) rss_peak = std::max(rss_peak, RssKiB());
+    if ((offered & 0xffff) == 0) rss_peak = std::max(rss_peak, ron::bench::RssKiB());
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   finished = true;
@@ -127,7 +115,7 @@ Storm RunStorm(ron::Engine* engine, double rate, double seconds) {
   s.busy = busy;
   s.emit_p95_us = ron::bench::Percentile(&emit_us, 0.95);
   s.done_p95_ms = ron::bench::Percentile(&done_ms, 0.95);
-  s.rss_growth_kib = std::max(rss_peak, RssKiB()) - rss_before;
+  s.rss_growth_kib = std::max(rss_peak, ron::bench::RssKiB()) - rss_before;
   return s;
 }
 

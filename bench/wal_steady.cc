@@ -60,8 +60,6 @@ struct Result {
   double batch_records = 0;
 };
 
-
-
 class Queue {
  public:
   explicit Queue(size_t capacity) : capacity_(capacity) {}

@@ -93,8 +93,8 @@ Status ReadExportTail(const std::string& export_dir, const std::string& writer_i
   const Status parsed = ParseManifest(text, &m);
   if (!parsed.ok()) return Status(parsed.code(), path + ": " + parsed.message());
   if (m.checkpoints.empty() || m.checkpoints.back().last_seq != newest) {
-    return Status(Code::kSchema, path + ": its last checkpoint does not end at " +
-                                     std::to_string(newest));
+    return Status(Code::kSchema,
+                  path + ": its last checkpoint does not end at " + std::to_string(newest));
   }
   tail->last_seq = newest;
   tail->last_checkpoint_id = m.checkpoints.back().Id();
@@ -157,7 +157,8 @@ Status CheckpointBuilder::Stop(Clock::time_point deadline) {
     const size_t left = queue_.size();
     failures_ += left;
     queue_.clear();
-    return Status(Code::kClosed, std::to_string(left) + " export batch(es) not written by the deadline");
+    return Status(Code::kClosed,
+                  std::to_string(left) + " export batch(es) not written by the deadline");
   }
   return healthy_ ? Status::Ok() : Status(Code::kIo, "the last export attempt failed");
 }
@@ -227,7 +228,8 @@ void CheckpointBuilder::Run() {
         // Signing it would contradict a checkpoint already issued: refuse, never retry.
         std::lock_guard<std::mutex> lock(mu_);
         refused_++;
-        Log("error", "audit.export.error", item.cut->stream, s.message() + " (refused, not retried)");
+        Log("error", "audit.export.error", item.cut->stream,
+            s.message() + " (refused, not retried)");
       } else {
         {
           std::lock_guard<std::mutex> lock(mu_);
@@ -313,7 +315,8 @@ Status CheckpointBuilder::Export(const CheckpointCut& cut, std::shared_ptr<Signe
   if (cosign) cosigned_.insert(key);
   Log("info", "audit.checkpoint.created", cut.stream,
       "range [" + std::to_string(c.first_seq) + "," + std::to_string(c.last_seq) + "] root " +
-          HashText(c.root) + " signer_key_id " + (c.signer_key_id.empty() ? "none" : c.signer_key_id));
+          HashText(c.root) + " signer_key_id " +
+          (c.signer_key_id.empty() ? "none" : c.signer_key_id));
   return Status::Ok();
 }
 

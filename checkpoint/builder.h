@@ -71,7 +71,7 @@ class StreamAccumulator {
 
   const std::string& writer_id() const { return writer_id_; }
   const std::string& stream() const { return stream_; }
-  uint64_t size() const { return tree_.size(); }  // records seen (the head seq)
+  uint64_t size() const { return tree_.size(); }      // records seen (the head seq)
   uint64_t pending() const { return range_.size(); }  // records since the last cut
 
   // Closes the current range. REQUIRES: pending() > 0.
@@ -95,10 +95,10 @@ class StreamAccumulator {
 
 // What the latest manifest of a stream says, read back at start-up.
 struct ExportTail {
-  uint64_t last_seq = 0;                   // 0: nothing exported yet
+  uint64_t last_seq = 0;                    // 0: nothing exported yet
   std::string last_checkpoint_id = "b3:0";  // prev_checkpoint for the next one
-  std::string last_key_id;                 // who signed it
-  Digest last_tree_root{};                 // its tree_root (over 1..last_seq)
+  std::string last_key_id;                  // who signed it
+  Digest last_tree_root{};                  // its tree_root (over 1..last_seq)
 };
 Status ReadExportTail(const std::string& export_dir, const std::string& writer_id,
                       const std::string& stream, ExportTail* tail);

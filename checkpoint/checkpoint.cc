@@ -1,12 +1,12 @@
 #include "checkpoint/checkpoint.h"
 
 #include <fcntl.h>
+#include <simdjson.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <simdjson.h>
 
 #include "engine/core/canonical.h"
 #include "segment/segment_format.h"

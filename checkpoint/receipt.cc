@@ -41,14 +41,15 @@ Status ReadLeaves(const ProofSource& source, uint64_t through, uint64_t sealed_s
                   std::vector<Digest>* leaves, std::string* sealed) {
   leaves->clear();
   wal::StreamReport report;
-  RON_RETURN_IF_ERROR(wal::ScanStream(
-      wal::StreamDir(source.wal_dir, source.writer_id, source.stream), source.writer_id,
-      source.stream, source.limits, wal::VerifyLevel::kFull, &report,
-      [&](const wal::RecordView& r) {
-        leaves->push_back(RecordLeafHash(r.self_hash));
-        if (r.seq == sealed_seq && sealed != nullptr) AppendSealed(r.json, r.self_hash, sealed);
-        return r.seq < through;
-      }));
+  RON_RETURN_IF_ERROR(
+      wal::ScanStream(wal::StreamDir(source.wal_dir, source.writer_id, source.stream),
+                      source.writer_id, source.stream, source.limits, wal::VerifyLevel::kFull,
+                      &report, [&](const wal::RecordView& r) {
+                        leaves->push_back(RecordLeafHash(r.self_hash));
+                        if (r.seq == sealed_seq && sealed != nullptr)
+                          AppendSealed(r.json, r.self_hash, sealed);
+                        return r.seq < through;
+                      }));
   if (report.frozen) {
     return Status(report.problem.code(), report.problem_file + " offset " +
                                              std::to_string(report.problem_offset) + ": " +
@@ -148,9 +149,9 @@ Status CheckReceipt(std::string_view json, const TrustedKeys& keys, std::string*
     }
     if (!VerifyConsistency(con.from.tree_size, con.to.tree_size, con.from.tree_root,
                            con.to.tree_root, con.path)) {
-      return Reason("consistency_path", "the proof does not link tree_size " +
-                                            std::to_string(con.from.tree_size) + " to " +
-                                            std::to_string(con.to.tree_size),
+      return Reason("consistency_path",
+                    "the proof does not link tree_size " + std::to_string(con.from.tree_size) +
+                        " to " + std::to_string(con.to.tree_size),
                     Code::kHashMismatch);
     }
     RON_RETURN_IF_ERROR(CheckSigned(con.from, keys));

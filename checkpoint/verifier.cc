@@ -281,8 +281,8 @@ Status VerifyExports(const ExportVerifyOptions& options, ExportVerifyReport* rep
           const Checkpoint& c = *cps[ci];
           range.Push(leaf);
           if (r.seq == c.last_seq) {
-            const std::string where =
-                "checkpoint [" + std::to_string(c.first_seq) + "," + std::to_string(c.last_seq) + "]";
+            const std::string where = "checkpoint [" + std::to_string(c.first_seq) + "," +
+                                      std::to_string(c.last_seq) + "]";
             if (range.Root() != c.root) {
               return fail(Code::kHashMismatch, "root_mismatch", where + ": range root differs", r);
             }
@@ -290,8 +290,7 @@ Status VerifyExports(const ExportVerifyOptions& options, ExportVerifyReport* rep
               return fail(Code::kHashMismatch, "head_mismatch", where + ": head differs", r);
             }
             if (tree.Root() != c.tree_root) {
-              return fail(Code::kHashMismatch, "root_mismatch", where + ": tree_root differs",
-                          r);
+              return fail(Code::kHashMismatch, "root_mismatch", where + ": tree_root differs", r);
             }
             range = MerkleFrontier();
             ++ci;

@@ -28,8 +28,8 @@ namespace ron {
 
 struct ExportVerifyOptions {
   std::string wal_dir;
-  std::string export_dir;               // empty: the WAL alone (chains only)
-  const TrustedKeys* keys = nullptr;    // null: signatures are not checked (reported)
+  std::string export_dir;             // empty: the WAL alone (chains only)
+  const TrustedKeys* keys = nullptr;  // null: signatures are not checked (reported)
   Limits limits;
 };
 

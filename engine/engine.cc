@@ -20,8 +20,8 @@
 #include "checkpoint/builder.h"
 #include "engine/core/canonical.h"
 #include "engine/core/check.h"
-#include "wal/reader.h"
 #include "wal/metrics.h"
+#include "wal/reader.h"
 
 namespace ron {
 
@@ -237,9 +237,8 @@ class Engine::Impl {
       };
       if (exporting_) {
         w.on_durable = [this](const wal::StreamWal& s, uint64_t seq, const Digest& hash,
-                              uint64_t segment_no, uint64_t offset) {
-          OnDurable(s, seq, hash, segment_no, offset);
-        };
+                              uint64_t segment_no,
+                              uint64_t offset) { OnDurable(s, seq, hash, segment_no, offset); };
       }
       auto opened = wal::Wal::Open(w);
       if (!opened.ok()) return opened.status();
@@ -256,7 +255,8 @@ class Engine::Impl {
           const bool prev = s->failure().code() == Code::kPrevMismatch;
           (prev ? engine_->metrics_.verify_prev : engine_->metrics_.verify_hash)++;
           engine_->Log("error", "audit.verify.fail",
-                       {.writer_id = s->writer_id(), .stream = s->stream(),
+                       {.writer_id = s->writer_id(),
+                        .stream = s->stream(),
                         .reason = prev ? "prev_mismatch" : "hash_mismatch",
                         .msg = s->failure().message()});
         }
@@ -381,8 +381,7 @@ class Engine::Impl {
             cv_.wait_for(lock, std::chrono::milliseconds(100),
                          [&] { return stopping_ || !queue_.empty(); });
           } else if (exporting_) {  // wake for export_every
-            cv_.wait_until(lock, next_export_,
-                           [&] { return stopping_ || !queue_.empty(); });
+            cv_.wait_until(lock, next_export_, [&] { return stopping_ || !queue_.empty(); });
           } else {
             cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
           }
@@ -424,8 +423,7 @@ class Engine::Impl {
       if (it != acc_.end()) return it->second;
       it = acc_.emplace(std::make_pair(writer, stream), StreamAccumulator(writer, stream)).first;
       ExportTail tail;
-      const Status s =
-          ReadExportTail(engine_->options_.config.export_.dir, writer, stream, &tail);
+      const Status s = ReadExportTail(engine_->options_.config.export_.dir, writer, stream, &tail);
       if (!s.ok()) {
         engine_->Log("error", "audit.export.error",
                      {.writer_id = writer, .stream = stream, .msg = s.ToString()});
@@ -452,15 +450,16 @@ class Engine::Impl {
               return true;
             });
         if (!scanned.ok()) {
-          engine_->Log("error", "audit.export.error",
-                       {.writer_id = s->writer_id(), .stream = s->stream(),
-                        .msg = scanned.ToString()});
+          engine_->Log(
+              "error", "audit.export.error",
+              {.writer_id = s->writer_id(), .stream = s->stream(), .msg = scanned.ToString()});
         }
         if (acc.diverged()) ReportDiverged(acc);
         if (acc.exported_through() > acc.size()) {
           engine_->metrics_.manifest_gap++;
           engine_->Log("error", "audit.verify.fail",
-                       {.writer_id = s->writer_id(), .stream = s->stream(),
+                       {.writer_id = s->writer_id(),
+                        .stream = s->stream(),
                         .reason = "manifest_gap",
                         .msg = "exports reach seq " + std::to_string(acc.exported_through()) +
                                " but the WAL ends at " + std::to_string(acc.size())});
@@ -484,8 +483,10 @@ class Engine::Impl {
     void ReportDiverged(const StreamAccumulator& acc) {
       engine_->metrics_.verify_hash++;
       engine_->Log("error", "audit.export.error",
-                   {.writer_id = acc.writer_id(), .stream = acc.stream(),
-                    .seq = acc.exported_through(), .reason = "hash_mismatch",
+                   {.writer_id = acc.writer_id(),
+                    .stream = acc.stream(),
+                    .seq = acc.exported_through(),
+                    .reason = "hash_mismatch",
                     .msg = "the WAL does not reproduce the last checkpoint's tree_root; further "
                            "checkpoints of this stream are refused"});
     }
@@ -629,7 +630,8 @@ class Engine::Impl {
           st.counter->fetch_add(1, std::memory_order_relaxed);
           if (engine_->options_.log_appends) {
             engine_->Log("info", "audit.append.ok",
-                         {.stream = st.stream_name, .seq = st.receipt.seq,
+                         {.stream = st.stream_name,
+                          .seq = st.receipt.seq,
                           .self_hash = &st.receipt.self_hash});
           }
         } else {
@@ -698,8 +700,12 @@ class Engine::Impl {
         Status st = canonicalizer_.CanonicalizeDraft(task->draft, ctx, &record_);
         if (st.ok()) st = wal_->Stage(s, record_);
         if (!st.ok()) return Reject(task->ticket, st);
-        staged->push_back({task->ticket, {record_.record.seq, record_.digest}, s,
-                           record_.bytes.size(), CounterFor(record_.record), task->stream});
+        staged->push_back({task->ticket,
+                           {record_.record.seq, record_.digest},
+                           s,
+                           record_.bytes.size(),
+                           CounterFor(record_.record),
+                           task->stream});
         return;
       }
       RamStream& s = ram_[{writer, task->stream}];
@@ -709,8 +715,12 @@ class Engine::Impl {
       if (!st.ok()) return Reject(task->ticket, st);
       KeepInRam(&s, record_);
       ram_touched_.insert({writer, task->stream});
-      staged->push_back({task->ticket, {record_.record.seq, record_.digest}, nullptr,
-                         record_.bytes.size(), CounterFor(record_.record), task->stream});
+      staged->push_back({task->ticket,
+                         {record_.record.seq, record_.digest},
+                         nullptr,
+                         record_.bytes.size(),
+                         CounterFor(record_.record),
+                         task->stream});
     }
 
     void HandleSealed(SealedTask* task, std::vector<Staged>* staged) {
@@ -735,7 +745,9 @@ class Engine::Impl {
         if (r.prev != head_text) {
           engine_->metrics_.verify_prev++;
           engine_->Log("warn", "audit.verify.fail",
-                       {.writer_id = r.writer_id, .stream = r.stream, .seq = r.seq,
+                       {.writer_id = r.writer_id,
+                        .stream = r.stream,
+                        .seq = r.seq,
                         .reason = "prev_mismatch"});
           return Reject(task->ticket, Status(Code::kPrevMismatch, "prev is not the stream head"));
         }
@@ -746,8 +758,12 @@ class Engine::Impl {
           KeepInRam(rs, task->record);
           ram_touched_.insert({r.writer_id, r.stream});
         }
-        staged->push_back({task->ticket, {r.seq, task->record.digest}, ws,
-                           task->record.bytes.size(), CounterFor(r), r.stream});
+        staged->push_back({task->ticket,
+                           {r.seq, task->record.digest},
+                           ws,
+                           task->record.bytes.size(),
+                           CounterFor(r),
+                           r.stream});
         return;
       }
       if (r.seq > head + 1) {
@@ -908,8 +924,7 @@ class Engine::Impl {
   // One JSON line per event (OBSERVABILITY §3), to the host's sink (or nowhere).
   void Log(const char* level, const char* event, const LogFields& f) {
     if (!options_.log) return;
-    std::string line = "{\"ts\":\"" + Rfc3339Now() + "\",\"level\":\"" + level +
-                       "\",\"service\":";
+    std::string line = "{\"ts\":\"" + Rfc3339Now() + "\",\"level\":\"" + level + "\",\"service\":";
     AppendJsonString(options_.service, &line);
     line += ",\"event\":\"" + std::string(event) + "\",\"writer_id\":";
     AppendJsonString(f.writer_id.empty() ? writer_id_ : f.writer_id, &line);
@@ -982,8 +997,7 @@ class Engine::Impl {
   }
 
   Result<Ticket> Queue(Worker& owner, Task&& task, std::string_view stream,
-                       const std::shared_ptr<TicketState>& ticket,
-                       std::string_view writer = {}) {
+                       const std::shared_ptr<TicketState>& ticket, std::string_view writer = {}) {
     const std::string stream_copy(stream);  // the task (and its string) moves into the queue
     switch (owner.TryPush(std::move(task))) {
       case PushResult::kQueued:

@@ -36,22 +36,13 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "engine/core/hash.h"
 #include "engine/engine.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-uint64_t RssKiB() {
-  FILE* f = std::fopen("/proc/self/statm", "r");
-  unsigned long pages = 0, resident = 0;
-  if (f != nullptr) {
-    if (std::fscanf(f, "%lu %lu", &pages, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) / 1024;
-}
 
 // Where every open fd points (for a leak report).
 std::string FdTargets() {
@@ -230,7 +221,7 @@ int main(int argc, char** argv) {
     std::lock_guard<std::mutex> lock(log_mu);
     last_log_error = std::string(line);
   };
-  const uint64_t rss_start = RssKiB(), fds_start = OpenFds();
+  const uint64_t rss_start = ron::bench::RssKiB(), fds_start = OpenFds();
   auto opened = ron::Engine::Open(options);
   if (!opened.ok()) {
     std::printf("{\"summary\":true,\"open_error\":\"%s\"}\n",
@@ -303,7 +294,8 @@ int main(int argc, char** argv) {
             continue;
           }
           inflight.emplace_back(stream, t.value());
-          while (inflight.size() >= window || (!inflight.empty() && inflight.front().second.done())) {
+          while (inflight.size() >= window ||
+                 (!inflight.empty() && inflight.front().second.done())) {
             settle();
           }
         }
@@ -333,7 +325,7 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::milliseconds(report_ms));
       std::string why;
       const bool ready = engine.Ready(&why);
-      const uint64_t rss = RssKiB();
+      const uint64_t rss = ron::bench::RssKiB();
       rss_max = std::max(rss_max, rss);
       std::string err;
       {
@@ -382,15 +374,16 @@ int main(int argc, char** argv) {
       capacity, rate, static_cast<unsigned long long>(offered.load()),
       static_cast<unsigned long long>(acked.load()), static_cast<unsigned long long>(busy.load()),
       static_cast<unsigned long long>(errors.load()),
-      static_cast<unsigned long long>(
-          Sample(metrics, "audit_drop_total{service=\"ron-audit\",reason=\"audit_backpressure\"} ")),
+      static_cast<unsigned long long>(Sample(
+          metrics, "audit_drop_total{service=\"ron-audit\",reason=\"audit_backpressure\"} ")),
       static_cast<unsigned long long>(
           Sample(metrics, "busy_rejections_total{service=\"ron-audit\",endpoint=\"emit\"} ")),
       static_cast<unsigned long long>(Sample(metrics, "wal_torn_tail_total ")),
       1000 * HistogramQuantile(metrics, "wal_fsync_seconds", 0.95),
       static_cast<unsigned long long>(rss_start), static_cast<unsigned long long>(rss_max),
-      static_cast<unsigned long long>(RssKiB()), static_cast<unsigned long long>(fds_start),
-      static_cast<unsigned long long>(OpenFds()), JsonEscape(closed.ToString()).c_str(),
+      static_cast<unsigned long long>(ron::bench::RssKiB()),
+      static_cast<unsigned long long>(fds_start), static_cast<unsigned long long>(OpenFds()),
+      JsonEscape(closed.ToString()).c_str(),
       JsonEscape(last_error.empty() ? log_error : last_error).c_str(),
       JsonEscape(OpenFds() != fds_start ? FdTargets() : "").c_str());
   return closed.ok() || closed.code() == ron::Code::kIo ? 0 : 1;

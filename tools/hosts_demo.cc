@@ -241,9 +241,12 @@ int main(int argc, char** argv) {
   if (!export_dir.empty()) {  // Close cut a checkpoint of every stream with new records
     const std::string key = "audit_export_checkpoints_total{service=\"ron-audit\"} ";
     const size_t at = text.find(key);
-    std::printf("   checkpoints signed by %s and written to %s: %s",
-                key_id.empty() ? "nobody (unsigned)" : key_id.c_str(), export_dir.c_str(),
-                at == std::string::npos ? "?\n" : text.substr(at + key.size(), text.find('\n', at) - at - key.size() + 1).c_str());
+    std::printf(
+        "   checkpoints signed by %s and written to %s: %s",
+        key_id.empty() ? "nobody (unsigned)" : key_id.c_str(), export_dir.c_str(),
+        at == std::string::npos
+            ? "?\n"
+            : text.substr(at + key.size(), text.find('\n', at) - at - key.size() + 1).c_str());
   }
   if (FILE* f = std::fopen(metrics.c_str(), "w")) {
     std::fwrite(text.data(), 1, text.size(), f);

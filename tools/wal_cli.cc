@@ -499,8 +499,8 @@ int WalMain(int argc, char** argv) {
   static const std::map<std::string, Spec> kSpecs = {
       {"append",
        {kAppendHelp,
-        {"dir", "stream", "writer-id", "fsync", "io-backend", "write-mode", "metrics",
-         "export-dir", "checkpoint-every", "export-every", "signer-key", "key-id"},
+        {"dir", "stream", "writer-id", "fsync", "io-backend", "write-mode", "metrics", "export-dir",
+         "checkpoint-every", "export-every", "signer-key", "key-id"},
         {"ack"},
         &RunAppend}},
       {"range", {kRangeHelp, {"dir", "stream", "writer-id", "from", "to"}, {}, &RunRange}},

@@ -189,8 +189,10 @@ Status Wal::OpenRecoveredStream(StreamWal* s, const StreamReport& report) {
     // mid-log corruption and freeze the stream (found by the torn-write drill).
     ++counters_.torn_tail_total;
     const int fd = open(newest.path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return Status(Code::kIo, "cannot open " + newest.path + ": " + std::strerror(errno));
-    const bool cut = ftruncate(fd, static_cast<off_t>(report.torn_offset)) == 0 && fdatasync(fd) == 0;
+    if (fd < 0)
+      return Status(Code::kIo, "cannot open " + newest.path + ": " + std::strerror(errno));
+    const bool cut =
+        ftruncate(fd, static_cast<off_t>(report.torn_offset)) == 0 && fdatasync(fd) == 0;
     close(fd);
     if (!cut) return Status(Code::kIo, "cannot truncate torn tail of " + newest.path);
     return Status::Ok();

@@ -114,9 +114,7 @@ class ExportTest : public ::testing::Test {
   std::string ManifestPath(const std::string& stream, uint64_t last) {
     return ExportStreamDir(exp_, kWriter, stream) + "/" + ManifestFileName(last);
   }
-  std::string StreamDir(const std::string& stream) {
-    return wal::StreamDir(wal_, kWriter, stream);
-  }
+  std::string StreamDir(const std::string& stream) { return wal::StreamDir(wal_, kWriter, stream); }
   // (file, offset) of every frame of a stream, by seq.
   std::map<uint64_t, std::pair<std::string, uint64_t>> Frames(const std::string& stream) {
     std::map<uint64_t, std::pair<std::string, uint64_t>> frames;
@@ -165,7 +163,8 @@ TEST_F(ExportTest, CheckpointsCoverEveryRecordAndVerifyFromTheFilesAlone) {
   std::vector<Digest> digests;
   wal::StreamReport report;
   ASSERT_TRUE(wal::ScanStream(StreamDir("s1"), kWriter, "s1", Limits(), wal::VerifyLevel::kFull,
-                              &report, [&](const wal::RecordView& v) {
+                              &report,
+                              [&](const wal::RecordView& v) {
                                 digests.push_back(v.self_hash);
                                 return true;
                               })
@@ -470,40 +469,39 @@ TEST_F(ExportTest, RonctlVerifyProveAndCheckProofContracts) {
   std::string drafts;
   for (int i = 0; i < 2100; ++i) drafts += Draft(i) + "\n";
   const auto append = testing::RunCommand(
-      {testing::RonctlPath(), "audit", "append", "--dir", wal_, "--stream", "ledger",
-       "--writer-id", kWriter, "--export-dir", exp_, "--checkpoint-every", "1000",
-       "--signer-key", key_file, "--key-id", "ops-cli"},
+      {testing::RonctlPath(), "audit", "append", "--dir", wal_, "--stream", "ledger", "--writer-id",
+       kWriter, "--export-dir", exp_, "--checkpoint-every", "1000", "--signer-key", key_file,
+       "--key-id", "ops-cli"},
       drafts);
   ASSERT_EQ(append.exit_code, 0) << append.err;
-  const auto verify = testing::RunCommand({testing::RonctlPath(), "audit", "verify", "--dir",
-                                           wal_, "--export-dir", exp_, "--trusted-keys", trusted},
+  const auto verify = testing::RunCommand({testing::RonctlPath(), "audit", "verify", "--dir", wal_,
+                                           "--export-dir", exp_, "--trusted-keys", trusted},
                                           "");
   EXPECT_EQ(verify.exit_code, 0) << verify.err;
   EXPECT_EQ(verify.out, "ok 2100 records, 1 streams, 3 checkpoints, 3 manifests\n");
   EXPECT_NE(verify.err.find("records/s"), std::string::npos);
-  const auto prove = testing::RunCommand({testing::RonctlPath(), "audit", "prove", "--dir", wal_,
-                                          "--export-dir", exp_, "--stream", "ledger", "--seq",
-                                          "1500"},
-                                         "");
+  const auto prove =
+      testing::RunCommand({testing::RonctlPath(), "audit", "prove", "--dir", wal_, "--export-dir",
+                           exp_, "--stream", "ledger", "--seq", "1500"},
+                          "");
   ASSERT_EQ(prove.exit_code, 0) << prove.err;
   const std::string receipt = tmp_.path() + "/receipt.json";
   testing::WriteFile(receipt, prove.out);
   const auto check = testing::RunCommand(
       {testing::RonctlPath(), "audit", "check-proof", receipt, "--trusted-keys", trusted}, "");
   EXPECT_EQ(check.exit_code, 0) << check.err;
-  EXPECT_EQ(check.out.rfind("ok inclusion svc-ledger@inst-1/ledger seq 1500 ", 0), 0u)
-      << check.out;
+  EXPECT_EQ(check.out.rfind("ok inclusion svc-ledger@inst-1/ledger seq 1500 ", 0), 0u) << check.out;
   const auto consistency = testing::RunCommand(
       {testing::RonctlPath(), "audit", "prove-consistency", "--dir", wal_, "--export-dir", exp_,
        "--stream", "ledger", "--from-size", "1000", "--to-size", "2100"},
       "");
   ASSERT_EQ(consistency.exit_code, 0) << consistency.err;
   testing::WriteFile(receipt, consistency.out);
-  EXPECT_EQ(testing::RunCommand({testing::RonctlPath(), "audit", "check-proof", receipt,
-                                 "--trusted-keys", trusted},
-                                "")
-                .out,
-            "ok consistency svc-ledger@inst-1/ledger tree_size 1000 -> 2100\n");
+  EXPECT_EQ(
+      testing::RunCommand(
+          {testing::RonctlPath(), "audit", "check-proof", receipt, "--trusted-keys", trusted}, "")
+          .out,
+      "ok consistency svc-ledger@inst-1/ledger tree_size 1000 -> 2100\n");
   // A tampered receipt: err line, exit 1.
   std::string bad = consistency.out;
   bad[bad.find("\"path\":[\"b3:") + 12] ^= 1;
@@ -518,8 +516,8 @@ TEST_F(ExportTest, RonctlVerifyProveAndCheckProofContracts) {
   std::string seg = testing::ReadFile(file);
   seg[offset + 30] ^= 0x02;
   testing::WriteFile(file, seg);
-  const auto caught = testing::RunCommand({testing::RonctlPath(), "audit", "verify", "--dir",
-                                           wal_, "--export-dir", exp_, "--trusted-keys", trusted},
+  const auto caught = testing::RunCommand({testing::RonctlPath(), "audit", "verify", "--dir", wal_,
+                                           "--export-dir", exp_, "--trusted-keys", trusted},
                                           "");
   EXPECT_EQ(caught.exit_code, 1);
   EXPECT_EQ(caught.out, "err HashMismatch file " + file + " offset " + std::to_string(offset) +
@@ -554,15 +552,15 @@ TEST_F(ExportTest, FailedExportsAreRetriedCountedAndNeverBlockAppends) {
   testing::WriteFile(blocker, "not a directory");
   auto engine = Engine::Open(Options(nullptr));
   ASSERT_TRUE(engine.ok());
-  Emit(engine.value().get(), "s1", 1000);  // the cut at 1000 cannot be written
+  Emit(engine.value().get(), "s1", 1000);       // the cut at 1000 cannot be written
   Emit(engine.value().get(), "s1", 500, 1000);  // appends go on regardless
   EXPECT_EQ(engine.value()->State(kWriter, "s1").head_seq, 1500u);
   bool counted = false;
   for (int i = 0; i < 100 && !counted; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    counted = engine.value()->MetricsText().find(
-                  "io_timeouts_total{service=\"ron-audit\",op=\"export\"} 0\n") ==
-              std::string::npos;
+    counted =
+        engine.value()->MetricsText().find(
+            "io_timeouts_total{service=\"ron-audit\",op=\"export\"} 0\n") == std::string::npos;
   }
   EXPECT_TRUE(counted) << engine.value()->MetricsText();
   EXPECT_NE(engine.value()->ReadinessJson().find("audit.export_ready"), std::string::npos);
@@ -596,7 +594,7 @@ TEST_F(ExportTest, ACheckpointInconsistentWithTheIssuedOnesIsRefused) {
     ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
   }
   EXPECT_EQ(testing::ReadFile(ManifestPath("s2", 1000)), before);  // not overwritten
-  EXPECT_FALSE(fs::exists(ManifestPath("s2", 1300)));                // nothing new signed
+  EXPECT_FALSE(fs::exists(ManifestPath("s2", 1300)));              // nothing new signed
   bool refused = false;
   for (const std::string& line : lines) {
     refused = refused || (line.find("audit.export.error") != std::string::npos &&

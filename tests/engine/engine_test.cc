@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <simdjson.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -12,8 +13,7 @@
 #include <set>
 #include <thread>
 
-#include <simdjson.h>
-
+#include "bench/bench_util.h"
 #include "engine/core/canonical.h"
 #include "tests/test_util.h"
 #include "wal/reader.h"
@@ -35,17 +35,6 @@ std::string Draft(int i) {
 std::string Sample(const std::string& name, const std::string& labels, uint64_t value) {
   return name + "{service=\"ron-audit\"" + (labels.empty() ? "" : ",") + labels + "} " +
          std::to_string(value) + "\n";
-}
-
-// Resident set size of this process, from /proc/self/statm.
-uint64_t RssBytes() {
-  FILE* f = fopen("/proc/self/statm", "r");
-  unsigned long pages = 0, resident = 0;
-  if (f != nullptr) {
-    if (fscanf(f, "%lu %lu", &pages, &resident) != 2) resident = 0;
-    fclose(f);
-  }
-  return static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
 size_t CountEntries(const std::string& dir) {
@@ -406,10 +395,10 @@ TEST_P(EngineTest, BackpressureDrillBusyCountedAndRssFlat) {
     for (auto& t : producers) t.join();
   };
   for (int i = 0; i < 3; ++i) round();  // warm up allocator and rings
-  const uint64_t rss_before = RssBytes();
+  const uint64_t rss_before = (ron::bench::RssKiB() * 1024);
   for (int i = 0; i < 9; ++i) round();
   ASSERT_TRUE(engine->Flush(In(seconds(30))).ok());
-  const uint64_t rss_after = RssBytes();
+  const uint64_t rss_after = (ron::bench::RssKiB() * 1024);
   EXPECT_EQ(offered, 1200000u);
   EXPECT_GT(busy, 0u);
   // Retaining every offer would cost far more than this (1.2M drafts and tickets > 300 MB).
