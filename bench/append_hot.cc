@@ -125,11 +125,17 @@ int main(int argc, char** argv) {
   ram.writer_id = "bench@hot";
   ram.config.workers = 1;
   ram.config.queue_depth = 8192;
-  {
-    auto engine = ron::Engine::Open(ram).value();
-    Print("RAM, 1 worker, 1 producer (window 1024)", Drive(engine.get(), 1, 1, seconds, 1024),
-          baseline);
+  for (bool in_emit : {true, false}) {
+    ram.canonicalize_in_emit = in_emit;
+    const std::string where = in_emit ? "canonicalized in Emit" : "canonicalized by the owner";
+    for (int producers : {1, 2}) {
+      auto engine = ron::Engine::Open(ram).value();
+      const std::string label = "RAM, 1 worker, " + std::to_string(producers) +
+                                " producer(s), " + where + " (window 1024)";
+      Print(label.c_str(), Drive(engine.get(), producers, producers, seconds, 1024), baseline);
+    }
   }
+  ram.canonicalize_in_emit = true;
   for (int producers : {1, 2, 4}) {
     fs::remove_all(dir);
     fs::create_directories(dir);
@@ -140,11 +146,18 @@ int main(int argc, char** argv) {
     wal.config.workers = 2;
     wal.config.wal.dir = dir;
     wal.config.wal.fsync = ron::wal::FsyncPolicy::kAlways;
-    auto engine = ron::Engine::Open(wal).value();
-    const std::string label = "WAL fsync=always, 2 workers, 4 streams, " +
-                              std::to_string(producers) + " producer(s) (window 1024 each)";
-    Print(label.c_str(), Drive(engine.get(), producers, 4, seconds, 1024), baseline);
-    (void)engine->Close(Clock::now() + std::chrono::seconds(30));
+    for (bool in_emit : {true, false}) {
+      fs::remove_all(dir);
+      fs::create_directories(dir);
+      fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
+      wal.canonicalize_in_emit = in_emit;
+      auto engine = ron::Engine::Open(wal).value();
+      const std::string label = "WAL fsync=always, 2 workers, 4 streams, " +
+                                std::to_string(producers) + " producer(s), " +
+                                (in_emit ? "in Emit" : "by the owner") + " (window 1024 each)";
+      Print(label.c_str(), Drive(engine.get(), producers, 4, seconds, 1024), baseline);
+      (void)engine->Close(Clock::now() + std::chrono::seconds(30));
+    }
   }
   fs::remove_all(dir);
   return 0;

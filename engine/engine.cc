@@ -98,8 +98,9 @@ size_t OwnerIndex(std::string_view writer_id, std::string_view stream, size_t wo
 
 struct EmitTask {
   std::string stream;
-  std::string draft;
+  CanonicalRecord prepared;  // canonicalized on the caller's thread; seq and prev still to come
   std::shared_ptr<TicketState> ticket;
+  std::string draft;  // instead, when EmitOptions say the owner canonicalizes
 };
 struct SealedTask {
   CanonicalRecord record;  // verified on the caller's thread
@@ -688,16 +689,26 @@ class Engine::Impl {
       engine_->Log("info", "wal.resumed", "free space returned; writes resumed");
     }
 
+    // canonicalize_in_emit = false: the caller queued the raw draft; prepare it here.
+    Status Prepare(EmitTask* task) {
+      if (task->draft.empty()) return Status::Ok();
+      if (canonicalizer_ == nullptr) canonicalizer_ = std::make_unique<Canonicalizer>(engine_->limits_);
+      const Canonicalizer::DraftContext ctx{engine_->writer_id_, task->stream, 1, kGenesisPrev,
+                                            NowMs()};
+      return canonicalizer_->PrepareDraft(task->draft, ctx, &task->prepared);
+    }
+
     void HandleEmit(EmitTask* task, std::vector<Staged>* staged) {
       const std::string& writer = engine_->writer_id_;
       if (wal_ != nullptr) {
         auto got = wal_->GetStream(writer, task->stream);
         if (!got.ok()) return Reject(task->ticket, got.status());
         wal::StreamWal* s = got.value();
-        const std::string prev = s->HeadText();
-        const Canonicalizer::DraftContext ctx{writer, task->stream, s->head_seq() + 1, prev,
-                                              NowMs()};
-        Status st = canonicalizer_.CanonicalizeDraft(task->draft, ctx, &record_);
+        Status st = Prepare(task);
+        if (st.ok()) {
+          st = Canonicalizer::CompleteDraft(task->prepared, s->head_seq() + 1, s->HeadText(),
+                                            engine_->limits_, &record_);
+        }
         if (st.ok()) st = wal_->Stage(s, record_);
         if (!st.ok()) return Reject(task->ticket, st);
         staged->push_back({task->ticket,
@@ -709,9 +720,11 @@ class Engine::Impl {
         return;
       }
       RamStream& s = ram_[{writer, task->stream}];
-      const std::string prev = s.HeadText();
-      const Canonicalizer::DraftContext ctx{writer, task->stream, s.head_seq + 1, prev, NowMs()};
-      const Status st = canonicalizer_.CanonicalizeDraft(task->draft, ctx, &record_);
+      Status st = Prepare(task);
+      if (st.ok()) {
+        st = Canonicalizer::CompleteDraft(task->prepared, s.head_seq + 1, s.HeadText(),
+                                          engine_->limits_, &record_);
+      }
       if (!st.ok()) return Reject(task->ticket, st);
       KeepInRam(&s, record_);
       ram_touched_.insert({writer, task->stream});
@@ -842,8 +855,8 @@ class Engine::Impl {
     std::unique_ptr<wal::Wal> wal_;
     std::map<std::pair<std::string, std::string>, RamStream> ram_;
     std::set<std::pair<std::string, std::string>> ram_touched_;  // streams to publish
-    Canonicalizer canonicalizer_;
     CanonicalRecord record_;
+    std::unique_ptr<Canonicalizer> canonicalizer_;  // canonicalize_in_emit = false only
     Status close_status_;
     bool suspended_ = false;
     bool reported_frozen_ = false;
@@ -985,8 +998,34 @@ class Engine::Impl {
       return Refuse(Status(Code::kRecordTooLarge, "draft longer than 65536 bytes"), stream);
     }
     auto ticket = std::make_shared<TicketState>();
-    return Queue(OwnerOf(writer_id_, stream),
-                 EmitTask{std::string(stream), std::string(draft), ticket}, stream, ticket);
+    // Everything but seq, prev and the hash happens here, on the caller's thread (DESIGN.md
+    // §7): the stream's owner only splices them in and hashes.
+    EmitTask task{std::string(stream), {}, ticket, {}};
+    if (!options_.canonicalize_in_emit) {
+      task.draft.assign(draft.empty() ? std::string_view(" ") : draft);  // " " is Schema too
+      return Queue(OwnerOf(writer_id_, stream), std::move(task), stream, ticket);
+    }
+    const Canonicalizer::DraftContext ctx{writer_id_, stream, 1, kGenesisPrev, NowMs()};
+    const Status prepared = CallerCanonicalizer().PrepareDraft(draft, ctx, &task.prepared);
+    if (!prepared.ok()) {  // reported through the ticket, as the contract says
+      CountReject(prepared, {.stream = stream});
+      ticket->Complete(prepared, {});
+      return Ticket(ticket);
+    }
+    return Queue(OwnerOf(writer_id_, stream), std::move(task), stream, ticket);
+  }
+
+  // One canonicalizer per calling thread (they are not thread-safe), rebuilt if an engine with
+  // other limits is used from the same thread.
+  Canonicalizer& CallerCanonicalizer() const {
+    thread_local std::unique_ptr<Canonicalizer> canonicalizer;
+    thread_local Limits limits;
+    if (canonicalizer == nullptr || limits.max_attrs_bytes != limits_.max_attrs_bytes ||
+        limits.max_record_bytes != limits_.max_record_bytes) {
+      canonicalizer = std::make_unique<Canonicalizer>(limits_);
+      limits = limits_;
+    }
+    return *canonicalizer;
   }
 
   // An error answered on the caller's thread: counted (and logged, rate-limited).

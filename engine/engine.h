@@ -46,6 +46,12 @@ struct EngineOptions {
   wal::WriteMode write_mode = wal::WriteMode::kBuffered;
   size_t ram_records_per_stream = 65536;  // sink=ram: ring size per stream
   size_t max_batch_records = 1024;        // group commit: records per worker per commit
+  // Where a draft is canonicalized (parsed, NFC, validated, rendered): true (default) on the
+  // caller's thread inside Emit, so the stream's owner only splices in seq and prev and hashes
+  // — the owner is the serialization point, so this scales with the callers' cores; false on
+  // the owner, which keeps Emit itself at ~0.3 µs (better when callers outnumber cores).
+  // Measured both ways in docs/PERFORMANCE.md.
+  bool canonicalize_in_emit = true;
   wal::FaultInjector* faults = nullptr;   // tests and drills only
   // Signs checkpoints (export sinks with export.alg = ed25519): the host's key, e.g. an
   // Ed25519Signer over a 0600 key file; its key_id must equal export.signer_key_id.

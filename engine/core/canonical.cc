@@ -341,6 +341,7 @@ class Canonicalizer::Impl {
   // Writes a record's fields in canonical layout (strings escaped, attrs as given).
   void WriteRecord(const Record& r, std::string* out, size_t* attrs_bytes);
   const DraftContext* draft_ = nullptr;  // set while Form::kDraft is parsed
+  bool skip_hash_ = false;               // set by PrepareDraft
 
  private:
   Status ParseDocument(std::string_view json, dom::element* root);
@@ -455,7 +456,8 @@ Status Canonicalizer::Impl::BuildRecord(dom::element root, Form form, CanonicalR
                                              std::to_string(out->bytes.size()) + " bytes, limit " +
                                              std::to_string(limits_.max_record_bytes));
   }
-  out->digest = Blake3(out->bytes);
+  // A prepared draft is hashed once its seq and prev are in (CompleteDraft).
+  out->digest = skip_hash_ ? Digest{} : Blake3(out->bytes);
   return Status::Ok();
 }
 
@@ -825,6 +827,52 @@ Status Canonicalizer::CanonicalizeDraft(std::string_view draft_json, const Draft
   Status status = impl_->Parse(draft_json, Impl::Form::kDraft, out, nullptr);
   impl_->draft_ = nullptr;
   return status;
+}
+
+Status Canonicalizer::PrepareDraft(std::string_view draft_json, const DraftContext& context,
+                                   CanonicalRecord* prepared) {
+  DraftContext stand_in = context;
+  stand_in.seq = 1;
+  stand_in.prev = kGenesisPrev;
+  impl_->skip_hash_ = true;
+  const Status status = CanonicalizeDraft(draft_json, stand_in, prepared);
+  impl_->skip_hash_ = false;
+  return status;
+}
+
+Status Canonicalizer::CompleteDraft(const CanonicalRecord& prepared, uint64_t seq,
+                                    std::string_view prev, const Limits& limits,
+                                    CanonicalRecord* out) {
+  if (seq == 0) return Status(Code::kSchema, "seq must be >= 1");
+  if (!IsValidPrev(prev)) return Status(Code::kSchema, "prev must be b3:0 or b3:<64 hex>");
+  // The prepared bytes hold ,"seq":1,"stream": once (JSON strings before it escape every
+  // quote) and end with ,"prev":"b3:0"} (prev is the last key).
+  constexpr std::string_view kSeqKey = ",\"seq\":1,\"stream\":";
+  constexpr std::string_view kPrevTail = ",\"prev\":\"b3:0\"}";
+  const std::string& in = prepared.bytes;
+  const size_t at = in.find(kSeqKey);
+  RON_CHECK(at != std::string::npos && in.size() >= kPrevTail.size() &&
+            in.compare(in.size() - kPrevTail.size(), kPrevTail.size(), kPrevTail) == 0 &&
+            prepared.record.seq == 1);
+  const size_t digits_at = at + 7;  // after ,"seq":
+  out->record = prepared.record;
+  out->record.seq = seq;
+  out->record.prev.assign(prev);
+  std::string& bytes = out->bytes;
+  bytes.clear();
+  bytes.reserve(in.size() + 20 + prev.size());
+  bytes.append(in, 0, digits_at);
+  AppendUint(seq, &bytes);
+  bytes.append(in, digits_at + 1, in.size() - kPrevTail.size() + 9 - (digits_at + 1));
+  bytes.append(prev);
+  bytes.append("\"}");
+  if (bytes.size() > limits.max_record_bytes) {
+    return Status(Code::kRecordTooLarge, "canonical record is " + std::to_string(bytes.size()) +
+                                             " bytes, limit " +
+                                             std::to_string(limits.max_record_bytes));
+  }
+  out->digest = Blake3(bytes);
+  return Status::Ok();
 }
 
 Status Canonicalizer::Encode(const Record& record, CanonicalRecord* out) {

@@ -74,6 +74,17 @@ class Canonicalizer {
   Status CanonicalizeDraft(std::string_view draft_json, const DraftContext& context,
                            CanonicalRecord* out);
 
+  // The same in two steps, so that the work that does not need the chain head can run on the
+  // caller's thread (DESIGN.md §7): PrepareDraft does everything CanonicalizeDraft does —
+  // parsing, NFC, every field rule and bound — with seq 1 and prev b3:0 standing in
+  // (`context.seq` and `context.prev` are ignored); CompleteDraft then splices in the real seq
+  // and prev, checks the record bound again and hashes. The result is byte for byte
+  // CanonicalizeDraft's, errors included. CompleteDraft is static: no parser needed.
+  Status PrepareDraft(std::string_view draft_json, const DraftContext& context,
+                      CanonicalRecord* prepared);
+  static Status CompleteDraft(const CanonicalRecord& prepared, uint64_t seq,
+                              std::string_view prev, const Limits& limits, CanonicalRecord* out);
+
   // Serializes a typed record: equivalent to Canonicalize() of its JSON text. Strings are
   // NFC-normalized and checked; record.attrs must be JSON object text (canonicalized here).
   Status Encode(const Record& record, CanonicalRecord* out);
