@@ -130,8 +130,8 @@ int main(int argc, char** argv) {
     const std::string where = in_emit ? "canonicalized in Emit" : "canonicalized by the owner";
     for (int producers : {1, 2}) {
       auto engine = ron::Engine::Open(ram).value();
-      const std::string label = "RAM, 1 worker, " + std::to_string(producers) +
-                                " producer(s), " + where + " (window 1024)";
+      const std::string label = "RAM, 1 worker, " + std::to_string(producers) + " producer(s), " +
+                                where + " (window 1024)";
       Print(label.c_str(), Drive(engine.get(), producers, producers, seconds, 1024), baseline);
     }
   }

@@ -20,6 +20,7 @@
 #include "checkpoint/builder.h"
 #include "engine/core/canonical.h"
 #include "engine/core/check.h"
+#include "engine/core/verify.h"
 #include "wal/metrics.h"
 #include "wal/reader.h"
 
@@ -110,7 +111,15 @@ struct FlushTask {
   std::shared_ptr<TicketState> ticket;
   bool checkpoint = false;  // also cut a checkpoint of every stream with records since the last
 };
-using Task = std::variant<EmitTask, SealedTask, FlushTask>;
+// Reads of the RAM ring go through its owner (sink=ram; WAL reads need no owner).
+struct ReadTask {
+  std::string writer_id, stream;
+  uint64_t from_seq = 1;
+  size_t max_records = 0;
+  std::shared_ptr<std::vector<std::string>> out;
+  std::shared_ptr<TicketState> ticket;
+};
+using Task = std::variant<EmitTask, SealedTask, FlushTask, ReadTask>;
 
 // The stream a task counts against (for per-stream bounds and the queue-depth gauge).
 std::string_view StreamOf(const Task& task) {
@@ -570,8 +579,11 @@ class Engine::Impl {
         for (Task& t : *batch) {
           std::visit(
               [&](auto& task) {
-                if constexpr (std::is_same_v<std::decay_t<decltype(task)>, FlushTask>) {
+                using T = std::decay_t<decltype(task)>;
+                if constexpr (std::is_same_v<T, FlushTask>) {
                   task.ticket->Complete(Status::Ok(), {});
+                } else if constexpr (std::is_same_v<T, ReadTask>) {
+                  HandleRead(&task);
                 } else {
                   engine_->metrics_.drop_io++;
                   Reject(task.ticket,
@@ -592,6 +604,8 @@ class Engine::Impl {
           HandleEmit(e, &staged);
         } else if (auto* s = std::get_if<SealedTask>(&task)) {
           HandleSealed(s, &staged);
+        } else if (auto* r = std::get_if<ReadTask>(&task)) {
+          HandleRead(r);
         } else {
           flushes.push_back(std::get<FlushTask>(task).ticket);
           checkpoint_requested = checkpoint_requested || std::get<FlushTask>(task).checkpoint;
@@ -692,7 +706,8 @@ class Engine::Impl {
     // canonicalize_in_emit = false: the caller queued the raw draft; prepare it here.
     Status Prepare(EmitTask* task) {
       if (task->draft.empty()) return Status::Ok();
-      if (canonicalizer_ == nullptr) canonicalizer_ = std::make_unique<Canonicalizer>(engine_->limits_);
+      if (canonicalizer_ == nullptr)
+        canonicalizer_ = std::make_unique<Canonicalizer>(engine_->limits_);
       const Canonicalizer::DraftContext ctx{engine_->writer_id_, task->stream, 1, kGenesisPrev,
                                             NowMs()};
       return canonicalizer_->PrepareDraft(task->draft, ctx, &task->prepared);
@@ -794,6 +809,29 @@ class Engine::Impl {
       }
       engine_->metrics_.dedupe_hits++;
       task->ticket->Complete(Status::Ok(), {r.seq, stored}, AppendOutcome::kDuplicate);
+    }
+
+    void HandleRead(ReadTask* task) {
+      const auto it = ram_.find({task->writer_id, task->stream});
+      if (it == ram_.end() || it->second.recent.empty()) {
+        task->ticket->Complete(Status::Ok(), {});
+        return;
+      }
+      const RamStream& rs = it->second;
+      const uint64_t oldest = rs.recent.front().first;
+      if (task->from_seq < oldest) {
+        task->ticket->Complete(
+            Status(Code::kSeqGap, "seq " + std::to_string(task->from_seq) +
+                                      " is no longer held in RAM (the oldest is " +
+                                      std::to_string(oldest) + ")"),
+            {});
+        return;
+      }
+      for (uint64_t i = task->from_seq - oldest;
+           i < rs.sealed.size() && task->out->size() < task->max_records; ++i) {
+        task->out->push_back(rs.sealed[i]);
+      }
+      task->ticket->Complete(Status::Ok(), {});
     }
 
     void KeepInRam(RamStream* s, const CanonicalRecord& record) {
@@ -1106,6 +1144,69 @@ class Engine::Impl {
     return close_status_;
   }
 
+  Result<std::vector<std::string>> Read(std::string_view writer_id, std::string_view stream,
+                                        uint64_t from_seq, size_t max_records, Deadline deadline) {
+    if (closed_) return Status(Code::kClosed, "engine is closed");
+    if (from_seq == 0) return Status(Code::kSchema, "from_seq must be >= 1");
+    max_records = std::min<size_t>(max_records, kMaxReadRecords);
+    auto sealed = std::make_shared<std::vector<std::string>>();
+    const std::string writer(writer_id), name(stream);
+    if (options_.config.UsesWal()) {
+      if (Info(writer, name).head_seq < from_seq) return std::vector<std::string>();
+      wal::StreamReport report;
+      RON_RETURN_IF_ERROR(wal::ScanStream(wal::StreamDir(options_.config.wal.dir, writer, name),
+                                          writer, name, limits_, wal::VerifyLevel::kChecksums,
+                                          &report, [&](const wal::RecordView& r) {
+                                            if (r.seq < from_seq) return true;
+                                            std::string text;
+                                            ron::AppendSealed(r.json, r.self_hash, &text);
+                                            sealed->push_back(std::move(text));
+                                            return sealed->size() < max_records;
+                                          }));
+      if (report.frozen && report.problem_seq < from_seq + max_records) {
+        // The scan stopped at a changed frame inside the requested range.
+        metrics_.verify_hash++;
+        Log("error", "audit.verify.fail",
+            {.writer_id = writer,
+             .stream = name,
+             .seq = report.problem_seq,
+             .reason = "hash_mismatch",
+             .msg = report.problem.message()});
+        return Status(report.problem.code(), report.problem.message() + " in " +
+                                                 report.problem_file + " at offset " +
+                                                 std::to_string(report.problem_offset));
+      }
+    } else {
+      auto ticket = std::make_shared<TicketState>();
+      OwnerOf(writer, name)
+          .PushUnbounded(ReadTask{writer, name, from_seq, max_records, sealed, ticket});
+      if (!ticket->Wait(deadline)) return Status(Code::kBusy, "deadline exceeded");
+      RON_RETURN_IF_ERROR(ticket->result().status());
+    }
+    // Verification on read: every record's bytes and self_hash, and every link between them.
+    ChainVerifier verifier(limits_);
+    for (const std::string& text : *sealed) {
+      const Status verified = verifier.Add(text);
+      if (verified.ok()) continue;
+      const bool prev = verified.code() == Code::kPrevMismatch || verified.code() == Code::kSeqGap;
+      (prev ? metrics_.verify_prev : metrics_.verify_hash)++;
+      Log("error", "audit.verify.fail",
+          {.writer_id = writer,
+           .stream = name,
+           .seq = from_seq + verifier.count(),
+           .reason = prev ? "prev_mismatch" : "hash_mismatch",
+           .msg = verified.message()});
+      return verified;
+    }
+    return std::move(*sealed);
+  }
+
+  StreamInfo Info(const std::string& writer, const std::string& stream) const {
+    std::lock_guard<std::mutex> lock(heads_mu_);
+    const auto it = heads_.find({writer, stream});
+    return it == heads_.end() ? StreamInfo{} : it->second;
+  }
+
   // Cuts a checkpoint of every stream with records since its last one and waits until the
   // builder has written them.
   Status Checkpoint(Deadline deadline) {
@@ -1282,12 +1383,15 @@ Result<AppendResult> Engine::AppendSealed(std::string_view sealed, Deadline dead
 }
 
 StreamInfo Engine::State(std::string_view writer_id, std::string_view stream) const {
-  std::lock_guard<std::mutex> lock(impl_->heads_mu_);
-  const auto it = impl_->heads_.find({std::string(writer_id), std::string(stream)});
-  return it == impl_->heads_.end() ? StreamInfo{} : it->second;
+  return impl_->Info(std::string(writer_id), std::string(stream));
 }
 
 Status Engine::Flush(Deadline deadline) { return impl_->Flush(deadline); }
+Result<std::vector<std::string>> Engine::Read(std::string_view writer_id, std::string_view stream,
+                                              uint64_t from_seq, size_t max_records,
+                                              Deadline deadline) {
+  return impl_->Read(writer_id, stream, from_seq, max_records, deadline);
+}
 Status Engine::Checkpoint(Deadline deadline) { return impl_->Checkpoint(deadline); }
 Status Engine::RotateSigner(std::shared_ptr<Signer> next, Deadline deadline) {
   return impl_->RotateSigner(std::move(next), deadline);
@@ -1314,6 +1418,7 @@ std::vector<std::pair<std::string, bool>> Engine::Readiness() const {
   std::vector<std::pair<std::string, bool>> keys = {
       {"audit.config_loaded", true},  // Open validated it, or there would be no engine
       {"audit.queue_bound_ok", open && config.queue_depth > 0},
+      {"audit.verify_on_read", true},  // Read() verifies every record and link, always
   };
   if (config.UsesWal()) {
     bool wal_ready =

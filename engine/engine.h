@@ -52,7 +52,7 @@ struct EngineOptions {
   // the owner, which keeps Emit itself at ~0.3 µs (better when callers outnumber cores).
   // Measured both ways in docs/PERFORMANCE.md.
   bool canonicalize_in_emit = true;
-  wal::FaultInjector* faults = nullptr;   // tests and drills only
+  wal::FaultInjector* faults = nullptr;  // tests and drills only
   // Signs checkpoints (export sinks with export.alg = ed25519): the host's key, e.g. an
   // Ed25519Signer over a 0600 key file; its key_id must equal export.signer_key_id.
   std::shared_ptr<Signer> signer;
@@ -122,6 +122,15 @@ class Engine {
   // seq > head+1 → SeqGap. Blocks until durable or the deadline.
   Result<AppendResult> AppendSealed(std::string_view sealed, Deadline deadline);
 
+  // Up to `max_records` (at most kMaxReadRecords) sealed records of (writer_id, stream) from
+  // `from_seq` on, each verified on read — canonical bytes, self_hash, and every link between
+  // them; a failure is returned (HashMismatch, PrevMismatch, SeqGap) and counted in
+  // audit_verify_fail_total. sink=ram reads the stream's ring through its owner (SeqGap for
+  // records the ring no longer holds); sink=wal reads the segments. Empty past the head.
+  static constexpr size_t kMaxReadRecords = 65536;
+  Result<std::vector<std::string>> Read(std::string_view writer_id, std::string_view stream,
+                                        uint64_t from_seq, size_t max_records, Deadline deadline);
+
   // The chain head of (writer_id, stream) as its owner last published it.
   StreamInfo State(std::string_view writer_id, std::string_view stream) const;
 
@@ -148,8 +157,8 @@ class Engine {
   bool Ready(std::string* why = nullptr) const;
 
   // The readiness keys of OBSERVABILITY §2.2 that apply to this engine's profile, each true or
-  // false: audit.config_loaded, audit.queue_bound_ok, audit.wal_ready (WAL profile),
-  // audit.export_ready (export sinks; exports are not implemented yet, so false).
+  // false: audit.config_loaded, audit.queue_bound_ok, audit.verify_on_read, audit.wal_ready
+  // (WAL profile), audit.export_ready and audit.checkpoint_timer_active (export sinks).
   std::vector<std::pair<std::string, bool>> Readiness() const;
   // The /readyz payload a host serves: {"degraded":false,"missing":[]} or, when a key is false,
   // {"degraded":true,"missing":["audit.wal_ready"],"retry_after":5}.

@@ -82,8 +82,8 @@ class Canonicalizer {
   // CanonicalizeDraft's, errors included. CompleteDraft is static: no parser needed.
   Status PrepareDraft(std::string_view draft_json, const DraftContext& context,
                       CanonicalRecord* prepared);
-  static Status CompleteDraft(const CanonicalRecord& prepared, uint64_t seq,
-                              std::string_view prev, const Limits& limits, CanonicalRecord* out);
+  static Status CompleteDraft(const CanonicalRecord& prepared, uint64_t seq, std::string_view prev,
+                              const Limits& limits, CanonicalRecord* out);
 
   // Serializes a typed record: equivalent to Canonicalize() of its JSON text. Strings are
   // NFC-normalized and checked; record.attrs must be JSON object text (canonicalized here).

@@ -393,14 +393,14 @@ TEST(CanonicalPropertyTest, PreparedAndCompletedDraftsEqualTheOneStepPath) {
       const LogicalRecord r = RandomRecord(&gen);
       const std::string draft = SpellDraft(r, &gen);
       const std::string prev = gen.Coin() ? "b3:0" : HashText(Blake3(draft));
-      for (uint64_t seq : {uint64_t{1}, uint64_t{9}, uint64_t{10}, uint64_t{123456789},
-                           UINT64_MAX}) {
+      for (uint64_t seq :
+           {uint64_t{1}, uint64_t{9}, uint64_t{10}, uint64_t{123456789}, UINT64_MAX}) {
         const Canonicalizer::DraftContext ctx{r.writer_id, r.stream, seq, prev, 1700000000000};
         const Status expected = one.CanonicalizeDraft(draft, ctx, &a);
         Status got = two.PrepareDraft(draft, ctx, &prepared);
         if (got.ok()) got = Canonicalizer::CompleteDraft(prepared, seq, prev, limits, &b);
-        ASSERT_EQ(got.code(), expected.code()) << draft << " seq " << seq << ": "
-                                               << expected.ToString() << " vs " << got.ToString();
+        ASSERT_EQ(got.code(), expected.code())
+            << draft << " seq " << seq << ": " << expected.ToString() << " vs " << got.ToString();
         if (!expected.ok()) {
           ++errors;
           continue;
