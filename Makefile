@@ -141,6 +141,8 @@ bench-run: $(BENCH_SRCS:bench/%.cc=$(BUILD)/bench/%)
 	@$(BUILD)/bench/append_hot --seconds $(BENCH_SECONDS) --dir $(BUILD)/bench-data/append_hot
 	@echo "== $(BUILD)/bench/shed_storm (110 % of capacity)"
 	@$(BUILD)/bench/shed_storm --seconds $(BENCH_SECONDS) --dir $(BUILD)/bench-data/shed_storm
+	@echo "== $(BUILD)/bench/export_batch (checkpoints and the verifier)"
+	@$(BUILD)/bench/export_batch --records 300000 --dir $(BUILD)/bench-data/export_batch
 	@echo "== $(BUILD)/bench/wal_steady (WAL rig, ~1 minute)"
 	@$(BUILD)/bench/wal_steady --dir $(BUILD)/bench-data --seconds $(BENCH_SECONDS)
 
