@@ -337,6 +337,14 @@ Result<TrustedKeys> TrustedKeys::Parse(std::string_view text) {
 }
 
 Result<TrustedKeys> TrustedKeys::Load(const std::string& path) {
+  // Whoever can write this file decides what verifies: refuse one that anybody may change.
+  struct stat st {};
+  if (stat(path.c_str(), &st) == 0 && (st.st_mode & S_IWOTH) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Status(Code::kSchema, "trusted keys file " + path + " has mode " + mode +
+                                     ": anybody may change it; remove the others' write bit");
+  }
   std::string text;
   RON_RETURN_IF_ERROR(ReadSmallFile(path, "trusted keys file", kMaxTrustedKeysFileBytes,
                                     /*require_0600=*/false, &text));

@@ -366,6 +366,19 @@ TEST(TrustedKeysTest, LoadNamesThePath) {
   EXPECT_EQ(TrustedKeys::Load(dir.path() + "/missing").code(), Code::kIo);
 }
 
+TEST(TrustedKeysTest, LoadRefusesAFileAnybodyMayChange) {
+  TempDir dir;
+  const std::string path = dir.path() + "/trusted_keys";
+  WriteFile(path, "k1 ed25519 " + Base64Encode(kVector1PublicKey) + "\n");
+  ASSERT_EQ(chmod(path.c_str(), 0666), 0);
+  const auto refused = TrustedKeys::Load(path);
+  EXPECT_EQ(refused.code(), Code::kSchema);
+  EXPECT_NE(refused.status().message().find("mode 0666"), std::string::npos)
+      << refused.status().message();
+  ASSERT_EQ(chmod(path.c_str(), 0644), 0);  // readable by all is fine
+  EXPECT_TRUE(TrustedKeys::Load(path).ok());
+}
+
 // ---- Base64 ------------------------------------------------------------------------------
 
 TEST(Base64Test, Rfc4648VectorsAndRoundTrip) {
