@@ -241,7 +241,9 @@ TEST_P(EngineTest, AppendSealedAppendsDeduplicatesAndRefuses) {
 }
 
 TEST_P(EngineTest, FullQueueShedsWithBusyAndCountsIt) {
-  auto engine = Open(Options(1, 4));
+  EngineOptions o = Options(1, 4);
+  o.canonicalize_in_emit = false;  // a fast Emit and a slower owner: the queue fills
+  auto engine = Open(o);
   int busy = 0, accepted = 0;
   std::vector<Ticket> tickets;
   for (int i = 0; i < 5000; ++i) {
@@ -299,8 +301,24 @@ TEST_P(EngineTest, CloseStopsIntakeJoinsThreadsAndReleasesFiles) {
   EXPECT_EQ(CountEntries("/proc/self/fd"), fds_before);
 }
 
+// Slows every WAL write, so that work is surely still queued when Close's deadline passes.
+class SlowWrites : public wal::FaultInjector {
+ public:
+  int OnWrite(int, size_t) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return 0;
+  }
+  int OnFsync(int) override { return 0; }
+};
+
 TEST_P(EngineTest, WorkLeftAtTheDeadlineFailsWithClosedAndIsCounted) {
-  auto engine = Open(Options(1, 100000));
+  EngineOptions o = Options(1, 100000);
+  // The owner canonicalizes (a slower owner, a faster Emit) and WAL writes take 20 ms: the
+  // queue cannot drain before Close, even under sanitizers.
+  o.canonicalize_in_emit = false;
+  SlowWrites slow;
+  if (GetParam() == SinkKind::kWal) o.faults = &slow;
+  auto engine = Open(o);
   std::vector<Ticket> tickets;
   for (int i = 0; i < 20000; ++i) {
     auto t = engine->Emit("s", Draft(i));
@@ -376,6 +394,7 @@ TEST_P(EngineTest, ReadVerifiesEveryRecordAndLinkOnRead) {
 TEST_P(EngineTest, PerStreamQueueDepthOverrideBoundsOnlyThatStream) {
   EngineOptions o = Options(1, 100000);
   o.config.stream_queue_depth["tiny"] = 2;
+  o.canonicalize_in_emit = false;  // a fast Emit and a slower owner: the stream's bound bites
   auto engine = Open(o);
   int tiny_busy = 0, roomy_busy = 0;
   std::vector<Ticket> tickets;
@@ -429,6 +448,7 @@ TEST_P(EngineTest, ShedPolicyBlockWaitsForRoomInsteadOfShedding) {
 TEST_P(EngineTest, BackpressureDrillBusyCountedAndRssFlat) {
   EngineOptions o = Options(1, 16);
   o.ram_records_per_stream = 1000;
+  o.canonicalize_in_emit = false;  // producers far faster than the writer
   auto engine = Open(o);
   std::atomic<uint64_t> busy{0}, offered{0};
   const auto round = [&] {
