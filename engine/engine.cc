@@ -503,11 +503,14 @@ class Engine::Impl {
 
     void Cut(StreamAccumulator* acc) {
       if (acc->pending() == 0 || acc->diverged()) return;
-      // A stream whose previous cut is still waiting for room keeps accumulating instead, so
-      // its cuts stay in order and bounded in number (one waiting per stream).
+      // Cuts wait here, in order, until the builder takes them (one batch of 1024 records can
+      // complete two ranges of 1000). A stream with kMaxWaitingCuts waiting (the builder is
+      // stuck) keeps accumulating instead, so memory stays bounded and ranges contiguous.
+      size_t waiting = 0;
       for (const CheckpointCut& w : waiting_) {
-        if (w.writer_id == acc->writer_id() && w.stream == acc->stream()) return;
+        waiting += w.writer_id == acc->writer_id() && w.stream == acc->stream();
       }
+      if (waiting >= kMaxWaitingCuts) return;
       waiting_.push_back(acc->Cut());
     }
 
@@ -902,7 +905,8 @@ class Engine::Impl {
     std::chrono::milliseconds export_every_{0};
     Clock::time_point next_export_{};
     std::map<std::pair<std::string, std::string>, StreamAccumulator> acc_;
-    std::deque<CheckpointCut> waiting_;  // cut, not yet taken by the builder
+    static constexpr size_t kMaxWaitingCuts = 16;  // per stream
+    std::deque<CheckpointCut> waiting_;            // cut, not yet taken by the builder
     bool space_warned_ = false;
     Clock::time_point last_space_check_{};
     mutable std::mutex snapshot_mu_;  // guards wal_metrics_ and appended_by_'s shape

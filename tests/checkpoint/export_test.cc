@@ -190,6 +190,34 @@ TEST_F(ExportTest, CheckpointsCoverEveryRecordAndVerifyFromTheFilesAlone) {
   EXPECT_EQ(again.checkpoints, 6u);
 }
 
+// Slows every WAL write so that the records queued meanwhile land in one big batch.
+class SlowWrites : public wal::FaultInjector {
+ public:
+  int OnWrite(int, size_t) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return 0;
+  }
+  int OnFsync(int) override { return 0; }
+};
+
+// Found by CI: one commit batch can complete two ranges (1000 and 2000 in a batch of up to 4096);
+// the second cut was skipped while the first waited for the builder, so a checkpoint ended at
+// 2001 instead of 2000. Ranges are exactly checkpoint_every records.
+TEST_F(ExportTest, OneBatchThatCompletesTwoRangesCutsBoth) {
+  EngineOptions o = Options(nullptr);
+  o.config.workers = 1;
+  o.max_batch_records = 4096;
+  SlowWrites slow;
+  o.faults = &slow;
+  auto engine = Engine::Open(o);
+  ASSERT_TRUE(engine.ok());
+  Emit(engine.value().get(), "s1", 2500);
+  ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
+  for (uint64_t last : {1000, 2000, 2500})
+    EXPECT_TRUE(fs::exists(ManifestPath("s1", last))) << last;
+  EXPECT_EQ(Verify(nullptr).manifests, 3u);
+}
+
 TEST_F(ExportTest, RecordsAfterTheLastCheckpointAreNamedAsHashChainOnly) {
   WriteEvidence(nullptr);  // unsigned ("alg":"none")
   EngineOptions plain = Options(nullptr);
