@@ -62,8 +62,9 @@ struct ScanOptions {
   uint64_t expected_first_seq = 0;   // 0: take the header's first_seq
   size_t max_record_bytes = 4096;
   // Damage followed by valid frames is corruption, unless all of those frames start within this
-  // many bytes of it: the span a crash can leave when several O_DIRECT batches were in flight
-  // (0 for buffered writes, whose batches land as one sequential write).
+  // many bytes of it: the span a crash can leave when several O_DIRECT batches were in flight.
+  // Recovery passes it whatever its own write mode (the files may come from a direct-mode run);
+  // offline readers pass 0 and report what is on disk.
   uint64_t torn_window_bytes = 0;
 };
 

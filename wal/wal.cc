@@ -140,10 +140,11 @@ Status Wal::Recover() {
     RON_RETURN_IF_ERROR(RemovePreallocated(dir));
     StreamReport report;
     // With O_DIRECT, a crash can leave later batches of the last commit durable behind an
-    // earlier one that is not: frames within that span after the damage are a torn tail.
-    const uint64_t window = options_.write_mode == WriteMode::kDirect
-                                ? kMaxWritesInFlight * options_.direct_batch_bytes
-                                : 0;
+    // earlier one that is not: frames within that span after the damage are a torn tail. The
+    // window applies whatever this process's write mode: the files may have been written by a
+    // run in the other mode (a buffered run that opened a direct run's crashed WAL froze the
+    // stream; found by the kill -9 drill).
+    const uint64_t window = kMaxWritesInFlight * options_.direct_batch_bytes;
     RON_RETURN_IF_ERROR(ScanStream(dir, writer_id, stream, options_.limits,
                                    VerifyLevel::kFromLastSealed, &report, nullptr, window));
     auto s = std::make_unique<StreamWal>();

@@ -71,9 +71,10 @@ void TakeAcks(std::string* buffer, std::map<uint64_t, std::string>* acked) {
 }
 
 // seq → self_hash of every record in the stream, checked by frame checksum and seq order.
-// `direct`: the run used O_DIRECT, so a kill may leave later batches behind a lost one; read as
-// recovery would (segment::ScanOptions::torn_window_bytes).
-std::map<uint64_t, std::string> Stored(const std::string& root, bool direct, uint64_t* head) {
+// Any run may have used O_DIRECT (or been killed before its recovery cut what a direct run
+// left), so a kill may leave later batches behind a lost one: read as recovery does
+// (segment::ScanOptions::torn_window_bytes), whatever the last run's mode.
+std::map<uint64_t, std::string> Stored(const std::string& root, uint64_t* head) {
   std::map<uint64_t, std::string> stored;
   wal::StreamReport report;
   const Status s = wal::ScanStream(
@@ -83,7 +84,7 @@ std::map<uint64_t, std::string> Stored(const std::string& root, bool direct, uin
         stored[r.seq] = HashText(r.self_hash);
         return true;
       },
-      direct ? wal::kMaxWritesInFlight * wal::WalOptions().direct_batch_bytes : 0);
+      wal::kMaxWritesInFlight * wal::WalOptions().direct_batch_bytes);
   EXPECT_TRUE(s.ok()) << s.ToString();
   EXPECT_FALSE(report.frozen) << report.problem.ToString();
   *head = report.head_seq;
@@ -156,7 +157,7 @@ TEST(CrashTest, KillNineNeverLosesAnAcknowledgedRecord) {
       std::advance(first_new, static_cast<long>(acked_before));
       EXPECT_LE(first_new->first, head + 1) << "iteration " << iter;
     }
-    const auto stored = Stored(root, mode == "direct", &head);
+    const auto stored = Stored(root, &head);
     for (const auto& [seq, hash] : acked) {
       const auto it = stored.find(seq);
       ASSERT_NE(it, stored.end()) << "acknowledged seq " << seq << " lost after kill " << iter;

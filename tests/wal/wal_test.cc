@@ -467,6 +467,38 @@ TEST_P(WalTest, OnlyTheContiguousDurablePrefixIsAcknowledged) {
   EXPECT_EQ(report.records, durable + 5);
 }
 
+// Found by the kill -9 drill: a direct-mode run that died with chunks durable behind a lost
+// one, reopened by a buffered-mode run, froze the stream (recovery's window followed the
+// opening run's mode, not the mode that wrote the files). Either mode must cut them off.
+TEST_P(WalTest, ChunksBehindALostOneAreCutWhateverTheNextRunsMode) {
+  WalOptions direct = Options();
+  direct.write_mode = WriteMode::kDirect;
+  uint64_t durable = 0;
+  {
+    auto r = Wal::Open(direct);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    auto wal = std::move(r).value();
+    ASSERT_TRUE(Append(wal.get(), "a", 2).ok());
+    faults_.fail_write_at = faults_.writes + 3;  // the third 8 KiB chunk of the next commit
+    EXPECT_EQ(Append(wal.get(), "a", 100).code(), Code::kIo);
+    durable = wal->GetStream("w@test", "a").value()->durable_seq();
+  }
+  ASSERT_GT(durable, 2u);
+  // The failed chunk left a zeroed hole with later chunks after it: corruption to a reader
+  // without the recovery window (the offline tools), a torn tail to recovery.
+  EXPECT_TRUE(Scan("a").frozen);
+  faults_.fail_write_at = 0;
+  auto wal = OpenWal(Options());  // this test's mode: buffered or direct
+  EXPECT_EQ(wal->counters().corrupt_total, 0u);
+  EXPECT_EQ(wal->counters().torn_tail_total, 1u);
+  EXPECT_EQ(wal->GetStream("w@test", "a").value()->head_seq(), durable);
+  ASSERT_TRUE(Append(wal.get(), "a", 5).ok());
+  ASSERT_TRUE(wal->Close().ok());
+  const StreamReport report = Scan("a");
+  EXPECT_FALSE(report.frozen) << report.problem.ToString();
+  EXPECT_EQ(report.records, durable + 5);
+}
+
 std::string ParamName(const ::testing::TestParamInfo<WalParam>& info) {
   return std::string(info.param.backend == IoBackendKind::kPwritev ? "pwritev" : "io_uring") +
          (info.param.mode == WriteMode::kDirect ? "_direct" : "_buffered");
