@@ -88,6 +88,8 @@ TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/%.o)
 BENCH_SRCS := $(wildcard bench/*.cc)
 FUZZ_SRCS := $(wildcard fuzz/*_fuzzer.cc)
 FUZZERS := $(FUZZ_SRCS:fuzz/%.cc=$(BUILD)/%)
+# The fuzz targets again, with their entry points renamed, for tests/fuzz/fuzz_replay_test.cc.
+FUZZ_REPLAY_OBJS := $(FUZZ_SRCS:fuzz/%.cc=$(BUILD)/fuzz_replay/%.o)
 
 build-all: $(BUILD)/ronctl $(BUILD)/ron_tests $(BUILD)/ron_demo $(BUILD)/ron_hosts $(BUILD)/ron_chaos
 
@@ -119,7 +121,11 @@ $(BUILD)/ron_hosts: $(BUILD)/tools/hosts_demo.o $(TOOL_OBJS) $(LIB)
 $(BUILD)/ron_chaos: $(BUILD)/tools/chaos_rig.o $(LIB)
 	$(CXX) $(LDFLAGS_ALL) $^ -o $@ $(LIBS)
 
-$(BUILD)/ron_tests: $(TEST_OBJS) $(TOOL_OBJS) $(LIB)
+$(BUILD)/fuzz_replay/%.o: fuzz/%.cc
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS_ALL) -DLLVMFuzzerTestOneInput=RonFuzz_$* -c $< -o $@
+
+$(BUILD)/ron_tests: $(TEST_OBJS) $(FUZZ_REPLAY_OBJS) $(TOOL_OBJS) $(LIB)
 	$(CXX) $(LDFLAGS_ALL) $^ -o $@ -lgtest -lgtest_main $(LIBS)
 
 test-run: $(BUILD)/ronctl $(BUILD)/ron_chaos $(BUILD)/ron_tests
@@ -149,13 +155,21 @@ bench-run: $(BENCH_SRCS:bench/%.cc=$(BUILD)/bench/%)
 $(BUILD)/%_fuzzer: fuzz/%_fuzzer.cc $(LIB)
 	$(CXX) $(CXXFLAGS_ALL) -fsanitize=fuzzer $< -o $@ $(LIB) $(LIBS)
 
+# Runs every target even when one fails, then prints "N passed, N failed" (one per target).
 fuzz-run: $(FUZZERS)
-	@for f in $(FUZZERS); do \
+	@passed=0; failed=0; \
+	for f in $(FUZZERS); do \
 	  name=$$(basename $$f); work=$(BUILD)/corpus/$$name; mkdir -p $$work fuzz/corpus/$$name; \
 	  echo "== $$name for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(BUILD)/$$name- \
-	    $$work fuzz/corpus/$$name 2>$(BUILD)/$$name.log || { tail -40 $(BUILD)/$$name.log; exit 1; }; \
-	  grep -E 'stat::number_of_executed_units|Done' $(BUILD)/$$name.log | tail -2; \
-	done
+	  if $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(BUILD)/$$name- \
+	      $$work fuzz/corpus/$$name 2>$(BUILD)/$$name.log; then \
+	    passed=$$((passed + 1)); \
+	    grep -E 'stat::number_of_executed_units|Done' $(BUILD)/$$name.log | tail -2; \
+	  else \
+	    failed=$$((failed + 1)); tail -40 $(BUILD)/$$name.log; \
+	    echo "$$name FAILED: minimize the artifact above into fuzz/regressions/$$name/"; \
+	  fi; \
+	done; \
+	echo "$$passed passed, $$failed failed"; [ $$failed -eq 0 ]
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -245,8 +245,16 @@ void CheckpointBuilder::Run() {
     if (done) queue_.pop_front();
     busy_ = false;
     if (queue_.empty()) idle_cv_.notify_all();
-    if (!done) {  // back off, but wake for Stop
-      cv_.wait_for(lock, backoff, [&] { return stopping_; });
+    if (!done) {
+      // Back off. Before Stop, Stop wakes the wait (one more try within its deadline); while
+      // stopping, the wait ends at the backoff or the deadline: never a spin that floods the
+      // log and the failure counter until the deadline (it did).
+      if (!stopping_) {
+        cv_.wait_for(lock, backoff, [&] { return stopping_; });
+      } else {
+        const auto until = std::min(Clock::now() + backoff, deadline_);
+        cv_.wait_until(lock, until, [&] { return Clock::now() >= until; });
+      }
       backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
     }
   }

@@ -1,5 +1,6 @@
 #include "checkpoint/verifier.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -59,7 +60,10 @@ void ExportStreams(const std::string& root, std::set<std::pair<std::string, std:
     if (!wal::ListDir(root + "/" + w, &streams).ok()) continue;
     for (const std::string& s : streams) {
       std::string stream;
-      if (segment::UnescapePathComponent(s, &stream)) out->emplace(writer_id, stream);
+      struct stat st;
+      const bool dir = stat((root + "/" + w + "/" + s).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+      // A stray file (an editor's backup, .DS_Store) is no stream.
+      if (dir && segment::UnescapePathComponent(s, &stream)) out->emplace(writer_id, stream);
     }
   }
 }
@@ -234,6 +238,13 @@ Status VerifyExports(const ExportVerifyOptions& options, ExportVerifyReport* rep
       for (const Checkpoint& c : lm.manifest.checkpoints) cps.push_back(&c);
       for (const ManifestSegment& p : lm.manifest.segments) parts.push_back(&p);
     }
+    if (in_wal.count({writer_id, stream}) == 0 && cps.empty()) {
+      // An export directory without a manifest and without a WAL stream holds no evidence.
+      report->streams--;
+      report->notes.push_back("ignored " + ExportStreamDir(options.export_dir, writer_id, stream) +
+                              " (no manifest, no WAL stream)");
+      continue;
+    }
     if (in_wal.count({writer_id, stream}) == 0) {
       Fail(report, Code::kSeqGap, "wal_missing",
            "the export covers records up to seq " + std::to_string(cps.back()->last_seq) +
@@ -260,7 +271,8 @@ Status VerifyExports(const ExportVerifyOptions& options, ExportVerifyReport* rep
           if (ci >= cps.size()) return true;
           if (pi < parts.size()) {
             const ManifestSegment& p = *parts[pi];
-            if (r.seq == p.first_seq && (BaseName(*r.file) != p.file || r.offset != p.offset)) {
+            // Every record of a part is in the part's file; the first at the part's offset.
+            if (BaseName(*r.file) != p.file || (r.seq == p.first_seq && r.offset != p.offset)) {
               return fail(Code::kConflict, "segment_mismatch",
                           "the manifest places seq " + std::to_string(r.seq) + " at " + p.file +
                               " offset " + std::to_string(p.offset),

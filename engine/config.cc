@@ -441,6 +441,13 @@ Status ValidateConfig(const AuditConfig& c) {
     return Bad("sink", "amnesia=true allows only ram or export sinks (no disk writes), got " +
                            NameOf(kSinks, c.sink));
   }
+  if (c.sink == SinkKind::kExport) {
+    // Checkpoints are cut from records as they become durable in the WAL; an export without
+    // one would have nothing to cut from (Engine::Open refuses it too).
+    return Bad("sink", c.amnesia ? "export without a WAL is not supported by this engine; amnesia "
+                                   "allows only ram here"
+                                 : "export without a WAL is not supported; use \"wal+export\"");
+  }
   if (c.max_attrs_bytes < Limits::kMinAttrsBytes)
     return Bad("max_attrs_bytes", "must be at least 256B");
   if (c.max_record_bytes < c.max_attrs_bytes + Limits::kRecordOverAttrsBytes) {
@@ -483,6 +490,9 @@ Status ValidateConfig(const AuditConfig& c) {
     RON_RETURN_IF_ERROR(CheckDir("export.dir", c.export_.dir));
     if (c.export_.checkpoint_every < 1000)
       return Bad("export.checkpoint_every", "must be at least 1000");
+    // A zero period would cut on every batch; a huge one would overflow the clock.
+    if (c.export_.export_every_ms < 1000 || c.export_.export_every_ms > 7ull * 24 * 3600 * 1000)
+      return Bad("export.export_every", "must be in 1s..7d");
     if (c.export_.alg.empty())
       return Bad("export.alg", "must not be empty (use \"none\" for unsigned)");
     if (c.export_.alg != "none" && c.export_.signer_key_id.empty()) {

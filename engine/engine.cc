@@ -850,8 +850,11 @@ class Engine::Impl {
 
     static Status FindInRam(const RamStream& s, uint64_t seq, Digest* digest) {
       if (s.recent.empty() || seq < s.recent.front().first) {
-        return Status(Code::kConflict, "seq " + std::to_string(seq) +
-                                           " is no longer held in RAM; cannot confirm a duplicate");
+        // Not Conflict: nothing says the retry differs from what was stored, and a Conflict
+        // tells a client its history diverged. The ring simply no longer holds the position
+        // (the same answer Read gives for it).
+        return Status(Code::kSeqGap, "seq " + std::to_string(seq) +
+                                         " is no longer held in RAM; cannot confirm a duplicate");
       }
       *digest = s.recent[seq - s.recent.front().first].second;
       return Status::Ok();

@@ -119,7 +119,9 @@ class Engine {
   // A sealed record from replay, import or a retry (DESIGN.md §7): seq == head+1 and prev == head
   // → Appended; seq ≤ head and the stored record at seq has the same self_hash → Duplicate (the
   // original position, counted in audit_dedupe_hits_total); same seq, other hash → Conflict;
-  // seq > head+1 → SeqGap. Blocks until durable or the deadline.
+  // seq > head+1 → SeqGap. sink=ram can confirm a duplicate only while its ring holds the
+  // position (ram_records_per_stream): an older seq is SeqGap ("no longer held in RAM"), never
+  // Conflict. Blocks until durable or the deadline.
   Result<AppendResult> AppendSealed(std::string_view sealed, Deadline deadline);
 
   // Up to `max_records` (at most kMaxReadRecords) sealed records of (writer_id, stream) from

@@ -32,17 +32,20 @@ int ConfigMain(int argc, char** argv) {
     return UsageError("config", "unknown command '" + std::string(argv[1]) + "'");
   }
   ConfigSources sources;
+  bool want_value = false;  // the previous argument was a flag whose value comes next
   for (int i = 2; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       Write(stdout, kHelp);
       return kExitOk;
     }
-    if (arg.rfind("--audit-", 0) == 0) {
+    if (want_value) {
       sources.flags.emplace_back(arg);
-    } else if (!sources.flags.empty() && arg.rfind("--", 0) != 0 &&
-               sources.flags.back().find('=') == std::string::npos) {
-      sources.flags.emplace_back(arg);  // the value of the previous flag
+      want_value = false;
+    } else if (arg.rfind("--audit-", 0) == 0) {
+      sources.flags.emplace_back(arg);
+      // --audit-amnesia alone means true (--audit-amnesia=false to turn it off).
+      want_value = arg.find('=') == std::string_view::npos && arg != "--audit-amnesia";
     } else if (sources.file.empty()) {
       sources.file = std::string(arg);
     } else {

@@ -15,13 +15,16 @@ echo "ron-audit — tamper-evident audit log: canonical records, BLAKE3 chains, 
 echo
 echo "1. The record law on docs/examples/drafts.jsonl (canonicalize, hash, seal, chain):"
 "$build/ron_demo" docs/examples/drafts.jsonl data/demo | sed -n '1,3p;$p'
-echo "   … ronctl audit verify-chain: $("$ronctl" audit verify-chain < data/demo/chain.jsonl)"
+chain=$("$ronctl" audit verify-chain < data/demo/chain.jsonl)  # set -e: a failure stops make run
+echo "   … ronctl audit verify-chain: $chain"
 chmod 600 data/demo/*.jsonl
 
 echo
 if [[ "$profile" == micronode ]]; then
-  echo "2. Three hosts at once on the Micronode profile (RAM only, no file is written):"
+  echo "2. Three hosts at once on the Micronode profile (RAM only: the engine writes no file;"
+  echo "   this demo saves the final metrics page to data/metrics.prom itself):"
   "$build/ron_hosts" --profile micronode --metrics data/metrics.prom
+  chmod 600 data/metrics.prom
   echo
   echo "Metrics (Prometheus text): data/metrics.prom. 'make run' shows the WAL (Macronode) profile."
   exit 0
@@ -61,7 +64,8 @@ echo "   \$ ronctl audit prove --dir $wal --export-dir $exp --stream ledger --se
 "$ronctl" audit prove --dir "$wal" --export-dir "$exp" --stream ledger --seq 10 > data/receipt.json
 chmod 600 data/receipt.json
 echo "   \$ ronctl audit check-proof data/receipt.json --trusted-keys $keys/trusted.keys"
-echo "   $("$ronctl" audit check-proof data/receipt.json --trusted-keys "$keys/trusted.keys")"
+proof=$("$ronctl" audit check-proof data/receipt.json --trusted-keys "$keys/trusted.keys")
+echo "   $proof"
 
 echo
 echo "6. What is on disk (ronctl audit inspect --dir $wal):"
@@ -74,12 +78,19 @@ segment=$(ls data/tampered/svc-ledger@demo/ledger/wal-*.seg | head -1)
 offset=$(grep -abo '"amount_minor":' "$segment" | sed -n '10p' | cut -d: -f1)
 printf '9' | dd of="$segment" bs=1 seek=$((offset + 15)) conv=notrunc status=none
 echo "   \$ ronctl audit verify --dir data/tampered"
-echo "   $("$ronctl" audit verify --dir data/tampered 2>/dev/null || true)"
+# verify must fail here: a copy that verifies means tampering went unnoticed.
+if caught=$("$ronctl" audit verify --dir data/tampered 2>/dev/null); then
+  echo "   NOT DETECTED: $caught"; exit 1
+fi
+echo "   $caught"
 echo "   …and the first gateway manifest deleted from a copy of the export:"
 rm -rf data/tampered-export && cp -a "$exp" data/tampered-export
 rm "$(ls data/tampered-export/svc-hosts@demo/gateway/manifest-*.json | head -1)"
 echo "   \$ ronctl audit verify --dir $wal --export-dir data/tampered-export"
-echo "   $("$ronctl" audit verify --dir "$wal" --export-dir data/tampered-export 2>/dev/null || true)"
+if caught=$("$ronctl" audit verify --dir "$wal" --export-dir data/tampered-export 2>/dev/null); then
+  echo "   NOT DETECTED: $caught"; exit 1
+fi
+echo "   $caught"
 
 echo
 echo "Metrics (Prometheus text): data/metrics.prom. 'make run' again resumes every chain;"

@@ -391,6 +391,39 @@ TEST_P(EngineTest, ReadVerifiesEveryRecordAndLinkOnRead) {
       << reopened->MetricsText();
 }
 
+// Retries must be safe: in the RAM profile a retry of a record the ring has let go of is not
+// a Conflict (it used to be), and one the ring still holds is a Duplicate at its position.
+TEST_P(EngineTest, RetryOfARecordOlderThanTheRamRingIsNeverAConflict) {
+  EngineOptions o = Options(1);
+  o.ram_records_per_stream = 16;
+  auto engine = Open(o);
+  const std::string w = "svc-test@inst-1";
+  std::vector<Ticket> tickets;
+  for (int i = 0; i < 10; ++i) tickets.push_back(engine->Emit("retry", Draft(i)).value());
+  for (const Ticket& t : tickets) ASSERT_TRUE(t.Wait(In(seconds(30))).ok());
+  const auto early = engine->Read(w, "retry", 1, 10, In(seconds(10)));
+  ASSERT_TRUE(early.ok()) << early.status().ToString();
+  tickets.clear();
+  for (int i = 10; i < 40; ++i) tickets.push_back(engine->Emit("retry", Draft(i)).value());
+  for (const Ticket& t : tickets) ASSERT_TRUE(t.Wait(In(seconds(30))).ok());
+  const auto late = engine->Read(w, "retry", 39, 1, In(seconds(10)));
+  ASSERT_TRUE(late.ok() && late.value().size() == 1u);
+  auto recent = engine->AppendSealed(late.value()[0], In(seconds(10)));
+  ASSERT_TRUE(recent.ok()) << recent.status().ToString();
+  EXPECT_EQ(recent.value().outcome, AppendOutcome::kDuplicate);
+  EXPECT_EQ(recent.value().receipt.seq, 39u);
+  const auto old = engine->AppendSealed(early.value()[0], In(seconds(10)));
+  if (GetParam() == SinkKind::kRam) {
+    EXPECT_EQ(old.code(), Code::kSeqGap) << old.status().ToString();
+    EXPECT_NE(old.status().message().find("no longer held in RAM"), std::string::npos);
+  } else {  // the WAL holds everything
+    ASSERT_TRUE(old.ok()) << old.status().ToString();
+    EXPECT_EQ(old.value().outcome, AppendOutcome::kDuplicate);
+    EXPECT_EQ(old.value().receipt.seq, 1u);
+  }
+  EXPECT_EQ(engine->State(w, "retry").head_seq, 40u);
+}
+
 TEST_P(EngineTest, PerStreamQueueDepthOverrideBoundsOnlyThatStream) {
   EngineOptions o = Options(1, 100000);
   o.config.stream_queue_depth["tiny"] = 2;
