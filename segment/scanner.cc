@@ -1,5 +1,7 @@
 #include "segment/scanner.h"
 
+#include <algorithm>
+
 namespace ron::segment {
 namespace {
 
@@ -32,10 +34,11 @@ uint64_t LastValidFrameAfter(std::string_view file, uint64_t from, size_t max_re
 // Damage at `bad_offset` of the newest segment is a torn final write only if no valid frame was
 // written after it — or, with several O_DIRECT batches in flight, only inside the window those
 // batches can span (a crash can persist a later batch and lose an earlier one).
-bool IsTornTail(std::string_view file, uint64_t bad_offset, const ScanOptions& options) {
+bool IsTornTail(std::string_view file, uint64_t bad_offset, const ScanOptions& options,
+                uint64_t window_bytes) {
   if (!options.newest) return false;
   const uint64_t last = LastValidFrameAfter(file, bad_offset, options.max_record_bytes);
-  return last == 0 || last < bad_offset + options.torn_window_bytes;
+  return last == 0 || last < bad_offset + window_bytes;
 }
 
 std::string At(uint64_t offset) { return " at offset " + std::to_string(offset); }
@@ -128,7 +131,13 @@ ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
       const bool zeros = file.find_first_not_of('\0', offset) == std::string_view::npos;
       if (!zeros) {
         result.bad_offset = offset;
-        if (IsTornTail(file, offset, options)) {
+        // Zeros at a 4 KiB boundary with frames after them: the signature of O_DIRECT writes
+        // lost behind later ones (each starts on a 4 KiB boundary, into zero-filled space).
+        const uint64_t window =
+            offset % segment::kPaddingAlignBytes == 0
+                ? std::max(options.torn_window_bytes, options.lost_write_window_bytes)
+                : options.torn_window_bytes;
+        if (IsTornTail(file, offset, options, window)) {
           result.outcome = ScanOutcome::kTornTail;
           result.detail = "data after the end of the durable prefix" + At(offset);
         } else {
@@ -142,7 +151,7 @@ ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
     }
     // Damaged: kTruncated, kTooLong or kChecksum.
     result.bad_offset = offset;
-    if (IsTornTail(file, offset, options)) {
+    if (IsTornTail(file, offset, options, options.torn_window_bytes)) {
       result.outcome = ScanOutcome::kTornTail;
       result.detail = "torn final write" + At(offset);
     } else if (status == FrameStatus::kTooLong) {

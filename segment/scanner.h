@@ -11,7 +11,8 @@
 //   kTornTail         newest segment only: a partial frame, a bad checksum,  truncate the file at
 //                     an impossible length, or non-zero bytes after an end   bad_offset; count
 //                     marker — with no checksum-valid frame starting         wal_torn_tail_total
-//                     anywhere after it (beyond torn_window_bytes)
+//                     anywhere after it (beyond torn_window_bytes, or for
+//                     zeros at a 4 KiB boundary lost_write_window_bytes)
 //   kCorruptMidLog    damage anywhere else: an older segment, or valid       freeze the stream;
 //                     frames follow it (a changed or zeroed record)          serve frames before
 //   kSeqDiscontinuity a checksum-valid frame whose seq is not previous + 1,   freeze; serve before
@@ -62,10 +63,14 @@ struct ScanOptions {
   uint64_t expected_first_seq = 0;   // 0: take the header's first_seq
   size_t max_record_bytes = 4096;
   // Damage followed by valid frames is corruption, unless all of those frames start within this
-  // many bytes of it: the span a crash can leave when several O_DIRECT batches were in flight.
-  // Recovery passes it whatever its own write mode (the files may come from a direct-mode run);
-  // offline readers pass 0 and report what is on disk.
+  // many bytes of it: the span a crash can leave when several O_DIRECT batches were in flight
+  // (recovery in direct mode; 0 for buffered writes, whose batches land as one write).
   uint64_t torn_window_bytes = 0;
+  // The same for one kind of damage only: zeros at a 4 KiB boundary (a len-0 frame) with frames
+  // after them, which is what O_DIRECT writes lost behind later ones leave. Recovery passes it
+  // in either write mode, since the files may come from a direct-mode run; a changed or garbled
+  // frame is never covered by it. Offline readers pass 0 and report what is on disk.
+  uint64_t lost_write_window_bytes = 0;
 };
 
 struct ScanResult {

@@ -30,6 +30,7 @@ using Flags = std::map<std::string, std::string>;
 
 constexpr char kAppendHelp[] =
     "usage: ronctl audit append --dir DIR --stream S [--writer-id W]\n"
+    "       ronctl audit append --dir DIR --sealed\n"
     "         [--fsync always|on_checkpoint|never] [--ack] [--io-backend auto|io_uring|pwritev]\n"
     "         [--write-mode buffered|direct] [--metrics FILE]\n"
     "         [--export-dir DIR [--checkpoint-every N] [--export-every DUR]\n"
@@ -46,6 +47,10 @@ constexpr char kAppendHelp[] =
     "every DUR (default 15m) and at the end, each with its manifest, into DIR (0700). With\n"
     "--signer-key (an Ed25519 key file from 'ronctl keygen', mode 0600) and --key-id they are\n"
     "signed; without, unsigned (\"alg\":\"none\").\n"
+    "--sealed: stdin holds sealed records (as 'ronctl audit range' prints them), appended as\n"
+    "they are through AppendSealed into their own (writer_id, stream): the next seq with the\n"
+    "right prev is appended, a record already stored is a duplicate (a no-op), another record at\n"
+    "a stored seq is Conflict, a gap SeqGap. --ack prints '<seq> <self_hash> appended|duplicate'.\n"
     "A bad line gets 'err <Code> line <n>' on stderr and is skipped. Exit 0 if every line was\n"
     "appended, 1 if any was not or the WAL failed, 2 on a usage error.\n";
 
@@ -117,8 +122,13 @@ bool ResolveWriter(const std::string& dir, const Flags& flags, const std::string
 
 // Appends through the engine (one writer thread, the WAL profile): the same code path hosts use.
 int RunAppend(const Flags& flags) {
-  if (!flags.count("dir") || !flags.count("stream")) {
+  const bool sealed = flags.count("sealed") > 0;
+  if (!flags.count("dir") || (!flags.count("stream") && !sealed)) {
     return UsageError("audit append", "--dir and --stream are required");
+  }
+  if (sealed && flags.count("export-dir")) {
+    return UsageError("audit append", "--sealed imports records as they are; cut checkpoints of "
+                                      "the imported WAL with a later append run");
   }
   EngineOptions options;
   options.config.sink = SinkKind::kWal;
@@ -182,7 +192,7 @@ int RunAppend(const Flags& flags) {
   options.log = [](std::string_view line) {
     std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
   };
-  const std::string stream = flags.at("stream");
+  const std::string stream = flags.count("stream") ? flags.at("stream") : "";
   const bool ack = flags.count("ack") > 0;
   const auto fail = [](const Status& status) {
     std::fprintf(stderr, "ronctl audit append: %s\n", status.ToString().c_str());
@@ -194,7 +204,7 @@ int RunAppend(const Flags& flags) {
   if (!opened.ok()) return fail(opened.status());
   Engine& engine = *opened.value();
   const StreamInfo initial = engine.State(options.writer_id, stream);
-  if (initial.state == wal::StreamState::kFrozen) {
+  if (!sealed && initial.state == wal::StreamState::kFrozen) {
     return fail(Status(Code::kFrozen, "stream " + options.writer_id + "/" + stream +
                                           " is frozen (ronctl audit inspect shows why)"));
   }
@@ -248,6 +258,25 @@ int RunAppend(const Flags& flags) {
       ++rejected;
       std::fprintf(stderr, "err RecordTooLarge line %llu\n",
                    static_cast<unsigned long long>(line_no));
+      continue;
+    }
+    if (sealed) {  // replay/import: one AppendSealed per line, in order
+      const Result<AppendResult> a = engine.AppendSealed(line, far());
+      if (a.ok()) {
+        ++appended;
+        if (ack) {
+          out = std::to_string(a.value().receipt.seq) + ' ' + HashText(a.value().receipt.self_hash) +
+                (a.value().outcome == AppendOutcome::kDuplicate ? " duplicate\n" : " appended\n");
+          Write(stdout, out);
+        }
+      } else if (a.code() == Code::kIo || a.code() == Code::kFrozen || a.code() == Code::kClosed) {
+        fatal = true;
+        fail(a.status());
+      } else {
+        ++rejected;
+        std::fprintf(stderr, "err %s line %llu\n", std::string(CodeName(a.code())).c_str(),
+                     static_cast<unsigned long long>(line_no));
+      }
       continue;
     }
     for (;;) {
@@ -501,7 +530,7 @@ int WalMain(int argc, char** argv) {
        {kAppendHelp,
         {"dir", "stream", "writer-id", "fsync", "io-backend", "write-mode", "metrics", "export-dir",
          "checkpoint-every", "export-every", "signer-key", "key-id"},
-        {"ack"},
+        {"ack", "sealed"},
         &RunAppend}},
       {"range", {kRangeHelp, {"dir", "stream", "writer-id", "from", "to"}, {}, &RunRange}},
       {"inspect", {kInspectHelp, {"dir"}, {}, &RunInspect}},

@@ -69,7 +69,8 @@ Status ListStreams(const std::string& root,
 
 Status ScanStream(const std::string& dir, const std::string& writer_id, const std::string& stream,
                   const Limits& limits, VerifyLevel level, StreamReport* report,
-                  const RecordCallback& on_record, uint64_t torn_window_bytes) {
+                  const RecordCallback& on_record, uint64_t torn_window_bytes,
+                  uint64_t lost_write_window_bytes) {
   *report = StreamReport();
   report->writer_id = writer_id;
   report->stream = stream;
@@ -103,6 +104,7 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
     options.expected_first_seq = report->head_seq + 1;
     options.max_record_bytes = limits.max_record_bytes;
     options.torn_window_bytes = torn_window_bytes;
+    options.lost_write_window_bytes = lost_write_window_bytes;
     const bool check_records = i >= full_from;
     Status record_problem;
     uint64_t problem_offset = 0, problem_seq = 0;

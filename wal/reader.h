@@ -62,12 +62,13 @@ struct RecordView {
 using RecordCallback = std::function<bool(const RecordView&)>;
 
 // Scans the stream directory `dir` of (writer_id, stream).
-// `torn_window_bytes`: see segment::ScanOptions (recovery passes the bytes O_DIRECT writes in
-// flight can span, in either write mode; readers pass 0 and call any damage followed by data
+// `torn_window_bytes`, `lost_write_window_bytes`: see segment::ScanOptions (recovery passes the
+// bytes O_DIRECT writes in flight can span; readers pass 0 and call any damage followed by data
 // corruption).
 Status ScanStream(const std::string& dir, const std::string& writer_id, const std::string& stream,
                   const Limits& limits, VerifyLevel level, StreamReport* report,
-                  const RecordCallback& on_record = nullptr, uint64_t torn_window_bytes = 0);
+                  const RecordCallback& on_record = nullptr, uint64_t torn_window_bytes = 0,
+                  uint64_t lost_write_window_bytes = 0);
 
 // Every (writer_id, stream) under a WAL root, from the escaped directory names, sorted.
 Status ListStreams(const std::string& root,

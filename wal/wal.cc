@@ -140,13 +140,16 @@ Status Wal::Recover() {
     RON_RETURN_IF_ERROR(RemovePreallocated(dir));
     StreamReport report;
     // With O_DIRECT, a crash can leave later batches of the last commit durable behind an
-    // earlier one that is not: frames within that span after the damage are a torn tail. The
-    // window applies whatever this process's write mode: the files may have been written by a
-    // run in the other mode (a buffered run that opened a direct run's crashed WAL froze the
-    // stream; found by the kill -9 drill).
+    // earlier one that is not: frames within that span after the damage are a torn tail.
+    // Damage of any kind in direct mode; in either mode, zeros where a lost O_DIRECT write
+    // should be (the files may come from a direct-mode run: a buffered run that reopened a
+    // direct run's crashed WAL froze the stream; found by the kill -9 drill). A changed frame
+    // in buffered mode stays corruption (freeze), never a reason to cut acknowledged records.
     const uint64_t window = kMaxWritesInFlight * options_.direct_batch_bytes;
+    const uint64_t torn_window = options_.write_mode == WriteMode::kDirect ? window : 0;
     RON_RETURN_IF_ERROR(ScanStream(dir, writer_id, stream, options_.limits,
-                                   VerifyLevel::kFromLastSealed, &report, nullptr, window));
+                                   VerifyLevel::kFromLastSealed, &report, nullptr, torn_window,
+                                   window));
     auto s = std::make_unique<StreamWal>();
     s->writer_id_ = writer_id;
     s->stream_ = stream;

@@ -71,10 +71,11 @@ void TakeAcks(std::string* buffer, std::map<uint64_t, std::string>* acked) {
 }
 
 // seq → self_hash of every record in the stream, checked by frame checksum and seq order.
-// Any run may have used O_DIRECT (or been killed before its recovery cut what a direct run
-// left), so a kill may leave later batches behind a lost one: read as recovery does
-// (segment::ScanOptions::torn_window_bytes), whatever the last run's mode.
-std::map<uint64_t, std::string> Stored(const std::string& root, uint64_t* head) {
+// `direct`: the run used O_DIRECT. Any earlier run may have too (and this one been killed before
+// its recovery cut what that left), so zeros where lost O_DIRECT writes should be are read as
+// recovery reads them whatever the mode (segment::ScanOptions::lost_write_window_bytes).
+std::map<uint64_t, std::string> Stored(const std::string& root, bool direct, uint64_t* head) {
+  const uint64_t window = wal::kMaxWritesInFlight * wal::WalOptions().direct_batch_bytes;
   std::map<uint64_t, std::string> stored;
   wal::StreamReport report;
   const Status s = wal::ScanStream(
@@ -84,7 +85,7 @@ std::map<uint64_t, std::string> Stored(const std::string& root, uint64_t* head) 
         stored[r.seq] = HashText(r.self_hash);
         return true;
       },
-      wal::kMaxWritesInFlight * wal::WalOptions().direct_batch_bytes);
+      direct ? window : 0, window);
   EXPECT_TRUE(s.ok()) << s.ToString();
   EXPECT_FALSE(report.frozen) << report.problem.ToString();
   *head = report.head_seq;
@@ -157,7 +158,7 @@ TEST(CrashTest, KillNineNeverLosesAnAcknowledgedRecord) {
       std::advance(first_new, static_cast<long>(acked_before));
       EXPECT_LE(first_new->first, head + 1) << "iteration " << iter;
     }
-    const auto stored = Stored(root, &head);
+    const auto stored = Stored(root, mode == "direct", &head);
     for (const auto& [seq, hash] : acked) {
       const auto it = stored.find(seq);
       ASSERT_NE(it, stored.end()) << "acknowledged seq " << seq << " lost after kill " << iter;

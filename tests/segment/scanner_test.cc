@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <string>
 #include <vector>
 
@@ -119,6 +121,26 @@ TEST(ScannerTest, TornTail) {
   EXPECT_EQ(r.frames, 2u);
   // Without in-flight batches (buffered writes) the same bytes mean a zeroed record.
   EXPECT_EQ(Scan(orphan, true).outcome, ScanOutcome::kCorruptMidLog);
+  // The lost-write window (recovery in either mode) covers the zeros at a 4 KiB boundary...
+  ScanOptions lost;
+  lost.newest = true;
+  lost.expected_segment_no = 1;
+  lost.lost_write_window_bytes = 32 * 8192;
+  r = ScanSegment(orphan, lost, [](const FrameView&) {});
+  EXPECT_EQ(r.outcome, ScanOutcome::kTornTail);
+  EXPECT_EQ(r.bad_offset, 8192u);
+  // ...but never a changed frame with frames after it (bitrot, tampering: freeze, do not cut),
+  std::string changed = SegmentBuilder(1, 1).Batch(2).Batch(2).bytes();
+  IncrementByte(&changed, SegmentBuilder(1, 1).Batch(2).Batch(2).frame(1) + 30);
+  EXPECT_EQ(ScanSegment(changed, lost, [](const FrameView&) {}).outcome,
+            ScanOutcome::kCorruptMidLog);
+  // ...nor zeros that do not start on a 4 KiB boundary (a zeroed record inside a batch).
+  const SegmentBuilder three = SegmentBuilder(1, 1).Batch(3).Batch(1);
+  std::string zeroed = three.bytes();
+  std::fill(zeroed.begin() + static_cast<long>(three.frame(1)),
+            zeroed.begin() + static_cast<long>(three.frame(2)), '\0');
+  EXPECT_EQ(ScanSegment(zeroed, lost, [](const FrameView&) {}).outcome,
+            ScanOutcome::kCorruptMidLog);
   // A segment whose header was never completed.
   EXPECT_EQ(Scan(std::string(10, 'R'), true).outcome, ScanOutcome::kTornTail);
   EXPECT_EQ(Scan(std::string(4096, '\0'), true).outcome, ScanOutcome::kTornTail);

@@ -56,6 +56,38 @@ TEST_F(WalCliTest, AppendAcksEveryDurableRecordAndResumes) {
   EXPECT_EQ(lines[0].substr(0, 2), "6 ");
 }
 
+// The recovery path of docs/RUNBOOK.md: the healthy records of a stream (`range`) imported as
+// they are into a new WAL (`append --sealed`), where they keep their seqs and hashes; a second
+// import is all duplicates, a changed record a Conflict.
+TEST_F(WalCliTest, SealedRecordsImportAsTheyAreAndRetriesAreDuplicates) {
+  ASSERT_EQ(Append(Drafts(6)).exit_code, 0);
+  const auto range = Ronctl({"audit", "range", "--dir", Dir(), "--stream", "ingress", "--to", "4"});
+  ASSERT_EQ(range.exit_code, 0) << range.err;
+  ASSERT_EQ(SplitLines(range.out).size(), 4u);
+  const std::string copy = tmp_.path() + "/copy";
+  auto r = Ronctl({"audit", "append", "--dir", copy, "--sealed", "--ack"}, range.out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto acks = SplitLines(r.out);
+  ASSERT_EQ(acks.size(), 4u);
+  EXPECT_EQ(acks[3].substr(acks[3].size() - 9), " appended");
+  r = Ronctl({"audit", "append", "--dir", copy, "--sealed", "--ack"}, range.out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(SplitLines(r.out).size(), 4u);
+  EXPECT_EQ(SplitLines(r.out)[0].substr(0, 2), "1 ");
+  EXPECT_EQ(SplitLines(r.out)[0].substr(SplitLines(r.out)[0].size() - 10), " duplicate");
+  // The copy holds the same sealed records, byte for byte.
+  const auto copied = Ronctl({"audit", "range", "--dir", copy, "--stream", "ingress"});
+  EXPECT_EQ(copied.out, range.out);
+  EXPECT_EQ(Ronctl({"audit", "verify", "--dir", copy}).out, "ok 4 records, 1 streams\n");
+  // Record 2 with one byte of its body changed no longer verifies: refused, that line only.
+  std::string changed = SplitLines(range.out)[1];
+  changed[changed.find("\"n\":1") + 4] = '2';
+  r = Ronctl({"audit", "append", "--dir", copy, "--sealed"}, changed + "\n");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("\nerr HashMismatch line 1\n"), std::string::npos) << r.err;
+  EXPECT_EQ(Ronctl({"audit", "verify", "--dir", copy}).out, "ok 4 records, 1 streams\n");
+}
+
 TEST_F(WalCliTest, BadLinesAreReportedAndSkipped) {
   const std::string input =
       std::string(kDraft) + "\n" + "{\"kind\":\"X\",\"seq\":9}\n" +

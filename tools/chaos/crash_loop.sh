@@ -24,8 +24,10 @@ for ((i = 1; i <= kills; i++)); do
   prev_total=$total
 done
 # A clean run after the last kill resumes every chain and cuts the final checkpoints.
+acks_before=$(wc -l < "$WORK/acks")
 "$RIG" --wal "$WORK/wal" --export "$WORK/exp" --streams 3 --seconds 1 --ack-file "$WORK/acks" \
   > "$OUT/final.log" 2>&1 || fail "the final run failed: $(tail -1 "$OUT/final.log")"
+why=$(resumed "$OUT/final.log" "$WORK/acks" "$acks_before") || fail "final run did not resume: $why"
 lost=$(lost_acks "$WORK/wal" "$WORK/acks")
 [[ $lost == 0 ]] || fail "final lost=$lost"
 verify_ok "$WORK/wal" "$WORK/exp" || fail "final verify: $(cat "$WORK/verify.out")"

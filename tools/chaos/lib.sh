@@ -67,3 +67,14 @@ verify_ok() {
     "$RONCTL" audit verify --dir "$1" > "$WORK/verify.out" 2> "$WORK/verify.err"
   fi
 }
+
+# resumed LOG ACKFILE ACKS_BEFORE: the run whose output is LOG appended without an error and
+# acknowledged new records (the chains resumed where they stood). Prints why not, else nothing.
+resumed() {
+  local line errors acks
+  line=$(summary_of "$1")
+  errors=$(json_num "$line" errors)
+  acks=$(wc -l < "$2")
+  [[ -n $errors && $errors == 0 ]] || { echo "errors=${errors:-none} ($(json_str "$line" last_error))"; return 1; }
+  ((acks > $3)) || { echo "no new acknowledgements ($3 before, $acks after)"; return 1; }
+}

@@ -8,9 +8,12 @@ drill_init torn_write
 rounds=$([[ $LONG == 1 ]] && echo 30 || echo 4)
 mkdir -m 700 "$WORK/wal"
 torn_total=0
+touch "$WORK/acks"
 for ((r = 1; r <= rounds; r++)); do
+  acks_before=$(wc -l < "$WORK/acks")
   "$RIG" --wal "$WORK/wal" --streams 1 --seconds 1 --rate 5000 --ack-file "$WORK/acks" \
-    --metrics "$WORK/metrics.$r" > "$OUT/run-$r.log" 2>&1 || fail "run $r failed"
+    --metrics "$OUT/metrics.$r.prom" > "$OUT/run-$r.log" 2>&1 || fail "run $r failed"
+  why=$(resumed "$OUT/run-$r.log" "$WORK/acks" "$acks_before") || fail "run $r did not resume: $why"
   if ((r > 1)); then  # this run's recovery must have truncated the previous damage
     t=$(json_num "$(summary_of "$OUT/run-$r.log")" torn_tails)
     ((t >= 1)) || fail "run $r: the torn tail was not counted (wal_torn_tail_total=$t)"
@@ -31,8 +34,10 @@ for ((r = 1; r <= rounds; r++)); do
   report "round $r: damage at $seg offset $at; verify before recovery: $(cat "$WORK/v.out") / $(grep -o 'torn.*' "$WORK/v.err" | head -1)"
 done
 # The last damage is recovered by one more open.
+acks_before=$(wc -l < "$WORK/acks")
 "$RIG" --wal "$WORK/wal" --streams 1 --seconds 1 --rate 1000 --ack-file "$WORK/acks" \
   > "$OUT/final.log" 2>&1 || fail "final run failed"
+why=$(resumed "$OUT/final.log" "$WORK/acks" "$acks_before") || fail "final run did not resume: $why"
 t=$(json_num "$(summary_of "$OUT/final.log")" torn_tails)
 ((t >= 1)) || fail "final run: torn tail not counted"
 torn_total=$((torn_total + t))
