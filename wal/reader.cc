@@ -11,9 +11,13 @@ namespace {
 Status CheckRecord(Canonicalizer* canonicalizer, CanonicalRecord* scratch,
                    const segment::FrameView& frame, const std::string& writer_id,
                    const std::string& stream, uint64_t prev_seq, const Digest& prev_hash) {
-  RON_RETURN_IF_ERROR(canonicalizer->Canonicalize(frame.json, scratch));
-  if (scratch->bytes != frame.json) {
-    return Status(Code::kSchema, "stored record is not in canonical form");
+  if (canonicalizer->ReadCanonical(frame.json, scratch)) {  // the common case
+    scratch->digest = Blake3(scratch->bytes);
+  } else {
+    RON_RETURN_IF_ERROR(canonicalizer->Canonicalize(frame.json, scratch));
+    if (scratch->bytes != frame.json) {
+      return Status(Code::kSchema, "stored record is not in canonical form");
+    }
   }
   if (scratch->digest != frame.self_hash) {
     return Status(Code::kHashMismatch, "self_hash does not match the canonical bytes");

@@ -60,6 +60,14 @@ class Canonicalizer {
   // holds the record, its canonical bytes and digest.
   Status VerifySealed(std::string_view sealed, CanonicalRecord* out);
 
+  // The fast path for bytes that are already canonical (what every stored record is): true iff
+  // `bytes` are exactly the canonical form of a valid record, in one pass with no rewriting;
+  // then `out` holds the record and `out->bytes` the bytes (the digest is NOT computed). False
+  // means only "not known canonical" — it gives up on non-ASCII text and other rare shapes —
+  // so call Canonicalize for the verdict and its error. When it returns true, Canonicalize
+  // would have accepted `bytes` and produced the same record and bytes. VerifySealed uses it.
+  bool ReadCanonical(std::string_view bytes, CanonicalRecord* out) const;
+
   // The fields the engine assigns to a draft (DESIGN.md §7: emit fills v, seq, prev, writer_id
   // and, if absent, ts_ms).
   struct DraftContext {

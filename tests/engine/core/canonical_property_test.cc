@@ -85,9 +85,13 @@ class Generator {
   std::string Text(int max_pieces) {
     std::string s;
     const int n = Uniform(0, max_pieces);
-    for (int k = 0; k < n; ++k) s += kPieces[static_cast<size_t>(Uniform(0, kPieces.size() - 1))];
+    for (int k = 0; k < n; ++k) s += kPieces[Piece()];
     return s;
   }
+  // ASCII only (escapes and U+007F included): the shapes the canonical fast path handles.
+  bool ascii_only = false;
+  // Object keys without characters that need escaping (with ascii_only: plain ASCII keys).
+  bool plain_keys = false;
 
   Value Any(int depth) {
     Value v;
@@ -121,7 +125,7 @@ class Generator {
     v.type = Value::kObject;
     std::set<std::string> seen;  // keys must stay distinct after NFC
     for (int k = Uniform(0, 4); k > 0; --k) {
-      std::string key = Text(3);
+      std::string key = Key();
       std::string scratch;
       std::string_view nfc;
       EXPECT_TRUE(NfcNormalize(key, &scratch, &nfc));
@@ -134,6 +138,19 @@ class Generator {
   std::mt19937& rng() { return rng_; }
 
  private:
+  size_t Piece() {
+    if (!ascii_only) return static_cast<size_t>(Uniform(0, kPieces.size() - 1));
+    static constexpr size_t kAscii[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 17, 18, 19};
+    return kAscii[Uniform(0, std::size(kAscii) - 1)];
+  }
+  std::string Key() {
+    if (!plain_keys) return Text(3);
+    static constexpr const char* kPlain[] = {"a", "Z", "0", " ", "/", "_", ":", "."};
+    std::string s;
+    for (int k = Uniform(0, 3); k > 0; --k) s += kPlain[Uniform(0, std::size(kPlain) - 1)];
+    return s;
+  }
+
   std::mt19937 rng_;
 };
 
@@ -291,6 +308,93 @@ std::string Spell(const LogicalRecord& r, Generator* gen) {
   std::string out;
   w.Value(object, &out);
   return out;
+}
+
+// What the engine writes: ASCII names, ASCII text with every kind of escape in values.
+LogicalRecord RandomAsciiRecord(Generator* gen) {
+  LogicalRecord r = RandomRecord(gen);
+  r.writer_id = "svc-gw@inst-" + std::to_string(gen->Uniform(0, 9));
+  r.stream = gen->Coin() ? "ingress" : "lock.events";
+  return r;
+}
+
+bool SameRecord(const Record& a, const Record& b) {
+  return a.v == b.v && a.ts_ms == b.ts_ms && a.writer_id == b.writer_id && a.seq == b.seq &&
+         a.stream == b.stream && a.kind == b.kind && a.actor.anon == b.actor.anon &&
+         a.actor.cap_id == b.actor.cap_id && a.actor.key_fpr == b.actor.key_fpr &&
+         a.actor.passport_id == b.actor.passport_id &&
+         a.subject.content_id == b.subject.content_id &&
+         a.subject.ledger_txid == b.subject.ledger_txid && a.subject.name == b.subject.name &&
+         a.reason == b.reason && a.attrs == b.attrs && a.prev == b.prev;
+}
+
+// If the fast path accepts bytes, the full path must accept them as canonical, with the same
+// record. Returns whether the fast path accepted.
+bool FastPathAgrees(Canonicalizer* c, const std::string& bytes) {
+  CanonicalRecord fast, full;
+  if (!c->ReadCanonical(bytes, &fast)) return false;
+  const Status status = c->Canonicalize(bytes, &full);
+  EXPECT_TRUE(status.ok()) << status.ToString() << "\n" << bytes;
+  EXPECT_EQ(full.bytes, bytes);
+  EXPECT_EQ(fast.bytes, bytes);
+  EXPECT_TRUE(SameRecord(fast.record, full.record)) << bytes;
+  return true;
+}
+
+// The canonical fast path (Canonicalizer::ReadCanonical, used by every verifier) against the
+// full path: it accepts the canonical bytes of ASCII records, and whatever it accepts — also
+// among every one-byte change, deletion and duplication of them — the full path accepts as
+// canonical with the same record. It never accepts what the law refuses.
+TEST(CanonicalPropertyTest, FastPathAcceptsOnlyWhatTheFullPathWritesByteForByte) {
+  Generator gen(20261201);
+  gen.ascii_only = true;
+  Canonicalizer c;
+  CanonicalRecord r;
+  int records = 0, fast = 0, mutants_accepted = 0;
+  for (int n = 0; n < 600 && records < 300; ++n) {
+    gen.plain_keys = n % 2 == 0;
+    if (!c.Canonicalize(Spell(RandomAsciiRecord(&gen), &gen), &r).ok()) continue;
+    ++records;
+    const bool accepted = FastPathAgrees(&c, r.bytes);
+    fast += accepted;
+    if (gen.plain_keys) {
+      EXPECT_TRUE(accepted) << r.bytes;  // plain keys, ASCII text: nothing to give up on
+    }
+    if (records > 60) continue;
+    for (size_t i = 0; i < r.bytes.size(); ++i) {
+      std::string flipped = r.bytes;
+      flipped[i] = static_cast<char>(flipped[i] ^ (1 << gen.Uniform(0, 7)));
+      mutants_accepted += FastPathAgrees(&c, flipped);
+      std::string deleted = r.bytes;
+      deleted.erase(i, 1);
+      mutants_accepted += FastPathAgrees(&c, deleted);
+      std::string doubled = r.bytes;
+      doubled.insert(i, 1, doubled[i]);
+      mutants_accepted += FastPathAgrees(&c, doubled);
+    }
+  }
+  EXPECT_EQ(records, 300);
+  EXPECT_GT(fast, records / 2);
+  EXPECT_GT(mutants_accepted, 0);  // some changes stay canonical (a digit, a letter): agreed on
+  // Shapes it leaves to the full path, which then decides.
+  CanonicalRecord out;
+  for (const std::string& s : {
+           std::string(R"({"v":1,"ts_ms":1,"writer_id":"caf\u00e9","seq":1,"stream":"s","kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{},"prev":"b3:0"})"),
+           std::string("{\"v\":1,\"ts_ms\":1,\"writer_id\":\"caf\xC3\xA9\",\"seq\":1,\"stream\":\"s\",\"kind\":\"K\",\"actor\":{},\"subject\":{},\"reason\":\"ok\",\"attrs\":{},\"prev\":\"b3:0\"}"),
+           std::string(R"({"v":1,"ts_ms":1,"writer_id":"w","seq":1,"stream":"s","kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{"a":-0},"prev":"b3:0"})"),
+           std::string(R"({"v":1,"ts_ms":1,"writer_id":"w","seq":1,"stream":"s","kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{"a":1.0},"prev":"b3:0"})"),
+           std::string(R"({"v":1,"ts_ms":1,"writer_id":"w","seq":1,"stream":"s","kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{"b":1,"a":2},"prev":"b3:0"})"),
+           std::string(R"({"v":1,"ts_ms":1,"writer_id":"w","seq":1,"stream":"s","kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{"a":"\/"},"prev":"b3:0"})"),
+           std::string(R"({"v":1,"ts_ms":1,"writer_id":"w","seq":0,"stream":"s","kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{},"prev":"b3:0"})"),
+           std::string(R"({"v":1,"ts_ms":1,"writer_id":"w","seq":1,"stream":"s","kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{"a":[[[[[[[[1]]]]]]]]},"prev":"b3:0"})"),
+       }) {
+    EXPECT_FALSE(c.ReadCanonical(s, &out)) << s;
+  }
+  EXPECT_TRUE(c.ReadCanonical(
+      R"({"v":1,"ts_ms":1,"writer_id":"w","seq":1,"stream":"s","kind":"K","actor":{"anon":true,"cap_id":"c\n\u0001\"\\"},"subject":{"name":"n"},"reason":"ok","attrs":{"a":[[[[[[[1]]]]]]],"b":-9223372036854775808,"c":18446744073709551615},"prev":"b3:0"})",
+      &out));
+  EXPECT_EQ(*out.record.actor.cap_id, "c\n\x01\"\\");
+  EXPECT_TRUE(FastPathAgrees(&c, out.bytes));
 }
 
 constexpr int kRecords = 400;
