@@ -106,7 +106,9 @@ Status ReadExportTail(const std::string& export_dir, const std::string& writer_i
 // ---- CheckpointBuilder --------------------------------------------------------------------
 
 CheckpointBuilder::CheckpointBuilder(BuilderOptions options)
-    : options_(std::move(options)), signer_(options_.signer) {}
+    : options_(std::move(options)),
+      signer_(options_.signer),
+      previous_signer_(options_.previous_signer) {}
 
 CheckpointBuilder::~CheckpointBuilder() { (void)Stop(Clock::now()); }
 
@@ -212,7 +214,6 @@ void CheckpointBuilder::Run() {
     if (item.is_rotate) {
       previous_signer_ = signer_;
       signer_ = item.rotate_to;
-      cosigned_.clear();
       Log("info", "audit.key.rotated", "",
           "checkpoints are now signed by " + (signer_ ? signer_->key_id() : std::string("none")));
     } else {
@@ -299,7 +300,12 @@ Status CheckpointBuilder::Export(const CheckpointCut& cut, std::shared_ptr<Signe
     if (!sig.ok()) return sig.status();
     c.sig = Base64Encode(sig.value());
   }
-  const bool cosign = previous != nullptr && signer != previous && cosigned_.count(key) == 0;
+  // The first checkpoint of a stream under a new key carries the previous key's signature too
+  // (GOVERNANCE §6): the stream's last checkpoint was signed by `previous`, this one is not.
+  // Decided from what the export holds, so it also holds across a restart with a new key.
+  const bool cosign = previous != nullptr && previous != signer &&
+                      !st.last_key_id.empty() && st.last_key_id == previous->key_id() &&
+                      (signer == nullptr || signer->key_id() != st.last_key_id);
   if (cosign) {
     auto sig = previous->Sign(body);
     if (!sig.ok()) return sig.status();
@@ -320,7 +326,6 @@ Status CheckpointBuilder::Export(const CheckpointCut& cut, std::shared_ptr<Signe
   st.last_seq = c.last_seq;
   st.last_id = c.Id();
   st.last_key_id = c.signer_key_id;
-  if (cosign) cosigned_.insert(key);
   Log("info", "audit.checkpoint.created", cut.stream,
       "range [" + std::to_string(c.first_seq) + "," + std::to_string(c.last_seq) + "] root " +
           HashText(c.root) + " signer_key_id " +

@@ -106,6 +106,9 @@ Status ReadExportTail(const std::string& export_dir, const std::string& writer_i
 struct BuilderOptions {
   std::string export_dir;          // must exist (0700)
   std::shared_ptr<Signer> signer;  // null: unsigned checkpoints ("alg":"none")
+  // The key the export was signed with before `signer` (a restart with a new key): it
+  // cross-signs each stream's first checkpoint under `signer`. Null: no cross-signature.
+  std::shared_ptr<Signer> previous_signer;
   size_t queue_capacity = 256;
   std::function<void(const char* level, const char* event, const std::string& stream,
                      const std::string& msg)>
@@ -169,7 +172,6 @@ class CheckpointBuilder {
   wal::LatencyHistogram batch_seconds_;
   // Owned by the builder thread:
   std::shared_ptr<Signer> signer_, previous_signer_;
-  std::set<std::pair<std::string, std::string>> cosigned_;  // streams past the rotation
   std::map<std::pair<std::string, std::string>, StreamState> streams_;
 };
 

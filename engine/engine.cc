@@ -194,7 +194,7 @@ class Engine::Impl {
   struct Metrics {
     std::atomic<uint64_t> emitted{0}, appended{0}, busy{0}, dedupe_hits{0}, aborted{0}, rejected{0},
         bytes{0}, drop_closed{0}, drop_bounds{0}, drop_io{0}, verify_hash{0}, verify_prev{0},
-        wal_timeouts{0}, manifest_gap{0};
+        wal_timeouts{0}, manifest_gap{0}, key_rotations{0};
   };
   // (kind, stream) → records appended. A worker inserts under its snapshot lock and bumps the
   // counter without it; the metrics page reads under the lock. Label sets are capped per worker
@@ -942,7 +942,58 @@ class Engine::Impl {
         return s;
       }
     }
+    const Status rotated = RecordRestartRotations(Clock::now() + std::chrono::seconds(60));
+    if (!rotated.ok()) {
+      (void)Close(Clock::now());
+      return rotated;
+    }
     return Status::Ok();
+  }
+
+  // The KeyRotated record of a restart under a new key, in every stream of this writer whose
+  // last checkpoint another key signed: the evidence that the change was intended, ahead of
+  // the first checkpoint the new key signs.
+  Status RecordRestartRotations(Deadline deadline) {
+    if (builder_ == nullptr || options_.signer == nullptr) return Status::Ok();
+    const std::string new_id = options_.signer->key_id();
+    std::vector<std::string> streams;
+    {
+      std::lock_guard<std::mutex> lock(heads_mu_);
+      for (const auto& [key, info] : heads_) {
+        if (key.first == writer_id_ && info.state == wal::StreamState::kOk) {
+          streams.push_back(key.second);
+        }
+      }
+    }
+    for (const std::string& stream : streams) {
+      ExportTail tail;
+      RON_RETURN_IF_ERROR(ReadExportTail(options_.config.export_.dir, writer_id_, stream, &tail));
+      if (tail.last_key_id.empty() || tail.last_key_id == new_id) continue;
+      auto ticket = Emit(stream, KeyRotatedDraft(tail.last_key_id, new_id));
+      if (!ticket.ok()) return ticket.status();
+      RON_RETURN_IF_ERROR(ticket.value().Wait(deadline).status());
+      metrics_.key_rotations++;
+      const bool vouched = options_.previous_signer != nullptr &&
+                           options_.previous_signer->key_id() == tail.last_key_id;
+      Log(vouched ? "info" : "warn", "audit.key.rotated",
+          LogFields{.stream = stream,
+                    .msg = "restart with key " + new_id + " after " + tail.last_key_id +
+                           (vouched ? "; the first checkpoint is cross-signed by it"
+                                    : "; no cross-signature: the previous key was not given "
+                                      "(EngineOptions::previous_signer)")});
+    }
+    return Status::Ok();
+  }
+
+  static std::string KeyRotatedDraft(const std::string& old_id, const std::string& new_id) {
+    std::string draft =
+        R"({"kind":"KeyRotated","actor":{},"subject":{},"reason":"key_rotation",)";
+    draft += R"("attrs":{"new_key_id":)";
+    AppendJsonString(new_id, &draft);
+    draft += R"(,"old_key_id":)";
+    AppendJsonString(old_id, &draft);
+    draft += "}}";
+    return draft;
   }
 
   // Export sinks: checkpoints are cut from the WAL's records, so they need sink=wal+export.
@@ -970,6 +1021,7 @@ class Engine::Impl {
     BuilderOptions b;
     b.export_dir = c.export_.dir;
     b.signer = std::move(signer);
+    b.previous_signer = options_.previous_signer;
     b.log = [this](const char* level, const char* event, const std::string& stream,
                    const std::string& msg) {
       Log(level, event, LogFields{.stream = stream, .msg = msg});
@@ -1249,18 +1301,15 @@ class Engine::Impl {
         if (key.first == writer_id_) streams.push_back(key.second);
       }
     }
-    std::string draft = R"({"kind":"KeyRotated","actor":{},"subject":{},"reason":"key_rotation",)";
-    draft += R"("attrs":{"new_key_id":)";
-    AppendJsonString(next->key_id(), &draft);
-    draft += R"(,"old_key_id":)";
-    AppendJsonString(old_id, &draft);
-    draft += "}}";
+    const std::string draft = KeyRotatedDraft(old_id, next->key_id());
     for (const std::string& stream : streams) {
       auto ticket = Emit(stream, draft);
       if (!ticket.ok()) return ticket.status();
       RON_RETURN_IF_ERROR(ticket.value().Wait(deadline).status());
     }
     builder_->Rotate(next);
+    metrics_.key_rotations += streams.size();
+    options_.previous_signer = std::move(options_.signer);
     options_.signer = std::move(next);
     return Status::Ok();
   }
@@ -1333,6 +1382,9 @@ class Engine::Impl {
     sample("busy_rejections_total", "endpoint=\"emit\"", metrics_.busy);
     header("audit_dedupe_hits_total", "counter", "AppendSealed replays answered Duplicate.");
     sample("audit_dedupe_hits_total", "", metrics_.dedupe_hits);
+    header("audit_key_rotations_total", "counter",
+           "Streams switched to a new checkpoint signing key (KeyRotated records appended).");
+    sample("audit_key_rotations_total", "", metrics_.key_rotations);
     header("audit_emitted_total", "counter", "Drafts offered to Emit.");
     sample("audit_emitted_total", "", metrics_.emitted);
     header("audit_rejected_total", "counter",

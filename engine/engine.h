@@ -56,6 +56,13 @@ struct EngineOptions {
   // Signs checkpoints (export sinks with export.alg = ed25519): the host's key, e.g. an
   // Ed25519Signer over a 0600 key file; its key_id must equal export.signer_key_id.
   std::shared_ptr<Signer> signer;
+  // A restart with a new key (GOVERNANCE §6: rotate by restarting with the new key): the key
+  // the export was signed with until now. Open then appends a KeyRotated record (attrs
+  // old_key_id, new_key_id) to every stream whose last checkpoint another key signed, and the
+  // first checkpoint of each under `signer` carries this key's cross-signature. Without it
+  // such a restart still works, logs audit.key.rotated at warn level, and verifiers that trust
+  // both keys report missing_cross_signature: a rotation nobody vouched for.
+  std::shared_ptr<Signer> previous_signer;
   // The `service` label of every metric and log line (OBSERVABILITY §1.1), e.g. "svc-gateway".
   std::string service = "ron-audit";
   // A WAL commit (write + fdatasync) slower than this counts in io_timeouts_total{op="wal"}.

@@ -34,7 +34,7 @@ constexpr char kAppendHelp[] =
     "         [--fsync always|on_checkpoint|never] [--ack] [--io-backend auto|io_uring|pwritev]\n"
     "         [--write-mode buffered|direct] [--metrics FILE]\n"
     "         [--export-dir DIR [--checkpoint-every N] [--export-every DUR]\n"
-    "          [--signer-key FILE --key-id ID]]\n"
+    "          [--signer-key FILE --key-id ID [--previous-signer-key FILE]]]\n"
     "\n"
     "stdin: drafts, one JSON object per line, with kind, actor, subject, reason, attrs and\n"
     "optional ts_ms. ronctl assigns v, seq, prev and writer_id (default <hostname>@ronctl) and\n"
@@ -46,7 +46,9 @@ constexpr char kAppendHelp[] =
     "--export-dir: also cut Merkle checkpoints every N records (default 50000, at least 1000),\n"
     "every DUR (default 15m) and at the end, each with its manifest, into DIR (0700). With\n"
     "--signer-key (an Ed25519 key file from 'ronctl keygen', mode 0600) and --key-id they are\n"
-    "signed; without, unsigned (\"alg\":\"none\").\n"
+    "signed; without, unsigned (\"alg\":\"none\"). After a change of key, the first run with\n"
+    "the new key appends a KeyRotated record to each stream; --previous-signer-key (the old\n"
+    "key file) cross-signs the stream's first checkpoint under the new key.\n"
     "--sealed: stdin holds sealed records (as 'ronctl audit range' prints them), appended as\n"
     "they are through AppendSealed into their own (writer_id, stream): the next seq with the\n"
     "right prev is appended, a record already stored is a duplicate (a no-op), another record at\n"
@@ -180,13 +182,25 @@ int RunAppend(const Flags& flags) {
       options.config.export_.signer_key_id = flags.at("key-id");
       options.signer = std::move(signer).value();
     }
+    if (flags.count("previous-signer-key")) {  // a restart with a new key: cross-sign with this
+      if (!flags.count("signer-key")) {
+        return UsageError("audit append", "--previous-signer-key needs --signer-key");
+      }
+      auto previous = Ed25519Signer::FromKeyFile(flags.at("previous-signer-key"));
+      if (!previous.ok()) {
+        std::fprintf(stderr, "ronctl audit append: %s\n", previous.status().ToString().c_str());
+        return kExitFailed;
+      }
+      options.previous_signer = std::move(previous).value();
+    }
     const Status exp = wal::EnsurePrivateDir(options.config.export_.dir, /*create=*/true);
     if (!exp.ok()) {
       std::fprintf(stderr, "ronctl audit append: %s\n", exp.ToString().c_str());
       return kExitFailed;
     }
   } else if (flags.count("checkpoint-every") || flags.count("export-every") ||
-             flags.count("signer-key") || flags.count("key-id")) {
+             flags.count("signer-key") || flags.count("key-id") ||
+             flags.count("previous-signer-key")) {
     return UsageError("audit append", "checkpoint flags need --export-dir");
   }
   options.log = [](std::string_view line) {
@@ -529,7 +543,7 @@ int WalMain(int argc, char** argv) {
       {"append",
        {kAppendHelp,
         {"dir", "stream", "writer-id", "fsync", "io-backend", "write-mode", "metrics", "export-dir",
-         "checkpoint-every", "export-every", "signer-key", "key-id"},
+         "checkpoint-every", "export-every", "signer-key", "key-id", "previous-signer-key"},
         {"ack", "sealed"},
         &RunAppend}},
       {"range", {kRangeHelp, {"dir", "stream", "writer-id", "from", "to"}, {}, &RunRange}},

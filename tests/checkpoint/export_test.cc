@@ -517,6 +517,67 @@ TEST_F(ExportTest, RotationCrossSignsTheFirstCheckpointUnderTheNewKey) {
   EXPECT_EQ(Verify(&both).reason, "missing_cross_signature");
 }
 
+// GOVERNANCE §6's usual rotation: stop, restart with the new key (and the old one as
+// previous_signer). The restart appends KeyRotated and the first new-key checkpoint is
+// cross-signed — decided from the export itself, not from memory of a runtime Rotate.
+TEST_F(ExportTest, RestartWithANewKeyRecordsTheRotationAndCrossSigns) {
+  std::shared_ptr<Signer> old_key = Key("ops-1", 1);
+  std::shared_ptr<Signer> new_key = Key("ops-2", 2);
+  {
+    auto engine = Engine::Open(Options(old_key));
+    ASSERT_TRUE(engine.ok());
+    Emit(engine.value().get(), "s1", 1500);
+    ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
+  }
+  {
+    EngineOptions o = Options(new_key);
+    o.previous_signer = old_key;
+    auto engine = Engine::Open(o);
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    EXPECT_EQ(engine.value()->State(kWriter, "s1").head_seq, 1501u);  // the KeyRotated record
+    EXPECT_NE(engine.value()->MetricsText().find(
+                  "audit_key_rotations_total{service=\"ron-audit\"} 1\n"),
+              std::string::npos);
+    Emit(engine.value().get(), "s1", 1200, 5000);
+    ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
+  }
+  {  // a second restart with the same key rotates nothing
+    EngineOptions o = Options(new_key);
+    o.previous_signer = old_key;
+    auto engine = Engine::Open(o);
+    ASSERT_TRUE(engine.ok());
+    EXPECT_EQ(engine.value()->State(kWriter, "s1").head_seq, 2701u);
+    ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
+  }
+  const auto out = testing::RunCommand({testing::RonctlPath(), "audit", "range", "--dir", wal_,
+                                        "--stream", "s1", "--from", "1501", "--to", "1501"},
+                                       "");
+  EXPECT_NE(out.out.find(R"("kind":"KeyRotated")"), std::string::npos) << out.out << out.err;
+  EXPECT_NE(out.out.find(R"("new_key_id":"ops-2","old_key_id":"ops-1")"), std::string::npos);
+  Manifest first;
+  ASSERT_TRUE(ParseManifest(testing::ReadFile(ManifestPath("s1", 2500)), &first).ok());
+  EXPECT_EQ(first.checkpoints[0].first_seq, 1501u);
+  EXPECT_EQ(first.checkpoints[0].signer_key_id, "ops-2");
+  ASSERT_EQ(first.checkpoints[0].cosigs.size(), 1u);
+  EXPECT_EQ(first.checkpoints[0].cosigs[0].signer_key_id, "ops-1");
+  Manifest later;
+  ASSERT_TRUE(ParseManifest(testing::ReadFile(ManifestPath("s1", 2701)), &later).ok());
+  EXPECT_TRUE(later.checkpoints[0].cosigs.empty());
+  const TrustedKeys both = Trust({old_key.get(), new_key.get()});
+  const auto r = Verify(&both);
+  ASSERT_TRUE(r.failure.ok()) << r.reason << " " << r.failure.ToString();
+  // A restart with a third key and no previous signer: recorded, but nobody vouches for it.
+  std::shared_ptr<Signer> third = Key("ops-3", 3);
+  {
+    auto engine = Engine::Open(Options(third));
+    ASSERT_TRUE(engine.ok());
+    Emit(engine.value().get(), "s1", 10, 9000);
+    ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
+  }
+  const TrustedKeys all = Trust({old_key.get(), new_key.get(), third.get()});
+  EXPECT_EQ(Verify(&all).reason, "missing_cross_signature");
+}
+
 TEST_F(ExportTest, ReceiptsProveInclusionAndConsistencyOfflineAndRejectEveryChange) {
   std::shared_ptr<Signer> key = Key("ops-1", 1);
   WriteEvidence(key);
