@@ -716,8 +716,25 @@ class Engine::Impl {
       return canonicalizer_->PrepareDraft(task->draft, ctx, &task->prepared);
     }
 
+    bool Holds(const std::string& writer, const std::string& stream) const {
+      return wal_ != nullptr ? wal_->FindStream(writer, stream) != nullptr
+                             : ram_.count({writer, stream}) > 0;
+    }
+    // A stream this worker does not hold yet is opened only below the cap (memory, fds).
+    Status AdmitNewStream(const std::string& writer, const std::string& stream) const {
+      if (Holds(writer, stream)) return Status::Ok();
+      const size_t held = wal_ != nullptr ? wal_->stream_count() : ram_.size();
+      if (held < engine_->options_.max_streams_per_worker) return Status::Ok();
+      return Status(Code::kBusy, "stream limit: this writer thread already holds " +
+                                     std::to_string(held) +
+                                     " streams (EngineOptions::max_streams_per_worker)");
+    }
+
     void HandleEmit(EmitTask* task, std::vector<Staged>* staged) {
       const std::string& writer = engine_->writer_id_;
+      if (const Status admitted = AdmitNewStream(writer, task->stream); !admitted.ok()) {
+        return Reject(task->ticket, admitted);
+      }
       if (wal_ != nullptr) {
         auto got = wal_->GetStream(writer, task->stream);
         if (!got.ok()) return Reject(task->ticket, got.status());
@@ -760,6 +777,17 @@ class Engine::Impl {
       std::string head_text;
       wal::StreamWal* ws = nullptr;
       RamStream* rs = nullptr;
+      if (!Holds(r.writer_id, r.stream)) {
+        // Only a genesis record can start a stream: anything else is a gap, answered without
+        // creating the stream (no directory, no preallocated segment, no RAM entry).
+        if (r.seq != 1) {
+          return Reject(task->ticket, Status(Code::kSeqGap, "seq " + std::to_string(r.seq) +
+                                                                " after head 0 (no such stream)"));
+        }
+        if (const Status admitted = AdmitNewStream(r.writer_id, r.stream); !admitted.ok()) {
+          return Reject(task->ticket, admitted);
+        }
+      }
       if (wal_ != nullptr) {
         auto got = wal_->GetStream(r.writer_id, r.stream);
         if (!got.ok()) return Reject(task->ticket, got.status());

@@ -45,6 +45,11 @@ struct EngineOptions {
   wal::IoBackendKind io_backend = wal::IoBackendKind::kAuto;
   wal::WriteMode write_mode = wal::WriteMode::kBuffered;
   size_t ram_records_per_stream = 65536;  // sink=ram: ring size per stream
+  // Streams one writer thread holds at most (each has a chain head, and a segment fd or a RAM
+  // ring). A record for one more stream is refused with Busy ("stream limit"); streams already
+  // held are unaffected. Memory is thus bounded by workers × max_streams_per_worker ×
+  // (ram_records_per_stream × record size for sink=ram).
+  size_t max_streams_per_worker = 1024;
   size_t max_batch_records = 1024;        // group commit: records per worker per commit
   // Where a draft is canonicalized (parsed, NFC, validated, rendered): true (default) on the
   // caller's thread inside Emit, so the stream's owner only splices in seq and prev and hashes

@@ -575,6 +575,11 @@ Status Wal::Close() {
   return status;
 }
 
+StreamWal* Wal::FindStream(const std::string& writer_id, const std::string& stream) const {
+  const auto it = streams_.find({writer_id, stream});
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
 std::vector<const StreamWal*> Wal::streams() const {
   std::vector<const StreamWal*> out;
   for (const auto& [key, s] : streams_) out.push_back(s.get());

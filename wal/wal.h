@@ -176,6 +176,9 @@ class Wal {
   double last_fsync_seconds() const { return io_->last_fsync_seconds(); }
   const LatencyHistogram& fsync_histogram() const { return fsync_histogram_; }
   std::vector<const StreamWal*> streams() const;
+  // The stream if this WAL holds it (recovered or created), else null; never creates one.
+  StreamWal* FindStream(const std::string& writer_id, const std::string& stream) const;
+  size_t stream_count() const { return streams_.size(); }
   // Segments the preallocator has zero-filled so far (0 without preallocation).
   uint64_t segments_prepared() const { return preallocator_ ? preallocator_->prepared() : 0; }
   const StreamReport* recovery_report(const StreamWal* s) const;
