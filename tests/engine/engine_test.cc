@@ -3,11 +3,19 @@
 #include "engine/engine.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <gtest/gtest.h>
 #include <simdjson.h>
 #include <sys/stat.h>
 
 #include <atomic>
+#include <cstddef>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -623,22 +631,85 @@ INSTANTIATE_TEST_SUITE_P(Sinks, EngineTest, ::testing::Values(SinkKind::kRam, Si
                            return info.param == SinkKind::kRam ? "ram" : "wal";
                          });
 
+// Installs a seccomp filter on the calling (single-threaded) process that kills it with
+// SIGSYS on any system call that could create, change or remove a name in a file system, or
+// open a file for writing: mkdir*, mknod*, link*, symlink*, unlink*, rename*, creat,
+// truncate, and open/openat with O_CREAT, O_TRUNC, O_WRONLY or O_RDWR (openat2 always).
+bool ForbidFileWrites() {
+  constexpr uint32_t kKill = SECCOMP_RET_KILL_PROCESS;
+  constexpr uint32_t kWriteFlags = O_CREAT | O_TRUNC | O_WRONLY | O_RDWR;
+  std::vector<sock_filter> f = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(offsetof(seccomp_data, arch))),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, kKill),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(offsetof(seccomp_data, nr))),
+  };
+  for (const long nr :
+       {SYS_mkdir, SYS_mkdirat, SYS_mknod, SYS_mknodat, SYS_link, SYS_linkat, SYS_symlink,
+        SYS_symlinkat, SYS_unlink, SYS_unlinkat, SYS_rename, SYS_renameat, SYS_renameat2,
+        SYS_creat, SYS_truncate, SYS_openat2}) {
+    f.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, 1));
+    f.push_back(BPF_STMT(BPF_RET | BPF_K, kKill));
+  }
+  // open(path, flags) and openat(dirfd, path, flags): the flags' low 32 bits.
+  const auto flags_at = [&](long nr, int arg) {
+    f.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, 4));
+    const auto offset = static_cast<uint32_t>(offsetof(seccomp_data, args) +
+                                              sizeof(uint64_t) * static_cast<size_t>(arg));
+    f.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offset));
+    f.push_back(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, kWriteFlags, 0, 1));
+    f.push_back(BPF_STMT(BPF_RET | BPF_K, kKill));
+    f.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  };
+  flags_at(SYS_open, 1);
+  flags_at(SYS_openat, 2);
+  f.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  sock_fprog prog{static_cast<unsigned short>(f.size()), f.data()};
+  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
+}
+
+// Micronode's promise (IDB G-4): zero on-disk artifacts. The engine runs in a child process
+// whose kernel filter kills it on the first attempt to create or write any file anywhere;
+// the WAL path is configured, elsewhere, and must not appear either.
 TEST(EngineAmnesiaTest, RamProfileNeverCreatesAFile) {
-  testing::TempDir tmp;
-  const std::string cwd = fs::current_path();
-  ASSERT_EQ(chdir(tmp.path().c_str()), 0);
+  testing::TempDir tmp, elsewhere;
   EngineOptions o;
   o.writer_id = "svc-micro@node";
-  o.config.wal.dir = tmp.path() + "/should-not-exist";  // configured, but the sink is ram
-  {
+  o.config.wal.dir = elsewhere.path() + "/should-not-exist";  // configured, but the sink is ram
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (chdir(tmp.path().c_str()) != 0 || !ForbidFileWrites()) _exit(3);
     auto engine = Engine::Open(o);
-    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-    for (int i = 0; i < 500; ++i) ASSERT_TRUE(engine.value()->Emit("s", Draft(i)).ok());
-    ASSERT_TRUE(engine.value()->Flush(In(seconds(10))).ok());
-    EXPECT_EQ(engine.value()->State("svc-micro@node", "s").head_seq, 500u);
+    if (!engine.ok()) _exit(4);
+    for (int i = 0; i < 500; ++i) {
+      if (!engine.value()->Emit("s", Draft(i)).ok()) _exit(5);
+    }
+    if (!engine.value()->Flush(In(seconds(10))).ok()) _exit(6);
+    if (engine.value()->State("svc-micro@node", "s").head_seq != 500u) _exit(7);
+    if (!engine.value()->Read("svc-micro@node", "s", 1, 500, In(seconds(10))).ok()) _exit(8);
+    if (!engine.value()->Close(In(seconds(10))).ok()) _exit(9);
+    _exit(0);
   }
-  ASSERT_EQ(chdir(cwd.c_str()), 0);
-  EXPECT_EQ(CountEntries(tmp.path()), 0u);  // nothing created, not even the WAL dir
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_FALSE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+      << "the RAM profile tried to create or write a file";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  EXPECT_EQ(CountEntries(tmp.path()), 0u);
+  EXPECT_EQ(CountEntries(elsewhere.path()), 0u);  // not even the WAL dir
+  // The filter is real: the same child writing a file dies with SIGSYS.
+  const pid_t writer = fork();
+  ASSERT_GE(writer, 0);
+  if (writer == 0) {
+    if (!ForbidFileWrites()) _exit(3);
+    const int fd = open((tmp.path() + "/x").c_str(), O_CREAT | O_WRONLY, 0600);
+    _exit(fd >= 0 ? 0 : 1);
+  }
+  ASSERT_EQ(waitpid(writer, &status, 0), writer);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) << "status " << status;
   // And the configuration refuses a WAL sink under amnesia.
   o.config.sink = SinkKind::kWal;
   EXPECT_EQ(Engine::Open(o).code(), Code::kSchema);
