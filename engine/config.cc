@@ -428,9 +428,26 @@ Result<AuditConfig> LoadConfig(const ConfigSources& sources, ConfigOrigins* orig
   ConfigOrigins& where = origins != nullptr ? *origins : local;
   where.clear();
   for (const KeySpec& spec : kKeys) where[spec.key] = "default";
-  if (!sources.file.empty()) RON_RETURN_IF_ERROR(ApplyFile(sources.file, &config, &where));
+  // --audit-config PATH (CONFIG §6) names the file; it is read first, whatever its position.
+  std::string file = sources.file;
+  std::vector<std::string> flags;
+  for (size_t i = 0; i < sources.flags.size(); ++i) {
+    const std::string& flag = sources.flags[i];
+    if (flag == "--audit-config" || flag.rfind("--audit-config=", 0) == 0) {
+      std::string path = flag.size() > 14 ? flag.substr(15) : "";
+      if (flag.size() == 14 && i + 1 < sources.flags.size()) path = sources.flags[++i];
+      if (path.empty()) return Bad("--audit-config", "needs a path");
+      if (!sources.file.empty() && path != sources.file) {
+        return Bad("--audit-config", "names " + path + " but the file is " + sources.file);
+      }
+      file = path;
+      continue;
+    }
+    flags.push_back(flag);
+  }
+  if (!file.empty()) RON_RETURN_IF_ERROR(ApplyFile(file, &config, &where));
   RON_RETURN_IF_ERROR(ApplyEnv(sources.env, &config, &where));
-  RON_RETURN_IF_ERROR(ApplyFlags(sources.flags, &config, &where));
+  RON_RETURN_IF_ERROR(ApplyFlags(flags, &config, &where));
   RON_RETURN_IF_ERROR(ValidateConfig(config));
   return config;
 }
@@ -463,6 +480,14 @@ Status ValidateConfig(const AuditConfig& c) {
   if (c.workers < 1 || c.workers > 8) return Bad("workers", "must be in 1..8");
   for (const auto& [stream, depth] : c.stream_queue_depth) {
     if (depth == 0) return Bad("streams." + stream + ".queue_depth", "must be greater than 0");
+  }
+  // A pin to a CPU this machine does not have would be ignored by the kernel; say so instead.
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  for (const int cpu : c.pin_cpus) {
+    if (cpu < 0 || (online > 0 && cpu >= online)) {
+      return Bad("pin_cpus", "CPU " + std::to_string(cpu) + " is not online (0.." +
+                                 std::to_string(online - 1) + ")");
+    }
   }
   if (prod && c.shed_policy == ShedPolicy::kBlock) {
     return Bad("shed_policy", "block is for tests only and is refused with profile=prod");

@@ -77,6 +77,7 @@ struct ConfigSources {
 using ConfigOrigins = std::map<std::string, std::string>;
 
 // Reads and merges the sources (unknown keys, variables and flags are errors), then validates.
+// `--audit-config PATH` among the flags names the TOML file (read first: file < env < flags).
 // Errors are Schema with a message that names the key.
 Result<AuditConfig> LoadConfig(const ConfigSources& sources, ConfigOrigins* origins = nullptr);
 

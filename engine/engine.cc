@@ -18,6 +18,7 @@
 #include <variant>
 
 #include "checkpoint/builder.h"
+#include "engine/privacy.h"
 #include "engine/core/canonical.h"
 #include "engine/core/check.h"
 #include "engine/core/verify.h"
@@ -194,7 +195,7 @@ class Engine::Impl {
   struct Metrics {
     std::atomic<uint64_t> emitted{0}, appended{0}, busy{0}, dedupe_hits{0}, aborted{0}, rejected{0},
         bytes{0}, drop_closed{0}, drop_bounds{0}, drop_io{0}, verify_hash{0}, verify_prev{0},
-        wal_timeouts{0}, manifest_gap{0}, key_rotations{0};
+        wal_timeouts{0}, manifest_gap{0}, key_rotations{0}, pii_redacted{0}, pii_blocked{0};
   };
   // (kind, stream) → records appended. A worker inserts under its snapshot lock and bumps the
   // counter without it; the metrics page reads under the lock. Label sets are capped per worker
@@ -713,7 +714,8 @@ class Engine::Impl {
         canonicalizer_ = std::make_unique<Canonicalizer>(engine_->limits_);
       const Canonicalizer::DraftContext ctx{engine_->writer_id_, task->stream, 1, kGenesisPrev,
                                             NowMs()};
-      return canonicalizer_->PrepareDraft(task->draft, ctx, &task->prepared);
+      RON_RETURN_IF_ERROR(canonicalizer_->PrepareDraft(task->draft, ctx, &task->prepared));
+      return engine_->ApplyIpPolicy(canonicalizer_.get(), &task->prepared);
     }
 
     bool Holds(const std::string& writer, const std::string& stream) const {
@@ -952,6 +954,9 @@ class Engine::Impl {
 
   Status Start() {
     RON_RETURN_IF_ERROR(ValidateConfig(options_.config));
+    auto policy = IpPolicy::FromConfig(options_.config.privacy);
+    if (!policy.ok()) return policy.status();
+    ip_policy_ = std::move(policy).value();
     // The writer_id must be a name the record law accepts.
     Canonicalizer probe(limits_);
     CanonicalRecord out;
@@ -1131,13 +1136,27 @@ class Engine::Impl {
       return Queue(OwnerOf(writer_id_, stream), std::move(task), stream, ticket);
     }
     const Canonicalizer::DraftContext ctx{writer_id_, stream, 1, kGenesisPrev, NowMs()};
-    const Status prepared = CallerCanonicalizer().PrepareDraft(draft, ctx, &task.prepared);
+    Canonicalizer& canonicalizer = CallerCanonicalizer();
+    Status prepared = canonicalizer.PrepareDraft(draft, ctx, &task.prepared);
+    if (prepared.ok()) prepared = ApplyIpPolicy(&canonicalizer, &task.prepared);
     if (!prepared.ok()) {  // reported through the ticket, as the contract says
       CountReject(prepared, {.stream = stream});
       ticket->Complete(prepared, {});
       return Ticket(ticket);
     }
     return Queue(OwnerOf(writer_id_, stream), std::move(task), stream, ticket);
+  }
+
+  // privacy.ip_mode (engine/privacy.h): a prepared draft whose attrs hold IP address literals
+  // gets them dropped, coarsened or hashed, and is rendered again (still with seq 1, b3:0).
+  Status ApplyIpPolicy(Canonicalizer* canonicalizer, CanonicalRecord* prepared) {
+    std::string rewritten;
+    const size_t n = ip_policy_.Apply(prepared->record.attrs, &rewritten);
+    if (n == 0) return Status::Ok();
+    metrics_.pii_redacted += n;
+    Record record = prepared->record;
+    record.attrs = std::move(rewritten);
+    return canonicalizer->Encode(record, prepared);
   }
 
   // One canonicalizer per calling thread (they are not thread-safe), rebuilt if an engine with
@@ -1180,8 +1199,7 @@ class Engine::Impl {
     if (closed_) return Refuse(Status(Code::kClosed, "engine is closed"), {});
     SealedTask task;
     {
-      Canonicalizer verifier(limits_);
-      const Status verified = verifier.VerifySealed(sealed, &task.record);
+      const Status verified = CallerCanonicalizer().VerifySealed(sealed, &task.record);
       if (!verified.ok()) {
         if (verified.code() == Code::kHashMismatch) {
           metrics_.verify_hash++;
@@ -1189,6 +1207,13 @@ class Engine::Impl {
         }
         return Refuse(verified, {});
       }
+    }
+    // A sealed record cannot be redacted without breaking its hash (engine/privacy.h).
+    if (ip_policy_.HasAddress(task.record.record.attrs)) {
+      metrics_.pii_blocked++;
+      return Refuse(Status(Code::kSchema, "attrs holds an IP address literal, which "
+                                          "privacy.ip_mode forbids storing"),
+                    task.record.record.stream, task.record.record.writer_id);
     }
     task.ticket = std::make_shared<TicketState>();
     auto ticket = task.ticket;
@@ -1413,6 +1438,12 @@ class Engine::Impl {
     header("audit_key_rotations_total", "counter",
            "Streams switched to a new checkpoint signing key (KeyRotated records appended).");
     sample("audit_key_rotations_total", "", metrics_.key_rotations);
+    header("audit_pii_redacted_total", "counter",
+           "IP address literals in attrs dropped, coarsened or hashed (privacy.ip_mode).");
+    sample("audit_pii_redacted_total", "", metrics_.pii_redacted);
+    header("audit_pii_blocked_total", "counter",
+           "Sealed records refused for holding an IP address literal (privacy.ip_mode).");
+    sample("audit_pii_blocked_total", "", metrics_.pii_blocked);
     header("audit_emitted_total", "counter", "Drafts offered to Emit.");
     sample("audit_emitted_total", "", metrics_.emitted);
     header("audit_rejected_total", "counter",
@@ -1447,6 +1478,7 @@ class Engine::Impl {
   std::atomic<int> suspended_workers_{0};
   Status close_status_;
   Metrics metrics_;
+  IpPolicy ip_policy_;  // set in Start, then read-only
   mutable std::mutex heads_mu_;
   std::map<std::pair<std::string, std::string>, StreamInfo> heads_;
 };

@@ -125,13 +125,15 @@ class Engine {
   // engine's writer_id. Never blocks: Busy when the owner's queue holds queue_depth tasks or the
   // stream holds its streams.<name>.queue_depth override (shed_policy=block, for tests only,
   // waits for room instead). Closed after Close. Schema errors of the draft come through the
-  // ticket.
+  // ticket. IP address literals among the attrs values are dropped, coarsened or hashed first
+  // (privacy.ip_mode, default drop: engine/privacy.h), so the sealed record never holds one.
   Result<Ticket> Emit(std::string_view stream, std::string_view draft_json);
 
   // A sealed record from replay, import or a retry (DESIGN.md §7): seq == head+1 and prev == head
   // → Appended; seq ≤ head and the stored record at seq has the same self_hash → Duplicate (the
   // original position, counted in audit_dedupe_hits_total); same seq, other hash → Conflict;
-  // seq > head+1 → SeqGap. sink=ram can confirm a duplicate only while its ring holds the
+  // seq > head+1 → SeqGap. A record that holds an IP address literal in attrs is Schema
+  // (privacy.ip_mode: it cannot be redacted without breaking its hash). sink=ram can confirm a duplicate only while its ring holds the
   // position (ram_records_per_stream): an older seq is SeqGap ("no longer held in RAM"), never
   // Conflict. Blocks until durable or the deadline.
   Result<AppendResult> AppendSealed(std::string_view sealed, Deadline deadline);

@@ -1,5 +1,6 @@
 #include "tools/config_cli.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -15,6 +16,7 @@ namespace {
 
 constexpr char kHelp[] =
     "usage: ronctl config check FILE [--audit-* flags]\n"
+    "       ronctl config check --audit-config FILE [--audit-* flags]\n"
     "\n"
     "Loads FILE (TOML), then RON_AUDIT_* environment variables, then --audit-* flags (later\n"
     "wins), validates the result fail-closed and prints the effective configuration, one\n"
@@ -52,7 +54,10 @@ int ConfigMain(int argc, char** argv) {
       return UsageError("config check", "unexpected argument '" + std::string(arg) + "'");
     }
   }
-  if (sources.file.empty()) return UsageError("config check", "FILE is required");
+  const bool named = std::any_of(sources.flags.begin(), sources.flags.end(), [](const auto& f) {
+    return f == "--audit-config" || f.rfind("--audit-config=", 0) == 0;
+  });
+  if (sources.file.empty() && !named) return UsageError("config check", "FILE is required");
   for (char** e = environ; *e != nullptr; ++e) sources.env.emplace_back(*e);
   ConfigOrigins origins;
   const auto loaded = LoadConfig(sources, &origins);

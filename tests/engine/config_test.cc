@@ -237,6 +237,14 @@ TEST_F(ConfigTest, RonctlConfigCheck) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("workers = 3  # flag --audit-workers"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("amnesia = true  # flag --audit-amnesia"), std::string::npos) << r.out;
+  // --audit-config names the file (CONFIG §6), anywhere among the flags.
+  ASSERT_EQ(File("workers = 2\n"), path);
+  r = testing::RunCommand({testing::RonctlPath(), "config", "check", "--audit-queue-depth", "32",
+                           "--audit-config", path},
+                          "");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("workers = 2  # file " + path), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("queue_depth = 32  # flag --audit-queue-depth"), std::string::npos);
   r = testing::RunCommand({testing::RonctlPath(), "config", "check", path, "--audit-workers"}, "");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err, "config: --audit-workers: needs a value\n");

@@ -3,6 +3,7 @@
 #include "engine/engine.h"
 
 #include <dirent.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -400,6 +401,16 @@ TEST_P(EngineTest, ReadVerifiesEveryRecordAndLinkOnRead) {
   const auto changed = reopened->Read(w, "r", 1, 1000, In(seconds(10)));
   EXPECT_EQ(changed.code(), Code::kHashMismatch) << changed.status().ToString();
   EXPECT_TRUE(reopened->Read(w, "r", 1, 50, In(seconds(10))).ok());  // before the change: fine
+  // Writes to the frozen stream are refused, replays included (governance's fail-closed rule).
+  Canonicalizer sealer;
+  CanonicalRecord next;
+  ASSERT_TRUE(
+      sealer.Canonicalize(testing::RecordJson(151, "b3:" + std::string(64, 'a'), "{}", w, "r"), &next)
+          .ok());
+  EXPECT_EQ(reopened->AppendSealed(Seal(next), In(seconds(10))).code(), Code::kFrozen);
+  auto emitted = reopened->Emit("r", Draft(999));
+  ASSERT_TRUE(emitted.ok());
+  EXPECT_EQ(emitted.value().Wait(In(seconds(10))).code(), Code::kFrozen);
   EXPECT_NE(reopened->MetricsText().find(
                 Sample("audit_verify_fail_total", "reason=\"hash_mismatch\"", 2)),
             std::string::npos)
@@ -631,6 +642,42 @@ INSTANTIATE_TEST_SUITE_P(Sinks, EngineTest, ::testing::Values(SinkKind::kRam, Si
                            return info.param == SinkKind::kRam ? "ram" : "wal";
                          });
 
+// The CPUs each thread of this process may run on, by thread id.
+std::map<pid_t, std::set<int>> ThreadAffinities() {
+  std::map<pid_t, std::set<int>> out;
+  for (const auto& e : fs::directory_iterator("/proc/self/task")) {
+    const pid_t tid = static_cast<pid_t>(std::stol(e.path().filename().string()));
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(tid, sizeof(set), &set) != 0) continue;
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &set)) out[tid].insert(cpu);
+    }
+  }
+  return out;
+}
+
+// Writer threads pin to the configured CPUs, one each in turn; a CPU that is not online is
+// refused by the configuration check rather than silently ignored.
+TEST(EnginePinTest, WritersRunOnTheirConfiguredCpus) {
+  if (sysconf(_SC_NPROCESSORS_ONLN) < 2) GTEST_SKIP() << "needs two online CPUs";
+  const auto before = ThreadAffinities();
+  EngineOptions o;
+  o.writer_id = "svc-pin@node";
+  o.config.workers = 2;
+  o.config.pin_cpus = {1, 0};
+  auto engine = Engine::Open(o);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  std::multiset<int> pinned;
+  for (const auto& [tid, cpus] : ThreadAffinities()) {
+    if (before.count(tid) == 0 && cpus.size() == 1) pinned.insert(*cpus.begin());
+  }
+  EXPECT_EQ(pinned, (std::multiset<int>{0, 1}));
+  ASSERT_TRUE(engine.value()->Close(In(seconds(10))).ok());
+  o.config.pin_cpus = {4096 - 1};
+  EXPECT_EQ(Engine::Open(o).code(), Code::kSchema);
+}
+
 // Installs a seccomp filter on the calling (single-threaded) process that kills it with
 // SIGSYS on any system call that could create, change or remove a name in a file system, or
 // open a file for writing: mkdir*, mknod*, link*, symlink*, unlink*, rename*, creat,
@@ -802,6 +849,80 @@ TEST(EngineDiskFullTest, SuspendsWhileFullAndResumesWhenSpaceReturns) {
                   .ok());
   EXPECT_FALSE(report.frozen) << report.problem.ToString();
   EXPECT_GE(report.head_seq, acked + 1);  // everything acknowledged, plus the post-resume record
+}
+
+// disk_full_action = fail: the WAL's fatal-error rule. The stream fails with Io and stays
+// failed when space returns (no silent resume); a restart recovers it, nothing acknowledged
+// is lost.
+TEST(EngineDiskFullTest, FailKeepsTheStreamFailedUntilARestart) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to loop-mount a small ext4 image";
+  testing::TempDir tmp;
+  testing::LoopMount fs_mount(tmp.path(), 40);
+  ASSERT_TRUE(fs_mount.mounted());
+  const std::string filler = fs_mount.path() + "/filler";
+  testing::WriteFile(filler, std::string(12 << 20, 'f'));
+  const std::string wal_dir = fs_mount.path() + "/wal";
+  ASSERT_EQ(mkdir(wal_dir.c_str(), 0700), 0);
+  EngineOptions o;
+  o.writer_id = "svc-full@test";
+  o.config.sink = SinkKind::kWal;
+  o.config.amnesia = false;
+  o.config.wal.dir = wal_dir;
+  o.config.wal.fsync = wal::FsyncPolicy::kAlways;
+  o.config.wal.rotate_bytes = 8ull << 20;
+  o.config.wal.disk_full_action = DiskFullAction::kFail;
+  // wal.space_left stays at its default (1 GiB), above what this 40 MiB file system has.
+  std::mutex log_mu;
+  std::string log;
+  o.log = [&](std::string_view line) {
+    std::lock_guard<std::mutex> lock(log_mu);
+    log += std::string(line) + "\n";
+  };
+  const std::string big =
+      R"({"kind":"Fill","actor":{},"subject":{},"reason":"ok","attrs":{"pad":")" +
+      std::string(900, 'p') + "\"}}";
+  uint64_t acked = 0;
+  Status full;
+  {
+    auto engine = Engine::Open(o);
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    for (int round = 0; round < 2000 && full.ok(); ++round) {
+      std::vector<Ticket> tickets;
+      for (int i = 0; i < 256; ++i) {
+        auto t = engine.value()->Emit("s", big);
+        if (t.ok()) tickets.push_back(t.value());
+      }
+      for (const Ticket& t : tickets) {
+        const auto r = t.Wait(In(seconds(30)));
+        if (r.ok()) {
+          acked = std::max(acked, r.value().seq);
+        } else if (full.ok()) {
+          full = r.status();
+        }
+      }
+    }
+    EXPECT_EQ(full.code(), Code::kIo) << full.ToString();
+    ASSERT_TRUE(fs::remove(filler));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past the space check
+    auto later = engine.value()->Emit("s", big);
+    ASSERT_TRUE(later.ok());
+    EXPECT_EQ(later.value().Wait(In(seconds(30))).code(), Code::kIo);  // no resume under fail
+    EXPECT_EQ(engine.value()->State("svc-full@test", "s").state, wal::StreamState::kFailed);
+    EXPECT_FALSE(engine.value()->Readiness().back().second);  // audit.wal_ready
+    (void)engine.value()->Close(In(seconds(30)));
+    std::lock_guard<std::mutex> lock(log_mu);
+    // The early warning (free space below wal.space_left) came before the failure.
+    const size_t warned = log.find("\"event\":\"wal.space_left\"");
+    EXPECT_NE(warned, std::string::npos) << log.substr(0, 2000);
+    EXPECT_LT(warned, log.find("No space left"));
+  }
+  auto reopened = Engine::Open(o);  // recovery after a restart
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_GE(reopened.value()->State("svc-full@test", "s").head_seq, acked);  // nothing lost
+  auto t = reopened.value()->Emit("s", big);
+  ASSERT_TRUE(t.ok());
+  EXPECT_TRUE(t.value().Wait(In(seconds(30))).ok());
+  ASSERT_TRUE(reopened.value()->Close(In(seconds(30))).ok());
 }
 
 }  // namespace

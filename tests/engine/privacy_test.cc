@@ -1,0 +1,125 @@
+// privacy.ip_mode (IDB I-5): IP address literals in attrs are dropped, coarsened or hashed
+// before a draft is sealed, and sealed records that still hold one are refused.
+#include "engine/privacy.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <string>
+
+#include "engine/core/canonical.h"
+#include "engine/engine.h"
+#include "tests/test_util.h"
+
+namespace ron {
+namespace {
+
+using std::chrono::seconds;
+
+IpPolicy Policy(IpMode mode, const std::string& salt_path = "") {
+  AuditConfig::Privacy privacy;
+  privacy.ip_mode = mode;
+  privacy.hash_salt_path = salt_path;
+  auto policy = IpPolicy::FromConfig(privacy);
+  EXPECT_TRUE(policy.ok()) << policy.status().ToString();
+  return policy.ok() ? std::move(policy).value() : IpPolicy();
+}
+
+// Canonical attrs of a JSON object text (what Apply is given).
+std::string Canonical(const std::string& attrs) {
+  Canonicalizer c;
+  CanonicalRecord r;
+  const Status s = c.Canonicalize(
+      R"({"v":1,"ts_ms":1,"writer_id":"w","seq":1,"stream":"s","kind":"K","actor":{},"subject":{},"reason":"ok","attrs":)" +
+          attrs + R"(,"prev":"b3:0"})",
+      &r);
+  EXPECT_TRUE(s.ok()) << s.ToString() << " " << attrs;
+  return r.record.attrs;
+}
+
+const char kAttrs[] =
+    R"({"client_ip":"203.0.113.7","peers":["2001:db8:1:2:3:4:5:6",{"via":"198.51.100.20"}],"203.0.113.9":"a key, not a value","note":"from 203.0.113.7","net":"203.0.113.0/24","version":"1.2.3","n":7})";
+
+TEST(IpPolicyTest, DropNullsEveryAddressValueAndNothingElse) {
+  const IpPolicy drop = Policy(IpMode::kDrop);
+  std::string out;
+  EXPECT_EQ(drop.Apply(Canonical(kAttrs), &out), 3u);
+  EXPECT_EQ(out,
+            R"({"203.0.113.9":"a key, not a value","client_ip":null,"n":7,"net":"203.0.113.0/24","note":"from 203.0.113.7","peers":[null,{"via":null}],"version":"1.2.3"})");
+  EXPECT_EQ(Canonical(out), out);  // still canonical
+  EXPECT_FALSE(drop.HasAddress(out));
+  EXPECT_TRUE(drop.HasAddress(Canonical(kAttrs)));
+  EXPECT_EQ(drop.Apply(Canonical(R"({"a":"x","b":[1,2]})"), &out), 0u);
+}
+
+TEST(IpPolicyTest, PrefixKeepsTheNetwork) {
+  std::string out;
+  EXPECT_EQ(Policy(IpMode::kPrefix).Apply(Canonical(kAttrs), &out), 3u);
+  EXPECT_NE(out.find(R"("client_ip":"203.0.113.0/24")"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"("peers":["2001:db8:1:2::/64",{"via":"198.51.100.0/24"}])"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(Canonical(out), out);
+}
+
+TEST(IpPolicyTest, HashIsASaltedPseudonym) {
+  testing::TempDir tmp;
+  const std::string salt = tmp.path() + "/salt";
+  testing::WriteFile(salt, "pepper-2026");
+  chmod(salt.c_str(), 0600);
+  std::string a, b;
+  ASSERT_EQ(Policy(IpMode::kHash, salt).Apply(Canonical(kAttrs), &a), 3u);
+  EXPECT_EQ(a.find(R"("client_ip":"203)"), std::string::npos) << a;  // the address is gone
+  const size_t at = a.find(R"("client_ip":"iph:)");
+  ASSERT_NE(at, std::string::npos) << a;
+  EXPECT_EQ(a[at + 17 + 32], '"');  // iph: + 32 hex digits
+  ASSERT_EQ(Policy(IpMode::kHash, salt).Apply(Canonical(kAttrs), &b), 3u);
+  EXPECT_EQ(a, b);  // the same address, the same pseudonym
+  testing::WriteFile(salt, "another-salt");
+  ASSERT_EQ(Policy(IpMode::kHash, salt).Apply(Canonical(kAttrs), &b), 3u);
+  EXPECT_NE(a, b);  // another salt, other pseudonyms
+  EXPECT_EQ(Canonical(a), a);
+}
+
+// The default configuration (drop) applies in Emit, on the caller's thread or the owner's.
+TEST(IpPolicyTest, EmitStoresNoAddressAndAppendSealedRefusesOne) {
+  for (const bool in_emit : {true, false}) {
+    EngineOptions o;
+    o.writer_id = "svc-gw@inst-1";
+    o.canonicalize_in_emit = in_emit;
+    auto engine = Engine::Open(o);
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    auto t = engine.value()->Emit(
+        "ingress",
+        R"({"kind":"GetServed","actor":{},"subject":{},"reason":"ok","attrs":{"client_ip":"203.0.113.7","status":200}})");
+    ASSERT_TRUE(t.ok());
+    ASSERT_TRUE(t.value().Wait(std::chrono::steady_clock::now() + seconds(10)).ok());
+    const auto stored =
+        engine.value()->Read("svc-gw@inst-1", "ingress", 1, 1, std::chrono::steady_clock::now() + seconds(10));
+    ASSERT_TRUE(stored.ok() && stored.value().size() == 1u);
+    EXPECT_NE(stored.value()[0].find(R"("attrs":{"client_ip":null,"status":200})"),
+              std::string::npos)
+        << stored.value()[0];
+    // A sealed record with an address (made elsewhere) cannot be redacted: refused.
+    Canonicalizer c;
+    CanonicalRecord r;
+    ASSERT_TRUE(c.Canonicalize(testing::RecordJson(1, "b3:0", R"({"client_ip":"2001:db8::1"})",
+                                                   "svc-import@x", "imported"),
+                               &r)
+                    .ok());
+    const auto refused =
+        engine.value()->AppendSealed(Seal(r), std::chrono::steady_clock::now() + seconds(10));
+    EXPECT_EQ(refused.code(), Code::kSchema);
+    EXPECT_NE(refused.status().message().find("privacy.ip_mode"), std::string::npos);
+    const std::string metrics = engine.value()->MetricsText();
+    EXPECT_NE(metrics.find("audit_pii_redacted_total{service=\"ron-audit\"} 1\n"),
+              std::string::npos)
+        << metrics;
+    EXPECT_NE(metrics.find("audit_pii_blocked_total{service=\"ron-audit\"} 1\n"),
+              std::string::npos);
+    ASSERT_TRUE(engine.value()->Close(std::chrono::steady_clock::now() + seconds(10)).ok());
+  }
+}
+
+}  // namespace
+}  // namespace ron
