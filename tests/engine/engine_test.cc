@@ -768,6 +768,54 @@ TEST(EngineAmnesiaTest, RamProfileNeverCreatesAFile) {
 namespace ron {
 namespace {
 
+// The disk-full drills' setup: the WAL options on a loop-mounted file system, a log sink, and
+// the loop that fills it with 256-record group commits until a record fails.
+struct DiskFullRig {
+  EngineOptions Options(const std::string& wal_dir, DiskFullAction action) {
+    EngineOptions o;
+    o.writer_id = "svc-full@test";
+    o.config.sink = SinkKind::kWal;
+    o.config.amnesia = false;
+    o.config.wal.dir = wal_dir;
+    o.config.wal.fsync = wal::FsyncPolicy::kAlways;
+    o.config.wal.rotate_bytes = 8ull << 20;
+    o.config.wal.disk_full_action = action;
+    o.log = [this](std::string_view line) {
+      std::lock_guard<std::mutex> lock(log_mu);
+      log += std::string(line) + "\n";
+    };
+    return o;
+  }
+  // Emits until a record fails; returns its status, and the highest acknowledged seq in *acked.
+  Status Fill(Engine* engine, uint64_t* acked) {
+    Status full;
+    for (int round = 0; round < 2000 && full.ok(); ++round) {
+      std::vector<Ticket> tickets;
+      for (int i = 0; i < 256; ++i) {
+        auto t = engine->Emit("s", big);
+        if (t.ok()) tickets.push_back(t.value());
+      }
+      for (const Ticket& t : tickets) {
+        const auto r = t.Wait(In(seconds(30)));
+        if (r.ok()) {
+          *acked = std::max(*acked, r.value().seq);
+        } else if (full.ok()) {
+          full = r.status();
+        }
+      }
+    }
+    return full;
+  }
+  std::string Log() {
+    std::lock_guard<std::mutex> lock(log_mu);
+    return log;
+  }
+  const std::string big = R"({"kind":"Fill","actor":{},"subject":{},"reason":"ok","attrs":{"pad":")" +
+                          std::string(900, 'p') + "\"}}";
+  std::mutex log_mu;
+  std::string log;
+};
+
 // disk_full_action=suspend on a real full file system (a loop-mounted ext4; needs root): appends
 // fail with Io "disk_full", readiness goes false, nothing acknowledged is lost, and writes resume
 // by themselves once space is freed.
@@ -780,43 +828,14 @@ TEST(EngineDiskFullTest, SuspendsWhileFullAndResumesWhenSpaceReturns) {
   testing::WriteFile(filler, std::string(12 << 20, 'f'));  // space an operator can free later
   const std::string wal_dir = fs_mount.path() + "/wal";
   ASSERT_EQ(mkdir(wal_dir.c_str(), 0700), 0);
-  EngineOptions o;
-  o.writer_id = "svc-full@test";
-  o.config.sink = SinkKind::kWal;
-  o.config.amnesia = false;
-  o.config.wal.dir = wal_dir;
-  o.config.wal.fsync = wal::FsyncPolicy::kAlways;
-  o.config.wal.rotate_bytes = 8ull << 20;
+  DiskFullRig rig;
+  EngineOptions o = rig.Options(wal_dir, DiskFullAction::kSuspend);
   o.config.wal.space_left_bytes = 4ull << 20;
-  o.config.wal.disk_full_action = DiskFullAction::kSuspend;
-  std::mutex log_mu;
-  std::string log;
-  o.log = [&](std::string_view line) {
-    std::lock_guard<std::mutex> lock(log_mu);
-    log += std::string(line) + "\n";
-  };
   auto engine = Engine::Open(o);
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-  const std::string big =
-      R"({"kind":"Fill","actor":{},"subject":{},"reason":"ok","attrs":{"pad":")" +
-      std::string(900, 'p') + "\"}}";
+  const std::string& big = rig.big;
   uint64_t acked = 0;
-  Status full;
-  for (int round = 0; round < 2000 && full.ok(); ++round) {  // 256 at a time: group commits
-    std::vector<Ticket> tickets;
-    for (int i = 0; i < 256; ++i) {
-      auto t = engine.value()->Emit("s", big);
-      if (t.ok()) tickets.push_back(t.value());
-    }
-    for (const Ticket& t : tickets) {
-      const auto r = t.Wait(In(seconds(30)));
-      if (r.ok()) {
-        acked = std::max(acked, r.value().seq);
-      } else if (full.ok()) {
-        full = r.status();
-      }
-    }
-  }
+  const Status full = rig.Fill(engine.value().get(), &acked);
   EXPECT_EQ(full.code(), Code::kIo);
   EXPECT_NE(full.message().find("disk_full"), std::string::npos) << full.ToString();
   EXPECT_FALSE(engine.value()->Ready());
@@ -837,11 +856,9 @@ TEST(EngineDiskFullTest, SuspendsWhileFullAndResumesWhenSpaceReturns) {
   EXPECT_TRUE(resumed);
   EXPECT_TRUE(engine.value()->Ready());
   ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
-  {
-    std::lock_guard<std::mutex> lock(log_mu);
-    EXPECT_NE(log.find("\"event\":\"wal.disk_full\""), std::string::npos) << log;
-    EXPECT_NE(log.find("\"event\":\"wal.resumed\""), std::string::npos) << log;
-  }
+  const std::string log = rig.Log();
+  EXPECT_NE(log.find("\"event\":\"wal.disk_full\""), std::string::npos) << log;
+  EXPECT_NE(log.find("\"event\":\"wal.resumed\""), std::string::npos) << log;
   // Every acknowledged record is there, and the chain verifies across the suspension.
   wal::StreamReport report;
   ASSERT_TRUE(wal::ScanStream(wal::StreamDir(wal_dir, "svc-full@test", "s"), "svc-full@test", "s",
@@ -863,44 +880,15 @@ TEST(EngineDiskFullTest, FailKeepsTheStreamFailedUntilARestart) {
   testing::WriteFile(filler, std::string(12 << 20, 'f'));
   const std::string wal_dir = fs_mount.path() + "/wal";
   ASSERT_EQ(mkdir(wal_dir.c_str(), 0700), 0);
-  EngineOptions o;
-  o.writer_id = "svc-full@test";
-  o.config.sink = SinkKind::kWal;
-  o.config.amnesia = false;
-  o.config.wal.dir = wal_dir;
-  o.config.wal.fsync = wal::FsyncPolicy::kAlways;
-  o.config.wal.rotate_bytes = 8ull << 20;
-  o.config.wal.disk_full_action = DiskFullAction::kFail;
+  DiskFullRig rig;
   // wal.space_left stays at its default (1 GiB), above what this 40 MiB file system has.
-  std::mutex log_mu;
-  std::string log;
-  o.log = [&](std::string_view line) {
-    std::lock_guard<std::mutex> lock(log_mu);
-    log += std::string(line) + "\n";
-  };
-  const std::string big =
-      R"({"kind":"Fill","actor":{},"subject":{},"reason":"ok","attrs":{"pad":")" +
-      std::string(900, 'p') + "\"}}";
+  const EngineOptions o = rig.Options(wal_dir, DiskFullAction::kFail);
+  const std::string& big = rig.big;
   uint64_t acked = 0;
-  Status full;
   {
     auto engine = Engine::Open(o);
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-    for (int round = 0; round < 2000 && full.ok(); ++round) {
-      std::vector<Ticket> tickets;
-      for (int i = 0; i < 256; ++i) {
-        auto t = engine.value()->Emit("s", big);
-        if (t.ok()) tickets.push_back(t.value());
-      }
-      for (const Ticket& t : tickets) {
-        const auto r = t.Wait(In(seconds(30)));
-        if (r.ok()) {
-          acked = std::max(acked, r.value().seq);
-        } else if (full.ok()) {
-          full = r.status();
-        }
-      }
-    }
+    const Status full = rig.Fill(engine.value().get(), &acked);
     EXPECT_EQ(full.code(), Code::kIo) << full.ToString();
     ASSERT_TRUE(fs::remove(filler));
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past the space check
@@ -910,7 +898,7 @@ TEST(EngineDiskFullTest, FailKeepsTheStreamFailedUntilARestart) {
     EXPECT_EQ(engine.value()->State("svc-full@test", "s").state, wal::StreamState::kFailed);
     EXPECT_FALSE(engine.value()->Readiness().back().second);  // audit.wal_ready
     (void)engine.value()->Close(In(seconds(30)));
-    std::lock_guard<std::mutex> lock(log_mu);
+    const std::string log = rig.Log();
     // The early warning (free space below wal.space_left) came before the failure.
     const size_t warned = log.find("\"event\":\"wal.space_left\"");
     EXPECT_NE(warned, std::string::npos) << log.substr(0, 2000);
