@@ -195,7 +195,7 @@ class Engine::Impl {
   struct Metrics {
     std::atomic<uint64_t> emitted{0}, appended{0}, busy{0}, dedupe_hits{0}, aborted{0}, rejected{0},
         bytes{0}, drop_closed{0}, drop_bounds{0}, drop_io{0}, verify_hash{0}, verify_prev{0},
-        wal_timeouts{0}, manifest_gap{0}, key_rotations{0}, pii_redacted{0}, pii_blocked{0};
+        wal_timeouts{0}, manifest_gap{0}, key_rotations{0}, pii_redacted{0}, pii_blocked{0}, busy_sealed{0};
   };
   // (kind, stream) → records appended. A worker inserts under its snapshot lock and bumps the
   // counter without it; the metrics page reads under the lock. Label sets are capped per worker
@@ -299,12 +299,17 @@ class Engine::Impl {
       if (was_empty) cv_.notify_one();
       return PushResult::kQueued;
     }
-    void PushUnbounded(Task&& task) {  // control tasks (flush) are never shed
+    // Control tasks (flush, read, checkpoint) are never shed; refused (false) once the worker
+    // is stopping, so that a call racing Close gets Closed at once instead of waiting for a
+    // thread that will never take it (it used to wait for its deadline and answer Busy).
+    [[nodiscard]] bool PushUnbounded(Task&& task) {
       {
         std::lock_guard<std::mutex> lock(mu_);
+        if (stopping_) return false;
         queue_.push_back(std::move(task));
       }
       cv_.notify_one();
+      return true;
     }
     // (stream, tasks queued) for every stream with work queued now.
     void StreamDepths(std::vector<std::pair<std::string, uint64_t>>* out) const {
@@ -1190,7 +1195,8 @@ class Engine::Impl {
       case PushResult::kFull:
         break;
     }
-    metrics_.busy++;
+    // Emit's callers pass no writer (it is this engine's); AppendSealed passes the record's.
+    (writer.empty() ? metrics_.busy : metrics_.busy_sealed)++;
     return Refuse(Status(Code::kBusy, "audit_backpressure: the writer's queue is full"),
                   stream_copy, writer);
   }
@@ -1233,7 +1239,9 @@ class Engine::Impl {
     std::vector<std::shared_ptr<TicketState>> tickets;
     for (auto& w : workers_) {
       tickets.push_back(std::make_shared<TicketState>());
-      w->PushUnbounded(FlushTask{tickets.back()});
+      if (!w->PushUnbounded(FlushTask{tickets.back()})) {
+        return Status(Code::kClosed, "engine is closed");
+      }
     }
     for (auto& t : tickets) {
       if (!t->Wait(deadline)) return Status(Code::kBusy, "deadline exceeded");
@@ -1290,8 +1298,10 @@ class Engine::Impl {
       }
     } else {
       auto ticket = std::make_shared<TicketState>();
-      OwnerOf(writer, name)
-          .PushUnbounded(ReadTask{writer, name, from_seq, max_records, sealed, ticket});
+      if (!OwnerOf(writer, name)
+               .PushUnbounded(ReadTask{writer, name, from_seq, max_records, sealed, ticket})) {
+        return Status(Code::kClosed, "engine is closed");
+      }
       if (!ticket->Wait(deadline)) return Status(Code::kBusy, "deadline exceeded");
       RON_RETURN_IF_ERROR(ticket->result().status());
     }
@@ -1329,7 +1339,9 @@ class Engine::Impl {
     std::vector<std::shared_ptr<TicketState>> tickets;
     for (auto& w : workers_) {
       tickets.push_back(std::make_shared<TicketState>());
-      w->PushUnbounded(FlushTask{tickets.back(), true});
+      if (!w->PushUnbounded(FlushTask{tickets.back(), true})) {
+        return Status(Code::kClosed, "engine is closed");
+      }
     }
     for (auto& t : tickets) {
       if (!t->Wait(deadline)) return Status(Code::kBusy, "deadline exceeded");
@@ -1396,7 +1408,8 @@ class Engine::Impl {
              n);
     }
     header("audit_drop_total", "counter", "Records shed or refused before they were stored.");
-    sample("audit_drop_total", "reason=\"audit_backpressure\"", metrics_.busy);
+    sample("audit_drop_total", "reason=\"audit_backpressure\"",
+           metrics_.busy + metrics_.busy_sealed);
     sample("audit_drop_total", "reason=\"io_backpressure\"", metrics_.drop_io);
     sample("audit_drop_total", "reason=\"bounds_exceeded\"", metrics_.drop_bounds);
     sample("audit_drop_total", "reason=\"shutdown\"", metrics_.aborted);
@@ -1433,6 +1446,7 @@ class Engine::Impl {
     sample("tasks_aborted_total", "kind=\"audit_worker\"", metrics_.aborted);
     header("busy_rejections_total", "counter", "Calls answered Busy.");
     sample("busy_rejections_total", "endpoint=\"emit\"", metrics_.busy);
+    sample("busy_rejections_total", "endpoint=\"append_sealed\"", metrics_.busy_sealed);
     header("audit_dedupe_hits_total", "counter", "AppendSealed replays answered Duplicate.");
     sample("audit_dedupe_hits_total", "", metrics_.dedupe_hits);
     header("audit_key_rotations_total", "counter",

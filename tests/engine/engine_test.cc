@@ -327,6 +327,39 @@ class SlowWrites : public wal::FaultInjector {
   int OnFsync(int) override { return 0; }
 };
 
+// Calls racing Close get Ok or Closed, never a wait for a thread that has stopped (Flush, Read
+// and Checkpoint queue control tasks that used to be accepted by a stopping worker and then
+// answered Busy at their deadline).
+TEST_P(EngineTest, CallsRacingCloseGetClosedNotBusy) {
+  auto engine = Open(Options(2));
+  ASSERT_TRUE(engine->Emit("race", Draft(1)).value().Wait(In(seconds(10))).ok());
+  std::atomic<bool> go{false};
+  std::vector<std::thread> callers;
+  std::atomic<int> closed{0}, other{0};
+  for (int k = 0; k < 2; ++k) {
+    callers.emplace_back([&, k] {
+      while (!go) std::this_thread::yield();
+      for (;;) {
+        const Status s =
+            k == 0 ? engine->Flush(In(seconds(5)))
+                   : engine->Read("svc-test@inst-1", "race", 1, 1, In(seconds(5))).status();
+        if (s.ok()) continue;
+        (s.code() == Code::kClosed ? closed : other)++;
+        EXPECT_EQ(s.code(), Code::kClosed) << s.ToString();
+        return;
+      }
+    });
+  }
+  go = true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(engine->Close(In(seconds(10))).ok());
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(closed, 2);
+  EXPECT_EQ(other, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(4));  // nobody waited 5 s
+}
+
 TEST_P(EngineTest, WorkLeftAtTheDeadlineFailsWithClosedAndIsCounted) {
   EngineOptions o = Options(1, 100000);
   // The owner canonicalizes (a slower owner, a faster Emit) and WAL writes take 20 ms: the
