@@ -198,66 +198,99 @@ void CheckpointBuilder::Log(const char* level, const char* event, const std::str
   if (options_.log) options_.log(level, event, stream, msg);
 }
 
+// The queue position of the first item that may go now: a rotation only at the front (it
+// applies to everything queued after it); a cut only if it is its stream's oldest queued cut
+// and that stream is not backing off. *wake: when a stream that is backing off may go again.
+std::optional<size_t> CheckpointBuilder::PickLocked(Clock::time_point now,
+                                                    Clock::time_point* wake) const {
+  std::set<std::pair<std::string, std::string>> seen;
+  for (size_t i = 0; i < queue_.size(); ++i) {
+    const Item& item = queue_[i];
+    if (item.is_rotate) {
+      if (i == 0) return i;
+      break;
+    }
+    const auto key = std::make_pair(item.cut->writer_id, item.cut->stream);
+    if (!seen.insert(key).second) continue;  // an older cut of this stream goes first
+    const auto r = retry_.find(key);
+    if (r != retry_.end() && r->second.next > now) {
+      *wake = std::min(*wake, r->second.next);
+      continue;
+    }
+    return i;
+  }
+  return std::nullopt;
+}
+
 void CheckpointBuilder::Run() {
-  auto backoff = std::chrono::milliseconds(100);
   for (;;) {
     Item item;
+    size_t index = 0;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) break;  // stopping with nothing left
-      if (stopping_ && Clock::now() >= deadline_) break;
-      item = queue_.front();  // stays queued until written
+      for (;;) {
+        if (queue_.empty()) {
+          if (stopping_) break;
+          cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+          continue;
+        }
+        const auto now = Clock::now();
+        if (stopping_ && now >= deadline_) break;
+        auto wake = Clock::time_point::max();
+        if (const auto pick = PickLocked(now, &wake)) {
+          index = *pick;
+          break;
+        }
+        // Every stream with work is backing off: one failing stream (a bad directory, a full
+        // disk under its export dir) never holds up the others, and nobody spins — while
+        // stopping neither (it used to retry in a loop until the deadline).
+        cv_.wait_until(lock, stopping_ ? std::min(wake, deadline_) : wake);
+      }
+      if (queue_.empty() || (stopping_ && Clock::now() >= deadline_)) break;
+      item = queue_[index];  // stays queued until written
       busy_ = true;
     }
     bool done = true;
+    std::pair<std::string, std::string> key;
     if (item.is_rotate) {
       previous_signer_ = signer_;
       signer_ = item.rotate_to;
       Log("info", "audit.key.rotated", "",
           "checkpoints are now signed by " + (signer_ ? signer_->key_id() : std::string("none")));
     } else {
+      key = {item.cut->writer_id, item.cut->stream};
       const auto started = Clock::now();
       const Status s = Export(*item.cut, signer_, previous_signer_);
-      if (s.ok()) {
+      std::string error;  // logged after the lock is released (the host's sink may block)
+      {
         std::lock_guard<std::mutex> lock(mu_);
-        batch_seconds_.Observe(std::chrono::duration<double>(Clock::now() - started).count());
-        checkpoints_++;
-        healthy_ = true;
-        backoff = std::chrono::milliseconds(100);
-      } else if (s.code() == Code::kConflict) {
-        // Signing it would contradict a checkpoint already issued: refuse, never retry.
-        std::lock_guard<std::mutex> lock(mu_);
-        refused_++;
-        Log("error", "audit.export.error", item.cut->stream,
-            s.message() + " (refused, not retried)");
-      } else {
-        {
-          std::lock_guard<std::mutex> lock(mu_);
+        if (s.ok()) {
+          batch_seconds_.Observe(std::chrono::duration<double>(Clock::now() - started).count());
+          checkpoints_++;
+          retry_.erase(key);
+        } else if (s.code() == Code::kConflict) {
+          // Signing it would contradict a checkpoint already issued: refuse, never retry.
+          refused_++;
+          retry_.erase(key);
+          error = s.message() + " (refused, not retried)";
+        } else {
           failures_++;
-          healthy_ = false;
+          Retry& r = retry_[key];
+          r.backoff = r.backoff.count() == 0 ? std::chrono::milliseconds(100)
+                                             : std::min<std::chrono::milliseconds>(
+                                                   r.backoff * 2, std::chrono::seconds(5));
+          r.next = Clock::now() + r.backoff;
+          done = false;
+          error = s.ToString() + " (retrying in " + std::to_string(r.backoff.count()) + " ms)";
         }
-        Log("error", "audit.export.error", item.cut->stream,
-            s.ToString() + " (retrying in " + std::to_string(backoff.count()) + " ms)");
-        done = false;
+        healthy_ = retry_.empty();
       }
+      if (!error.empty()) Log("error", "audit.export.error", item.cut->stream, error);
     }
-    std::unique_lock<std::mutex> lock(mu_);
-    if (done) queue_.pop_front();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (done) queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(index));
     busy_ = false;
     if (queue_.empty()) idle_cv_.notify_all();
-    if (!done) {
-      // Back off. Before Stop, Stop wakes the wait (one more try within its deadline); while
-      // stopping, the wait ends at the backoff or the deadline: never a spin that floods the
-      // log and the failure counter until the deadline (it did).
-      if (!stopping_) {
-        cv_.wait_for(lock, backoff, [&] { return stopping_; });
-      } else {
-        const auto until = std::min(Clock::now() + backoff, deadline_);
-        cv_.wait_until(lock, until, [&] { return Clock::now() >= until; });
-      }
-      backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
-    }
   }
   std::lock_guard<std::mutex> lock(mu_);
   busy_ = false;

@@ -10,7 +10,8 @@
 // answers false and the writer keeps accumulating, so its next cut covers more); the builder
 // chains each checkpoint to the stream's previous one, signs it (Signer; with a cross-signature
 // by the previous key after Rotate), and writes the export batch's manifest atomically (0600 in
-// 0700 directories). A failed write is retried with backoff and counted, never dropped.
+// 0700 directories). A failed write is retried with backoff and counted, never dropped; a
+// stream that keeps failing backs off alone, the other streams' checkpoints go on.
 //
 // Thread-safety: StreamAccumulator is owned by one thread; CheckpointBuilder's methods may be
 // called from any thread.
@@ -151,6 +152,8 @@ class CheckpointBuilder {
     std::string last_key_id;
   };
   void Run();
+  std::optional<size_t> PickLocked(std::chrono::steady_clock::time_point now,
+                                   std::chrono::steady_clock::time_point* wake) const;
   Status Export(const CheckpointCut& cut, std::shared_ptr<Signer> signer,
                 std::shared_ptr<Signer> previous);
   void Log(const char* level, const char* event, const std::string& stream,
@@ -165,6 +168,13 @@ class CheckpointBuilder {
     bool is_rotate = false;
   };
   std::deque<Item> queue_;
+  // Streams whose last export attempt failed: retried from `next` on, with a backoff doubling
+  // from 100 ms to 5 s; the other streams go on meanwhile.
+  struct Retry {
+    std::chrono::steady_clock::time_point next;
+    std::chrono::milliseconds backoff{0};
+  };
+  std::map<std::pair<std::string, std::string>, Retry> retry_;
   bool stopping_ = false, busy_ = false, started_ = false, healthy_ = true;
   std::chrono::steady_clock::time_point deadline_;
   std::thread thread_;

@@ -775,6 +775,33 @@ TEST_F(ExportTest, FailedExportsAreRetriedCountedAndNeverBlockAppends) {
 
 // The builder never signs a checkpoint that contradicts one it already issued: a WAL stream
 // lost and restarted from seq 1 gets no new checkpoint over the old ranges.
+// One stream whose export keeps failing backs off alone: the other streams' checkpoints are
+// written meanwhile (the builder's queue used to stall behind the failing cut).
+TEST_F(ExportTest, AFailingStreamDoesNotHoldUpTheOthers) {
+  ASSERT_TRUE(fs::create_directories(exp_ + "/" + segment::EscapePathComponent(kWriter)));
+  fs::permissions(exp_ + "/" + segment::EscapePathComponent(kWriter), fs::perms::owner_all,
+                  fs::perm_options::replace);
+  const std::string blocker = ExportStreamDir(exp_, kWriter, "s1");
+  testing::WriteFile(blocker, "not a directory");  // s1's export directory cannot be made
+  auto engine = Engine::Open(Options(nullptr));
+  ASSERT_TRUE(engine.ok());
+  Emit(engine.value().get(), "s1", 1000);  // s1's cut is queued first, and fails
+  Emit(engine.value().get(), "s2", 1000);
+  bool s2_written = false;
+  for (int i = 0; i < 150 && !s2_written; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    s2_written = fs::exists(ManifestPath("s2", 1000));
+  }
+  EXPECT_TRUE(s2_written);
+  EXPECT_NE(engine.value()->ReadinessJson().find("audit.export_ready"), std::string::npos);
+  ASSERT_TRUE(fs::remove(blocker));  // fixed: s1 catches up on its next retry
+  ASSERT_TRUE(engine.value()->Checkpoint(In(seconds(30))).ok());
+  EXPECT_TRUE(fs::exists(ManifestPath("s1", 1000)));
+  EXPECT_EQ(engine.value()->ReadinessJson(), R"({"degraded":false,"missing":[]})");
+  ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
+  EXPECT_TRUE(Verify(nullptr).failure.ok());
+}
+
 // Found in review: while closing, a failing export retried in a spin until the deadline,
 // logging and counting every attempt. It backs off while closing too.
 TEST_F(ExportTest, AFailingExportBacksOffWhileClosing) {
