@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <set>
+#include <thread>
 
 #include "checkpoint/merkle.h"
 #include "segment/segment_format.h"
@@ -208,6 +210,126 @@ void LoadStreamManifests(const ExportVerifyOptions& options, const std::string& 
   }
 }
 
+namespace {
+
+// Verifies one stream into its own report (counts, notes, tails and the first failure).
+void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_wal_stream,
+                     const std::string& writer_id, const std::string& stream,
+                     ExportVerifyReport* report) {
+  report->streams++;
+  std::vector<LoadedManifest> manifests;
+  if (exports) LoadStreamManifests(options, writer_id, stream, &manifests, report);
+  if (!report->failure.ok()) return;
+  std::vector<const Checkpoint*> cps;
+  std::vector<const ManifestSegment*> parts;
+  for (const LoadedManifest& lm : manifests) {
+    for (const Checkpoint& c : lm.manifest.checkpoints) cps.push_back(&c);
+    for (const ManifestSegment& p : lm.manifest.segments) parts.push_back(&p);
+  }
+  if (!in_wal_stream && cps.empty()) {
+    // An export directory without a manifest and without a WAL stream holds no evidence.
+    report->streams = 0;
+    report->notes.push_back("ignored " + ExportStreamDir(options.export_dir, writer_id, stream) +
+                            " (no manifest, no WAL stream)");
+    return;
+  }
+  if (!in_wal_stream) {
+    Fail(report, Code::kSeqGap, "wal_missing",
+         "the export covers records up to seq " + std::to_string(cps.back()->last_seq) +
+             " but the WAL has no such stream",
+         writer_id, stream, manifests.front().path, 0, 1);
+    return;
+  }
+  MerkleFrontier tree, range, part;
+  size_t ci = 0, pi = 0;
+  bool failed = false;
+  const auto fail = [&](Code code, const char* reason, const std::string& msg,
+                        const wal::RecordView& r) {
+    Fail(report, code, reason, msg, writer_id, stream, *r.file, r.offset, r.seq);
+    failed = true;
+    return false;
+  };
+  wal::StreamReport scan;
+  const Status scanned = wal::ScanStream(
+      wal::StreamDir(options.wal_dir, writer_id, stream), writer_id, stream, options.limits,
+      wal::VerifyLevel::kFull, &scan, [&](const wal::RecordView& r) {
+        report->bytes += r.json.size();
+        const Digest leaf = RecordLeafHash(r.self_hash);
+        tree.Push(leaf);
+        if (ci >= cps.size()) return true;
+        if (pi < parts.size()) {
+          const ManifestSegment& p = *parts[pi];
+          // Every record of a part is in the part's file; the first at the part's offset.
+          if (BaseName(*r.file) != p.file || (r.seq == p.first_seq && r.offset != p.offset)) {
+            return fail(Code::kConflict, "segment_mismatch",
+                        "the manifest places seq " + std::to_string(r.seq) + " at " + p.file +
+                            " offset " + std::to_string(p.offset),
+                        r);
+          }
+          part.Push(leaf);
+          if (r.seq == p.last_seq) {
+            if (part.Root() != p.root) {
+              return fail(Code::kHashMismatch, "root_mismatch",
+                          "segment part [" + std::to_string(p.first_seq) + "," +
+                              std::to_string(p.last_seq) + "] root differs from the manifest",
+                          r);
+            }
+            part = MerkleFrontier();
+            ++pi;
+          }
+        }
+        const Checkpoint& c = *cps[ci];
+        range.Push(leaf);
+        if (r.seq == c.last_seq) {
+          const std::string where = "checkpoint [" + std::to_string(c.first_seq) + "," +
+                                    std::to_string(c.last_seq) + "]";
+          if (range.Root() != c.root) {
+            return fail(Code::kHashMismatch, "root_mismatch", where + ": range root differs", r);
+          }
+          if (r.self_hash != c.head) {
+            return fail(Code::kHashMismatch, "head_mismatch", where + ": head differs", r);
+          }
+          if (tree.Root() != c.tree_root) {
+            return fail(Code::kHashMismatch, "root_mismatch", where + ": tree_root differs", r);
+          }
+          range = MerkleFrontier();
+          ++ci;
+        }
+        return true;
+      });
+  if (!scanned.ok()) {
+    Fail(report, scanned.code(), "unreadable", scanned.message(), writer_id, stream,
+         wal::StreamDir(options.wal_dir, writer_id, stream), 0, 0);
+    return;
+  }
+  report->records += scan.records;
+  if (failed) return;
+  if (scan.frozen) {
+    Fail(report, scan.problem.code(), ReasonOf(scan.problem.code()), scan.problem.message(),
+         writer_id, stream, scan.problem_file, scan.problem_offset, scan.problem_seq);
+    return;
+  }
+  if (scan.torn_tail) {
+    report->torn_tail = true;
+    report->notes.push_back(writer_id + "/" + stream + ": torn final write at offset " +
+                            std::to_string(scan.torn_offset) +
+                            " of the newest segment (never acknowledged)");
+  }
+  if (ci < cps.size()) {
+    Fail(report, Code::kSeqGap, "wal_truncated",
+         "checkpoints cover records up to seq " + std::to_string(cps.back()->last_seq) +
+             " but the WAL ends at seq " + std::to_string(scan.head_seq),
+         writer_id, stream, manifests.back().path, 0, scan.head_seq + 1);
+    return;
+  }
+  const uint64_t covered = cps.empty() ? 0 : cps.back()->last_seq;
+  if (scan.head_seq > covered) {
+    report->tails.push_back({writer_id, stream, covered + 1, scan.head_seq});
+  }
+}
+
+}  // namespace
+
 Status VerifyExports(const ExportVerifyOptions& options, ExportVerifyReport* report) {
   *report = ExportVerifyReport();
   std::vector<std::pair<std::string, std::string>> wal_streams;
@@ -225,118 +347,49 @@ Status VerifyExports(const ExportVerifyOptions& options, ExportVerifyReport* rep
   }
   const std::set<std::pair<std::string, std::string>> in_wal(wal_streams.begin(),
                                                              wal_streams.end());
-  for (const auto& key : all) {
-    const std::string& writer_id = key.first;  // (not a structured binding: lambdas use them)
-    const std::string& stream = key.second;
-    report->streams++;
-    std::vector<LoadedManifest> manifests;
-    if (exports) LoadStreamManifests(options, writer_id, stream, &manifests, report);
-    if (!report->failure.ok()) return Status::Ok();
-    std::vector<const Checkpoint*> cps;
-    std::vector<const ManifestSegment*> parts;
-    for (const LoadedManifest& lm : manifests) {
-      for (const Checkpoint& c : lm.manifest.checkpoints) cps.push_back(&c);
-      for (const ManifestSegment& p : lm.manifest.segments) parts.push_back(&p);
+  // Streams are independent: verified on several threads, merged in stream order so that the
+  // report is the one a single thread would write (counts up to and including the first
+  // failing stream, its failure). Streams after a failure are skipped.
+  const std::vector<std::pair<std::string, std::string>> keys(all.begin(), all.end());
+  std::vector<ExportVerifyReport> per(keys.size());
+  std::atomic<size_t> next{0}, first_failed{keys.size()};
+  const auto work = [&] {
+    for (size_t i; (i = next++) < keys.size();) {
+      if (i > first_failed.load()) continue;
+      VerifyOneStream(options, exports, in_wal.count(keys[i]) > 0, keys[i].first, keys[i].second,
+                      &per[i]);
+      if (!per[i].failure.ok()) {
+        size_t seen = first_failed.load();
+        while (i < seen && !first_failed.compare_exchange_weak(seen, i)) {
+        }
+      }
     }
-    if (in_wal.count({writer_id, stream}) == 0 && cps.empty()) {
-      // An export directory without a manifest and without a WAL stream holds no evidence.
-      report->streams--;
-      report->notes.push_back("ignored " + ExportStreamDir(options.export_dir, writer_id, stream) +
-                              " (no manifest, no WAL stream)");
-      continue;
-    }
-    if (in_wal.count({writer_id, stream}) == 0) {
-      Fail(report, Code::kSeqGap, "wal_missing",
-           "the export covers records up to seq " + std::to_string(cps.back()->last_seq) +
-               " but the WAL has no such stream",
-           writer_id, stream, manifests.front().path, 0, 1);
-      return Status::Ok();
-    }
-    MerkleFrontier tree, range, part;
-    size_t ci = 0, pi = 0;
-    bool failed = false;
-    const auto fail = [&](Code code, const char* reason, const std::string& msg,
-                          const wal::RecordView& r) {
-      Fail(report, code, reason, msg, writer_id, stream, *r.file, r.offset, r.seq);
-      failed = true;
-      return false;
-    };
-    wal::StreamReport scan;
-    const Status scanned = wal::ScanStream(
-        wal::StreamDir(options.wal_dir, writer_id, stream), writer_id, stream, options.limits,
-        wal::VerifyLevel::kFull, &scan, [&](const wal::RecordView& r) {
-          report->bytes += r.json.size();
-          const Digest leaf = RecordLeafHash(r.self_hash);
-          tree.Push(leaf);
-          if (ci >= cps.size()) return true;
-          if (pi < parts.size()) {
-            const ManifestSegment& p = *parts[pi];
-            // Every record of a part is in the part's file; the first at the part's offset.
-            if (BaseName(*r.file) != p.file || (r.seq == p.first_seq && r.offset != p.offset)) {
-              return fail(Code::kConflict, "segment_mismatch",
-                          "the manifest places seq " + std::to_string(r.seq) + " at " + p.file +
-                              " offset " + std::to_string(p.offset),
-                          r);
-            }
-            part.Push(leaf);
-            if (r.seq == p.last_seq) {
-              if (part.Root() != p.root) {
-                return fail(Code::kHashMismatch, "root_mismatch",
-                            "segment part [" + std::to_string(p.first_seq) + "," +
-                                std::to_string(p.last_seq) + "] root differs from the manifest",
-                            r);
-              }
-              part = MerkleFrontier();
-              ++pi;
-            }
-          }
-          const Checkpoint& c = *cps[ci];
-          range.Push(leaf);
-          if (r.seq == c.last_seq) {
-            const std::string where = "checkpoint [" + std::to_string(c.first_seq) + "," +
-                                      std::to_string(c.last_seq) + "]";
-            if (range.Root() != c.root) {
-              return fail(Code::kHashMismatch, "root_mismatch", where + ": range root differs", r);
-            }
-            if (r.self_hash != c.head) {
-              return fail(Code::kHashMismatch, "head_mismatch", where + ": head differs", r);
-            }
-            if (tree.Root() != c.tree_root) {
-              return fail(Code::kHashMismatch, "root_mismatch", where + ": tree_root differs", r);
-            }
-            range = MerkleFrontier();
-            ++ci;
-          }
-          return true;
-        });
-    if (!scanned.ok()) {
-      Fail(report, scanned.code(), "unreadable", scanned.message(), writer_id, stream,
-           wal::StreamDir(options.wal_dir, writer_id, stream), 0, 0);
-      return Status::Ok();
-    }
-    report->records += scan.records;
-    if (failed) return Status::Ok();
-    if (scan.frozen) {
-      Fail(report, scan.problem.code(), ReasonOf(scan.problem.code()), scan.problem.message(),
-           writer_id, stream, scan.problem_file, scan.problem_offset, scan.problem_seq);
-      return Status::Ok();
-    }
-    if (scan.torn_tail) {
-      report->torn_tail = true;
-      report->notes.push_back(writer_id + "/" + stream + ": torn final write at offset " +
-                              std::to_string(scan.torn_offset) +
-                              " of the newest segment (never acknowledged)");
-    }
-    if (ci < cps.size()) {
-      Fail(report, Code::kSeqGap, "wal_truncated",
-           "checkpoints cover records up to seq " + std::to_string(cps.back()->last_seq) +
-               " but the WAL ends at seq " + std::to_string(scan.head_seq),
-           writer_id, stream, manifests.back().path, 0, scan.head_seq + 1);
-      return Status::Ok();
-    }
-    const uint64_t covered = cps.empty() ? 0 : cps.back()->last_seq;
-    if (scan.head_seq > covered) {
-      report->tails.push_back({writer_id, stream, covered + 1, scan.head_seq});
+  };
+  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  const size_t threads =
+      std::min(keys.size(), options.threads == 0 ? cores : static_cast<size_t>(options.threads));
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+  work();
+  for (std::thread& t : helpers) t.join();
+  for (ExportVerifyReport& r : per) {
+    report->records += r.records;
+    report->bytes += r.bytes;
+    report->streams += r.streams;
+    report->checkpoints += r.checkpoints;
+    report->manifests += r.manifests;
+    report->torn_tail = report->torn_tail || r.torn_tail;
+    report->tails.insert(report->tails.end(), r.tails.begin(), r.tails.end());
+    report->notes.insert(report->notes.end(), r.notes.begin(), r.notes.end());
+    if (!r.failure.ok()) {
+      report->failure = r.failure;
+      report->reason = r.reason;
+      report->writer_id = r.writer_id;
+      report->stream = r.stream;
+      report->file = r.file;
+      report->offset = r.offset;
+      report->seq = r.seq;
+      break;
     }
   }
   return Status::Ok();

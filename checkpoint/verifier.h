@@ -11,7 +11,7 @@
 // Records after a stream's last checkpoint are covered by the hash chain only; they are listed
 // in the report (a truncation of them could go undetected).
 //
-// Thread-safety: reentrant.
+// Thread-safety: reentrant; VerifyExports runs its own threads and joins them before returning.
 #ifndef CHECKPOINT_VERIFIER_H_
 #define CHECKPOINT_VERIFIER_H_
 
@@ -31,6 +31,9 @@ struct ExportVerifyOptions {
   std::string export_dir;             // empty: the WAL alone (chains only)
   const TrustedKeys* keys = nullptr;  // null: signatures are not checked (reported)
   Limits limits;
+  // Threads that verify streams in parallel (streams are independent); 0: one per core. The
+  // report is the same for any count.
+  unsigned threads = 0;
 };
 
 struct ExportVerifyReport {

@@ -117,11 +117,12 @@ class ExportTest : public ::testing::Test {
     Emit(engine.value().get(), "s2", 1200);
     ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
   }
-  ExportVerifyReport Verify(const TrustedKeys* keys) {
+  ExportVerifyReport Verify(const TrustedKeys* keys, unsigned threads = 0) {
     ExportVerifyOptions o;
     o.wal_dir = wal_;
     o.export_dir = exp_;
     o.keys = keys;
+    o.threads = threads;
     ExportVerifyReport report;
     EXPECT_TRUE(VerifyExports(o, &report).ok());
     return report;
@@ -775,6 +776,43 @@ TEST_F(ExportTest, FailedExportsAreRetriedCountedAndNeverBlockAppends) {
 
 // The builder never signs a checkpoint that contradicts one it already issued: a WAL stream
 // lost and restarted from seq 1 gets no new checkpoint over the old ranges.
+// Streams are verified in parallel; the report is the one a single thread writes, failures
+// included (the first failing stream in order, and only the counts up to it).
+TEST_F(ExportTest, ParallelVerificationReportsWhatOneThreadReports) {
+  std::shared_ptr<Signer> key = Key("ops-1", 1);
+  WriteEvidence(key);
+  const TrustedKeys keys = Trust({key.get()});
+  const auto same = [](const ExportVerifyReport& a, const ExportVerifyReport& b) {
+    EXPECT_EQ(a.records, b.records);
+    EXPECT_EQ(a.streams, b.streams);
+    EXPECT_EQ(a.checkpoints, b.checkpoints);
+    EXPECT_EQ(a.manifests, b.manifests);
+    EXPECT_EQ(a.notes, b.notes);
+    EXPECT_EQ(a.tails.size(), b.tails.size());
+    EXPECT_EQ(a.failure.ToString(), b.failure.ToString());
+    EXPECT_EQ(a.reason, b.reason);
+    EXPECT_EQ(a.stream, b.stream);
+    EXPECT_EQ(a.file, b.file);
+    EXPECT_EQ(a.offset, b.offset);
+    EXPECT_EQ(a.seq, b.seq);
+  };
+  const ExportVerifyReport one = Verify(&keys, 1);
+  ASSERT_TRUE(one.failure.ok());
+  EXPECT_EQ(one.records, 3700u);
+  for (unsigned threads : {2u, 8u}) same(one, Verify(&keys, threads));
+  // A changed record in each stream: s1's is the one reported, whoever finishes first.
+  for (const char* stream : {"s1", "s2"}) {
+    const auto [file, offset] = Frames(stream).at(700);
+    std::string bytes = testing::ReadFile(file);
+    bytes[offset + 40] ^= 0x01;
+    testing::WriteFile(file, bytes);
+  }
+  const ExportVerifyReport bad = Verify(&keys, 1);
+  EXPECT_EQ(bad.stream, "s1");
+  EXPECT_EQ(bad.seq, 700u);
+  for (unsigned threads : {2u, 8u}) same(bad, Verify(&keys, threads));
+}
+
 // One stream whose export keeps failing backs off alone: the other streams' checkpoints are
 // written meanwhile (the builder's queue used to stall behind the failing cut).
 TEST_F(ExportTest, AFailingStreamDoesNotHoldUpTheOthers) {
