@@ -332,16 +332,24 @@ int main(int argc, char** argv) {
         std::lock_guard<std::mutex> lock(err_mu);
         err = last_error;
       }
+      // Tasks waiting in the writers' queues now (the engine's audit_worker_queue_depth).
+      uint64_t queued = 0;
+      const std::string page = engine.MetricsText();
+      for (size_t at = page.find("\naudit_worker_queue_depth{"); at != std::string::npos;
+           at = page.find("\naudit_worker_queue_depth{", at + 1)) {
+        const size_t value = page.find("} ", at);
+        if (value != std::string::npos) queued += std::strtoull(page.c_str() + value + 2, nullptr, 10);
+      }
       std::printf(
           "{\"t_s\":%.1f,\"offered\":%llu,\"acked\":%llu,\"busy\":%llu,\"errors\":%llu,"
-          "\"rss_kb\":%llu,\"fds\":%llu,\"ready\":%s,\"last_error\":\"%s\"}\n",
+          "\"rss_kb\":%llu,\"fds\":%llu,\"ready\":%s,\"queue\":%llu,\"last_error\":\"%s\"}\n",
           std::chrono::duration<double>(Clock::now() - start).count(),
           static_cast<unsigned long long>(offered.load()),
           static_cast<unsigned long long>(acked.load()),
           static_cast<unsigned long long>(busy.load()),
           static_cast<unsigned long long>(errors.load()), static_cast<unsigned long long>(rss),
           static_cast<unsigned long long>(OpenFds()), ready ? "true" : "false",
-          JsonEscape(err).c_str());
+          static_cast<unsigned long long>(queued), JsonEscape(err).c_str());
       std::fflush(stdout);
     }
   });
@@ -352,7 +360,8 @@ int main(int argc, char** argv) {
   const std::string metrics = engine.MetricsText();
   const ron::Status closed = engine.Close(Clock::now() + std::chrono::seconds(60));
   if (flags.count("metrics")) {
-    if (FILE* f = std::fopen(flags["metrics"].c_str(), "w")) {
+    const int fd = open(flags["metrics"].c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+    if (FILE* f = fd < 0 ? nullptr : fdopen(fd, "w")) {  // 0600, like every file we write
       std::fputs(metrics.c_str(), f);
       std::fclose(f);
     }
