@@ -311,12 +311,12 @@ class Engine::Impl {
       cv_.notify_one();
       return true;
     }
-    // (stream, tasks queued) for every stream with work queued now.
+    // (stream, tasks queued now) for every stream this worker has queued work for, 0 included:
+    // a gauge series that vanished when its queue emptied would look like missing data to an
+    // alert. Bounded: idle entries are dropped beyond 1024 streams (Pop).
     void StreamDepths(std::vector<std::pair<std::string, uint64_t>>* out) const {
       std::lock_guard<std::mutex> lock(mu_);
-      for (const auto& [stream, n] : in_queue_) {
-        if (n > 0) out->emplace_back(stream, n);
-      }
+      for (const auto& [stream, n] : in_queue_) out->emplace_back(stream, n);
     }
     void AppendedCounts(std::map<std::pair<std::string, std::string>, uint64_t>* out) const {
       std::lock_guard<std::mutex> lock(snapshot_mu_);

@@ -156,6 +156,12 @@ TEST_P(EngineTest, ConcurrentProducersEveryAckedRecordExactlyOnce) {
   EXPECT_NE(metrics.find(Sample("tasks_spawned_total", "kind=\"audit_worker\"", 2)),
             std::string::npos);
   EXPECT_NE(metrics.find("audit_bytes_total{"), std::string::npos);
+  // Idle streams keep their queue-depth series (at 0) instead of vanishing from the page.
+  for (const auto& [stream, records] : acked) {
+    EXPECT_NE(metrics.find(Sample("audit_queue_depth", "stream=\"" + stream + "\"", 0)),
+              std::string::npos)
+        << stream;
+  }
   EXPECT_EQ(metrics.find(Sample("audit_bytes_total", "", 0)), std::string::npos);  // not zero
   // Every golden metric of OBSERVABILITY §1.1 is on the page.
   for (const char* golden :
