@@ -212,6 +212,31 @@ void LoadStreamManifests(const ExportVerifyOptions& options, const std::string& 
 
 namespace {
 
+// A KeyRotated record as the engine writes it (engine.cc KeyRotatedDraft): kind KeyRotated,
+// attrs {"new_key_id":…,"old_key_id":…}. Top-level keys come in a fixed order, so the kind is
+// followed by the actor.
+constexpr std::string_view kRotatedKind = ",\"kind\":\"KeyRotated\",\"actor\":";
+struct Rotation {
+  uint64_t seq = 0;
+  std::string old_key, new_key;
+};
+
+// The value of string field `key` in canonical attrs text (no escapes in key ids), or "".
+std::string AttrString(std::string_view json, std::string_view key) {
+  const std::string pattern = "\"" + std::string(key) + "\":\"";
+  const size_t at = json.find(pattern, json.find(",\"attrs\":{"));
+  if (at == std::string_view::npos) return "";
+  const size_t from = at + pattern.size();
+  const size_t to = json.find('"', from);
+  return to == std::string_view::npos ? "" : std::string(json.substr(from, to - from));
+}
+
+void NoteRotation(const wal::RecordView& r, std::vector<Rotation>* out) {
+  // The record itself was verified by the scan (canonical bytes, hash, link) before this.
+  Rotation rotation{r.seq, AttrString(r.json, "old_key_id"), AttrString(r.json, "new_key_id")};
+  if (!rotation.new_key.empty()) out->push_back(std::move(rotation));
+}
+
 // Verifies one stream into its own report (counts, notes, tails and the first failure).
 void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_wal_stream,
                      const std::string& writer_id, const std::string& stream,
@@ -221,11 +246,16 @@ void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_w
   if (exports) LoadStreamManifests(options, writer_id, stream, &manifests, report);
   if (!report->failure.ok()) return;
   std::vector<const Checkpoint*> cps;
+  std::vector<const std::string*> cp_files;  // the manifest that holds each checkpoint
   std::vector<const ManifestSegment*> parts;
   for (const LoadedManifest& lm : manifests) {
-    for (const Checkpoint& c : lm.manifest.checkpoints) cps.push_back(&c);
+    for (const Checkpoint& c : lm.manifest.checkpoints) {
+      cps.push_back(&c);
+      cp_files.push_back(&lm.path);
+    }
     for (const ManifestSegment& p : lm.manifest.segments) parts.push_back(&p);
   }
+  std::vector<Rotation> rotations;  // the stream's KeyRotated records
   if (!in_wal_stream && cps.empty()) {
     // An export directory without a manifest and without a WAL stream holds no evidence.
     report->streams = 0;
@@ -254,6 +284,7 @@ void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_w
       wal::StreamDir(options.wal_dir, writer_id, stream), writer_id, stream, options.limits,
       wal::VerifyLevel::kFull, &scan, [&](const wal::RecordView& r) {
         report->bytes += r.json.size();
+        if (r.json.find(kRotatedKind) != std::string_view::npos) NoteRotation(r, &rotations);
         const Digest leaf = RecordLeafHash(r.self_hash);
         tree.Push(leaf);
         if (ci >= cps.size()) return true;
@@ -321,6 +352,25 @@ void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_w
              " but the WAL ends at seq " + std::to_string(scan.head_seq),
          writer_id, stream, manifests.back().path, 0, scan.head_seq + 1);
     return;
+  }
+  // A change of signing key must be announced in the stream itself (GOVERNANCE §6): a KeyRotated
+  // record naming both keys, after the start of the old key's last checkpoint (a running
+  // engine may cut one more checkpoint before the record lands).
+  for (size_t i = 1; i < cps.size(); ++i) {
+    const std::string& old_key = cps[i - 1]->signer_key_id;
+    const std::string& new_key = cps[i]->signer_key_id;
+    if (old_key.empty() || new_key.empty() || old_key == new_key) continue;
+    const bool announced = std::any_of(rotations.begin(), rotations.end(), [&](const Rotation& r) {
+      return r.old_key == old_key && r.new_key == new_key && r.seq >= cps[i - 1]->first_seq;
+    });
+    if (!announced) {
+      Fail(report, Code::kConflict, "unannounced_rotation",
+           "checkpoint [" + std::to_string(cps[i]->first_seq) + "," +
+               std::to_string(cps[i]->last_seq) + "] is signed by '" + new_key + "' after '" +
+               old_key + "', but the stream has no KeyRotated record naming both",
+           writer_id, stream, *cp_files[i], 0, cps[i]->first_seq);
+      return;
+    }
   }
   const uint64_t covered = cps.empty() ? 0 : cps.back()->last_seq;
   if (scan.head_seq > covered) {

@@ -6,7 +6,8 @@
 //   - every segment part: file and offset of its first record, count, and Merkle root rebuilt;
 //   - every checkpoint: range root, head, tree_size and tree_root rebuilt (a compact-range
 //     frontier over the whole stream), prev_checkpoint chain, and with trusted keys every
-//     signature (and, when the signing key changes, the cross-signature by the previous key);
+//     signature (and, when the signing key changes, the cross-signature by the previous key,
+//     and a KeyRotated record in the stream that names both keys);
 //   - that the WAL still holds every record a checkpoint covers (a dropped tail is detected).
 // Records after a stream's last checkpoint are covered by the hash chain only; they are listed
 // in the report (a truncation of them could go undetected).

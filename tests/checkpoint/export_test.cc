@@ -528,6 +528,16 @@ TEST_F(ExportTest, RotationCrossSignsTheFirstCheckpointUnderTheNewKey) {
   m.checkpoints[0].cosigs.clear();
   testing::WriteFile(ManifestPath("s1", 2000), m.Json());
   EXPECT_EQ(Verify(&both).reason, "missing_cross_signature");
+  // Every key change must be announced in the stream: the ops-1 → ops-2 change is (seq 1501),
+  // a change to a third key nobody recorded is not (seen even without --trusted-keys).
+  EXPECT_TRUE(Verify(nullptr).failure.ok()) << Verify(nullptr).reason;
+  ASSERT_TRUE(ParseManifest(testing::ReadFile(ManifestPath("s1", 3001)), &later).ok());
+  later.checkpoints[0].signer_key_id = "ops-9";
+  testing::WriteFile(ManifestPath("s1", 3001), later.Json());
+  const auto unannounced = Verify(nullptr);
+  EXPECT_EQ(unannounced.failure.code(), Code::kConflict);
+  EXPECT_EQ(unannounced.reason, "unannounced_rotation") << unannounced.failure.ToString();
+  EXPECT_EQ(unannounced.file, ManifestPath("s1", 3001));
 }
 
 // GOVERNANCE §6's usual rotation: stop, restart with the new key (and the old one as
