@@ -18,10 +18,10 @@
 #include <variant>
 
 #include "checkpoint/builder.h"
-#include "engine/privacy.h"
 #include "engine/core/canonical.h"
 #include "engine/core/check.h"
 #include "engine/core/verify.h"
+#include "engine/privacy.h"
 #include "wal/metrics.h"
 #include "wal/reader.h"
 
@@ -195,7 +195,8 @@ class Engine::Impl {
   struct Metrics {
     std::atomic<uint64_t> emitted{0}, appended{0}, busy{0}, dedupe_hits{0}, aborted{0}, rejected{0},
         bytes{0}, drop_closed{0}, drop_bounds{0}, drop_io{0}, verify_hash{0}, verify_prev{0},
-        wal_timeouts{0}, manifest_gap{0}, key_rotations{0}, pii_redacted{0}, pii_blocked{0}, busy_sealed{0};
+        wal_timeouts{0}, manifest_gap{0}, key_rotations{0}, pii_redacted{0}, pii_blocked{0},
+        busy_sealed{0};
   };
   // (kind, stream) → records appended. A worker inserts under its snapshot lock and bumps the
   // counter without it; the metrics page reads under the lock. Label sets are capped per worker
@@ -727,9 +728,9 @@ class Engine::Impl {
       return wal_ != nullptr ? wal_->FindStream(writer, stream) != nullptr
                              : ram_.count({writer, stream}) > 0;
     }
-    // A stream this worker does not hold yet is opened only below the cap (memory, fds).
-    Status AdmitNewStream(const std::string& writer, const std::string& stream) const {
-      if (Holds(writer, stream)) return Status::Ok();
+    // Room for one more stream (a stream not held yet is opened only below the cap: memory,
+    // fds).
+    Status RoomForNewStream() const {
       const size_t held = wal_ != nullptr ? wal_->stream_count() : ram_.size();
       if (held < engine_->options_.max_streams_per_worker) return Status::Ok();
       return Status(Code::kBusy, "stream limit: this writer thread already holds " +
@@ -739,8 +740,8 @@ class Engine::Impl {
 
     void HandleEmit(EmitTask* task, std::vector<Staged>* staged) {
       const std::string& writer = engine_->writer_id_;
-      if (const Status admitted = AdmitNewStream(writer, task->stream); !admitted.ok()) {
-        return Reject(task->ticket, admitted);
+      if (!Holds(writer, task->stream)) {
+        if (const Status room = RoomForNewStream(); !room.ok()) return Reject(task->ticket, room);
       }
       if (wal_ != nullptr) {
         auto got = wal_->GetStream(writer, task->stream);
@@ -791,9 +792,7 @@ class Engine::Impl {
           return Reject(task->ticket, Status(Code::kSeqGap, "seq " + std::to_string(r.seq) +
                                                                 " after head 0 (no such stream)"));
         }
-        if (const Status admitted = AdmitNewStream(r.writer_id, r.stream); !admitted.ok()) {
-          return Reject(task->ticket, admitted);
-        }
+        if (const Status room = RoomForNewStream(); !room.ok()) return Reject(task->ticket, room);
       }
       if (wal_ != nullptr) {
         auto got = wal_->GetStream(r.writer_id, r.stream);
@@ -1024,8 +1023,7 @@ class Engine::Impl {
   }
 
   static std::string KeyRotatedDraft(const std::string& old_id, const std::string& new_id) {
-    std::string draft =
-        R"({"kind":"KeyRotated","actor":{},"subject":{},"reason":"key_rotation",)";
+    std::string draft = R"({"kind":"KeyRotated","actor":{},"subject":{},"reason":"key_rotation",)";
     draft += R"("attrs":{"new_key_id":)";
     AppendJsonString(new_id, &draft);
     draft += R"(,"old_key_id":)";
@@ -1217,8 +1215,9 @@ class Engine::Impl {
     // A sealed record cannot be redacted without breaking its hash (engine/privacy.h).
     if (ip_policy_.HasAddress(task.record.record.attrs)) {
       metrics_.pii_blocked++;
-      return Refuse(Status(Code::kSchema, "attrs holds an IP address literal, which "
-                                          "privacy.ip_mode forbids storing"),
+      return Refuse(Status(Code::kSchema,
+                           "attrs holds an IP address literal, which "
+                           "privacy.ip_mode forbids storing"),
                     task.record.record.stream, task.record.record.writer_id);
     }
     task.ticket = std::make_shared<TicketState>();
@@ -1392,6 +1391,11 @@ class Engine::Impl {
       out += std::string(name) + "{" + service + (labels.empty() ? "" : ",") + labels + "} " +
              std::to_string(v) + "\n";
     };
+    // One unlabelled series (beyond service): its HELP/TYPE and its sample.
+    const auto single = [&](const char* name, const char* type, const char* help, uint64_t v) {
+      header(name, type, help);
+      sample(name, "", v);
+    };
     const auto label = [](const char* key, std::string_view value) {
       std::string l = std::string(key) + "=";
       AppendJsonString(value, &l);
@@ -1427,11 +1431,12 @@ class Engine::Impl {
       sample("audit_worker_queue_depth", "worker=\"" + std::to_string(i) + "\"",
              workers_[i]->depth());
     }
-    header("audit_bytes_total", "counter", "Canonical bytes appended (excluding self_hash).");
-    sample("audit_bytes_total", "", metrics_.bytes);
-    header("audit_export_checkpoints_total", "counter", "Merkle checkpoints produced.");
-    sample("audit_export_checkpoints_total", "", builder_ ? builder_->checkpoints_total() : 0);
-    header("io_timeouts_total", "counter", "WAL commits and exports over their time budget.");
+    single("audit_bytes_total", "counter", "Canonical bytes appended (excluding self_hash).",
+           metrics_.bytes);
+    single("audit_export_checkpoints_total", "counter", "Merkle checkpoints produced.",
+           builder_ ? builder_->checkpoints_total() : 0);
+    header("io_timeouts_total", "counter",
+           "WAL commits over their time budget (op=wal); failed export attempts (op=export).");
     sample("io_timeouts_total", "op=\"wal\"", metrics_.wal_timeouts);
     sample("io_timeouts_total", "op=\"export\"", builder_ ? builder_->export_failures_total() : 0);
     header("audit_verify_fail_total", "counter",
@@ -1447,25 +1452,24 @@ class Engine::Impl {
     header("busy_rejections_total", "counter", "Calls answered Busy.");
     sample("busy_rejections_total", "endpoint=\"emit\"", metrics_.busy);
     sample("busy_rejections_total", "endpoint=\"append_sealed\"", metrics_.busy_sealed);
-    header("audit_dedupe_hits_total", "counter", "AppendSealed replays answered Duplicate.");
-    sample("audit_dedupe_hits_total", "", metrics_.dedupe_hits);
-    header("audit_key_rotations_total", "counter",
-           "Streams switched to a new checkpoint signing key (KeyRotated records appended).");
-    sample("audit_key_rotations_total", "", metrics_.key_rotations);
-    header("audit_pii_redacted_total", "counter",
-           "IP address literals in attrs dropped, coarsened or hashed (privacy.ip_mode).");
-    sample("audit_pii_redacted_total", "", metrics_.pii_redacted);
-    header("audit_pii_blocked_total", "counter",
-           "Sealed records refused for holding an IP address literal (privacy.ip_mode).");
-    sample("audit_pii_blocked_total", "", metrics_.pii_blocked);
-    header("audit_emitted_total", "counter", "Drafts offered to Emit.");
-    sample("audit_emitted_total", "", metrics_.emitted);
-    header("audit_rejected_total", "counter",
-           "Records refused with an error (schema, chain, bounds, busy, I/O, closed).");
-    sample("audit_rejected_total", "", metrics_.rejected);
-    header("audit_ready", "gauge",
-           "1 when the engine accepts writes (config loaded, WAL ready, not suspended).");
-    sample("audit_ready", "", suspended_workers_ > 0 || closed_ ? 0 : 1);
+    single("audit_dedupe_hits_total", "counter", "AppendSealed replays answered Duplicate.",
+           metrics_.dedupe_hits);
+    single("audit_key_rotations_total", "counter",
+           "Streams switched to a new checkpoint signing key (KeyRotated records appended).",
+           metrics_.key_rotations);
+    single("audit_pii_redacted_total", "counter",
+           "IP address literals in attrs dropped, coarsened or hashed (privacy.ip_mode).",
+           metrics_.pii_redacted);
+    single("audit_pii_blocked_total", "counter",
+           "Sealed records refused for holding an IP address literal (privacy.ip_mode).",
+           metrics_.pii_blocked);
+    single("audit_emitted_total", "counter", "Drafts offered to Emit.", metrics_.emitted);
+    single("audit_rejected_total", "counter",
+           "Records refused with an error (schema, chain, bounds, busy, I/O, closed).",
+           metrics_.rejected);
+    single("audit_ready", "gauge",
+           "1 when the engine accepts writes (config loaded, WAL ready, not suspended).",
+           suspended_workers_ > 0 || closed_ ? 0 : 1);
     if (builder_ != nullptr) {
       builder_->RenderHistogram(&out);
     } else {

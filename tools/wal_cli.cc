@@ -130,8 +130,9 @@ int RunAppend(const Flags& flags) {
     return UsageError("audit append", "--dir and --stream are required");
   }
   if (sealed && flags.count("export-dir")) {
-    return UsageError("audit append", "--sealed imports records as they are; cut checkpoints of "
-                                      "the imported WAL with a later append run");
+    return UsageError("audit append",
+                      "--sealed imports records as they are; cut checkpoints of "
+                      "the imported WAL with a later append run");
   }
   EngineOptions options;
   options.config.sink = SinkKind::kWal;
@@ -168,31 +169,30 @@ int RunAppend(const Flags& flags) {
     if (flags.count("signer-key") != flags.count("key-id")) {
       return UsageError("audit append", "--signer-key and --key-id go together");
     }
+    // An Ed25519 key file (0600), or null after saying why on stderr.
+    const auto load_key = [](const std::string& path) -> std::shared_ptr<Signer> {
+      auto key = Ed25519Signer::FromKeyFile(path);
+      if (key.ok()) return std::move(key).value();
+      std::fprintf(stderr, "ronctl audit append: %s\n", key.status().ToString().c_str());
+      return nullptr;
+    };
     if (flags.count("signer-key")) {
-      auto signer = Ed25519Signer::FromKeyFile(flags.at("signer-key"));
-      if (!signer.ok()) {
-        std::fprintf(stderr, "ronctl audit append: %s\n", signer.status().ToString().c_str());
-        return kExitFailed;
-      }
-      if (signer.value()->key_id() != flags.at("key-id")) {
+      options.signer = load_key(flags.at("signer-key"));
+      if (options.signer == nullptr) return kExitFailed;
+      if (options.signer->key_id() != flags.at("key-id")) {
         std::fprintf(stderr, "ronctl audit append: Schema: the key file holds key '%s', not '%s'\n",
-                     signer.value()->key_id().c_str(), flags.at("key-id").c_str());
+                     options.signer->key_id().c_str(), flags.at("key-id").c_str());
         return kExitFailed;
       }
       options.config.export_.alg = std::string(kAlgEd25519);
       options.config.export_.signer_key_id = flags.at("key-id");
-      options.signer = std::move(signer).value();
     }
     if (flags.count("previous-signer-key")) {  // a restart with a new key: cross-sign with this
       if (!flags.count("signer-key")) {
         return UsageError("audit append", "--previous-signer-key needs --signer-key");
       }
-      auto previous = Ed25519Signer::FromKeyFile(flags.at("previous-signer-key"));
-      if (!previous.ok()) {
-        std::fprintf(stderr, "ronctl audit append: %s\n", previous.status().ToString().c_str());
-        return kExitFailed;
-      }
-      options.previous_signer = std::move(previous).value();
+      options.previous_signer = load_key(flags.at("previous-signer-key"));
+      if (options.previous_signer == nullptr) return kExitFailed;
     }
     const Status exp = wal::EnsurePrivateDir(options.config.export_.dir, /*create=*/true);
     if (!exp.ok()) {
@@ -280,7 +280,8 @@ int RunAppend(const Flags& flags) {
       if (a.ok()) {
         ++appended;
         if (ack) {
-          out = std::to_string(a.value().receipt.seq) + ' ' + HashText(a.value().receipt.self_hash) +
+          out = std::to_string(a.value().receipt.seq) + ' ' +
+                HashText(a.value().receipt.self_hash) +
                 (a.value().outcome == AppendOutcome::kDuplicate ? " duplicate\n" : " appended\n");
           Write(stdout, out);
         }

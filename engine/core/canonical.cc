@@ -354,11 +354,11 @@ class CanonicalReader {
     r->v = kRecordVersion;
     r->actor = Actor();
     r->subject = Subject();
-    if (!(Lit("{\"v\":1,\"ts_ms\":") && Uint(&r->ts_ms) && Lit(",\"writer_id\":") &&
-          Text(&r->writer_id) && IsValidName(r->writer_id, kMaxWriterIdBytes) &&
-          Lit(",\"seq\":") && Uint(&r->seq) && r->seq >= 1 && Lit(",\"stream\":") &&
-          Text(&r->stream) && IsValidName(r->stream, kMaxStreamBytes) && Lit(",\"kind\":") &&
-          Text(&r->kind) && IsValidKind(r->kind) && Lit(",\"actor\":{"))) {
+    if (!(Lit("{\"v\":1,\"ts_ms\":") && Digits(&r->ts_ms) && Lit(",\"writer_id\":") &&
+          Text(&r->writer_id) && IsValidName(r->writer_id, kMaxWriterIdBytes) && Lit(",\"seq\":") &&
+          Digits(&r->seq) && r->seq >= 1 && Lit(",\"stream\":") && Text(&r->stream) &&
+          IsValidName(r->stream, kMaxStreamBytes) && Lit(",\"kind\":") && Text(&r->kind) &&
+          IsValidKind(r->kind) && Lit(",\"actor\":{"))) {
       return false;
     }
     bool first = true;
@@ -374,8 +374,7 @@ class CanonicalReader {
     }
     if (!(Optional("\"cap_id\":", &first, &r->actor.cap_id) &&
           Optional("\"key_fpr\":", &first, &r->actor.key_fpr) &&
-          Optional("\"passport_id\":", &first, &r->actor.passport_id) &&
-          Lit("},\"subject\":{"))) {
+          Optional("\"passport_id\":", &first, &r->actor.passport_id) && Lit("},\"subject\":{"))) {
       return false;
     }
     first = true;
@@ -411,9 +410,9 @@ class CanonicalReader {
     const __m128i space = _mm_set1_epi8(0x20);
     while (end_ - p_ >= 16) {
       const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
-      const __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
-                                                     _mm_cmpeq_epi8(v, backslash)),
-                                        _mm_cmplt_epi8(v, space));
+      const __m128i stop =
+          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                       _mm_cmplt_epi8(v, space));
       const int mask = _mm_movemask_epi8(stop);
       if (mask != 0) {
         p_ += __builtin_ctz(static_cast<unsigned>(mask));
@@ -485,17 +484,14 @@ class CanonicalReader {
         continue;
       }
       const char e = raw[++i];
-      switch (e) {
-        case 'b': out->push_back('\b'); break;
-        case 't': out->push_back('\t'); break;
-        case 'n': out->push_back('\n'); break;
-        case 'f': out->push_back('\f'); break;
-        case 'r': out->push_back('\r'); break;
-        case 'u':
-          out->push_back(static_cast<char>((raw[i + 3] - '0') * 16 + LowerHexValue(raw[i + 4])));
-          i += 4;
-          break;
-        default: out->push_back(e);  // " or backslash
+      constexpr std::string_view kShort = "btnfr", kDecoded = "\b\t\n\f\r";
+      if (e == 'u') {  // \u00xx (String checked the form)
+        out->push_back(static_cast<char>((raw[i + 3] - '0') * 16 + LowerHexValue(raw[i + 4])));
+        i += 4;
+      } else if (const size_t k = kShort.find(e); k != std::string_view::npos) {
+        out->push_back(kDecoded[k]);
+      } else {
+        out->push_back(e);  // " or backslash
       }
     }
     return true;
@@ -515,6 +511,7 @@ class CanonicalReader {
     return Text(&**slot);
   }
 
+  // A uint64 in shortest form (ts_ms, seq, a non-negative attrs integer).
   bool Digits(uint64_t* value) {
     if (p_ >= end_ || !IsAsciiDigit(*p_)) return false;
     if (*p_ == '0') {  // no leading zeros
@@ -532,7 +529,6 @@ class CanonicalReader {
     *value = v;
     return true;
   }
-  bool Uint(uint64_t* value) { return Digits(value); }
   // An attrs integer: uint64, or a negative int64 (never -0, which is written 0).
   bool Int() {
     uint64_t magnitude = 0;

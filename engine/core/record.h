@@ -49,12 +49,14 @@ struct Actor {
   std::optional<std::string> cap_id;
   std::optional<std::string> key_fpr;
   std::optional<std::string> passport_id;
+  bool operator==(const Actor&) const = default;
 };
 
 struct Subject {
   std::optional<std::string> content_id;
   std::optional<std::string> ledger_txid;
   std::optional<std::string> name;
+  bool operator==(const Subject&) const = default;
 };
 
 struct Record {
@@ -69,6 +71,7 @@ struct Record {
   std::string reason;
   std::string attrs = "{}";  // canonical JSON object text
   std::string prev = "b3:0";
+  bool operator==(const Record&) const = default;  // field by field
 };
 
 }  // namespace ron

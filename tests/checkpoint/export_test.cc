@@ -131,6 +131,27 @@ class ExportTest : public ::testing::Test {
     return ExportStreamDir(exp_, kWriter, stream) + "/" + ManifestFileName(last);
   }
   std::string StreamDir(const std::string& stream) { return wal::StreamDir(wal_, kWriter, stream); }
+  // A regular file where an export directory must go: mkdir fails there (even for root).
+  // Without a stream, the writer's directory (every stream fails); else that stream's.
+  std::string BlockExportDir(const std::string& stream = "") {
+    const std::string writer_dir = exp_ + "/" + segment::EscapePathComponent(kWriter);
+    if (!stream.empty()) {
+      fs::create_directories(writer_dir);
+      fs::permissions(writer_dir, fs::perms::owner_all, fs::perm_options::replace);
+    }
+    const std::string blocker =
+        stream.empty() ? writer_dir : ExportStreamDir(exp_, kWriter, stream);
+    testing::WriteFile(blocker, "not a directory");
+    return blocker;
+  }
+  // Polls `done` every 20 ms for up to `tries` times; its last answer.
+  static bool Eventually(int tries, const std::function<bool()>& done) {
+    for (int i = 0; i < tries; ++i) {
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return done();
+  }
   // (file, offset) of every frame of a stream, by seq.
   std::map<uint64_t, std::pair<std::string, uint64_t>> Frames(const std::string& stream) {
     std::map<uint64_t, std::pair<std::string, uint64_t>> frames;
@@ -558,9 +579,9 @@ TEST_F(ExportTest, RestartWithANewKeyRecordsTheRotationAndCrossSigns) {
     auto engine = Engine::Open(o);
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
     EXPECT_EQ(engine.value()->State(kWriter, "s1").head_seq, 1501u);  // the KeyRotated record
-    EXPECT_NE(engine.value()->MetricsText().find(
-                  "audit_key_rotations_total{service=\"ron-audit\"} 1\n"),
-              std::string::npos);
+    EXPECT_NE(
+        engine.value()->MetricsText().find("audit_key_rotations_total{service=\"ron-audit\"} 1\n"),
+        std::string::npos);
     Emit(engine.value().get(), "s1", 1200, 5000);
     ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
   }
@@ -741,12 +762,8 @@ TEST_F(ExportTest, ExportEveryCutsACheckpointOnTimeWithoutReachingTheCount) {
   auto engine = Engine::Open(o);
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
   Emit(engine.value().get(), "slow", 10);
-  bool found = false;
-  for (int i = 0; i < 160 && !found; ++i) {  // up to 8 s for a 1 s timer
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    found = fs::exists(ManifestPath("slow", 10));
-  }
-  EXPECT_TRUE(found);
+  // Up to 8 s for a 1 s timer.
+  EXPECT_TRUE(Eventually(400, [&] { return fs::exists(ManifestPath("slow", 10)); }));
   Emit(engine.value().get(), "slow", 5, 100);
   ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
   Manifest m;
@@ -758,21 +775,16 @@ TEST_F(ExportTest, ExportEveryCutsACheckpointOnTimeWithoutReachingTheCount) {
 // A failing export never blocks appends: it is retried with backoff, counted
 // (io_timeouts_total{op="export"}), readiness says so, and it lands once the cause is gone.
 TEST_F(ExportTest, FailedExportsAreRetriedCountedAndNeverBlockAppends) {
-  // A regular file where the writer's export directory must go: mkdir fails (even for root).
-  const std::string blocker = exp_ + "/" + segment::EscapePathComponent(kWriter);
-  testing::WriteFile(blocker, "not a directory");
+  const std::string blocker = BlockExportDir();
   auto engine = Engine::Open(Options(nullptr));
   ASSERT_TRUE(engine.ok());
   Emit(engine.value().get(), "s1", 1000);       // the cut at 1000 cannot be written
   Emit(engine.value().get(), "s1", 500, 1000);  // appends go on regardless
   EXPECT_EQ(engine.value()->State(kWriter, "s1").head_seq, 1500u);
   const std::string failures = "io_timeouts_total{service=\"ron-audit\",op=\"export\"} ";
-  bool counted = false;
-  for (int i = 0; i < 100 && !counted; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    counted = SampleValue(engine.value()->MetricsText(), failures) >= 1;
-  }
-  EXPECT_TRUE(counted) << engine.value()->MetricsText();
+  EXPECT_TRUE(Eventually(100, [&] {
+    return SampleValue(engine.value()->MetricsText(), failures) >= 1;
+  })) << engine.value()->MetricsText();
   EXPECT_NE(engine.value()->ReadinessJson().find("audit.export_ready"), std::string::npos);
   ASSERT_TRUE(fs::remove(blocker));  // the operator fixes it; the retry succeeds
   ASSERT_TRUE(engine.value()->Checkpoint(In(seconds(30))).ok());
@@ -826,21 +838,12 @@ TEST_F(ExportTest, ParallelVerificationReportsWhatOneThreadReports) {
 // One stream whose export keeps failing backs off alone: the other streams' checkpoints are
 // written meanwhile (the builder's queue used to stall behind the failing cut).
 TEST_F(ExportTest, AFailingStreamDoesNotHoldUpTheOthers) {
-  ASSERT_TRUE(fs::create_directories(exp_ + "/" + segment::EscapePathComponent(kWriter)));
-  fs::permissions(exp_ + "/" + segment::EscapePathComponent(kWriter), fs::perms::owner_all,
-                  fs::perm_options::replace);
-  const std::string blocker = ExportStreamDir(exp_, kWriter, "s1");
-  testing::WriteFile(blocker, "not a directory");  // s1's export directory cannot be made
+  const std::string blocker = BlockExportDir("s1");  // s1's export directory cannot be made
   auto engine = Engine::Open(Options(nullptr));
   ASSERT_TRUE(engine.ok());
   Emit(engine.value().get(), "s1", 1000);  // s1's cut is queued first, and fails
   Emit(engine.value().get(), "s2", 1000);
-  bool s2_written = false;
-  for (int i = 0; i < 150 && !s2_written; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    s2_written = fs::exists(ManifestPath("s2", 1000));
-  }
-  EXPECT_TRUE(s2_written);
+  EXPECT_TRUE(Eventually(150, [&] { return fs::exists(ManifestPath("s2", 1000)); }));
   EXPECT_NE(engine.value()->ReadinessJson().find("audit.export_ready"), std::string::npos);
   ASSERT_TRUE(fs::remove(blocker));  // fixed: s1 catches up on its next retry
   ASSERT_TRUE(engine.value()->Checkpoint(In(seconds(30))).ok());
@@ -853,8 +856,7 @@ TEST_F(ExportTest, AFailingStreamDoesNotHoldUpTheOthers) {
 // Found in review: while closing, a failing export retried in a spin until the deadline,
 // logging and counting every attempt. It backs off while closing too.
 TEST_F(ExportTest, AFailingExportBacksOffWhileClosing) {
-  const std::string blocker = exp_ + "/" + segment::EscapePathComponent(kWriter);
-  testing::WriteFile(blocker, "not a directory");
+  BlockExportDir();
   auto engine = Engine::Open(Options(nullptr));
   ASSERT_TRUE(engine.ok());
   Emit(engine.value().get(), "s1", 1000);

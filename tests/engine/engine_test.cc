@@ -3,17 +3,17 @@
 #include "engine/engine.h"
 
 #include <dirent.h>
-#include <sched.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sched.h>
+#include <simdjson.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <gtest/gtest.h>
-#include <simdjson.h>
-#include <sys/stat.h>
 
 #include <atomic>
 #include <cstddef>
@@ -56,6 +56,24 @@ size_t CountEntries(const std::string& dir) {
   return n;
 }
 
+// Sealed records of a stream as the WAL under `wal_dir` holds them (verified, not frozen).
+std::vector<std::string> StoredIn(const std::string& wal_dir, const std::string& writer,
+                                  const std::string& stream) {
+  std::vector<std::string> sealed;
+  wal::StreamReport report;
+  EXPECT_TRUE(wal::ScanStream(wal::StreamDir(wal_dir, writer, stream), writer, stream, Limits(),
+                              wal::VerifyLevel::kFull, &report,
+                              [&](const wal::RecordView& r) {
+                                std::string s;
+                                AppendSealed(r.json, r.self_hash, &s);
+                                sealed.push_back(s);
+                                return true;
+                              })
+                  .ok());
+  EXPECT_FALSE(report.frozen) << report.problem.ToString();
+  return sealed;
+}
+
 class EngineTest : public ::testing::TestWithParam<SinkKind> {
  protected:
   EngineOptions Options(uint32_t workers = 2, uint32_t queue_depth = 4096) {
@@ -78,21 +96,8 @@ class EngineTest : public ::testing::TestWithParam<SinkKind> {
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? std::move(r).value() : nullptr;
   }
-  // Sealed records of a stream as the WAL holds them (verified).
   std::vector<std::string> Stored(const std::string& writer, const std::string& stream) {
-    std::vector<std::string> sealed;
-    wal::StreamReport report;
-    EXPECT_TRUE(wal::ScanStream(wal::StreamDir(WalDir(), writer, stream), writer, stream, Limits(),
-                                wal::VerifyLevel::kFull, &report,
-                                [&](const wal::RecordView& r) {
-                                  std::string s;
-                                  AppendSealed(r.json, r.self_hash, &s);
-                                  sealed.push_back(s);
-                                  return true;
-                                })
-                    .ok());
-    EXPECT_FALSE(report.frozen) << report.problem.ToString();
-    return sealed;
+    return StoredIn(WalDir(), writer, stream);
   }
   testing::TempDir tmp_;
 };
@@ -374,18 +379,7 @@ TEST(EngineReloadTest, SwitchingRamToWalPreservesTheChain) {
   EXPECT_EQ(r.value().seq, 101u);
   ASSERT_TRUE(engine.value()->Close(In(seconds(10))).ok());
   // One chain from seq 1, the RAM era's records byte for byte, and it verifies.
-  std::vector<std::string> stored;
-  wal::StreamReport report;
-  ASSERT_TRUE(wal::ScanStream(wal::StreamDir(wal_dir, "svc-reload@node", "s"), "svc-reload@node",
-                              "s", Limits(), wal::VerifyLevel::kFull, &report,
-                              [&](const wal::RecordView& v) {
-                                std::string text;
-                                AppendSealed(v.json, v.self_hash, &text);
-                                stored.push_back(text);
-                                return true;
-                              })
-                  .ok());
-  EXPECT_FALSE(report.frozen) << report.problem.ToString();
+  const std::vector<std::string> stored = StoredIn(wal_dir, "svc-reload@node", "s");
   ASSERT_EQ(stored.size(), 101u);
   EXPECT_EQ(std::vector<std::string>(stored.begin(), stored.begin() + 100), rings);
 }
@@ -501,7 +495,8 @@ TEST_P(EngineTest, ReadVerifiesEveryRecordAndLinkOnRead) {
   Canonicalizer sealer;
   CanonicalRecord next;
   ASSERT_TRUE(
-      sealer.Canonicalize(testing::RecordJson(151, "b3:" + std::string(64, 'a'), "{}", w, "r"), &next)
+      sealer
+          .Canonicalize(testing::RecordJson(151, "b3:" + std::string(64, 'a'), "{}", w, "r"), &next)
           .ok());
   EXPECT_EQ(reopened->AppendSealed(Seal(next), In(seconds(10))).code(), Code::kFrozen);
   auto emitted = reopened->Emit("r", Draft(999));
@@ -568,10 +563,10 @@ TEST_P(EngineTest, StreamsPerWorkerAreCappedAndGapsCreateNothing) {
   // A sealed record far into a stream nobody holds: SeqGap, and the stream does not appear.
   Canonicalizer c;
   CanonicalRecord r;
-  ASSERT_TRUE(c.Canonicalize(testing::RecordJson(7, "b3:" + std::string(64, 'c'), "{}",
-                                                 "svc-import@x", "bogus"),
-                             &r)
-                  .ok());
+  ASSERT_TRUE(
+      c.Canonicalize(
+           testing::RecordJson(7, "b3:" + std::string(64, 'c'), "{}", "svc-import@x", "bogus"), &r)
+          .ok());
   EXPECT_EQ(engine->AppendSealed(Seal(r), In(seconds(10))).code(), Code::kSeqGap);
   EXPECT_EQ(engine->State("svc-import@x", "bogus").head_seq, 0u);
   ASSERT_TRUE(engine->Close(In(seconds(10))).ok());
@@ -787,10 +782,9 @@ bool ForbidFileWrites() {
       BPF_STMT(BPF_RET | BPF_K, kKill),
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(offsetof(seccomp_data, nr))),
   };
-  for (const long nr :
-       {SYS_mkdir, SYS_mkdirat, SYS_mknod, SYS_mknodat, SYS_link, SYS_linkat, SYS_symlink,
-        SYS_symlinkat, SYS_unlink, SYS_unlinkat, SYS_rename, SYS_renameat, SYS_renameat2,
-        SYS_creat, SYS_truncate, SYS_openat2}) {
+  for (const long nr : {SYS_mkdir, SYS_mkdirat, SYS_mknod, SYS_mknodat, SYS_link, SYS_linkat,
+                        SYS_symlink, SYS_symlinkat, SYS_unlink, SYS_unlinkat, SYS_rename,
+                        SYS_renameat, SYS_renameat2, SYS_creat, SYS_truncate, SYS_openat2}) {
     f.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, 1));
     f.push_back(BPF_STMT(BPF_RET | BPF_K, kKill));
   }
@@ -906,8 +900,9 @@ struct DiskFullRig {
     std::lock_guard<std::mutex> lock(log_mu);
     return log;
   }
-  const std::string big = R"({"kind":"Fill","actor":{},"subject":{},"reason":"ok","attrs":{"pad":")" +
-                          std::string(900, 'p') + "\"}}";
+  const std::string big =
+      R"({"kind":"Fill","actor":{},"subject":{},"reason":"ok","attrs":{"pad":")" +
+      std::string(900, 'p') + "\"}}";
   std::mutex log_mu;
   std::string log;
 };
