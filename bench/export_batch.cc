@@ -20,6 +20,7 @@
 
 #include "bench/bench_util.h"
 #include "checkpoint/builder.h"
+#include "wal/files.h"
 #include "checkpoint/verifier.h"
 #include "engine/core/hash.h"
 #include "engine/engine.h"
@@ -70,7 +71,7 @@ void ExportBatches(const std::string& dir) {
     // Baseline: the same manifest's bytes, written and fdatasync'ed to a fresh file.
     const std::string path = dir + "/baseline.json";
     std::string bytes;
-    (void)ron::ReadSmallFile(
+    (void)ron::wal::ReadSmallFile(
         ron::ExportStreamDir(dir, "bench@export", "s") + "/" + ron::ManifestFileName(seq), 1 << 20,
         &bytes);
     const auto t1 = Clock::now();

@@ -88,7 +88,7 @@ Status ReadExportTail(const std::string& export_dir, const std::string& writer_i
   if (newest == 0) return Status::Ok();
   const std::string path = dir + "/" + ManifestFileName(newest);
   std::string text;
-  RON_RETURN_IF_ERROR(ReadSmallFile(path, 64u << 20, &text));
+  RON_RETURN_IF_ERROR(wal::ReadSmallFile(path, kMaxManifestBytes, &text));
   Manifest m;
   const Status parsed = ParseManifest(text, &m);
   if (!parsed.ok()) return Status(parsed.code(), path + ": " + parsed.message());
@@ -355,7 +355,7 @@ Status CheckpointBuilder::Export(const CheckpointCut& cut, std::shared_ptr<Signe
   RON_RETURN_IF_ERROR(wal::EnsurePrivateDir(writer_dir, true));
   const std::string dir = ExportStreamDir(options_.export_dir, cut.writer_id, cut.stream);
   RON_RETURN_IF_ERROR(wal::EnsurePrivateDir(dir, true));
-  RON_RETURN_IF_ERROR(WriteFileAtomic(dir + "/" + ManifestFileName(c.last_seq), m.Json()));
+  RON_RETURN_IF_ERROR(wal::WriteFileAtomic(dir + "/" + ManifestFileName(c.last_seq), m.Json()));
   st.last_seq = c.last_seq;
   st.last_id = c.Id();
   st.last_key_id = c.signer_key_id;

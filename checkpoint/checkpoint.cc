@@ -391,60 +391,25 @@ std::string ExportStreamDir(const std::string& export_dir, const std::string& wr
          segment::EscapePathComponent(stream);
 }
 
-Status WriteFileAtomic(const std::string& path, std::string_view bytes) {
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
-  const std::string temp = path + ".tmp";
-  const int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status(Code::kIo, "create " + temp + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      close(fd);
-      unlink(temp.c_str());
-      return Status(Code::kIo, "write " + temp + ": " + std::strerror(err));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (fsync(fd) != 0) {
-    const int err = errno;
-    close(fd);
-    unlink(temp.c_str());
-    return Status(Code::kIo, "fsync " + temp + ": " + std::strerror(err));
-  }
-  close(fd);
-  if (rename(temp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    unlink(temp.c_str());
-    return Status(Code::kIo, "rename to " + path + ": " + std::strerror(err));
-  }
-  return wal::FsyncDir(dir);
-}
-
-Status ReadSmallFile(const std::string& path, size_t max_bytes, std::string* out) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status(Code::kIo, "open " + path + ": " + std::strerror(errno));
-  out->clear();
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      close(fd);
-      return Status(Code::kIo, "read " + path + ": " + std::strerror(err));
-    }
-    if (n == 0) break;
-    out->append(buf, static_cast<size_t>(n));
-    if (out->size() > max_bytes) {
-      close(fd);
-      return Status(Code::kRecordTooLarge, path + " is larger than expected");
+Status ListExportStreams(const std::string& export_dir,
+                         std::vector<std::pair<std::string, std::string>>* streams) {
+  streams->clear();
+  std::vector<std::string> writers;
+  RON_RETURN_IF_ERROR(wal::ListDir(export_dir, &writers));
+  for (const std::string& w : writers) {
+    std::string writer_id;
+    if (!segment::UnescapePathComponent(w, &writer_id)) continue;
+    std::vector<std::string> names;
+    if (!wal::ListDir(export_dir + "/" + w, &names).ok()) continue;
+    for (const std::string& s : names) {
+      std::string stream;
+      struct stat st {};
+      const bool dir =
+          lstat((export_dir + "/" + w + "/" + s).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+      // A stray file (an editor's backup, .DS_Store) is no stream.
+      if (dir && segment::UnescapePathComponent(s, &stream)) streams->emplace_back(writer_id, stream);
     }
   }
-  close(fd);
   return Status::Ok();
 }
 

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "checkpoint/signer.h"  // kAlgEd25519
@@ -103,18 +104,19 @@ Status ParseManifest(std::string_view json, Manifest* out);
 Status ParseReceipt(std::string_view json, std::string* kind, InclusionReceipt* inclusion,
                     ConsistencyReceipt* consistency);
 
+// The largest manifest a reader accepts.
+inline constexpr size_t kMaxManifestBytes = 64u << 20;
+
 // Export files: <export_dir>/<esc writer_id>/<esc stream>/manifest-<last seq, 20 digits>.json.
 std::string ManifestFileName(uint64_t last_seq);
 bool ParseManifestFileName(std::string_view name, uint64_t* last_seq);
 std::string ExportStreamDir(const std::string& export_dir, const std::string& writer_id,
                             const std::string& stream);
 
-// Writes `bytes` to `path` atomically and durably: a 0600 temp file in the same directory,
-// fsync, rename over `path`, fsync of the directory.
-Status WriteFileAtomic(const std::string& path, std::string_view bytes);
-
-// Reads a whole (small) file.
-Status ReadSmallFile(const std::string& path, size_t max_bytes, std::string* out);
+// (writer_id, stream) of every stream directory under an export root, sorted; stray files and
+// names that are no valid escaping are skipped.
+Status ListExportStreams(const std::string& export_dir,
+                         std::vector<std::pair<std::string, std::string>>* streams);
 
 }  // namespace ron
 

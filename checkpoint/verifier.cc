@@ -51,25 +51,6 @@ std::string ReasonOf(Code code) {
 
 std::string BaseName(const std::string& path) { return path.substr(path.rfind('/') + 1); }
 
-// (writer_id, stream) of every stream directory under an export root.
-void ExportStreams(const std::string& root, std::set<std::pair<std::string, std::string>>* out) {
-  std::vector<std::string> writers;
-  if (!wal::ListDir(root, &writers).ok()) return;
-  for (const std::string& w : writers) {
-    std::string writer_id;
-    if (!segment::UnescapePathComponent(w, &writer_id)) continue;
-    std::vector<std::string> streams;
-    if (!wal::ListDir(root + "/" + w, &streams).ok()) continue;
-    for (const std::string& s : streams) {
-      std::string stream;
-      struct stat st;
-      const bool dir = stat((root + "/" + w + "/" + s).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-      // A stray file (an editor's backup, .DS_Store) is no stream.
-      if (dir && segment::UnescapePathComponent(s, &stream)) out->emplace(writer_id, stream);
-    }
-  }
-}
-
 }  // namespace
 
 std::string CheckSignatures(const Checkpoint& c, const TrustedKeys& keys,
@@ -131,7 +112,7 @@ void LoadStreamManifests(const ExportVerifyOptions& options, const std::string& 
     LoadedManifest lm;
     lm.path = dir + "/" + name;
     std::string text;
-    Status s = ReadSmallFile(lm.path, 64u << 20, &text);
+    Status s = wal::ReadSmallFile(lm.path, kMaxManifestBytes, &text);
     if (s.ok()) s = ParseManifest(text, &lm.manifest);
     if (!s.ok()) {
       Fail(report, s.code(), "bad_manifest", s.message(), writer_id, stream, lm.path, 0, next);
@@ -390,7 +371,9 @@ Status VerifyExports(const ExportVerifyOptions& options, ExportVerifyReport* rep
     if (access(options.export_dir.c_str(), R_OK | X_OK) != 0) {
       return Status(Code::kIo, "cannot read export dir " + options.export_dir);
     }
-    ExportStreams(options.export_dir, &all);
+    std::vector<std::pair<std::string, std::string>> exported;
+    RON_RETURN_IF_ERROR(ListExportStreams(options.export_dir, &exported));
+    all.insert(exported.begin(), exported.end());
     if (options.keys == nullptr) {
       report->notes.push_back("signatures not checked (no --trusted-keys)");
     }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "segment/segment_format.h"
 #include "wal/files.h"
 
 namespace ron {
@@ -280,10 +281,16 @@ bool NodeText(const toml::node& node, std::string* out) {
   return true;
 }
 
+constexpr size_t kMaxConfigFileBytes = 1u << 20;
+
 Status ApplyFile(const std::string& path, AuditConfig* config, ConfigOrigins* origins) {
+  // Read through the file layer: a FIFO or device named as the config file is refused instead
+  // of blocking the open forever.
+  std::string text;
+  RON_RETURN_IF_ERROR(wal::ReadSmallFile(path, kMaxConfigFileBytes, &text, wal::Links::kFollow));
   toml::table root;
   try {
-    root = toml::parse_file(path);
+    root = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
     return Status(Code::kSchema, path + ":" + std::to_string(where.line) + ":" +
@@ -502,24 +509,32 @@ Status ValidateConfig(const AuditConfig& c) {
     if ((st.st_mode & 0777) != 0600)
       return Bad("privacy.hash_salt_path", path + " must have mode 0600");
   }
-  if (c.UsesWal()) {
-    RON_RETURN_IF_ERROR(CheckDir("wal.dir", c.wal.dir));
-    if (c.wal.rotate_bytes < wal::WalOptions::kMinRotateBytes) {
-      return Bad("wal.rotate_bytes", "must be at least 8MiB");
-    }
-    if (prod && c.wal.fsync == wal::FsyncPolicy::kNever) {
-      return Bad("wal.fsync", "never is for tests only and is refused with profile=prod");
-    }
+  // Every bound is checked whatever the sink: a value out of range is wrong even where the
+  // current sink ignores it, and would surface only when the sink changes.
+  if (c.wal.rotate_bytes < wal::WalOptions::kMinRotateBytes) {
+    return Bad("wal.rotate_bytes", "must be at least 8MiB");
   }
+  if (c.wal.rotate_bytes > segment::kMaxSegmentBytes) {
+    return Bad("wal.rotate_bytes", "must be at most 1GiB");
+  }
+  if (prod && c.wal.fsync == wal::FsyncPolicy::kNever) {
+    return Bad("wal.fsync", "never is for tests only and is refused with profile=prod");
+  }
+  if (c.export_.checkpoint_every < 1000)
+    return Bad("export.checkpoint_every", "must be at least 1000");
+  // A zero period would cut on every batch; a huge one would overflow the clock.
+  if (c.export_.export_every_ms < 1000 || c.export_.export_every_ms > 7ull * 24 * 3600 * 1000)
+    return Bad("export.export_every", "must be in 1s..7d");
+  if (c.export_.alg.empty())
+    return Bad("export.alg", "must not be empty (use \"none\" for unsigned)");
+  if (c.UsesWal()) RON_RETURN_IF_ERROR(CheckDir("wal.dir", c.wal.dir));
   if (c.UsesExport()) {
     RON_RETURN_IF_ERROR(CheckDir("export.dir", c.export_.dir));
-    if (c.export_.checkpoint_every < 1000)
-      return Bad("export.checkpoint_every", "must be at least 1000");
-    // A zero period would cut on every batch; a huge one would overflow the clock.
-    if (c.export_.export_every_ms < 1000 || c.export_.export_every_ms > 7ull * 24 * 3600 * 1000)
-      return Bad("export.export_every", "must be in 1s..7d");
-    if (c.export_.alg.empty())
-      return Bad("export.alg", "must not be empty (use \"none\" for unsigned)");
+    // Unsigned checkpoints prove nothing to an auditor: a test-only choice.
+    if (prod && c.export_.alg == "none") {
+      return Bad("export.alg", "none (unsigned checkpoints) is for tests only and is refused with "
+                               "profile=prod");
+    }
     if (c.export_.alg != "none" && c.export_.signer_key_id.empty()) {
       return Bad("export.signer_key_id",
                  "is required for signed checkpoints (alg " + c.export_.alg + ")");

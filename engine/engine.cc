@@ -22,6 +22,8 @@
 #include "engine/core/check.h"
 #include "engine/core/verify.h"
 #include "engine/privacy.h"
+#include "segment/segment_format.h"
+#include "wal/files.h"
 #include "wal/metrics.h"
 #include "wal/reader.h"
 
@@ -242,6 +244,7 @@ class Engine::Impl {
       w.write_mode = options.write_mode;
       w.limits = engine_->limits_;
       w.faults = options.faults;
+      w.lock_dir = false;  // the engine holds the directory's lock (Impl::Start)
       const size_t workers = engine_->workers_.size();
       const size_t me = index_;
       w.owns = [workers, me](const std::string& writer, const std::string& stream) {
@@ -255,13 +258,17 @@ class Engine::Impl {
       auto opened = wal::Wal::Open(w);
       if (!opened.ok()) return opened.status();
       wal_ = std::move(opened).value();
-      if (exporting_) RestoreAccumulators();
+      if (exporting_) {
+        RON_RETURN_IF_ERROR(CheckAgainstExport());
+        RestoreAccumulators();
+      }
       if (!wal_->backend_note().empty()) {
         engine_->Log("warn", "wal.io_backend_fallback", wal_->backend_note());
       }
       for (const wal::StreamWal* s : wal_->streams()) {
         Publish(s->writer_id(), s->stream(), s->head_seq(), s->HeadText(), s->state());
-        if (s->state() == wal::StreamState::kFrozen && !reported_frozen_) {
+        const wal::StreamReport* recovered = wal_->recovery_report(s);
+        if (recovered != nullptr && recovered->frozen && !reported_frozen_) {
           // Verification on read (recovery) found the evidence changed: hash_mismatch covers
           // every corruption the scanner and the chain check name.
           const bool prev = s->failure().code() == Code::kPrevMismatch;
@@ -449,6 +456,46 @@ class Engine::Impl {
       return it->second;
     }
 
+    // A stream whose WAL is behind the newest checkpoint its export holds (rolled back to an
+    // older copy, a segment or the whole directory missing) opens frozen: appending would
+    // reissue seqs that signed checkpoints already cover. A WAL at or past the export is then
+    // held to the checkpoint's tree_root (RestoreAccumulators). Fails Open only when the
+    // export cannot be listed at all.
+    Status CheckAgainstExport() {
+      const std::string& dir = engine_->options_.config.export_.dir;
+      std::vector<std::pair<std::string, std::string>> exported;
+      RON_RETURN_IF_ERROR(ListExportStreams(dir, &exported));
+      for (const auto& [writer, stream] : exported) {
+        if (OwnerIndex(writer, stream, engine_->workers_.size()) != index_) continue;
+        const wal::StreamWal* ws = wal_->FindStream(writer, stream);
+        if (ws != nullptr && ws->state() == wal::StreamState::kFrozen) continue;  // said already
+        ExportTail tail;
+        std::string why;
+        if (const Status read = ReadExportTail(dir, writer, stream, &tail); !read.ok()) {
+          why = "export_unreadable: " + read.message();
+        } else if (tail.last_seq == 0) {
+          continue;
+        } else if (ws == nullptr) {
+          why = "wal_missing: the export holds a checkpoint through seq " +
+                std::to_string(tail.last_seq) + " but the WAL has no such stream";
+        } else if (ws->head_seq() < tail.last_seq) {
+          why = "wal_behind_export: the WAL ends at seq " + std::to_string(ws->head_seq()) +
+                " but the export holds a checkpoint through seq " + std::to_string(tail.last_seq);
+        } else {
+          continue;
+        }
+        RON_RETURN_IF_ERROR(wal_->AddFrozenStream(writer, stream, Status(Code::kFrozen, why)));
+        engine_->metrics_.manifest_gap++;
+        engine_->Log("error", "audit.verify.fail",
+                     {.writer_id = writer,
+                      .stream = stream,
+                      .seq = tail.last_seq,
+                      .reason = "manifest_gap",
+                      .msg = "stream frozen: " + why});
+      }
+      return Status::Ok();
+    }
+
     // Rebuilds every stream's Merkle state from the WAL at open (the only re-read).
     void RestoreAccumulators() {
       acc_.clear();
@@ -471,15 +518,13 @@ class Engine::Impl {
               "error", "audit.export.error",
               {.writer_id = s->writer_id(), .stream = s->stream(), .msg = scanned.ToString()});
         }
-        if (acc.diverged()) ReportDiverged(acc);
-        if (acc.exported_through() > acc.size()) {
-          engine_->metrics_.manifest_gap++;
-          engine_->Log("error", "audit.verify.fail",
-                       {.writer_id = s->writer_id(),
-                        .stream = s->stream(),
-                        .reason = "manifest_gap",
-                        .msg = "exports reach seq " + std::to_string(acc.exported_through()) +
-                               " but the WAL ends at " + std::to_string(acc.size())});
+        if (acc.diverged()) {
+          ReportDiverged(acc);
+          wal_->Freeze(wal_->FindStream(s->writer_id(), s->stream()),
+                       Status(Code::kFrozen,
+                              "export_mismatch: the WAL does not reproduce the tree_root of the "
+                              "export's checkpoint through seq " +
+                                  std::to_string(acc.exported_through())));
         }
       }
     }
@@ -504,8 +549,9 @@ class Engine::Impl {
                     .stream = acc.stream(),
                     .seq = acc.exported_through(),
                     .reason = "hash_mismatch",
-                    .msg = "the WAL does not reproduce the last checkpoint's tree_root; further "
-                           "checkpoints of this stream are refused"});
+                    .msg = "export_mismatch: the WAL does not reproduce the last checkpoint's "
+                           "tree_root; the stream is frozen and further checkpoints of it are "
+                           "refused"});
     }
 
     void Cut(StreamAccumulator* acc) {
@@ -969,6 +1015,7 @@ class Engine::Impl {
         R"({"kind":"Probe","actor":{},"subject":{},"reason":"ok","attrs":{}})", ctx, &out));
     if (out.record.writer_id != writer_id_)
       return Status(Code::kSchema, "writer_id must be NFC-normalized");
+    RON_RETURN_IF_ERROR(LockDirectories());
     RON_RETURN_IF_ERROR(StartBuilder());
     for (size_t i = 0; i < options_.config.workers; ++i)
       workers_.push_back(std::make_unique<Worker>(this, i));
@@ -983,6 +1030,26 @@ class Engine::Impl {
     if (!rotated.ok()) {
       (void)Close(Clock::now());
       return rotated;
+    }
+    return Status::Ok();
+  }
+
+  // One engine at a time writes a WAL (and an export) directory, in this process or any other:
+  // taken before recovery, so that two recoveries cannot race either, and held until Close.
+  Status LockDirectories() {
+    const std::string holder = "writer_id " + segment::EscapePathComponent(writer_id_);
+    const auto lock = [&](const char* key, const std::string& dir,
+                          std::unique_ptr<wal::DirLock>* out) {
+      auto locked = wal::DirLock::Acquire(dir, holder);
+      if (!locked.ok()) return Status(locked.code(), std::string(key) + " " + locked.status().message());
+      *out = std::move(locked).value();
+      return Status::Ok();
+    };
+    if (options_.config.UsesWal()) {
+      RON_RETURN_IF_ERROR(lock("wal.dir", options_.config.wal.dir, &wal_lock_));
+    }
+    if (options_.config.UsesExport()) {
+      RON_RETURN_IF_ERROR(lock("export.dir", options_.config.export_.dir, &export_lock_));
     }
     return Status::Ok();
   }
@@ -1260,6 +1327,8 @@ class Engine::Impl {
       const Status exported = builder_->Stop(deadline);
       if (close_status_.ok() && !exported.ok()) close_status_ = exported;
     }
+    wal_lock_.reset();  // nothing of this engine writes anymore: the next one may open
+    export_lock_.reset();
     return close_status_;
   }
 
@@ -1492,6 +1561,7 @@ class Engine::Impl {
   std::atomic<uint64_t> log_suppressed_{0};
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<CheckpointBuilder> builder_;  // export sinks only
+  std::unique_ptr<wal::DirLock> wal_lock_, export_lock_;  // held from Start to Close
   std::atomic<bool> closed_{false};
   std::atomic<int> suspended_workers_{0};
   Status close_status_;

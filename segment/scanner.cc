@@ -31,12 +31,14 @@ uint64_t LastValidFrameAfter(std::string_view file, uint64_t from, size_t max_re
   return last;
 }
 
-// Damage at `bad_offset` of the newest segment is a torn final write only if no valid frame was
-// written after it — or, with several O_DIRECT batches in flight, only inside the window those
-// batches can span (a crash can persist a later batch and lose an earlier one).
-bool IsTornTail(std::string_view file, uint64_t bad_offset, const ScanOptions& options,
-                uint64_t window_bytes) {
-  if (!options.newest) return false;
+// Damage at `bad_offset` is a torn final write only in the newest segment while it is still open
+// (header count 0: a sealed segment's count says every frame in it was acknowledged, and nothing
+// is written to it after the seal), and only if no valid frame was written after it — or, with
+// several O_DIRECT batches in flight, only inside the window those batches can span (a crash can
+// persist a later batch and lose an earlier one).
+bool IsTornTail(std::string_view file, const SegmentHeader& header, uint64_t bad_offset,
+                const ScanOptions& options, uint64_t window_bytes) {
+  if (!options.newest || header.count != 0) return false;
   const uint64_t last = LastValidFrameAfter(file, bad_offset, options.max_record_bytes);
   return last == 0 || last < bad_offset + window_bytes;
 }
@@ -137,7 +139,7 @@ ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
             offset % segment::kPaddingAlignBytes == 0
                 ? std::max(options.torn_window_bytes, options.lost_write_window_bytes)
                 : options.torn_window_bytes;
-        if (IsTornTail(file, offset, options, window)) {
+        if (IsTornTail(file, result.header, offset, options, window)) {
           result.outcome = ScanOutcome::kTornTail;
           result.detail = "data after the end of the durable prefix" + At(offset);
         } else {
@@ -151,7 +153,7 @@ ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
     }
     // Damaged: kTruncated, kTooLong or kChecksum.
     result.bad_offset = offset;
-    if (IsTornTail(file, offset, options, options.torn_window_bytes)) {
+    if (IsTornTail(file, result.header, offset, options, options.torn_window_bytes)) {
       result.outcome = ScanOutcome::kTornTail;
       result.detail = "torn final write" + At(offset);
     } else if (status == FrameStatus::kTooLong) {

@@ -8,13 +8,16 @@
 //   ----------------  -----------------------------------------------------  -------------------
 //   kCleanEnd         frames run exactly to the end of the file              accept every frame
 //   kZeroFilledTail   an end marker (len 0) or zeros after the last frame    accept every frame
-//   kTornTail         newest segment only: a partial frame, a bad checksum,  truncate the file at
-//                     an impossible length, or non-zero bytes after an end   bad_offset; count
-//                     marker — with no checksum-valid frame starting         wal_torn_tail_total
-//                     anywhere after it (beyond torn_window_bytes, or for
-//                     zeros at a 4 KiB boundary lost_write_window_bytes)
-//   kCorruptMidLog    damage anywhere else: an older segment, or valid       freeze the stream;
-//                     frames follow it (a changed or zeroed record)          serve frames before
+//   kTornTail         the newest segment while it is open (header count 0)   truncate the file at
+//                     only: a partial frame, a bad checksum, an impossible   bad_offset; count
+//                     length, or non-zero bytes after an end marker — with   wal_torn_tail_total
+//                     no checksum-valid frame starting anywhere after it
+//                     (beyond torn_window_bytes, or for zeros at a 4 KiB
+//                     boundary lost_write_window_bytes)
+//   kCorruptMidLog    damage anywhere else: an older segment, a sealed one   freeze the stream;
+//                     (its count says every frame in it was acknowledged;    serve frames before
+//                     a cut, a changed frame or bytes after its last frame
+//                     are never a crash of ours), or valid frames follow it
 //   kSeqDiscontinuity a checksum-valid frame whose seq is not previous + 1,   freeze; serve before
 //                     or a segment whose first_seq does not continue the
 //                     previous one (or is not 1 for the first segment)

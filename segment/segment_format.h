@@ -60,6 +60,9 @@ inline constexpr uint32_t kEndMarker = 0;
 inline constexpr uint32_t kPaddingMarker = 0xFFFFFFFFu;
 inline constexpr size_t kPaddingAlignBytes = 4096;
 inline constexpr uint8_t kRecordMajor = 1;
+// No writer makes a segment longer than this (wal.rotate_bytes is bounded by it); a reader
+// refuses a longer file as damaged rather than reading it whole into memory.
+inline constexpr uint64_t kMaxSegmentBytes = 1ull << 30;
 
 static_assert(sizeof(kMagic) == 8);
 static_assert(kHeaderBytes == 8 + 2 + 2 + 4 + 8 + 8);

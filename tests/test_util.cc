@@ -135,6 +135,36 @@ LoopMount::~LoopMount() {
   if (mounted_) std::system(("umount " + mount_ + " 2>/dev/null").c_str());
 }
 
+double MetricValue(const std::string& page, const std::string& name,
+                   const std::string& labels) {
+  std::vector<std::string> wanted;
+  for (size_t at = 0; at < labels.size();) {
+    size_t end = labels.find("\",", at);
+    end = end == std::string::npos ? labels.size() : end + 1;
+    wanted.push_back(labels.substr(at, end - at));
+    at = end + 1;
+  }
+  double value = -1;
+  int matches = 0;
+  for (const std::string& line : SplitLines(page)) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t space = line.rfind(' ');
+    if (space == std::string::npos) continue;
+    const std::string series = line.substr(0, space);
+    const size_t brace = series.find('{');
+    if (series.substr(0, brace) != name) continue;
+    const std::string label_text =
+        brace == std::string::npos ? "" : "," + series.substr(brace + 1, series.size() - brace - 2) + ",";
+    bool all = true;
+    for (const std::string& w : wanted) all = all && label_text.find("," + w + ",") != std::string::npos;
+    if (!all) continue;
+    ++matches;
+    value = std::stod(line.substr(space + 1));
+  }
+  if (matches > 1) ADD_FAILURE() << matches << " samples of " << name << " match {" << labels << "}";
+  return value;
+}
+
 std::vector<std::string> SplitLines(const std::string& text) {
   std::vector<std::string> lines;
   size_t start = 0;

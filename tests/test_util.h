@@ -56,6 +56,12 @@ class LoopMount {
   bool mounted_ = false;
 };
 
+// The value of the sample of metric `name` whose labels include every one of `labels` (a
+// comma-separated list such as `reason="x",op="y"`, or "" for any), from a Prometheus text
+// page; -1 when no sample matches. Fails the test when two samples match.
+double MetricValue(const std::string& page, const std::string& name,
+                   const std::string& labels = "");
+
 // Splits on LF; no empty last element for text ending in LF.
 std::vector<std::string> SplitLines(const std::string& text);
 

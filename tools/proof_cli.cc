@@ -8,6 +8,7 @@
 
 #include "checkpoint/receipt.h"
 #include "tools/cli_util.h"
+#include "wal/files.h"
 #include "wal/reader.h"
 
 namespace ron::tools {
@@ -121,7 +122,7 @@ int RunCheck(const std::string& file, const Flags& flags) {
   auto keys = TrustedKeys::Load(flags.at("trusted-keys"));
   if (!keys.ok()) return Fail("check-proof", keys.status());
   std::string text;
-  const Status read = ReadSmallFile(file, 1u << 20, &text);
+  const Status read = wal::ReadSmallFile(file, 1u << 20, &text, wal::Links::kFollow);
   if (!read.ok()) return Fail("check-proof", read);
   while (!text.empty() && text.back() == '\n') text.pop_back();  // one trailing newline
   std::string summary;

@@ -2,19 +2,76 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace ron::wal {
 namespace {
 
-Status Errno(const std::string& what, const std::string& path) {
-  return Status(Code::kIo, what + " " + path + ": " + std::strerror(errno));
+Status Errno(const std::string& what, const std::string& path, int err = errno) {
+  return Status(Code::kIo, what + " " + path + ": " + std::strerror(err));
+}
+
+std::string ModeText(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof(text), "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+// The reason a non-regular file is refused, in words an operator recognizes.
+std::string KindOf(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "not a regular file";
+}
+
+// An open() failure, with ELOOP under O_NOFOLLOW said plainly.
+Status OpenError(const std::string& path, bool nofollow, int err) {
+  if (nofollow && err == ELOOP) {
+    return Status(Code::kIo, path + " is a symbolic link; refusing to follow it");
+  }
+  return Errno("cannot open", path, err);
+}
+
+// fstat of an fd opened with O_NONBLOCK: refuses anything but a regular file (closing the fd)
+// and restores blocking mode.
+Status CheckRegular(int fd, const std::string& path, struct stat* st) {
+  Status status;
+  if (fstat(fd, st) != 0) {
+    status = Errno("cannot stat", path);
+  } else if (!S_ISREG(st->st_mode)) {
+    status = Status(Code::kIo, path + " is " + KindOf(st->st_mode) + ", not a regular file");
+  } else {
+    const int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+      status = Errno("cannot set blocking mode on", path);
+    }
+  }
+  if (!status.ok()) close(fd);
+  return status;
+}
+
+// Reads up to `size` bytes from offset 0; *done is how many arrived (less at end of file).
+Status PreadAll(int fd, char* out, size_t size, const std::string& path, size_t* done) {
+  *done = 0;
+  while (*done < size) {
+    const ssize_t n = pread(fd, out + *done, size - *done, static_cast<off_t>(*done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Errno("cannot read", path);
+    if (n == 0) break;
+    *done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -32,10 +89,8 @@ Status EnsurePrivateDir(const std::string& path, bool create) {
                                  "); refusing to use it");
   }
   if ((st.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return Status(Code::kIo,
-                  path + " has mode " + mode + "; WAL directories must be 0700 (chmod 700 it)");
+    return Status(Code::kIo, path + " has mode " + ModeText(st.st_mode) +
+                                 "; WAL directories must be 0700 (chmod 700 it)");
   }
   return Status::Ok();
 }
@@ -46,10 +101,7 @@ Status FsyncDir(const std::string& path) {
   const int rc = fsync(fd);
   const int saved = errno;
   close(fd);
-  if (rc != 0) {
-    errno = saved;
-    return Errno("fsync of directory failed:", path);
-  }
+  if (rc != 0) return Errno("fsync of directory failed:", path, saved);
   return Status::Ok();
 }
 
@@ -66,29 +118,151 @@ Status ListDir(const std::string& path, std::vector<std::string>* names) {
   return Status::Ok();
 }
 
-MappedFile::~MappedFile() {
-  if (data_ != nullptr) munmap(data_, size_);
+Status OpenRegularFile(const std::string& path, Links links, int* fd, uint64_t* size,
+                       bool* refused) {
+  const bool nofollow = links == Links::kRefuse;
+  if (refused != nullptr) *refused = false;
+  *fd = open(path.c_str(),
+             O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (nofollow ? O_NOFOLLOW : 0));
+  if (*fd < 0) {
+    if (refused != nullptr) *refused = nofollow && errno == ELOOP;
+    return OpenError(path, nofollow, errno);
+  }
+  struct stat st {};
+  const Status regular = CheckRegular(*fd, path, &st);
+  if (!regular.ok()) {
+    if (refused != nullptr) *refused = st.st_mode != 0 && !S_ISREG(st.st_mode);
+    *fd = -1;
+    return regular;
+  }
+  *size = static_cast<uint64_t>(st.st_size);
+  return Status::Ok();
 }
 
-Status MappedFile::Open(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Errno("cannot open", path);
+Status OpenOwnFileForWrite(const std::string& path, int extra_flags, int* fd) {
+  // O_NONBLOCK: a FIFO without a reader fails the open (ENXIO) instead of waiting for one.
+  *fd = open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK | extra_flags);
+  if (*fd < 0) return OpenError(path, /*nofollow=*/true, errno);
   struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    close(fd);
-    return Errno("cannot stat", path);
+  Status status = CheckRegular(*fd, path, &st);
+  if (!status.ok()) {
+    *fd = -1;
+    return status;
   }
-  size_ = static_cast<size_t>(st.st_size);
-  if (size_ > 0) {
-    data_ = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (data_ == MAP_FAILED) {
-      data_ = nullptr;
-      close(fd);
-      return Errno("cannot map", path);
+  if (st.st_uid != geteuid()) {
+    status = Status(Code::kIo, path + " is owned by uid " + std::to_string(st.st_uid) +
+                                   ", not by this process; refusing to write it");
+  } else if ((st.st_mode & 077) != 0) {
+    status = Status(Code::kIo, path + " has mode " + ModeText(st.st_mode) +
+                                   "; files the engine writes must be 0600");
+  }
+  if (!status.ok()) {
+    close(*fd);
+    *fd = -1;
+  }
+  return status;
+}
+
+Status ReadSmallFile(const std::string& path, size_t max_bytes, std::string* out, Links links) {
+  int fd = -1;
+  uint64_t size = 0;
+  RON_RETURN_IF_ERROR(OpenRegularFile(path, links, &fd, &size));
+  Status status;
+  if (size > max_bytes) {
+    status = Status(Code::kIo, path + " is larger than " + std::to_string(max_bytes) + " bytes");
+  } else {
+    // One spare byte tells a file that grew after fstat from one that did not.
+    out->resize(size + 1);
+    size_t done = 0;
+    status = PreadAll(fd, out->data(), out->size(), path, &done);
+    out->resize(done);
+    if (status.ok() && done > max_bytes) {
+      status = Status(Code::kIo, path + " is larger than " + std::to_string(max_bytes) + " bytes");
     }
   }
   close(fd);
-  return Status::Ok();
+  return status;
 }
+
+Status WriteFileAtomic(const std::string& path, std::string_view bytes) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  const std::string temp = path + ".tmp";
+  // A temporary file left by a crash (or anything planted there, a link included) goes first;
+  // O_EXCL then guarantees a new file of our own.
+  if (unlink(temp.c_str()) != 0 && errno != ENOENT) return Errno("cannot remove", temp);
+  const int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return Errno("cannot create", temp);
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      close(fd);
+      unlink(temp.c_str());
+      return Errno("cannot write", temp, err);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (fsync(fd) != 0) {
+    const int err = errno;
+    close(fd);
+    unlink(temp.c_str());
+    return Errno("fsync failed:", temp, err);
+  }
+  close(fd);
+  // rename() replaces a link at `path` itself; it never writes through one.
+  if (rename(temp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    unlink(temp.c_str());
+    return Errno("cannot rename to", path, err);
+  }
+  return FsyncDir(dir);
+}
+
+Status FileContents::Read(int fd, uint64_t size, const std::string& path) {
+  if (size + 1 > capacity_) {
+    buf_ = std::make_unique_for_overwrite<char[]>(size + 1);
+    capacity_ = size + 1;
+  }
+  // A file that grew since fstat is read as it was measured: what a writer adds later is the
+  // next reader's business, and the scanner treats the cut like any other end.
+  return PreadAll(fd, buf_.get(), size, path, &size_);
+}
+
+Result<std::unique_ptr<DirLock>> DirLock::Acquire(const std::string& dir,
+                                                  const std::string& holder) {
+  const std::string path = dir + "/" + kLockFileName;
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+  if (fd < 0) return OpenError(path, /*nofollow=*/true, errno);
+  struct stat st {};
+  RON_RETURN_IF_ERROR(CheckRegular(fd, path, &st));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    std::string who(256, '\0');
+    const ssize_t n = pread(fd, who.data(), who.size(), 0);
+    close(fd);
+    if (err != EWOULDBLOCK) return Errno("cannot lock", path, err);
+    who.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    while (!who.empty() && (who.back() == '\n' || who.back() == '\0')) who.pop_back();
+    for (char& c : who) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    }
+    return Status(Code::kIo, dir + " is in use by another writer (" +
+                                 (who.empty() ? std::string("holder unknown") : who) +
+                                 "); one engine at a time writes a directory");
+  }
+  const std::string text = "pid " + std::to_string(getpid()) + " " + holder + "\n";
+  if (ftruncate(fd, 0) != 0 ||
+      pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
+    const Status status = Errno("cannot write", path);
+    close(fd);
+    return status;
+  }
+  return std::unique_ptr<DirLock>(new DirLock(fd));
+}
+
+DirLock::~DirLock() { close(fd_); }
 
 }  // namespace ron::wal

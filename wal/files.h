@@ -1,9 +1,18 @@
-// File-system helpers of the WAL: private directories (0700, our owner, refused otherwise),
-// directory fsync, and read-only mappings of segment files.
+// The file layer: every file the engine and its tools open goes through these helpers, so that
+// the rules hold everywhere at once:
+//   - a FIFO, device or socket in place of a file is refused, never opened blocking;
+//   - files the engine writes are never reached through a symbolic link, temporary files are
+//     created exclusively, and existing ones must be regular, ours and 0600;
+//   - directories are 0700 and ours (refused otherwise: fail closed);
+//   - a file that shrinks while it is read gives a shorter read, never a fault (no mmap).
+// Errors are Io with the path and the reason; nothing here logs.
+//
+// Thread-safety: functions are reentrant; FileContents and DirLock are single-owner values.
 #ifndef WAL_FILES_H_
 #define WAL_FILES_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,20 +31,69 @@ Status FsyncDir(const std::string& path);
 // Names of the entries of a directory (no "." or ".."), sorted.
 Status ListDir(const std::string& path, std::vector<std::string>* names);
 
-// A read-only view of a whole file (mmap; empty files map to an empty view).
-class MappedFile {
- public:
-  MappedFile() = default;
-  ~MappedFile();
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
+// Whether a path's last component may be a symbolic link. Files the engine writes, and the
+// segments and manifests it reads back, never are (kRefuse); files an operator hands in (keys,
+// configuration) may be (kFollow).
+enum class Links { kRefuse, kFollow };
 
-  Status Open(const std::string& path);
-  std::string_view bytes() const { return {static_cast<const char*>(data_), size_}; }
+// Opens an existing file read-only. The open cannot block (O_NONBLOCK: a FIFO would wait for a
+// writer forever), and anything but a regular file is refused with Io "... is not a regular
+// file". On success *fd is open (blocking mode restored) and *size is its size at open. When
+// `refused` is given, it tells a refusal (something other than a regular file, or a link under
+// kRefuse) from a failure to open (missing, permissions, no fds).
+Status OpenRegularFile(const std::string& path, Links links, int* fd, uint64_t* size,
+                       bool* refused = nullptr);
+
+// The same for a file the engine writes (segments): opened write-only (plus `extra_flags`, e.g.
+// O_DIRECT), never through a link, and refused unless it is a regular file owned by the
+// effective uid with no group/other permission bits. Never creates.
+Status OpenOwnFileForWrite(const std::string& path, int extra_flags, int* fd);
+
+// Reads a whole regular file of at most `max_bytes` (Io if longer) into *out.
+Status ReadSmallFile(const std::string& path, size_t max_bytes, std::string* out,
+                     Links links = Links::kRefuse);
+
+// Writes `bytes` to `path` atomically, mode 0600: a temporary file beside it is created
+// exclusively (a stale one from a crash is removed first; neither is ever followed through a
+// link), written, fsync'd, renamed over `path`, and the directory fsync'd.
+Status WriteFileAtomic(const std::string& path, std::string_view bytes);
+
+// The bytes of a whole file, read with pread into a buffer reused across files. A file that
+// shrinks while it is read (a writer trimming its preallocated segment) yields the bytes that
+// were there; unlike a mapping, it can never fault.
+class FileContents {
+ public:
+  // Reads all of `fd` (REQUIRES: size <= max_bytes, checked by the caller).
+  Status Read(int fd, uint64_t size, const std::string& path);
+  std::string_view bytes() const { return {buf_.get(), size_}; }
 
  private:
-  void* data_ = nullptr;
+  std::unique_ptr<char[]> buf_;
+  size_t capacity_ = 0;
   size_t size_ = 0;
+};
+
+// An exclusive advisory lock (flock) on the file kLockFileName inside a directory, held for the
+// owner's lifetime and released by the kernel if the process dies. One writer per WAL (and
+// export) directory: a second engine, in this process or another, is refused at once.
+// Readers take no lock.
+class DirLock {
+ public:
+  // The name of the lock file: '#' never appears in an escaped writer or stream name, so it
+  // cannot collide with a stream directory.
+  static constexpr const char* kLockFileName = "#ron-audit.lock";
+
+  // Takes the lock, or fails with Io naming the directory and the holder (what the holder
+  // wrote into the file: its pid and `holder`). `holder` is a short description (writer id).
+  static Result<std::unique_ptr<DirLock>> Acquire(const std::string& dir,
+                                                  const std::string& holder);
+  ~DirLock();
+  DirLock(const DirLock&) = delete;
+  DirLock& operator=(const DirLock&) = delete;
+
+ private:
+  explicit DirLock(int fd) : fd_(fd) {}
+  int fd_;
 };
 
 }  // namespace ron::wal

@@ -1,5 +1,7 @@
 #include "wal/reader.h"
 
+#include <unistd.h>
+
 #include "engine/core/canonical.h"
 #include "engine/core/verify.h"
 #include "wal/files.h"
@@ -82,9 +84,14 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
   std::vector<std::string> names;
   RON_RETURN_IF_ERROR(ListDir(dir, &names));
   std::vector<uint64_t> numbers;
+  std::string odd_name;  // a segment-like name that is not the canonical spelling
   for (const std::string& name : names) {
     uint64_t no = 0;
-    if (segment::ParseSegmentFileName(name, &no)) numbers.push_back(no);
+    if (segment::ParseSegmentFileName(name, &no)) {
+      numbers.push_back(no);
+    } else if (odd_name.empty() && name.starts_with("wal-") && name.ends_with(".seg")) {
+      odd_name = name;
+    }
   }
   // The last sealed segment is the one before the newest (sealing precedes creating the next).
   const size_t full_from = level == VerifyLevel::kFull ? 0
@@ -93,13 +100,45 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
                                : (numbers.size() >= 2 ? numbers.size() - 2 : 0);
   Canonicalizer canonicalizer(limits);
   CanonicalRecord scratch;
+  FileContents file;
   bool stopped = false;
+  const auto freeze = [&](Status problem, const std::string& path, uint64_t offset) {
+    report->frozen = true;
+    report->problem = std::move(problem);
+    report->problem_file = path;
+    report->problem_offset = offset;
+    report->problem_seq = report->head_seq + 1;
+  };
   for (size_t i = 0; i < numbers.size() && !report->frozen && !stopped; ++i) {
     SegmentReport seg;
     seg.segment_no = numbers[i];
     seg.path = dir + "/" + segment::SegmentFileName(numbers[i]);
-    MappedFile file;
-    RON_RETURN_IF_ERROR(file.Open(seg.path));
+    int fd = -1;
+    uint64_t size = 0;
+    bool refused = false;
+    const Status opened = OpenRegularFile(seg.path, Links::kRefuse, &fd, &size, &refused);
+    if (!opened.ok()) {
+      // Something else in a segment's place (a FIFO, a device, a link) is damage to the
+      // stream, not a reason to stop reading the others; a file we may not open is an error.
+      if (refused) {
+        freeze(Status(Code::kIo, "bad_file: " + opened.message()), seg.path, 0);
+        report->segments.push_back(std::move(seg));
+        break;
+      }
+      return opened;
+    }
+    if (size > segment::kMaxSegmentBytes) {
+      close(fd);
+      freeze(Status(Code::kHashMismatch,
+                    "bad_header: the file has " + std::to_string(size) +
+                        " bytes, more than any writer makes"),
+             seg.path, segment::kMaxSegmentBytes);
+      report->segments.push_back(std::move(seg));
+      break;
+    }
+    const Status read = file.Read(fd, size, seg.path);
+    close(fd);
+    RON_RETURN_IF_ERROR(read);
     seg.file_bytes = file.bytes().size();
     segment::ScanOptions options;
     options.newest = i + 1 == numbers.size();
@@ -133,24 +172,25 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
       }
     });
     if (!record_problem.ok()) {
-      report->frozen = true;
-      report->problem = record_problem;
-      report->problem_file = seg.path;
-      report->problem_offset = problem_offset;
+      freeze(record_problem, seg.path, problem_offset);
       report->problem_seq = problem_seq;
     } else if (segment::IsCorruption(seg.scan.outcome) && !stopped) {
-      report->frozen = true;
-      report->problem =
-          Status(CodeOfScan(seg.scan.outcome),
-                 std::string(segment::ScanOutcomeName(seg.scan.outcome)) + ": " + seg.scan.detail);
-      report->problem_file = seg.path;
-      report->problem_offset = seg.scan.bad_offset;
-      report->problem_seq = report->head_seq + 1;
+      freeze(Status(CodeOfScan(seg.scan.outcome),
+                    std::string(segment::ScanOutcomeName(seg.scan.outcome)) + ": " +
+                        seg.scan.detail),
+             seg.path, seg.scan.bad_offset);
     } else if (seg.scan.outcome == segment::ScanOutcome::kTornTail) {
       report->torn_tail = true;
       report->torn_offset = seg.scan.bad_offset;
     }
     report->segments.push_back(std::move(seg));
+  }
+  // A file named like a segment but not in the canonical spelling (wal-0000003.seg) was not
+  // written by the engine: which records it holds, and where they belong, is unknown.
+  if (!odd_name.empty() && !report->frozen && !stopped) {
+    freeze(Status(Code::kIo, "bad_file: " + odd_name +
+                                 " is not a segment name the engine writes (wal-<6+ digits>.seg)"),
+           dir + "/" + odd_name, 0);
   }
   return Status::Ok();
 }

@@ -97,6 +97,9 @@ Status WalOptions::Validate() const {
   if (rotate_bytes < kMinRotateBytes && !allow_small_segments) {
     return Status(Code::kSchema, "wal.rotate_bytes must be at least 8MiB");
   }
+  if (rotate_bytes > segment::kMaxSegmentBytes) {
+    return Status(Code::kSchema, "wal.rotate_bytes must be at most 1GiB");
+  }
   if (rotate_bytes < 2 * segment::kPaddingAlignBytes + limits.max_record_bytes + 64) {
     return Status(Code::kSchema, "wal.rotate_bytes is too small for one record");
   }
@@ -114,6 +117,11 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options) {
   RON_RETURN_IF_ERROR(options.Validate());
   std::unique_ptr<Wal> wal(new Wal(options));
   RON_RETURN_IF_ERROR(EnsurePrivateDir(options.dir, /*create=*/true));
+  if (options.lock_dir) {
+    auto locked = DirLock::Acquire(options.dir, "wal");
+    if (!locked.ok()) return locked.status();
+    wal->lock_ = std::move(locked).value();
+  }
   wal->io_ = MakeIoBackend(options.backend, options.faults, &wal->backend_note_);
   if (wal->io_ == nullptr) return Status(Code::kIo, wal->backend_note_);
   if (options.preallocate) wal->preallocator_ = std::make_unique<Preallocator>();
@@ -186,27 +194,13 @@ Status Wal::OpenRecoveredStream(StreamWal* s, const StreamReport& report) {
     s->segment_no_ = newest.segment_no - 1;
     return Status::Ok();
   }
-  if (newest.scan.header.count != 0) {  // sealed: the next Stage rotates
-    if (!report.torn_tail) return Status::Ok();
-    // Bytes after a sealed segment's last counted frame were never acknowledged (sealing
-    // follows the last commit). Cut them: left in place, the next segment would make them
-    // mid-log corruption and freeze the stream (found by the torn-write drill).
-    ++counters_.torn_tail_total;
-    const int fd = open(newest.path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-      return Status(Code::kIo, "cannot open " + newest.path + ": " + std::strerror(errno));
-    const bool cut =
-        ftruncate(fd, static_cast<off_t>(report.torn_offset)) == 0 && fdatasync(fd) == 0;
-    close(fd);
-    if (!cut) return Status(Code::kIo, "cannot truncate torn tail of " + newest.path);
-    return Status::Ok();
-  }
+  // A sealed newest segment cannot be torn (the scanner calls any damage in it corruption):
+  // the next Stage rotates.
+  if (newest.scan.header.count != 0) return Status::Ok();
   // Repairs go through a buffered descriptor (they are unaligned); appends may then use
   // O_DIRECT on a fresh one.
-  const int repair_fd = open(newest.path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (repair_fd < 0) {
-    return Status(Code::kIo, "cannot open " + newest.path + ": " + std::strerror(errno));
-  }
+  int repair_fd = -1;
+  RON_RETURN_IF_ERROR(OpenOwnFileForWrite(newest.path, 0, &repair_fd));
   uint64_t end = newest.scan.valid_end;
   Status repaired;
   if (report.torn_tail) {
@@ -229,9 +223,7 @@ Status Wal::OpenRecoveredStream(StreamWal* s, const StreamReport& report) {
   }
   close(repair_fd);
   RON_RETURN_IF_ERROR(repaired);
-  s->fd_ = OpenSegmentFd(newest.path, 0);
-  if (s->fd_ < 0)
-    return Status(Code::kIo, "cannot open " + newest.path + ": " + std::strerror(errno));
+  RON_RETURN_IF_ERROR(OpenSegmentFd(newest.path, &s->fd_));
   s->write_offset_ = end;
   s->segment_preallocated_ =
       newest.file_bytes >= options_.rotate_bytes;  // zero-filled files are full size
@@ -284,9 +276,8 @@ void Wal::RequestNextSegment(const StreamWal* s) {
                          options_.rotate_bytes);
 }
 
-int Wal::OpenSegmentFd(const std::string& path, int extra_flags) const {
-  const int direct = options_.write_mode == WriteMode::kDirect ? O_DIRECT : 0;
-  return open(path.c_str(), O_WRONLY | O_CLOEXEC | direct | extra_flags, 0600);
+Status Wal::OpenSegmentFd(const std::string& path, int* fd) const {
+  return OpenOwnFileForWrite(path, options_.write_mode == WriteMode::kDirect ? O_DIRECT : 0, fd);
 }
 
 Status Wal::CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq) {
@@ -295,8 +286,15 @@ Status Wal::CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq)
   const std::string prepared = PreallocPath(path);
   const bool use_prepared = preallocator_ != nullptr && preallocator_->Take(prepared);
   if (preallocator_ != nullptr && !use_prepared) preallocator_->Discard(prepared);  // too late
-  const int fd = use_prepared ? OpenSegmentFd(prepared, 0) : OpenSegmentFd(path, O_CREAT | O_EXCL);
-  if (fd < 0) return IoErrorStatus(-errno, "cannot create " + path);
+  int fd = -1;
+  if (use_prepared) {
+    RON_RETURN_IF_ERROR(OpenSegmentFd(prepared, &fd));
+  } else {
+    // O_EXCL: a new file of our own, never an existing one or the target of a link.
+    const int direct = options_.write_mode == WriteMode::kDirect ? O_DIRECT : 0;
+    fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | direct, 0600);
+    if (fd < 0) return IoErrorStatus(-errno, "cannot create " + path);
+  }
   segment::SegmentHeader header;
   header.first_seq = first_seq;
   header.segment_no = segment_no;
@@ -355,6 +353,34 @@ Status Wal::SealActiveSegment(StreamWal* s) {
   close(s->fd_);
   s->fd_ = -1;
   if (rc < 0) return IoErrorStatus(rc, "cannot seal segment " + std::to_string(s->segment_no_));
+  return Status::Ok();
+}
+
+void Wal::Freeze(StreamWal* s, const Status& why) {
+  if (s->state_ == StreamState::kFrozen) return;
+  ++counters_.corrupt_total;
+  s->state_ = StreamState::kFrozen;
+  s->failure_ = Status(Code::kFrozen, "stream frozen: " + why.ToString());
+  s->pending_.clear();
+  s->pending_frames_.clear();
+  s->head_seq_ = s->durable_seq_;
+  s->head_hash_ = s->durable_hash_;
+  if (s->fd_ >= 0) close(s->fd_);
+  s->fd_ = -1;
+}
+
+Status Wal::AddFrozenStream(const std::string& writer_id, const std::string& stream,
+                            const Status& why) {
+  if (StreamWal* s = FindStream(writer_id, stream)) {
+    Freeze(s, why);
+    return Status::Ok();
+  }
+  auto s = std::make_unique<StreamWal>();
+  s->writer_id_ = writer_id;
+  s->stream_ = stream;
+  s->dir_ = StreamDir(options_.dir, writer_id, stream);
+  Freeze(s.get(), why);
+  streams_[{writer_id, stream}] = std::move(s);
   return Status::Ok();
 }
 

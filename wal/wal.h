@@ -31,6 +31,7 @@
 
 #include "engine/core/canonical.h"
 #include "engine/core/status.h"
+#include "wal/files.h"
 #include "wal/io.h"
 #include "wal/metrics.h"
 #include "wal/preallocator.h"
@@ -68,6 +69,9 @@ struct WalOptions {
   bool preallocate = true;                // zero-fill each next segment ahead of need
   FaultInjector* faults = nullptr;        // tests and drills only; not owned
   bool allow_small_segments = false;      // tests only: permits rotate_bytes < 8 MiB
+  // Take the directory's writer lock (wal::DirLock) for the Wal's lifetime. False only when the
+  // caller already holds it: an engine locks once and its writer threads share the directory.
+  bool lock_dir = true;
   // Which (writer_id, stream) this WAL owns; recovery leaves the others alone, so several WALs
   // (one per engine writer thread) can share a directory. Unset: all of them.
   std::function<bool(const std::string& writer_id, const std::string& stream)> owns;
@@ -164,6 +168,15 @@ class Wal {
   static constexpr size_t kDigestWindow = 65536;
   Status StoredDigest(StreamWal* s, uint64_t seq, Digest* digest);
 
+  // Freezes `s` (fail closed, like corruption found by recovery): staged records are dropped
+  // (never acknowledged), every later Stage answers Frozen with `why`, counted in
+  // corrupt_total. For checks above the WAL: a stream that contradicts its signed export.
+  void Freeze(StreamWal* s, const Status& why);
+  // Registers (writer_id, stream) as frozen without creating anything on disk: a stream the
+  // export knows whose WAL is missing. An existing stream is frozen instead.
+  Status AddFrozenStream(const std::string& writer_id, const std::string& stream,
+                         const Status& why);
+
   // Flushes with fdatasync regardless of policy (checkpoints, close).
   Status Sync();
 
@@ -195,10 +208,11 @@ class Wal {
   Status CommitStreams(bool force_sync);
   void AppendChunks(StreamWal* s, bool sync, std::vector<WriteOp>* ops,
                     std::vector<std::pair<StreamWal*, size_t>>* chunk_ends);
-  int OpenSegmentFd(const std::string& path, int extra_flags) const;
+  Status OpenSegmentFd(const std::string& path, int* fd) const;
   char* Staging(size_t bytes);
 
   WalOptions options_;
+  std::unique_ptr<DirLock> lock_;  // with options_.lock_dir
   std::unique_ptr<IoBackend> io_;
   std::unique_ptr<Preallocator> preallocator_;
   std::string backend_note_;

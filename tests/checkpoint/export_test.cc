@@ -867,33 +867,88 @@ TEST_F(ExportTest, AFailingExportBacksOffWhileClosing) {
   EXPECT_LE(attempts, 12);  // 100, 200, 400, 800 ms apart: a handful, not thousands
 }
 
-TEST_F(ExportTest, ACheckpointInconsistentWithTheIssuedOnesIsRefused) {
+// A WAL that contradicts its own signed export never takes another record: the stream opens
+// frozen (reason named in the log, counted), nothing is signed over it, the other streams go on.
+class ExportMismatchTest : public ExportTest {
+ protected:
+  // Opens an engine on the damaged WAL and checks that s2 is frozen for `why` while s1 works.
+  void ExpectS2Frozen(std::shared_ptr<Signer> key, const std::string& why) {
+    const std::string before = testing::ReadFile(ManifestPath("s2", 1200));
+    std::vector<std::string> lines;
+    std::mutex mu;
+    EngineOptions o = Options(key);
+    o.log = [&](std::string_view line) {
+      std::lock_guard<std::mutex> lock(mu);
+      lines.emplace_back(line);
+    };
+    {
+      auto engine = Engine::Open(o);
+      ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+      EXPECT_EQ(engine.value()->State(kWriter, "s2").state, wal::StreamState::kFrozen);
+      auto t = engine.value()->Emit("s2", Draft(1));
+      ASSERT_TRUE(t.ok());
+      const auto r = t.value().Wait(In(seconds(30)));
+      EXPECT_EQ(r.code(), Code::kFrozen);
+      EXPECT_NE(r.status().message().find(why), std::string::npos) << r.status().ToString();
+      Emit(engine.value().get(), "s1", 10, 5000);  // the healthy stream goes on
+      EXPECT_EQ(testing::MetricValue(engine.value()->MetricsText(), "audit_verify_fail_total",
+                                     "reason=\"manifest_gap\""),
+                why == "export_mismatch" ? 0 : 1);
+      ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
+    }
+    EXPECT_EQ(testing::ReadFile(ManifestPath("s2", 1200)), before);  // not overwritten
+    EXPECT_FALSE(fs::exists(ManifestPath("s2", 1201)));              // nothing new signed
+    int said = 0;
+    for (const std::string& line : lines) {
+      said += line.find(why) != std::string::npos && line.find("s2") != std::string::npos;
+    }
+    EXPECT_GE(said, 1) << "no log line names " << why;
+  }
+};
+
+TEST_F(ExportMismatchTest, AMissingStreamDirectoryOpensFrozen) {
   std::shared_ptr<Signer> key = Key("ops-1", 1);
   WriteEvidence(key);
-  const std::string before = testing::ReadFile(ManifestPath("s2", 1000));
-  fs::remove_all(StreamDir("s2"));  // the WAL of s2 is lost
-  std::vector<std::string> lines;
-  std::mutex mu;
-  EngineOptions o = Options(key);
-  o.log = [&](std::string_view line) {
-    std::lock_guard<std::mutex> lock(mu);
-    lines.emplace_back(line);
-  };
+  fs::remove_all(StreamDir("s2"));
+  ExpectS2Frozen(key, "wal_missing");
+  EXPECT_FALSE(fs::exists(StreamDir("s2")));  // nothing was created for it
+  const TrustedKeys keys = Trust({key.get()});
+  EXPECT_FALSE(Verify(&keys).failure.ok());
+}
+
+TEST_F(ExportMismatchTest, AWalRolledBackBehindItsExportOpensFrozen) {
+  std::shared_ptr<Signer> key = Key("ops-1", 1);
+  WriteEvidence(key);
+  // An older copy of s2's WAL (the first 1000 records) put back over the current one.
+  fs::remove_all(StreamDir("s2"));
   {
+    EngineOptions o = Options(key);
+    o.config.sink = SinkKind::kWal;  // a WAL-only run cannot see the export
     auto engine = Engine::Open(o);
     ASSERT_TRUE(engine.ok());
-    Emit(engine.value().get(), "s2", 1300);  // a new chain 1..1300, past the signed 1200
+    std::vector<Ticket> tickets;
+    for (int i = 0; i < 1000; ++i) {  // the same records as WriteEvidence's s2
+      tickets.push_back(engine.value()->Emit("s2", Draft(i)).value());
+    }
+    for (const Ticket& t : tickets) ASSERT_TRUE(t.Wait(In(seconds(30))).ok());
     ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
   }
-  EXPECT_EQ(testing::ReadFile(ManifestPath("s2", 1000)), before);  // not overwritten
-  EXPECT_FALSE(fs::exists(ManifestPath("s2", 1300)));              // nothing new signed
-  bool refused = false;
-  for (const std::string& line : lines) {
-    refused = refused || (line.find("audit.export.error") != std::string::npos &&
-                          line.find("refused") != std::string::npos);
+  ExpectS2Frozen(key, "wal_behind_export");
+}
+
+TEST_F(ExportMismatchTest, AWalThatNoLongerReproducesTheSignedTreeRootOpensFrozen) {
+  std::shared_ptr<Signer> key = Key("ops-1", 1);
+  WriteEvidence(key);
+  fs::remove_all(StreamDir("s2"));
+  {
+    EngineOptions o = Options(key);
+    o.config.sink = SinkKind::kWal;
+    auto engine = Engine::Open(o);
+    ASSERT_TRUE(engine.ok());
+    Emit(engine.value().get(), "s2", 1300, 70000);  // another chain, longer than the signed one
+    ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
   }
-  EXPECT_TRUE(refused);
-  // And the verifier sees the WAL no longer matches the signed roots.
+  ExpectS2Frozen(key, "export_mismatch");
   const TrustedKeys keys = Trust({key.get()});
   EXPECT_EQ(Verify(&keys).failure.code(), Code::kHashMismatch);
 }

@@ -172,35 +172,68 @@ TEST_P(WalTest, TornTailIsTruncatedCountedAndAppendsResume) {
   EXPECT_EQ(Scan("a").records, 13u);
 }
 
-// Found by the torn-write drill: a torn batch after a *sealed* newest segment was left in
-// place; the next segment then made it mid-log corruption and the stream froze on the next open.
-TEST_P(WalTest, TornTailAfterASealedSegmentIsTruncatedToo) {
+// A sealed segment's count says every frame in it was acknowledged, and nothing is written to it
+// after the seal: bytes after its last frame are not a torn write of ours but damage. The
+// stream opens frozen and the bytes stay for the operator to inspect.
+TEST_P(WalTest, BytesAfterASealedSegmentFreezeTheStream) {
   {
     auto wal = OpenWal(Options());
     ASSERT_TRUE(Append(wal.get(), "a", 10).ok());
     ASSERT_TRUE(wal->Close().ok());  // sealed
   }
   const std::string path = NewestSegment("a");
-  const auto size_before = fs::file_size(path);
   {
     std::ofstream out(path, std::ios::app | std::ios::binary);
     std::string partial;
     segment::AppendFrame(11, R"({"torn":true})", Blake3("x"), &partial);
     out << partial.substr(0, partial.size() / 2);
   }
-  {
-    auto wal = OpenWal(Options());
-    EXPECT_EQ(wal->counters().torn_tail_total, 1u);
-    EXPECT_EQ(fs::file_size(path), size_before);
-    ASSERT_TRUE(Append(wal.get(), "a", 3).ok());  // into a new segment
-    ASSERT_TRUE(wal->Close().ok());
-  }
+  const auto size_before = fs::file_size(path);
   auto wal = OpenWal(Options());
-  EXPECT_EQ(wal->counters().corrupt_total, 0u);
-  EXPECT_EQ(wal->GetStream("w@test", "a").value()->state(), StreamState::kOk);
-  const StreamReport report = Scan("a");
-  EXPECT_FALSE(report.frozen) << report.problem.ToString();
-  EXPECT_EQ(report.records, 13u);
+  EXPECT_EQ(wal->counters().torn_tail_total, 0u);
+  EXPECT_EQ(wal->counters().corrupt_total, 1u);
+  EXPECT_EQ(fs::file_size(path), size_before);  // nothing cut
+  StreamWal* s = wal->GetStream("w@test", "a").value();
+  EXPECT_EQ(s->state(), StreamState::kFrozen);
+  EXPECT_EQ(s->head_seq(), 10u);
+  EXPECT_EQ(Append(wal.get(), "a", 1).code(), Code::kFrozen);
+}
+
+// A sealed segment cut short, or with a changed last frame, loses acknowledged records: never
+// treated as a torn tail (that would cut them and reuse their seqs).
+TEST_P(WalTest, ASealedSegmentCutShortOrChangedFreezesTheStream) {
+  for (const bool cut : {true, false}) {
+    SCOPED_TRACE(cut ? "cut" : "changed");
+    const std::string stream = cut ? "cut" : "changed";
+    {
+      auto wal = OpenWal(Options());
+      ASSERT_TRUE(Append(wal.get(), stream, 10).ok());
+      ASSERT_TRUE(wal->Close().ok());  // sealed, and the newest segment
+    }
+    const std::string path = NewestSegment(stream);
+    const auto size = fs::file_size(path);
+    if (cut) {
+      fs::resize_file(path, 4200);
+    } else {
+      uint64_t last_offset = 0;
+      StreamReport report;
+      ASSERT_TRUE(ScanStream(StreamDir(dir_.path() + "/wal", "w@test", stream), "w@test", stream,
+                             Limits(), VerifyLevel::kFull, &report, [&](const RecordView& r) {
+                               last_offset = r.offset;
+                               return true;
+                             }).ok());
+      ASSERT_EQ(report.records, 10u);
+      std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(static_cast<std::streamoff>(last_offset + 20));
+      f.put('#');
+    }
+    auto wal = OpenWal(Options());
+    EXPECT_EQ(wal->counters().torn_tail_total, 0u);
+    StreamWal* s = wal->GetStream("w@test", stream).value();
+    EXPECT_EQ(s->state(), StreamState::kFrozen) << s->failure().ToString();
+    EXPECT_EQ(Append(wal.get(), stream, 1).code(), Code::kFrozen);
+    EXPECT_EQ(fs::file_size(path), cut ? 4200u : size);
+  }
 }
 
 TEST_P(WalTest, GarbageTailIsTorn) {
