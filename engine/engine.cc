@@ -156,6 +156,12 @@ const char* RejectReason(Code code) {
     case Code::kPrevMismatch:
     case Code::kConflict:
       return "tamper";
+    case Code::kFloat:
+      return "float";
+    case Code::kUtf8:
+      return "utf8";
+    case Code::kSeqGap:
+      return "seq_gap";
     case Code::kBusy:
       return "busy";
     case Code::kIo:
@@ -1008,13 +1014,7 @@ class Engine::Impl {
     if (!policy.ok()) return policy.status();
     ip_policy_ = std::move(policy).value();
     // The writer_id must be a name the record law accepts.
-    Canonicalizer probe(limits_);
-    CanonicalRecord out;
-    const Canonicalizer::DraftContext ctx{writer_id_, "probe", 1, kGenesisPrev, 0};
-    RON_RETURN_IF_ERROR(probe.CanonicalizeDraft(
-        R"({"kind":"Probe","actor":{},"subject":{},"reason":"ok","attrs":{}})", ctx, &out));
-    if (out.record.writer_id != writer_id_)
-      return Status(Code::kSchema, "writer_id must be NFC-normalized");
+    RON_RETURN_IF_ERROR(CheckName(writer_id_, NameKind::kWriterId));
     RON_RETURN_IF_ERROR(LockDirectories());
     RON_RETURN_IF_ERROR(StartBuilder());
     for (size_t i = 0; i < options_.config.workers; ++i)
@@ -1198,6 +1198,12 @@ class Engine::Impl {
       return Refuse(Status(Code::kRecordTooLarge, "draft longer than 65536 bytes"), stream);
     }
     auto ticket = std::make_shared<TicketState>();
+    // The stream is keyed by its name from here on: one spelling only, in both profiles.
+    if (Status named = CheckName(stream, NameKind::kStream); !named.ok()) {
+      CountReject(named, {.stream = stream});
+      ticket->Complete(named, {});
+      return Ticket(ticket);
+    }
     // Everything but seq, prev and the hash happens here, on the caller's thread (DESIGN.md
     // §7): the stream's owner only splices them in and hashes.
     EmitTask task{std::string(stream), {}, ticket, {}};

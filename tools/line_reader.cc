@@ -61,7 +61,10 @@ LineReader::Result LineReader::Next(std::string_view* line) {
     }
     if (!Fill()) {
       if (error_) return Result::kError;
-      if (skipping) return Result::kTooLong;
+      if (skipping) {  // the rest of the too-long last line is part of it, not a line
+        start_ = end_ = 0;
+        return Result::kTooLong;
+      }
       if (end_ > start_) {
         *line = std::string_view(buf_.data() + start_, end_ - start_);
         start_ = end_;

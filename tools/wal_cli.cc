@@ -92,6 +92,13 @@ std::string DefaultWriterId() {
   return std::string(host) + "@ronctl";
 }
 
+// A (writer_id, stream) as printed by every command: each name in the directory escaping of
+// FORMAT.md (bytes outside [A-Za-z0-9_.@-] as %XX), so that no name can split a line into
+// forged fields or make two streams print alike.
+std::string PrintedName(const std::string& writer_id, const std::string& stream) {
+  return segment::EscapePathComponent(writer_id) + "/" + segment::EscapePathComponent(stream);
+}
+
 bool StdinReady() {
   pollfd p{STDIN_FILENO, POLLIN, 0};
   return poll(&p, 1, 0) > 0;
@@ -154,6 +161,14 @@ int RunAppend(const Flags& flags) {
     return UsageError("audit append", "--write-mode must be buffered or direct");
   }
   options.writer_id = flags.count("writer-id") ? flags.at("writer-id") : DefaultWriterId();
+  if (const Status named = CheckName(options.writer_id, NameKind::kWriterId); !named.ok()) {
+    return UsageError("audit append", "--writer-id: " + named.message());
+  }
+  if (!sealed) {
+    if (const Status named = CheckName(flags.at("stream"), NameKind::kStream); !named.ok()) {
+      return UsageError("audit append", "--stream: " + named.message());
+    }
+  }
   if (flags.count("export-dir")) {
     options.config.sink = SinkKind::kWalExport;
     options.config.export_.dir = flags.at("export-dir");
@@ -229,7 +244,7 @@ int RunAppend(const Flags& flags) {
     Ticket ticket;
   };
   std::deque<Pending> pending;
-  uint64_t appended = 0, rejected = 0;
+  uint64_t appended = 0, duplicates = 0, rejected = 0;
   bool fatal = false;
   std::string out;
   const auto far = [] { return Clock::now() + std::chrono::hours(1); };
@@ -278,7 +293,7 @@ int RunAppend(const Flags& flags) {
     if (sealed) {  // replay/import: one AppendSealed per line, in order
       const Result<AppendResult> a = engine.AppendSealed(line, far());
       if (a.ok()) {
-        ++appended;
+        ++(a.value().outcome == AppendOutcome::kDuplicate ? duplicates : appended);
         if (ack) {
           out = std::to_string(a.value().receipt.seq) + ' ' +
                 HashText(a.value().receipt.self_hash) +
@@ -337,13 +352,23 @@ int RunAppend(const Flags& flags) {
   }
   if (fatal) return kExitFailed;
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  std::fprintf(stderr,
-               "ronctl audit append: %llu records appended, %llu rejected, %.0f records/s, "
-               "head seq %llu, backend %s\n",
-               static_cast<unsigned long long>(appended), static_cast<unsigned long long>(rejected),
-               seconds > 0 ? static_cast<double>(appended) / seconds : 0.0,
-               static_cast<unsigned long long>(engine.State(options.writer_id, stream).head_seq),
-               engine.io_backend().c_str());
+  const double rate = seconds > 0 ? static_cast<double>(appended + duplicates) / seconds : 0.0;
+  if (sealed) {
+    std::fprintf(stderr,
+                 "ronctl audit append: %llu records appended, %llu duplicates, %llu rejected, "
+                 "%.0f records/s, backend %s\n",
+                 static_cast<unsigned long long>(appended),
+                 static_cast<unsigned long long>(duplicates),
+                 static_cast<unsigned long long>(rejected), rate, engine.io_backend().c_str());
+  } else {
+    std::fprintf(stderr,
+                 "ronctl audit append: %llu records appended, %llu rejected, %.0f records/s, "
+                 "head seq %llu, backend %s\n",
+                 static_cast<unsigned long long>(appended),
+                 static_cast<unsigned long long>(rejected), rate,
+                 static_cast<unsigned long long>(engine.State(options.writer_id, stream).head_seq),
+                 engine.io_backend().c_str());
+  }
   return rejected == 0 ? kExitOk : kExitFailed;
 }
 
@@ -355,6 +380,9 @@ int RunRange(const Flags& flags) {
   if ((flags.count("from") && !ParseUint64(flags.at("from"), &from)) ||
       (flags.count("to") && !ParseUint64(flags.at("to"), &to))) {
     return UsageError("audit range", "--from and --to take a seq number");
+  }
+  if (from == 0 || from > to) {
+    return UsageError("audit range", "--from must be at least 1 and at most --to");
   }
   const std::string dir = flags.at("dir"), stream = flags.at("stream");
   std::string writer_id, error;
@@ -408,8 +436,8 @@ int RunInspect(const Flags& flags) {
       return kExitFailed;
     }
     const char* state = report.frozen ? "frozen" : report.torn_tail ? "torn_tail" : "ok";
-    std::printf("stream %s/%s state %s records %llu head %llu %s\n", writer_id.c_str(),
-                stream.c_str(), state, static_cast<unsigned long long>(report.records),
+    std::printf("stream %s state %s records %llu head %llu %s\n",
+                PrintedName(writer_id, stream).c_str(), state, static_cast<unsigned long long>(report.records),
                 static_cast<unsigned long long>(report.head_seq), report.HeadText().c_str());
     for (const wal::SegmentReport& seg : report.segments) {
       std::printf("  %s bytes %llu first_seq %llu count %u frames %llu end %llu scan %s%s%s\n",
@@ -462,10 +490,11 @@ int RunVerifyExports(const Flags& flags) {
                seconds > 0 ? static_cast<double>(report.records) / seconds : 0.0,
                seconds > 0 ? static_cast<double>(report.bytes) / 1e6 / seconds : 0.0);
   if (!report.failure.ok()) {
-    std::printf("err %s file %s offset %llu stream %s/%s seq %llu reason %s\n",
+    std::printf("err %s file %s offset %llu stream %s seq %llu reason %s\n",
                 std::string(CodeName(report.failure.code())).c_str(), report.file.c_str(),
-                static_cast<unsigned long long>(report.offset), report.writer_id.c_str(),
-                report.stream.c_str(), static_cast<unsigned long long>(report.seq),
+                static_cast<unsigned long long>(report.offset),
+                PrintedName(report.writer_id, report.stream).c_str(),
+                static_cast<unsigned long long>(report.seq),
                 report.reason.c_str());
     std::fprintf(stderr, "ronctl audit verify: %s\n", report.failure.ToString().c_str());
     return kExitFailed;
@@ -476,7 +505,7 @@ int RunVerifyExports(const Flags& flags) {
               static_cast<unsigned long long>(report.checkpoints),
               static_cast<unsigned long long>(report.manifests));
   for (const auto& t : report.tails) {
-    std::printf("tail %s/%s %llu..%llu hash-chain-only\n", t.writer_id.c_str(), t.stream.c_str(),
+    std::printf("tail %s %llu..%llu hash-chain-only\n", PrintedName(t.writer_id, t.stream).c_str(),
                 static_cast<unsigned long long>(t.from), static_cast<unsigned long long>(t.to));
   }
   return kExitOk;
@@ -511,18 +540,19 @@ int RunVerify(const Flags& flags) {
     }
     records += report.records;
     if (report.frozen) {
-      std::printf("err %s file %s offset %llu stream %s/%s seq %llu\n",
+      std::printf("err %s file %s offset %llu stream %s seq %llu\n",
                   std::string(CodeName(report.problem.code())).c_str(), report.problem_file.c_str(),
-                  static_cast<unsigned long long>(report.problem_offset), writer_id.c_str(),
-                  stream.c_str(), static_cast<unsigned long long>(report.problem_seq));
+                  static_cast<unsigned long long>(report.problem_offset),
+                  PrintedName(writer_id, stream).c_str(),
+                  static_cast<unsigned long long>(report.problem_seq));
       std::fprintf(stderr, "ronctl audit verify: %s\n", report.problem.ToString().c_str());
       return kExitFailed;
     }
     if (report.torn_tail) {
       std::fprintf(stderr,
-                   "ronctl audit verify: %s/%s: torn final write at offset %llu of the newest "
+                   "ronctl audit verify: %s: torn final write at offset %llu of the newest "
                    "segment (never acknowledged; truncated by the next open)\n",
-                   writer_id.c_str(), stream.c_str(),
+                   PrintedName(writer_id, stream).c_str(),
                    static_cast<unsigned long long>(report.torn_offset));
     }
   }

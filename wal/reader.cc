@@ -2,6 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 #include "engine/core/canonical.h"
 #include "engine/core/verify.h"
 #include "wal/files.h"
@@ -136,10 +140,6 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
       report->segments.push_back(std::move(seg));
       break;
     }
-    const Status read = file.Read(fd, size, seg.path);
-    close(fd);
-    RON_RETURN_IF_ERROR(read);
-    seg.file_bytes = file.bytes().size();
     segment::ScanOptions options;
     options.newest = i + 1 == numbers.size();
     options.expected_segment_no = numbers[i];
@@ -151,26 +151,50 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
     const bool check_records = i >= full_from;
     Status record_problem;
     uint64_t problem_offset = 0, problem_seq = 0;
-    seg.scan = segment::ScanSegment(file.bytes(), options, [&](const segment::FrameView& frame) {
-      if (!record_problem.ok() || stopped) return;  // deliver nothing after a problem
-      if (check_records) {
-        Status s = CheckRecord(&canonicalizer, &scratch, frame, writer_id, stream, report->head_seq,
-                               report->head_hash);
-        if (!s.ok()) {
-          record_problem = s;
-          problem_offset = frame.offset;
-          problem_seq = frame.seq;
-          return;
+    // A reader beside a live writer can copy a batch while it is being written (the kernel
+    // copies page by page), and see damage with valid frames after it. Damage in the newest,
+    // still open segment is therefore read again (kRereads times, 20 ms apart) before it
+    // counts; frames delivered by an earlier attempt are not delivered twice.
+    constexpr int kRereads = 3;
+    for (int attempt = 0;; ++attempt) {
+      if (attempt > 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        fd = -1;
+        RON_RETURN_IF_ERROR(OpenRegularFile(seg.path, Links::kRefuse, &fd, &size));
+        size = std::min(size, segment::kMaxSegmentBytes);
+        record_problem = Status::Ok();
+      }
+      const Status read = file.Read(fd, size, seg.path);
+      close(fd);
+      RON_RETURN_IF_ERROR(read);
+      seg.file_bytes = file.bytes().size();
+      seg.scan = segment::ScanSegment(file.bytes(), options, [&](const segment::FrameView& frame) {
+        if (!record_problem.ok() || stopped) return;  // deliver nothing after a problem
+        if (frame.seq <= report->head_seq) return;    // delivered by an earlier attempt
+        if (check_records) {
+          Status s = CheckRecord(&canonicalizer, &scratch, frame, writer_id, stream,
+                                 report->head_seq, report->head_hash);
+          if (!s.ok()) {
+            record_problem = s;
+            problem_offset = frame.offset;
+            problem_seq = frame.seq;
+            return;
+          }
         }
+        report->records++;
+        report->head_seq = frame.seq;
+        report->head_hash = frame.self_hash;
+        if (on_record && !on_record(RecordView{frame.seq, frame.json, frame.self_hash, &seg.path,
+                                               frame.offset})) {
+          stopped = true;
+        }
+      });
+      const bool damaged = !record_problem.ok() || segment::IsCorruption(seg.scan.outcome);
+      if (!damaged || stopped || !options.newest || seg.scan.header.count != 0 ||
+          attempt == kRereads) {
+        break;
       }
-      report->records++;
-      report->head_seq = frame.seq;
-      report->head_hash = frame.self_hash;
-      if (on_record &&
-          !on_record(RecordView{frame.seq, frame.json, frame.self_hash, &seg.path, frame.offset})) {
-        stopped = true;
-      }
-    });
+    }
     if (!record_problem.ok()) {
       freeze(record_problem, seg.path, problem_offset);
       report->problem_seq = problem_seq;

@@ -236,14 +236,8 @@ Result<StreamWal*> Wal::GetStream(const std::string& writer_id, const std::strin
   const auto it = streams_.find({writer_id, stream});
   if (it != streams_.end()) return it->second.get();
   // Names must be what the record law accepts, or records could never be written to them.
-  Canonicalizer checker(options_.limits);
-  CanonicalRecord probe;
-  Canonicalizer::DraftContext ctx{writer_id, stream, 1, kGenesisPrev, 0};
-  RON_RETURN_IF_ERROR(checker.CanonicalizeDraft(
-      R"({"kind":"Probe","actor":{},"subject":{},"reason":"ok","attrs":{}})", ctx, &probe));
-  if (probe.record.writer_id != writer_id || probe.record.stream != stream) {
-    return Status(Code::kSchema, "writer_id and stream must be NFC-normalized");
-  }
+  RON_RETURN_IF_ERROR(CheckName(writer_id, NameKind::kWriterId));
+  RON_RETURN_IF_ERROR(CheckName(stream, NameKind::kStream));
   const std::string writer_dir = options_.dir + "/" + segment::EscapePathComponent(writer_id);
   RON_RETURN_IF_ERROR(EnsurePrivateDir(writer_dir, /*create=*/true));
   RON_RETURN_IF_ERROR(FsyncDir(options_.dir));

@@ -320,6 +320,23 @@ void AppendSealed(std::string_view canonical_bytes, const Digest& digest, std::s
   out->append("\"}");
 }
 
+Status CheckName(std::string_view name, NameKind kind) {
+  const bool writer = kind == NameKind::kWriterId;
+  const char* key = writer ? "writer_id" : "stream";
+  const size_t max_bytes = writer ? kMaxWriterIdBytes : kMaxStreamBytes;
+  if (!IsValidUtf8(name)) return Status(Code::kUtf8, std::string(key) + " is not valid UTF-8");
+  std::string scratch;
+  std::string_view nfc;
+  if (!NfcNormalize(name, &scratch, &nfc) || nfc != name) {
+    return Status(Code::kSchema, std::string(key) + " must be NFC-normalized");
+  }
+  if (!IsValidName(name, max_bytes)) {
+    return Status(Code::kSchema, std::string(key) + " must be 1.." + std::to_string(max_bytes) +
+                                     " bytes without control characters");
+  }
+  return Status::Ok();
+}
+
 std::string Seal(const CanonicalRecord& record) {
   std::string out;
   out.reserve(record.bytes.size() + kSealSuffixBytes);

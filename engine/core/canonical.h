@@ -103,6 +103,13 @@ class Canonicalizer {
   std::unique_ptr<Impl> impl_;
 };
 
+// Checks a writer_id or stream name as the record law wants it (DESIGN.md §3): valid UTF-8,
+// already NFC, 1..128 (writer_id) or 1..64 (stream) bytes, no control characters. Every layer
+// checks a name with this before it keys anything by it, so that two spellings of one name
+// (NFD and NFC) can never be two chains. Utf8 or Schema, naming `kind`.
+enum class NameKind { kWriterId, kStream };
+Status CheckName(std::string_view name, NameKind kind);
+
 // The sealed text: canonical bytes with `,"self_hash":"b3:<hex>"` inserted before the final `}`.
 std::string Seal(const CanonicalRecord& record);
 void AppendSealed(std::string_view canonical_bytes, const Digest& digest, std::string* out);

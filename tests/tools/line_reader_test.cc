@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,6 +50,36 @@ TEST(LineReaderTest, TooLongLinesAreSkippedWithoutBuffering) {
             (std::vector<std::string>{"ok", "!", "after", "!"}));
   EXPECT_EQ(ReadAll(std::string(1000, 'y') + "\n" + std::string(1001, 'z') + "\n", 1000),
             (std::vector<std::string>{std::string(1000, 'y'), "!"}));
+}
+
+// A too-long final line without LF is one verdict: its tail, arriving after the reader gave up
+// on the line, must not come back as a line of its own (it could smuggle a record).
+TEST(LineReaderTest, TheTailOfATooLongLastLineIsNoLine) {
+  for (const size_t tail : {1u, 500u, 999u}) {
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    std::thread writer([&] {
+      const std::string head(3000, 'x');
+      EXPECT_EQ(write(fds[1], head.data(), head.size()), 3000);
+      // Let the reader take the head and give up on the line before the tail arrives.
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      const std::string rest = std::string(tail - 1, 'y') + "}";
+      EXPECT_EQ(write(fds[1], rest.data(), rest.size()), static_cast<ssize_t>(rest.size()));
+      close(fds[1]);
+    });
+    LineReader reader(fds[0], 1000);
+    std::vector<LineReader::Result> results;
+    for (;;) {
+      std::string_view line;
+      const auto r = reader.Next(&line);
+      if (r == LineReader::Result::kEnd || r == LineReader::Result::kError) break;
+      results.push_back(r);
+    }
+    writer.join();
+    close(fds[0]);
+    EXPECT_EQ(results, std::vector<LineReader::Result>{LineReader::Result::kTooLong})
+        << "tail " << tail;
+  }
 }
 
 TEST(LineReaderTest, ManyLinesAcrossChunkBoundaries) {
