@@ -118,7 +118,25 @@ Status SetBool(bool* field, std::string_view key, std::string_view value) {
   return Status::Ok();
 }
 
-std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+// A TOML basic string: quotes, backslashes and control bytes escaped, so that a path or a
+// stream name can neither end the value early nor start another line of the description.
+std::string Quote(const std::string& s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (byte < 0x20 || byte == 0x7f) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof(escaped), "\\u%04X", byte);
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
 
 const KeySpec kKeys[] = {
     {"profile", "RON_AUDIT_PROFILE", "--audit-profile",
@@ -553,7 +571,8 @@ std::string DescribeConfig(const AuditConfig& config, const ConfigOrigins& origi
   for (const auto& [stream, depth] : config.stream_queue_depth) {
     const std::string key = "streams." + stream + ".queue_depth";
     const auto it = origins.find(key);
-    out += key + " = " + std::to_string(depth) + "  # " +
+    const std::string printed = "streams." + Quote(stream) + ".queue_depth";
+    out += printed + " = " + std::to_string(depth) + "  # " +
            (it == origins.end() ? "file" : it->second) + "\n";
   }
   return out;

@@ -3,8 +3,8 @@
 #include <arpa/inet.h>
 
 #include <cstring>
-#include <fstream>
-#include <iterator>
+
+#include "wal/files.h"
 
 namespace ron {
 namespace {
@@ -37,12 +37,13 @@ Result<IpPolicy> IpPolicy::FromConfig(const AuditConfig::Privacy& privacy) {
   IpPolicy policy;
   policy.mode_ = privacy.ip_mode;
   if (policy.mode_ != IpMode::kHash) return policy;
-  std::ifstream in(privacy.hash_salt_path, std::ios::binary);
-  std::string salt((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in.good() && !in.eof()) {
-    return Status(Code::kIo, "privacy.hash_salt_path: cannot read " + privacy.hash_salt_path);
-  }
-  if (salt.empty() || salt.size() > kMaxSaltBytes) {
+  // Through the file layer: a FIFO is refused rather than waited for, and a huge file is never
+  // read whole.
+  std::string salt;
+  const Status read =
+      wal::ReadSmallFile(privacy.hash_salt_path, kMaxSaltBytes, &salt, wal::Links::kFollow);
+  if (!read.ok()) return Status(read.code(), "privacy.hash_salt_path: " + read.message());
+  if (salt.empty()) {
     return Status(Code::kSchema, "privacy.hash_salt_path: the salt must hold 1 B..1 MiB");
   }
   policy.salt_ = Blake3(salt);

@@ -112,7 +112,17 @@ TEST_F(ConfigTest, FileThenEnvThenFlagsWithOrigins) {
   const std::string text = DescribeConfig(c, origins_);
   EXPECT_NE(text.find("workers = 4  # flag --audit-workers\n"), std::string::npos) << text;
   EXPECT_NE(text.find("wal.fsync = \"always\"  # file "), std::string::npos) << text;
-  EXPECT_NE(text.find("streams.ingress.queue_depth = 4096"), std::string::npos) << text;
+  EXPECT_NE(text.find("streams.\"ingress\".queue_depth = 4096"), std::string::npos) << text;
+}
+
+// Names and paths are printed as TOML strings: none can end its value early or add a line.
+TEST_F(ConfigTest, TheDescriptionQuotesEveryNameAndPath) {
+  const auto r = Load("[streams.\"a\\nworkers = 99\"]\nqueue_depth = 7\n");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const std::string text = DescribeConfig(r.value(), origins_);
+  EXPECT_NE(text.find("streams.\"a\\u000Aworkers = 99\".queue_depth = 7"), std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("\nworkers = 99"), std::string::npos) << text;
 }
 
 TEST_F(ConfigTest, UnknownKeysVariablesAndFlagsAreErrors) {
@@ -214,6 +224,40 @@ TEST_F(ConfigTest, QueueWorkersAndExportRules) {
   EXPECT_TRUE(Load(exp + "alg = \"none\"\nexport_every = \"1s\"\n").ok());
   EXPECT_NE(Error("[streams.\"x\"]\nqueue_depth = 0\n").find("streams.x.queue_depth"),
             std::string::npos);
+}
+
+// Unsigned checkpoints prove nothing to an auditor: a test-only choice, refused in production.
+TEST_F(ConfigTest, UnsignedCheckpointsAreRefusedInProduction) {
+  const std::string exp = "sink = \"wal+export\"\namnesia = false\n[wal]\ndir = \"" +
+                          PrivateDir("w") + "\"\n[export]\ndir = \"" + PrivateDir("e") +
+                          "\"\nalg = \"none\"\n";
+  EXPECT_TRUE(Load(exp).ok());
+  EXPECT_NE(Error("profile = \"prod\"\n" + exp).find("export.alg: none (unsigned checkpoints)"),
+            std::string::npos);
+}
+
+// A bound out of range is an error even where the chosen sink does not use it: it would
+// surface only when the sink changes.
+TEST_F(ConfigTest, EveryBoundIsCheckedWhateverTheSink) {
+  EXPECT_NE(Error("[wal]\nrotate_bytes = \"1MiB\"\n").find("wal.rotate_bytes: must be at least 8MiB"),
+            std::string::npos);
+  EXPECT_NE(Error("[wal]\nrotate_bytes = \"2GiB\"\n").find("wal.rotate_bytes: must be at most 1GiB"),
+            std::string::npos);
+  EXPECT_NE(Error("[export]\ncheckpoint_every = 10\n").find("at least 1000"), std::string::npos);
+  EXPECT_NE(Error("[export]\nexport_every = \"0s\"\n").find("export.export_every"),
+            std::string::npos);
+  EXPECT_NE(Error("profile = \"prod\"\n[wal]\nfsync = \"never\"\n").find("wal.fsync"),
+            std::string::npos);
+}
+
+// The configuration file goes through the file layer: a FIFO is refused, not waited for.
+TEST_F(ConfigTest, AFifoAsTheConfigFileIsRefused) {
+  const std::string fifo = tmp_.path() + "/fifo.toml";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const auto r = LoadConfig(ConfigSources{fifo, {}, {}}, &origins_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("is a FIFO, not a regular file"), std::string::npos)
+      << r.status().ToString();
 }
 
 TEST_F(ConfigTest, RonctlConfigCheck) {

@@ -309,6 +309,27 @@ TEST_P(EngineTest, BadDraftsFailTheirTicketOnly) {
   EXPECT_EQ(engine->Emit("s", std::string(kMaxInputBytes + 1, ' ')).code(), Code::kRecordTooLarge);
 }
 
+// A stream is keyed by its name: an NFD spelling is refused in both profiles (it used to fork
+// the chain in RAM: "café" and "cafe\u0301" both got seq 1), in both canonicalization modes.
+TEST_P(EngineTest, AStreamNameIsOneSpellingInEveryProfile) {
+  for (const bool in_emit : {true, false}) {
+    EngineOptions o = Options(1);
+    o.canonicalize_in_emit = in_emit;
+    auto engine = Open(o);
+    const uint64_t before = engine->State(engine->writer_id(), "caf\xc3\xa9").head_seq;
+    auto nfc = engine->Emit("caf\xc3\xa9", Draft(1));
+    auto nfd = engine->Emit("cafe\xcc\x81", Draft(2));
+    ASSERT_TRUE(nfc.ok() && nfd.ok());
+    ASSERT_TRUE(nfc.value().Wait(In(seconds(10))).ok());
+    const auto refused = nfd.value().Wait(In(seconds(10)));
+    EXPECT_EQ(refused.code(), Code::kSchema);
+    EXPECT_NE(refused.status().message().find("NFC"), std::string::npos);
+    EXPECT_EQ(engine->State(engine->writer_id(), "caf\xc3\xa9").head_seq, before + 1);
+    EXPECT_EQ(engine->State(engine->writer_id(), "cafe\xcc\x81").head_seq, 0u);
+    ASSERT_TRUE(engine->Close(In(seconds(10))).ok());
+  }
+}
+
 TEST_P(EngineTest, CloseStopsIntakeJoinsThreadsAndReleasesFiles) {
   const size_t threads_before = CountEntries("/proc/self/task");
   const size_t fds_before = CountEntries("/proc/self/fd");

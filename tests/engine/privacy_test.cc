@@ -82,6 +82,21 @@ TEST(IpPolicyTest, HashIsASaltedPseudonym) {
 }
 
 // The default configuration (drop) applies in Emit, on the caller's thread or the owner's.
+// The salt file goes through the file layer: a FIFO is refused at once, a huge file unread.
+TEST(IpPolicyTest, ASaltThatIsNoRegularFileOrTooLargeIsRefused) {
+  testing::TempDir tmp;
+  AuditConfig::Privacy privacy;
+  privacy.ip_mode = IpMode::kHash;
+  privacy.hash_salt_path = tmp.path() + "/fifo";
+  ASSERT_EQ(mkfifo(privacy.hash_salt_path.c_str(), 0600), 0);
+  auto fifo = IpPolicy::FromConfig(privacy);
+  ASSERT_FALSE(fifo.ok());
+  EXPECT_NE(fifo.status().message().find("is a FIFO"), std::string::npos);
+  privacy.hash_salt_path = tmp.path() + "/big";
+  testing::WriteFile(privacy.hash_salt_path, std::string((1 << 20) + 1, 's'));
+  EXPECT_FALSE(IpPolicy::FromConfig(privacy).ok());
+}
+
 TEST(IpPolicyTest, EmitStoresNoAddressAndAppendSealedRefusesOne) {
   for (const bool in_emit : {true, false}) {
     EngineOptions o;

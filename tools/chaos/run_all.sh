@@ -9,7 +9,7 @@ LONG=${LONG:-0}
 limit=${DRILL_LIMIT_S:-$([[ $LONG == 1 ]] && echo 7200 || echo 600)}
 passed=0
 failed=0
-for drill in crash_loop bitrot disk_full slow_io fd_exhaustion storm torn_write soak; do
+for drill in crash_loop bitrot disk_full slow_io fd_exhaustion storm torn_write two_writers soak; do
   start=$(date +%s)
   setsid bash "$dir/$drill.sh" &
   pid=$!
