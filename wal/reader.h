@@ -61,14 +61,22 @@ struct RecordView {
 // Return false to stop the scan early.
 using RecordCallback = std::function<bool(const RecordView&)>;
 
+// The bytes a crash can leave O_DIRECT writes lost behind later ones in (writes in flight ×
+// the default direct batch size): zeros at a 4 KiB boundary followed by valid frames within
+// this many bytes, in the newest open segment, are a torn tail for recovery in either write
+// mode and for every reader alike, so that the engine, verify, inspect and range reach one
+// verdict from the same bytes.
+inline constexpr uint64_t kLostWriteWindowBytes = 32 * 64 * 1024;
+
 // Scans the stream directory `dir` of (writer_id, stream).
-// `torn_window_bytes`, `lost_write_window_bytes`: see segment::ScanOptions (recovery passes the
-// bytes O_DIRECT writes in flight can span; readers pass 0 and call any damage followed by data
-// corruption).
+// `torn_window_bytes`, `lost_write_window_bytes`: see segment::ScanOptions. Only recovery in
+// O_DIRECT mode passes a torn window (a changed or partial frame followed by valid frames is
+// torn only if the crashed run wrote with O_DIRECT, which the files do not say: readers call it
+// corruption, docs/FORMAT.md).
 Status ScanStream(const std::string& dir, const std::string& writer_id, const std::string& stream,
                   const Limits& limits, VerifyLevel level, StreamReport* report,
                   const RecordCallback& on_record = nullptr, uint64_t torn_window_bytes = 0,
-                  uint64_t lost_write_window_bytes = 0);
+                  uint64_t lost_write_window_bytes = kLostWriteWindowBytes);
 
 // Every (writer_id, stream) under a WAL root, from the escaped directory names, sorted.
 Status ListStreams(const std::string& root,

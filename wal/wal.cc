@@ -37,6 +37,8 @@ int WriteAllAndSync(int fd, std::string_view data, uint64_t offset, FaultInjecto
 }
 
 constexpr size_t kBlockBytes = segment::kPaddingAlignBytes;
+static_assert(kLostWriteWindowBytes == kMaxWritesInFlight * WalOptions::kDefaultDirectBatchBytes,
+              "readers and recovery must agree on the lost-write window");
 
 // The first block of a segment: header (with `count`) and padding up to 4096, in a 4 KiB-aligned
 // buffer so it can be written to O_DIRECT files too.

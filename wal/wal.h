@@ -65,7 +65,8 @@ struct WalOptions {
   IoBackendKind backend = IoBackendKind::kAuto;
   Limits limits;
   WriteMode write_mode = WriteMode::kBuffered;
-  size_t direct_batch_bytes = 64 * 1024;  // kDirect: bytes per write in flight
+  static constexpr size_t kDefaultDirectBatchBytes = 64 * 1024;
+  size_t direct_batch_bytes = kDefaultDirectBatchBytes;  // kDirect: bytes per write in flight
   bool preallocate = true;                // zero-fill each next segment ahead of need
   FaultInjector* faults = nullptr;        // tests and drills only; not owned
   bool allow_small_segments = false;      // tests only: permits rotate_bytes < 8 MiB
