@@ -1,8 +1,11 @@
 #include "checkpoint/builder.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "engine/core/check.h"
 #include "segment/segment_format.h"
@@ -77,7 +80,12 @@ Status ReadExportTail(const std::string& export_dir, const std::string& writer_i
                       const std::string& stream, ExportTail* tail) {
   *tail = ExportTail();
   const std::string dir = ExportStreamDir(export_dir, writer_id, stream);
-  if (access(dir.c_str(), F_OK) != 0) return Status::Ok();  // nothing exported yet
+  struct stat st {};
+  if (lstat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::Ok();  // nothing exported yet
+    return Status(Code::kIo, "cannot stat " + dir + ": " + std::strerror(errno));
+  }
+  if (!S_ISDIR(st.st_mode)) return Status(Code::kIo, dir + " is not a directory");
   std::vector<std::string> names;
   RON_RETURN_IF_ERROR(wal::ListDir(dir, &names));
   uint64_t newest = 0;
@@ -297,6 +305,25 @@ void CheckpointBuilder::Run() {
   idle_cv_.notify_all();
 }
 
+Status CheckpointBuilder::AdoptExisting(const std::string& path, const CheckpointCut& cut,
+                                        Checkpoint* checkpoint) {
+  std::string text;
+  RON_RETURN_IF_ERROR(wal::ReadSmallFile(path, kMaxManifestBytes, &text));
+  Manifest m;
+  const Status parsed = ParseManifest(text, &m);
+  if (!parsed.ok()) return Status(Code::kConflict, path + " exists and does not parse");
+  if (m.checkpoints.empty()) return Status(Code::kConflict, path + " exists and is empty");
+  const Checkpoint& c = m.checkpoints.back();
+  if (c.writer_id != cut.writer_id || c.stream != cut.stream ||
+      c.first_seq != cut.first_seq || c.last_seq != cut.last_seq || c.root != cut.root ||
+      c.head != cut.head || c.tree_root != cut.tree_root ||
+      c.prev_checkpoint != checkpoint->prev_checkpoint) {
+    return Status(Code::kConflict, path + " exists with another checkpoint; refusing to replace it");
+  }
+  *checkpoint = c;
+  return Status::Ok();
+}
+
 Status CheckpointBuilder::Export(const CheckpointCut& cut, std::shared_ptr<Signer> signer,
                                  std::shared_ptr<Signer> previous) {
   const auto key = std::make_pair(cut.writer_id, cut.stream);
@@ -355,7 +382,17 @@ Status CheckpointBuilder::Export(const CheckpointCut& cut, std::shared_ptr<Signe
   RON_RETURN_IF_ERROR(wal::EnsurePrivateDir(writer_dir, true));
   const std::string dir = ExportStreamDir(options_.export_dir, cut.writer_id, cut.stream);
   RON_RETURN_IF_ERROR(wal::EnsurePrivateDir(dir, true));
-  RON_RETURN_IF_ERROR(wal::WriteFileAtomic(dir + "/" + ManifestFileName(c.last_seq), m.Json()));
+  const std::string path = dir + "/" + ManifestFileName(c.last_seq);
+  const Status written = wal::WriteFileAtomic(path, m.Json(), wal::Replace::kNever);
+  if (written.code() == Code::kConflict) {
+    // A manifest for this range exists already: an earlier attempt renamed it into place and
+    // then failed (its directory fsync). Adopt it if it is this very checkpoint; never
+    // replace signed evidence with another signature over it.
+    RON_RETURN_IF_ERROR(AdoptExisting(path, cut, &c));
+    RON_RETURN_IF_ERROR(wal::FsyncDir(dir));
+  } else {
+    RON_RETURN_IF_ERROR(written);
+  }
   st.last_seq = c.last_seq;
   st.last_id = c.Id();
   st.last_key_id = c.signer_key_id;

@@ -154,6 +154,10 @@ class CheckpointBuilder {
   void Run();
   std::optional<size_t> PickLocked(std::chrono::steady_clock::time_point now,
                                    std::chrono::steady_clock::time_point* wake) const;
+  // The manifest at `path` exists: adopts its checkpoint into *checkpoint if it is the one
+  // `cut` and checkpoint->prev_checkpoint describe, else Conflict.
+  static Status AdoptExisting(const std::string& path, const CheckpointCut& cut,
+                              Checkpoint* checkpoint);
   Status Export(const CheckpointCut& cut, std::shared_ptr<Signer> signer,
                 std::shared_ptr<Signer> previous);
   void Log(const char* level, const char* event, const std::string& stream,

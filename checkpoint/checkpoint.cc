@@ -396,21 +396,36 @@ Status ListExportStreams(const std::string& export_dir,
   streams->clear();
   std::vector<std::string> writers;
   RON_RETURN_IF_ERROR(wal::ListDir(export_dir, &writers));
+  // A directory, or not one of ours (a stray file); a link is refused, never followed.
+  Status refused;
+  const auto is_dir = [&refused](const std::string& path) {
+    struct stat st {};
+    if (lstat(path.c_str(), &st) != 0) return false;
+    if (S_ISLNK(st.st_mode) && refused.ok()) {
+      refused = Status(Code::kIo, path + " is a symbolic link; refusing to follow it");
+    }
+    return S_ISDIR(st.st_mode);
+  };
   for (const std::string& w : writers) {
     std::string writer_id;
-    if (!segment::UnescapePathComponent(w, &writer_id)) continue;
+    if (!segment::UnescapePathComponent(w, &writer_id) ||
+        !CheckName(writer_id, NameKind::kWriterId).ok() || !is_dir(export_dir + "/" + w)) {
+      continue;  // not ours: the lock file, stray files
+    }
+    // A writer's directory that cannot be listed is an error: skipping it would hide the
+    // checkpoints a WAL must not fall behind.
     std::vector<std::string> names;
-    if (!wal::ListDir(export_dir + "/" + w, &names).ok()) continue;
+    RON_RETURN_IF_ERROR(wal::ListDir(export_dir + "/" + w, &names));
     for (const std::string& s : names) {
       std::string stream;
-      struct stat st {};
-      const bool dir =
-          lstat((export_dir + "/" + w + "/" + s).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
       // A stray file (an editor's backup, .DS_Store) is no stream.
-      if (dir && segment::UnescapePathComponent(s, &stream)) streams->emplace_back(writer_id, stream);
+      if (is_dir(export_dir + "/" + w + "/" + s) && segment::UnescapePathComponent(s, &stream) &&
+          CheckName(stream, NameKind::kStream).ok()) {
+        streams->emplace_back(writer_id, stream);
+      }
     }
   }
-  return Status::Ok();
+  return refused;
 }
 
 }  // namespace ron

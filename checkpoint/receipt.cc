@@ -5,6 +5,7 @@
 #include "checkpoint/merkle.h"
 #include "checkpoint/verifier.h"
 #include "engine/core/canonical.h"
+#include "segment/segment_format.h"
 #include "wal/reader.h"
 
 namespace ron {
@@ -30,7 +31,7 @@ Status LoadCheckpoints(const ProofSource& source, std::vector<Checkpoint>* out) 
     for (const Checkpoint& c : lm.manifest.checkpoints) out->push_back(c);
   }
   if (out->empty()) {
-    return Status(Code::kSchema, "no checkpoint for " + source.writer_id + "/" + source.stream +
+    return Status(Code::kSchema, "no checkpoint for " + segment::PrintedStreamName(source.writer_id, source.stream) +
                                      " under " + source.export_dir);
   }
   return Status::Ok();
@@ -156,7 +157,7 @@ Status CheckReceipt(std::string_view json, const TrustedKeys& keys, std::string*
     }
     RON_RETURN_IF_ERROR(CheckSigned(con.from, keys));
     RON_RETURN_IF_ERROR(CheckSigned(con.to, keys));
-    *summary = "ok consistency " + con.from.writer_id + "/" + con.from.stream + " tree_size " +
+    *summary = "ok consistency " + segment::PrintedStreamName(con.from.writer_id, con.from.stream) + " tree_size " +
                std::to_string(con.from.tree_size) + " -> " + std::to_string(con.to.tree_size);
     return Status::Ok();
   }
@@ -167,8 +168,8 @@ Status CheckReceipt(std::string_view json, const TrustedKeys& keys, std::string*
   if (!sealed.ok()) return Status(sealed.code(), "record: " + sealed.message());
   const Record& r = record.record;
   if (r.writer_id != c.writer_id || r.stream != c.stream) {
-    return Reason("stream_mismatch", "the record is of " + r.writer_id + "/" + r.stream +
-                                         ", the checkpoint of " + c.writer_id + "/" + c.stream);
+    return Reason("stream_mismatch", "the record is of " + segment::PrintedStreamName(r.writer_id, r.stream) +
+                                         ", the checkpoint of " + segment::PrintedStreamName(c.writer_id, c.stream));
   }
   if (r.seq < c.first_seq || r.seq > c.last_seq || inc.range_index != r.seq - c.first_seq ||
       inc.tree_index != r.seq - 1) {
@@ -190,7 +191,7 @@ Status CheckReceipt(std::string_view json, const TrustedKeys& keys, std::string*
                   Code::kHashMismatch);
   }
   RON_RETURN_IF_ERROR(CheckSigned(c, keys));
-  *summary = "ok inclusion " + r.writer_id + "/" + r.stream + " seq " + std::to_string(r.seq) +
+  *summary = "ok inclusion " + segment::PrintedStreamName(r.writer_id, r.stream) + " seq " + std::to_string(r.seq) +
              " " + HashText(record.digest) + " checkpoint [" + std::to_string(c.first_seq) + "," +
              std::to_string(c.last_seq) + "] tree_size " + std::to_string(c.tree_size) +
              " signed by " + c.signer_key_id;

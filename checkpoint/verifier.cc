@@ -102,7 +102,7 @@ void LoadStreamManifests(const ExportVerifyOptions& options, const std::string& 
     if (ParseManifestFileName(name, &last)) {
       files.emplace_back(last, name);
     } else {
-      report->notes.push_back("ignored " + dir + "/" + name + " (not a manifest name)");
+      report->notes.push_back("ignored " + dir + "/" + segment::EscapePathComponent(name) + " (not a manifest name)");
     }
   }
   std::sort(files.begin(), files.end());
@@ -125,7 +125,7 @@ void LoadStreamManifests(const ExportVerifyOptions& options, const std::string& 
     };
     if (m.writer_id != writer_id || m.stream != stream) {
       return fail(Code::kConflict, "stream_mismatch",
-                  "manifest of " + m.writer_id + "/" + m.stream + " filed under this stream", next);
+                  "manifest of " + segment::PrintedStreamName(m.writer_id, m.stream) + " filed under this stream", next);
     }
     if (m.checkpoints.empty() || m.checkpoints.back().last_seq != last) {
       return fail(Code::kSchema, "bad_manifest", "its last checkpoint does not end at its name",
@@ -158,7 +158,7 @@ void LoadStreamManifests(const ExportVerifyOptions& options, const std::string& 
       report->checkpoints++;
       if (c.writer_id != writer_id || c.stream != stream) {
         return fail(Code::kConflict, "stream_mismatch",
-                    "checkpoint of " + c.writer_id + "/" + c.stream + " in this stream's manifest",
+                    "checkpoint of " + segment::PrintedStreamName(c.writer_id, c.stream) + " in this stream's manifest",
                     c.first_seq);
       }
       if (c.first_seq != next) {
@@ -323,7 +323,7 @@ void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_w
   }
   if (scan.torn_tail) {
     report->torn_tail = true;
-    report->notes.push_back(writer_id + "/" + stream + ": torn final write at offset " +
+    report->notes.push_back(segment::PrintedStreamName(writer_id, stream) + ": torn final write at offset " +
                             std::to_string(scan.torn_offset) +
                             " of the newest segment (never acknowledged)");
   }

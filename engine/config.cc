@@ -548,6 +548,12 @@ Status ValidateConfig(const AuditConfig& c) {
   if (c.UsesWal()) RON_RETURN_IF_ERROR(CheckDir("wal.dir", c.wal.dir));
   if (c.UsesExport()) {
     RON_RETURN_IF_ERROR(CheckDir("export.dir", c.export_.dir));
+    // Each directory has its own writer lock and its own layout: one directory cannot be both.
+    struct stat wal_st {}, export_st {};
+    if (stat(c.wal.dir.c_str(), &wal_st) == 0 && stat(c.export_.dir.c_str(), &export_st) == 0 &&
+        wal_st.st_dev == export_st.st_dev && wal_st.st_ino == export_st.st_ino) {
+      return Bad("export.dir", "must not be wal.dir (" + c.wal.dir + ")");
+    }
     // Unsigned checkpoints prove nothing to an auditor: a test-only choice.
     if (prod && c.export_.alg == "none") {
       return Bad("export.alg", "none (unsigned checkpoints) is for tests only and is refused with "

@@ -265,7 +265,10 @@ class Engine::Impl {
       if (!opened.ok()) return opened.status();
       wal_ = std::move(opened).value();
       if (exporting_) {
-        RON_RETURN_IF_ERROR(CheckAgainstExport());
+        if (Status checked = CheckAgainstExport(); !checked.ok()) {
+          wal_.reset();  // the worker must not run on a WAL that failed to open
+          return checked;
+        }
         RestoreAccumulators();
       }
       if (!wal_->backend_note().empty()) {
@@ -519,10 +522,17 @@ class Engine::Impl {
               acc.Add(r.seq, r.self_hash, segment_no, r.offset);
               return true;
             });
-        if (!scanned.ok()) {
-          engine_->Log(
-              "error", "audit.export.error",
-              {.writer_id = s->writer_id(), .stream = s->stream(), .msg = scanned.ToString()});
+        // The stream's Merkle state must be whole, or its next checkpoints could never be cut
+        // (and a short accumulator would drop every new record): a failed or short rescan
+        // freezes the stream like any other damage.
+        if (!scanned.ok() || report.frozen || acc.size() != s->head_seq()) {
+          const std::string why = "export_rescan: " + (!scanned.ok() ? scanned.ToString()
+                                  : report.frozen ? report.problem.ToString()
+                                                  : "the WAL changed while it was read");
+          engine_->Log("error", "audit.export.error",
+                       {.writer_id = s->writer_id(), .stream = s->stream(), .msg = why});
+          wal_->Freeze(wal_->FindStream(s->writer_id(), s->stream()), Status(Code::kFrozen, why));
+          continue;
         }
         if (acc.diverged()) {
           ReportDiverged(acc);

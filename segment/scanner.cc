@@ -43,6 +43,13 @@ bool IsTornTail(std::string_view file, const SegmentHeader& header, uint64_t bad
   return last == 0 || last < bad_offset + window_bytes;
 }
 
+// True if `offset` starts a 4 KiB block that is all zeros (to the end of the file if shorter).
+bool IsZeroBlock(std::string_view file, uint64_t offset) {
+  if (offset % kPaddingAlignBytes != 0 || offset >= file.size()) return false;
+  const std::string_view block = file.substr(offset, kPaddingAlignBytes);
+  return block.find_first_not_of('\0') == std::string_view::npos;
+}
+
 std::string At(uint64_t offset) { return " at offset " + std::to_string(offset); }
 
 }  // namespace
@@ -72,8 +79,13 @@ ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
   ScanResult result;
   const HeaderStatus header_status = DecodeHeader(file, &result.header);
   if (header_status != HeaderStatus::kOk) {
+    // A segment's header block is written and synced before any frame (and a prepared file is
+    // renamed into place only after that), so a crash while creating one leaves at most the
+    // header block, or nothing but zeros. Anything more behind a missing header is damage.
     const bool unwritten =
-        header_status == HeaderStatus::kShort || header_status == HeaderStatus::kAllZero;
+        (header_status == HeaderStatus::kShort || header_status == HeaderStatus::kAllZero) &&
+        (file.size() <= kPaddingAlignBytes ||
+         file.find_first_not_of('\0') == std::string_view::npos);
     if (options.newest && unwritten) {
       result.outcome = ScanOutcome::kTornTail;
       result.detail = "segment header never completed";
@@ -133,10 +145,11 @@ ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
       const bool zeros = file.find_first_not_of('\0', offset) == std::string_view::npos;
       if (!zeros) {
         result.bad_offset = offset;
-        // Zeros at a 4 KiB boundary with frames after them: the signature of O_DIRECT writes
-        // lost behind later ones (each starts on a 4 KiB boundary, into zero-filled space).
+        // A whole zero block at a 4 KiB boundary with frames after it: the signature of an
+        // O_DIRECT write lost behind later ones (each writes whole blocks from a 4 KiB
+        // boundary, into zero-filled space). Four zeroed bytes of a frame are not that.
         const uint64_t window =
-            offset % segment::kPaddingAlignBytes == 0
+            IsZeroBlock(file, offset)
                 ? std::max(options.torn_window_bytes, options.lost_write_window_bytes)
                 : options.torn_window_bytes;
         if (IsTornTail(file, result.header, offset, options, window)) {

@@ -26,8 +26,11 @@
 //                     an older segment that was never sealed
 //   kFrameTooLong     len > max_record_bytes where it cannot be a torn tail  freeze; serve before
 //
-// A newest segment whose header is short or all zero and that holds no frame is kTornTail at
-// offset 0 (a crash while the segment was being created): recovery rewrites it.
+// A newest segment whose header is short or all zero, and that holds nothing but its header
+// block or zeros, is kTornTail at offset 0 (a crash while the segment was being created):
+// recovery removes it. With anything after a missing header it is kBadHeader. The lost-write
+// window applies only to a whole zero 4 KiB block at a block boundary (what a lost O_DIRECT
+// write leaves), never to a few zeroed bytes of a frame.
 //
 // Thread-safety: pure function.
 #ifndef SEGMENT_SCANNER_H_

@@ -160,6 +160,10 @@ std::string EscapePathComponent(std::string_view name) {
   return out;
 }
 
+std::string PrintedStreamName(std::string_view writer_id, std::string_view stream) {
+  return EscapePathComponent(writer_id) + "/" + EscapePathComponent(stream);
+}
+
 bool UnescapePathComponent(std::string_view escaped, std::string* name) {
   name->clear();
   for (size_t i = 0; i < escaped.size(); ++i) {

@@ -135,6 +135,9 @@ bool ParseSegmentFileName(std::string_view name, uint64_t* segment_no);
 // The path escaping of DESIGN.md §5: keeps [A-Za-z0-9_.@-], writes other bytes as %XX
 // (uppercase hex); "." and ".." become "%2E" and "%2E%2E".
 std::string EscapePathComponent(std::string_view name);
+// "<esc(writer_id)>/<esc(stream)>": how every tool prints a stream, so that no name can make
+// two streams print alike or forge a field of the line it is printed in.
+std::string PrintedStreamName(std::string_view writer_id, std::string_view stream);
 // Inverse of EscapePathComponent; false if `escaped` is not a valid escaping.
 bool UnescapePathComponent(std::string_view escaped, std::string* name);
 

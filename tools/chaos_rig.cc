@@ -39,6 +39,7 @@
 #include "bench/bench_util.h"
 #include "engine/core/hash.h"
 #include "engine/engine.h"
+#include "wal/files.h"
 
 namespace {
 
@@ -360,11 +361,7 @@ int main(int argc, char** argv) {
   const std::string metrics = engine.MetricsText();
   const ron::Status closed = engine.Close(Clock::now() + std::chrono::seconds(60));
   if (flags.count("metrics")) {
-    const int fd = open(flags["metrics"].c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-    if (FILE* f = fd < 0 ? nullptr : fdopen(fd, "w")) {  // 0600, like every file we write
-      std::fputs(metrics.c_str(), f);
-      std::fclose(f);
-    }
+    (void)ron::wal::WriteFileAtomic(flags["metrics"], metrics);  // 0600, like every file we write
   }
   if (ack_fd >= 0) close(ack_fd);
   opened.value().reset();

@@ -15,6 +15,7 @@
 #include "checkpoint/verifier.h"
 #include "engine/core/canonical.h"
 #include "engine/engine.h"
+#include "segment/segment_format.h"
 #include "tools/cli_util.h"
 #include "tools/line_reader.h"
 #include "wal/files.h"
@@ -90,13 +91,6 @@ std::string DefaultWriterId() {
   char host[256] = {0};
   if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') return "localhost@ronctl";
   return std::string(host) + "@ronctl";
-}
-
-// A (writer_id, stream) as printed by every command: each name in the directory escaping of
-// FORMAT.md (bytes outside [A-Za-z0-9_.@-] as %XX), so that no name can split a line into
-// forged fields or make two streams print alike.
-std::string PrintedName(const std::string& writer_id, const std::string& stream) {
-  return segment::EscapePathComponent(writer_id) + "/" + segment::EscapePathComponent(stream);
 }
 
 bool StdinReady() {
@@ -235,7 +229,7 @@ int RunAppend(const Flags& flags) {
   Engine& engine = *opened.value();
   const StreamInfo initial = engine.State(options.writer_id, stream);
   if (!sealed && initial.state == wal::StreamState::kFrozen) {
-    return fail(Status(Code::kFrozen, "stream " + options.writer_id + "/" + stream +
+    return fail(Status(Code::kFrozen, "stream " + segment::PrintedStreamName(options.writer_id, stream) +
                                           " is frozen (ronctl audit inspect shows why)"));
   }
 
@@ -339,16 +333,12 @@ int RunAppend(const Flags& flags) {
     fail(closed);
     fatal = true;
   }
-  if (flags.count("metrics")) {
-    const int fd =
-        open(flags.at("metrics").c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-    std::FILE* f = fd < 0 ? nullptr : fdopen(fd, "w");
-    if (f == nullptr) {
-      std::fprintf(stderr, "ronctl audit append: cannot write %s\n", flags.at("metrics").c_str());
+  if (flags.count("metrics")) {  // 0600, atomically, never through a link or into a FIFO
+    const Status written = wal::WriteFileAtomic(flags.at("metrics"), engine.MetricsText());
+    if (!written.ok()) {
+      std::fprintf(stderr, "ronctl audit append: --metrics: %s\n", written.ToString().c_str());
       return kExitFailed;
     }
-    Write(f, engine.MetricsText());
-    std::fclose(f);
   }
   if (fatal) return kExitFailed;
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -430,14 +420,14 @@ int RunInspect(const Flags& flags) {
   for (const auto& [writer_id, stream] : streams) {
     wal::StreamReport report;
     const Status s = wal::ScanStream(wal::StreamDir(dir, writer_id, stream), writer_id, stream,
-                                     Limits(), wal::VerifyLevel::kChecksums, &report);
+                                     Limits(), wal::VerifyLevel::kFull, &report);
     if (!s.ok()) {
       std::fprintf(stderr, "ronctl audit inspect: %s\n", s.ToString().c_str());
       return kExitFailed;
     }
     const char* state = report.frozen ? "frozen" : report.torn_tail ? "torn_tail" : "ok";
     std::printf("stream %s state %s records %llu head %llu %s\n",
-                PrintedName(writer_id, stream).c_str(), state, static_cast<unsigned long long>(report.records),
+                segment::PrintedStreamName(writer_id, stream).c_str(), state, static_cast<unsigned long long>(report.records),
                 static_cast<unsigned long long>(report.head_seq), report.HeadText().c_str());
     for (const wal::SegmentReport& seg : report.segments) {
       std::printf("  %s bytes %llu first_seq %llu count %u frames %llu end %llu scan %s%s%s\n",
@@ -493,7 +483,7 @@ int RunVerifyExports(const Flags& flags) {
     std::printf("err %s file %s offset %llu stream %s seq %llu reason %s\n",
                 std::string(CodeName(report.failure.code())).c_str(), report.file.c_str(),
                 static_cast<unsigned long long>(report.offset),
-                PrintedName(report.writer_id, report.stream).c_str(),
+                segment::PrintedStreamName(report.writer_id, report.stream).c_str(),
                 static_cast<unsigned long long>(report.seq),
                 report.reason.c_str());
     std::fprintf(stderr, "ronctl audit verify: %s\n", report.failure.ToString().c_str());
@@ -505,7 +495,7 @@ int RunVerifyExports(const Flags& flags) {
               static_cast<unsigned long long>(report.checkpoints),
               static_cast<unsigned long long>(report.manifests));
   for (const auto& t : report.tails) {
-    std::printf("tail %s %llu..%llu hash-chain-only\n", PrintedName(t.writer_id, t.stream).c_str(),
+    std::printf("tail %s %llu..%llu hash-chain-only\n", segment::PrintedStreamName(t.writer_id, t.stream).c_str(),
                 static_cast<unsigned long long>(t.from), static_cast<unsigned long long>(t.to));
   }
   return kExitOk;
@@ -543,7 +533,7 @@ int RunVerify(const Flags& flags) {
       std::printf("err %s file %s offset %llu stream %s seq %llu\n",
                   std::string(CodeName(report.problem.code())).c_str(), report.problem_file.c_str(),
                   static_cast<unsigned long long>(report.problem_offset),
-                  PrintedName(writer_id, stream).c_str(),
+                  segment::PrintedStreamName(writer_id, stream).c_str(),
                   static_cast<unsigned long long>(report.problem_seq));
       std::fprintf(stderr, "ronctl audit verify: %s\n", report.problem.ToString().c_str());
       return kExitFailed;
@@ -552,7 +542,7 @@ int RunVerify(const Flags& flags) {
       std::fprintf(stderr,
                    "ronctl audit verify: %s: torn final write at offset %llu of the newest "
                    "segment (never acknowledged; truncated by the next open)\n",
-                   PrintedName(writer_id, stream).c_str(),
+                   segment::PrintedStreamName(writer_id, stream).c_str(),
                    static_cast<unsigned long long>(report.torn_offset));
     }
   }

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -184,7 +185,7 @@ Status ReadSmallFile(const std::string& path, size_t max_bytes, std::string* out
   return status;
 }
 
-Status WriteFileAtomic(const std::string& path, std::string_view bytes) {
+Status WriteFileAtomic(const std::string& path, std::string_view bytes, Replace replace) {
   const size_t slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
   const std::string temp = path + ".tmp";
@@ -213,9 +214,14 @@ Status WriteFileAtomic(const std::string& path, std::string_view bytes) {
   }
   close(fd);
   // rename() replaces a link at `path` itself; it never writes through one.
-  if (rename(temp.c_str(), path.c_str()) != 0) {
+  const int renamed = replace == Replace::kNever
+                          ? renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, path.c_str(),
+                                      RENAME_NOREPLACE)
+                          : rename(temp.c_str(), path.c_str());
+  if (renamed != 0) {
     const int err = errno;
     unlink(temp.c_str());
+    if (err == EEXIST) return Status(Code::kConflict, path + " exists; refusing to replace it");
     return Errno("cannot rename to", path, err);
   }
   return FsyncDir(dir);

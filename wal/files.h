@@ -55,8 +55,12 @@ Status ReadSmallFile(const std::string& path, size_t max_bytes, std::string* out
 
 // Writes `bytes` to `path` atomically, mode 0600: a temporary file beside it is created
 // exclusively (a stale one from a crash is removed first; neither is ever followed through a
-// link), written, fsync'd, renamed over `path`, and the directory fsync'd.
-Status WriteFileAtomic(const std::string& path, std::string_view bytes);
+// link), written, fsync'd, renamed over `path`, and the directory fsync'd. With
+// Replace::kNever an existing `path` is left as it is and the answer is Conflict (evidence such
+// as a signed manifest is never overwritten).
+enum class Replace { kAllow, kNever };
+Status WriteFileAtomic(const std::string& path, std::string_view bytes,
+                       Replace replace = Replace::kAllow);
 
 // The bytes of a whole file, read with pread into a buffer reused across files. A file that
 // shrinks while it is read (a writer trimming its preallocated segment) yields the bytes that

@@ -1,8 +1,10 @@
 #include "wal/reader.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <thread>
 
@@ -66,12 +68,31 @@ Status ListStreams(const std::string& root,
   RON_RETURN_IF_ERROR(ListDir(root, &writers));
   for (const std::string& w : writers) {
     std::string writer_id;
-    if (!segment::UnescapePathComponent(w, &writer_id)) continue;  // not ours
+    // Not ours: no valid escaping of a valid name (the lock file, stray files).
+    if (!segment::UnescapePathComponent(w, &writer_id) ||
+        !CheckName(writer_id, NameKind::kWriterId).ok()) {
+      continue;
+    }
+    struct stat st {};
+    if (lstat((root + "/" + w).c_str(), &st) != 0) continue;
+    if (S_ISLNK(st.st_mode)) {
+      return Status(Code::kIo, root + "/" + w + " is a symbolic link; refusing to follow it");
+    }
+    if (!S_ISDIR(st.st_mode)) continue;
+    // A writer's directory that cannot be listed is an error, never a writer with no streams:
+    // a verifier that skipped it would say ok about evidence it never read.
     std::vector<std::string> names;
-    if (!ListDir(root + "/" + w, &names).ok()) continue;
+    RON_RETURN_IF_ERROR(ListDir(root + "/" + w, &names));
     for (const std::string& s : names) {
       std::string stream;
-      if (segment::UnescapePathComponent(s, &stream)) streams->emplace_back(writer_id, stream);
+      if (!segment::UnescapePathComponent(s, &stream) || !CheckName(stream, NameKind::kStream).ok()) {
+        continue;
+      }
+      const std::string path = root + "/" + w + "/" + s;
+      if (lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+        return Status(Code::kIo, path + " is a symbolic link; refusing to follow it");
+      }
+      streams->emplace_back(writer_id, stream);
     }
   }
   return Status::Ok();
@@ -129,6 +150,11 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
         report->segments.push_back(std::move(seg));
         break;
       }
+      // The newest segment can vanish between the listing and the open: a recovery beside
+      // this reader removed one whose header never completed. It held nothing acknowledged.
+      if (i + 1 == numbers.size() && access(seg.path.c_str(), F_OK) != 0 && errno == ENOENT) {
+        break;
+      }
       return opened;
     }
     if (size > segment::kMaxSegmentBytes) {
@@ -160,7 +186,14 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
       if (attempt > 0) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         fd = -1;
-        RON_RETURN_IF_ERROR(OpenRegularFile(seg.path, Links::kRefuse, &fd, &size));
+        const Status reopened = OpenRegularFile(seg.path, Links::kRefuse, &fd, &size, &refused);
+        if (!reopened.ok()) {
+          if (!refused) return reopened;
+          record_problem = Status(Code::kIo, "bad_file: " + reopened.message());
+          problem_offset = 0;
+          problem_seq = report->head_seq + 1;
+          break;
+        }
         size = std::min(size, segment::kMaxSegmentBytes);
         record_problem = Status::Ok();
       }
@@ -212,9 +245,11 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
   // A file named like a segment but not in the canonical spelling (wal-0000003.seg) was not
   // written by the engine: which records it holds, and where they belong, is unknown.
   if (!odd_name.empty() && !report->frozen && !stopped) {
-    freeze(Status(Code::kIo, "bad_file: " + odd_name +
+    // Printed in the directory escaping: a file name may hold anything, even a newline.
+    const std::string printed = segment::EscapePathComponent(odd_name);
+    freeze(Status(Code::kIo, "bad_file: " + printed +
                                  " is not a segment name the engine writes (wal-<6+ digits>.seg)"),
-           dir + "/" + odd_name, 0);
+           dir + "/" + printed, 0);
   }
   return Status::Ok();
 }

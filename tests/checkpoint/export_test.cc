@@ -24,6 +24,7 @@
 #include "engine/engine.h"
 #include "segment/segment_format.h"
 #include "tests/test_util.h"
+#include "wal/files.h"
 #include "wal/reader.h"
 
 namespace ron {
@@ -872,8 +873,10 @@ TEST_F(ExportTest, AFailingExportBacksOffWhileClosing) {
 class ExportMismatchTest : public ExportTest {
  protected:
   // Opens an engine on the damaged WAL and checks that s2 is frozen for `why` while s1 works.
-  void ExpectS2Frozen(std::shared_ptr<Signer> key, const std::string& why) {
-    const std::string before = testing::ReadFile(ManifestPath("s2", 1200));
+  void ExpectS2Frozen(std::shared_ptr<Signer> key, const std::string& why,
+                      bool manifest_intact = true) {
+    const std::string before =
+        manifest_intact ? testing::ReadFile(ManifestPath("s2", 1200)) : std::string();
     std::vector<std::string> lines;
     std::mutex mu;
     EngineOptions o = Options(key);
@@ -896,7 +899,9 @@ class ExportMismatchTest : public ExportTest {
                 why == "export_mismatch" ? 0 : 1);
       ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
     }
-    EXPECT_EQ(testing::ReadFile(ManifestPath("s2", 1200)), before);  // not overwritten
+    if (manifest_intact) {
+      EXPECT_EQ(testing::ReadFile(ManifestPath("s2", 1200)), before);  // not overwritten
+    }
     EXPECT_FALSE(fs::exists(ManifestPath("s2", 1201)));              // nothing new signed
     int said = 0;
     for (const std::string& line : lines) {
@@ -951,6 +956,57 @@ TEST_F(ExportMismatchTest, AWalThatNoLongerReproducesTheSignedTreeRootOpensFroze
   ExpectS2Frozen(key, "export_mismatch");
   const TrustedKeys keys = Trust({key.get()});
   EXPECT_EQ(Verify(&keys).failure.code(), Code::kHashMismatch);
+}
+
+// An export the engine cannot fully read is never taken for "nothing exported": a link in
+// place of a stream's export directory (or its newest manifest) stops Open or freezes the stream.
+TEST_F(ExportMismatchTest, AnExportThatCannotBeReadIsNeverNothingExported) {
+  std::shared_ptr<Signer> key = Key("ops-1", 1);
+  WriteEvidence(key);
+  const std::string dir = ExportStreamDir(exp_, kWriter, "s2"), moved = tmp_.path() + "/moved";
+  fs::rename(dir, moved);
+  ASSERT_EQ(symlink(moved.c_str(), dir.c_str()), 0);
+  auto refused = Engine::Open(Options(key));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("symbolic link"), std::string::npos)
+      << refused.status().ToString();
+  fs::remove(dir);
+  fs::rename(moved, dir);
+  // The newest manifest replaced by a directory: unreadable, so the stream opens frozen.
+  const std::string newest = ManifestPath("s2", 1200);
+  fs::rename(newest, tmp_.path() + "/m.json");
+  fs::create_directory(newest);
+  ExpectS2Frozen(key, "export_unreadable", /*manifest_intact=*/false);
+}
+
+// Two engines, one directory for WAL and export: refused by the configuration, with its reason
+// (not as an engine that finds itself holding the lock).
+TEST_F(ExportTest, TheWalAndTheExportCannotShareADirectory) {
+  EngineOptions o = Options(nullptr);
+  o.config.export_.dir = wal_;
+  auto r = Engine::Open(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("export.dir: must not be wal.dir"), std::string::npos)
+      << r.status().ToString();
+}
+
+// Signed evidence is never replaced: a manifest already at the next checkpoint's name, with
+// another checkpoint in it, makes the export fail (Conflict) and stays byte for byte.
+TEST_F(ExportTest, AnExistingManifestIsNeverReplaced) {
+  std::shared_ptr<Signer> key = Key("ops-1", 1);
+  WriteEvidence(key);  // s2: manifests at 1000 and 1200
+  const std::string squatter = ManifestPath("s2", 1300);
+  const std::string text = testing::ReadFile(ManifestPath("s2", 1200));
+  {
+    auto engine = Engine::Open(Options(key));
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    testing::WriteFile(squatter, text);  // where the checkpoint at Close will go
+    Emit(engine.value().get(), "s2", 100, 9000);
+    EXPECT_FALSE(engine.value()->Close(In(seconds(5))).ok());  // the last export failed
+  }
+  EXPECT_EQ(testing::ReadFile(squatter), text);
+  EXPECT_EQ(wal::WriteFileAtomic(squatter, "x", wal::Replace::kNever).code(), Code::kConflict);
+  EXPECT_EQ(testing::ReadFile(squatter), text);
 }
 
 // INTEROP §5.4: the checkpoint of batch seq 100..199 has the published root; the tampered twin
