@@ -494,6 +494,7 @@ class Engine::Impl {
           continue;
         }
         RON_RETURN_IF_ERROR(wal_->AddFrozenStream(writer, stream, Status(Code::kFrozen, why)));
+        if (reported_frozen_) continue;  // a reopen after a full disk says nothing twice
         engine_->metrics_.manifest_gap++;
         engine_->Log("error", "audit.verify.fail",
                      {.writer_id = writer,

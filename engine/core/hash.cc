@@ -24,6 +24,17 @@ int HexValue(char c) { return kHexValues[static_cast<unsigned char>(c)]; }
 
 }  // namespace
 
+// The BLAKE3 C sources detect the CPU's features on first use and store them in a global
+// without synchronization: harmless, but a data race when two threads hash first at once. One
+// hash while the program loads (one thread) settles it before any thread of ours exists.
+[[maybe_unused]] const bool kCpuFeaturesDetected = [] {
+  blake3_hasher hasher;
+  blake3_hasher_init(&hasher);
+  uint8_t out[BLAKE3_OUT_LEN];
+  blake3_hasher_finalize(&hasher, out, sizeof(out));
+  return true;
+}();
+
 static_assert(sizeof(blake3_hasher) <= 1920, "grow Blake3Hasher::state_");
 static_assert(BLAKE3_OUT_LEN == kDigestBytes);
 
