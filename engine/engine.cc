@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <future>
 #include <map>
 #include <mutex>
@@ -71,12 +72,27 @@ class TicketState {
   AppendOutcome outcome_ = AppendOutcome::kAppended;
 };
 
+namespace {
+// How deep this thread is inside the host's log callback. The callback runs on the engine's own
+// threads (writers, the checkpoint builder) as well as on callers': a call that waits for those
+// threads from inside it would wait for itself, so such calls answer Busy at once instead.
+thread_local int t_in_log_callback = 0;
+
+Status FromLogCallback(const char* what) {
+  return Status(Code::kBusy,
+                std::string(what) + " from the engine's log callback would wait for the engine's "
+                                    "own threads; call it from another thread");
+}
+}  // namespace
+
 Result<Receipt> Ticket::Wait(Deadline deadline) const {
+  if (state_ == nullptr) return Status(Code::kSchema, "Wait on an empty (moved-from) Ticket");
+  if (t_in_log_callback > 0 && !state_->done()) return FromLogCallback("Ticket::Wait");
   if (!state_->Wait(deadline)) return Status(Code::kBusy, "deadline exceeded");
   return state_->result();
 }
 
-bool Ticket::done() const { return state_->done(); }
+bool Ticket::done() const { return state_ == nullptr || state_->done(); }
 
 namespace {
 
@@ -154,8 +170,9 @@ const char* RejectReason(Code code) {
       return "bounds_exceeded";
     case Code::kHashMismatch:
     case Code::kPrevMismatch:
-    case Code::kConflict:
       return "tamper";
+    case Code::kConflict:  // another record at a stored seq: a race or a diverged replica
+      return "conflict";
     case Code::kFloat:
       return "float";
     case Code::kUtf8:
@@ -204,6 +221,7 @@ class Engine::Impl {
     std::atomic<uint64_t> emitted{0}, appended{0}, busy{0}, dedupe_hits{0}, aborted{0}, rejected{0},
         bytes{0}, drop_closed{0}, drop_bounds{0}, drop_io{0}, verify_hash{0}, verify_prev{0},
         wal_timeouts{0}, manifest_gap{0}, key_rotations{0}, pii_redacted{0}, pii_blocked{0},
+        log_callback_errors{0},
         busy_sealed{0};
   };
   // (kind, stream) → records appended. A worker inserts under its snapshot lock and bumps the
@@ -441,6 +459,11 @@ class Engine::Impl {
         if (stopping && depth() == 0) break;
       }
       if (wal_ != nullptr) close_status_ = wal_->Close();
+      if (aborted_ > 0 && close_status_.ok()) {  // Close is not Ok when it dropped records
+        close_status_ = Status(Code::kClosed, std::to_string(aborted_) +
+                                                  " queued tasks failed with Closed at the "
+                                                  "Close deadline (records never written)");
+      }
       if (exporting_ && wal_ != nullptr) {  // one checkpoint at Close for every open range
         OfferCuts(true, true);
         CutAll();
@@ -620,6 +643,7 @@ class Engine::Impl {
       batch->clear();
       for (Task& t : rest) {
         engine_->metrics_.aborted++;
+        ++aborted_;
         std::visit(
             [](auto& task) {
               task.ticket->Complete(
@@ -636,6 +660,9 @@ class Engine::Impl {
       size_t bytes;                    // canonical bytes, for audit_bytes_total
       std::atomic<uint64_t>* counter;  // audit_appended_total{kind,stream}
       std::string_view stream_name;    // lives in the task or the WAL until the batch ends
+      // kDuplicate: a retry of a record staged earlier in the same batch, answered with that
+      // record's outcome (never "stored" before it is durable).
+      AppendOutcome outcome = AppendOutcome::kAppended;
     };
 
     std::atomic<uint64_t>* CounterFor(const Record& r) {
@@ -712,7 +739,9 @@ class Engine::Impl {
                                              : Status(Code::kIo, st.stream->failure().message());
           if (status.ok()) status = Status(Code::kIo, "record not durable");
         }
-        if (status.ok()) {
+        if (status.ok() && st.outcome == AppendOutcome::kDuplicate) {
+          engine_->metrics_.dedupe_hits++;
+        } else if (status.ok()) {
           engine_->metrics_.appended++;
           engine_->metrics_.bytes += st.bytes;
           st.counter->fetch_add(1, std::memory_order_relaxed);
@@ -725,13 +754,19 @@ class Engine::Impl {
         } else {
           engine_->CountReject(status, {.stream = st.stream_name, .seq = st.receipt.seq});
         }
-        st.ticket->Complete(status, st.receipt);
+        st.ticket->Complete(status, st.receipt, st.outcome);
       }
       if (checkpoint_requested && exporting_) {
         CutAll();
         OfferCuts(true);
       }
-      for (auto& f : flushes) f->Complete(committed, {});
+      // Flush means durable under every fsync policy: on_checkpoint and never sync here.
+      Status flushed = committed;
+      if (!flushes.empty() && wal_ != nullptr && flushed.ok()) {
+        flushed = wal_->Sync();
+        SnapshotWal();
+      }
+      for (auto& f : flushes) f->Complete(flushed, {});
       batch->clear();  // only now: staged entries point at the tasks' stream names
     }
 
@@ -769,6 +804,7 @@ class Engine::Impl {
       const AuditConfig& config = engine_->options_.config;
       const uint64_t needed = std::min<uint64_t>(config.wal.space_left_bytes, 64ull << 20);
       if (FreeBytes() < needed) return;
+      retired_totals_.AddTotals(wal::WalMetricsSnapshot::Of(*wal_));
       wal_.reset();
       if (!OpenWal(engine_->options_).ok()) return;  // still no room: stay suspended
       suspended_ = false;
@@ -907,6 +943,13 @@ class Engine::Impl {
         return Reject(task->ticket, Status(Code::kConflict, "seq " + std::to_string(r.seq) +
                                                                 " holds another record"));
       }
+      if (ws != nullptr && r.seq > ws->durable_seq()) {
+        // The original is staged in this very batch and not durable yet: "stored" is not true
+        // until it is. The duplicate's ticket completes with the original's outcome.
+        staged->push_back(
+            {task->ticket, {r.seq, stored}, ws, 0, nullptr, r.stream, AppendOutcome::kDuplicate});
+        return;
+      }
       engine_->metrics_.dedupe_hits++;
       task->ticket->Complete(Status::Ok(), {r.seq, stored}, AppendOutcome::kDuplicate);
     }
@@ -971,6 +1014,7 @@ class Engine::Impl {
     void SnapshotWal() {
       if (wal_ == nullptr) return;
       wal::WalMetricsSnapshot snapshot = wal::WalMetricsSnapshot::Of(*wal_);
+      snapshot.AddTotals(retired_totals_);
       std::lock_guard<std::mutex> lock(snapshot_mu_);
       wal_metrics_ = std::move(snapshot);
       has_wal_metrics_ = true;
@@ -999,6 +1043,8 @@ class Engine::Impl {
     CanonicalRecord record_;
     std::unique_ptr<Canonicalizer> canonicalizer_;  // canonicalize_in_emit = false only
     Status close_status_;
+    uint64_t aborted_ = 0;  // tasks failed with Closed at the Close deadline
+    wal::WalMetricsSnapshot retired_totals_;  // WALs this worker reopened (full disk): totals
     bool suspended_ = false;
     bool reported_frozen_ = false;
     bool exporting_ = false;  // an export sink: accumulate and cut checkpoints
@@ -1020,12 +1066,21 @@ class Engine::Impl {
         limits_{options.config.max_attrs_bytes, options.config.max_record_bytes} {}
 
   Status Start() {
+    // Paths are resolved once, here: a host that later chdir()s keeps writing where it opened.
+    for (std::string* dir : {&options_.config.wal.dir, &options_.config.export_.dir}) {
+      if (dir->empty() || (*dir)[0] == '/') continue;
+      std::error_code error;
+      const std::filesystem::path absolute = std::filesystem::absolute(*dir, error);
+      if (error) return Status(Code::kIo, "cannot resolve " + *dir + ": " + error.message());
+      *dir = absolute.lexically_normal().string();
+    }
     RON_RETURN_IF_ERROR(ValidateConfig(options_.config));
     auto policy = IpPolicy::FromConfig(options_.config.privacy);
     if (!policy.ok()) return policy.status();
     ip_policy_ = std::move(policy).value();
     // The writer_id must be a name the record law accepts.
     RON_RETURN_IF_ERROR(CheckName(writer_id_, NameKind::kWriterId));
+    RON_RETURN_IF_ERROR(ValidateOptions());
     RON_RETURN_IF_ERROR(LockDirectories());
     RON_RETURN_IF_ERROR(StartBuilder());
     for (size_t i = 0; i < options_.config.workers; ++i)
@@ -1041,6 +1096,25 @@ class Engine::Impl {
     if (!rotated.ok()) {
       (void)Close(Clock::now());
       return rotated;
+    }
+    return Status::Ok();
+  }
+
+  // EngineOptions are held to the configuration's fail-closed rule: a value that would spin,
+  // never write, or fail every record later is refused at Open.
+  Status ValidateOptions() const {
+    const EngineOptions& o = options_;
+    const auto bad = [](const std::string& what) {
+      return Status(Code::kSchema, "EngineOptions::" + what);
+    };
+    if (o.max_batch_records == 0) return bad("max_batch_records must be at least 1");
+    if (o.max_streams_per_worker == 0) return bad("max_streams_per_worker must be at least 1");
+    if (o.ram_records_per_stream == 0) return bad("ram_records_per_stream must be at least 1");
+    if (o.wal_time_budget.count() <= 0) return bad("wal_time_budget must be positive");
+    if (o.config.UsesWal() &&
+        segment::EscapePathComponent(writer_id_).size() > segment::kMaxEscapedNameBytes) {
+      return bad("writer_id is longer than a directory name can be once escaped (" +
+                 std::to_string(segment::kMaxEscapedNameBytes) + " bytes)");
     }
     return Status::Ok();
   }
@@ -1164,7 +1238,15 @@ class Engine::Impl {
       AppendJsonString(f.msg, &line);
     }
     line += "}";
-    options_.log(line);
+    // The host's callback: it may neither throw into the engine (a worker would terminate the
+    // process) nor wait for it (see t_in_log_callback). A throw is swallowed and counted.
+    ++t_in_log_callback;
+    try {
+      options_.log(line);
+    } catch (...) {
+      metrics_.log_callback_errors++;
+    }
+    --t_in_log_callback;
   }
   void Log(const char* level, const char* event, const std::string& msg) {
     Log(level, event, LogFields{.msg = msg});
@@ -1285,6 +1367,7 @@ class Engine::Impl {
 
   Result<AppendResult> AppendSealed(std::string_view sealed, Deadline deadline) {
     if (closed_) return Refuse(Status(Code::kClosed, "engine is closed"), {});
+    if (t_in_log_callback > 0) return FromLogCallback("AppendSealed");
     SealedTask task;
     {
       const Status verified = CallerCanonicalizer().VerifySealed(sealed, &task.record);
@@ -1319,6 +1402,7 @@ class Engine::Impl {
 
   Status Flush(Deadline deadline) {
     if (closed_) return Status(Code::kClosed, "engine is closed");
+    if (t_in_log_callback > 0) return FromLogCallback("Flush");
     std::vector<std::shared_ptr<TicketState>> tickets;
     for (auto& w : workers_) {
       tickets.push_back(std::make_shared<TicketState>());
@@ -1333,25 +1417,50 @@ class Engine::Impl {
     return Status::Ok();
   }
 
+  // The first caller closes; every other caller (another thread, or ~Engine) waits until the
+  // engine is closed and returns the same status. Never from a log callback: that runs on the
+  // engine's own threads, which Close joins.
   Status Close(Deadline deadline) {
-    if (closed_.exchange(true)) return close_status_;
+    if (t_in_log_callback > 0) {
+      return FromLogCallback("Close");
+    }
+    {
+      std::unique_lock<std::mutex> lock(close_mu_);
+      if (closing_) {
+        close_cv_.wait(lock, [&] { return close_done_; });
+        return close_status_;
+      }
+      closing_ = true;
+      closed_ = true;
+    }
+    const Status status = CloseOnce(deadline);
+    std::lock_guard<std::mutex> lock(close_mu_);
+    close_status_ = status;
+    close_done_ = true;
+    close_cv_.notify_all();
+    return close_status_;
+  }
+
+  Status CloseOnce(Deadline deadline) {
+    Status close_status;
     for (auto& w : workers_) w->Stop(deadline);
     for (auto& w : workers_) w->Join();
     for (auto& w : workers_) {
-      if (close_status_.ok() && !w->close_status().ok()) close_status_ = w->close_status();
+      if (close_status.ok() && !w->close_status().ok()) close_status = w->close_status();
     }
     if (builder_ != nullptr) {  // the writers' last cuts are queued: write them, then stop
       const Status exported = builder_->Stop(deadline);
-      if (close_status_.ok() && !exported.ok()) close_status_ = exported;
+      if (close_status.ok() && !exported.ok()) close_status = exported;
     }
     wal_lock_.reset();  // nothing of this engine writes anymore: the next one may open
     export_lock_.reset();
-    return close_status_;
+    return close_status;
   }
 
   Result<std::vector<std::string>> Read(std::string_view writer_id, std::string_view stream,
                                         uint64_t from_seq, size_t max_records, Deadline deadline) {
     if (closed_) return Status(Code::kClosed, "engine is closed");
+    if (t_in_log_callback > 0) return FromLogCallback("Read");
     if (from_seq == 0) return Status(Code::kSchema, "from_seq must be >= 1");
     max_records = std::min<size_t>(max_records, kMaxReadRecords);
     auto sealed = std::make_shared<std::vector<std::string>>();
@@ -1418,6 +1527,7 @@ class Engine::Impl {
   // builder has written them.
   Status Checkpoint(Deadline deadline) {
     if (closed_) return Status(Code::kClosed, "engine is closed");
+    if (t_in_log_callback > 0) return FromLogCallback("Checkpoint");
     if (builder_ == nullptr) {
       return Status(Code::kSchema, "sink: checkpoints need an export sink (wal+export)");
     }
@@ -1440,6 +1550,7 @@ class Engine::Impl {
   // Emits a KeyRotated record into every stream of this writer, then switches the builder.
   Status RotateSigner(std::shared_ptr<Signer> next, Deadline deadline) {
     if (closed_) return Status(Code::kClosed, "engine is closed");
+    if (t_in_log_callback > 0) return FromLogCallback("RotateSigner");
     if (builder_ == nullptr || next == nullptr) {
       return Status(Code::kSchema, "rotation needs an export sink and a signer");
     }
@@ -1468,8 +1579,7 @@ class Engine::Impl {
   // service), the diagnostic ones of §1.2, and the WAL's own.
   std::string MetricsText() const {
     std::string out;
-    std::string service = "service=";
-    AppendJsonString(options_.service, &service);  // a JSON string is a valid label value
+    const std::string service = "service=\"" + wal::LabelValue(options_.service) + "\"";
     const auto header = [&](const char* name, const char* type, const char* help) {
       out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
     };
@@ -1483,9 +1593,7 @@ class Engine::Impl {
       sample(name, "", v);
     };
     const auto label = [](const char* key, std::string_view value) {
-      std::string l = std::string(key) + "=";
-      AppendJsonString(value, &l);
-      return l;
+      return std::string(key) + "=\"" + wal::LabelValue(value) + "\"";
     };
 
     header("audit_appended_total", "counter",
@@ -1505,13 +1613,14 @@ class Engine::Impl {
     sample("audit_drop_total", "reason=\"shutdown\"", metrics_.aborted);
     sample("audit_drop_total", "reason=\"closed\"", metrics_.drop_closed);
     header("audit_queue_depth", "gauge", "Tasks waiting in the writers' queues, by stream.");
-    std::vector<std::pair<std::string, uint64_t>> depths;
-    for (const auto& w : workers_) w->StreamDepths(&depths);
-    std::sort(depths.begin(), depths.end());
+    std::vector<std::pair<std::string, uint64_t>> queued;
+    for (const auto& w : workers_) w->StreamDepths(&queued);
+    // By stream name: two writers' streams of one name (AppendSealed) may sit on two workers,
+    // and a series may appear once only.
+    std::map<std::string, uint64_t> depths;
+    for (const auto& [stream, n] : queued) depths[stream] += n;
     if (depths.empty()) sample("audit_queue_depth", "stream=\"\"", 0);
-    for (size_t i = 0; i < depths.size(); ++i) {  // a stream has one owner: no duplicates
-      sample("audit_queue_depth", label("stream", depths[i].first), depths[i].second);
-    }
+    for (const auto& [stream, n] : depths) sample("audit_queue_depth", label("stream", stream), n);
     header("audit_worker_queue_depth", "gauge", "Tasks waiting in each writer's queue.");
     for (size_t i = 0; i < workers_.size(); ++i) {
       sample("audit_worker_queue_depth", "worker=\"" + std::to_string(i) + "\"",
@@ -1540,6 +1649,9 @@ class Engine::Impl {
     sample("busy_rejections_total", "endpoint=\"append_sealed\"", metrics_.busy_sealed);
     single("audit_dedupe_hits_total", "counter", "AppendSealed replays answered Duplicate.",
            metrics_.dedupe_hits);
+    single("audit_log_callback_errors_total", "counter",
+           "Exceptions thrown by the host's log callback (swallowed: the engine goes on).",
+           metrics_.log_callback_errors);
     single("audit_key_rotations_total", "counter",
            "Streams switched to a new checkpoint signing key (KeyRotated records appended).",
            metrics_.key_rotations);
@@ -1580,6 +1692,9 @@ class Engine::Impl {
   std::unique_ptr<CheckpointBuilder> builder_;  // export sinks only
   std::unique_ptr<wal::DirLock> wal_lock_, export_lock_;  // held from Start to Close
   std::atomic<bool> closed_{false};
+  std::mutex close_mu_;  // guards the three below
+  std::condition_variable close_cv_;
+  bool closing_ = false, close_done_ = false;
   std::atomic<int> suspended_workers_{0};
   Status close_status_;
   Metrics metrics_;

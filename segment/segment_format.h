@@ -135,6 +135,11 @@ bool ParseSegmentFileName(std::string_view name, uint64_t* segment_no);
 // The path escaping of DESIGN.md §5: keeps [A-Za-z0-9_.@-], writes other bytes as %XX
 // (uppercase hex); "." and ".." become "%2E" and "%2E%2E".
 std::string EscapePathComponent(std::string_view name);
+// The longest escaped name a directory can have (NAME_MAX on Linux file systems). A stream
+// (64 bytes, at most 192 escaped) always fits; a writer_id of 128 bytes may not.
+inline constexpr size_t kMaxEscapedNameBytes = 255;
+static_assert(3 * 64 <= kMaxEscapedNameBytes, "every stream name must fit a directory name");
+
 // "<esc(writer_id)>/<esc(stream)>": how every tool prints a stream, so that no name can make
 // two streams print alike or forge a field of the line it is printed in.
 std::string PrintedStreamName(std::string_view writer_id, std::string_view stream);

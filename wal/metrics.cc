@@ -14,20 +14,6 @@ void Counter(const char* name, const char* help, uint64_t value, std::string* ou
   *out += line;
 }
 
-// Label values are escaped per the exposition format: backslash, quote and newline.
-std::string LabelValue(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
 }  // namespace
 
 void LatencyHistogram::Observe(double seconds) {
@@ -85,6 +71,11 @@ WalMetricsSnapshot WalMetricsSnapshot::Of(const Wal& wal) {
 
 void WalMetricsSnapshot::Merge(const WalMetricsSnapshot& o) {
   if (backend.empty()) backend = o.backend;
+  AddTotals(o);
+  streams.insert(streams.end(), o.streams.begin(), o.streams.end());
+}
+
+void WalMetricsSnapshot::AddTotals(const WalMetricsSnapshot& o) {
   torn_tail_total += o.torn_tail_total;
   corrupt_total += o.corrupt_total;
   io_errors_total += o.io_errors_total;
@@ -94,7 +85,6 @@ void WalMetricsSnapshot::Merge(const WalMetricsSnapshot& o) {
   segments_created += o.segments_created;
   segments_preallocated += o.segments_preallocated;
   fsync.Merge(o.fsync);
-  streams.insert(streams.end(), o.streams.begin(), o.streams.end());
 }
 
 std::string WalMetricsSnapshot::Text() const {
@@ -124,6 +114,19 @@ std::string WalMetricsSnapshot::Text() const {
   for (const StreamStateLine& s : streams) {
     out += "wal_stream_state{writer_id=\"" + LabelValue(s.writer_id) + "\",stream=\"" +
            LabelValue(s.stream) + "\"} " + std::to_string(s.state) + "\n";
+  }
+  return out;
+}
+
+std::string LabelValue(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
   }
   return out;
 }

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ron::wal {
@@ -46,10 +47,17 @@ struct WalMetricsSnapshot {
 
   static WalMetricsSnapshot Of(const Wal& wal);
   void Merge(const WalMetricsSnapshot& other);
+  // Adds only the counters and the histogram: a WAL reopened by the same owner (after a full
+  // disk) carries its predecessor's totals, so that no counter ever goes backwards.
+  void AddTotals(const WalMetricsSnapshot& earlier);
   std::string Text() const;
 };
 
 std::string MetricsText(const Wal& wal);
+
+// A label value escaped as the exposition format wants it (backslash, quote and line feed; all
+// else literal), without the quotes. One escaping for every metric the engine renders.
+std::string LabelValue(std::string_view value);
 
 }  // namespace ron::wal
 

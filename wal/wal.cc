@@ -240,6 +240,9 @@ Result<StreamWal*> Wal::GetStream(const std::string& writer_id, const std::strin
   // Names must be what the record law accepts, or records could never be written to them.
   RON_RETURN_IF_ERROR(CheckName(writer_id, NameKind::kWriterId));
   RON_RETURN_IF_ERROR(CheckName(stream, NameKind::kStream));
+  if (segment::EscapePathComponent(writer_id).size() > segment::kMaxEscapedNameBytes) {
+    return Status(Code::kSchema, "writer_id is longer than a directory name can be once escaped");
+  }
   const std::string writer_dir = options_.dir + "/" + segment::EscapePathComponent(writer_id);
   RON_RETURN_IF_ERROR(EnsurePrivateDir(writer_dir, /*create=*/true));
   RON_RETURN_IF_ERROR(FsyncDir(options_.dir));
@@ -383,6 +386,19 @@ Status Wal::AddFrozenStream(const std::string& writer_id, const std::string& str
 void Wal::Fail(StreamWal* s, const Status& status) {
   s->state_ = StreamState::kFailed;
   s->failure_ = status;
+  // A failed ticket means "not stored": whatever the failed batch left after the durable prefix
+  // (a write that landed before its fsync failed, part of a write on a full disk) is cut, so
+  // that recovery can never adopt a record whose ticket failed. If even that fails, say so.
+  if (s->fd_ >= 0 && !s->pending_frames_.empty()) {
+    const bool cut = ftruncate(s->fd_, static_cast<off_t>(s->write_offset_)) == 0 &&
+                     fdatasync(s->fd_) == 0;
+    if (!cut) {
+      s->failure_ = Status(status.code(), status.message() +
+                                              "; outcome unknown: the failed batch could not be "
+                                              "removed (State or Read tell after a reopen)");
+    }
+    s->segment_preallocated_ = false;
+  }
   s->pending_.clear();
   s->pending_frames_.clear();
   s->head_seq_ = s->durable_seq_;  // staged records were never acknowledged

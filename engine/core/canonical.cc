@@ -338,6 +338,7 @@ Status CheckName(std::string_view name, NameKind kind) {
 }
 
 std::string Seal(const CanonicalRecord& record) {
+  if (record.bytes.empty() || record.bytes.back() != '}') return std::string();  // unfilled
   std::string out;
   out.reserve(record.bytes.size() + kSealSuffixBytes);
   AppendSealed(record.bytes, record.digest, &out);

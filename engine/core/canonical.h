@@ -111,6 +111,8 @@ enum class NameKind { kWriterId, kStream };
 Status CheckName(std::string_view name, NameKind kind);
 
 // The sealed text: canonical bytes with `,"self_hash":"b3:<hex>"` inserted before the final `}`.
+// An empty string for a record that holds no canonical bytes (never filled by a successful
+// Canonicalize/Encode/CompleteDraft): no record text is empty, so callers can tell.
 std::string Seal(const CanonicalRecord& record);
 void AppendSealed(std::string_view canonical_bytes, const Digest& digest, std::string* out);
 

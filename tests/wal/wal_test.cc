@@ -489,9 +489,13 @@ TEST_P(WalTest, OnlyTheContiguousDurablePrefixIsAcknowledged) {
   } else {
     EXPECT_EQ(durable, 2u);  // one write per commit: all or nothing
   }
+  // The failed batch is cut at once: the file ends with the durable prefix (chunks written
+  // behind the failed one were never acknowledged), so no reader sees them.
+  const StreamReport cut = Scan("a");
+  EXPECT_FALSE(cut.frozen) << cut.problem.ToString();
+  EXPECT_EQ(cut.records, durable);
   wal.reset();
   wal = OpenWal(Options());
-  // Chunks written behind the failed one were never acknowledged; recovery cuts them off.
   EXPECT_EQ(wal->GetStream("w@test", "a").value()->head_seq(), durable);
   ASSERT_TRUE(Append(wal.get(), "a", 5).ok());
   ASSERT_TRUE(wal->Close().ok());
@@ -500,30 +504,42 @@ TEST_P(WalTest, OnlyTheContiguousDurablePrefixIsAcknowledged) {
   EXPECT_EQ(report.records, durable + 5);
 }
 
-// Found by the kill -9 drill: a direct-mode run that died with chunks durable behind a lost
-// one, reopened by a buffered-mode run, froze the stream (recovery's window followed the
-// opening run's mode, not the mode that wrote the files). Either mode must cut them off.
+// A direct-mode run that dies with chunks durable behind a lost one (zeros where the lost
+// chunk should be, valid frames after it), reopened in either mode: both cut from the hole,
+// and every reader agrees. (A write that fails while the run goes on leaves no such hole: the
+// failed batch is cut at once, OnlyTheContiguousDurablePrefixIsAcknowledged.)
 TEST_P(WalTest, ChunksBehindALostOneAreCutWhateverTheNextRunsMode) {
   WalOptions direct = Options();
   direct.write_mode = WriteMode::kDirect;
-  uint64_t durable = 0;
   {
     auto r = Wal::Open(direct);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     auto wal = std::move(r).value();
     ASSERT_TRUE(Append(wal.get(), "a", 2).ok());
-    faults_.fail_write_at = faults_.writes + 3;  // the third 8 KiB chunk of the next commit
-    EXPECT_EQ(Append(wal.get(), "a", 100).code(), Code::kIo);
-    durable = wal->GetStream("w@test", "a").value()->durable_seq();
+    ASSERT_TRUE(Append(wal.get(), "a", 100).ok());  // one commit, 8 KiB chunks
+  }  // no Close: the segment stays open, as after kill -9
+  // Where the commit's chunks start: frames at 4 KiB boundaries after the first commit.
+  std::vector<std::pair<uint64_t, uint64_t>> starts;  // (offset, seq)
+  StreamReport scanned;
+  ASSERT_TRUE(ScanStream(StreamDir(dir_.path() + "/wal", "w@test", "a"), "w@test", "a", Limits(),
+                         VerifyLevel::kFull, &scanned, [&](const RecordView& r) {
+                           if (r.seq > 2 && r.offset % 4096 == 0) starts.emplace_back(r.offset, r.seq);
+                           return true;
+                         }).ok());
+  ASSERT_GE(starts.size(), 4u);
+  // The third chunk is lost: zeros from its start to the fourth's.
+  const std::string path = NewestSegment("a");
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(starts[2].first));
+    const std::string zeros(starts[3].first - starts[2].first, '\0');
+    f.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
   }
-  ASSERT_GT(durable, 2u);
-  // The failed chunk left a zeroed hole with later chunks after it: a torn tail to recovery and
-  // to every reader alike (one verdict from the same bytes).
+  const uint64_t durable = starts[2].second - 1;
   const StreamReport offline = Scan("a");
   EXPECT_FALSE(offline.frozen) << offline.problem.ToString();
   EXPECT_TRUE(offline.torn_tail);
   EXPECT_EQ(offline.records, durable);
-  faults_.fail_write_at = 0;
   auto wal = OpenWal(Options());  // this test's mode: buffered or direct
   EXPECT_EQ(wal->counters().corrupt_total, 0u);
   EXPECT_EQ(wal->counters().torn_tail_total, 1u);

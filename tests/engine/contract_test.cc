@@ -1,0 +1,340 @@
+// The engine's API contract as a host relies on it (docs/API.md): Close returns only once the
+// engine is closed, for every caller; Duplicate only for a durable record; Flush makes durable
+// under every fsync policy; a failed ticket means "not stored" and counters never go backwards;
+// options are validated at Open; the log callback can neither throw into the engine nor wait
+// for it.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "engine/core/canonical.h"
+#include "engine/engine.h"
+#include "tests/test_util.h"
+#include "wal/reader.h"
+
+namespace ron {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+Deadline In(milliseconds d) { return std::chrono::steady_clock::now() + d; }
+Deadline Far() { return In(seconds(60)); }
+
+std::string Draft(int i) {
+  return R"({"kind":"GetServed","actor":{},"subject":{},"reason":"ok","attrs":{"i":)" +
+         std::to_string(i) + "}}";
+}
+
+// Sealed records 1..n of (writer, stream), chained.
+std::vector<std::string> SealedChain(const std::string& writer, const std::string& stream, int n) {
+  Canonicalizer c;
+  CanonicalRecord r;
+  std::vector<std::string> out;
+  std::string prev = std::string(kGenesisPrev);
+  for (int i = 1; i <= n; ++i) {
+    const Canonicalizer::DraftContext ctx{writer, stream, static_cast<uint64_t>(i), prev, 1};
+    EXPECT_TRUE(c.CanonicalizeDraft(Draft(i), ctx, &r).ok());
+    out.push_back(Seal(r));
+    prev = HashText(r.digest);
+  }
+  return out;
+}
+
+// Write faults on demand: the next write can be held until released, and the one after that
+// can fail with EIO.
+class GatedWrites : public wal::FaultInjector {
+ public:
+  int OnWrite(int, size_t) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++writes_;
+    if (hold_next_) {
+      hold_next_ = false;
+      held_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return !held_; });
+      return 0;
+    }
+    if (fail_next_) {
+      fail_next_ = false;
+      return -EIO;
+    }
+    return 0;
+  }
+  int OnFsync(int) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (fsyncs_to_pass_ > 0 && --fsyncs_to_pass_ == 0) return -EIO;
+    return 0;
+  }
+  void HoldNextThenFailOne() {
+    std::lock_guard<std::mutex> lock(mu_);
+    hold_next_ = fail_next_ = true;
+  }
+  // Holds the next write; the fsync after it passes, the one after that fails (its write has
+  // reached the file by then).
+  void HoldNextThenFailSecondFsync() {
+    std::lock_guard<std::mutex> lock(mu_);
+    hold_next_ = true;
+    fsyncs_to_pass_ = 2;
+  }
+  void WaitUntilHeld() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return held_; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ = false;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_next_ = false, fail_next_ = false, held_ = false;
+  int writes_ = 0, fsyncs_to_pass_ = 0;
+};
+
+class ContractTest : public ::testing::Test {
+ protected:
+  EngineOptions Options(size_t queue_depth = 100000) {
+    EngineOptions o;
+    o.writer_id = "svc-test@inst-1";
+    o.config.workers = 1;
+    o.config.queue_depth = static_cast<uint32_t>(queue_depth);
+    o.config.sink = SinkKind::kWal;
+    o.config.amnesia = false;
+    o.config.wal.dir = WalDir();
+    o.config.wal.fsync = wal::FsyncPolicy::kAlways;
+    mkdir(WalDir().c_str(), 0700);
+    return o;
+  }
+  std::string WalDir() const { return tmp_.path() + "/wal"; }
+  std::unique_ptr<Engine> Open(const EngineOptions& o) {
+    auto r = Engine::Open(o);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? std::move(r).value() : nullptr;
+  }
+  testing::TempDir tmp_;
+};
+
+// Every Close returns only when the engine is closed, with one status: a second caller that
+// returned at once (Ok) left up to tens of thousands of records not yet durable.
+TEST_F(ContractTest, EveryCloseReturnsOnlyOnceTheEngineIsClosed) {
+  auto engine = Open(Options());
+  std::vector<Ticket> tickets;
+  for (int i = 0; i < 60000; ++i) {
+    auto t = engine->Emit("s", Draft(i));
+    if (t.ok()) tickets.push_back(t.value());
+  }
+  Status first;
+  std::thread closer([&] { first = engine->Close(Far()); });
+  while (engine->Emit("s", Draft(0)).code() != Code::kClosed) std::this_thread::yield();
+  const Status second = engine->Close(Far());  // racing the first
+  for (const Ticket& t : tickets) ASSERT_TRUE(t.done()) << "Close returned before the drain";
+  closer.join();
+  EXPECT_TRUE(second.ok()) << second.ToString();
+  EXPECT_EQ(first.code(), second.code());
+  for (const Ticket& t : tickets) EXPECT_TRUE(t.Wait(In(seconds(1))).ok());
+}
+
+// Destroying the engine while another thread is inside Close waits for that Close (it used to
+// free the engine under it: heap-use-after-free under ASan).
+TEST_F(ContractTest, DestroyingTheEngineWaitsForACloseInProgress) {
+  auto engine = Open(Options());
+  for (int i = 0; i < 30000; ++i) (void)engine->Emit("s", Draft(i));
+  Status closed;
+  Engine* raw = engine.get();
+  std::thread closer([&] { closed = raw->Close(Far()); });
+  while (raw->Emit("s", Draft(0)).code() != Code::kClosed) std::this_thread::yield();
+  engine.reset();
+  closer.join();
+  EXPECT_TRUE(closed.ok()) << closed.ToString();
+}
+
+// A retry of a record that is staged but not durable yet is not answered Duplicate before the
+// original is durable: if the original's write fails, the retry fails too.
+TEST_F(ContractTest, DuplicateIsOnlyAnsweredForADurableRecord) {
+  GatedWrites gate;
+  EngineOptions o = Options();
+  o.faults = &gate;
+  auto engine = Open(o);
+  const auto chain = SealedChain("w", "s", 2);
+  ASSERT_TRUE(engine->AppendSealed(chain[0], Far()).ok());  // s exists, its segment too
+  ASSERT_TRUE(engine->Emit("x", Draft(0)).value().Wait(Far()).ok());
+  gate.HoldNextThenFailOne();
+  auto held = engine->Emit("x", Draft(1));  // its write is held: the owner waits in it
+  ASSERT_TRUE(held.ok());
+  gate.WaitUntilHeld();
+  Result<AppendResult> original = Status(Code::kBusy), retry = Status(Code::kBusy);
+  std::thread a([&] { original = engine->AppendSealed(chain[1], Far()); });
+  std::thread b([&] { retry = engine->AppendSealed(chain[1], Far()); });
+  // Both are queued behind the held write, so they go into one batch together.
+  for (int i = 0; i < 2000; ++i) {
+    if (testing::MetricValue(engine->MetricsText(), "audit_worker_queue_depth") == 2) break;
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_EQ(testing::MetricValue(engine->MetricsText(), "audit_worker_queue_depth"), 2);
+  gate.Release();  // x's write succeeds; the batch with both copies of seq 2 fails
+  a.join();
+  b.join();
+  EXPECT_TRUE(held.value().Wait(Far()).ok());
+  EXPECT_EQ(original.code(), Code::kIo) << original.status().ToString();
+  EXPECT_EQ(retry.code(), Code::kIo) << "a Duplicate was answered for a record never stored";
+}
+
+// Flush makes everything before it durable under every fsync policy (on_checkpoint, the config
+// default, did not sync at all without a checkpoint).
+TEST_F(ContractTest, FlushSyncsUnderEveryPolicy) {
+  for (const auto policy : {wal::FsyncPolicy::kOnCheckpoint, wal::FsyncPolicy::kNever}) {
+    EngineOptions o = Options();
+    o.config.wal.fsync = policy;
+    auto engine = Open(o);
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE(engine->Emit("s", Draft(i)).value().Wait(Far()).ok());
+    const double before = testing::MetricValue(engine->MetricsText(), "wal_fsync_total");
+    ASSERT_TRUE(engine->Flush(Far()).ok());
+    const double after = testing::MetricValue(engine->MetricsText(), "wal_fsync_total");
+    EXPECT_GT(after, before) << "Flush did not fdatasync";
+    ASSERT_TRUE(engine->Close(Far()).ok());
+  }
+}
+
+// A failed batch is cut from the segment: recovery never adopts a record whose ticket failed.
+TEST_F(ContractTest, AFailedTicketMeansNotStored) {
+  GatedWrites gate;
+  EngineOptions o = Options();
+  o.faults = &gate;
+  {
+    auto engine = Open(o);
+    ASSERT_TRUE(engine->Emit("s", Draft(0)).value().Wait(Far()).ok());
+    ASSERT_TRUE(engine->Emit("x", Draft(0)).value().Wait(Far()).ok());
+    gate.HoldNextThenFailSecondFsync();
+    auto held = engine->Emit("x", Draft(1));
+    gate.WaitUntilHeld();
+    std::vector<Ticket> failed;
+    for (int i = 1; i <= 5; ++i) failed.push_back(engine->Emit("s", Draft(i)).value());
+    for (int i = 0; i < 2000; ++i) {
+      if (testing::MetricValue(engine->MetricsText(), "audit_worker_queue_depth") == 5) break;
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    gate.Release();
+    for (const Ticket& t : failed) EXPECT_EQ(t.Wait(Far()).code(), Code::kIo);
+    (void)engine->Close(Far());
+  }
+  // The fdatasync failed after the write reached the file: without the cut, recovery would
+  // find five valid frames whose tickets failed.
+  o.faults = nullptr;
+  auto engine = Open(o);
+  EXPECT_EQ(engine->State("svc-test@inst-1", "s").head_seq, 1u);
+  auto t = engine->Emit("s", Draft(9));
+  ASSERT_TRUE(t.ok());
+  const auto r = t.value().Wait(Far());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r.value().seq, 2u);
+}
+
+TEST_F(ContractTest, OptionsThatCouldNeverWorkAreRefusedAtOpen) {
+  EngineOptions o = Options();
+  o.max_batch_records = 0;  // spun a worker at 100 % CPU writing nothing
+  auto r = Engine::Open(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("max_batch_records"), std::string::npos);
+  o = Options();
+  o.writer_id = std::string(128, ':');  // 384 bytes escaped: no directory can have that name
+  r = Engine::Open(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("writer_id"), std::string::npos) << r.status().ToString();
+  o = Options();
+  o.max_streams_per_worker = 0;
+  EXPECT_FALSE(Engine::Open(o).ok());
+}
+
+// The log callback: a throw is swallowed and counted; Close, Flush and Wait from inside it answer
+// Busy at once instead of waiting for the thread the callback runs on.
+TEST_F(ContractTest, TheLogCallbackCanNeitherThrowIntoNorWaitForTheEngine) {
+  EngineOptions o = Options();
+  std::atomic<Engine*> engine_ptr{nullptr};
+  std::atomic<int> lines{0};
+  std::mutex mu;
+  std::vector<Status> from_callback;
+  o.log_appends = true;
+  o.log = [&](std::string_view) {
+    if (Engine* e = engine_ptr.load(); e != nullptr && lines.fetch_add(1) < 3) {
+      std::lock_guard<std::mutex> lock(mu);
+      from_callback.push_back(e->Flush(Far()));
+      from_callback.push_back(e->Close(Far()));
+      auto t = e->Emit("s", Draft(7));
+      if (t.ok()) from_callback.push_back(t.value().Wait(Far()).status());
+    }
+    throw std::runtime_error("a host's logger failed");
+  };
+  auto engine = Open(o);
+  engine_ptr = engine.get();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(engine->Emit("s", Draft(i)).value().Wait(Far()).ok());
+  ASSERT_TRUE(engine->Close(Far()).ok());
+  engine_ptr = nullptr;
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_FALSE(from_callback.empty());
+  for (const Status& s : from_callback) {
+    if (!s.ok()) {
+      EXPECT_EQ(s.code(), Code::kBusy) << s.ToString();
+    }
+  }
+  EXPECT_GE(testing::MetricValue(engine->MetricsText(), "audit_log_callback_errors_total"), 10);
+}
+
+TEST_F(ContractTest, SmallMisusesAreErrorsNotCrashes) {
+  Ticket moved(nullptr);
+  EXPECT_EQ(moved.Wait(Far()).code(), Code::kSchema);
+  EXPECT_TRUE(moved.done());
+  EXPECT_EQ(Seal(CanonicalRecord()), "");  // an unfilled record has no sealed text
+}
+
+// A relative wal.dir is resolved at Open: a host that chdir()s afterwards keeps writing there.
+TEST_F(ContractTest, ARelativeWalDirIsResolvedAtOpen) {
+  const fs::path cwd = fs::current_path();
+  fs::current_path(tmp_.path());
+  EngineOptions o = Options();
+  o.config.wal.dir = "wal";
+  auto engine = Open(o);
+  fs::current_path("/");
+  auto t = engine->Emit("s", Draft(1));
+  ASSERT_TRUE(t.ok());
+  const auto r = t.value().Wait(Far());
+  fs::current_path(cwd);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(engine->Close(Far()).ok());
+  EXPECT_TRUE(fs::exists(WalDir() + "/svc-test@inst-1/s"));
+}
+
+// Label values use the exposition format's escaping (a tab is literal, not \t), and a stream
+// name held by two workers is one series: promtool accepts the page.
+TEST_F(ContractTest, TheMetricsPagePassesPromtoolWhateverTheNames) {
+  EngineOptions o = Options();
+  o.config.workers = 2;
+  o.service = "svc\tgw \"quoted\" \\";
+  auto engine = Open(o);
+  for (const char* writer : {"w-a", "w-b", "w-c", "w-d"}) {  // spread over both workers
+    const auto chain = SealedChain(writer, "same", 1);
+    ASSERT_TRUE(engine->AppendSealed(chain[0], Far()).ok());
+  }
+  const std::string page = engine->MetricsText();
+  const auto check = testing::RunCommand({"/usr/bin/promtool", "check", "metrics"}, page);
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  int series = 0;
+  for (const std::string& line : testing::SplitLines(page)) {
+    series += line.rfind("audit_queue_depth{", 0) == 0 &&
+              line.find("stream=\"same\"") != std::string::npos;
+  }
+  EXPECT_LE(series, 1);
+}
+
+}  // namespace
+}  // namespace ron
