@@ -1463,6 +1463,7 @@ class Engine::Impl {
     if (t_in_log_callback > 0) return FromLogCallback("Read");
     if (from_seq == 0) return Status(Code::kSchema, "from_seq must be >= 1");
     max_records = std::min<size_t>(max_records, kMaxReadRecords);
+    if (max_records == 0) return std::vector<std::string>();  // nothing asked, in every profile
     auto sealed = std::make_shared<std::vector<std::string>>();
     const std::string writer(writer_id), name(stream);
     if (options_.config.UsesWal()) {
@@ -1470,13 +1471,15 @@ class Engine::Impl {
       wal::StreamReport report;
       RON_RETURN_IF_ERROR(wal::ScanStream(wal::StreamDir(options_.config.wal.dir, writer, name),
                                           writer, name, limits_, wal::VerifyLevel::kChecksums,
-                                          &report, [&](const wal::RecordView& r) {
+                                          &report,
+                                          [&](const wal::RecordView& r) {
                                             if (r.seq < from_seq) return true;
                                             std::string text;
                                             ron::AppendSealed(r.json, r.self_hash, &text);
                                             sealed->push_back(std::move(text));
                                             return sealed->size() < max_records;
-                                          }));
+                                          },
+                                          0, wal::kLostWriteWindowBytes, from_seq));
       if (report.frozen && report.problem_seq < from_seq + max_records) {
         // The scan stopped at a changed frame inside the requested range.
         metrics_.verify_hash++;

@@ -45,6 +45,19 @@ Status CheckRecord(Canonicalizer* canonicalizer, CanonicalRecord* scratch,
   return Status::Ok();
 }
 
+// The header of a segment file, or false if it cannot be read or decoded.
+bool ReadSegmentHeader(const std::string& path, segment::SegmentHeader* header) {
+  int fd = -1;
+  uint64_t size = 0;
+  if (!OpenRegularFile(path, Links::kRefuse, &fd, &size).ok()) return false;
+  char bytes[segment::kHeaderBytes];
+  const ssize_t n = pread(fd, bytes, sizeof(bytes), 0);
+  close(fd);
+  return n == static_cast<ssize_t>(sizeof(bytes)) &&
+         segment::DecodeHeader(std::string_view(bytes, sizeof(bytes)), header) ==
+             segment::HeaderStatus::kOk;
+}
+
 Code CodeOfScan(segment::ScanOutcome outcome) {
   return outcome == segment::ScanOutcome::kSeqDiscontinuity ? Code::kSeqGap : Code::kHashMismatch;
 }
@@ -101,7 +114,7 @@ Status ListStreams(const std::string& root,
 Status ScanStream(const std::string& dir, const std::string& writer_id, const std::string& stream,
                   const Limits& limits, VerifyLevel level, StreamReport* report,
                   const RecordCallback& on_record, uint64_t torn_window_bytes,
-                  uint64_t lost_write_window_bytes) {
+                  uint64_t lost_write_window_bytes, uint64_t from_seq) {
   *report = StreamReport();
   report->writer_id = writer_id;
   report->stream = stream;
@@ -134,7 +147,23 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
     report->problem_offset = offset;
     report->problem_seq = report->head_seq + 1;
   };
-  for (size_t i = 0; i < numbers.size() && !report->frozen && !stopped; ++i) {
+  // With from_seq, start at the newest segment whose header says it begins at or before it
+  // (segment headers carry first_seq): a read near the head costs one segment, not the stream.
+  size_t start = 0;
+  bool link_known = true;  // the first record read links to one checked before it
+  if (from_seq > 1) {
+    for (size_t i = numbers.size(); i-- > 1;) {
+      segment::SegmentHeader header;
+      if (!ReadSegmentHeader(dir + "/" + segment::SegmentFileName(numbers[i]), &header)) break;
+      if (header.first_seq <= from_seq) {
+        start = i;
+        report->head_seq = header.first_seq - 1;
+        link_known = false;
+        break;
+      }
+    }
+  }
+  for (size_t i = start; i < numbers.size() && !report->frozen && !stopped; ++i) {
     SegmentReport seg;
     seg.segment_no = numbers[i];
     seg.path = dir + "/" + segment::SegmentFileName(numbers[i]);
@@ -206,7 +235,7 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
         if (frame.seq <= report->head_seq) return;    // delivered by an earlier attempt
         if (check_records) {
           Status s = CheckRecord(&canonicalizer, &scratch, frame, writer_id, stream,
-                                 report->head_seq, report->head_hash);
+                                 link_known ? report->head_seq : 0, report->head_hash);
           if (!s.ok()) {
             record_problem = s;
             problem_offset = frame.offset;
@@ -215,6 +244,7 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
           }
         }
         report->records++;
+        link_known = true;
         report->head_seq = frame.seq;
         report->head_hash = frame.self_hash;
         if (on_record && !on_record(RecordView{frame.seq, frame.json, frame.self_hash, &seg.path,

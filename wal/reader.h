@@ -68,7 +68,10 @@ using RecordCallback = std::function<bool(const RecordView&)>;
 // verdict from the same bytes.
 inline constexpr uint64_t kLostWriteWindowBytes = 32 * 64 * 1024;
 
-// Scans the stream directory `dir` of (writer_id, stream).
+// Scans the stream directory `dir` of (writer_id, stream). With `from_seq` > 1 it starts at the
+// newest segment that begins at or before from_seq (by the segment headers), so that reading
+// near the head costs one segment; `records` then counts from there, and the first record read
+// is not linked to its predecessor (which was not read).
 // `torn_window_bytes`, `lost_write_window_bytes`: see segment::ScanOptions. Only recovery in
 // O_DIRECT mode passes a torn window (a changed or partial frame followed by valid frames is
 // torn only if the crashed run wrote with O_DIRECT, which the files do not say: readers call it
@@ -76,7 +79,8 @@ inline constexpr uint64_t kLostWriteWindowBytes = 32 * 64 * 1024;
 Status ScanStream(const std::string& dir, const std::string& writer_id, const std::string& stream,
                   const Limits& limits, VerifyLevel level, StreamReport* report,
                   const RecordCallback& on_record = nullptr, uint64_t torn_window_bytes = 0,
-                  uint64_t lost_write_window_bytes = kLostWriteWindowBytes);
+                  uint64_t lost_write_window_bytes = kLostWriteWindowBytes,
+                  uint64_t from_seq = 1);
 
 // Every (writer_id, stream) under a WAL root, from the escaped directory names, sorted.
 Status ListStreams(const std::string& root,

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -334,6 +335,49 @@ TEST_F(ContractTest, TheMetricsPagePassesPromtoolWhateverTheNames) {
               line.find("stream=\"same\"") != std::string::npos;
   }
   EXPECT_LE(series, 1);
+}
+
+}  // namespace
+}  // namespace ron
+
+namespace ron {
+namespace {
+
+// Read near the head reads one segment, not the stream from seq 1 (segment headers carry
+// first_seq): proven by damaging the oldest segment under a running engine, which a read of
+// the head never touches. max_records = 0 asks for nothing, in every profile.
+TEST_F(ContractTest, ReadSeeksBySeqAndZeroRecordsMeansNone) {
+  EngineOptions o = Options();
+  o.config.wal.rotate_bytes = 8ull << 20;
+  auto engine = Open(o);
+  std::vector<Ticket> tickets;
+  for (int i = 0; i < 60000; ++i) tickets.push_back(engine->Emit("s", Draft(i)).value());
+  for (const Ticket& t : tickets) ASSERT_TRUE(t.Wait(Far()).ok());
+  const std::string dir = wal::StreamDir(WalDir(), "svc-test@inst-1", "s");
+  const std::string oldest = dir + "/" + "wal-000001.seg";
+  ASSERT_TRUE(fs::exists(dir + "/wal-000002.seg")) << "the stream must span segments";
+  {
+    std::fstream f(oldest, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(5000);
+    f.write("####", 4);
+  }
+  const auto head = engine->Read("svc-test@inst-1", "s", 60000, 10, Far());
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  ASSERT_EQ(head.value().size(), 1u);
+  EXPECT_NE(head.value()[0].find("\"seq\":60000,"), std::string::npos);
+  EXPECT_FALSE(engine->Read("svc-test@inst-1", "s", 1, 10, Far()).ok());  // the damage is real
+  const auto none = engine->Read("svc-test@inst-1", "s", 59990, 0, Far());
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none.value().empty());
+  (void)engine->Close(Far());
+
+  EngineOptions ram;
+  ram.writer_id = "w";
+  auto in_ram = Open(ram);
+  ASSERT_TRUE(in_ram->Emit("s", Draft(1)).value().Wait(Far()).ok());
+  const auto ram_none = in_ram->Read("w", "s", 1, 0, Far());
+  ASSERT_TRUE(ram_none.ok());
+  EXPECT_TRUE(ram_none.value().empty());
 }
 
 }  // namespace
