@@ -16,6 +16,8 @@
 // stream, never a file) and sink=wal (Macronode: the WAL of wal/wal.h).
 //
 // Thread-safety: every method may be called from any thread, concurrently. Tickets are values.
+// The full contract (Close, Flush, Duplicate, failed tickets, the log callback, what each stream
+// costs) is docs/API.md.
 #ifndef ENGINE_ENGINE_H_
 #define ENGINE_ENGINE_H_
 
@@ -150,7 +152,8 @@ class Engine {
   // The chain head of (writer_id, stream) as its owner last published it.
   StreamInfo State(std::string_view writer_id, std::string_view stream) const;
 
-  // Returns once everything queued before the call is durable (or the deadline passed: Busy).
+  // Returns once everything queued before the call is durable — fdatasync'd under every fsync
+  // policy — or the deadline passed (Busy). docs/API.md.
   Status Flush(Deadline deadline);
 
   // Export sinks (sink = wal+export): cuts a checkpoint of every stream with records since its
@@ -165,7 +168,9 @@ class Engine {
   Status RotateSigner(std::shared_ptr<Signer> next, Deadline deadline);
 
   // Stops intake (later calls get Closed), drains, fsyncs, seals open segments and joins every
-  // thread. Work still queued at the deadline fails with Closed (tasks_aborted_total).
+  // thread. Work still queued at the deadline fails with Closed (tasks_aborted_total), and then
+  // Close answers Closed, never Ok. Every caller (another thread, ~Engine) returns only once the
+  // engine is closed, with the same status. Busy from inside the log callback. docs/API.md.
   Status Close(Deadline deadline);
 
   // Readiness (OBSERVABILITY §2.2): false while closed or while a full disk suspends writes
