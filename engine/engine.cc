@@ -1742,6 +1742,7 @@ Status Engine::Close(Deadline deadline) { return impl_->Close(deadline); }
 std::string Engine::MetricsText() const { return impl_->MetricsText(); }
 const std::string& Engine::writer_id() const { return impl_->writer_id_; }
 
+// One verdict with ReadinessJson: ready iff every readiness key holds.
 bool Engine::Ready(std::string* why) const {
   if (impl_->closed_) {
     if (why != nullptr) *why = "closed";
@@ -1749,6 +1750,11 @@ bool Engine::Ready(std::string* why) const {
   }
   if (impl_->suspended_workers_ > 0) {
     if (why != nullptr) *why = "audit.wal_ready: writes suspended, disk full";
+    return false;
+  }
+  for (const auto& [key, ok] : Readiness()) {
+    if (ok) continue;
+    if (why != nullptr) *why = key;
     return false;
   }
   return true;

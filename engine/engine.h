@@ -173,8 +173,9 @@ class Engine {
   // engine is closed, with the same status. Busy from inside the log callback. docs/API.md.
   Status Close(Deadline deadline);
 
-  // Readiness (OBSERVABILITY §2.2): false while closed or while a full disk suspends writes
-  // (disk_full_action=suspend); `why` names the failing key.
+  // Readiness (OBSERVABILITY §2.2): true iff every key of Readiness() holds (so it agrees with
+  // ReadinessJson): false while closed, while a full disk suspends writes
+  // (disk_full_action=suspend), or while a stream is frozen or failed; `why` names the key.
   bool Ready(std::string* why = nullptr) const;
 
   // The readiness keys of OBSERVABILITY §2.2 that apply to this engine's profile, each true or

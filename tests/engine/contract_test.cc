@@ -358,7 +358,7 @@ TEST_F(ContractTest, ReadSeeksBySeqAndZeroRecordsMeansNone) {
   ASSERT_TRUE(fs::exists(dir + "/wal-000002.seg")) << "the stream must span segments";
   {
     std::fstream f(oldest, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(5000);
+    f.seekp(4096 + 20);  // inside the first frame
     f.write("####", 4);
   }
   const auto head = engine->Read("svc-test@inst-1", "s", 60000, 10, Far());
@@ -378,6 +378,32 @@ TEST_F(ContractTest, ReadSeeksBySeqAndZeroRecordsMeansNone) {
   const auto ram_none = in_ram->Read("w", "s", 1, 0, Far());
   ASSERT_TRUE(ram_none.ok());
   EXPECT_TRUE(ram_none.value().empty());
+}
+
+}  // namespace
+}  // namespace ron
+
+namespace ron {
+namespace {
+
+// Ready() and ReadinessJson() give one verdict: a frozen stream makes both say not ready.
+TEST_F(ContractTest, ReadyAgreesWithTheReadinessPayload) {
+  EngineOptions o = Options();
+  {
+    auto engine = Open(o);
+    ASSERT_TRUE(engine->Emit("s", Draft(1)).value().Wait(Far()).ok());
+    EXPECT_TRUE(engine->Ready());
+    EXPECT_NE(engine->ReadinessJson().find("\"degraded\":false"), std::string::npos);
+    ASSERT_TRUE(engine->Close(Far()).ok());
+  }
+  const std::string seg = wal::StreamDir(WalDir(), "svc-test@inst-1", "s") + "/wal-000001.seg";
+  fs::resize_file(seg, 4200);  // a sealed segment cut short: the stream opens frozen
+  auto engine = Open(o);
+  std::string why;
+  EXPECT_FALSE(engine->Ready(&why));
+  EXPECT_EQ(why, "audit.wal_ready");
+  EXPECT_NE(engine->ReadinessJson().find("\"degraded\":true"), std::string::npos)
+      << engine->ReadinessJson();
 }
 
 }  // namespace
