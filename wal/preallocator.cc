@@ -101,6 +101,11 @@ bool Preallocator::IsReady(const std::string& path) const {
   return ready_.count(path) == 1;
 }
 
+size_t Preallocator::outstanding() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size() + ready_.size() + (filling_ ? 1 : 0);
+}
+
 uint64_t Preallocator::prepared() const {
   std::lock_guard<std::mutex> lock(mu_);
   return prepared_;
@@ -120,9 +125,11 @@ void Preallocator::Run() {
       if (stop_) return;
       job = std::move(queue_.front());
       queue_.pop_front();
+      filling_ = true;
     }
     const bool ok = ZeroFill(job.path, job.bytes, stopping_);  // no lock held across the I/O
     std::lock_guard<std::mutex> lock(mu_);
+    filling_ = false;
     const bool unwanted = discard_.erase(job.path) == 1;
     if (ok && (stop_ || unwanted)) {
       unlink(job.path.c_str());

@@ -41,6 +41,9 @@ class Preallocator {
   // The caller no longer wants `path` (it created the segment itself): drop the request, or
   // remove the file once it is prepared.
   void Discard(const std::string& path);
+  // Files requested, being zero-filled or ready and not taken: what the preallocator holds (or
+  // will hold) on disk ahead of need, in files.
+  size_t outstanding() const;
   // Counters for metrics and tests.
   uint64_t prepared() const;
   uint64_t failed() const;
@@ -58,6 +61,7 @@ class Preallocator {
   std::set<std::string> ready_;
   std::set<std::string> discard_;  // in progress, but no longer wanted
   bool stop_ = false;
+  bool filling_ = false;  // the worker holds a job
   std::atomic<bool> stopping_{false};
   uint64_t prepared_ = 0;
   uint64_t failed_ = 0;

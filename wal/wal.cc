@@ -165,7 +165,7 @@ Status Wal::Recover() {
     s->stream_ = stream;
     s->dir_ = dir;
     RON_RETURN_IF_ERROR(OpenRecoveredStream(s.get(), report));
-    RequestNextSegment(s.get());
+    MaybeRequestNextSegment(s.get());
     reports_[s.get()] = std::move(report);
     streams_[{writer_id, stream}] = std::move(s);
   }
@@ -252,7 +252,6 @@ Result<StreamWal*> Wal::GetStream(const std::string& writer_id, const std::strin
   s->dir_ = StreamDir(options_.dir, writer_id, stream);
   RON_RETURN_IF_ERROR(EnsurePrivateDir(s->dir_, /*create=*/true));
   RON_RETURN_IF_ERROR(FsyncDir(writer_dir));
-  RequestNextSegment(s.get());  // the stream's first segment, zero-filled if time allows
   StreamWal* raw = s.get();
   streams_[{writer_id, stream}] = std::move(s);
   return raw;
@@ -269,10 +268,20 @@ bool Wal::SegmentFull(const StreamWal* s, size_t next_frame_bytes) const {
              PreallocPath(s->dir_ + "/" + segment::SegmentFileName(s->segment_no_ + 1)));
 }
 
-void Wal::RequestNextSegment(const StreamWal* s) {
-  if (preallocator_ == nullptr || s->state_ != StreamState::kOk) return;
+// Asks for the active segment's successor once the stream has shown it writes (its segment
+// holds kPreallocAfterBytes, or an eighth of rotate_bytes) and the WAL's budget of prepared
+// files allows; else asks again after the stream's next commit.
+void Wal::MaybeRequestNextSegment(StreamWal* s) {
+  if (preallocator_ == nullptr || s->state_ != StreamState::kOk || s->successor_requested_ ||
+      s->fd_ < 0) {
+    return;
+  }
+  const uint64_t threshold = std::min(WalOptions::kPreallocAfterBytes, options_.rotate_bytes / 8);
+  if (s->write_offset_ < kBlockBytes + threshold) return;
+  if (preallocator_->outstanding() >= options_.max_prepared_segments) return;
   preallocator_->Request(PreallocPath(s->dir_ + "/" + segment::SegmentFileName(s->segment_no_ + 1)),
                          options_.rotate_bytes);
+  s->successor_requested_ = true;
 }
 
 Status Wal::OpenSegmentFd(const std::string& path, int* fd) const {
@@ -325,8 +334,8 @@ Status Wal::CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq)
   s->segment_frames_ = 0;
   s->write_offset_ = kBlockBytes;
   s->segment_preallocated_ = use_prepared;
+  s->successor_requested_ = false;
   ++counters_.segments_created;
-  RequestNextSegment(s);
   return Status::Ok();
 }
 
@@ -544,6 +553,7 @@ Status Wal::CommitStreams(bool force_sync) {
     s->durable_seq_ = last.seq;
     s->durable_hash_ = last.hash;
     s->write_offset_ = ops[i].offset + ops[i].size;
+    MaybeRequestNextSegment(s);
     counters_.bytes_written += ops[i].size;
     if (sync || ops[i].dsync) ++counters_.fsync_total;
     const bool last_chunk = i + 1 == ops.size() || chunk_ends[i + 1].first != s;

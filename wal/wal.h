@@ -67,7 +67,13 @@ struct WalOptions {
   WriteMode write_mode = WriteMode::kBuffered;
   static constexpr size_t kDefaultDirectBatchBytes = 64 * 1024;
   size_t direct_batch_bytes = kDefaultDirectBatchBytes;  // kDirect: bytes per write in flight
-  bool preallocate = true;                // zero-fill each next segment ahead of need
+  // Zero-fill the next segment of an active stream ahead of need: once its active segment holds
+  // kPreallocAfterBytes (or an eighth of rotate_bytes, if less), and with at most
+  // max_prepared_segments such files (each rotate_bytes) on disk at once for this WAL. A stream
+  // that writes little never gets one: its segment grows only as far as its records.
+  static constexpr uint64_t kPreallocAfterBytes = 1ull << 20;
+  bool preallocate = true;
+  size_t max_prepared_segments = 4;
   FaultInjector* faults = nullptr;        // tests and drills only; not owned
   bool allow_small_segments = false;      // tests only: permits rotate_bytes < 8 MiB
   // Take the directory's writer lock (wal::DirLock) for the Wal's lifetime. False only when the
@@ -125,6 +131,7 @@ class StreamWal {
   uint64_t segment_frames_ = 0;        // frames written or staged into the active segment
   uint64_t write_offset_ = 0;          // where the next batch goes (4 KiB aligned)
   bool segment_preallocated_ = false;  // the active segment was zero-filled ahead
+  bool successor_requested_ = false;   // its successor was asked of the preallocator
   // Staged batch: frames back to back, and where each ends.
   struct PendingFrame {
     size_t end = 0;  // offset in pending_ just past the frame
@@ -203,7 +210,7 @@ class Wal {
   Status OpenRecoveredStream(StreamWal* s, const StreamReport& report);
   Status CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq);
   bool SegmentFull(const StreamWal* s, size_t next_frame_bytes) const;
-  void RequestNextSegment(const StreamWal* s);
+  void MaybeRequestNextSegment(StreamWal* s);
   Status SealActiveSegment(StreamWal* s);
   void Fail(StreamWal* s, const Status& status);
   Status CommitStreams(bool force_sync);
