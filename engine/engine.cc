@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -97,6 +98,16 @@ bool Ticket::done() const { return state_ == nullptr || state_->done(); }
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Segment files an engine keeps open at most, all writer threads together: half of what the
+// soft RLIMIT_NOFILE leaves after 64 for the host, io_urings and directory syncs (a quarter of
+// a limit below 64).
+size_t SegmentFdBudget() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 32768;
+  const auto soft = static_cast<size_t>(limit.rlim_cur);
+  return soft > 64 ? (soft - 64) / 2 : std::max<size_t>(2, soft / 4);
+}
 
 uint64_t NowMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -270,6 +281,7 @@ class Engine::Impl {
       w.faults = options.faults;
       w.lock_dir = false;  // the engine holds the directory's lock (Impl::Start)
       const size_t workers = engine_->workers_.size();
+      w.max_open_segments = std::max<size_t>(1, SegmentFdBudget() / workers);
       const size_t me = index_;
       w.owns = [workers, me](const std::string& writer, const std::string& stream) {
         return OwnerIndex(writer, stream, workers) == me;

@@ -1,6 +1,7 @@
 #include "wal/wal.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -127,6 +128,15 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options) {
   wal->io_ = MakeIoBackend(options.backend, options.faults, &wal->backend_note_);
   if (wal->io_ == nullptr) return Status(Code::kIo, wal->backend_note_);
   if (options.preallocate) wal->preallocator_ = std::make_unique<Preallocator>();
+  wal->max_open_segments_ = options.max_open_segments;
+  if (wal->max_open_segments_ == 0) {
+    rlimit limit{};
+    const uint64_t soft =
+        getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
+            ? static_cast<uint64_t>(limit.rlim_cur)
+            : 65536;
+    wal->max_open_segments_ = soft > 64 ? (soft - 64) / 2 : std::max<uint64_t>(2, soft / 4);
+  }
   RON_RETURN_IF_ERROR(wal->Recover());
   return wal;
 }
@@ -225,7 +235,10 @@ Status Wal::OpenRecoveredStream(StreamWal* s, const StreamReport& report) {
   }
   close(repair_fd);
   RON_RETURN_IF_ERROR(repaired);
-  RON_RETURN_IF_ERROR(OpenSegmentFd(newest.path, &s->fd_));
+  MakeRoomForFd(s);
+  int fd = -1;
+  RON_RETURN_IF_ERROR(OpenSegmentFd(newest.path, &fd));
+  AdoptFd(s, fd);
   s->write_offset_ = end;
   s->segment_preallocated_ =
       newest.file_bytes >= options_.rotate_bytes;  // zero-filled files are full size
@@ -294,6 +307,7 @@ Status Wal::CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq)
   const std::string prepared = PreallocPath(path);
   const bool use_prepared = preallocator_ != nullptr && preallocator_->Take(prepared);
   if (preallocator_ != nullptr && !use_prepared) preallocator_->Discard(prepared);  // too late
+  MakeRoomForFd(s);
   int fd = -1;
   if (use_prepared) {
     RON_RETURN_IF_ERROR(OpenSegmentFd(prepared, &fd));
@@ -328,7 +342,7 @@ Status Wal::CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq)
     return synced;
   }
   if (use_prepared) ++counters_.segments_preallocated;
-  s->fd_ = fd;
+  AdoptFd(s, fd);
   s->segment_no_ = segment_no;
   s->segment_first_seq_ = first_seq;
   s->segment_frames_ = 0;
@@ -339,7 +353,77 @@ Status Wal::CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq)
   return Status::Ok();
 }
 
+void Wal::AdoptFd(StreamWal* s, int fd) {
+  s->fd_ = fd;
+  s->parked_ = false;
+  ++open_segments_;
+}
+
+void Wal::CloseFd(StreamWal* s) {
+  if (s->fd_ >= 0) {
+    close(s->fd_);
+    --open_segments_;
+  }
+  s->fd_ = -1;
+  s->parked_ = false;
+}
+
+// Parks least recently written idle streams until one more segment fd fits the budget. When
+// every open stream has staged records (a batch touching more streams than the budget), the
+// batch is committed early so that they become idle: group commit gives way to the limit.
+void Wal::MakeRoomForFd(const StreamWal* keep) {
+  bool committed = false;
+  while (open_segments_ >= max_open_segments_) {
+    StreamWal* victim = nullptr;
+    for (auto& [key, s] : streams_) {
+      if (s.get() == keep || s->fd_ < 0 || !s->pending_.empty()) continue;
+      if (victim == nullptr || s->last_write_ < victim->last_write_) victim = s.get();
+    }
+    if (victim == nullptr) {
+      if (committed) return;  // nothing can be parked: go over rather than fail a writer
+      (void)CommitStreams(false);  // a failure is the failed streams' own (Fail)
+      committed = true;
+      continue;
+    }
+    (void)Park(victim);  // a stream that fails to sync is failed and closed by Park
+  }
+}
+
+// Closes an idle stream's segment fd; it stays the active segment. Under a policy that has
+// not synced every write yet, it is synced first: a closed fd can no longer be.
+Status Wal::Park(StreamWal* s) {
+  if (s->state_ != StreamState::kOk) {  // a failed stream never writes again
+    CloseFd(s);
+    return Status::Ok();
+  }
+  if (options_.fsync != FsyncPolicy::kAlways) {
+    const int rc = options_.faults != nullptr ? options_.faults->OnFsync(s->fd_) : 0;
+    if (rc < 0 || fdatasync(s->fd_) != 0) {
+      const Status status = IoErrorStatus(rc < 0 ? rc : -errno, "fdatasync of " + s->stream_);
+      Fail(s, status);
+      CloseFd(s);
+      return status;
+    }
+    ++counters_.fsync_total;
+  }
+  CloseFd(s);
+  s->parked_ = true;
+  ++counters_.segment_fds_parked;
+  return Status::Ok();
+}
+
+Status Wal::Unpark(StreamWal* s) {
+  if (!s->parked_) return Status::Ok();
+  MakeRoomForFd(s);
+  int fd = -1;
+  RON_RETURN_IF_ERROR(
+      OpenSegmentFd(s->dir_ + "/" + segment::SegmentFileName(s->segment_no_), &fd));
+  AdoptFd(s, fd);
+  return Status::Ok();
+}
+
 Status Wal::SealActiveSegment(StreamWal* s) {
+  if (s->parked_) RON_RETURN_IF_ERROR(Unpark(s));
   if (s->fd_ < 0) return Status::Ok();
   RON_CHECK(s->pending_.empty());
   segment::SegmentHeader header;
@@ -352,14 +436,12 @@ Status Wal::SealActiveSegment(StreamWal* s) {
   if (s->segment_preallocated_ && ftruncate(s->fd_, static_cast<off_t>(s->write_offset_)) != 0) {
     const Status status =
         IoErrorStatus(-errno, "cannot trim segment " + std::to_string(s->segment_no_));
-    close(s->fd_);
-    s->fd_ = -1;
+    CloseFd(s);
     return status;
   }
   const int rc =
       WriteAllAndSync(s->fd_, std::string_view(block.get(), kBlockBytes), 0, options_.faults);
-  close(s->fd_);
-  s->fd_ = -1;
+  CloseFd(s);
   if (rc < 0) return IoErrorStatus(rc, "cannot seal segment " + std::to_string(s->segment_no_));
   return Status::Ok();
 }
@@ -373,8 +455,7 @@ void Wal::Freeze(StreamWal* s, const Status& why) {
   s->pending_frames_.clear();
   s->head_seq_ = s->durable_seq_;
   s->head_hash_ = s->durable_hash_;
-  if (s->fd_ >= 0) close(s->fd_);
-  s->fd_ = -1;
+  CloseFd(s);
 }
 
 Status Wal::AddFrozenStream(const std::string& writer_id, const std::string& stream,
@@ -425,6 +506,14 @@ Status Wal::Stage(StreamWal* s, const CanonicalRecord& record) {
   if (record.record.prev != s->HeadText()) {
     return Status(Code::kPrevMismatch, "prev is not the stream head");
   }
+  if (s->parked_) {
+    Status unparked = Unpark(s);
+    if (!unparked.ok()) {
+      Fail(s, unparked);
+      return unparked;
+    }
+  }
+  s->last_write_ = ++write_clock_;
   if (SegmentFull(s, segment::FrameBytes(record.bytes.size()))) {
     RON_RETURN_IF_ERROR(CommitStreams(false));
     if (s->state_ != StreamState::kOk) return Status(Code::kIo, s->failure_.message());

@@ -74,6 +74,12 @@ struct WalOptions {
   static constexpr uint64_t kPreallocAfterBytes = 1ull << 20;
   bool preallocate = true;
   size_t max_prepared_segments = 4;
+  // Segment files this WAL keeps open at most. Past it, the least recently written idle
+  // stream's file is closed (synced first unless fsync=always) and reopened when the stream
+  // writes again, so a WAL with more streams than descriptors neither fails them nor starves
+  // the host. 0: derived from RLIMIT_NOFILE (half of what the soft limit leaves after 64; a
+  // quarter of a limit below 64).
+  size_t max_open_segments = 0;
   FaultInjector* faults = nullptr;        // tests and drills only; not owned
   bool allow_small_segments = false;      // tests only: permits rotate_bytes < 8 MiB
   // Take the directory's writer lock (wal::DirLock) for the Wal's lifetime. False only when the
@@ -103,6 +109,7 @@ struct WalCounters {
   uint64_t records_written = 0;
   uint64_t segments_created = 0;
   uint64_t segments_preallocated = 0;  // of those, how many were zero-filled ahead of need
+  uint64_t segment_fds_parked = 0;     // segment files closed to stay within the fd budget
 };
 
 class StreamWal {
@@ -132,6 +139,8 @@ class StreamWal {
   uint64_t write_offset_ = 0;          // where the next batch goes (4 KiB aligned)
   bool segment_preallocated_ = false;  // the active segment was zero-filled ahead
   bool successor_requested_ = false;   // its successor was asked of the preallocator
+  bool parked_ = false;  // the active segment is open, but its fd was closed (fd budget)
+  uint64_t last_write_ = 0;  // Wal::write_clock_ when it last staged a record
   // Staged batch: frames back to back, and where each ends.
   struct PendingFrame {
     size_t end = 0;  // offset in pending_ just past the frame
@@ -217,10 +226,20 @@ class Wal {
   void AppendChunks(StreamWal* s, bool sync, std::vector<WriteOp>* ops,
                     std::vector<std::pair<StreamWal*, size_t>>* chunk_ends);
   Status OpenSegmentFd(const std::string& path, int* fd) const;
+  // The fd budget (WalOptions::max_open_segments): every segment fd is adopted and closed
+  // through these, so that open_segments_ counts them exactly.
+  void AdoptFd(StreamWal* s, int fd);
+  void CloseFd(StreamWal* s);
+  void MakeRoomForFd(const StreamWal* keep);
+  Status Park(StreamWal* s);
+  Status Unpark(StreamWal* s);
   char* Staging(size_t bytes);
 
   WalOptions options_;
   std::unique_ptr<DirLock> lock_;  // with options_.lock_dir
+  size_t max_open_segments_ = 0;   // resolved at Open
+  size_t open_segments_ = 0;
+  uint64_t write_clock_ = 0;
   std::unique_ptr<IoBackend> io_;
   std::unique_ptr<Preallocator> preallocator_;
   std::string backend_note_;

@@ -4,6 +4,8 @@
 // options are validated at Open; the log callback can neither throw into the engine nor wait
 // for it.
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -404,6 +406,51 @@ TEST_F(ContractTest, ReadyAgreesWithTheReadinessPayload) {
   EXPECT_EQ(why, "audit.wal_ready");
   EXPECT_NE(engine->ReadinessJson().find("\"degraded\":true"), std::string::npos)
       << engine->ReadinessJson();
+}
+
+}  // namespace
+}  // namespace ron
+
+namespace ron {
+namespace {
+
+// More streams than descriptors: under `ulimit -n 128` an engine writes 300 streams. None fails
+// (idle streams' segment files are closed and reopened within a budget derived from the
+// limit), the host keeps descriptors of its own, and Ready() and the readiness payload agree.
+TEST_F(ContractTest, MoreStreamsThanDescriptorsAllWrite) {
+  EngineOptions o = Options();
+  o.config.workers = 2;
+  const auto child = [&] {
+    rlimit limit{128, 128};
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(3);
+    auto opened = Engine::Open(o);
+    if (!opened.ok()) _exit(4);
+    Engine& engine = *opened.value();
+    std::vector<Ticket> tickets;
+    for (int round = 0; round < 2; ++round) {
+      for (int i = 0; i < 300; ++i) {
+        auto t = engine.Emit("s" + std::to_string(i), Draft(i));
+        if (!t.ok()) _exit(5);
+        tickets.push_back(t.value());
+      }
+    }
+    for (const Ticket& t : tickets) {
+      if (const auto r = t.Wait(Far()); !r.ok()) {
+        std::fprintf(stderr, "ticket: %s\n", r.status().ToString().c_str());
+        _exit(6);
+      }
+    }
+    if (!engine.Ready() || engine.ReadinessJson().find("\"degraded\":false") == std::string::npos) {
+      _exit(7);
+    }
+    const int fd = open("/dev/null", O_RDONLY);  // the host still has descriptors
+    if (fd < 0) _exit(8);
+    close(fd);
+    _exit(engine.Close(Far()).ok() ? 0 : 9);
+  };
+  EXPECT_EXIT(child(), ::testing::ExitedWithCode(0), "");
+  auto engine = Open(Options());  // and everything is there
+  EXPECT_EQ(engine->State("svc-test@inst-1", "s299").head_seq, 2u);
 }
 
 }  // namespace

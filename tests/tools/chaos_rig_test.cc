@@ -25,6 +25,26 @@ TEST(ChaosRigTest, NoFdLeaksWhenFilesRunOut) {
   testing::TempDir tmp;
   const std::string wal = tmp.path() + "/wal";
   ASSERT_EQ(mkdir(wal.c_str(), 0700), 0);
+  // At 10 descriptors even the engine's fixed ones barely fit: the limit bites (clean Io
+  // errors), and no descriptor may leak on any of the failing paths.
+  const auto r = testing::RunCommand(
+      {"/bin/bash", "-c",
+       "ulimit -n 10 && exec " + RigPath() + " --wal " + wal +
+           " --streams 32 --producers 2 --seconds 1 --rate 4000 --report-ms 5000"},
+      "");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string summary = r.out.substr(r.out.rfind("{\"summary\":true"));
+  EXPECT_NE(Field(summary, "errors"), "0") << summary;  // the limit did bite
+  EXPECT_NE(summary.find("Too many open files"), std::string::npos) << summary;
+  EXPECT_EQ(Field(summary, "fds_end"), Field(summary, "fds_start")) << summary;
+}
+
+// At 24 descriptors, 32 streams all write: idle streams' segment files are closed and reopened
+// within the budget the engine derives from the limit.
+TEST(ChaosRigTest, ManyStreamsWriteUnderASmallDescriptorLimit) {
+  testing::TempDir tmp;
+  const std::string wal = tmp.path() + "/wal";
+  ASSERT_EQ(mkdir(wal.c_str(), 0700), 0);
   const auto r = testing::RunCommand(
       {"/bin/bash", "-c",
        "ulimit -n 24 && exec " + RigPath() + " --wal " + wal +
@@ -32,8 +52,8 @@ TEST(ChaosRigTest, NoFdLeaksWhenFilesRunOut) {
       "");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   const std::string summary = r.out.substr(r.out.rfind("{\"summary\":true"));
-  EXPECT_NE(Field(summary, "errors"), "0") << summary;  // the limit did bite
-  EXPECT_NE(summary.find("Too many open files"), std::string::npos) << summary;
+  EXPECT_EQ(Field(summary, "errors"), "0") << summary;
+  EXPECT_NE(Field(summary, "acked"), "0") << summary;
   EXPECT_EQ(Field(summary, "fds_end"), Field(summary, "fds_start")) << summary;
 }
 

@@ -471,6 +471,51 @@ TEST_P(WalTest, ZeroFilledSegmentsAheadOfNeedAreBudgeted) {
   EXPECT_EQ(prepared_on_disk(), 3u);
 }
 
+// Descriptors are budgeted: past max_open_segments the least recently written idle stream's
+// segment is closed (synced first unless fsync=always) and reopened when it writes again;
+// nothing fails, and every record is where it belongs after Close and a reopen.
+TEST_P(WalTest, SegmentFdsStayWithinTheirBudget) {
+  for (const FsyncPolicy policy : {FsyncPolicy::kAlways, FsyncPolicy::kOnCheckpoint}) {
+    SCOPED_TRACE(policy == FsyncPolicy::kAlways ? "always" : "on_checkpoint");
+    fs::remove_all(dir_.path() + "/wal");
+    WalOptions o = Options();
+    o.fsync = policy;
+    o.max_open_segments = 4;
+    o.preallocate = false;
+    const auto open_segment_fds = [&] {
+      size_t n = 0;
+      for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
+        std::error_code error;
+        const auto target = fs::read_symlink(e.path(), error);
+        n += !error && target.string().ends_with(".seg");
+      }
+      return n;
+    };
+    {
+      auto wal = OpenWal(o);
+      for (int round = 0; round < 3; ++round) {
+        for (int i = 0; i < 20; ++i) {
+          ASSERT_TRUE(Append(wal.get(), "s" + std::to_string(i), 2).ok());
+          EXPECT_LE(open_segment_fds(), 4u);
+        }
+      }
+      EXPECT_GT(wal->counters().segment_fds_parked, 0u);
+      ASSERT_TRUE(wal->Sync().ok());
+      ASSERT_TRUE(wal->Close().ok());
+    }
+    auto wal = OpenWal(o);  // recovery opens them within the budget too
+    EXPECT_LE(open_segment_fds(), 4u);
+    for (int i = 0; i < 20; ++i) {
+      const StreamReport report = Scan("s" + std::to_string(i));
+      EXPECT_FALSE(report.frozen) << report.problem.ToString();
+      EXPECT_EQ(report.records, 6u);
+      EXPECT_EQ(report.segments.size(), 1u);  // parking never rotated a segment
+    }
+    ASSERT_TRUE(Append(wal.get(), "s3", 1).ok());
+    EXPECT_EQ(wal->GetStream("w@test", "s3").value()->head_seq(), 7u);
+  }
+}
+
 TEST_P(WalTest, SegmentsThatWereNotZeroFilledRotateEarly) {
   WalOptions o = Options(32ull << 20);
   o.allow_small_segments = false;
