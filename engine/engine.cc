@@ -281,7 +281,9 @@ class Engine::Impl {
       w.faults = options.faults;
       w.lock_dir = false;  // the engine holds the directory's lock (Impl::Start)
       const size_t workers = engine_->workers_.size();
-      w.max_open_segments = std::max<size_t>(1, SegmentFdBudget() / workers);
+      const size_t budget = options.max_open_segment_fds != 0 ? options.max_open_segment_fds
+                                                               : SegmentFdBudget();
+      w.max_open_segments = std::max<size_t>(1, budget / workers);
       const size_t me = index_;
       w.owns = [workers, me](const std::string& writer, const std::string& stream) {
         return OwnerIndex(writer, stream, workers) == me;

@@ -53,6 +53,10 @@ struct EngineOptions {
   // (ram_records_per_stream × record size for sink=ram).
   size_t max_streams_per_worker = 1024;
   size_t max_batch_records = 1024;        // group commit: records per worker per commit
+  // Segment files the engine keeps open at most, all writer threads together; past it, idle
+  // streams' files are closed and reopened on their next write. 0 (default): half of what the
+  // soft RLIMIT_NOFILE leaves after 64 (a quarter of a limit below 64).
+  size_t max_open_segment_fds = 0;
   // Where a draft is canonicalized (parsed, NFC, validated, rendered): true (default) on the
   // caller's thread inside Emit, so the stream's owner only splices in seq and prev and hashes
   // — the owner is the serialization point, so this scales with the callers' cores; false on

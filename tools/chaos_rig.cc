@@ -16,7 +16,7 @@
 //          [--rate R | --overload X] [--seconds S] [--queue-depth Q] [--fsync POLICY]
 //          [--slow-io-ms MS] [--jitter-ms MS] [--rotate-bytes B] [--ack-file FILE]
 //          [--report-ms MS] [--metrics FILE] [--disk-full-action suspend|fail]
-//          [--writer-id W] [--window W] [--signer-key FILE]
+//          [--writer-id W] [--window W] [--signer-key FILE] [--segment-fd-budget N]
 #include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -188,6 +188,8 @@ int main(int argc, char** argv) {
     options.config.wal.rotate_bytes =
         static_cast<uint64_t>(num("rotate-bytes", static_cast<double>(8ull << 20)));
     options.config.wal.space_left_bytes = 1 << 20;
+    // More segment files open than the limit allows: how the EMFILE paths are drilled.
+    options.max_open_segment_fds = static_cast<size_t>(num("segment-fd-budget", 0));
     if (flags.count("disk-full-action")) {
       options.config.wal.disk_full_action = flags["disk-full-action"] == "fail"
                                                 ? ron::DiskFullAction::kFail

@@ -158,7 +158,18 @@ TEST(CrashTest, KillNineNeverLosesAnAcknowledgedRecord) {
       std::advance(first_new, static_cast<long>(acked_before));
       EXPECT_LE(first_new->first, head + 1) << "iteration " << iter;
     }
-    const auto stored = Stored(root, mode == "direct", &head);
+    // A killed process's io_uring is torn down after it is reaped: O_DIRECT writes it had in
+    // flight (never acknowledged) can still land for a few milliseconds. Read the stream once
+    // it has stopped changing, as the next run's recovery (which starts later) will.
+    auto stored = Stored(root, mode == "direct", &head);
+    for (int settle = 0; settle < 100; ++settle) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      uint64_t again_head = 0;
+      auto again = Stored(root, mode == "direct", &again_head);
+      if (again_head == head && again == stored) break;
+      stored = std::move(again);
+      head = again_head;
+    }
     for (const auto& [seq, hash] : acked) {
       const auto it = stored.find(seq);
       ASSERT_NE(it, stored.end()) << "acknowledged seq " << seq << " lost after kill " << iter;

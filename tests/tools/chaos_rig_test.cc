@@ -18,19 +18,20 @@ std::string Field(const std::string& json, const std::string& key) {
   return json.substr(start, json.find_first_of(",}", start) - start);
 }
 
-// fd_exhaustion.sh found it: a segment fd leaked when the directory fsync after creating the
-// segment failed with EMFILE. Under `ulimit -n 24` with 32 streams, streams fail with Io, and
+// A segment fd must not leak when the directory fsync after creating the segment fails with
+// EMFILE: with more segment files allowed than `ulimit -n 24` has, streams fail with Io, and
 // after Close every fd the engine opened is closed again.
 TEST(ChaosRigTest, NoFdLeaksWhenFilesRunOut) {
   testing::TempDir tmp;
   const std::string wal = tmp.path() + "/wal";
   ASSERT_EQ(mkdir(wal.c_str(), 0700), 0);
-  // At 10 descriptors even the engine's fixed ones barely fit: the limit bites (clean Io
-  // errors), and no descriptor may leak on any of the failing paths.
+  // A segment-fd budget above what `ulimit -n 24` allows: the limit bites (clean Io errors),
+  // and no descriptor may leak on any of the failing paths.
   const auto r = testing::RunCommand(
       {"/bin/bash", "-c",
-       "ulimit -n 10 && exec " + RigPath() + " --wal " + wal +
-           " --streams 32 --producers 2 --seconds 1 --rate 4000 --report-ms 5000"},
+       "ulimit -n 24 && exec " + RigPath() + " --wal " + wal +
+           " --streams 32 --producers 2 --seconds 1 --rate 4000 --report-ms 5000"
+           " --segment-fd-budget 64"},
       "");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   const std::string summary = r.out.substr(r.out.rfind("{\"summary\":true"));
