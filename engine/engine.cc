@@ -846,9 +846,13 @@ class Engine::Impl {
     Status RoomForNewStream() const {
       const size_t held = wal_ != nullptr ? wal_->stream_count() : ram_.size();
       if (held < engine_->options_.max_streams_per_worker) return Status::Ok();
-      return Status(Code::kBusy, "stream limit: this writer thread already holds " +
+      // Not Busy: waiting does not make room (streams are held until Close), and a host retries
+      // Busy. Io: this stream cannot be written by this engine, as after a failure.
+      return Status(Code::kIo, "stream limit: this writer thread already holds " +
                                      std::to_string(held) +
-                                     " streams (EngineOptions::max_streams_per_worker)");
+                                     " streams (EngineOptions::max_streams_per_worker); "
+                                     "retrying will not help, a higher limit at the next Open "
+                                     "will");
     }
 
     void HandleEmit(EmitTask* task, std::vector<Staged>* staged) {

@@ -48,7 +48,8 @@ struct EngineOptions {
   wal::WriteMode write_mode = wal::WriteMode::kBuffered;
   size_t ram_records_per_stream = 65536;  // sink=ram: ring size per stream
   // Streams one writer thread holds at most (each has a chain head, and a segment fd or a RAM
-  // ring). A record for one more stream is refused with Busy ("stream limit"); streams already
+  // ring). A record for one more stream is refused with Io ("stream limit": waiting does not
+  // help, so not Busy, which hosts retry); streams already
   // held are unaffected. Memory is thus bounded by workers × max_streams_per_worker ×
   // (ram_records_per_stream × record size for sink=ram).
   size_t max_streams_per_worker = 1024;

@@ -579,7 +579,8 @@ TEST_P(EngineTest, StreamsPerWorkerAreCappedAndGapsCreateNothing) {
   auto fourth = engine->Emit("d", Draft(1));
   ASSERT_TRUE(fourth.ok());  // Emit queues; the owner refuses
   const auto refused = fourth.value().Wait(In(seconds(10)));
-  EXPECT_EQ(refused.code(), Code::kBusy);
+  // Not Busy: waiting does not make room, and hosts retry Busy.
+  EXPECT_EQ(refused.code(), Code::kIo);
   EXPECT_NE(refused.status().message().find("stream limit"), std::string::npos);
   auto more = engine->Emit("a", Draft(2));  // held streams are unaffected
   ASSERT_TRUE(more.ok() && more.value().Wait(In(seconds(10))).ok());
@@ -962,16 +963,36 @@ TEST(EngineDiskFullTest, SuspendsWhileFullAndResumesWhenSpaceReturns) {
   auto refused = engine.value()->Emit("s", big);
   ASSERT_TRUE(refused.ok());
   EXPECT_EQ(refused.value().Wait(In(seconds(30))).code(), Code::kIo);  // still suspended
+  const std::string before = engine.value()->MetricsText();
   // The operator frees space; the engine notices and resumes without a restart.
   ASSERT_TRUE(fs::remove(filler));
   bool resumed = false;
+  uint64_t resumed_seq = 0;
   for (int i = 0; i < 100 && !resumed; ++i) {
     auto t = engine.value()->Emit("s", big);
-    if (t.ok() && t.value().Wait(In(seconds(30))).ok()) resumed = true;
-    if (!resumed) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!t.ok()) continue;
+    const auto r = t.value().Wait(In(seconds(30)));
+    if (r.ok()) {
+      resumed = true;
+      resumed_seq = r.value().seq;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   }
   EXPECT_TRUE(resumed);
   EXPECT_TRUE(engine.value()->Ready());
+  // A failed ticket meant "not stored": the batch that hit the full disk was cut, so the chain
+  // goes on right after the last acknowledged record (its failed frames used to be adopted).
+  EXPECT_EQ(resumed_seq, acked + 1);
+  // Counters never go backwards across the WAL's reopen.
+  const std::string after = engine.value()->MetricsText();
+  for (const char* counter :
+       {"wal_records_written_total", "wal_io_errors_total", "wal_written_bytes_total",
+        "wal_fsync_total", "wal_segments_created_total"}) {
+    EXPECT_GE(testing::MetricValue(after, counter), testing::MetricValue(before, counter))
+        << counter;
+  }
+  EXPECT_GE(testing::MetricValue(after, "wal_io_errors_total"), 1) << after;
   ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
   const std::string log = rig.Log();
   EXPECT_NE(log.find("\"event\":\"wal.disk_full\""), std::string::npos) << log;
