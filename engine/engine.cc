@@ -2,7 +2,6 @@
 
 #include <pthread.h>
 #include <sched.h>
-#include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -99,15 +98,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Segment files an engine keeps open at most, all writer threads together: half of what the
-// soft RLIMIT_NOFILE leaves after 64 for the host, io_urings and directory syncs (a quarter of
-// a limit below 64).
-size_t SegmentFdBudget() {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 32768;
-  const auto soft = static_cast<size_t>(limit.rlim_cur);
-  return soft > 64 ? (soft - 64) / 2 : std::max<size_t>(2, soft / 4);
-}
 
 uint64_t NowMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -282,7 +272,7 @@ class Engine::Impl {
       w.lock_dir = false;  // the engine holds the directory's lock (Impl::Start)
       const size_t workers = engine_->workers_.size();
       const size_t budget = options.max_open_segment_fds != 0 ? options.max_open_segment_fds
-                                                               : SegmentFdBudget();
+                                                               : wal::SegmentFdBudget();
       w.max_open_segments = std::max<size_t>(1, budget / workers);
       const size_t me = index_;
       w.owns = [workers, me](const std::string& writer, const std::string& stream) {

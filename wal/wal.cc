@@ -128,15 +128,8 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options) {
   wal->io_ = MakeIoBackend(options.backend, options.faults, &wal->backend_note_);
   if (wal->io_ == nullptr) return Status(Code::kIo, wal->backend_note_);
   if (options.preallocate) wal->preallocator_ = std::make_unique<Preallocator>();
-  wal->max_open_segments_ = options.max_open_segments;
-  if (wal->max_open_segments_ == 0) {
-    rlimit limit{};
-    const uint64_t soft =
-        getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
-            ? static_cast<uint64_t>(limit.rlim_cur)
-            : 65536;
-    wal->max_open_segments_ = soft > 64 ? (soft - 64) / 2 : std::max<uint64_t>(2, soft / 4);
-  }
+  wal->max_open_segments_ =
+      options.max_open_segments != 0 ? options.max_open_segments : SegmentFdBudget();
   RON_RETURN_IF_ERROR(wal->Recover());
   return wal;
 }
@@ -446,15 +439,27 @@ Status Wal::SealActiveSegment(StreamWal* s) {
   return Status::Ok();
 }
 
+size_t SegmentFdBudget() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 32768;
+  const auto soft = static_cast<size_t>(limit.rlim_cur);
+  return soft > 64 ? (soft - 64) / 2 : std::max<size_t>(2, soft / 4);
+}
+
+// Staged records were never acknowledged: the head goes back to the durable one.
+void Wal::DropStaged(StreamWal* s) {
+  s->pending_.clear();
+  s->pending_frames_.clear();
+  s->head_seq_ = s->durable_seq_;
+  s->head_hash_ = s->durable_hash_;
+}
+
 void Wal::Freeze(StreamWal* s, const Status& why) {
   if (s->state_ == StreamState::kFrozen) return;
   ++counters_.corrupt_total;
   s->state_ = StreamState::kFrozen;
   s->failure_ = Status(Code::kFrozen, "stream frozen: " + why.ToString());
-  s->pending_.clear();
-  s->pending_frames_.clear();
-  s->head_seq_ = s->durable_seq_;
-  s->head_hash_ = s->durable_hash_;
+  DropStaged(s);
   CloseFd(s);
 }
 
@@ -489,10 +494,7 @@ void Wal::Fail(StreamWal* s, const Status& status) {
     }
     s->segment_preallocated_ = false;
   }
-  s->pending_.clear();
-  s->pending_frames_.clear();
-  s->head_seq_ = s->durable_seq_;  // staged records were never acknowledged
-  s->head_hash_ = s->durable_hash_;
+  DropStaged(s);
   ++counters_.io_errors_total;
 }
 

@@ -51,6 +51,10 @@ bool ParseWriteMode(std::string_view name, WriteMode* mode);
 
 class StreamWal;
 
+// Segment files a process may keep open, all its WALs together: half of what the soft
+// RLIMIT_NOFILE leaves after 64 for everything else (a quarter of a limit below 64).
+size_t SegmentFdBudget();
+
 struct WalOptions {
   static constexpr uint64_t kMinRotateBytes = 8ull << 20;
   static constexpr uint64_t kDefaultRotateBytes = 128ull << 20;
@@ -77,8 +81,7 @@ struct WalOptions {
   // Segment files this WAL keeps open at most. Past it, the least recently written idle
   // stream's file is closed (synced first unless fsync=always) and reopened when the stream
   // writes again, so a WAL with more streams than descriptors neither fails them nor starves
-  // the host. 0: derived from RLIMIT_NOFILE (half of what the soft limit leaves after 64; a
-  // quarter of a limit below 64).
+  // the host. 0: SegmentFdBudget().
   size_t max_open_segments = 0;
   FaultInjector* faults = nullptr;        // tests and drills only; not owned
   bool allow_small_segments = false;      // tests only: permits rotate_bytes < 8 MiB
@@ -222,6 +225,7 @@ class Wal {
   void MaybeRequestNextSegment(StreamWal* s);
   Status SealActiveSegment(StreamWal* s);
   void Fail(StreamWal* s, const Status& status);
+  void DropStaged(StreamWal* s);
   Status CommitStreams(bool force_sync);
   void AppendChunks(StreamWal* s, bool sync, std::vector<WriteOp>* ops,
                     std::vector<std::pair<StreamWal*, size_t>>* chunk_ends);
