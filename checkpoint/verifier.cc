@@ -229,12 +229,16 @@ void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_w
   std::vector<const Checkpoint*> cps;
   std::vector<const std::string*> cp_files;  // the manifest that holds each checkpoint
   std::vector<const ManifestSegment*> parts;
+  std::vector<const std::string*> part_files;  // the manifest that lists each part
   for (const LoadedManifest& lm : manifests) {
     for (const Checkpoint& c : lm.manifest.checkpoints) {
       cps.push_back(&c);
       cp_files.push_back(&lm.path);
     }
-    for (const ManifestSegment& p : lm.manifest.segments) parts.push_back(&p);
+    for (const ManifestSegment& p : lm.manifest.segments) {
+      parts.push_back(&p);
+      part_files.push_back(&lm.path);
+    }
   }
   std::vector<Rotation> rotations;  // the stream's KeyRotated records
   if (!in_wal_stream && cps.empty()) {
@@ -260,6 +264,24 @@ void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_w
     failed = true;
     return false;
   };
+  // A segment part that disagrees with the WAL is judged at the end of its checkpoint: the
+  // segment list is outside the signature, so if the WAL still reproduces the signed checkpoint
+  // the manifest's list is what is wrong, and the failure names the manifest (with the WAL's
+  // place for the record in the message); if not, the checkpoint's failure names the WAL.
+  struct PartFailure {
+    Code code = Code::kOk;
+    const char* reason = "";
+    std::string message;
+    const std::string* manifest = nullptr;
+    uint64_t seq = 0;
+    explicit operator bool() const { return manifest != nullptr; }
+  } part_failure;
+  const auto report_part_failure = [&] {
+    Fail(report, part_failure.code, part_failure.reason, part_failure.message, writer_id, stream,
+         *part_failure.manifest, 0, part_failure.seq);
+    failed = true;
+    return false;
+  };
   wal::StreamReport scan;
   const Status scanned = wal::ScanStream(
       wal::StreamDir(options.wal_dir, writer_id, stream), writer_id, stream, options.limits,
@@ -269,22 +291,26 @@ void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_w
         const Digest leaf = RecordLeafHash(r.self_hash);
         tree.Push(leaf);
         if (ci >= cps.size()) return true;
-        if (pi < parts.size()) {
+        if (!part_failure && pi < parts.size()) {
           const ManifestSegment& p = *parts[pi];
           // Every record of a part is in the part's file; the first at the part's offset.
+          const auto part_fail = [&](Code code, const char* reason, const std::string& what) {
+            part_failure = {code, reason,
+                            what + " (the WAL has seq " + std::to_string(r.seq) + " in " +
+                                *r.file + " at offset " + std::to_string(r.offset) + ")",
+                            part_files[pi], r.seq};
+          };
           if (BaseName(*r.file) != p.file || (r.seq == p.first_seq && r.offset != p.offset)) {
-            return fail(Code::kConflict, "segment_mismatch",
-                        "the manifest places seq " + std::to_string(r.seq) + " at " + p.file +
-                            " offset " + std::to_string(p.offset),
-                        r);
+            part_fail(Code::kConflict, "segment_mismatch",
+                      "the manifest places seq " + std::to_string(r.seq) + " at " + p.file +
+                          " offset " + std::to_string(p.offset));
           }
           part.Push(leaf);
-          if (r.seq == p.last_seq) {
+          if (!part_failure && r.seq == p.last_seq) {
             if (part.Root() != p.root) {
-              return fail(Code::kHashMismatch, "root_mismatch",
-                          "segment part [" + std::to_string(p.first_seq) + "," +
-                              std::to_string(p.last_seq) + "] root differs from the manifest",
-                          r);
+              part_fail(Code::kHashMismatch, "root_mismatch",
+                        "segment part [" + std::to_string(p.first_seq) + "," +
+                            std::to_string(p.last_seq) + "] root differs from the manifest");
             }
             part = MerkleFrontier();
             ++pi;
@@ -304,6 +330,7 @@ void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_w
           if (tree.Root() != c.tree_root) {
             return fail(Code::kHashMismatch, "root_mismatch", where + ": tree_root differs", r);
           }
+          if (part_failure) return report_part_failure();
           range = MerkleFrontier();
           ++ci;
         }
@@ -316,6 +343,10 @@ void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_w
   }
   report->records += scan.records;
   if (failed) return;
+  if (part_failure && !scan.frozen) {
+    report_part_failure();
+    return;
+  }
   if (scan.frozen) {
     Fail(report, scan.problem.code(), ReasonOf(scan.problem.code()), scan.problem.message(),
          writer_id, stream, scan.problem_file, scan.problem_offset, scan.problem_seq);

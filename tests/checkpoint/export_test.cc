@@ -458,7 +458,9 @@ TEST_F(ExportTest, EveryTamperingIsDetectedWithItsCodeAndLocation) {
     EXPECT_EQ(r.stream, "s2");
     EXPECT_EQ(r.seq, 1200u);
   }
-  // 13. A segment part placed at another offset, or in another file.
+  // 13. A segment part placed at another offset, or in another file, or its root changed.
+  // The segment list is outside the signature and the WAL still reproduces the signed
+  // checkpoints, so the manifest is named (the WAL's place for the record is in the message).
   restore();
   {
     edit("s1", 1000, [](Manifest* m) { m->segments[0].offset += 1; });
@@ -466,13 +468,52 @@ TEST_F(ExportTest, EveryTamperingIsDetectedWithItsCodeAndLocation) {
     EXPECT_EQ(r.failure.code(), Code::kConflict) << r.failure.ToString();
     EXPECT_EQ(r.reason, "segment_mismatch");
     EXPECT_EQ(r.seq, 1u);
+    EXPECT_EQ(r.file, ManifestPath("s1", 1000));
+    EXPECT_NE(r.failure.message().find(frames.at(1).first), std::string::npos)
+        << r.failure.message();
   }
   restore();
   {
     edit("s1", 2000, [](Manifest* m) { m->segments[0].file = "wal-000099.seg"; });
-    const auto r = Verify(nullptr);
+    const auto r = Verify(&keys);
     EXPECT_EQ(r.reason, "segment_mismatch") << r.failure.ToString();
     EXPECT_EQ(r.seq, 1001u);
+    EXPECT_EQ(r.file, ManifestPath("s1", 2000));
+  }
+  restore();
+  {
+    edit("s2", 1200, [](Manifest* m) { m->segments[0].root[5] ^= 1; });
+    const auto r = Verify(nullptr);
+    EXPECT_EQ(r.failure.code(), Code::kHashMismatch) << r.failure.ToString();
+    EXPECT_EQ(r.reason, "root_mismatch");
+    EXPECT_EQ(r.file, ManifestPath("s2", 1200));
+  }
+  // 13b. A forged WAL: other records, each chained and framed correctly. The parts and the
+  // signed checkpoints both disagree; the checkpoint's failure wins and names the WAL file.
+  restore();
+  {
+    const std::string real_wal = wal_, real_exp = exp_;
+    wal_ = tmp_.path() + "/forged-wal";
+    exp_ = tmp_.path() + "/forged-exp";
+    mkdir(wal_.c_str(), 0700);
+    mkdir(exp_.c_str(), 0700);
+    {
+      auto engine = Engine::Open(Options(key));
+      ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+      Emit(engine.value().get(), "s1", 2500, /*base=*/7);
+      Emit(engine.value().get(), "s2", 1200, /*base=*/7);
+      ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
+    }
+    const std::string forged = wal_;
+    wal_ = real_wal;
+    exp_ = real_exp;
+    fs::remove_all(wal_);
+    fs::copy(forged, wal_, fs::copy_options::recursive);
+    const auto r = Verify(&keys);
+    EXPECT_EQ(r.failure.code(), Code::kHashMismatch) << r.failure.ToString();
+    EXPECT_EQ(r.reason, "root_mismatch");
+    EXPECT_EQ(r.seq, 1000u);
+    EXPECT_EQ(r.file.rfind(wal_, 0), 0u) << r.file;
   }
   // 14. One checkpoint of another stream inside this stream's manifest.
   restore();
