@@ -63,7 +63,7 @@ clean:
 
 BLAKE3_DIR := $(lastword $(sort $(wildcard /usr/share/cargo/registry/blake3-*/c)))
 
-CXXFLAGS_BASE := -std=c++20 -O2 -g -Wall -Wextra -Werror -I. -isystem $(BLAKE3_DIR) -MMD -MP \
+CXXFLAGS_BASE := -std=c++20 -O2 -g -Wall -Wextra -Werror -I. -Iinclude -isystem $(BLAKE3_DIR) -MMD -MP \
                  -DTOML_HEADER_ONLY=0 -DTOML_SHARED_LIB=1
 CXXFLAGS_ALL = $(CXXFLAGS_BASE) $(SAN_FLAGS) $(CXXFLAGS)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)

@@ -22,7 +22,7 @@
 
 #include "bench/bench_util.h"
 #include "engine/core/canonical.h"
-#include "engine/engine.h"
+#include "ron_audit/engine.h"
 
 namespace {
 
@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
     wal.config.amnesia = false;
     wal.config.workers = 2;
     wal.config.wal.dir = dir;
-    wal.config.wal.fsync = ron::wal::FsyncPolicy::kAlways;
+    wal.config.wal.fsync = ron::FsyncPolicy::kAlways;
     for (bool in_emit : {true, false}) {
       fs::remove_all(dir);
       fs::create_directories(dir);

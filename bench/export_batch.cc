@@ -23,7 +23,7 @@
 #include "wal/files.h"
 #include "checkpoint/verifier.h"
 #include "engine/core/hash.h"
-#include "engine/engine.h"
+#include "ron_audit/engine.h"
 #include "wal/reader.h"
 
 namespace {
@@ -108,7 +108,7 @@ void VerifierThroughput(const std::string& dir, uint64_t records) {
     o.config.workers = 1;
     o.config.queue_depth = 8192;
     o.config.wal.dir = wal;
-    o.config.wal.fsync = ron::wal::FsyncPolicy::kOnCheckpoint;
+    o.config.wal.fsync = ron::FsyncPolicy::kOnCheckpoint;
     o.config.export_.dir = exp;
     o.config.export_.alg = "ed25519";
     o.config.export_.signer_key_id = key->key_id();

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
-#include "engine/engine.h"
+#include "ron_audit/engine.h"
 
 namespace {
 
@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
   wal.config.sink = ron::SinkKind::kWal;
   wal.config.amnesia = false;
   wal.config.wal.dir = dir;
-  wal.config.wal.fsync = ron::wal::FsyncPolicy::kAlways;
+  wal.config.wal.fsync = ron::FsyncPolicy::kAlways;
   Row("WAL fsync=always, 1 worker, queue 1024", wal, seconds);
   fs::remove_all(dir);
   return 0;

@@ -45,9 +45,9 @@ namespace fs = std::filesystem;
 struct Config {
   std::string label;
   int streams = 1;
-  ron::wal::IoBackendKind backend = ron::wal::IoBackendKind::kIoUring;
-  ron::wal::WriteMode mode = ron::wal::WriteMode::kBuffered;
-  ron::wal::FsyncPolicy fsync = ron::wal::FsyncPolicy::kAlways;
+  ron::IoBackend backend = ron::IoBackend::kIoUring;
+  ron::WriteMode mode = ron::WriteMode::kBuffered;
+  ron::FsyncPolicy fsync = ron::FsyncPolicy::kAlways;
   size_t max_batch = 1024;  // records per stream per commit
   double rate_per_s = 0;    // total offered load; 0 = as fast as possible
 };
@@ -181,7 +181,7 @@ Result RunWal(const Config& c, const std::string& dir, double seconds) {
     const auto acked = Clock::now();
     ++commits;
     records += staged;
-    if (c.fsync == ron::wal::FsyncPolicy::kAlways)
+    if (c.fsync == ron::FsyncPolicy::kAlways)
       fsync_ms.push_back(wal.last_fsync_seconds() * 1e3);
     for (const auto& got : arrivals) {
       for (const auto& t : got)
@@ -249,7 +249,7 @@ void RunRecovery(const std::string& dir, uint64_t mib) {
   fs::remove_all(dir);
   ron::wal::WalOptions options;
   options.dir = dir;
-  options.fsync = ron::wal::FsyncPolicy::kNever;
+  options.fsync = ron::FsyncPolicy::kNever;
   options.preallocate = false;
   {
     auto wal = ron::wal::Wal::Open(options);
@@ -335,9 +335,9 @@ int main(int argc, char** argv) {
       "| configuration | records/s | MB/s | vs (a) | vs never | ack p50 / p95 / p99 ms | fdatasync "
       "p95 / p99 ms | records per commit |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
-  using ron::wal::FsyncPolicy;
-  using ron::wal::IoBackendKind;
-  using ron::wal::WriteMode;
+  using ron::FsyncPolicy;
+  using ron::IoBackend;
+  using ron::WriteMode;
   if (paced_only) {  // the latency rows alone, at a fixed offered load
     for (double rate : {40000.0, 80000.0}) {
       for (WriteMode mode : {WriteMode::kBuffered, WriteMode::kDirect}) {

@@ -34,9 +34,9 @@
 
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/merkle.h"
-#include "checkpoint/signer.h"
+#include "ron_audit/signer.h"
 #include "engine/core/hash.h"
-#include "engine/core/status.h"
+#include "ron_audit/status.h"
 #include "wal/metrics.h"
 
 namespace ron {

@@ -27,9 +27,9 @@
 #include <utility>
 #include <vector>
 
-#include "checkpoint/signer.h"  // kAlgEd25519
+#include "ron_audit/signer.h"  // kAlgEd25519
 #include "engine/core/hash.h"
-#include "engine/core/status.h"
+#include "ron_audit/status.h"
 
 namespace ron {
 

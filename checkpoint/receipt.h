@@ -15,9 +15,9 @@
 #include <string_view>
 
 #include "checkpoint/checkpoint.h"
-#include "checkpoint/signer.h"
-#include "engine/core/record.h"
-#include "engine/core/status.h"
+#include "ron_audit/signer.h"
+#include "ron_audit/record.h"
+#include "ron_audit/status.h"
 
 namespace ron {
 

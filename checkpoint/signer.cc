@@ -1,4 +1,4 @@
-#include "checkpoint/signer.h"
+#include "ron_audit/signer.h"
 
 #include <fcntl.h>
 #include <sodium.h>

@@ -1,4 +1,4 @@
-#include "engine/config.h"
+#include "ron_audit/config.h"
 
 #include <sys/stat.h>
 #include <toml++/toml.h>
@@ -10,6 +10,7 @@
 
 #include "segment/segment_format.h"
 #include "wal/files.h"
+#include "wal/wal.h"
 
 namespace ron {
 namespace {
@@ -57,10 +58,10 @@ const std::initializer_list<std::pair<const char*, IpMode>> kIpModes = {
     {"drop", IpMode::kDrop}, {"prefix", IpMode::kPrefix}, {"hash", IpMode::kHash}};
 const std::initializer_list<std::pair<const char*, DiskFullAction>> kDiskFull = {
     {"suspend", DiskFullAction::kSuspend}, {"fail", DiskFullAction::kFail}};
-const std::initializer_list<std::pair<const char*, wal::FsyncPolicy>> kFsync = {
-    {"always", wal::FsyncPolicy::kAlways},
-    {"on_checkpoint", wal::FsyncPolicy::kOnCheckpoint},
-    {"never", wal::FsyncPolicy::kNever}};
+const std::initializer_list<std::pair<const char*, FsyncPolicy>> kFsync = {
+    {"always", FsyncPolicy::kAlways},
+    {"on_checkpoint", FsyncPolicy::kOnCheckpoint},
+    {"never", FsyncPolicy::kNever}};
 
 template <typename Enum>
 std::string NameOf(std::initializer_list<std::pair<const char*, Enum>> names, Enum value) {
@@ -535,7 +536,7 @@ Status ValidateConfig(const AuditConfig& c) {
   if (c.wal.rotate_bytes > segment::kMaxSegmentBytes) {
     return Bad("wal.rotate_bytes", "must be at most 1GiB");
   }
-  if (prod && c.wal.fsync == wal::FsyncPolicy::kNever) {
+  if (prod && c.wal.fsync == FsyncPolicy::kNever) {
     return Bad("wal.fsync", "never is for tests only and is refused with profile=prod");
   }
   if (c.export_.checkpoint_every < 1000)

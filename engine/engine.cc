@@ -1,4 +1,4 @@
-#include "engine/engine.h"
+#include "ron_audit/engine.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -23,10 +23,12 @@
 #include "engine/core/check.h"
 #include "engine/core/verify.h"
 #include "engine/privacy.h"
+#include "engine/testing_hooks.h"
 #include "segment/segment_format.h"
 #include "wal/files.h"
 #include "wal/metrics.h"
 #include "wal/reader.h"
+#include "wal/wal.h"
 
 namespace ron {
 
@@ -268,7 +270,7 @@ class Engine::Impl {
       w.backend = options.io_backend;
       w.write_mode = options.write_mode;
       w.limits = engine_->limits_;
-      w.faults = options.faults;
+      w.faults = engine_->faults_;
       w.lock_dir = false;  // the engine holds the directory's lock (Impl::Start)
       const size_t workers = engine_->workers_.size();
       const size_t budget = options.max_open_segment_fds != 0 ? options.max_open_segment_fds
@@ -504,7 +506,7 @@ class Engine::Impl {
       for (const auto& [writer, stream] : exported) {
         if (OwnerIndex(writer, stream, engine_->workers_.size()) != index_) continue;
         const wal::StreamWal* ws = wal_->FindStream(writer, stream);
-        if (ws != nullptr && ws->state() == wal::StreamState::kFrozen) continue;  // said already
+        if (ws != nullptr && ws->state() == StreamState::kFrozen) continue;  // said already
         ExportTail tail;
         std::string why;
         if (const Status read = ReadExportTail(dir, writer, stream, &tail); !read.ok()) {
@@ -537,7 +539,7 @@ class Engine::Impl {
     void RestoreAccumulators() {
       acc_.clear();
       for (const wal::StreamWal* s : wal_->streams()) {
-        if (s->state() != wal::StreamState::kOk) continue;
+        if (s->state() != StreamState::kOk) continue;
         StreamAccumulator& acc = Accumulator(s->writer_id(), s->stream());
         wal::StreamReport report;
         const Status scanned = wal::ScanStream(
@@ -621,7 +623,7 @@ class Engine::Impl {
     // `closed`: the WAL is already closed (and synced).
     void OfferCuts(bool force, bool closed = false) {
       if (waiting_.empty()) return;
-      if (!closed && engine_->options_.config.wal.fsync != wal::FsyncPolicy::kAlways) {
+      if (!closed && engine_->options_.config.wal.fsync != FsyncPolicy::kAlways) {
         const Status synced = wal_->Sync();
         if (!synced.ok()) return;  // the stream failed; the cut waits (and never lies)
       }
@@ -727,7 +729,7 @@ class Engine::Impl {
       // saw its ticket complete also sees a head at least that far along.
       for (const auto& key : ram_touched_) {
         const RamStream& rs = ram_[key];
-        Publish(key.first, key.second, rs.head_seq, rs.HeadText(), wal::StreamState::kOk);
+        Publish(key.first, key.second, rs.head_seq, rs.HeadText(), StreamState::kOk);
       }
       ram_touched_.clear();
       if (wal_ != nullptr) {
@@ -905,7 +907,7 @@ class Engine::Impl {
         auto got = wal_->GetStream(r.writer_id, r.stream);
         if (!got.ok()) return Reject(task->ticket, got.status());
         ws = got.value();
-        if (ws->state() == wal::StreamState::kFrozen) return Reject(task->ticket, ws->failure());
+        if (ws->state() == StreamState::kFrozen) return Reject(task->ticket, ws->failure());
         head = ws->head_seq();
         head_text = ws->HeadText();
       } else {
@@ -1014,7 +1016,7 @@ class Engine::Impl {
     }
 
     void Publish(const std::string& writer, const std::string& stream, uint64_t seq,
-                 std::string head, wal::StreamState state) {
+                 std::string head, StreamState state) {
       std::lock_guard<std::mutex> lock(engine_->heads_mu_);
       engine_->heads_[{writer, stream}] = StreamInfo{seq, std::move(head), state};
     }
@@ -1157,7 +1159,7 @@ class Engine::Impl {
     {
       std::lock_guard<std::mutex> lock(heads_mu_);
       for (const auto& [key, info] : heads_) {
-        if (key.first == writer_id_ && info.state == wal::StreamState::kOk) {
+        if (key.first == writer_id_ && info.state == StreamState::kOk) {
           streams.push_back(key.second);
         }
       }
@@ -1702,6 +1704,7 @@ class Engine::Impl {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<CheckpointBuilder> builder_;  // export sinks only
   std::unique_ptr<wal::DirLock> wal_lock_, export_lock_;  // held from Start to Close
+  wal::FaultInjector* faults_ = nullptr;  // EngineAccess::OpenWithFaults; set before Start
   std::atomic<bool> closed_{false};
   std::mutex close_mu_;  // guards the three below
   std::condition_variable close_cv_;
@@ -1715,7 +1718,13 @@ class Engine::Impl {
 };
 
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
-  auto impl = std::make_unique<Impl>(options);
+  return EngineAccess::OpenWithFaults(options, nullptr);
+}
+
+Result<std::unique_ptr<Engine>> EngineAccess::OpenWithFaults(const EngineOptions& options,
+                                                             wal::FaultInjector* faults) {
+  auto impl = std::make_unique<Engine::Impl>(options);
+  impl->faults_ = faults;
   RON_RETURN_IF_ERROR(impl->Start());
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
@@ -1781,7 +1790,7 @@ std::vector<std::pair<std::string, bool>> Engine::Readiness() const {
         open && impl_->suspended_workers_ == 0 && access(config.wal.dir.c_str(), W_OK) == 0;
     std::lock_guard<std::mutex> lock(impl_->heads_mu_);
     for (const auto& [key, info] : impl_->heads_) {
-      wal_ready = wal_ready && info.state == wal::StreamState::kOk;
+      wal_ready = wal_ready && info.state == StreamState::kOk;
     }
     keys.emplace_back("audit.wal_ready", wal_ready);
   }

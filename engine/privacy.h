@@ -21,9 +21,9 @@
 #include <string>
 #include <string_view>
 
-#include "engine/config.h"
+#include "ron_audit/config.h"
 #include "engine/core/hash.h"
-#include "engine/core/status.h"
+#include "ron_audit/status.h"
 
 namespace ron {
 

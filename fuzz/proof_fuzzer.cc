@@ -13,7 +13,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/receipt.h"
-#include "checkpoint/signer.h"
+#include "ron_audit/signer.h"
 #include "engine/core/hash.h"
 
 namespace {

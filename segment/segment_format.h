@@ -44,7 +44,7 @@
 #include <string_view>
 
 #include "engine/core/hash.h"
-#include "engine/core/status.h"
+#include "ron_audit/status.h"
 
 namespace ron::segment {
 

@@ -38,8 +38,10 @@
 
 #include "bench/bench_util.h"
 #include "engine/core/hash.h"
-#include "engine/engine.h"
+#include "ron_audit/engine.h"
+#include "engine/testing_hooks.h"
 #include "wal/files.h"
+#include "wal/wal.h"
 
 namespace {
 
@@ -179,7 +181,7 @@ int main(int argc, char** argv) {
     options.config.sink = ron::SinkKind::kWal;
     options.config.amnesia = false;
     options.config.wal.dir = flags.count("wal") ? flags["wal"] : "data/chaos/wal";
-    options.config.wal.fsync = ron::wal::FsyncPolicy::kAlways;
+    options.config.wal.fsync = ron::FsyncPolicy::kAlways;
     if (flags.count("fsync") &&
         !ron::wal::ParseFsyncPolicy(flags["fsync"], &options.config.wal.fsync)) {
       std::fprintf(stderr, "ron_chaos: bad --fsync\n");
@@ -214,7 +216,6 @@ int main(int argc, char** argv) {
     if (num("slow-io-ms", 0) > 0) {
       slow = std::make_unique<SlowIo>(static_cast<int>(num("slow-io-ms", 0)),
                                       static_cast<int>(num("jitter-ms", 0)));
-      options.faults = slow.get();
     }
   }
   std::mutex log_mu;
@@ -225,7 +226,7 @@ int main(int argc, char** argv) {
     last_log_error = std::string(line);
   };
   const uint64_t rss_start = ron::bench::RssKiB(), fds_start = OpenFds();
-  auto opened = ron::Engine::Open(options);
+  auto opened = ron::EngineAccess::OpenWithFaults(options, slow.get());
   if (!opened.ok()) {
     std::printf("{\"summary\":true,\"open_error\":\"%s\"}\n",
                 JsonEscape(opened.status().ToString()).c_str());

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/config.h"
+#include "ron_audit/config.h"
 #include "tools/cli_util.h"
 
 extern char** environ;

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "engine/core/canonical.h"
-#include "engine/engine.h"
+#include "ron_audit/engine.h"
 
 namespace {
 
@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
     options.config.sink = ron::SinkKind::kWal;
     options.config.amnesia = false;
     options.config.wal.dir = wal_dir;
-    options.config.wal.fsync = ron::wal::FsyncPolicy::kAlways;
+    options.config.wal.fsync = ron::FsyncPolicy::kAlways;
     if (!export_dir.empty()) {  // checkpoints: every 1000 records and at Close, signed
       options.config.sink = ron::SinkKind::kWalExport;
       options.config.export_.dir = export_dir;

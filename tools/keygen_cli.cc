@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "checkpoint/signer.h"
+#include "ron_audit/signer.h"
 #include "tools/cli_util.h"
 
 namespace ron::tools {

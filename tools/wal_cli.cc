@@ -14,7 +14,7 @@
 
 #include "checkpoint/verifier.h"
 #include "engine/core/canonical.h"
-#include "engine/engine.h"
+#include "ron_audit/engine.h"
 #include "segment/segment_format.h"
 #include "tools/cli_util.h"
 #include "tools/line_reader.h"
@@ -141,7 +141,7 @@ int RunAppend(const Flags& flags) {
   options.config.workers = 1;
   options.config.queue_depth = 8192;
   options.config.wal.dir = flags.at("dir");
-  options.config.wal.fsync = wal::FsyncPolicy::kAlways;
+  options.config.wal.fsync = FsyncPolicy::kAlways;
   if (flags.count("fsync") &&
       !wal::ParseFsyncPolicy(flags.at("fsync"), &options.config.wal.fsync)) {
     return UsageError("audit append", "--fsync must be always, on_checkpoint or never");
@@ -228,7 +228,7 @@ int RunAppend(const Flags& flags) {
   if (!opened.ok()) return fail(opened.status());
   Engine& engine = *opened.value();
   const StreamInfo initial = engine.State(options.writer_id, stream);
-  if (!sealed && initial.state == wal::StreamState::kFrozen) {
+  if (!sealed && initial.state == StreamState::kFrozen) {
     return fail(Status(Code::kFrozen, "stream " + segment::PrintedStreamName(options.writer_id, stream) +
                                           " is frozen (ronctl audit inspect shows why)"));
   }

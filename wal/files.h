@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/core/status.h"
+#include "ron_audit/status.h"
 
 namespace ron::wal {
 

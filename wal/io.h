@@ -12,11 +12,12 @@
 #include <string>
 #include <string_view>
 
-#include "engine/core/status.h"
+#include "ron_audit/status.h"
+#include "ron_audit/types.h"
 
 namespace ron::wal {
 
-enum class IoBackendKind { kAuto, kIoUring, kPwritev };
+using IoBackendKind = ::ron::IoBackend;  // ron_audit/types.h
 bool ParseIoBackendKind(std::string_view name, IoBackendKind* kind);
 
 // Test and drill hook: each call may return 0 (go on) or a negative errno to fail that

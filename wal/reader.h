@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "engine/core/record.h"
-#include "engine/core/status.h"
+#include "ron_audit/record.h"
+#include "ron_audit/status.h"
 #include "segment/scanner.h"
 
 namespace ron::wal {

@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "engine/core/canonical.h"
-#include "engine/core/status.h"
+#include "ron_audit/status.h"
 #include "wal/files.h"
 #include "wal/io.h"
 #include "wal/metrics.h"
@@ -39,14 +39,14 @@
 
 namespace ron::wal {
 
-enum class FsyncPolicy { kAlways, kOnCheckpoint, kNever };
+using FsyncPolicy = ::ron::FsyncPolicy;  // ron_audit/types.h
 bool ParseFsyncPolicy(std::string_view name, FsyncPolicy* policy);
 
 // How batches reach the disk (both are durable under FsyncPolicy::kAlways):
 //   kBuffered  buffered writes, each followed by a linked fdatasync of its file;
 //   kDirect    O_DIRECT segments, 4 KiB-aligned batches of ≤ direct_batch_bytes written with
 //              RWF_DSYNC, several in flight at once; only the contiguous durable prefix counts.
-enum class WriteMode { kBuffered, kDirect };
+using WriteMode = ::ron::WriteMode;
 bool ParseWriteMode(std::string_view name, WriteMode* mode);
 
 class StreamWal;
@@ -101,7 +101,7 @@ struct WalOptions {
   Status Validate() const;
 };
 
-enum class StreamState { kOk, kFrozen, kFailed };
+using StreamState = ::ron::StreamState;  // ron_audit/types.h
 
 struct WalCounters {
   uint64_t torn_tail_total = 0;  // wal_torn_tail_total

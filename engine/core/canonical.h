@@ -25,8 +25,8 @@
 #include <string_view>
 
 #include "engine/core/hash.h"
-#include "engine/core/record.h"
-#include "engine/core/status.h"
+#include "ron_audit/record.h"
+#include "ron_audit/status.h"
 
 namespace ron {
 

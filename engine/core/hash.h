@@ -10,10 +10,9 @@
 #include <string>
 #include <string_view>
 
-namespace ron {
+#include "ron_audit/types.h"
 
-inline constexpr size_t kDigestBytes = 32;
-using Digest = std::array<uint8_t, kDigestBytes>;
+namespace ron {
 
 // "b3:" + 64 lowercase hex digits.
 inline constexpr size_t kHashTextBytes = 3 + 2 * kDigestBytes;
@@ -40,11 +39,7 @@ class Blake3Hasher {
 std::string ToHex(const Digest& digest);
 // "b3:" + ToHex(digest), written into `out` (kHashTextBytes chars).
 void FormatHashText(const Digest& digest, char* out);
-std::string HashText(const Digest& digest);
-
-// Parses "b3:" + exactly 64 lowercase hex digits. Returns false otherwise (uppercase, short,
-// long, "b3:0" are all rejected).
-bool ParseHashText(std::string_view text, Digest* digest);
+// HashText and ParseHashText are public (ron_audit/types.h).
 
 // True for "b3:0" or a valid ParseHashText text.
 bool IsValidPrev(std::string_view text);

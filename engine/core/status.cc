@@ -1,4 +1,4 @@
-#include "engine/core/status.h"
+#include "ron_audit/status.h"
 
 #include <array>
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "engine/core/canonical.h"
-#include "engine/core/status.h"
+#include "ron_audit/status.h"
 
 namespace ron {
 

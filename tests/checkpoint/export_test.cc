@@ -18,10 +18,11 @@
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/merkle.h"
 #include "checkpoint/receipt.h"
-#include "checkpoint/signer.h"
+#include "ron_audit/signer.h"
 #include "checkpoint/verifier.h"
 #include "engine/core/canonical.h"
-#include "engine/engine.h"
+#include "ron_audit/engine.h"
+#include "engine/testing_hooks.h"
 #include "segment/segment_format.h"
 #include "tests/test_util.h"
 #include "wal/files.h"
@@ -87,7 +88,7 @@ class ExportTest : public ::testing::Test {
     o.config.workers = 2;
     o.config.queue_depth = 8192;  // Emit below offers a whole stream before waiting
     o.config.wal.dir = wal_;
-    o.config.wal.fsync = wal::FsyncPolicy::kAlways;
+    o.config.wal.fsync = FsyncPolicy::kAlways;
     o.config.export_.dir = exp_;
     o.config.export_.checkpoint_every = 1000;
     if (signer != nullptr) {
@@ -246,8 +247,7 @@ TEST_F(ExportTest, OneBatchThatCompletesTwoRangesCutsBoth) {
   o.config.workers = 1;
   o.max_batch_records = 4096;
   SlowWrites slow;
-  o.faults = &slow;
-  auto engine = Engine::Open(o);
+  auto engine = EngineAccess::OpenWithFaults(o, &slow);
   ASSERT_TRUE(engine.ok());
   Emit(engine.value().get(), "s1", 2500);
   ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
@@ -928,7 +928,7 @@ class ExportMismatchTest : public ExportTest {
     {
       auto engine = Engine::Open(o);
       ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-      EXPECT_EQ(engine.value()->State(kWriter, "s2").state, wal::StreamState::kFrozen);
+      EXPECT_EQ(engine.value()->State(kWriter, "s2").state, StreamState::kFrozen);
       auto t = engine.value()->Emit("s2", Draft(1));
       ASSERT_TRUE(t.ok());
       const auto r = t.value().Wait(In(seconds(30)));

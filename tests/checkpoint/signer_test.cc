@@ -1,6 +1,6 @@
 // Checkpoint signing: Ed25519 against RFC 8032, the key file's 0600 rule and format, the
 // trusted-keys parser, strict base64, and the `ronctl keygen` contract run on the real binary.
-#include "checkpoint/signer.h"
+#include "ron_audit/signer.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

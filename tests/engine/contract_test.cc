@@ -18,7 +18,8 @@
 #include <vector>
 
 #include "engine/core/canonical.h"
-#include "engine/engine.h"
+#include "ron_audit/engine.h"
+#include "engine/testing_hooks.h"
 #include "tests/test_util.h"
 #include "wal/reader.h"
 
@@ -115,13 +116,13 @@ class ContractTest : public ::testing::Test {
     o.config.sink = SinkKind::kWal;
     o.config.amnesia = false;
     o.config.wal.dir = WalDir();
-    o.config.wal.fsync = wal::FsyncPolicy::kAlways;
+    o.config.wal.fsync = FsyncPolicy::kAlways;
     mkdir(WalDir().c_str(), 0700);
     return o;
   }
   std::string WalDir() const { return tmp_.path() + "/wal"; }
-  std::unique_ptr<Engine> Open(const EngineOptions& o) {
-    auto r = Engine::Open(o);
+  std::unique_ptr<Engine> Open(const EngineOptions& o, wal::FaultInjector* faults = nullptr) {
+    auto r = EngineAccess::OpenWithFaults(o, faults);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? std::move(r).value() : nullptr;
   }
@@ -167,8 +168,7 @@ TEST_F(ContractTest, DestroyingTheEngineWaitsForACloseInProgress) {
 TEST_F(ContractTest, DuplicateIsOnlyAnsweredForADurableRecord) {
   GatedWrites gate;
   EngineOptions o = Options();
-  o.faults = &gate;
-  auto engine = Open(o);
+  auto engine = Open(o, &gate);
   const auto chain = SealedChain("w", "s", 2);
   ASSERT_TRUE(engine->AppendSealed(chain[0], Far()).ok());  // s exists, its segment too
   ASSERT_TRUE(engine->Emit("x", Draft(0)).value().Wait(Far()).ok());
@@ -196,7 +196,7 @@ TEST_F(ContractTest, DuplicateIsOnlyAnsweredForADurableRecord) {
 // Flush makes everything before it durable under every fsync policy (on_checkpoint, the config
 // default, did not sync at all without a checkpoint).
 TEST_F(ContractTest, FlushSyncsUnderEveryPolicy) {
-  for (const auto policy : {wal::FsyncPolicy::kOnCheckpoint, wal::FsyncPolicy::kNever}) {
+  for (const auto policy : {FsyncPolicy::kOnCheckpoint, FsyncPolicy::kNever}) {
     EngineOptions o = Options();
     o.config.wal.fsync = policy;
     auto engine = Open(o);
@@ -213,9 +213,8 @@ TEST_F(ContractTest, FlushSyncsUnderEveryPolicy) {
 TEST_F(ContractTest, AFailedTicketMeansNotStored) {
   GatedWrites gate;
   EngineOptions o = Options();
-  o.faults = &gate;
   {
-    auto engine = Open(o);
+    auto engine = Open(o, &gate);
     ASSERT_TRUE(engine->Emit("s", Draft(0)).value().Wait(Far()).ok());
     ASSERT_TRUE(engine->Emit("x", Draft(0)).value().Wait(Far()).ok());
     gate.HoldNextThenFailSecondFsync();
@@ -233,7 +232,6 @@ TEST_F(ContractTest, AFailedTicketMeansNotStored) {
   }
   // The fdatasync failed after the write reached the file: without the cut, recovery would
   // find five valid frames whose tickets failed.
-  o.faults = nullptr;
   auto engine = Open(o);
   EXPECT_EQ(engine->State("svc-test@inst-1", "s").head_seq, 1u);
   auto t = engine->Emit("s", Draft(9));

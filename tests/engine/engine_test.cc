@@ -1,6 +1,7 @@
 // The engine under both sinks: concurrent producers, exactly-once acknowledged records,
 // AppendSealed semantics, backpressure, shutdown, amnesia, metrics.
-#include "engine/engine.h"
+#include "ron_audit/engine.h"
+#include "engine/testing_hooks.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -85,14 +86,14 @@ class EngineTest : public ::testing::TestWithParam<SinkKind> {
     if (GetParam() == SinkKind::kWal) {
       o.config.amnesia = false;
       o.config.wal.dir = WalDir();
-      o.config.wal.fsync = wal::FsyncPolicy::kAlways;
+      o.config.wal.fsync = FsyncPolicy::kAlways;
       mkdir(WalDir().c_str(), 0700);
     }
     return o;
   }
   std::string WalDir() const { return tmp_.path() + "/wal"; }
-  std::unique_ptr<Engine> Open(const EngineOptions& o) {
-    auto r = Engine::Open(o);
+  std::unique_ptr<Engine> Open(const EngineOptions& o, wal::FaultInjector* faults = nullptr) {
+    auto r = EngineAccess::OpenWithFaults(o, faults);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? std::move(r).value() : nullptr;
   }
@@ -385,7 +386,7 @@ TEST(EngineReloadTest, SwitchingRamToWalPreservesTheChain) {
   wal.config.sink = SinkKind::kWal;
   wal.config.amnesia = false;
   wal.config.wal.dir = wal_dir;
-  wal.config.wal.fsync = wal::FsyncPolicy::kAlways;
+  wal.config.wal.fsync = FsyncPolicy::kAlways;
   auto engine = Engine::Open(wal);  // new workers
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
   for (const std::string& sealed : rings) {
@@ -444,8 +445,7 @@ TEST_P(EngineTest, WorkLeftAtTheDeadlineFailsWithClosedAndIsCounted) {
   // queue cannot drain before Close, even under sanitizers.
   o.canonicalize_in_emit = false;
   SlowWrites slow;
-  if (GetParam() == SinkKind::kWal) o.faults = &slow;
-  auto engine = Open(o);
+  auto engine = Open(o, GetParam() == SinkKind::kWal ? &slow : nullptr);
   std::vector<Ticket> tickets;
   for (int i = 0; i < 20000; ++i) {
     auto t = engine->Emit("s", Draft(i));
@@ -894,7 +894,7 @@ struct DiskFullRig {
     o.config.sink = SinkKind::kWal;
     o.config.amnesia = false;
     o.config.wal.dir = wal_dir;
-    o.config.wal.fsync = wal::FsyncPolicy::kAlways;
+    o.config.wal.fsync = FsyncPolicy::kAlways;
     o.config.wal.rotate_bytes = 8ull << 20;
     o.config.wal.disk_full_action = action;
     o.log = [this](std::string_view line) {
@@ -1033,7 +1033,7 @@ TEST(EngineDiskFullTest, FailKeepsTheStreamFailedUntilARestart) {
     auto later = engine.value()->Emit("s", big);
     ASSERT_TRUE(later.ok());
     EXPECT_EQ(later.value().Wait(In(seconds(30))).code(), Code::kIo);  // no resume under fail
-    EXPECT_EQ(engine.value()->State("svc-full@test", "s").state, wal::StreamState::kFailed);
+    EXPECT_EQ(engine.value()->State("svc-full@test", "s").state, StreamState::kFailed);
     EXPECT_FALSE(engine.value()->Readiness().back().second);  // audit.wal_ready
     (void)engine.value()->Close(In(seconds(30)));
     const std::string log = rig.Log();

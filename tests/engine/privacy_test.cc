@@ -8,7 +8,7 @@
 #include <string>
 
 #include "engine/core/canonical.h"
-#include "engine/engine.h"
+#include "ron_audit/engine.h"
 #include "tests/test_util.h"
 
 namespace ron {

@@ -4,7 +4,7 @@
 
 #include <random>
 
-#include "engine/core/status.h"
+#include "ron_audit/status.h"
 #include "tests/test_util.h"
 
 namespace ron {

@@ -6,17 +6,19 @@
 // ms, s, m, h or a plain number of milliseconds.
 //
 // Thread-safety: values; LoadConfig is reentrant.
-#ifndef ENGINE_CONFIG_H_
-#define ENGINE_CONFIG_H_
+#ifndef RON_AUDIT_CONFIG_H_
+#define RON_AUDIT_CONFIG_H_
 
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
-#include "engine/core/status.h"
-#include "wal/wal.h"
+#include "ron_audit/export.h"
+#include "ron_audit/status.h"
+#include "ron_audit/types.h"
 
 namespace ron {
 
@@ -44,7 +46,7 @@ struct AuditConfig {
   struct Wal {
     std::string dir;
     uint64_t rotate_bytes = 128ull << 20;
-    wal::FsyncPolicy fsync = wal::FsyncPolicy::kOnCheckpoint;
+    FsyncPolicy fsync = FsyncPolicy::kOnCheckpoint;
     uint64_t space_left_bytes = 1ull << 30;  // warn below this much free space
     DiskFullAction disk_full_action = DiskFullAction::kSuspend;
   } wal;
@@ -79,18 +81,18 @@ using ConfigOrigins = std::map<std::string, std::string>;
 // Reads and merges the sources (unknown keys, variables and flags are errors), then validates.
 // `--audit-config PATH` among the flags names the TOML file (read first: file < env < flags).
 // Errors are Schema with a message that names the key.
-Result<AuditConfig> LoadConfig(const ConfigSources& sources, ConfigOrigins* origins = nullptr);
+RON_AUDIT_EXPORT Result<AuditConfig> LoadConfig(const ConfigSources& sources, ConfigOrigins* origins = nullptr);
 
 // CONFIG §4, fail-closed. Checks directories and files on disk where the rules require it.
-Status ValidateConfig(const AuditConfig& config);
+RON_AUDIT_EXPORT Status ValidateConfig(const AuditConfig& config);
 
 // The effective configuration, one "key = value  # origin" line per key, in schema order.
-std::string DescribeConfig(const AuditConfig& config, const ConfigOrigins& origins);
+RON_AUDIT_EXPORT std::string DescribeConfig(const AuditConfig& config, const ConfigOrigins& origins);
 
 // Unit parsers (exposed for tests and tools). False on anything malformed or overflowing.
-bool ParseSize(std::string_view text, uint64_t* bytes);
-bool ParseDurationMs(std::string_view text, uint64_t* ms);
+RON_AUDIT_EXPORT bool ParseSize(std::string_view text, uint64_t* bytes);
+RON_AUDIT_EXPORT bool ParseDurationMs(std::string_view text, uint64_t* ms);
 
 }  // namespace ron
 
-#endif  // ENGINE_CONFIG_H_
+#endif  // RON_AUDIT_CONFIG_H_

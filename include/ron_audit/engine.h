@@ -18,8 +18,8 @@
 // Thread-safety: every method may be called from any thread, concurrently. Tickets are values.
 // The full contract (Close, Flush, Duplicate, failed tickets, the log callback, what each stream
 // costs) is docs/API.md.
-#ifndef ENGINE_ENGINE_H_
-#define ENGINE_ENGINE_H_
+#ifndef RON_AUDIT_ENGINE_H_
+#define RON_AUDIT_ENGINE_H_
 
 #include <chrono>
 #include <cstdint>
@@ -30,22 +30,19 @@
 #include <utility>
 #include <vector>
 
-#include "checkpoint/signer.h"
-#include "engine/config.h"
-#include "engine/core/hash.h"
-#include "engine/core/status.h"
-#include "wal/io.h"
-#include "wal/wal.h"
+#include "ron_audit/config.h"
+#include "ron_audit/export.h"
+#include "ron_audit/signer.h"
+#include "ron_audit/status.h"
+#include "ron_audit/types.h"
 
 namespace ron {
-
-using Deadline = std::chrono::steady_clock::time_point;
 
 struct EngineOptions {
   AuditConfig config;     // validated by Open
   std::string writer_id;  // this host's identity for Emit, e.g. "svc-gateway@inst-1"
-  wal::IoBackendKind io_backend = wal::IoBackendKind::kAuto;
-  wal::WriteMode write_mode = wal::WriteMode::kBuffered;
+  IoBackend io_backend = IoBackend::kAuto;
+  WriteMode write_mode = WriteMode::kBuffered;
   size_t ram_records_per_stream = 65536;  // sink=ram: ring size per stream
   // Streams one writer thread holds at most (each has a chain head, and a segment fd or a RAM
   // ring). A record for one more stream is refused with Io ("stream limit": waiting does not
@@ -64,7 +61,6 @@ struct EngineOptions {
   // the owner, which keeps Emit itself at ~0.3 µs (better when callers outnumber cores).
   // Measured both ways in docs/PERFORMANCE.md.
   bool canonicalize_in_emit = true;
-  wal::FaultInjector* faults = nullptr;  // tests and drills only
   // Signs checkpoints (export sinks with export.alg = ed25519): the host's key, e.g. an
   // Ed25519Signer over a 0600 key file; its key_id must equal export.signer_key_id.
   std::shared_ptr<Signer> signer;
@@ -97,7 +93,7 @@ struct Receipt {
 class TicketState;
 
 // The promise of one Emit. Copyable; all copies see the same outcome.
-class Ticket {
+class RON_AUDIT_EXPORT Ticket {
  public:
   explicit Ticket(std::shared_ptr<TicketState> state) : state_(std::move(state)) {}
   // The record's position once it is durable under the fsync policy, or its error. At the
@@ -118,10 +114,10 @@ struct AppendResult {
 struct StreamInfo {
   uint64_t head_seq = 0;
   std::string head = "b3:0";
-  wal::StreamState state = wal::StreamState::kOk;
+  StreamState state = StreamState::kOk;
 };
 
-class Engine {
+class RON_AUDIT_EXPORT Engine {
  public:
   static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options);
   ~Engine();  // Close() with an immediate deadline if the host did not
@@ -200,10 +196,11 @@ class Engine {
 
  private:
   class Impl;
+  friend struct EngineAccess;  // the internal test hooks (engine/testing_hooks.h)
   explicit Engine(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace ron
 
-#endif  // ENGINE_ENGINE_H_
+#endif  // RON_AUDIT_ENGINE_H_

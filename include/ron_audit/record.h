@@ -5,15 +5,16 @@
 // hashed, stored and shown — never interpreted by the engine.
 //
 // Thread-safety: plain values.
-#ifndef ENGINE_CORE_RECORD_H_
-#define ENGINE_CORE_RECORD_H_
+#ifndef RON_AUDIT_RECORD_H_
+#define RON_AUDIT_RECORD_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 
-#include "engine/core/status.h"
+#include "ron_audit/export.h"
+#include "ron_audit/status.h"
 
 namespace ron {
 
@@ -31,7 +32,7 @@ inline constexpr size_t kMaxReasonBytes = 64;
 
 // Size bounds of IDB [I-9]. Defaults are the law; a deployment may only make them stricter
 // (CONFIG §4: max_attrs_bytes ≥ 256, max_record_bytes ≥ max_attrs_bytes + 512).
-struct Limits {
+struct RON_AUDIT_EXPORT Limits {
   static constexpr size_t kDefaultMaxAttrsBytes = 1024;
   static constexpr size_t kDefaultMaxRecordBytes = 4096;
   static constexpr size_t kMinAttrsBytes = 256;
@@ -76,4 +77,4 @@ struct Record {
 
 }  // namespace ron
 
-#endif  // ENGINE_CORE_RECORD_H_
+#endif  // RON_AUDIT_RECORD_H_

@@ -26,8 +26,8 @@
 //   - at most kMaxTrustedKeys keys and kMaxTrustedKeysFileBytes bytes.
 //
 // Error messages name paths, line numbers and modes, never key material.
-#ifndef CHECKPOINT_SIGNER_H_
-#define CHECKPOINT_SIGNER_H_
+#ifndef RON_AUDIT_SIGNER_H_
+#define RON_AUDIT_SIGNER_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -37,7 +37,8 @@
 #include <string>
 #include <string_view>
 
-#include "engine/core/status.h"
+#include "ron_audit/export.h"
+#include "ron_audit/status.h"
 
 namespace ron {
 
@@ -53,12 +54,12 @@ inline constexpr size_t kMaxTrustedKeys = 1024;
 inline constexpr size_t kMaxTrustedKeysFileBytes = 1 << 20;
 
 // True for 1..64 characters of [A-Za-z0-9._:@-].
-bool IsValidKeyId(std::string_view key_id);
+RON_AUDIT_EXPORT bool IsValidKeyId(std::string_view key_id);
 
 // Signs checkpoint bodies. Hosts provide their own (an HSM, a KMS); Ed25519Signer ships for tools
 // and tests. Thread-safety: the checkpoint builder calls Sign from one thread at a time; an
 // implementation need not be safe for concurrent calls.
-class Signer {
+class RON_AUDIT_EXPORT Signer {
  public:
   virtual ~Signer() = default;
   // The signer_key_id written into checkpoints; a valid key id.
@@ -71,7 +72,7 @@ class Signer {
 
 // Ed25519 over a secret held in memory; the secret is zeroed on destruction. Not copyable.
 // Thread-safety: immutable after construction; Sign is safe from any number of threads.
-class Ed25519Signer final : public Signer {
+class RON_AUDIT_EXPORT Ed25519Signer final : public Signer {
  public:
   // Loads a key file (format above). Code::kIo if it cannot be opened or read; Code::kSchema if
   // it is not a regular file, its mode is not exactly 0600 ("key file <path> has mode 0644; must
@@ -105,7 +106,7 @@ class Ed25519Signer final : public Signer {
 // and its directory, and sets *public_key_line to "<key_id> ed25519 <base64 public key>" (no LF),
 // the line to add to a trusted-keys file. On failure no file is left behind and
 // *public_key_line is unchanged. Code::kSchema for an invalid key id. REQUIRES: public_key_line.
-Status WriteKeyFile(const std::string& path, const std::string& key_id,
+RON_AUDIT_EXPORT Status WriteKeyFile(const std::string& path, const std::string& key_id,
                     std::string* public_key_line);
 
 // The outcome of checking one signature; SigCheckName gives its stable name.
@@ -117,10 +118,10 @@ enum class SigCheck : uint8_t {
 };
 
 // "valid", "unknown_key", "bad_signature", "bad_alg".
-const char* SigCheckName(SigCheck check);
+RON_AUDIT_EXPORT const char* SigCheckName(SigCheck check);
 
 // The public keys a verifier trusts, by key id. A value; thread-safe for concurrent const use.
-class TrustedKeys {
+class RON_AUDIT_EXPORT TrustedKeys {
  public:
   TrustedKeys() = default;
 
@@ -147,11 +148,11 @@ class TrustedKeys {
 };
 
 // Standard base64 (RFC 4648 §4: original alphabet, with padding).
-std::string Base64Encode(std::string_view bytes);
+RON_AUDIT_EXPORT std::string Base64Encode(std::string_view bytes);
 // Strict inverse of Base64Encode: false (and *bytes cleared) on whitespace, a character outside
 // the alphabet, missing or extra padding, non-zero trailing bits, or trailing garbage.
-bool Base64Decode(std::string_view text, std::string* bytes);
+RON_AUDIT_EXPORT bool Base64Decode(std::string_view text, std::string* bytes);
 
 }  // namespace ron
 
-#endif  // CHECKPOINT_SIGNER_H_
+#endif  // RON_AUDIT_SIGNER_H_

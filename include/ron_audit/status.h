@@ -5,14 +5,16 @@
 // CLI output, metrics labels and tests all print them with CodeName().
 //
 // Thread-safety: values; copy freely.
-#ifndef ENGINE_CORE_STATUS_H_
-#define ENGINE_CORE_STATUS_H_
+#ifndef RON_AUDIT_STATUS_H_
+#define RON_AUDIT_STATUS_H_
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <variant>
+
+#include "ron_audit/export.h"
 
 namespace ron {
 
@@ -36,12 +38,12 @@ enum class Code : uint8_t {
 };
 
 // Stable name of a code ("Schema", "HashMismatch", ...); "Ok" for kOk.
-std::string_view CodeName(Code code);
+RON_AUDIT_EXPORT std::string_view CodeName(Code code);
 
 // Parses a stable name back into a code. Returns false when the name is unknown.
-bool ParseCodeName(std::string_view name, Code* code);
+RON_AUDIT_EXPORT bool ParseCodeName(std::string_view name, Code* code);
 
-class [[nodiscard]] Status {
+class [[nodiscard]] RON_AUDIT_EXPORT Status {
  public:
   Status() = default;
   Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
@@ -91,4 +93,4 @@ class [[nodiscard]] Result {
     if (!ron_status_tmp_.ok()) return ron_status_tmp_; \
   } while (0)
 
-#endif  // ENGINE_CORE_STATUS_H_
+#endif  // RON_AUDIT_STATUS_H_
