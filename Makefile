@@ -1,6 +1,9 @@
 # ron-audit — plain GNU Makefile.
 #
-#   make            build the library, ronctl and the tests (after `make deps`)
+#   make            build libronaudit.a, libronaudit.so.$(SOVERSION), ronctl and the tests
+#                   (never installs packages: `make deps` does, and so do run and test)
+#   make install    headers, libraries, ronctl and ron-audit.pc under DESTDIR/PREFIX
+#   make uninstall  removes exactly what install put there
 #   make run        the main job (README.md)
 #   make test       every test; ends with "N passed, N failed"
 #   make asan|tsan  the tests under ASan+UBSan / TSan (clang)
@@ -8,12 +11,20 @@
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (clang)
 #   make chaos      the chaos drills of tools/chaos/ (LONG=1: soak lengths; needs root for
 #                   disk_full's loop mount)
-#   make deps       install missing Debian packages (DESIGN.md §2)
+#   make deps       install missing Debian packages (tools/deps.sh)
 #
 # Public targets first install what is missing, then re-enter make for the real work, so that
 # paths found with $(wildcard) (the BLAKE3 sources) are read after the packages exist.
 
 BUILD ?= build
+VERSION := 0.1.0
+SOVERSION := 0
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 FUZZ_SECONDS ?= 30
 BENCH_SECONDS ?= 2
 PROFILE ?= macronode
@@ -23,11 +34,10 @@ LONG ?= 0
 MAKEFLAGS += --no-print-directory
 SUBMAKE = $(MAKE) -f $(firstword $(MAKEFILE_LIST))
 
-.PHONY: all test run deps bench fuzz asan tsan chaos clean
-.PHONY: build-all test-run run-demo bench-run fuzz-run chaos-run
+.PHONY: all test run deps bench fuzz asan tsan chaos clean install uninstall
+.PHONY: build-all test-run run-demo bench-run fuzz-run chaos-run have-deps
 
-all: deps
-	+@$(SUBMAKE) build-all
+all: build-all
 
 test: deps
 	+@$(SUBMAKE) test-run
@@ -63,22 +73,46 @@ clean:
 
 BLAKE3_DIR := $(lastword $(sort $(wildcard /usr/share/cargo/registry/blake3-*/c)))
 
+# A plain `make` never installs packages; it names what is missing instead.
+have-deps:
+	@test -n "$(BLAKE3_DIR)" || { echo "missing packages (librust-blake3-dev, ...): run 'make deps' first" >&2; exit 1; }
+
 CXXFLAGS_BASE := -std=c++20 -O2 -g -Wall -Wextra -Werror -I. -Iinclude -isystem $(BLAKE3_DIR) -MMD -MP \
                  -DTOML_HEADER_ONLY=0 -DTOML_SHARED_LIB=1
 CXXFLAGS_ALL = $(CXXFLAGS_BASE) $(SAN_FLAGS) $(CXXFLAGS)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
 LIBS := -lsimdjson -lutf8proc -lxxhash -luring -ltomlplusplus -lsodium -lpthread
 
-# The official BLAKE3 C implementation with its x86-64 assembly and run-time dispatch, built
-# from the files librust-blake3-dev installs (never copied into this repository).
+# The official BLAKE3 C implementation, built from the files librust-blake3-dev installs (never
+# copied into this repository), chosen by architecture: x86-64 assembly with run-time dispatch,
+# NEON on arm64, the portable C elsewhere.
+ARCH ?= $(shell uname -m)
 BLAKE3_C := blake3.c blake3_dispatch.c blake3_portable.c
+ifeq ($(ARCH),x86_64)
 BLAKE3_S := blake3_sse2_x86-64_unix.S blake3_sse41_x86-64_unix.S blake3_avx2_x86-64_unix.S \
             blake3_avx512_x86-64_unix.S
+BLAKE3_CFLAGS :=
+else ifeq ($(ARCH),aarch64)
+BLAKE3_C += blake3_neon.c
+BLAKE3_S :=
+BLAKE3_CFLAGS := -DBLAKE3_USE_NEON=1
+else
+BLAKE3_S :=
+BLAKE3_CFLAGS := -DBLAKE3_NO_SSE2 -DBLAKE3_NO_SSE41 -DBLAKE3_NO_AVX2 -DBLAKE3_NO_AVX512
+endif
 BLAKE3_OBJS := $(addprefix $(BUILD)/blake3/,$(BLAKE3_C:.c=.o) $(BLAKE3_S:.S=.o))
 
 LIB_SRCS := $(wildcard engine/core/*.cc engine/*.cc segment/*.cc wal/*.cc checkpoint/*.cc)
 LIB_OBJS := $(LIB_SRCS:%.cc=$(BUILD)/%.o)
 LIB := $(BUILD)/libronaudit.a
+SO_NAME := libronaudit.so.$(SOVERSION)
+SO := $(BUILD)/$(SO_NAME)
+PUBLIC_HEADERS := $(wildcard include/ron_audit/*.h)
+# The library's objects are position-independent (one set for the .a and the .so) and hide
+# every symbol the public headers do not mark RON_AUDIT_EXPORT.
+LIB_FLAGS := -fPIC -fvisibility=hidden -fvisibility-inlines-hidden
+# The shared library is built where it can be linked without a sanitizer runtime.
+SHARED := $(if $(SAN_FLAGS),,$(SO))
 
 TOOL_SRCS := $(filter-out tools/ronctl.cc tools/demo.cc tools/hosts_demo.cc tools/chaos_rig.cc,\
                $(wildcard tools/*.cc))
@@ -91,15 +125,22 @@ FUZZERS := $(FUZZ_SRCS:fuzz/%.cc=$(BUILD)/%)
 # The fuzz targets again, with their entry points renamed, for tests/fuzz/fuzz_replay_test.cc.
 FUZZ_REPLAY_OBJS := $(FUZZ_SRCS:fuzz/%.cc=$(BUILD)/fuzz_replay/%.o)
 
-build-all: $(BUILD)/ronctl $(BUILD)/ron_tests $(BUILD)/ron_demo $(BUILD)/ron_hosts $(BUILD)/ron_chaos
+build-all: have-deps
+	+@$(SUBMAKE) build-targets
+
+.PHONY: build-targets
+build-targets: $(LIB) $(SHARED) $(BUILD)/ronctl $(BUILD)/ron_tests $(BUILD)/ron_demo \
+               $(BUILD)/ron_hosts $(BUILD)/ron_chaos
 
 $(BUILD)/blake3/%.o: $(BLAKE3_DIR)/%.c
 	@mkdir -p $(@D)
-	$(CC) -O3 -g $(SAN_FLAGS) -c $< -o $@
+	$(CC) -O3 -g -fPIC -fvisibility=hidden $(BLAKE3_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
 $(BUILD)/blake3/%.o: $(BLAKE3_DIR)/%.S
 	@mkdir -p $(@D)
-	$(CC) -c $< -o $@
+	$(CC) -fPIC -c $< -o $@
+
+$(LIB_OBJS): CXXFLAGS_ALL += $(LIB_FLAGS)
 
 $(BUILD)/%.o: %.cc
 	@mkdir -p $(@D)
@@ -108,6 +149,42 @@ $(BUILD)/%.o: %.cc
 $(LIB): $(LIB_OBJS) $(BLAKE3_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
+
+# Exports only the ron:: symbols the objects left visible (the public API): the version script
+# keeps BLAKE3's assembly entry points and the standard library's instantiations inside.
+$(SO): $(LIB_OBJS) $(BLAKE3_OBJS) tools/libronaudit.map
+	$(CXX) -shared -Wl,-soname,$(SO_NAME) -Wl,--version-script=tools/libronaudit.map -Wl,-z,defs \
+	  $(LDFLAGS_ALL) $(LIB_OBJS) $(BLAKE3_OBJS) -o $@ $(LIBS)
+	ln -sf $(SO_NAME) $(BUILD)/libronaudit.so
+
+# The installed files, each listed once so that uninstall removes exactly these.
+INSTALLED_HEADERS := $(PUBLIC_HEADERS:include/%=$(DESTDIR)$(INCLUDEDIR)/%)
+install: have-deps
+	+@$(SUBMAKE) install-files
+
+.PHONY: install-files
+install-files: $(LIB) $(SO) $(BUILD)/ronctl
+	install -d -m 755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+	  $(DESTDIR)$(INCLUDEDIR)/ron_audit
+	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/ron_audit/
+	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libronaudit.a
+	install -m 755 $(SO) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
+	ln -sf $(SO_NAME) $(DESTDIR)$(LIBDIR)/libronaudit.so
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	  -e 's|@VERSION@|$(VERSION)|; s|@LIBS@|$(LIBS)|' tools/ron-audit.pc.in \
+	  > $(DESTDIR)$(PKGCONFIGDIR)/ron-audit.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/ron-audit.pc
+	install -m 755 $(BUILD)/ronctl $(DESTDIR)$(BINDIR)/ronctl
+
+uninstall:
+	rm -f $(INSTALLED_HEADERS) $(DESTDIR)$(LIBDIR)/libronaudit.a \
+	  $(DESTDIR)$(LIBDIR)/$(SO_NAME) $(DESTDIR)$(LIBDIR)/libronaudit.so \
+	  $(DESTDIR)$(PKGCONFIGDIR)/ron-audit.pc $(DESTDIR)$(BINDIR)/ronctl
+	@# The directories install may have created, deepest first, each only if now empty.
+	@for d in $(DESTDIR)$(INCLUDEDIR)/ron_audit $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+	  $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR); do \
+	  if [ -d "$$d" ]; then rmdir --ignore-fail-on-non-empty "$$d"; fi; \
+	done
 
 $(BUILD)/ronctl: $(BUILD)/tools/ronctl.o $(TOOL_OBJS) $(LIB)
 	$(CXX) $(LDFLAGS_ALL) $^ -o $@ $(LIBS)
@@ -128,7 +205,7 @@ $(BUILD)/fuzz_replay/%.o: fuzz/%.cc
 $(BUILD)/ron_tests: $(TEST_OBJS) $(FUZZ_REPLAY_OBJS) $(TOOL_OBJS) $(LIB)
 	$(CXX) $(LDFLAGS_ALL) $^ -o $@ -lgtest -lgtest_main $(LIBS)
 
-test-run: $(BUILD)/ronctl $(BUILD)/ron_chaos $(BUILD)/ron_tests
+test-run: $(BUILD)/ronctl $(BUILD)/ron_chaos $(BUILD)/ron_tests $(SHARED)
 	@RON_BUILD_DIR=$(BUILD) bash tools/run_tests.sh $(BUILD) $(TEST_FILTER)
 
 chaos-run: $(BUILD)/ronctl $(BUILD)/ron_chaos

@@ -361,7 +361,7 @@ Status CheckpointBuilder::Export(const CheckpointCut& cut, std::shared_ptr<Signe
     c.sig = Base64Encode(sig.value());
   }
   // The first checkpoint of a stream under a new key carries the previous key's signature too
-  // (GOVERNANCE §6): the stream's last checkpoint was signed by `previous`, this one is not.
+  // (docs/RUNBOOK.md §6): the stream's last checkpoint was signed by `previous`, this one is not.
   // Decided from what the export holds, so it also holds across a restart with a new key.
   const bool cosign = previous != nullptr && previous != signer &&
                       !st.last_key_id.empty() && st.last_key_id == previous->key_id() &&

@@ -1,4 +1,4 @@
-// The checkpoint pipeline of DESIGN.md §6.
+// The checkpoint pipeline of docs/FORMAT.md §4.
 //
 // StreamAccumulator: per (writer_id, stream), owned by the stream's writer thread. Fed one record
 // digest at a time as records become durable (wal::WalOptions::on_durable), it keeps the Merkle

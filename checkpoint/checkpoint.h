@@ -1,4 +1,4 @@
-// Checkpoints, manifests and proof receipts: the JSON documents of DESIGN.md §6 that outside
+// Checkpoints, manifests and proof receipts: the JSON documents of docs/FORMAT.md §4 that outside
 // verifiers read. Each has one canonical encoding (fixed key order, no whitespace, strings
 // escaped as the record law escapes them); parsers accept exactly that encoding and nothing else
 // (a re-encoding must reproduce the input byte for byte).
@@ -44,7 +44,7 @@ struct Cosignature {
 struct Checkpoint {
   std::string writer_id, stream;
   uint64_t first_seq = 0, last_seq = 0;
-  Digest root{};  // Merkle root (DESIGN §4) of the records first_seq..last_seq
+  Digest root{};  // Merkle root (docs/FORMAT.md §2) of the records first_seq..last_seq
   Digest head{};  // self_hash of last_seq
   uint64_t tree_size = 0;
   Digest tree_root{};  // root over records 1..tree_size

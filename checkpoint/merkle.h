@@ -1,4 +1,4 @@
-// Merkle trees over record digests: RFC 6962 §2.1 shape with BLAKE3-256 (DESIGN.md §4).
+// Merkle trees over record digests: RFC 6962 §2.1 shape with BLAKE3-256 (docs/FORMAT.md §2).
 //
 //   leaf hash  = H(0x00 ‖ leaf data)      for records: leaf data = the raw 32-byte self_hash digest
 //   node hash  = H(0x01 ‖ left ‖ right)
@@ -42,7 +42,7 @@ Digest RecordLeafHash(const Digest& record_digest);
 Digest RootOfLeafHashes(std::span<const Digest> leaf_hashes,
                         const TreeHasher& hasher = Blake3TreeHasher());
 
-// Root over record digests (self_hash values), in order: DESIGN.md §4.
+// Root over record digests (self_hash values), in order: docs/FORMAT.md §2.
 Digest MerkleRoot(std::span<const Digest> record_digests);
 
 // RFC 6962 audit path for leaf `index`. REQUIRES: index < leaf_hashes.size().

@@ -365,9 +365,9 @@ void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_w
          writer_id, stream, manifests.back().path, 0, scan.head_seq + 1);
     return;
   }
-  // A change of signing key must be announced in the stream itself (GOVERNANCE §6): a KeyRotated
-  // record naming both keys, after the start of the old key's last checkpoint (a running
-  // engine may cut one more checkpoint before the record lands).
+  // A change of signing key must be announced in the stream itself (docs/RUNBOOK.md §6): a
+  // KeyRotated record naming both keys, after the start of the old key's last checkpoint (a
+  // running engine may cut one more checkpoint before the record lands).
   for (size_t i = 1; i < cps.size(); ++i) {
     const std::string& old_key = cps[i - 1]->signer_key_id;
     const std::string& new_key = cps[i]->signer_key_id;

@@ -454,7 +454,7 @@ Result<AuditConfig> LoadConfig(const ConfigSources& sources, ConfigOrigins* orig
   ConfigOrigins& where = origins != nullptr ? *origins : local;
   where.clear();
   for (const KeySpec& spec : kKeys) where[spec.key] = "default";
-  // --audit-config PATH (CONFIG §6) names the file; it is read first, whatever its position.
+  // --audit-config PATH (docs/CONFIG.md) names the file; it is read first, whatever its position.
   std::string file = sources.file;
   std::vector<std::string> flags;
   for (size_t i = 0; i < sources.flags.size(); ++i) {
@@ -497,10 +497,10 @@ Status ValidateConfig(const AuditConfig& c) {
     return Bad("max_record_bytes", "must be at least max_attrs_bytes + 512B");
   }
   if (c.max_attrs_bytes > Limits::kDefaultMaxAttrsBytes) {
-    return Bad("max_attrs_bytes", "may only be made stricter than 1KiB (DESIGN.md §3)");
+    return Bad("max_attrs_bytes", "may only be made stricter than 1KiB (docs/FORMAT.md §1)");
   }
   if (c.max_record_bytes > Limits::kDefaultMaxRecordBytes) {
-    return Bad("max_record_bytes", "may only be made stricter than 4KiB (DESIGN.md §3)");
+    return Bad("max_record_bytes", "may only be made stricter than 4KiB (docs/FORMAT.md §1)");
   }
   if (c.queue_depth == 0) return Bad("queue_depth", "must be greater than 0");
   if (c.workers < 1 || c.workers > 8) return Bad("workers", "must be in 1..8");

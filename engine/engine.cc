@@ -165,7 +165,7 @@ std::string Rfc3339Now() {
   return buf;
 }
 
-// The OBSERVABILITY §3.2 reason of a refused record.
+// The docs/OBSERVABILITY.md reason of a refused record.
 const char* RejectReason(Code code) {
   switch (code) {
     case Code::kAttrsTooLarge:
@@ -217,6 +217,23 @@ struct RamStream {
 }  // namespace
 
 // ---- The engine ---------------------------------------------------------------------------
+
+namespace {
+
+// The calling thread's canonicalizer for `limits` (one per thread, rebuilt when an engine
+// with other limits uses the thread).
+Canonicalizer& ThreadCanonicalizer(const Limits& limits) {
+  thread_local std::unique_ptr<Canonicalizer> canonicalizer;
+  thread_local Limits built_for;
+  if (canonicalizer == nullptr || built_for.max_attrs_bytes != limits.max_attrs_bytes ||
+      built_for.max_record_bytes != limits.max_record_bytes) {
+    canonicalizer = std::make_unique<Canonicalizer>(limits);
+    built_for = limits;
+  }
+  return *canonicalizer;
+}
+
+}  // namespace
 
 class Engine::Impl {
  public:
@@ -1229,7 +1246,7 @@ class Engine::Impl {
     return Status::Ok();
   }
 
-  // One JSON line per event (OBSERVABILITY §3), to the host's sink (or nowhere).
+  // One JSON line per event (docs/OBSERVABILITY.md), to the host's sink (or nowhere).
   void Log(const char* level, const char* event, const LogFields& f) {
     if (!options_.log) return;
     std::string line = "{\"ts\":\"" + Rfc3339Now() + "\",\"level\":\"" + level + "\",\"service\":";
@@ -1307,8 +1324,7 @@ class Engine::Impl {
       ticket->Complete(named, {});
       return Ticket(ticket);
     }
-    // Everything but seq, prev and the hash happens here, on the caller's thread (DESIGN.md
-    // §7): the stream's owner only splices them in and hashes.
+    // Everything but seq, prev and the hash happens here, on the caller's thread (docs/API.md): the stream's owner only splices them in and hashes.
     EmitTask task{std::string(stream), {}, ticket, {}};
     if (!options_.canonicalize_in_emit) {
       task.draft.assign(draft.empty() ? std::string_view(" ") : draft);  // " " is Schema too
@@ -1340,16 +1356,7 @@ class Engine::Impl {
 
   // One canonicalizer per calling thread (they are not thread-safe), rebuilt if an engine with
   // other limits is used from the same thread.
-  Canonicalizer& CallerCanonicalizer() const {
-    thread_local std::unique_ptr<Canonicalizer> canonicalizer;
-    thread_local Limits limits;
-    if (canonicalizer == nullptr || limits.max_attrs_bytes != limits_.max_attrs_bytes ||
-        limits.max_record_bytes != limits_.max_record_bytes) {
-      canonicalizer = std::make_unique<Canonicalizer>(limits_);
-      limits = limits_;
-    }
-    return *canonicalizer;
-  }
+  Canonicalizer& CallerCanonicalizer() const { return ThreadCanonicalizer(limits_); }
 
   // An error answered on the caller's thread: counted (and logged, rate-limited).
   Status Refuse(Status status, std::string_view stream, std::string_view writer = {}) {
@@ -1588,7 +1595,7 @@ class Engine::Impl {
     return Status::Ok();
   }
 
-  // Prometheus text: the golden metrics of OBSERVABILITY §1.1 (every one labelled with
+  // Prometheus text: the golden metrics of docs/OBSERVABILITY.md (every one labelled with
   // service), the diagnostic ones of §1.2, and the WAL's own.
   std::string MetricsText() const {
     std::string out;

@@ -1,4 +1,4 @@
-// IP addresses in records (IDB I-5: IPs MUST be dropped, coarsened or salted-hashed; CONFIG
+// IP addresses in records (they must be dropped, coarsened or salted-hashed: docs/CONFIG.md
 // privacy.ip_mode). The record law leaves attrs free-form, so the policy looks at values, not
 // key names: every attrs string that is exactly an IPv4 or IPv6 address literal (what
 // inet_pton accepts: "203.0.113.7", "2001:db8::1"), at any depth, is rewritten before the

@@ -1,6 +1,6 @@
 // Arbitrary bytes as a segment file. Properties: the scanner never crashes or reads out of bounds
 // (ASan), and never delivers a frame unless its length and checksum hold and its seq continues.
-// The frame check here is independent of segment/segment_format.cc: it reads the DESIGN.md §5
+// The frame check here is independent of segment/segment_format.cc: it reads the docs/FORMAT.md §3
 // layout byte by byte and recomputes the XXH3-64 itself, so a bug shared by the scanner and the
 // decoder cannot hide.
 #include <xxhash.h>
@@ -21,7 +21,7 @@ uint64_t LoadLe(const uint8_t* p, int bytes) {
   return v;
 }
 
-// DESIGN.md §5: len(4) v(1) seq(8) json(len) self_hash(32) checksum(8) = XXH3-64 of the rest.
+// docs/FORMAT.md §3: len(4) v(1) seq(8) json(len) self_hash(32) checksum(8) = XXH3-64 of the rest.
 void CheckFrame(const uint8_t* data, size_t size, const ron::segment::FrameView& f,
                 size_t max_record_bytes) {
   if (f.offset < ron::segment::kHeaderBytes || f.offset + 13 > size) std::abort();

@@ -1,4 +1,4 @@
-// WAL segment format, version 1 (DESIGN.md §5). Pure encode/decode: this folder never opens a
+// WAL segment format, version 1 (docs/FORMAT.md §3). Pure encode/decode: this folder never opens a
 // file. All integers are little-endian.
 //
 // File name: <wal.dir>/<esc(writer_id)>/<esc(stream)>/wal-<segment_no, ≥ 6 digits>.seg
@@ -132,7 +132,7 @@ std::string SegmentFileName(uint64_t segment_no);
 // Parses "wal-<digits>.seg"; false for anything else.
 bool ParseSegmentFileName(std::string_view name, uint64_t* segment_no);
 
-// The path escaping of DESIGN.md §5: keeps [A-Za-z0-9_.@-], writes other bytes as %XX
+// The path escaping of docs/FORMAT.md §3: keeps [A-Za-z0-9_.@-], writes other bytes as %XX
 // (uppercase hex); "." and ".." become "%2E" and "%2E%2E".
 std::string EscapePathComponent(std::string_view name);
 // The longest escaped name a directory can have (NAME_MAX on Linux file systems). A stream

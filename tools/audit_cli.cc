@@ -57,7 +57,7 @@ constexpr char kMerkleHelp[] =
     "stdin: JSON records, one per line: without self_hash (as for canon), or sealed (as\n"
     "'audit range' prints them; their self_hash must hold).\n"
     "stdout: one line b3:<hex>, the RFC 6962 Merkle root (BLAKE3) over the records' self_hash\n"
-    "digests in input order (DESIGN.md §4; empty input gives BLAKE3 of the empty string).\n"
+    "digests in input order (docs/FORMAT.md §2; empty input gives BLAKE3 of the empty string).\n"
     "On the first invalid line: 'err <Code> line <n>' on stderr, exit 1.\n";
 
 constexpr char kVerifyChainHelp[] =

@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(seq), record.record.kind.c_str(),
                 record.bytes.size(), prev.c_str());
   }
-  std::printf("  Merkle root over %zu records (DESIGN.md §4): %s\n", digests.size(),
+  std::printf("  Merkle root over %zu records (docs/FORMAT.md §2): %s\n", digests.size(),
               ron::HashText(ron::MerkleRoot(digests)).c_str());
   return canonical_out && sealed_out ? 0 : 1;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages of DESIGN.md §2 that are missing. Idempotent and silent when
+# Installs the Debian packages the build, the tests and the drills need, when missing. Idempotent and silent when
 # everything is present. Runs apt-get update once before installing anything (a fresh machine's
 # package lists are empty or stale). Uses sudo only when not root.
 set -euo pipefail

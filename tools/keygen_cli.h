@@ -1,5 +1,5 @@
 // `ronctl keygen --key-id ID --out FILE`: a fresh Ed25519 checkpoint-signing key (contract in
-// docs/CLI.md; file formats in checkpoint/signer.h).
+// docs/CLI.md; file formats in ron_audit/signer.h).
 #ifndef TOOLS_KEYGEN_CLI_H_
 #define TOOLS_KEYGEN_CLI_H_
 

@@ -1,4 +1,4 @@
-// The write-ahead log of DESIGN.md §5: one segment chain per (writer_id, stream) under
+// The write-ahead log of docs/FORMAT.md §3: one segment chain per (writer_id, stream) under
 // <dir>/<esc(writer_id)>/<esc(stream)>/, written with group commit.
 //
 // Usage, all on the thread that owns the Wal (one owner per mutable state):

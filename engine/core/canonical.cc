@@ -21,7 +21,7 @@ namespace {
 
 namespace dom = simdjson::dom;
 
-// Top-level keys in canonical order (DESIGN.md §3). The index is the key's bit in a seen-mask.
+// Top-level keys in canonical order (docs/FORMAT.md §1). The index is the key's bit in a seen-mask.
 enum TopKey : int {
   kV,
   kTsMs,

@@ -1,4 +1,4 @@
-// Strict parsing and canonical serialization of audit records (DESIGN.md §3, the INTEROP law).
+// Strict parsing and canonical serialization of audit records (docs/FORMAT.md §1).
 //
 // Canonical form: no whitespace; top-level keys in the fixed order v, ts_ms, writer_id, seq,
 // stream, kind, actor, subject, reason, attrs, prev; nested object keys sorted byte-wise by
@@ -68,7 +68,7 @@ class Canonicalizer {
   // would have accepted `bytes` and produced the same record and bytes. VerifySealed uses it.
   bool ReadCanonical(std::string_view bytes, CanonicalRecord* out) const;
 
-  // The fields the engine assigns to a draft (DESIGN.md §7: emit fills v, seq, prev, writer_id
+  // The fields the engine assigns to a draft (docs/API.md: emit fills v, seq, prev, writer_id
   // and, if absent, ts_ms).
   struct DraftContext {
     std::string_view writer_id;
@@ -83,7 +83,7 @@ class Canonicalizer {
                            CanonicalRecord* out);
 
   // The same in two steps, so that the work that does not need the chain head can run on the
-  // caller's thread (DESIGN.md §7): PrepareDraft does everything CanonicalizeDraft does —
+  // caller's thread (docs/API.md): PrepareDraft does everything CanonicalizeDraft does —
   // parsing, NFC, every field rule and bound — with seq 1 and prev b3:0 standing in
   // (`context.seq` and `context.prev` are ignored); CompleteDraft then splices in the real seq
   // and prev, checks the record bound again and hashes. The result is byte for byte
@@ -103,7 +103,7 @@ class Canonicalizer {
   std::unique_ptr<Impl> impl_;
 };
 
-// Checks a writer_id or stream name as the record law wants it (DESIGN.md §3): valid UTF-8,
+// Checks a writer_id or stream name as the record law wants it (docs/FORMAT.md §1): valid UTF-8,
 // already NFC, 1..128 (writer_id) or 1..64 (stream) bytes, no control characters. Every layer
 // checks a name with this before it keys anything by it, so that two spellings of one name
 // (NFD and NFC) can never be two chains. Utf8 or Schema, naming `kind`.

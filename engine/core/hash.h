@@ -1,4 +1,4 @@
-// BLAKE3-256 digests and their "b3:<64 lowercase hex>" text form (DESIGN.md §3).
+// BLAKE3-256 digests and their "b3:<64 lowercase hex>" text form (docs/FORMAT.md §1).
 //
 // Thread-safety: all functions are pure and thread-safe.
 #ifndef ENGINE_CORE_HASH_H_

@@ -1,4 +1,4 @@
-// Verification of sealed records and hash chains (DESIGN.md §3).
+// Verification of sealed records and hash chains (docs/FORMAT.md §1).
 //
 // A chain is the sequence of records of one (writer_id, stream): seq starts at 1 with prev
 // "b3:0" and grows by exactly 1; each record's prev is the previous record's self_hash.

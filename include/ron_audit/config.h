@@ -1,6 +1,6 @@
-// The engine's configuration: the seeds' CONFIG.md §3 schema with its defaults and units, read
+// The engine's configuration (every key, default and rule: docs/CONFIG.md), read
 // from a TOML file < environment (RON_AUDIT_*) < flags (--audit-*), each value remembering where
-// it came from, and validated fail-closed by the rules of CONFIG §4 (every message names its key).
+// it came from, and validated fail-closed (every message names its key).
 //
 // Sizes accept B, KB/MB/GB (10^3), KiB/MiB/GiB (2^10) or a plain number of bytes; durations accept
 // ms, s, m, h or a plain number of milliseconds.
@@ -83,7 +83,8 @@ using ConfigOrigins = std::map<std::string, std::string>;
 // Errors are Schema with a message that names the key.
 RON_AUDIT_EXPORT Result<AuditConfig> LoadConfig(const ConfigSources& sources, ConfigOrigins* origins = nullptr);
 
-// CONFIG §4, fail-closed. Checks directories and files on disk where the rules require it.
+// The rules of docs/CONFIG.md, fail-closed. Checks directories and files on disk where the
+// rules require it.
 RON_AUDIT_EXPORT Status ValidateConfig(const AuditConfig& config);
 
 // The effective configuration, one "key = value  # origin" line per key, in schema order.

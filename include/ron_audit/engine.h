@@ -64,18 +64,18 @@ struct EngineOptions {
   // Signs checkpoints (export sinks with export.alg = ed25519): the host's key, e.g. an
   // Ed25519Signer over a 0600 key file; its key_id must equal export.signer_key_id.
   std::shared_ptr<Signer> signer;
-  // A restart with a new key (GOVERNANCE §6: rotate by restarting with the new key): the key
+  // A restart with a new key (docs/RUNBOOK.md: rotate by restarting with the new key): the key
   // the export was signed with until now. Open then appends a KeyRotated record (attrs
   // old_key_id, new_key_id) to every stream whose last checkpoint another key signed, and the
   // first checkpoint of each under `signer` carries this key's cross-signature. Without it
   // such a restart still works, logs audit.key.rotated at warn level, and verifiers that trust
   // both keys report missing_cross_signature: a rotation nobody vouched for.
   std::shared_ptr<Signer> previous_signer;
-  // The `service` label of every metric and log line (OBSERVABILITY §1.1), e.g. "svc-gateway".
+  // The `service` label of every metric and log line (docs/OBSERVABILITY.md), e.g. "svc-gateway".
   std::string service = "ron-audit";
   // A WAL commit (write + fdatasync) slower than this counts in io_timeouts_total{op="wal"}.
   std::chrono::milliseconds wal_time_budget{1000};
-  // Where the engine's JSON-lines log goes: one event per line with the OBSERVABILITY §3 fields
+  // Where the engine's JSON-lines log goes: one event per line with the docs/OBSERVABILITY.md fields
   // (ts in RFC 3339 UTC, level, service, event, writer_id, and where they apply stream, seq,
   // self_hash, reason, msg). Never receives record bodies, attrs, keys, salts or IPs. Rejections
   // are rate-limited (20 lines a second, then one audit.log.suppressed line with the count).
@@ -132,7 +132,7 @@ class RON_AUDIT_EXPORT Engine {
   // (privacy.ip_mode, default drop: engine/privacy.h), so the sealed record never holds one.
   Result<Ticket> Emit(std::string_view stream, std::string_view draft_json);
 
-  // A sealed record from replay, import or a retry (DESIGN.md §7): seq == head+1 and prev == head
+  // A sealed record from replay, import or a retry (docs/API.md): seq == head+1 and prev == head
   // → Appended; seq ≤ head and the stored record at seq has the same self_hash → Duplicate (the
   // original position, counted in audit_dedupe_hits_total); same seq, other hash → Conflict;
   // seq > head+1 → SeqGap. A record that holds an IP address literal in attrs is Schema
@@ -163,7 +163,7 @@ class RON_AUDIT_EXPORT Engine {
   // Close. Schema without an export sink.
   Status Checkpoint(Deadline deadline);
 
-  // Key rotation (GOVERNANCE §6): appends a KeyRotated record (attrs: old_key_id, new_key_id) to
+  // Key rotation (docs/RUNBOOK.md): appends a KeyRotated record (attrs: old_key_id, new_key_id) to
   // every stream of this writer, then signs later checkpoints with `next`; the first checkpoint
   // of each stream under `next` also carries a cross-signature by the previous key.
   Status RotateSigner(std::shared_ptr<Signer> next, Deadline deadline);
@@ -174,12 +174,12 @@ class RON_AUDIT_EXPORT Engine {
   // engine is closed, with the same status. Busy from inside the log callback. docs/API.md.
   Status Close(Deadline deadline);
 
-  // Readiness (OBSERVABILITY §2.2): true iff every key of Readiness() holds (so it agrees with
+  // Readiness (docs/OBSERVABILITY.md): true iff every key of Readiness() holds (so it agrees with
   // ReadinessJson): false while closed, while a full disk suspends writes
   // (disk_full_action=suspend), or while a stream is frozen or failed; `why` names the key.
   bool Ready(std::string* why = nullptr) const;
 
-  // The readiness keys of OBSERVABILITY §2.2 that apply to this engine's profile, each true or
+  // The readiness keys of docs/OBSERVABILITY.md that apply to this engine's profile, each true or
   // false: audit.config_loaded, audit.queue_bound_ok, audit.verify_on_read, audit.wal_ready
   // (WAL profile), audit.export_ready and audit.checkpoint_timer_active (export sinks).
   std::vector<std::pair<std::string, bool>> Readiness() const;

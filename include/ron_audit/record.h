@@ -1,4 +1,4 @@
-// The audit record of DESIGN.md §3 (INTEROP law, version 1) and its size bounds.
+// The audit record (docs/FORMAT.md §1, version 1) and its size bounds.
 //
 // A Record holds the typed, NFC-normalized fields of one record without its self_hash. `attrs`
 // is kept as its canonical JSON text (an object), because attrs is free-form and is only ever
@@ -18,20 +18,20 @@
 
 namespace ron {
 
-// Record major version written and accepted (DESIGN.md §3: another major → Schema).
+// Record major version written and accepted (another major → Schema).
 inline constexpr uint64_t kRecordVersion = 1;
-// Input text longer than this is RecordTooLarge before parsing (a DoS guard, DESIGN.md §3).
+// Input text longer than this is RecordTooLarge before parsing (a DoS guard).
 inline constexpr size_t kMaxInputBytes = 65536;
-// attrs is at depth 1; no container may be deeper than this (DESIGN.md §3).
+// attrs is at depth 1; no container may be deeper than this.
 inline constexpr int kMaxAttrsDepth = 8;
-// Field length limits in bytes of NFC UTF-8 (DESIGN.md §3).
+// Field length limits in bytes of NFC UTF-8.
 inline constexpr size_t kMaxWriterIdBytes = 128;
 inline constexpr size_t kMaxStreamBytes = 64;
 inline constexpr size_t kMaxKindBytes = 64;
 inline constexpr size_t kMaxReasonBytes = 64;
 
-// Size bounds of IDB [I-9]. Defaults are the law; a deployment may only make them stricter
-// (CONFIG §4: max_attrs_bytes ≥ 256, max_record_bytes ≥ max_attrs_bytes + 512).
+// Size bounds of a record. Defaults are the law; a deployment may only make them stricter
+// (docs/CONFIG.md: max_attrs_bytes ≥ 256, max_record_bytes ≥ max_attrs_bytes + 512).
 struct RON_AUDIT_EXPORT Limits {
   static constexpr size_t kDefaultMaxAttrsBytes = 1024;
   static constexpr size_t kDefaultMaxRecordBytes = 4096;

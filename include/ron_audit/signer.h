@@ -1,4 +1,4 @@
-// Checkpoint signatures (DESIGN.md §6): the Signer interface hosts implement, an Ed25519 signer
+// Checkpoint signatures (docs/FORMAT.md §4): the Signer interface hosts implement, an Ed25519 signer
 // over a key file for tools and tests, and the trusted-keys list verifiers check against.
 // Ed25519 is libsodium's (crypto_sign_*); base64 is libsodium's original variant.
 //

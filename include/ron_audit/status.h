@@ -1,7 +1,7 @@
 // Status and Result<T>: the error currency of the whole engine.
 //
-// No exceptions cross the engine's API (DESIGN.md, engineering rules). Every fallible function
-// returns a [[nodiscard]] Status or Result<T>. The codes are the stable names of DESIGN.md §3;
+// No exceptions cross the engine's API. Every fallible function returns a [[nodiscard]] Status
+// or Result<T>. The codes are stable names (docs/FORMAT.md §1 lists which error comes first);
 // CLI output, metrics labels and tests all print them with CodeName().
 //
 // Thread-safety: values; copy freely.
@@ -18,7 +18,7 @@
 
 namespace ron {
 
-// The stable error codes of DESIGN.md §3, plus kOk. Never renumber or rename: the names are an
+// The stable error codes, plus kOk. Never renumber or rename: the names are an
 // interface (ronctl output, metrics labels).
 enum class Code : uint8_t {
   kOk = 0,

@@ -1,4 +1,4 @@
-// Checkpoints, manifests, signatures and proofs end to end (IDB G-10/G-13): an engine with an
+// Checkpoints, manifests, signatures and proofs end to end: an engine with an
 // export sink writes them; the forensic verifier rebuilds everything from the WAL and the
 // manifests alone, and every kind of tampering is detected with the right code and location.
 #include <gtest/gtest.h>
@@ -198,7 +198,7 @@ TEST_F(ExportTest, CheckpointsCoverEveryRecordAndVerifyFromTheFilesAlone) {
   EXPECT_EQ(second.checkpoints[0].prev_checkpoint, first.checkpoints[0].Id());
   EXPECT_EQ(second.checkpoints[0].tree_size, 2000u);
   EXPECT_EQ(second.checkpoints[0].alg, "ed25519");
-  // The roots are the DESIGN §4 roots of the stored records.
+  // The roots are the docs/FORMAT.md §2 roots of the stored records.
   std::vector<Digest> digests;
   wal::StreamReport report;
   ASSERT_TRUE(wal::ScanStream(StreamDir("s1"), kWriter, "s1", Limits(), wal::VerifyLevel::kFull,
@@ -603,7 +603,7 @@ TEST_F(ExportTest, RotationCrossSignsTheFirstCheckpointUnderTheNewKey) {
   EXPECT_EQ(unannounced.file, ManifestPath("s1", 3001));
 }
 
-// GOVERNANCE §6's usual rotation: stop, restart with the new key (and the old one as
+// docs/RUNBOOK.md §6's usual rotation: stop, restart with the new key (and the old one as
 // previous_signer). The restart appends KeyRotated and the first new-key checkpoint is
 // cross-signed — decided from the export itself, not from memory of a runtime Rotate.
 TEST_F(ExportTest, RestartWithANewKeyRecordsTheRotationAndCrossSigns) {
@@ -1050,7 +1050,7 @@ TEST_F(ExportTest, AnExistingManifestIsNeverReplaced) {
   EXPECT_EQ(testing::ReadFile(squatter), text);
 }
 
-// INTEROP §5.4: the checkpoint of batch seq 100..199 has the published root; the tampered twin
+// The interop batch vector: the checkpoint of batch seq 100..199 has the published root; the tampered twin
 // does not.
 TEST(CheckpointVectorTest, BatchRangeRootMatchesTheInteropVector) {
   for (const char* name : {"merkle.batch", "merkle.tampered"}) {

@@ -103,7 +103,7 @@ std::vector<Digest> LeafHashes(const std::vector<Digest>& digests) {
   return leaves;
 }
 
-// The recursive definition of DESIGN.md §4, written as plainly as possible.
+// The recursive definition of docs/FORMAT.md §2, written as plainly as possible.
 Digest ReferenceRoot(std::span<const Digest> leaves) {
   if (leaves.empty()) return Blake3("");
   if (leaves.size() == 1) return leaves[0];

@@ -1,5 +1,5 @@
 // Configuration: schema defaults and units, file < env < flags precedence with origins, and the
-// CONFIG §11 test matrix of fail-closed validation rules.
+// docs/CONFIG.md test matrix of fail-closed validation rules.
 #include "ron_audit/config.h"
 
 #include <gtest/gtest.h>
@@ -143,13 +143,13 @@ TEST_F(ConfigTest, UnknownKeysVariablesAndFlagsAreErrors) {
             std::string::npos);  // TOML syntax error with position
 }
 
-// CONFIG §11, one row per test.
+// docs/CONFIG.md, one row per test.
 TEST_F(ConfigTest, AmnesiaWithWalSinkIsForbidden) {
   const std::string wal = PrivateDir("wal");
   EXPECT_NE(Error("sink = \"wal\"\n[wal]\ndir = \"" + wal + "\"\n")
                 .find("sink: amnesia=true allows only"),
             std::string::npos);
-  // The seeds allow amnesia with an export that hands off through a host hook; this engine
+  // An export could hand off through a host hook with amnesia on; this engine
   // cuts checkpoints from its WAL, so the check refuses what Engine::Open would refuse.
   EXPECT_NE(Error("sink = \"export\"\namnesia = true\n[export]\ndir = \"" + PrivateDir("exp") +
                   "\"\nsigner_key_id = \"k\"\n")
@@ -281,7 +281,7 @@ TEST_F(ConfigTest, RonctlConfigCheck) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("workers = 3  # flag --audit-workers"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("amnesia = true  # flag --audit-amnesia"), std::string::npos) << r.out;
-  // --audit-config names the file (CONFIG §6), anywhere among the flags.
+  // --audit-config names the file (docs/CONFIG.md), anywhere among the flags.
   ASSERT_EQ(File("workers = 2\n"), path);
   r = testing::RunCommand({testing::RonctlPath(), "config", "check", "--audit-queue-depth", "32",
                            "--audit-config", path},

@@ -169,7 +169,7 @@ TEST_P(EngineTest, ConcurrentProducersEveryAckedRecordExactlyOnce) {
         << stream;
   }
   EXPECT_EQ(metrics.find(Sample("audit_bytes_total", "", 0)), std::string::npos);  // not zero
-  // Every golden metric of OBSERVABILITY §1.1 is on the page.
+  // Every golden metric of docs/OBSERVABILITY.md is on the page.
   for (const char* golden :
        {"audit_appended_total", "audit_drop_total", "audit_queue_depth", "audit_bytes_total",
         "audit_export_checkpoints_total", "io_timeouts_total", "audit_verify_fail_total",
@@ -360,7 +360,7 @@ class SlowWrites : public wal::FaultInjector {
   int OnFsync(int) override { return 0; }
 };
 
-// CONFIG §11 "switch sink=ram → wal at reload: new workers started; old drain; chain
+// docs/CONFIG.md "switch sink=ram → wal at reload: new workers started; old drain; chain
 // preserved", as a host does it with the public API: drain the RAM engine, read its rings,
 // open the WAL engine, replay them with AppendSealed (same seqs and hashes), go on emitting.
 TEST(EngineReloadTest, SwitchingRamToWalPreservesTheChain) {
@@ -690,7 +690,7 @@ TEST_P(EngineTest, BackpressureDrillBusyCountedAndRssFlat) {
             std::string::npos);
 }
 
-// OBSERVABILITY §3: JSON lines with ts/level/service/event/writer_id and the audit fields, a
+// docs/OBSERVABILITY.md: JSON lines with ts/level/service/event/writer_id and the audit fields, a
 // rejection names its reason, and no record content ever reaches the log.
 TEST_P(EngineTest, LogLinesCarryTheRequiredFieldsAndNoRecordContent) {
   EngineOptions o = Options(1, 4);
@@ -833,7 +833,7 @@ bool ForbidFileWrites() {
          prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
 }
 
-// Micronode's promise (IDB G-4): zero on-disk artifacts. The engine runs in a child process
+// Micronode's promise: zero on-disk artifacts. The engine runs in a child process
 // whose kernel filter kills it on the first attempt to create or write any file anywhere;
 // the WAL path is configured, elsewhere, and must not appear either.
 TEST(EngineAmnesiaTest, RamProfileNeverCreatesAFile) {

@@ -1,4 +1,4 @@
-// privacy.ip_mode (IDB I-5): IP address literals in attrs are dropped, coarsened or hashed
+// privacy.ip_mode: IP address literals in attrs are dropped, coarsened or hashed
 // before a draft is sealed, and sealed records that still hold one are refused.
 #include "engine/privacy.h"
 

@@ -1,4 +1,4 @@
-// The INTEROP §5 vectors under tests/vectors/audit/: every expected output is recomputed, and
+// The interop vectors under tests/vectors/audit/: every expected output is recomputed, and
 // the hashes are cross-checked with b3sum (an independent BLAKE3 implementation).
 #include <gtest/gtest.h>
 
@@ -80,7 +80,7 @@ TEST(VectorsTest, EvilInputs) {
     EXPECT_EQ(cli.out, testing::ReadFile(expected_path)) << name;
   }
   EXPECT_EQ(count, 4);
-  // The specific outcomes INTEROP §5.3 asks for.
+  // The specific outcomes the evil inputs must have.
   EXPECT_EQ(testing::ReadFile(kDir + "evil.float.canon.expected"), "err Float\n");
   EXPECT_EQ(testing::ReadFile(kDir + "evil.oversize_attrs.canon.expected"), "err AttrsTooLarge\n");
   const std::string genesis_hash =

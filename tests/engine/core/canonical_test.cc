@@ -1,4 +1,4 @@
-// The canonical form and every rule of DESIGN.md §3, one sentence of the spec per test.
+// The canonical form and every rule of docs/FORMAT.md §1, one sentence of the spec per test.
 #include "engine/core/canonical.h"
 
 #include <gtest/gtest.h>

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Regenerates the INTEROP §5 vectors in this directory with build/ronctl. The files are checked
+# Regenerates the interop vectors in this directory with build/ronctl. The files are checked
 # in; tests/vectors/vectors_test.cc recomputes every expected output and b3sum cross-checks the
 # hashes, so running this must leave `git diff` empty unless the law itself changed (which needs
-# a new major version, DESIGN.md).
+# a new major version, docs/FORMAT.md).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 ronctl=${RONCTL:-$here/../../../build/ronctl}
@@ -20,7 +20,7 @@ printf '%s\n' "$next" > record.next.json
 n_hash=$(canon < record.next.json | cut -d' ' -f2)
 printf 'self_hash=%s\ndedupe_key=%s\nverify_link(genesis,next)=Ok\n' "$n_hash" "${n_hash#b3:}" > record.next.expected
 
-# The four "evil" inputs of INTEROP §5.3.
+# The four "evil" inputs.
 printf '%s\n' '{"v":1,"ts_ms":1730246400000,"writer_id":"s\u0065\u0301rver","seq":1,"stream":"ingress","kind":"GetServed","actor":{"anon":true},"subject":{},"reason":"ok","attrs":{},"prev":"b3:0"}' > evil.nfd.json
 printf '%s\n' '{"v":1,"ts_ms":1730246400100,"writer_id":"svc-gateway@inst-1","seq":2.0,"stream":"ingress","kind":"QuotaReject","actor":{},"subject":{},"reason":"ok","attrs":{},"prev":"b3:0"}' > evil.float.json
 printf '%s\n' '{"prev":"b3:0","attrs":{},"reason":"ok","subject":{},"actor":{"anon":true},"kind":"GetServed","stream":"ingress","seq":1,"writer_id":"svc-gateway@inst-1","ts_ms":1730246400000,"v":1}' > evil.key_order.json
@@ -28,7 +28,7 @@ big=$(head -c 1100 /dev/zero | tr '\0' 'x')
 printf '%s\n' '{"v":1,"ts_ms":1730246400000,"writer_id":"svc-gateway@inst-1","seq":1,"stream":"ingress","kind":"GetServed","actor":{"anon":true},"subject":{},"reason":"ok","attrs":{"blob":"'$big'"},"prev":"b3:0"}' > evil.oversize_attrs.json
 for f in evil.*.json; do canon < "$f" > "${f%.json}.canon.expected"; done
 
-# INTEROP §5.4: a batch of seq 100..199 of one chain, and a twin with one byte changed.
+# A batch of seq 100..199 of one chain, and a twin with one byte changed.
 prev=b3:0
 : > merkle.batch.jsonl
 for seq in $(seq 1 199); do
