@@ -170,7 +170,7 @@ Status CheckpointBuilder::Stop(Clock::time_point deadline) {
     return Status(Code::kClosed,
                   std::to_string(left) + " export batch(es) not written by the deadline");
   }
-  return healthy_ ? Status::Ok() : Status(Code::kIo, "the last export attempt failed");
+  return HealthLocked();
 }
 
 bool CheckpointBuilder::WaitIdle(Clock::time_point deadline) {
@@ -193,6 +193,15 @@ uint64_t CheckpointBuilder::refused_total() const {
 bool CheckpointBuilder::healthy() const {
   std::lock_guard<std::mutex> lock(mu_);
   return healthy_;
+}
+Status CheckpointBuilder::Health() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return HealthLocked();
+}
+Status CheckpointBuilder::HealthLocked() const {
+  if (healthy_) return Status::Ok();
+  return Status(Code::kIo, "the last export attempt failed: " + last_failure_.message(),
+                last_failure_.sys_errno());
 }
 void CheckpointBuilder::RenderHistogram(std::string* out) const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -283,6 +292,7 @@ void CheckpointBuilder::Run() {
           error = s.message() + " (refused, not retried)";
         } else {
           failures_++;
+          last_failure_ = s;
           Retry& r = retry_[key];
           r.backoff = r.backoff.count() == 0 ? std::chrono::milliseconds(100)
                                              : std::min<std::chrono::milliseconds>(

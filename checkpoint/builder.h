@@ -142,6 +142,8 @@ class CheckpointBuilder {
   uint64_t export_failures_total() const;  // attempts that failed (io_timeouts_total{op=export})
   uint64_t refused_total() const;          // cuts refused as inconsistent with the stream
   bool healthy() const;                    // the last export attempt succeeded
+  // Ok when healthy; else the failure of the last attempt (its errno kept: IsDiskFull()).
+  Status Health() const;
   void RenderHistogram(std::string* out) const;  // export_batch_seconds
 
  private:
@@ -152,6 +154,7 @@ class CheckpointBuilder {
     std::string last_key_id;
   };
   void Run();
+  Status HealthLocked() const;  // REQUIRES: mu_ held
   std::optional<size_t> PickLocked(std::chrono::steady_clock::time_point now,
                                    std::chrono::steady_clock::time_point* wake) const;
   // The manifest at `path` exists: adopts its checkpoint into *checkpoint if it is the one
@@ -180,6 +183,7 @@ class CheckpointBuilder {
   };
   std::map<std::pair<std::string, std::string>, Retry> retry_;
   bool stopping_ = false, busy_ = false, started_ = false, healthy_ = true;
+  Status last_failure_;  // of the last failed attempt; guarded by mu_
   std::chrono::steady_clock::time_point deadline_;
   std::thread thread_;
   uint64_t checkpoints_ = 0, failures_ = 0, refused_ = 0;

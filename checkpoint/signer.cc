@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "engine/core/check.h"
+#include "wal/files.h"
 
 namespace ron {
 
@@ -31,77 +32,12 @@ Status EnsureSodium() {
   return Status::Ok();
 }
 
-// Zeroes every byte a string may hold, including capacity past its size, then empties it.
-void Wipe(std::string* s) {
-  s->resize(s->capacity());
-  sodium_memzero(s->data(), s->size());
-  s->clear();
-}
+using wal::Wipe;
 
 // A valid pointer even for an empty view: libsodium is not promised to accept nullptr.
 const unsigned char* Bytes(std::string_view s) {
   static const unsigned char kEmpty = 0;
   return s.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(s.data());
-}
-
-std::string ModeText(mode_t mode) {
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
-}
-
-std::string ErrnoText(int err) { return std::strerror(err); }
-
-// Reads a whole regular file of at most `max_bytes` into *out without reallocating it (so a
-// secret leaves no stray copy). `what` names the file in messages ("key file"). With
-// `require_0600` the mode must be exactly 0600.
-Status ReadSmallFile(const std::string& path, std::string_view what, size_t max_bytes,
-                     bool require_0600, std::string* out) {
-  const std::string name = std::string(what) + " " + path;
-  // O_NONBLOCK keeps a FIFO from blocking the open; it is refused below as not regular.
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0) return Status(Code::kIo, "cannot open " + name + ": " + ErrnoText(errno));
-  struct stat st {};
-  Status status;
-  if (fstat(fd, &st) != 0) {
-    status = Status(Code::kIo, "cannot stat " + name + ": " + ErrnoText(errno));
-  } else if (!S_ISREG(st.st_mode)) {
-    status = Status(Code::kSchema, name + " is not a regular file");
-  } else if (require_0600 && (st.st_mode & 07777) != 0600) {
-    status = Status(Code::kSchema, name + " has mode " + ModeText(st.st_mode) + "; must be 0600");
-  } else if (static_cast<uint64_t>(st.st_size) > max_bytes) {
-    status =
-        Status(Code::kSchema, name + " is longer than " + std::to_string(max_bytes) + " bytes");
-  }
-  if (!status.ok()) {
-    close(fd);
-    return status;
-  }
-  out->clear();
-  out->resize(max_bytes + 1);  // one spare byte detects a file that grew after fstat
-  size_t size = 0;
-  while (size < out->size()) {
-    const ssize_t n = read(fd, out->data() + size, out->size() - size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      status = Status(Code::kIo, "cannot read " + name + ": " + ErrnoText(errno));
-      break;
-    }
-    if (n == 0) break;
-    size += static_cast<size_t>(n);
-  }
-  close(fd);
-  if (status.ok() && size > max_bytes) {
-    status =
-        Status(Code::kSchema, name + " is longer than " + std::to_string(max_bytes) + " bytes");
-  }
-  if (!status.ok()) {
-    Wipe(out);
-    return status;
-  }
-  sodium_memzero(out->data() + size, out->size() - size);
-  out->resize(size);
-  return Status::Ok();
 }
 
 // Parses key file text into its key id and seed. Messages never quote the content.
@@ -125,50 +61,6 @@ Status ParseKeyFile(const std::string& path, std::string_view text, std::string*
   }
   *key_id = std::string(id);
   return Status::Ok();
-}
-
-std::string Dirname(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-// Writes `data` in full to a new file (O_EXCL, mode 0600) and makes it and its directory entry
-// durable. On failure removes what it created.
-Status CreateSecretFile(const std::string& path, std::string_view data) {
-  const std::string name = "key file " + path;
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0 && errno == EEXIST) {
-    return Status(Code::kIo, name + " already exists; refusing to overwrite");
-  }
-  if (fd < 0) return Status(Code::kIo, "cannot create " + name + ": " + ErrnoText(errno));
-  Status status;
-  // The umask may have taken bits away from 0600; set it exactly.
-  if (fchmod(fd, 0600) != 0) status = Status(Code::kIo, "cannot chmod " + name);
-  size_t done = 0;
-  while (status.ok() && done < data.size()) {
-    const ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) status = Status(Code::kIo, "cannot write " + name + ": " + ErrnoText(errno));
-    if (n > 0) done += static_cast<size_t>(n);
-  }
-  if (status.ok() && fsync(fd) != 0) {
-    status = Status(Code::kIo, "cannot fsync " + name + ": " + ErrnoText(errno));
-  }
-  if (close(fd) != 0 && status.ok()) {
-    status = Status(Code::kIo, "cannot close " + name + ": " + ErrnoText(errno));
-  }
-  if (status.ok()) {
-    const std::string dir = Dirname(path);
-    const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd < 0 || fsync(dir_fd) != 0) {
-      status = Status(Code::kIo, "cannot fsync directory " + dir + ": " + ErrnoText(errno));
-    }
-    if (dir_fd >= 0) close(dir_fd);
-  }
-  if (!status.ok()) unlink(path.c_str());
-  return status;
 }
 
 bool IsBlank(std::string_view line) {
@@ -224,7 +116,8 @@ std::unique_ptr<Ed25519Signer> Ed25519Signer::FromSeed(std::string key_id, const
 Result<std::unique_ptr<Ed25519Signer>> Ed25519Signer::FromKeyFile(const std::string& path) {
   RON_RETURN_IF_ERROR(EnsureSodium());
   std::string text, key_id, seed;
-  Status status = ReadSmallFile(path, "key file", kMaxKeyFileBytes, /*require_0600=*/true, &text);
+  Status status =
+      wal::ReadSecretFile(path, "key file", kMaxKeyFileBytes, /*require_0600=*/true, &text);
   if (status.ok()) status = ParseKeyFile(path, text, &key_id, &seed);
   Wipe(&text);
   if (!status.ok()) return status;
@@ -270,7 +163,8 @@ Status WriteKeyFile(const std::string& path, const std::string& key_id,
   line.append(kKeyFileMagic).append(" ").append(key_id).append(" ").append(seed_b64).append("\n");
   Wipe(&seed_b64);
   const Status status =
-      derived ? CreateSecretFile(path, line) : Status(Code::kIo, "ed25519 key derivation failed");
+      derived ? wal::CreateExclusiveFile(path, "key file", line)
+              : Status(Code::kIo, "ed25519 key derivation failed");
   Wipe(&line);
   if (!status.ok()) return status;
   *public_key_line = key_id + " " + std::string(kAlgEd25519) + " " +
@@ -346,8 +240,8 @@ Result<TrustedKeys> TrustedKeys::Load(const std::string& path) {
                                      ": anybody may change it; remove the others' write bit");
   }
   std::string text;
-  RON_RETURN_IF_ERROR(ReadSmallFile(path, "trusted keys file", kMaxTrustedKeysFileBytes,
-                                    /*require_0600=*/false, &text));
+  RON_RETURN_IF_ERROR(wal::ReadSecretFile(path, "trusted keys file", kMaxTrustedKeysFileBytes,
+                                          /*require_0600=*/false, &text));
   auto parsed = Parse(text);
   if (!parsed.ok()) {
     return Status(Code::kSchema, "trusted keys file " + path + ": " + parsed.status().message());

@@ -709,8 +709,9 @@ class Engine::Impl {
                   HandleRead(&task);
                 } else {
                   engine_->metrics_.drop_io++;
-                  Reject(task.ticket,
-                         Status(Code::kIo, "disk_full: writes are suspended until space returns"));
+                  Reject(task.ticket, Status(Code::kIo,
+                                             "disk_full: writes are suspended until space returns",
+                                             ENOSPC));
                 }
               },
               t);
@@ -759,7 +760,7 @@ class Engine::Impl {
         Status status;
         if (st.stream != nullptr && st.stream->durable_seq() < st.receipt.seq) {
           status = st.stream->failure().ok() ? committed
-                                             : Status(Code::kIo, st.stream->failure().message());
+                                             : wal::AsIoError(st.stream->failure());
           if (status.ok()) status = Status(Code::kIo, "record not durable");
         }
         if (status.ok() && st.outcome == AppendOutcome::kDuplicate) {
@@ -804,8 +805,7 @@ class Engine::Impl {
     // WAL's fatal-error rule) or suspend all writes of this worker until space returns.
     void WatchSpace(const Status& committed) {
       const AuditConfig& config = engine_->options_.config;
-      const bool disk_full =
-          !committed.ok() && committed.message().find("disk_full") != std::string::npos;
+      const bool disk_full = committed.IsDiskFull();
       if (disk_full && config.wal.disk_full_action == DiskFullAction::kSuspend) {
         suspended_ = true;
         engine_->suspended_workers_++;
@@ -1563,7 +1563,7 @@ class Engine::Impl {
       RON_RETURN_IF_ERROR(t->result().status());
     }
     if (!builder_->WaitIdle(deadline)) return Status(Code::kBusy, "deadline exceeded");
-    if (!builder_->healthy()) return Status(Code::kIo, "the last export attempt failed");
+    RON_RETURN_IF_ERROR(builder_->Health());
     return Status::Ok();
   }
 

@@ -16,7 +16,8 @@ namespace ron::wal {
 namespace {
 
 Status Errno(const std::string& what, const std::string& path, int err = errno) {
-  return Status(Code::kIo, what + " " + path + ": " + std::strerror(err));
+  const char* prefix = err == ENOSPC || err == EDQUOT ? "disk_full: " : "";
+  return Status(Code::kIo, prefix + what + " " + path + ": " + std::strerror(err), err);
 }
 
 std::string ModeText(mode_t mode) {
@@ -182,6 +183,88 @@ Status ReadSmallFile(const std::string& path, size_t max_bytes, std::string* out
     }
   }
   close(fd);
+  return status;
+}
+
+void Wipe(std::string* s) {
+  s->resize(s->capacity());
+  explicit_bzero(s->data(), s->size());
+  s->clear();
+}
+
+Status ReadSecretFile(const std::string& path, std::string_view what, size_t max_bytes,
+                      bool require_0600, std::string* out) {
+  const std::string name = std::string(what) + " " + path;
+  // O_NONBLOCK keeps a FIFO from blocking the open; it is refused below as not regular.
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) return Errno("cannot open", name);
+  struct stat st {};
+  Status status;
+  if (fstat(fd, &st) != 0) {
+    status = Errno("cannot stat", name);
+  } else if (!S_ISREG(st.st_mode)) {
+    status = Status(Code::kSchema, name + " is not a regular file");
+  } else if (require_0600 && (st.st_mode & 07777) != 0600) {
+    status = Status(Code::kSchema, name + " has mode " + ModeText(st.st_mode) + "; must be 0600");
+  } else if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    status =
+        Status(Code::kSchema, name + " is longer than " + std::to_string(max_bytes) + " bytes");
+  }
+  if (!status.ok()) {
+    close(fd);
+    return status;
+  }
+  out->clear();
+  out->resize(max_bytes + 1);  // one spare byte detects a file that grew after fstat
+  size_t size = 0;
+  while (size < out->size()) {
+    const ssize_t n = read(fd, out->data() + size, out->size() - size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      status = Errno("cannot read", name);
+      break;
+    }
+    if (n == 0) break;
+    size += static_cast<size_t>(n);
+  }
+  close(fd);
+  if (status.ok() && size > max_bytes) {
+    status =
+        Status(Code::kSchema, name + " is longer than " + std::to_string(max_bytes) + " bytes");
+  }
+  if (!status.ok()) {
+    Wipe(out);
+    return status;
+  }
+  explicit_bzero(out->data() + size, out->size() - size);
+  out->resize(size);
+  return Status::Ok();
+}
+
+Status CreateExclusiveFile(const std::string& path, std::string_view what, std::string_view data) {
+  const std::string name = std::string(what) + " " + path;
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0 && errno == EEXIST) {
+    return Status(Code::kIo, name + " already exists; refusing to overwrite", EEXIST);
+  }
+  if (fd < 0) return Errno("cannot create", name);
+  Status status;
+  // The umask may have taken bits away from 0600; set it exactly.
+  if (fchmod(fd, 0600) != 0) status = Errno("cannot chmod", name);
+  size_t done = 0;
+  while (status.ok() && done < data.size()) {
+    const ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) status = Errno("cannot write", name);
+    if (n > 0) done += static_cast<size_t>(n);
+  }
+  if (status.ok() && fsync(fd) != 0) status = Errno("cannot fsync", name);
+  if (close(fd) != 0 && status.ok()) status = Errno("cannot close", name);
+  if (status.ok()) {
+    const size_t slash = path.find_last_of('/');
+    status = FsyncDir(slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash));
+  }
+  if (!status.ok()) unlink(path.c_str());
   return status;
 }
 

@@ -53,6 +53,23 @@ Status OpenOwnFileForWrite(const std::string& path, int extra_flags, int* fd);
 Status ReadSmallFile(const std::string& path, size_t max_bytes, std::string* out,
                      Links links = Links::kRefuse);
 
+// Files an operator hands in that may hold a secret (key files; trusted-keys lists): reads a
+// whole regular file of at most `max_bytes` into *out without reallocating it, so a secret
+// leaves no stray copy, and wipes *out on failure. `what` names the file in messages ("key
+// file"). Schema (the key-file contract) when it is not a regular file, longer than
+// `max_bytes`, or, with `require_0600`, of any mode but exactly 0600; Io when it cannot be
+// opened or read.
+Status ReadSecretFile(const std::string& path, std::string_view what, size_t max_bytes,
+                      bool require_0600, std::string* out);
+
+// Creates `path` exclusively (O_EXCL, never through a link) with mode exactly 0600, writes
+// `data`, and makes the file and its directory entry durable; on failure removes what it
+// created. An existing path is Io ("already exists; refusing to overwrite").
+Status CreateExclusiveFile(const std::string& path, std::string_view what, std::string_view data);
+
+// Zeroes every byte a string may hold, including capacity past its size, then empties it.
+void Wipe(std::string* s);
+
 // Writes `bytes` to `path` atomically, mode 0600: a temporary file beside it is created
 // exclusively (a stale one from a crash is removed first; neither is ever followed through a
 // link), written, fsync'd, renamed over `path`, and the directory fsync'd. With

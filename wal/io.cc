@@ -261,10 +261,8 @@ std::unique_ptr<IoBackend> MakeIoBackend(IoBackendKind kind, FaultInjector* faul
 
 Status IoErrorStatus(int negative_errno, std::string_view what) {
   const int e = -negative_errno;
-  if (e == ENOSPC || e == EDQUOT) {
-    return Status(Code::kIo, "disk_full: " + std::string(what) + ": " + std::strerror(e));
-  }
-  return Status(Code::kIo, std::string(what) + ": " + std::strerror(e));
+  const char* prefix = e == ENOSPC || e == EDQUOT ? "disk_full: " : "";
+  return Status(Code::kIo, prefix + std::string(what) + ": " + std::strerror(e), e);
 }
 
 }  // namespace ron::wal

@@ -66,6 +66,10 @@ std::unique_ptr<IoBackend> MakeIoBackend(IoBackendKind kind, FaultInjector* faul
 // Converts a negative errno from a write/fsync into the stream-fatal Status (Io; ENOSPC and
 // EDQUOT are reported as disk_full).
 Status IoErrorStatus(int negative_errno, std::string_view what);
+// `status` as an Io error, with its message and errno (a stream failed by it answers Io).
+inline Status AsIoError(const Status& status) {
+  return Status(Code::kIo, status.message(), status.sys_errno());
+}
 
 }  // namespace ron::wal
 

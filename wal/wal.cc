@@ -500,7 +500,7 @@ void Wal::Fail(StreamWal* s, const Status& status) {
 
 Status Wal::Stage(StreamWal* s, const CanonicalRecord& record) {
   if (s->state_ == StreamState::kFrozen) return s->failure_;
-  if (s->state_ == StreamState::kFailed) return Status(Code::kIo, s->failure_.message());
+  if (s->state_ == StreamState::kFailed) return AsIoError(s->failure_);
   if (record.record.seq != s->head_seq_ + 1) {
     return Status(Code::kSeqGap, "seq " + std::to_string(record.record.seq) + " after head " +
                                      std::to_string(s->head_seq_));
@@ -518,7 +518,7 @@ Status Wal::Stage(StreamWal* s, const CanonicalRecord& record) {
   s->last_write_ = ++write_clock_;
   if (SegmentFull(s, segment::FrameBytes(record.bytes.size()))) {
     RON_RETURN_IF_ERROR(CommitStreams(false));
-    if (s->state_ != StreamState::kOk) return Status(Code::kIo, s->failure_.message());
+    if (s->state_ != StreamState::kOk) return AsIoError(s->failure_);
     Status sealed = SealActiveSegment(s);
     if (!sealed.ok()) {
       Fail(s, sealed);

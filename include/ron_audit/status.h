@@ -8,6 +8,7 @@
 #ifndef RON_AUDIT_STATUS_H_
 #define RON_AUDIT_STATUS_H_
 
+#include <cerrno>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -47,6 +48,10 @@ class [[nodiscard]] RON_AUDIT_EXPORT Status {
  public:
   Status() = default;
   Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
+  // An error caused by a failed system call: `sys_errno` is its errno (kept, so that callers
+  // decide on the cause, never on the message text).
+  Status(Code code, std::string message, int sys_errno)
+      : code_(code), sys_errno_(sys_errno), message_(std::move(message)) {}
   explicit Status(Code code) : code_(code) {}
 
   static Status Ok() { return Status(); }
@@ -55,6 +60,11 @@ class [[nodiscard]] RON_AUDIT_EXPORT Status {
   Code code() const { return code_; }
   // Human detail for logs and CLI stderr. Never contains record bodies, keys or secrets.
   const std::string& message() const { return message_; }
+  // The errno of the system call that failed, or 0 when the error has another cause.
+  int sys_errno() const { return sys_errno_; }
+  // True for an error caused by a full disk or an exhausted quota (ENOSPC, EDQUOT), wherever
+  // it happened: a WAL write or fsync, a directory fsync, an atomic file write.
+  bool IsDiskFull() const { return sys_errno_ == ENOSPC || sys_errno_ == EDQUOT; }
   // "Code" or "Code: message".
   std::string ToString() const;
 
@@ -63,6 +73,7 @@ class [[nodiscard]] RON_AUDIT_EXPORT Status {
 
  private:
   Code code_ = Code::kOk;
+  int sys_errno_ = 0;
   std::string message_;
 };
 
