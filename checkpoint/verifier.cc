@@ -6,10 +6,13 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <memory>
 #include <set>
 #include <thread>
 
 #include "checkpoint/merkle.h"
+#include "engine/core/canonical.h"
+#include "engine/core/key_rotation.h"
 #include "segment/segment_format.h"
 #include "wal/files.h"
 #include "wal/reader.h"
@@ -193,29 +196,24 @@ void LoadStreamManifests(const ExportVerifyOptions& options, const std::string& 
 
 namespace {
 
-// A KeyRotated record as the engine writes it (engine.cc KeyRotatedDraft): kind KeyRotated,
-// attrs {"new_key_id":…,"old_key_id":…}. Top-level keys come in a fixed order, so the kind is
-// followed by the actor.
-constexpr std::string_view kRotatedKind = ",\"kind\":\"KeyRotated\",\"actor\":";
 struct Rotation {
   uint64_t seq = 0;
   std::string old_key, new_key;
 };
 
-// The value of string field `key` in canonical attrs text (no escapes in key ids), or "".
-std::string AttrString(std::string_view json, std::string_view key) {
-  const std::string pattern = "\"" + std::string(key) + "\":\"";
-  const size_t at = json.find(pattern, json.find(",\"attrs\":{"));
-  if (at == std::string_view::npos) return "";
-  const size_t from = at + pattern.size();
-  const size_t to = json.find('"', from);
-  return to == std::string_view::npos ? "" : std::string(json.substr(from, to - from));
-}
-
-void NoteRotation(const wal::RecordView& r, std::vector<Rotation>* out) {
-  // The record itself was verified by the scan (canonical bytes, hash, link) before this.
-  Rotation rotation{r.seq, AttrString(r.json, "old_key_id"), AttrString(r.json, "new_key_id")};
-  if (!rotation.new_key.empty()) out->push_back(std::move(rotation));
+// Notes a KeyRotated record (engine/core/key_rotation.h). The scan verified the record (bytes,
+// hash, link) before this; it is parsed as a record, so only its own kind and top-level attrs
+// count, never look-alikes nested in attrs.
+void NoteRotation(const wal::RecordView& r, const Limits& limits,
+                  std::unique_ptr<Canonicalizer>* canonicalizer, std::vector<Rotation>* out) {
+  if (!MayBeKeyRotated(r.json)) return;
+  if (*canonicalizer == nullptr) *canonicalizer = std::make_unique<Canonicalizer>(limits);
+  CanonicalRecord record;
+  if (!(*canonicalizer)->Canonicalize(r.json, &record).ok()) return;
+  Rotation rotation{r.seq, "", ""};
+  if (ParseKeyRotated(record.record, &rotation.old_key, &rotation.new_key)) {
+    out->push_back(std::move(rotation));
+  }
 }
 
 // Verifies one stream into its own report (counts, notes, tails and the first failure).
@@ -241,6 +239,7 @@ void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_w
     }
   }
   std::vector<Rotation> rotations;  // the stream's KeyRotated records
+  std::unique_ptr<Canonicalizer> canonicalizer;  // made for the first look-alike
   if (!in_wal_stream && cps.empty()) {
     // An export directory without a manifest and without a WAL stream holds no evidence.
     report->streams = 0;
@@ -287,7 +286,7 @@ void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_w
       wal::StreamDir(options.wal_dir, writer_id, stream), writer_id, stream, options.limits,
       wal::VerifyLevel::kFull, &scan, [&](const wal::RecordView& r) {
         report->bytes += r.json.size();
-        if (r.json.find(kRotatedKind) != std::string_view::npos) NoteRotation(r, &rotations);
+        NoteRotation(r, options.limits, &canonicalizer, &rotations);
         const Digest leaf = RecordLeafHash(r.self_hash);
         tree.Push(leaf);
         if (ci >= cps.size()) return true;

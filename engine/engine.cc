@@ -21,6 +21,7 @@
 #include "checkpoint/builder.h"
 #include "engine/core/canonical.h"
 #include "engine/core/check.h"
+#include "engine/core/key_rotation.h"
 #include "engine/core/verify.h"
 #include "engine/privacy.h"
 #include "engine/testing_hooks.h"
@@ -1199,16 +1200,6 @@ class Engine::Impl {
                                       "(EngineOptions::previous_signer)")});
     }
     return Status::Ok();
-  }
-
-  static std::string KeyRotatedDraft(const std::string& old_id, const std::string& new_id) {
-    std::string draft = R"({"kind":"KeyRotated","actor":{},"subject":{},"reason":"key_rotation",)";
-    draft += R"("attrs":{"new_key_id":)";
-    AppendJsonString(new_id, &draft);
-    draft += R"(,"old_key_id":)";
-    AppendJsonString(old_id, &draft);
-    draft += "}}";
-    return draft;
   }
 
   // Export sinks: checkpoints are cut from the WAL's records, so they need sink=wal+export.

@@ -664,6 +664,34 @@ TEST_F(ExportTest, RestartWithANewKeyRecordsTheRotationAndCrossSigns) {
   EXPECT_EQ(Verify(&all).reason, "missing_cross_signature");
 }
 
+// A host's own KeyRotated record counts by its top-level attrs only: a look-alike nested in its
+// attrs announces nothing, so a change to the key it names is still unannounced.
+TEST_F(ExportTest, ANestedKeyIdInARecordAnnouncesNoRotation) {
+  std::shared_ptr<Signer> key = Key("ops-1", 1);
+  {
+    auto engine = Engine::Open(Options(key));
+    ASSERT_TRUE(engine.ok());
+    Emit(engine.value().get(), "s1", 1500);
+    auto t = engine.value()->Emit(
+        "s1", R"({"kind":"KeyRotated","actor":{},"subject":{},"reason":"ok","attrs":)"
+              R"({"a":{"new_key_id":"ops-9","old_key_id":"ops-1"},)"
+              R"("new_key_id":"ops-7","old_key_id":"ops-5"}})");
+    ASSERT_TRUE(t.ok());
+    ASSERT_TRUE(t.value().Wait(In(seconds(30))).ok());
+    Emit(engine.value().get(), "s1", 499, 2000);  // checkpoints [1,1000] and [1001,2000]
+    ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
+  }
+  EXPECT_TRUE(Verify(nullptr).failure.ok()) << Verify(nullptr).reason;
+  // The second checkpoint claims ops-9: only the nested look-alike names ops-1 → ops-9.
+  Manifest later;
+  ASSERT_TRUE(ParseManifest(testing::ReadFile(ManifestPath("s1", 2000)), &later).ok());
+  later.checkpoints[0].signer_key_id = "ops-9";
+  testing::WriteFile(ManifestPath("s1", 2000), later.Json());
+  const auto r = Verify(nullptr);
+  EXPECT_EQ(r.reason, "unannounced_rotation") << r.failure.ToString();
+  EXPECT_EQ(r.file, ManifestPath("s1", 2000));
+}
+
 TEST_F(ExportTest, ReceiptsProveInclusionAndConsistencyOfflineAndRejectEveryChange) {
   std::shared_ptr<Signer> key = Key("ops-1", 1);
   WriteEvidence(key);
