@@ -1,634 +1,24 @@
+// The full parser of the canonical form (Canonicalizer): any valid JSON text of a record, draft
+// or sealed record, parsed with simdjson, NFC-normalized, checked against every field rule and
+// bound, and rendered canonical. The writer, the one-pass reader and the ranking of rejected
+// inputs live beside it (json_text.cc, canonical_reader.cc, json_errors.cc).
 #include "engine/core/canonical.h"
 
 #include <simdjson.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include <algorithm>
 #include <array>
-#include <charconv>
-#include <cstring>
 #include <deque>
 #include <vector>
 
+#include "engine/core/canonical_rules.h"
 #include "engine/core/check.h"
 #include "engine/core/unicode.h"
 
 namespace ron {
-namespace {
 
+using namespace internal;  // NOLINT: the shared rules of canonical_rules.h
 namespace dom = simdjson::dom;
-
-// Top-level keys in canonical order (docs/FORMAT.md §1). The index is the key's bit in a seen-mask.
-enum TopKey : int {
-  kV,
-  kTsMs,
-  kWriterId,
-  kSeq,
-  kStream,
-  kKind,
-  kActor,
-  kSubject,
-  kReason,
-  kAttrs,
-  kPrev,
-  kSelfHash,
-  kTopKeyCount
-};
-constexpr std::array<std::string_view, kTopKeyCount> kTopKeyNames = {
-    "v",     "ts_ms",   "writer_id", "seq",   "stream", "kind",
-    "actor", "subject", "reason",    "attrs", "prev",   "self_hash"};
-
-// Matches a raw key against the top-level names. Keys are compared as given: NFC cannot map a
-// non-ASCII key onto one of these lowercase ASCII names, so a non-ASCII key is simply unknown.
-int TopKeyIndex(std::string_view key) {
-  for (int i = 0; i < kTopKeyCount; ++i) {
-    if (kTopKeyNames[i] == key) return i;
-  }
-  return -1;
-}
-
-bool IsAsciiLetter(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
-bool IsAsciiDigit(char c) { return c >= '0' && c <= '9'; }
-
-// kind: [A-Za-z][A-Za-z0-9_.]{0,63}
-bool IsValidKind(std::string_view s) {
-  if (s.empty() || s.size() > kMaxKindBytes || !IsAsciiLetter(s[0])) return false;
-  return std::all_of(s.begin() + 1, s.end(), [](char c) {
-    return IsAsciiLetter(c) || IsAsciiDigit(c) || c == '_' || c == '.';
-  });
-}
-
-// reason: [A-Za-z0-9_.:-]{1,64}
-bool IsValidReason(std::string_view s) {
-  if (s.empty() || s.size() > kMaxReasonBytes) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return IsAsciiLetter(c) || IsAsciiDigit(c) || c == '_' || c == '.' || c == ':' || c == '-';
-  });
-}
-
-// writer_id and stream: NFC UTF-8 of 1..max bytes without control characters.
-bool IsValidName(std::string_view s, size_t max_bytes) {
-  return !s.empty() && s.size() <= max_bytes && !HasControlCharacter(s);
-}
-
-void AppendUint(uint64_t value, std::string* out) {
-  char buf[24];
-  const auto result = std::to_chars(buf, buf + sizeof(buf), value);
-  out->append(buf, static_cast<size_t>(result.ptr - buf));
-}
-
-void AppendInt(int64_t value, std::string* out) {
-  char buf[24];
-  const auto result = std::to_chars(buf, buf + sizeof(buf), value);
-  out->append(buf, static_cast<size_t>(result.ptr - buf));
-}
-
-// ---- Classification of inputs simdjson rejects -------------------------------------------
-//
-// simdjson reports the first problem its stages meet (invalid UTF-8 before structure, say),
-// but the law ranks them: malformed JSON, then Float, then Utf8. So on failure we make a
-// sanitized copy in which every UTF-8 or surrogate problem and every out-of-range number is
-// replaced by something harmless of the same length, and parse that: if it still fails the
-// document is malformed; otherwise the replacements tell which rule was broken.
-
-struct Sanitized {
-  std::string text;
-  bool had_bad_utf8 = false;
-  bool had_lone_surrogate = false;
-  bool had_float = false;
-  bool had_big_integer = false;
-};
-
-int HexDigitValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Decodes the 4 hex digits after "\u" at s[i] (i points at the backslash). -1 if malformed.
-int DecodeUnicodeEscape(const std::string& s, size_t i) {
-  if (i + 6 > s.size() || s[i] != '\\' || s[i + 1] != 'u') return -1;
-  int value = 0;
-  for (size_t k = i + 2; k < i + 6; ++k) {
-    const int d = HexDigitValue(s[k]);
-    if (d < 0) return -1;
-    value = value << 4 | d;
-  }
-  return value;
-}
-
-// Length of a JSON number token starting at s[i] if it matches the JSON grammar
-// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, else 0. Sets *is_integer.
-size_t JsonNumberLength(const std::string& s, size_t i, bool* is_integer) {
-  size_t k = i;
-  const auto digit_at = [&](size_t p) { return p < s.size() && IsAsciiDigit(s[p]); };
-  if (k < s.size() && s[k] == '-') ++k;
-  if (!digit_at(k)) return 0;
-  if (s[k] == '0') {
-    ++k;
-  } else {
-    while (digit_at(k)) ++k;
-  }
-  *is_integer = true;
-  if (k < s.size() && s[k] == '.') {
-    ++k;
-    if (!digit_at(k)) return 0;
-    while (digit_at(k)) ++k;
-    *is_integer = false;
-  }
-  if (k < s.size() && (s[k] == 'e' || s[k] == 'E')) {
-    ++k;
-    if (k < s.size() && (s[k] == '+' || s[k] == '-')) ++k;
-    if (!digit_at(k)) return 0;
-    while (digit_at(k)) ++k;
-    *is_integer = false;
-  }
-  return k - i;
-}
-
-bool IntegerTokenFits(std::string_view token) {
-  if (token[0] == '-') {
-    int64_t v;
-    const auto r = std::from_chars(token.data(), token.data() + token.size(), v);
-    return r.ec == std::errc() && r.ptr == token.data() + token.size();
-  }
-  uint64_t v;
-  const auto r = std::from_chars(token.data(), token.data() + token.size(), v);
-  return r.ec == std::errc() && r.ptr == token.data() + token.size();
-}
-
-void SanitizeString(Sanitized* out, size_t* pos) {
-  std::string& s = out->text;
-  size_t i = *pos + 1;  // after the opening quote
-  while (i < s.size() && s[i] != '"') {
-    if (s[i] != '\\') {
-      ++i;
-      continue;
-    }
-    const int unit = DecodeUnicodeEscape(s, i);
-    if (unit < 0) {
-      i += 2;  // a simple escape, or a malformed one that the re-parse will reject
-      continue;
-    }
-    if (unit >= 0xD800 && unit <= 0xDBFF) {
-      const int low = DecodeUnicodeEscape(s, i + 6);
-      if (low >= 0xDC00 && low <= 0xDFFF) {
-        i += 12;
-        continue;
-      }
-    }
-    if (unit >= 0xD800 && unit <= 0xDFFF) {
-      s.replace(i, 6, "\\u003f");
-      out->had_lone_surrogate = true;
-    }
-    i += 6;
-  }
-  *pos = i + 1;
-}
-
-Sanitized Sanitize(std::string_view json) {
-  Sanitized out;
-  out.text.assign(json);
-  std::string& s = out.text;
-  for (size_t i = 0; i < s.size();) {
-    const size_t n = ValidUtf8SequenceLength(s, i);
-    if (n == 0) {
-      s[i] = '?';  // '?' is invalid outside strings, so it cannot repair a malformed document
-      out.had_bad_utf8 = true;
-      ++i;
-    } else {
-      i += n;
-    }
-  }
-  for (size_t i = 0; i < s.size();) {
-    if (s[i] == '"') {
-      SanitizeString(&out, &i);
-      continue;
-    }
-    bool is_integer = false;
-    const size_t n = (s[i] == '-' || IsAsciiDigit(s[i])) ? JsonNumberLength(s, i, &is_integer) : 0;
-    if (n == 0) {
-      ++i;
-      continue;
-    }
-    const bool fits = is_integer && IntegerTokenFits(std::string_view(s).substr(i, n));
-    if (!fits) {
-      (is_integer ? out.had_big_integer : out.had_float) = true;
-      s.replace(i, n, std::string(n, ' '));
-      s[i] = '0';
-    }
-    i += n;
-  }
-  return out;
-}
-
-}  // namespace
-
-Status Limits::Validate() const {
-  if (max_attrs_bytes < kMinAttrsBytes || max_attrs_bytes > kDefaultMaxAttrsBytes) {
-    return Status(Code::kSchema, "max_attrs_bytes must be in [256, 1024]");
-  }
-  if (max_record_bytes < max_attrs_bytes + kRecordOverAttrsBytes ||
-      max_record_bytes > kDefaultMaxRecordBytes) {
-    return Status(Code::kSchema, "max_record_bytes must be in [max_attrs_bytes + 512, 4096]");
-  }
-  return Status::Ok();
-}
-
-namespace {
-
-// True if any byte of `word` is below 0x20, '"' or '\\' (the bytes a JSON string must escape).
-// SWAR: eight bytes per step with the "has zero byte" / "has byte less than" bit tricks.
-inline bool NeedsEscape(uint64_t word) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  const uint64_t below_space = (word - kOnes * 0x20) & ~word;
-  const uint64_t quote = word ^ (kOnes * '"');
-  const uint64_t backslash = word ^ (kOnes * '\\');
-  const uint64_t is_quote = (quote - kOnes) & ~quote;
-  const uint64_t is_backslash = (backslash - kOnes) & ~backslash;
-  return ((below_space | is_quote | is_backslash) & kHigh) != 0;
-}
-
-}  // namespace
-
-void AppendJsonString(std::string_view s, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  size_t run_start = 0;
-  size_t i = 0;
-  while (i < s.size()) {
-    // Skip eight clean bytes at a time; most text has nothing to escape.
-    if (i + 8 <= s.size()) {
-      uint64_t word;
-      std::memcpy(&word, s.data() + i, 8);
-      if (!NeedsEscape(word)) {
-        i += 8;
-        continue;
-      }
-    }
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') {
-      ++i;
-      continue;
-    }
-    out->append(s.data() + run_start, i - run_start);
-    run_start = ++i;
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case 0x08:
-        out->append("\\b");
-        break;
-      case 0x09:
-        out->append("\\t");
-        break;
-      case 0x0A:
-        out->append("\\n");
-        break;
-      case 0x0C:
-        out->append("\\f");
-        break;
-      case 0x0D:
-        out->append("\\r");
-        break;
-      default: {
-        const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
-        out->append(esc, sizeof(esc));
-      }
-    }
-  }
-  out->append(s.data() + run_start, s.size() - run_start);
-  out->push_back('"');
-}
-
-void AppendSealed(std::string_view canonical_bytes, const Digest& digest, std::string* out) {
-  RON_CHECK(!canonical_bytes.empty() && canonical_bytes.back() == '}');
-  out->append(canonical_bytes.data(), canonical_bytes.size() - 1);
-  out->append(",\"self_hash\":\"");
-  char text[kHashTextBytes];
-  FormatHashText(digest, text);
-  out->append(text, sizeof(text));
-  out->append("\"}");
-}
-
-Status CheckName(std::string_view name, NameKind kind) {
-  const bool writer = kind == NameKind::kWriterId;
-  const char* key = writer ? "writer_id" : "stream";
-  const size_t max_bytes = writer ? kMaxWriterIdBytes : kMaxStreamBytes;
-  if (!IsValidUtf8(name)) return Status(Code::kUtf8, std::string(key) + " is not valid UTF-8");
-  std::string scratch;
-  std::string_view nfc;
-  if (!NfcNormalize(name, &scratch, &nfc) || nfc != name) {
-    return Status(Code::kSchema, std::string(key) + " must be NFC-normalized");
-  }
-  if (!IsValidName(name, max_bytes)) {
-    return Status(Code::kSchema, std::string(key) + " must be 1.." + std::to_string(max_bytes) +
-                                     " bytes without control characters");
-  }
-  return Status::Ok();
-}
-
-std::string Seal(const CanonicalRecord& record) {
-  if (record.bytes.empty() || record.bytes.back() != '}') return std::string();  // unfilled
-  std::string out;
-  out.reserve(record.bytes.size() + kSealSuffixBytes);
-  AppendSealed(record.bytes, record.digest, &out);
-  return out;
-}
-
-// ---- The fast path: bytes already in canonical form --------------------------------------
-//
-// Every record the engine stores is canonical, so verifiers mostly check bytes that need no
-// rewriting. CanonicalReader walks such bytes once, in the grammar of the canonical form itself,
-// and accepts only what the full path would write byte for byte. Anything it does not handle —
-// non-ASCII text, an escape inside an attrs key, whitespace, a number not in shortest form, an
-// unknown or misplaced key — makes it give up, and the caller takes the full path, which also
-// finds the exact error. It may refuse too much, never accept too much: the property tests and
-// record_parse_fuzzer hold both paths to the same verdict and output.
-
-namespace {
-
-int LowerHexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-class CanonicalReader {
- public:
-  CanonicalReader(std::string_view in, const Limits& limits)
-      : p_(in.data()), end_(in.data() + in.size()), limits_(limits) {}
-
-  bool Read(Record* r) {
-    r->v = kRecordVersion;
-    r->actor = Actor();
-    r->subject = Subject();
-    if (!(Lit("{\"v\":1,\"ts_ms\":") && Digits(&r->ts_ms) && Lit(",\"writer_id\":") &&
-          Text(&r->writer_id) && IsValidName(r->writer_id, kMaxWriterIdBytes) && Lit(",\"seq\":") &&
-          Digits(&r->seq) && r->seq >= 1 && Lit(",\"stream\":") && Text(&r->stream) &&
-          IsValidName(r->stream, kMaxStreamBytes) && Lit(",\"kind\":") && Text(&r->kind) &&
-          IsValidKind(r->kind) && Lit(",\"actor\":{"))) {
-      return false;
-    }
-    bool first = true;
-    if (Lit("\"anon\":")) {
-      if (Lit("true")) {
-        r->actor.anon = true;
-      } else if (Lit("false")) {
-        r->actor.anon = false;
-      } else {
-        return false;
-      }
-      first = false;
-    }
-    if (!(Optional("\"cap_id\":", &first, &r->actor.cap_id) &&
-          Optional("\"key_fpr\":", &first, &r->actor.key_fpr) &&
-          Optional("\"passport_id\":", &first, &r->actor.passport_id) && Lit("},\"subject\":{"))) {
-      return false;
-    }
-    first = true;
-    if (!(Optional("\"content_id\":", &first, &r->subject.content_id) &&
-          Optional("\"ledger_txid\":", &first, &r->subject.ledger_txid) &&
-          Optional("\"name\":", &first, &r->subject.name) && Lit("},\"reason\":") &&
-          Text(&r->reason) && IsValidReason(r->reason) && Lit(",\"attrs\":"))) {
-      return false;
-    }
-    const char* attrs = p_;
-    if (!Object(1) || static_cast<size_t>(p_ - attrs) > limits_.max_attrs_bytes) return false;
-    r->attrs.assign(attrs, static_cast<size_t>(p_ - attrs));
-    return Lit(",\"prev\":") && Text(&r->prev) && IsValidPrev(r->prev) && Lit("}") && p_ == end_;
-  }
-
- private:
-  // A literal of the grammar; a template so that each compare has a constant length (inlined).
-  template <size_t N>
-  bool Lit(const char (&s)[N]) {
-    constexpr size_t n = N - 1;
-    if (static_cast<size_t>(end_ - p_) < n || std::memcmp(p_, s, n) != 0) return false;
-    p_ += n;
-    return true;
-  }
-  bool Peek(char c) const { return p_ < end_ && *p_ == c; }
-
-  // Moves p_ over plain string bytes: printable ASCII other than '"' and backslash.
-  void SkipPlain() {
-#if defined(__SSE2__)
-    // Sixteen bytes a step: a signed compare with 0x20 catches both the C0 controls and the
-    // bytes >= 0x80 (negative as signed).
-    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(0x20);
-    while (end_ - p_ >= 16) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
-      const __m128i stop =
-          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                       _mm_cmplt_epi8(v, space));
-      const int mask = _mm_movemask_epi8(stop);
-      if (mask != 0) {
-        p_ += __builtin_ctz(static_cast<unsigned>(mask));
-        return;
-      }
-      p_ += 16;
-    }
-#endif
-    constexpr uint64_t kHigh = 0x8080808080808080ULL;
-    while (end_ - p_ >= 8) {  // eight bytes at a time
-      uint64_t word;
-      std::memcpy(&word, p_, 8);
-      if (NeedsEscape(word) || (word & kHigh) != 0) return;
-      p_ += 8;
-    }
-  }
-
-  // A JSON string exactly as AppendJsonString writes ASCII text. `raw` gets the bytes between
-  // the quotes, `*escaped` whether any escape occurs.
-  bool String(std::string_view* raw, bool* escaped) {
-    if (!Peek('"')) return false;
-    const char* start = ++p_;
-    *escaped = false;
-    for (;;) {
-      SkipPlain();
-      if (p_ >= end_) return false;
-      const auto c = static_cast<unsigned char>(*p_);
-      if (c == '"') break;
-      if (c < 0x20 || c >= 0x80) return false;  // unescaped control, or non-ASCII: full path
-      if (c != '\\') {
-        ++p_;
-        continue;
-      }
-      if (end_ - p_ < 2) return false;
-      const char e = p_[1];
-      *escaped = true;
-      if (e == '"' || e == '\\' || e == 'b' || e == 't' || e == 'n' || e == 'f' || e == 'r') {
-        p_ += 2;
-        continue;
-      }
-      // \u00xx, lowercase, only for the code points below U+0020 without a short escape.
-      if (e != 'u' || end_ - p_ < 6 || p_[2] != '0' || p_[3] != '0') return false;
-      const int hi = p_[4] - '0', lo = LowerHexValue(p_[5]);
-      if ((hi != 0 && hi != 1) || lo < 0) return false;
-      const int code = hi * 16 + lo;
-      if (code == 0x08 || code == 0x09 || code == 0x0A || code == 0x0C || code == 0x0D) {
-        return false;
-      }
-      p_ += 6;
-    }
-    *raw = std::string_view(start, static_cast<size_t>(p_ - start));
-    ++p_;
-    return true;
-  }
-
-  // A string field of the record, decoded into `out`.
-  bool Text(std::string* out) {
-    std::string_view raw;
-    bool escaped = false;
-    if (!String(&raw, &escaped)) return false;
-    if (!escaped) {
-      out->assign(raw);
-      return true;
-    }
-    out->clear();
-    for (size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] != '\\') {
-        out->push_back(raw[i]);
-        continue;
-      }
-      const char e = raw[++i];
-      constexpr std::string_view kShort = "btnfr", kDecoded = "\b\t\n\f\r";
-      if (e == 'u') {  // \u00xx (String checked the form)
-        out->push_back(static_cast<char>((raw[i + 3] - '0') * 16 + LowerHexValue(raw[i + 4])));
-        i += 4;
-      } else if (const size_t k = kShort.find(e); k != std::string_view::npos) {
-        out->push_back(kDecoded[k]);
-      } else {
-        out->push_back(e);  // " or backslash
-      }
-    }
-    return true;
-  }
-
-  // An optional actor/subject key in its sorted place; absent, it consumes nothing.
-  template <size_t N>
-  bool Optional(const char (&key)[N], bool* first, std::optional<std::string>* slot) {
-    const char* save = p_;
-    if (!*first && !Lit(",")) return true;
-    if (!Lit(key)) {
-      p_ = save;
-      return true;
-    }
-    slot->emplace();
-    *first = false;
-    return Text(&**slot);
-  }
-
-  // A uint64 in shortest form (ts_ms, seq, a non-negative attrs integer).
-  bool Digits(uint64_t* value) {
-    if (p_ >= end_ || !IsAsciiDigit(*p_)) return false;
-    if (*p_ == '0') {  // no leading zeros
-      ++p_;
-      *value = 0;
-      return !(p_ < end_ && IsAsciiDigit(*p_));
-    }
-    uint64_t v = 0;
-    while (p_ < end_ && IsAsciiDigit(*p_)) {
-      const auto d = static_cast<uint64_t>(*p_ - '0');
-      if (v > (UINT64_MAX - d) / 10) return false;  // beyond uint64: full path
-      v = v * 10 + d;
-      ++p_;
-    }
-    *value = v;
-    return true;
-  }
-  // An attrs integer: uint64, or a negative int64 (never -0, which is written 0).
-  bool Int() {
-    uint64_t magnitude = 0;
-    if (!Peek('-')) return Digits(&magnitude);
-    ++p_;
-    return Digits(&magnitude) && magnitude != 0 && magnitude <= (uint64_t{1} << 63);
-  }
-
-  // A value whose container, if it is one, is at `depth`.
-  bool Value(int depth) {
-    if (p_ >= end_) return false;
-    switch (*p_) {
-      case '{':
-        return Object(depth);
-      case '[':
-        if (depth > kMaxAttrsDepth) return false;
-        ++p_;
-        if (Peek(']')) {
-          ++p_;
-          return true;
-        }
-        for (;;) {
-          if (!Value(depth + 1)) return false;
-          if (Peek(']')) {
-            ++p_;
-            return true;
-          }
-          if (!Lit(",")) return false;
-        }
-      case '"': {
-        std::string_view raw;
-        bool escaped;
-        return String(&raw, &escaped);
-      }
-      case 't':
-        return Lit("true");
-      case 'f':
-        return Lit("false");
-      case 'n':
-        return Lit("null");
-      default:
-        return Int();
-    }
-  }
-
-  // An object at `depth` with keys in strictly increasing byte order (so no duplicates).
-  bool Object(int depth) {
-    if (depth > kMaxAttrsDepth || !Lit("{")) return false;
-    if (Peek('}')) {
-      ++p_;
-      return true;
-    }
-    std::string_view previous;
-    for (bool first = true;; first = false) {
-      std::string_view key;
-      bool escaped = false;
-      // An escaped key would have to be compared decoded: left to the full path.
-      if (!String(&key, &escaped) || escaped || (!first && !(previous < key))) return false;
-      previous = key;
-      if (!Lit(":") || !Value(depth + 1)) return false;
-      if (Peek('}')) {
-        ++p_;
-        return true;
-      }
-      if (!Lit(",")) return false;
-    }
-  }
-
-  const char* p_;
-  const char* const end_;
-  const Limits& limits_;
-};
-
-}  // namespace
-
-bool Canonicalizer::ReadCanonical(std::string_view bytes, CanonicalRecord* out) const {
-  if (bytes.size() > limits_.max_record_bytes) return false;
-  CanonicalReader reader(bytes, limits_);
-  if (!reader.Read(&out->record)) return false;
-  out->bytes.assign(bytes);
-  return true;
-}
 
 // ---- The canonicalizer -------------------------------------------------------------------
 
@@ -643,19 +33,28 @@ class Canonicalizer::Impl {
   }
 
   enum class Form { kUnsealed, kSealed, kDraft };
+  // What one Parse reads and produces, passed explicitly down the builders.
+  struct Mode {
+    Form form = Form::kUnsealed;
+    const DraftContext* draft = nullptr;  // REQUIRED for Form::kDraft: the assigned fields
+    bool hash = true;                     // false: leave the digest empty (PrepareDraft)
+  };
 
-  Status Parse(std::string_view json, Form form, CanonicalRecord* out, Digest* stored_hash);
+  Status Parse(std::string_view json, const Mode& mode, CanonicalRecord* out,
+               Digest* stored_hash);
   // Writes a record's fields in canonical layout (strings escaped, attrs as given).
   void WriteRecord(const Record& r, std::string* out, size_t* attrs_bytes);
-  const DraftContext* draft_ = nullptr;  // set while Form::kDraft is parsed
-  bool skip_hash_ = false;               // set by PrepareDraft
+  // Reused by VerifySealed for the sealed text without its self_hash.
+  std::string* sealed_scratch() { return &sealed_scratch_; }
 
  private:
   Status ParseDocument(std::string_view json, dom::element* root);
-  Status BuildRecord(dom::element root, Form form, CanonicalRecord* out, Digest* stored_hash);
-  Status BuildFields(dom::object top, Form form, CanonicalRecord* out, Digest* stored_hash);
+  Status BuildRecord(dom::element root, const Mode& mode, CanonicalRecord* out,
+                     Digest* stored_hash);
+  Status BuildFields(dom::object top, Form form, const DraftContext* draft, CanonicalRecord* out,
+                     Digest* stored_hash);
   Status BuildDraftFields(const std::array<dom::element, kTopKeyCount>& fields, bool has_ts_ms,
-                          CanonicalRecord* out);
+                          const DraftContext& ctx, CanonicalRecord* out);
   Status BuildCommonFields(const std::array<dom::element, kTopKeyCount>& fields, Record* r);
   Status AssignName(std::string_view value, size_t max_bytes, const char* key, std::string* out);
   Status ReadUint(dom::element e, std::string_view key, uint64_t* value);
@@ -683,8 +82,6 @@ class Canonicalizer::Impl {
   std::deque<std::string> key_arena_;
   std::string nfc_scratch_;
   std::string attrs_scratch_;
-
- public:
   std::string sealed_scratch_;
 };
 
@@ -711,29 +108,17 @@ Status Canonicalizer::Impl::ParseDocument(std::string_view json, dom::element* r
   if (parser_.parse(json.data(), json.size()).get(*root) == simdjson::SUCCESS) {
     return Status::Ok();
   }
-  Sanitized sanitized = Sanitize(json);
-  dom::element ignored;
-  if (parser_.parse(sanitized.text.data(), sanitized.text.size()).get(ignored) !=
-      simdjson::SUCCESS) {
-    return Status(Code::kSchema, "malformed JSON");
-  }
-  if (sanitized.had_float) return Status(Code::kFloat, "number with fraction or exponent");
-  if (sanitized.had_bad_utf8) return Status(Code::kUtf8, "invalid UTF-8");
-  if (sanitized.had_lone_surrogate) return Status(Code::kUtf8, "lone surrogate escape");
-  if (sanitized.had_big_integer) {
-    return Status(Code::kSchema, "integer does not fit in int64 or uint64");
-  }
-  return Status(Code::kSchema, "unparseable JSON");
+  return RankRejectedJson(&parser_, json);
 }
 
-Status Canonicalizer::Impl::Parse(std::string_view json, Form form, CanonicalRecord* out,
+Status Canonicalizer::Impl::Parse(std::string_view json, const Mode& mode, CanonicalRecord* out,
                                   Digest* stored_hash) {
   if (json.size() > kMaxInputBytes) {
     return Status(Code::kRecordTooLarge, "input longer than 65536 bytes");
   }
   dom::element root;
   RON_RETURN_IF_ERROR(ParseDocument(json, &root));
-  Status status = BuildRecord(root, form, out, stored_hash);
+  Status status = BuildRecord(root, mode, out, stored_hash);
   // A float anywhere outranks every field rule and bound.
   if (!status.ok() && status.code() != Code::kFloat && ContainsDouble(root)) {
     return Status(Code::kFloat, "number with fraction or exponent");
@@ -741,7 +126,7 @@ Status Canonicalizer::Impl::Parse(std::string_view json, Form form, CanonicalRec
   return status;
 }
 
-Status Canonicalizer::Impl::BuildRecord(dom::element root, Form form, CanonicalRecord* out,
+Status Canonicalizer::Impl::BuildRecord(dom::element root, const Mode& mode, CanonicalRecord* out,
                                         Digest* stored_hash) {
   dom::object top;
   if (root.get_object().get(top) != simdjson::SUCCESS) {
@@ -749,7 +134,7 @@ Status Canonicalizer::Impl::BuildRecord(dom::element root, Form form, CanonicalR
   }
   key_arena_.clear();
   entries_.clear();
-  RON_RETURN_IF_ERROR(BuildFields(top, form, out, stored_hash));
+  RON_RETURN_IF_ERROR(BuildFields(top, mode.form, mode.draft, out, stored_hash));
   size_t attrs_bytes = 0;
   out->bytes.clear();
   WriteRecord(out->record, &out->bytes, &attrs_bytes);
@@ -764,12 +149,12 @@ Status Canonicalizer::Impl::BuildRecord(dom::element root, Form form, CanonicalR
                                              std::to_string(limits_.max_record_bytes));
   }
   // A prepared draft is hashed once its seq and prev are in (CompleteDraft).
-  out->digest = skip_hash_ ? Digest{} : Blake3(out->bytes);
+  out->digest = mode.hash ? Blake3(out->bytes) : Digest{};
   return Status::Ok();
 }
 
-Status Canonicalizer::Impl::BuildFields(dom::object top, Form form, CanonicalRecord* out,
-                                        Digest* stored_hash) {
+Status Canonicalizer::Impl::BuildFields(dom::object top, Form form, const DraftContext* draft,
+                                        CanonicalRecord* out, Digest* stored_hash) {
   std::array<dom::element, kTopKeyCount> fields;
   // Which keys the input may carry and must carry, as bit masks over TopKey.
   constexpr uint32_t kAll = (1u << kTopKeyCount) - 1;
@@ -796,7 +181,10 @@ Status Canonicalizer::Impl::BuildFields(dom::object top, Form form, CanonicalRec
       return Status(Code::kSchema, "missing key " + std::string(kTopKeyNames[i]));
     }
   }
-  if (form == Form::kDraft) return BuildDraftFields(fields, seen & (1u << kTsMs), out);
+  if (form == Form::kDraft) {
+    RON_CHECK(draft != nullptr);
+    return BuildDraftFields(fields, seen & (1u << kTsMs), *draft, out);
+  }
   Record& r = out->record;
   RON_RETURN_IF_ERROR(ReadUint(fields[kV], "v", &r.v));
   if (r.v != kRecordVersion) return Status(Code::kSchema, "unsupported record version v");
@@ -863,9 +251,9 @@ Status Canonicalizer::Impl::AssignName(std::string_view value, size_t max_bytes,
 }
 
 Status Canonicalizer::Impl::BuildDraftFields(const std::array<dom::element, kTopKeyCount>& fields,
-                                             bool has_ts_ms, CanonicalRecord* out) {
+                                             bool has_ts_ms, const DraftContext& ctx,
+                                             CanonicalRecord* out) {
   Record& r = out->record;
-  const DraftContext& ctx = *draft_;
   r.v = kRecordVersion;
   r.ts_ms = ctx.default_ts_ms;
   if (has_ts_ms) RON_RETURN_IF_ERROR(ReadUint(fields[kTsMs], "ts_ms", &r.ts_ms));
@@ -1096,7 +484,7 @@ Canonicalizer::Canonicalizer(const Limits& limits)
 Canonicalizer::~Canonicalizer() = default;
 
 Status Canonicalizer::Canonicalize(std::string_view json, CanonicalRecord* out) {
-  return impl_->Parse(json, Impl::Form::kUnsealed, out, nullptr);
+  return impl_->Parse(json, {Impl::Form::kUnsealed}, out, nullptr);
 }
 
 Status Canonicalizer::VerifySealed(std::string_view sealed, CanonicalRecord* out) {
@@ -1112,10 +500,10 @@ Status Canonicalizer::VerifySealed(std::string_view sealed, CanonicalRecord* out
   if (!canonical_suffix) {
     // Not sealed in canonical shape: parse the whole text so the caller learns the most
     // important problem, and call it non-canonical if there is none.
-    RON_RETURN_IF_ERROR(impl_->Parse(sealed, Impl::Form::kSealed, out, &stored));
+    RON_RETURN_IF_ERROR(impl_->Parse(sealed, {Impl::Form::kSealed}, out, &stored));
     return Status(Code::kSchema, "sealed record is not in canonical form");
   }
-  std::string& candidate = impl_->sealed_scratch_;
+  std::string& candidate = *impl_->sealed_scratch();
   candidate.assign(sealed.substr(0, n - kSealSuffixBytes));
   candidate.push_back('}');
   if (ReadCanonical(candidate, out)) {  // the common case: nothing to rewrite
@@ -1125,7 +513,7 @@ Status Canonicalizer::VerifySealed(std::string_view sealed, CanonicalRecord* out
     }
     return Status::Ok();
   }
-  RON_RETURN_IF_ERROR(impl_->Parse(candidate, Impl::Form::kUnsealed, out, nullptr));
+  RON_RETURN_IF_ERROR(impl_->Parse(candidate, {Impl::Form::kUnsealed}, out, nullptr));
   if (out->bytes != candidate) {
     return Status(Code::kSchema, "sealed record is not in canonical form");
   }
@@ -1137,10 +525,7 @@ Status Canonicalizer::VerifySealed(std::string_view sealed, CanonicalRecord* out
 
 Status Canonicalizer::CanonicalizeDraft(std::string_view draft_json, const DraftContext& context,
                                         CanonicalRecord* out) {
-  impl_->draft_ = &context;
-  Status status = impl_->Parse(draft_json, Impl::Form::kDraft, out, nullptr);
-  impl_->draft_ = nullptr;
-  return status;
+  return impl_->Parse(draft_json, {Impl::Form::kDraft, &context, /*hash=*/true}, out, nullptr);
 }
 
 Status Canonicalizer::PrepareDraft(std::string_view draft_json, const DraftContext& context,
@@ -1148,10 +533,8 @@ Status Canonicalizer::PrepareDraft(std::string_view draft_json, const DraftConte
   DraftContext stand_in = context;
   stand_in.seq = 1;
   stand_in.prev = kGenesisPrev;
-  impl_->skip_hash_ = true;
-  const Status status = CanonicalizeDraft(draft_json, stand_in, prepared);
-  impl_->skip_hash_ = false;
-  return status;
+  return impl_->Parse(draft_json, {Impl::Form::kDraft, &stand_in, /*hash=*/false}, prepared,
+                      nullptr);
 }
 
 Status Canonicalizer::CompleteDraft(const CanonicalRecord& prepared, uint64_t seq,
@@ -1196,7 +579,7 @@ Status Canonicalizer::Encode(const Record& record, CanonicalRecord* out) {
   std::string text;
   size_t attrs_bytes = 0;
   impl_->WriteRecord(record, &text, &attrs_bytes);
-  return impl_->Parse(text, Impl::Form::kUnsealed, out, nullptr);
+  return impl_->Parse(text, {Impl::Form::kUnsealed}, out, nullptr);
 }
 
 }  // namespace ron

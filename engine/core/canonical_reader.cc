@@ -1,0 +1,298 @@
+// The fast path of the canonical form: Canonicalizer::ReadCanonical.
+#include <string>
+#include <string_view>
+
+#include "engine/core/canonical.h"
+#include "engine/core/canonical_rules.h"
+#include "engine/core/check.h"
+
+namespace ron {
+
+using namespace internal;  // NOLINT: the shared rules of canonical_rules.h
+
+// ---- The fast path: bytes already in canonical form --------------------------------------
+//
+// Every record the engine stores is canonical, so verifiers mostly check bytes that need no
+// rewriting. CanonicalReader walks such bytes once, in the grammar of the canonical form itself,
+// and accepts only what the full path would write byte for byte. Anything it does not handle —
+// non-ASCII text, an escape inside an attrs key, whitespace, a number not in shortest form, an
+// unknown or misplaced key — makes it give up, and the caller takes the full path, which also
+// finds the exact error. It may refuse too much, never accept too much: the property tests and
+// record_parse_fuzzer hold both paths to the same verdict and output.
+
+namespace {
+
+int LowerHexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+class CanonicalReader {
+ public:
+  CanonicalReader(std::string_view in, const Limits& limits)
+      : p_(in.data()), end_(in.data() + in.size()), limits_(limits) {}
+
+  bool Read(Record* r) {
+    r->v = kRecordVersion;
+    r->actor = Actor();
+    r->subject = Subject();
+    if (!(Lit("{\"v\":1,\"ts_ms\":") && Digits(&r->ts_ms) && Lit(",\"writer_id\":") &&
+          Text(&r->writer_id) && IsValidName(r->writer_id, kMaxWriterIdBytes) && Lit(",\"seq\":") &&
+          Digits(&r->seq) && r->seq >= 1 && Lit(",\"stream\":") && Text(&r->stream) &&
+          IsValidName(r->stream, kMaxStreamBytes) && Lit(",\"kind\":") && Text(&r->kind) &&
+          IsValidKind(r->kind) && Lit(",\"actor\":{"))) {
+      return false;
+    }
+    bool first = true;
+    if (Lit("\"anon\":")) {
+      if (Lit("true")) {
+        r->actor.anon = true;
+      } else if (Lit("false")) {
+        r->actor.anon = false;
+      } else {
+        return false;
+      }
+      first = false;
+    }
+    if (!(Optional("\"cap_id\":", &first, &r->actor.cap_id) &&
+          Optional("\"key_fpr\":", &first, &r->actor.key_fpr) &&
+          Optional("\"passport_id\":", &first, &r->actor.passport_id) && Lit("},\"subject\":{"))) {
+      return false;
+    }
+    first = true;
+    if (!(Optional("\"content_id\":", &first, &r->subject.content_id) &&
+          Optional("\"ledger_txid\":", &first, &r->subject.ledger_txid) &&
+          Optional("\"name\":", &first, &r->subject.name) && Lit("},\"reason\":") &&
+          Text(&r->reason) && IsValidReason(r->reason) && Lit(",\"attrs\":"))) {
+      return false;
+    }
+    const char* attrs = p_;
+    if (!Object(1) || static_cast<size_t>(p_ - attrs) > limits_.max_attrs_bytes) return false;
+    r->attrs.assign(attrs, static_cast<size_t>(p_ - attrs));
+    return Lit(",\"prev\":") && Text(&r->prev) && IsValidPrev(r->prev) && Lit("}") && p_ == end_;
+  }
+
+ private:
+  // A literal of the grammar; a template so that each compare has a constant length (inlined).
+  template <size_t N>
+  bool Lit(const char (&s)[N]) {
+    constexpr size_t n = N - 1;
+    if (static_cast<size_t>(end_ - p_) < n || std::memcmp(p_, s, n) != 0) return false;
+    p_ += n;
+    return true;
+  }
+  bool Peek(char c) const { return p_ < end_ && *p_ == c; }
+
+  // Moves p_ over plain string bytes: printable ASCII other than '"' and backslash.
+  void SkipPlain() {
+#if defined(__SSE2__)
+    // Sixteen bytes a step: a signed compare with 0x20 catches both the C0 controls and the
+    // bytes >= 0x80 (negative as signed).
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    while (end_ - p_ >= 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
+      const __m128i stop =
+          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                       _mm_cmplt_epi8(v, space));
+      const int mask = _mm_movemask_epi8(stop);
+      if (mask != 0) {
+        p_ += __builtin_ctz(static_cast<unsigned>(mask));
+        return;
+      }
+      p_ += 16;
+    }
+#endif
+    constexpr uint64_t kHigh = 0x8080808080808080ULL;
+    while (end_ - p_ >= 8) {  // eight bytes at a time
+      uint64_t word;
+      std::memcpy(&word, p_, 8);
+      if (NeedsEscape(word) || (word & kHigh) != 0) return;
+      p_ += 8;
+    }
+  }
+
+  // A JSON string exactly as AppendJsonString writes ASCII text. `raw` gets the bytes between
+  // the quotes, `*escaped` whether any escape occurs.
+  bool String(std::string_view* raw, bool* escaped) {
+    if (!Peek('"')) return false;
+    const char* start = ++p_;
+    *escaped = false;
+    for (;;) {
+      SkipPlain();
+      if (p_ >= end_) return false;
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') break;
+      if (c < 0x20 || c >= 0x80) return false;  // unescaped control, or non-ASCII: full path
+      if (c != '\\') {
+        ++p_;
+        continue;
+      }
+      if (end_ - p_ < 2) return false;
+      const char e = p_[1];
+      *escaped = true;
+      if (e == '"' || e == '\\' || e == 'b' || e == 't' || e == 'n' || e == 'f' || e == 'r') {
+        p_ += 2;
+        continue;
+      }
+      // \u00xx, lowercase, only for the code points below U+0020 without a short escape.
+      if (e != 'u' || end_ - p_ < 6 || p_[2] != '0' || p_[3] != '0') return false;
+      const int hi = p_[4] - '0', lo = LowerHexValue(p_[5]);
+      if ((hi != 0 && hi != 1) || lo < 0) return false;
+      const int code = hi * 16 + lo;
+      if (code == 0x08 || code == 0x09 || code == 0x0A || code == 0x0C || code == 0x0D) {
+        return false;
+      }
+      p_ += 6;
+    }
+    *raw = std::string_view(start, static_cast<size_t>(p_ - start));
+    ++p_;
+    return true;
+  }
+
+  // A string field of the record, decoded into `out`.
+  bool Text(std::string* out) {
+    std::string_view raw;
+    bool escaped = false;
+    if (!String(&raw, &escaped)) return false;
+    if (!escaped) {
+      out->assign(raw);
+      return true;
+    }
+    out->clear();
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] != '\\') {
+        out->push_back(raw[i]);
+        continue;
+      }
+      const char e = raw[++i];
+      constexpr std::string_view kShort = "btnfr", kDecoded = "\b\t\n\f\r";
+      if (e == 'u') {  // \u00xx (String checked the form)
+        out->push_back(static_cast<char>((raw[i + 3] - '0') * 16 + LowerHexValue(raw[i + 4])));
+        i += 4;
+      } else if (const size_t k = kShort.find(e); k != std::string_view::npos) {
+        out->push_back(kDecoded[k]);
+      } else {
+        out->push_back(e);  // " or backslash
+      }
+    }
+    return true;
+  }
+
+  // An optional actor/subject key in its sorted place; absent, it consumes nothing.
+  template <size_t N>
+  bool Optional(const char (&key)[N], bool* first, std::optional<std::string>* slot) {
+    const char* save = p_;
+    if (!*first && !Lit(",")) return true;
+    if (!Lit(key)) {
+      p_ = save;
+      return true;
+    }
+    slot->emplace();
+    *first = false;
+    return Text(&**slot);
+  }
+
+  // A uint64 in shortest form (ts_ms, seq, a non-negative attrs integer).
+  bool Digits(uint64_t* value) {
+    if (p_ >= end_ || !IsAsciiDigit(*p_)) return false;
+    if (*p_ == '0') {  // no leading zeros
+      ++p_;
+      *value = 0;
+      return !(p_ < end_ && IsAsciiDigit(*p_));
+    }
+    uint64_t v = 0;
+    while (p_ < end_ && IsAsciiDigit(*p_)) {
+      const auto d = static_cast<uint64_t>(*p_ - '0');
+      if (v > (UINT64_MAX - d) / 10) return false;  // beyond uint64: full path
+      v = v * 10 + d;
+      ++p_;
+    }
+    *value = v;
+    return true;
+  }
+  // An attrs integer: uint64, or a negative int64 (never -0, which is written 0).
+  bool Int() {
+    uint64_t magnitude = 0;
+    if (!Peek('-')) return Digits(&magnitude);
+    ++p_;
+    return Digits(&magnitude) && magnitude != 0 && magnitude <= (uint64_t{1} << 63);
+  }
+
+  // A value whose container, if it is one, is at `depth`.
+  bool Value(int depth) {
+    if (p_ >= end_) return false;
+    switch (*p_) {
+      case '{':
+        return Object(depth);
+      case '[':
+        if (depth > kMaxAttrsDepth) return false;
+        ++p_;
+        if (Peek(']')) {
+          ++p_;
+          return true;
+        }
+        for (;;) {
+          if (!Value(depth + 1)) return false;
+          if (Peek(']')) {
+            ++p_;
+            return true;
+          }
+          if (!Lit(",")) return false;
+        }
+      case '"': {
+        std::string_view raw;
+        bool escaped;
+        return String(&raw, &escaped);
+      }
+      case 't':
+        return Lit("true");
+      case 'f':
+        return Lit("false");
+      case 'n':
+        return Lit("null");
+      default:
+        return Int();
+    }
+  }
+
+  // An object at `depth` with keys in strictly increasing byte order (so no duplicates).
+  bool Object(int depth) {
+    if (depth > kMaxAttrsDepth || !Lit("{")) return false;
+    if (Peek('}')) {
+      ++p_;
+      return true;
+    }
+    std::string_view previous;
+    for (bool first = true;; first = false) {
+      std::string_view key;
+      bool escaped = false;
+      // An escaped key would have to be compared decoded: left to the full path.
+      if (!String(&key, &escaped) || escaped || (!first && !(previous < key))) return false;
+      previous = key;
+      if (!Lit(":") || !Value(depth + 1)) return false;
+      if (Peek('}')) {
+        ++p_;
+        return true;
+      }
+      if (!Lit(",")) return false;
+    }
+  }
+
+  const char* p_;
+  const char* const end_;
+  const Limits& limits_;
+};
+
+}  // namespace
+
+bool Canonicalizer::ReadCanonical(std::string_view bytes, CanonicalRecord* out) const {
+  if (bytes.size() > limits_.max_record_bytes) return false;
+  CanonicalReader reader(bytes, limits_);
+  if (!reader.Read(&out->record)) return false;
+  out->bytes.assign(bytes);
+  return true;
+}
+
+}  // namespace ron

@@ -1,0 +1,107 @@
+// The canonical form's shared pieces, internal to engine/core: the top-level keys in canonical
+// order, the field rules, integer writing, and the ranking of inputs simdjson rejects. Used by
+// the writer (json_text.cc), the one-pass reader (canonical_reader.cc) and the full parser
+// (canonical.cc).
+#ifndef ENGINE_CORE_CANONICAL_RULES_H_
+#define ENGINE_CORE_CANONICAL_RULES_H_
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "engine/core/unicode.h"
+#include "ron_audit/record.h"
+#include "ron_audit/status.h"
+
+namespace ron::internal {
+
+// Top-level keys in canonical order (docs/FORMAT.md §1). The index is the key's bit in a seen-mask.
+enum TopKey : int {
+  kV,
+  kTsMs,
+  kWriterId,
+  kSeq,
+  kStream,
+  kKind,
+  kActor,
+  kSubject,
+  kReason,
+  kAttrs,
+  kPrev,
+  kSelfHash,
+  kTopKeyCount
+};
+inline constexpr std::array<std::string_view, kTopKeyCount> kTopKeyNames = {
+    "v",     "ts_ms",   "writer_id", "seq",   "stream", "kind",
+    "actor", "subject", "reason",    "attrs", "prev",   "self_hash"};
+
+// Matches a raw key against the top-level names. Keys are compared as given: NFC cannot map a
+// non-ASCII key onto one of these lowercase ASCII names, so a non-ASCII key is simply unknown.
+inline int TopKeyIndex(std::string_view key) {
+  for (int i = 0; i < kTopKeyCount; ++i) {
+    if (kTopKeyNames[i] == key) return i;
+  }
+  return -1;
+}
+
+inline bool IsAsciiLetter(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+inline bool IsAsciiDigit(char c) { return c >= '0' && c <= '9'; }
+
+// kind: [A-Za-z][A-Za-z0-9_.]{0,63}
+inline bool IsValidKind(std::string_view s) {
+  if (s.empty() || s.size() > kMaxKindBytes || !IsAsciiLetter(s[0])) return false;
+  return std::all_of(s.begin() + 1, s.end(), [](char c) {
+    return IsAsciiLetter(c) || IsAsciiDigit(c) || c == '_' || c == '.';
+  });
+}
+
+// reason: [A-Za-z0-9_.:-]{1,64}
+inline bool IsValidReason(std::string_view s) {
+  if (s.empty() || s.size() > kMaxReasonBytes) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return IsAsciiLetter(c) || IsAsciiDigit(c) || c == '_' || c == '.' || c == ':' || c == '-';
+  });
+}
+
+// writer_id and stream: NFC UTF-8 of 1..max bytes without control characters.
+inline bool IsValidName(std::string_view s, size_t max_bytes) {
+  return !s.empty() && s.size() <= max_bytes && !HasControlCharacter(s);
+}
+
+inline void AppendUint(uint64_t value, std::string* out) {
+  char buf[24];
+  const auto result = std::to_chars(buf, buf + sizeof(buf), value);
+  out->append(buf, static_cast<size_t>(result.ptr - buf));
+}
+
+inline void AppendInt(int64_t value, std::string* out) {
+  char buf[24];
+  const auto result = std::to_chars(buf, buf + sizeof(buf), value);
+  out->append(buf, static_cast<size_t>(result.ptr - buf));
+}
+
+// True if any byte of `word` is below 0x20, '"' or '\\' (the bytes a JSON string must escape).
+// SWAR: eight bytes per step with the "has zero byte" / "has byte less than" bit tricks.
+inline bool NeedsEscape(uint64_t word) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  const uint64_t below_space = (word - kOnes * 0x20) & ~word;
+  const uint64_t quote = word ^ (kOnes * '"');
+  const uint64_t backslash = word ^ (kOnes * '\\');
+  const uint64_t is_quote = (quote - kOnes) & ~quote;
+  const uint64_t is_backslash = (backslash - kOnes) & ~backslash;
+  return ((below_space | is_quote | is_backslash) & kHigh) != 0;
+}
+
+// The error of a document simdjson rejected, ranked as the law wants (malformed JSON, then
+// Float, then Utf8; json_errors.cc). `parser` is reused for a sanitized copy.
+Status RankRejectedJson(simdjson::dom::parser* parser, std::string_view json);
+
+}  // namespace ron::internal
+
+#endif  // ENGINE_CORE_CANONICAL_RULES_H_
