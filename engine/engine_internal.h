@@ -1,0 +1,113 @@
+// What the engine's parts share inside engine/: tickets, the tasks a writer thread takes, the
+// owner of a stream, the counters behind the metrics page, and the fields of a log line.
+#ifndef ENGINE_ENGINE_INTERNAL_H_
+#define ENGINE_ENGINE_INTERNAL_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "engine/core/canonical.h"
+#include "ron_audit/engine.h"
+
+namespace ron {
+
+using Clock = std::chrono::steady_clock;
+
+// Wall-clock milliseconds since the epoch (a record's default ts_ms).
+uint64_t NowMs();
+
+// The writer thread that owns (writer_id, stream): FNV-1a over writer_id, a separator and
+// stream, stable across runs and builds.
+size_t OwnerIndex(std::string_view writer_id, std::string_view stream, size_t workers);
+
+// The shared state of one Ticket: completed once, by the owner (or by a refusal).
+class TicketState {
+ public:
+  void Complete(Status status, Receipt receipt, AppendOutcome outcome = AppendOutcome::kAppended);
+  bool Wait(Deadline deadline);
+  bool done();
+  Result<Receipt> result();
+  AppendOutcome outcome();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  Status status_;
+  Receipt receipt_;
+  AppendOutcome outcome_ = AppendOutcome::kAppended;
+};
+
+// How deep this thread is inside the host's log callback. The callback runs on the engine's own
+// threads (writers, the checkpoint builder) as well as on callers': a call that waits for those
+// threads from inside it would wait for itself, so such calls answer Busy at once instead.
+extern thread_local int t_in_log_callback;
+Status FromLogCallback(const char* what);
+
+// ---- Tasks a writer thread takes -------------------------------------------------------------
+
+struct EmitTask {
+  std::string stream;
+  CanonicalRecord prepared;  // canonicalized on the caller's thread; seq and prev still to come
+  std::shared_ptr<TicketState> ticket;
+  std::string draft;  // instead, when the owner canonicalizes (canonicalize_in_emit = false)
+};
+struct SealedTask {
+  CanonicalRecord record;  // verified on the caller's thread
+  std::shared_ptr<TicketState> ticket;
+};
+struct FlushTask {
+  std::shared_ptr<TicketState> ticket;
+  bool checkpoint = false;  // also cut a checkpoint of every stream with records since the last
+};
+// Reads of the RAM ring go through its owner (sink=ram; WAL reads need no owner).
+struct ReadTask {
+  std::string writer_id, stream;
+  uint64_t from_seq = 1;
+  size_t max_records = 0;
+  std::shared_ptr<std::vector<std::string>> out;
+  std::shared_ptr<TicketState> ticket;
+};
+using Task = std::variant<EmitTask, SealedTask, FlushTask, ReadTask>;
+
+// The stream a task counts against (for per-stream bounds and the queue-depth gauge).
+std::string_view StreamOf(const Task& task);
+
+// ---- Counters and log lines -------------------------------------------------------------------
+
+struct EngineMetrics {
+  std::atomic<uint64_t> emitted{0}, appended{0}, busy{0}, dedupe_hits{0}, aborted{0}, rejected{0},
+      bytes{0}, drop_closed{0}, drop_bounds{0}, drop_io{0}, verify_hash{0}, verify_prev{0},
+      wal_timeouts{0}, manifest_gap{0}, key_rotations{0}, pii_redacted{0}, pii_blocked{0},
+      log_callback_errors{0}, busy_sealed{0};
+};
+
+// (kind, stream) → records appended. A worker inserts under its snapshot lock and bumps the
+// counter without it; the metrics page reads under the lock. Label sets are capped per worker
+// (kMaxLabelSets); the rest count under kind="_other",stream="_other".
+using AppendedByLabel = std::map<std::pair<std::string, std::string>, std::atomic<uint64_t>>;
+inline constexpr size_t kMaxLabelSets = 512;
+
+// Optional fields of a log line; empty ones are left out.
+struct LogFields {
+  std::string_view writer_id{};  // defaults to the engine's
+  std::string_view stream{};
+  uint64_t seq = 0;
+  const Digest* self_hash = nullptr;
+  std::string_view reason{};
+  std::string_view msg{};
+};
+
+}  // namespace ron
+
+#endif  // ENGINE_ENGINE_INTERNAL_H_

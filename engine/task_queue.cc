@@ -1,0 +1,110 @@
+#include "engine/task_queue.h"
+
+namespace ron {
+
+PushResult TaskQueue::TryPush(Task&& task) {
+  const std::string_view stream = StreamOf(task);
+  bool was_empty = false;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      if (stopping_) return PushResult::kClosed;
+      if (queue_.size() < capacity_ && !StreamFull(stream)) break;
+      if (!block_) return PushResult::kFull;
+      room_cv_.wait(lock);
+    }
+    was_empty = queue_.empty();
+    CountIn(stream);
+    queue_.push_back(std::move(task));
+  }
+  // The owner only sleeps on an empty queue: wake it only then (a futex call per record would
+  // cost more than the record).
+  if (was_empty) cv_.notify_one();
+  return PushResult::kQueued;
+}
+
+bool TaskQueue::PushUnbounded(Task&& task) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return false;
+    queue_.push_back(std::move(task));
+  }
+  cv_.notify_one();
+  return true;
+}
+
+void TaskQueue::PopBatch(size_t max, const Clock::time_point* wake, std::vector<Task>* batch,
+                         bool* stopping, Deadline* deadline) {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    const auto ready = [&] { return stopping_ || !queue_.empty(); };
+    if (wake != nullptr) {
+      cv_.wait_until(lock, *wake, ready);
+    } else {
+      cv_.wait(lock, ready);
+    }
+    *stopping = stopping_;
+    *deadline = stop_deadline_;
+    const size_t n = std::min(queue_.size(), max);
+    for (size_t i = 0; i < n; ++i) {
+      CountOut(StreamOf(queue_.front()));
+      batch->push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+  }
+  if (block_) room_cv_.notify_all();
+}
+
+std::deque<Task> TaskQueue::TakeAll() {
+  std::deque<Task> rest;
+  std::lock_guard<std::mutex> lock(mu_);
+  rest.swap(queue_);
+  in_queue_.clear();
+  return rest;
+}
+
+void TaskQueue::Stop(Deadline deadline) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    stop_deadline_ = deadline;
+  }
+  cv_.notify_one();
+  room_cv_.notify_all();
+}
+
+size_t TaskQueue::depth() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
+void TaskQueue::StreamDepths(std::vector<std::pair<std::string, uint64_t>>* out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [stream, n] : in_queue_) out->emplace_back(stream, n);
+}
+
+bool TaskQueue::StreamFull(std::string_view stream) const {
+  if (stream.empty() || per_stream_->empty()) return false;
+  const auto limit = per_stream_->find(stream);
+  if (limit == per_stream_->end()) return false;
+  const auto n = in_queue_.find(stream);
+  return n != in_queue_.end() && n->second >= limit->second;
+}
+
+void TaskQueue::CountIn(std::string_view stream) {
+  if (stream.empty()) return;
+  auto it = in_queue_.find(stream);
+  if (it == in_queue_.end()) it = in_queue_.emplace(std::string(stream), 0).first;
+  ++it->second;
+}
+
+void TaskQueue::CountOut(std::string_view stream) {
+  if (stream.empty()) return;
+  auto it = in_queue_.find(stream);
+  if (it == in_queue_.end()) return;
+  // Keep entries for a bounded set of streams (no allocation per record); forget idle ones
+  // only when there are many.
+  if (--it->second == 0 && in_queue_.size() > kMaxTrackedStreams) in_queue_.erase(it);
+}
+
+}  // namespace ron

@@ -1,0 +1,71 @@
+// A writer thread's bounded queue: callers push without waiting for I/O (a full queue answers
+// Busy, or waits under shed_policy=block, for tests only), the owner takes batches. The lock
+// guards only the deque and the per-stream counts.
+//
+// Thread-safety: every method may be called from any thread.
+#ifndef ENGINE_TASK_QUEUE_H_
+#define ENGINE_TASK_QUEUE_H_
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/engine_internal.h"
+
+namespace ron {
+
+enum class PushResult { kQueued, kFull, kClosed };
+
+class TaskQueue {
+ public:
+  // `capacity`: tasks queued at most; `per_stream`: tighter bounds for some streams
+  // (streams.<name>.queue_depth; outlives the queue); `block`: wait for room instead of kFull.
+  TaskQueue(size_t capacity, const std::map<std::string, uint32_t, std::less<>>* per_stream,
+            bool block)
+      : capacity_(capacity), per_stream_(per_stream), block_(block) {}
+
+  PushResult TryPush(Task&& task);
+  // Control tasks (flush, read, checkpoint) are never shed; refused (false) once the queue is
+  // stopping, so that a call racing Close gets Closed at once instead of waiting for a thread
+  // that will never take it.
+  [[nodiscard]] bool PushUnbounded(Task&& task);
+
+  // Waits until a task is queued, the queue stops, or `wake` (if set) passes; then moves up to
+  // `max` tasks into *batch. Sets *stopping and *deadline from Stop.
+  void PopBatch(size_t max, const Clock::time_point* wake, std::vector<Task>* batch,
+                bool* stopping, Deadline* deadline);
+  // Takes everything still queued (at the Close deadline).
+  std::deque<Task> TakeAll();
+
+  void Stop(Deadline deadline);
+  size_t depth() const;
+  // (stream, tasks queued now) for every stream with queued work, 0 included: a gauge series
+  // that vanished when its queue emptied would look like missing data to an alert. Bounded:
+  // idle entries are dropped beyond kMaxTrackedStreams.
+  void StreamDepths(std::vector<std::pair<std::string, uint64_t>>* out) const;
+
+ private:
+  static constexpr size_t kMaxTrackedStreams = 1024;
+  bool StreamFull(std::string_view stream) const;  // REQUIRES: mu_ held
+  void CountIn(std::string_view stream);            // REQUIRES: mu_ held
+  void CountOut(std::string_view stream);           // REQUIRES: mu_ held
+
+  const size_t capacity_;
+  const std::map<std::string, uint32_t, std::less<>>* const per_stream_;
+  const bool block_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;       // the owner waits here for work
+  std::condition_variable room_cv_;  // shed_policy=block: producers wait here
+  std::deque<Task> queue_;
+  std::map<std::string, uint32_t, std::less<>> in_queue_;  // stream → tasks queued
+  bool stopping_ = false;
+  Deadline stop_deadline_;
+};
+
+}  // namespace ron
+
+#endif  // ENGINE_TASK_QUEUE_H_

@@ -1,0 +1,446 @@
+#include "engine/worker.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <future>
+#include <type_traits>
+
+#include "engine/ram_sink.h"
+
+namespace ron {
+
+struct Worker::Staged {
+  std::shared_ptr<TicketState> ticket;
+  Receipt receipt;
+  SinkStream* stream;              // where it was staged
+  size_t bytes;                    // canonical bytes, for audit_bytes_total
+  std::atomic<uint64_t>* counter;  // audit_appended_total{kind,stream}
+  std::string_view stream_name;    // lives in the task or the sink until the batch ends
+  // kDuplicate: a retry of a record staged earlier in the same batch, answered with that
+  // record's outcome (never "stored" before it is durable).
+  AppendOutcome outcome = AppendOutcome::kAppended;
+};
+
+Worker::Worker(const WorkerContext& context, size_t index)
+    : ctx_(context),
+      options_(*context.options),
+      index_(index),
+      queue_(context.options->config.queue_depth, &context.options->config.stream_queue_depth,
+             context.options->config.shed_policy == ShedPolicy::kBlock) {}
+
+Worker::~Worker() { Join(); }
+
+Status Worker::Start() {
+  export_every_ = std::chrono::milliseconds(options_.config.export_.export_every_ms);
+  next_export_ = Clock::now() + export_every_;
+  std::promise<Status> opened;
+  std::future<Status> result = opened.get_future();
+  // The promise moves into the thread: it must outlive set_value, not this frame.
+  thread_ = std::thread([this, opened = std::move(opened)]() mutable {
+    opened.set_value(OpenSink());
+    if (sink_ != nullptr) Run();
+  });
+  Pin();
+  const Status status = result.get();
+  if (!status.ok()) thread_.join();
+  return status;
+}
+
+void Worker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+Status Worker::OpenSink() {
+  if (!options_.config.UsesWal()) {
+    sink_ = std::make_unique<RamSink>(options_.ram_records_per_stream);
+    return Status::Ok();
+  }
+  wal::WalOptions w;
+  w.dir = options_.config.wal.dir;
+  w.rotate_bytes = options_.config.wal.rotate_bytes;
+  w.fsync = options_.config.wal.fsync;
+  w.backend = options_.io_backend;
+  w.write_mode = options_.write_mode;
+  w.limits = ctx_.limits;
+  w.faults = ctx_.faults;
+  w.lock_dir = false;  // the engine holds the directory's lock
+  const size_t workers = ctx_.workers;
+  const size_t budget = options_.max_open_segment_fds != 0 ? options_.max_open_segment_fds
+                                                           : wal::SegmentFdBudget();
+  w.max_open_segments = std::max<size_t>(1, budget / workers);
+  const size_t me = index_;
+  w.owns = [workers, me](const std::string& writer, const std::string& stream) {
+    return OwnerIndex(writer, stream, workers) == me;
+  };
+  if (ctx_.builder != nullptr && cutter_ == nullptr) {
+    cutter_ = std::make_unique<CheckpointCutter>(
+        CheckpointCutter::Options{options_.config.wal.dir, options_.config.export_.dir,
+                                  options_.config.export_.checkpoint_every,
+                                  options_.config.wal.fsync, ctx_.limits, workers, index_},
+        ctx_.builder, ctx_.log, ctx_.metrics);
+  }
+  auto opened = WalSink::Open(std::move(w), cutter_.get(), ctx_.log, ctx_.metrics, !opened_once_);
+  if (!opened.ok()) return opened.status();
+  opened_once_ = true;
+  wal_sink_ = opened.value().get();
+  sink_ = std::move(opened).value();
+  PublishHeads();
+  SnapshotWal();
+  return Status::Ok();
+}
+
+void Worker::Pin() {
+  const AuditConfig& config = options_.config;
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  int cpu = -1;
+  if (!config.pin_cpus.empty()) {
+    cpu = config.pin_cpus[index_ % config.pin_cpus.size()];
+  } else if (static_cast<long>(config.workers) < online) {
+    cpu = static_cast<int>(index_);
+  }
+  if (cpu < 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  pthread_setaffinity_np(thread_.native_handle(), sizeof(set), &set);  // best effort
+}
+
+void Worker::Run() {
+  const bool exporting = cutter_ != nullptr;
+  std::vector<Task> batch;
+  for (;;) {
+    bool stopping = false;
+    Deadline deadline;
+    // While writes are suspended for lack of space, wake up now and then to look for it; an
+    // export sink wakes for export_every.
+    Clock::time_point wake;
+    const Clock::time_point* wake_at = nullptr;
+    if (suspended_) {
+      wake = Clock::now() + std::chrono::milliseconds(100);
+      wake_at = &wake;
+    } else if (exporting) {
+      wake_at = &next_export_;
+    }
+    queue_.PopBatch(options_.max_batch_records, wake_at, &batch, &stopping, &deadline);
+    if (stopping && Clock::now() >= deadline) {
+      Abort(&batch);
+      break;
+    }
+    if (!batch.empty()) ProcessBatch(&batch);
+    if (exporting && Clock::now() >= next_export_) {
+      cutter_->CutAll();  // export_every: whatever accumulated since the last checkpoint
+      next_export_ = Clock::now() + export_every_;
+    }
+    if (exporting && wal_sink_ != nullptr) cutter_->OfferCuts(wal_sink_->wal(), false);
+    if (stopping && queue_.depth() == 0) break;
+  }
+  if (sink_ != nullptr) close_status_ = sink_->Close();
+  if (aborted_ > 0 && close_status_.ok()) {  // Close is not Ok when it dropped records
+    close_status_ = Status(Code::kClosed, std::to_string(aborted_) +
+                                              " queued tasks failed with Closed at the Close "
+                                              "deadline (records never written)");
+  }
+  if (exporting && wal_sink_ != nullptr) {  // one checkpoint at Close for every open range
+    cutter_->OfferCuts(wal_sink_->wal(), true, true);
+    cutter_->CutAll();
+    cutter_->OfferCuts(wal_sink_->wal(), true, true);
+  }
+  SnapshotWal();
+}
+
+// Everything still queued when the deadline passed fails with Closed.
+void Worker::Abort(std::vector<Task>* batch) {
+  std::deque<Task> rest = queue_.TakeAll();
+  for (Task& t : *batch) rest.push_front(std::move(t));
+  batch->clear();
+  for (Task& t : rest) {
+    ctx_.metrics->aborted++;
+    ++aborted_;
+    std::visit(
+        [](auto& task) {
+          task.ticket->Complete(
+              Status(Code::kClosed, "engine closed before this record was written"), {});
+        },
+        t);
+  }
+}
+
+std::atomic<uint64_t>* Worker::CounterFor(const Record& r) {
+  auto it = appended_by_.find({r.kind, r.stream});
+  if (it != appended_by_.end()) return &it->second;
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  if (appended_by_.size() >= kMaxLabelSets) return &appended_by_[{"_other", "_other"}];
+  return &appended_by_[{r.kind, r.stream}];
+}
+
+void Worker::RefuseWhileSuspended(std::vector<Task>* batch) {
+  for (Task& t : *batch) {
+    std::visit(
+        [&](auto& task) {
+          using T = std::decay_t<decltype(task)>;
+          if constexpr (std::is_same_v<T, FlushTask> || std::is_same_v<T, ReadTask>) {
+            task.ticket->Complete(Status::Ok(), {});
+          } else {
+            ctx_.metrics->drop_io++;
+            Reject(task.ticket,
+                   Status(Code::kIo, "disk_full: writes are suspended until space returns",
+                          ENOSPC));
+          }
+        },
+        t);
+  }
+  batch->clear();
+}
+
+void Worker::ProcessBatch(std::vector<Task>* batch) {
+  if (suspended_) TryResume();
+  if (suspended_) {  // disk_full_action=suspend: refuse until space returns
+    RefuseWhileSuspended(batch);
+    return;
+  }
+  std::vector<Staged> staged;
+  std::vector<std::shared_ptr<TicketState>> flushes;
+  bool checkpoint_requested = false;
+  const auto started = Clock::now();
+  for (Task& task : *batch) {
+    if (auto* e = std::get_if<EmitTask>(&task)) {
+      HandleEmit(e, &staged);
+    } else if (auto* s = std::get_if<SealedTask>(&task)) {
+      HandleSealed(s, &staged);
+    } else if (auto* r = std::get_if<ReadTask>(&task)) {
+      sink_->Read(r);
+    } else {
+      flushes.push_back(std::get<FlushTask>(task).ticket);
+      checkpoint_requested = checkpoint_requested || std::get<FlushTask>(task).checkpoint;
+    }
+  }
+  const Status committed = sink_->Commit();
+  if (wal_sink_ != nullptr) {
+    if (Clock::now() - started > options_.wal_time_budget) ctx_.metrics->wal_timeouts++;
+    WatchSpace(committed);
+  }
+  // Heads are published once per batch, before any ticket of it completes, so a host that saw
+  // its ticket complete also sees a head at least that far along.
+  PublishHeads();
+  SnapshotWal();
+  CompleteStaged(committed, &staged);
+  if (checkpoint_requested && cutter_ != nullptr) {
+    cutter_->CutAll();
+    cutter_->OfferCuts(wal_sink_->wal(), true);
+  }
+  // Flush means durable under every fsync policy: on_checkpoint and never sync here.
+  Status flushed = committed;
+  if (!flushes.empty() && flushed.ok()) {
+    flushed = sink_->Sync();
+    SnapshotWal();
+  }
+  for (auto& f : flushes) f->Complete(flushed, {});
+  batch->clear();  // only now: staged entries point at the tasks' stream names
+}
+
+void Worker::CompleteStaged(const Status& committed, std::vector<Staged>* staged) {
+  for (Staged& st : *staged) {
+    Status status;
+    if (st.stream->durable_seq() < st.receipt.seq) {
+      status = st.stream->failure().ok() ? committed : wal::AsIoError(st.stream->failure());
+      if (status.ok()) status = Status(Code::kIo, "record not durable");
+    }
+    if (status.ok() && st.outcome == AppendOutcome::kDuplicate) {
+      ctx_.metrics->dedupe_hits++;
+    } else if (status.ok()) {
+      ctx_.metrics->appended++;
+      ctx_.metrics->bytes += st.bytes;
+      st.counter->fetch_add(1, std::memory_order_relaxed);
+      if (options_.log_appends) {
+        ctx_.log->Log("info", "audit.append.ok",
+                      {.stream = st.stream_name,
+                       .seq = st.receipt.seq,
+                       .self_hash = &st.receipt.self_hash});
+      }
+    } else {
+      ctx_.log->CountReject(status, {.stream = st.stream_name, .seq = st.receipt.seq});
+    }
+    st.ticket->Complete(status, st.receipt, st.outcome);
+  }
+}
+
+// canonicalize_in_emit = false: the caller queued the raw draft; prepare it here.
+Status Worker::Prepare(EmitTask* task) {
+  if (task->draft.empty()) return Status::Ok();
+  if (canonicalizer_ == nullptr) canonicalizer_ = std::make_unique<Canonicalizer>(ctx_.limits);
+  const Canonicalizer::DraftContext dc{ctx_.writer_id, task->stream, 1, kGenesisPrev, NowMs()};
+  RON_RETURN_IF_ERROR(canonicalizer_->PrepareDraft(task->draft, dc, &task->prepared));
+  return ctx_.apply_ip_policy(canonicalizer_.get(), &task->prepared);
+}
+
+// Room for one more stream (a stream not held yet is opened only below the cap: memory, fds).
+Status Worker::RoomForNewStream() const {
+  const size_t held = sink_->stream_count();
+  if (held < options_.max_streams_per_worker) return Status::Ok();
+  // Not Busy: waiting does not make room (streams are held until Close), and a host retries
+  // Busy. Io: this stream cannot be written by this engine, as after a failure.
+  return Status(Code::kIo, "stream limit: this writer thread already holds " +
+                               std::to_string(held) +
+                               " streams (EngineOptions::max_streams_per_worker); retrying will "
+                               "not help, a higher limit at the next Open will");
+}
+
+void Worker::HandleEmit(EmitTask* task, std::vector<Staged>* staged) {
+  const std::string& writer = ctx_.writer_id;
+  if (!sink_->Holds(writer, task->stream)) {
+    if (const Status room = RoomForNewStream(); !room.ok()) return Reject(task->ticket, room);
+  }
+  auto got = sink_->GetStream(writer, task->stream);
+  if (!got.ok()) return Reject(task->ticket, got.status());
+  SinkStream* s = got.value();
+  Status st = Prepare(task);
+  if (st.ok()) {
+    st = Canonicalizer::CompleteDraft(task->prepared, s->head_seq() + 1, s->HeadText(),
+                                      ctx_.limits, &record_);
+  }
+  if (st.ok()) st = sink_->Stage(s, record_);
+  if (!st.ok()) return Reject(task->ticket, st);
+  staged->push_back({task->ticket,
+                     {record_.record.seq, record_.digest},
+                     s,
+                     record_.bytes.size(),
+                     CounterFor(record_.record),
+                     task->stream});
+}
+
+void Worker::HandleSealed(SealedTask* task, std::vector<Staged>* staged) {
+  const Record& r = task->record.record;
+  if (!sink_->Holds(r.writer_id, r.stream)) {
+    // Only a genesis record can start a stream: anything else is a gap, answered without
+    // creating the stream (no directory, no preallocated segment, no RAM entry).
+    if (r.seq != 1) {
+      return Reject(task->ticket, Status(Code::kSeqGap, "seq " + std::to_string(r.seq) +
+                                                            " after head 0 (no such stream)"));
+    }
+    if (const Status room = RoomForNewStream(); !room.ok()) return Reject(task->ticket, room);
+  }
+  auto got = sink_->GetStream(r.writer_id, r.stream);
+  if (!got.ok()) return Reject(task->ticket, got.status());
+  SinkStream* s = got.value();
+  if (s->state() == StreamState::kFrozen) return Reject(task->ticket, s->failure());
+  const uint64_t head = s->head_seq();
+  if (r.seq == head + 1) {
+    if (r.prev != s->HeadText()) {
+      ctx_.metrics->verify_prev++;
+      ctx_.log->Log("warn", "audit.verify.fail",
+                    {.writer_id = r.writer_id,
+                     .stream = r.stream,
+                     .seq = r.seq,
+                     .reason = "prev_mismatch"});
+      return Reject(task->ticket, Status(Code::kPrevMismatch, "prev is not the stream head"));
+    }
+    if (const Status st = sink_->Stage(s, task->record); !st.ok()) {
+      return Reject(task->ticket, st);
+    }
+    staged->push_back({task->ticket,
+                       {r.seq, task->record.digest},
+                       s,
+                       task->record.bytes.size(),
+                       CounterFor(r),
+                       r.stream});
+    return;
+  }
+  if (r.seq > head + 1) {
+    return Reject(task->ticket, Status(Code::kSeqGap, "seq " + std::to_string(r.seq) +
+                                                          " after head " + std::to_string(head)));
+  }
+  Digest stored{};
+  if (const Status found = sink_->StoredDigest(s, r.seq, &stored); !found.ok()) {
+    return Reject(task->ticket, found);
+  }
+  if (stored != task->record.digest) {
+    return Reject(task->ticket,
+                  Status(Code::kConflict, "seq " + std::to_string(r.seq) + " holds another record"));
+  }
+  if (r.seq > s->durable_seq()) {
+    // The original is staged in this very batch and not durable yet: "stored" is not true
+    // until it is. The duplicate's ticket completes with the original's outcome.
+    staged->push_back(
+        {task->ticket, {r.seq, stored}, s, 0, nullptr, r.stream, AppendOutcome::kDuplicate});
+    return;
+  }
+  ctx_.metrics->dedupe_hits++;
+  task->ticket->Complete(Status::Ok(), {r.seq, stored}, AppendOutcome::kDuplicate);
+}
+
+void Worker::Reject(const std::shared_ptr<TicketState>& ticket, const Status& status) {
+  ctx_.log->CountReject(status, {});
+  ticket->Complete(status, {});
+}
+
+void Worker::PublishHeads() {
+  if (sink_ != nullptr) sink_->PublishHeads(ctx_.publish);
+}
+
+void Worker::AppendedCounts(std::map<std::pair<std::string, std::string>, uint64_t>* out) const {
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  for (const auto& [key, n] : appended_by_) (*out)[key] += n.load(std::memory_order_relaxed);
+}
+
+bool Worker::WalMetrics(wal::WalMetricsSnapshot* out) const {
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  if (!has_wal_metrics_) return false;
+  out->Merge(wal_metrics_);
+  return true;
+}
+
+void Worker::SnapshotWal() {
+  if (wal_sink_ == nullptr) return;
+  wal::WalMetricsSnapshot snapshot = wal::WalMetricsSnapshot::Of(*wal_sink_->wal());
+  snapshot.AddTotals(retired_totals_);
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  wal_metrics_ = std::move(snapshot);
+  has_wal_metrics_ = true;
+}
+
+uint64_t Worker::FreeBytes() const {
+  struct statvfs fs {};
+  if (statvfs(options_.config.wal.dir.c_str(), &fs) != 0) return UINT64_MAX;
+  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+}
+
+// auditd's vocabulary: warn below space_left; on a full disk either fail the stream (the WAL's
+// fatal-error rule) or suspend all writes of this worker until space returns.
+void Worker::WatchSpace(const Status& committed) {
+  const AuditConfig& config = options_.config;
+  if (committed.IsDiskFull() && config.wal.disk_full_action == DiskFullAction::kSuspend) {
+    suspended_ = true;
+    (*ctx_.suspended_workers)++;
+    ctx_.log->Log("error", "wal.disk_full", "writes suspended until free space returns");
+    return;
+  }
+  const auto now = Clock::now();
+  if (now - last_space_check_ < std::chrono::seconds(1)) return;
+  last_space_check_ = now;
+  const bool low = FreeBytes() < config.wal.space_left_bytes;
+  if (low && !space_warned_) {
+    ctx_.log->Log("warn", "wal.space_left", "free space below wal.space_left");
+  }
+  space_warned_ = low;
+}
+
+// Reopens the WAL (recovery cuts whatever the failed batch left) once space is back.
+void Worker::TryResume() {
+  const uint64_t needed = std::min<uint64_t>(options_.config.wal.space_left_bytes, 64ull << 20);
+  if (FreeBytes() < needed) return;
+  if (wal_sink_ != nullptr) {
+    retired_totals_.AddTotals(wal::WalMetricsSnapshot::Of(*wal_sink_->wal()));
+  }
+  wal_sink_ = nullptr;
+  sink_.reset();
+  if (!OpenSink().ok()) return;  // still no room: stay suspended
+  suspended_ = false;
+  (*ctx_.suspended_workers)--;
+  ctx_.log->Log("info", "wal.resumed", "free space returned; writes resumed");
+}
+
+}  // namespace ron

@@ -1,0 +1,122 @@
+// One writer thread: takes batches from its bounded queue, puts records into its sink (RAM or
+// its own WAL), completes tickets once durable, cuts checkpoints (export sinks), and applies
+// the disk-space policy. Every (writer_id, stream) belongs to exactly one worker (OwnerIndex),
+// so a chain head has a single writer.
+#ifndef ENGINE_WORKER_H_
+#define ENGINE_WORKER_H_
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "checkpoint/builder.h"
+#include "engine/checkpoint_cutter.h"
+#include "engine/event_log.h"
+#include "engine/sink.h"
+#include "engine/task_queue.h"
+#include "engine/wal_sink.h"
+#include "wal/io.h"
+#include "wal/metrics.h"
+
+namespace ron {
+
+// What a worker needs of its engine, and no more. Everything outlives the worker.
+struct WorkerContext {
+  const EngineOptions* options = nullptr;  // directories already resolved
+  std::string writer_id;
+  Limits limits;
+  size_t workers = 1;
+  wal::FaultInjector* faults = nullptr;
+  CheckpointBuilder* builder = nullptr;  // null without an export sink
+  EventLog* log = nullptr;
+  EngineMetrics* metrics = nullptr;
+  std::atomic<int>* suspended_workers = nullptr;  // workers whose writes a full disk suspended
+  // Publishes a stream's head (Engine::State), once per batch, before its tickets complete.
+  std::function<void(const std::string& writer, const std::string& stream, const StreamInfo&)>
+      publish;
+  // privacy.ip_mode on a prepared draft (canonicalize_in_emit = false: on this thread).
+  std::function<Status(Canonicalizer*, CanonicalRecord*)> apply_ip_policy;
+};
+
+class Worker {
+ public:
+  Worker(const WorkerContext& context, size_t index);
+  ~Worker();
+
+  // Starts the thread. The sink (and a WAL's io_uring, created SINGLE_ISSUER) is opened on the
+  // worker thread itself, which is the only thread that ever submits to it.
+  Status Start();
+  PushResult TryPush(Task&& task) { return queue_.TryPush(std::move(task)); }
+  [[nodiscard]] bool PushUnbounded(Task&& task) { return queue_.PushUnbounded(std::move(task)); }
+  void Stop(Deadline deadline) { queue_.Stop(deadline); }
+  void Join();
+
+  // Metrics (any thread).
+  size_t depth() const { return queue_.depth(); }
+  void StreamDepths(std::vector<std::pair<std::string, uint64_t>>* out) const {
+    queue_.StreamDepths(out);
+  }
+  void AppendedCounts(std::map<std::pair<std::string, std::string>, uint64_t>* out) const;
+  bool WalMetrics(wal::WalMetricsSnapshot* out) const;
+  // After Join: the sink's close, or Closed when tasks were dropped at the deadline.
+  Status close_status() const { return close_status_; }
+
+ private:
+  struct Staged;
+
+  Status OpenSink();
+  void Pin();
+  void Run();
+  void Abort(std::vector<Task>* batch);
+  void ProcessBatch(std::vector<Task>* batch);
+  void RefuseWhileSuspended(std::vector<Task>* batch);
+  void CompleteStaged(const Status& committed, std::vector<Staged>* staged);
+  void HandleEmit(EmitTask* task, std::vector<Staged>* staged);
+  void HandleSealed(SealedTask* task, std::vector<Staged>* staged);
+  Status Prepare(EmitTask* task);
+  Status RoomForNewStream() const;
+  void Reject(const std::shared_ptr<TicketState>& ticket, const Status& status);
+  std::atomic<uint64_t>* CounterFor(const Record& r);
+  void PublishHeads();
+  void SnapshotWal();
+  // The disk-space policy (WAL sinks): warn below wal.space_left; on a full disk suspend this
+  // worker's writes (disk_full_action = suspend) until space returns, then reopen the WAL.
+  uint64_t FreeBytes() const;
+  void WatchSpace(const Status& committed);
+  void TryResume();
+
+  const WorkerContext& ctx_;
+  const EngineOptions& options_;
+  const size_t index_;
+  TaskQueue queue_;
+  std::thread thread_;
+  mutable std::mutex snapshot_mu_;  // guards wal_metrics_ and appended_by_'s shape
+  AppendedByLabel appended_by_;     // inserted by the worker under snapshot_mu_
+  wal::WalMetricsSnapshot wal_metrics_;
+  bool has_wal_metrics_ = false;
+  // Owned by the worker thread alone:
+  std::unique_ptr<Sink> sink_;
+  WalSink* wal_sink_ = nullptr;               // sink_ when it is a WAL
+  std::unique_ptr<CheckpointCutter> cutter_;  // export sinks only
+  CanonicalRecord record_;
+  std::unique_ptr<Canonicalizer> canonicalizer_;  // canonicalize_in_emit = false only
+  Status close_status_;
+  uint64_t aborted_ = 0;                    // tasks failed with Closed at the Close deadline
+  wal::WalMetricsSnapshot retired_totals_;  // WALs this worker reopened (full disk): totals
+  bool opened_once_ = false;
+  bool suspended_ = false;
+  bool space_warned_ = false;
+  Clock::time_point last_space_check_{};
+  std::chrono::milliseconds export_every_{0};
+  Clock::time_point next_export_{};
+};
+
+}  // namespace ron
+
+#endif  // ENGINE_WORKER_H_
