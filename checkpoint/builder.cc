@@ -10,6 +10,7 @@
 #include "engine/core/check.h"
 #include "segment/segment_format.h"
 #include "wal/files.h"
+#include "engine/core/limits.h"
 
 namespace ron {
 
@@ -260,7 +261,7 @@ void CheckpointBuilder::Run() {
         }
         // Every stream with work is backing off: one failing stream (a bad directory, a full
         // disk under its export dir) never holds up the others, and nobody spins — while
-        // stopping neither (it used to retry in a loop until the deadline).
+        // stopping neither.
         cv_.wait_until(lock, stopping_ ? std::min(wake, deadline_) : wake);
       }
       if (queue_.empty() || (stopping_ && Clock::now() >= deadline_)) break;
@@ -294,9 +295,9 @@ void CheckpointBuilder::Run() {
           failures_++;
           last_failure_ = s;
           Retry& r = retry_[key];
-          r.backoff = r.backoff.count() == 0 ? std::chrono::milliseconds(100)
+          r.backoff = r.backoff.count() == 0 ? limits::kExportBackoffFirst
                                              : std::min<std::chrono::milliseconds>(
-                                                   r.backoff * 2, std::chrono::seconds(5));
+                                                   r.backoff * 2, limits::kExportBackoffMax);
           r.next = Clock::now() + r.backoff;
           done = false;
           error = s.ToString() + " (retrying in " + std::to_string(r.backoff.count()) + " ms)";

@@ -30,6 +30,7 @@
 #include "ron_audit/signer.h"  // kAlgEd25519
 #include "engine/core/hash.h"
 #include "ron_audit/status.h"
+#include "engine/core/limits.h"
 
 namespace ron {
 
@@ -105,7 +106,7 @@ Status ParseReceipt(std::string_view json, std::string* kind, InclusionReceipt* 
                     ConsistencyReceipt* consistency);
 
 // The largest manifest a reader accepts.
-inline constexpr size_t kMaxManifestBytes = 64u << 20;
+inline constexpr size_t kMaxManifestBytes = limits::kMaxManifestBytes;
 
 // Export files: <export_dir>/<esc writer_id>/<esc stream>/manifest-<last seq, 20 digits>.json.
 std::string ManifestFileName(uint64_t last_seq);

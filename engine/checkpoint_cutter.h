@@ -14,6 +14,7 @@
 #include "checkpoint/builder.h"
 #include "engine/event_log.h"
 #include "wal/wal.h"
+#include "engine/core/limits.h"
 
 namespace ron {
 
@@ -58,7 +59,7 @@ class CheckpointCutter {
   void ReportDiverged(const StreamAccumulator& acc);
   void Cut(StreamAccumulator* acc);
 
-  static constexpr size_t kMaxWaitingCuts = 16;  // per stream
+  static constexpr size_t kMaxWaitingCuts = limits::kMaxWaitingCutsPerStream;
   const Options options_;
   CheckpointBuilder* const builder_;
   EventLog* const log_;

@@ -11,6 +11,7 @@
 #include "segment/segment_format.h"
 #include "wal/files.h"
 #include "wal/wal.h"
+#include "engine/core/limits.h"
 
 namespace ron {
 namespace {
@@ -300,7 +301,7 @@ bool NodeText(const toml::node& node, std::string* out) {
   return true;
 }
 
-constexpr size_t kMaxConfigFileBytes = 1u << 20;
+constexpr size_t kMaxConfigFileBytes = limits::kMaxConfigFileBytes;
 
 Status ApplyFile(const std::string& path, AuditConfig* config, ConfigOrigins* origins) {
   // Read through the file layer: a FIFO or device named as the config file is refused instead

@@ -26,8 +26,11 @@
 #include "wal/metrics.h"
 #include "wal/reader.h"
 #include "wal/wal.h"
+#include "engine/core/limits.h"
 
 namespace ron {
+
+static_assert(Engine::kMaxReadRecords == limits::kMaxReadRecords);
 
 // ---- Shared pieces (engine_internal.h) --------------------------------------------------------
 
@@ -175,7 +178,7 @@ class Engine::Impl {
         return s;
       }
     }
-    const Status rotated = RecordRestartRotations(Clock::now() + std::chrono::seconds(60));
+    const Status rotated = RecordRestartRotations(Clock::now() + limits::kRestartRotationDeadline);
     if (!rotated.ok()) {
       (void)Close(Clock::now());
       return rotated;

@@ -18,6 +18,7 @@
 
 #include "engine/core/canonical.h"
 #include "ron_audit/engine.h"
+#include "engine/core/limits.h"
 
 namespace ron {
 
@@ -96,7 +97,7 @@ struct EngineMetrics {
 // counter without it; the metrics page reads under the lock. Label sets are capped per worker
 // (kMaxLabelSets); the rest count under kind="_other",stream="_other".
 using AppendedByLabel = std::map<std::pair<std::string, std::string>, std::atomic<uint64_t>>;
-inline constexpr size_t kMaxLabelSets = 512;
+inline constexpr size_t kMaxLabelSets = limits::kMaxLabelSets;
 
 // Optional fields of a log line; empty ones are left out.
 struct LogFields {

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "engine/engine_internal.h"
+#include "engine/core/limits.h"
 
 namespace ron {
 
@@ -29,7 +30,7 @@ class EventLog {
 
   // A refused record: counted, and logged as audit.append.reject at most kRejectLogsPerSecond
   // times a second (a shed storm must not become a log storm).
-  static constexpr uint32_t kRejectLogsPerSecond = 20;
+  static constexpr uint32_t kRejectLogsPerSecond = limits::kRejectLogsPerSecond;
   void CountReject(const Status& status, LogFields fields);
 
  private:

@@ -5,12 +5,13 @@
 #include <cstring>
 
 #include "wal/files.h"
+#include "engine/core/limits.h"
 
 namespace ron {
 namespace {
 
 constexpr size_t kMaxAddressBytes = 45;  // INET6_ADDRSTRLEN - 1
-constexpr size_t kMaxSaltBytes = 1 << 20;
+constexpr size_t kMaxSaltBytes = limits::kMaxSaltBytes;
 
 bool IsAddressChar(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||

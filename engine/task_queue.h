@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/engine_internal.h"
+#include "engine/core/limits.h"
 
 namespace ron {
 
@@ -49,7 +50,7 @@ class TaskQueue {
   void StreamDepths(std::vector<std::pair<std::string, uint64_t>>* out) const;
 
  private:
-  static constexpr size_t kMaxTrackedStreams = 1024;
+  static constexpr size_t kMaxTrackedStreams = limits::kQueueTrackedStreams;
   bool StreamFull(std::string_view stream) const;  // REQUIRES: mu_ held
   void CountIn(std::string_view stream);            // REQUIRES: mu_ held
   void CountOut(std::string_view stream);           // REQUIRES: mu_ held

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "engine/ram_sink.h"
+#include "engine/core/limits.h"
 
 namespace ron {
 
@@ -120,7 +121,7 @@ void Worker::Run() {
     Clock::time_point wake;
     const Clock::time_point* wake_at = nullptr;
     if (suspended_) {
-      wake = Clock::now() + std::chrono::milliseconds(100);
+      wake = Clock::now() + limits::kSuspendedPoll;
       wake_at = &wake;
     } else if (exporting) {
       wake_at = &next_export_;
@@ -430,7 +431,8 @@ void Worker::WatchSpace(const Status& committed) {
 
 // Reopens the WAL (recovery cuts whatever the failed batch left) once space is back.
 void Worker::TryResume() {
-  const uint64_t needed = std::min<uint64_t>(options_.config.wal.space_left_bytes, 64ull << 20);
+  const uint64_t needed =
+      std::min<uint64_t>(options_.config.wal.space_left_bytes, limits::kResumeFreeBytes);
   if (FreeBytes() < needed) return;
   if (wal_sink_ != nullptr) {
     retired_totals_.AddTotals(wal::WalMetricsSnapshot::Of(*wal_sink_->wal()));

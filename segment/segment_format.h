@@ -45,6 +45,7 @@
 
 #include "engine/core/hash.h"
 #include "ron_audit/status.h"
+#include "engine/core/limits.h"
 
 namespace ron::segment {
 
@@ -62,7 +63,7 @@ inline constexpr size_t kPaddingAlignBytes = 4096;
 inline constexpr uint8_t kRecordMajor = 1;
 // No writer makes a segment longer than this (wal.rotate_bytes is bounded by it); a reader
 // refuses a longer file as damaged rather than reading it whole into memory.
-inline constexpr uint64_t kMaxSegmentBytes = 1ull << 30;
+inline constexpr uint64_t kMaxSegmentBytes = limits::kMaxSegmentBytes;
 
 static_assert(sizeof(kMagic) == 8);
 static_assert(kHeaderBytes == 8 + 2 + 2 + 4 + 8 + 8);

@@ -14,6 +14,7 @@
 
 #include "ron_audit/status.h"
 #include "ron_audit/types.h"
+#include "engine/core/limits.h"
 
 namespace ron::wal {
 
@@ -30,7 +31,7 @@ class FaultInjector {
 };
 
 // At most this many writes are in flight at once (the io_uring backend submits them together).
-inline constexpr size_t kMaxWritesInFlight = 32;
+inline constexpr size_t kMaxWritesInFlight = limits::kMaxWritesInFlight;
 
 // One write of a batch: `data` at `offset` of `fd`, followed by one fdatasync of `fd` when
 // `sync` is set (ordered after the write: linked on io_uring). `dsync` makes the write itself

@@ -1,5 +1,5 @@
 // The WAL's metrics in Prometheus text exposition format (validated by `promtool check
-// metrics` in tests). The engine's full metrics page (issue 4) embeds this.
+// metrics` in tests). The engine's full metrics page (engine/metrics_page.h) embeds this.
 #ifndef WAL_METRICS_H_
 #define WAL_METRICS_H_
 

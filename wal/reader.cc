@@ -11,6 +11,7 @@
 #include "engine/core/canonical.h"
 #include "engine/core/verify.h"
 #include "wal/files.h"
+#include "engine/core/limits.h"
 
 namespace ron::wal {
 namespace {
@@ -210,10 +211,10 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
     // copies page by page), and see damage with valid frames after it. Damage in the newest,
     // still open segment is therefore read again (kRereads times, 20 ms apart) before it
     // counts; frames delivered by an earlier attempt are not delivered twice.
-    constexpr int kRereads = 3;
+    constexpr int kRereads = limits::kReaderRereads;
     for (int attempt = 0;; ++attempt) {
       if (attempt > 0) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::this_thread::sleep_for(limits::kReaderRereadDelay);
         fd = -1;
         const Status reopened = OpenRegularFile(seg.path, Links::kRefuse, &fd, &size, &refused);
         if (!reopened.ok()) {

@@ -15,6 +15,7 @@
 #include "ron_audit/record.h"
 #include "ron_audit/status.h"
 #include "segment/scanner.h"
+#include "engine/core/limits.h"
 
 namespace ron::wal {
 
@@ -66,7 +67,7 @@ using RecordCallback = std::function<bool(const RecordView&)>;
 // this many bytes, in the newest open segment, are a torn tail for recovery in either write
 // mode and for every reader alike, so that the engine, verify, inspect and range reach one
 // verdict from the same bytes.
-inline constexpr uint64_t kLostWriteWindowBytes = 32 * 64 * 1024;
+inline constexpr uint64_t kLostWriteWindowBytes = limits::kLostWriteWindowBytes;
 
 // Scans the stream directory `dir` of (writer_id, stream). With `from_seq` > 1 it starts at the
 // newest segment that begins at or before from_seq (by the segment headers), so that reading

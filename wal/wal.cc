@@ -155,8 +155,8 @@ Status Wal::Recover() {
     // With O_DIRECT, a crash can leave later batches of the last commit durable behind an
     // earlier one that is not: frames within that span after the damage are a torn tail.
     // Damage of any kind in direct mode; in either mode, zeros where a lost O_DIRECT write
-    // should be (the files may come from a direct-mode run: a buffered run that reopened a
-    // direct run's crashed WAL froze the stream; found by the kill -9 drill). A changed frame
+    // should be (the files may come from a direct-mode run, which a buffered run may reopen
+    // after a crash). A changed frame
     // in buffered mode stays corruption (freeze), never a reason to cut acknowledged records.
     const uint64_t window = kMaxWritesInFlight * options_.direct_batch_bytes;
     const uint64_t torn_window = options_.write_mode == WriteMode::kDirect ? window : 0;

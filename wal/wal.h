@@ -36,6 +36,7 @@
 #include "wal/metrics.h"
 #include "wal/preallocator.h"
 #include "wal/reader.h"
+#include "engine/core/limits.h"
 
 namespace ron::wal {
 
@@ -56,8 +57,8 @@ class StreamWal;
 size_t SegmentFdBudget();
 
 struct WalOptions {
-  static constexpr uint64_t kMinRotateBytes = 8ull << 20;
-  static constexpr uint64_t kDefaultRotateBytes = 128ull << 20;
+  static constexpr uint64_t kMinRotateBytes = limits::kMinRotateBytes;
+  static constexpr uint64_t kDefaultRotateBytes = limits::kDefaultRotateBytes;
   // A segment that was not zero-filled ahead (a stream's first, or one the preallocator had not
   // finished) is sealed early — once it holds this much and a zero-filled successor is ready —
   // because its extending writes make every fdatasync commit the file size as well.
@@ -69,13 +70,13 @@ struct WalOptions {
   IoBackendKind backend = IoBackendKind::kAuto;
   Limits limits;
   WriteMode write_mode = WriteMode::kBuffered;
-  static constexpr size_t kDefaultDirectBatchBytes = 64 * 1024;
+  static constexpr size_t kDefaultDirectBatchBytes = limits::kDefaultDirectBatchBytes;
   size_t direct_batch_bytes = kDefaultDirectBatchBytes;  // kDirect: bytes per write in flight
   // Zero-fill the next segment of an active stream ahead of need: once its active segment holds
   // kPreallocAfterBytes (or an eighth of rotate_bytes, if less), and with at most
   // max_prepared_segments such files (each rotate_bytes) on disk at once for this WAL. A stream
   // that writes little never gets one: its segment grows only as far as its records.
-  static constexpr uint64_t kPreallocAfterBytes = 1ull << 20;
+  static constexpr uint64_t kPreallocAfterBytes = limits::kPreallocAfterBytes;
   bool preallocate = true;
   size_t max_prepared_segments = 4;
   // Segment files this WAL keeps open at most. Past it, the least recently written idle

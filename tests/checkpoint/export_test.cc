@@ -535,7 +535,7 @@ TEST_F(ExportTest, EveryTamperingIsDetectedWithItsCodeAndLocation) {
     EXPECT_EQ(r.file, ManifestPath("s2", 1000));
   }
   // 16. Stray files and an empty stream directory in the export tree are no evidence: ignored
-  // with a note (an empty directory used to crash the verifier).
+  // with a note (an empty directory among them).
   restore();
   {
     testing::WriteFile(exp_ + "/.DS_Store", "x");
@@ -906,7 +906,7 @@ TEST_F(ExportTest, ParallelVerificationReportsWhatOneThreadReports) {
 }
 
 // One stream whose export keeps failing backs off alone: the other streams' checkpoints are
-// written meanwhile (the builder's queue used to stall behind the failing cut).
+// written meanwhile (the builder's queue never stalls behind the failing cut).
 TEST_F(ExportTest, AFailingStreamDoesNotHoldUpTheOthers) {
   const std::string blocker = BlockExportDir("s1");  // s1's export directory cannot be made
   auto engine = Engine::Open(Options(nullptr));

@@ -274,7 +274,7 @@ TEST_F(ConfigTest, RonctlConfigCheck) {
   EXPECT_EQ(testing::RunCommand({testing::RonctlPath(), "config", "check"}, "").exit_code, 2);
   EXPECT_EQ(testing::RunCommand({testing::RonctlPath(), "config", "--help"}, "").exit_code, 0);
   // Flags before the file: a flag's value is never taken for the file, nor the file for a value
-  // (`--audit-workers 2 FILE` used to swallow FILE as a second value).
+  // (`--audit-workers 2 FILE` reads FILE as the file).
   r = testing::RunCommand(
       {testing::RonctlPath(), "config", "check", "--audit-workers", "3", "--audit-amnesia", path},
       "");

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "engine/core/canonical.h"
+#include "engine/core/limits.h"
 #include "ron_audit/engine.h"
 #include "engine/testing_hooks.h"
 #include "tests/test_util.h"
@@ -149,8 +150,8 @@ TEST_F(ContractTest, EveryCloseReturnsOnlyOnceTheEngineIsClosed) {
   for (const Ticket& t : tickets) EXPECT_TRUE(t.Wait(In(seconds(1))).ok());
 }
 
-// Destroying the engine while another thread is inside Close waits for that Close (it used to
-// free the engine under it: heap-use-after-free under ASan).
+// Destroying the engine while another thread is inside Close waits for that Close: the engine
+// is never freed under it.
 TEST_F(ContractTest, DestroyingTheEngineWaitsForACloseInProgress) {
   auto engine = Open(Options());
   for (int i = 0; i < 30000; ++i) (void)engine->Emit("s", Draft(i));
@@ -449,6 +450,15 @@ TEST_F(ContractTest, MoreStreamsThanDescriptorsAllWrite) {
   EXPECT_EXIT(child(), ::testing::ExitedWithCode(0), "");
   auto engine = Open(Options());  // and everything is there
   EXPECT_EQ(engine->State("svc-test@inst-1", "s299").head_seq, 2u);
+}
+
+// The public defaults are the limits of engine/core/limits.h, where they are related to the
+// rest.
+TEST(LimitsTest, EngineOptionsDefaultsAreTheLimits) {
+  const EngineOptions o;
+  EXPECT_EQ(o.max_streams_per_worker, limits::kMaxStreamsPerWorker);
+  EXPECT_EQ(o.max_batch_records, limits::kMaxBatchRecords);
+  EXPECT_EQ(Engine::kMaxReadRecords, limits::kMaxReadRecords);
 }
 
 }  // namespace

@@ -310,8 +310,8 @@ TEST_P(EngineTest, BadDraftsFailTheirTicketOnly) {
   EXPECT_EQ(engine->Emit("s", std::string(kMaxInputBytes + 1, ' ')).code(), Code::kRecordTooLarge);
 }
 
-// A stream is keyed by its name: an NFD spelling is refused in both profiles (it used to fork
-// the chain in RAM: "café" and "cafe\u0301" both got seq 1), in both canonicalization modes.
+// A stream is keyed by its name: an NFD spelling is refused in both profiles (else "café" and
+// "cafe\u0301" would be two chains, both with a seq 1), in both canonicalization modes.
 TEST_P(EngineTest, AStreamNameIsOneSpellingInEveryProfile) {
   for (const bool in_emit : {true, false}) {
     EngineOptions o = Options(1);
@@ -407,8 +407,8 @@ TEST(EngineReloadTest, SwitchingRamToWalPreservesTheChain) {
 }
 
 // Calls racing Close get Ok or Closed, never a wait for a thread that has stopped (Flush, Read
-// and Checkpoint queue control tasks that used to be accepted by a stopping worker and then
-// answered Busy at their deadline).
+// and Checkpoint queue control tasks, which a stopping worker refuses at once rather than
+// leaving them to answer Busy at their deadline).
 TEST_P(EngineTest, CallsRacingCloseGetClosedNotBusy) {
   auto engine = Open(Options(2));
   ASSERT_TRUE(engine->Emit("race", Draft(1)).value().Wait(In(seconds(10))).ok());
@@ -532,7 +532,7 @@ TEST_P(EngineTest, ReadVerifiesEveryRecordAndLinkOnRead) {
 }
 
 // Retries must be safe: in the RAM profile a retry of a record the ring has let go of is not
-// a Conflict (it used to be), and one the ring still holds is a Duplicate at its position.
+// a Conflict, and one the ring still holds is a Duplicate at its position.
 TEST_P(EngineTest, RetryOfARecordOlderThanTheRamRingIsNeverAConflict) {
   EngineOptions o = Options(1);
   o.ram_records_per_stream = 16;
@@ -566,7 +566,7 @@ TEST_P(EngineTest, RetryOfARecordOlderThanTheRamRingIsNeverAConflict) {
 
 // Memory stays bounded however many streams callers invent: a writer thread holds at most
 // max_streams_per_worker, and a replayed record can create a stream only at its genesis (a
-// bogus seq used to create a directory and preallocate a segment before answering SeqGap).
+// bogus seq creates no directory and no segment; it is answered SeqGap).
 TEST_P(EngineTest, StreamsPerWorkerAreCappedAndGapsCreateNothing) {
   EngineOptions o = Options(1);
   o.max_streams_per_worker = 3;
@@ -982,7 +982,7 @@ TEST(EngineDiskFullTest, SuspendsWhileFullAndResumesWhenSpaceReturns) {
   EXPECT_TRUE(resumed);
   EXPECT_TRUE(engine.value()->Ready());
   // A failed ticket meant "not stored": the batch that hit the full disk was cut, so the chain
-  // goes on right after the last acknowledged record (its failed frames used to be adopted).
+  // goes on right after the last acknowledged record (its failed frames are never adopted).
   EXPECT_EQ(resumed_seq, acked + 1);
   // Counters never go backwards across the WAL's reopen.
   const std::string after = engine.value()->MetricsText();

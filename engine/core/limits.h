@@ -1,0 +1,93 @@
+// The engine's operational limits in one place: how much it queues, holds, retries and waits,
+// and how they relate (checked at compile time). The record's own bounds are part of its
+// format (ron_audit/record.h); the segment layout's are in segment/segment_format.h. Changing
+// a value here changes behaviour, never a format.
+#ifndef ENGINE_CORE_LIMITS_H_
+#define ENGINE_CORE_LIMITS_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/core/canonical.h"
+#include "ron_audit/record.h"
+
+namespace ron::limits {
+
+// ---- Memory: queues, streams, label sets -------------------------------------------------------
+
+// Streams one writer thread holds at most (EngineOptions::max_streams_per_worker's default).
+inline constexpr size_t kMaxStreamsPerWorker = 1024;
+// Records a writer thread commits in one batch at most (EngineOptions::max_batch_records).
+inline constexpr size_t kMaxBatchRecords = 1024;
+// Streams whose queue depth a writer's queue keeps tracking once they are idle.
+inline constexpr size_t kQueueTrackedStreams = 1024;
+// (kind, stream) label sets of audit_appended_total per writer thread; the rest count as _other.
+inline constexpr size_t kMaxLabelSets = 512;
+// Checkpoint cuts one stream may have waiting for a stuck builder; it accumulates beyond.
+inline constexpr size_t kMaxWaitingCutsPerStream = 16;
+// Records one Engine::Read returns at most.
+inline constexpr size_t kMaxReadRecords = 65536;
+// Rejections logged per second before audit.log.suppressed sums up the rest.
+inline constexpr uint32_t kRejectLogsPerSecond = 20;
+
+// ---- Time ----------------------------------------------------------------------------------------
+
+// A writer suspended by a full disk looks for free space this often.
+inline constexpr std::chrono::milliseconds kSuspendedPoll{100};
+// Open waits this long for the KeyRotated records of a restart under a new key.
+inline constexpr std::chrono::seconds kRestartRotationDeadline{60};
+// A failing export retries after kExportBackoffFirst, doubling up to kExportBackoffMax.
+inline constexpr std::chrono::milliseconds kExportBackoffFirst{100};
+inline constexpr std::chrono::milliseconds kExportBackoffMax{5000};
+// A reader re-reads a damaged open segment this many times, this far apart, before reporting
+// it (a live writer may be mid-batch).
+inline constexpr int kReaderRereads = 3;
+inline constexpr std::chrono::milliseconds kReaderRereadDelay{20};
+
+// ---- Disk ----------------------------------------------------------------------------------------
+
+inline constexpr uint64_t kMiB = 1ull << 20;
+// wal.rotate_bytes: at least kMinRotateBytes, at most kMaxSegmentBytes (a reader refuses larger
+// segment files as damage).
+inline constexpr uint64_t kMinRotateBytes = 8 * kMiB;
+inline constexpr uint64_t kDefaultRotateBytes = 128 * kMiB;
+inline constexpr uint64_t kMaxSegmentBytes = 1024 * kMiB;
+// A stream's next segment is preallocated only once its active one holds this much.
+inline constexpr uint64_t kPreallocAfterBytes = 1 * kMiB;
+// O_DIRECT: writes in flight at once, and the bytes of each.
+inline constexpr size_t kMaxWritesInFlight = 32;
+inline constexpr size_t kDefaultDirectBatchBytes = 64 * 1024;
+// What a crash can lose behind an acknowledged O_DIRECT write: recovery and readers cut a torn
+// tail only within this window.
+inline constexpr uint64_t kLostWriteWindowBytes = kMaxWritesInFlight * kDefaultDirectBatchBytes;
+// Free space a suspended writer needs back before it reopens its WAL.
+inline constexpr uint64_t kResumeFreeBytes = 64 * kMiB;
+
+// ---- Files read whole --------------------------------------------------------------------------
+
+inline constexpr size_t kMaxManifestBytes = 64 * kMiB;
+inline constexpr size_t kMaxConfigFileBytes = 1 * kMiB;
+inline constexpr size_t kMaxSaltBytes = 1 * kMiB;
+
+// ---- How they relate -----------------------------------------------------------------------------
+
+static_assert(kMinRotateBytes <= kDefaultRotateBytes && kDefaultRotateBytes <= kMaxSegmentBytes);
+static_assert(kPreallocAfterBytes < kMinRotateBytes,
+              "a segment must reach the preallocation point before it rotates");
+static_assert(kDefaultDirectBatchBytes % 4096 == 0, "O_DIRECT batches are 4 KiB aligned");
+static_assert(kLostWriteWindowBytes < kMinRotateBytes,
+              "the lost-write window lies within one segment");
+static_assert(kResumeFreeBytes >= kMinRotateBytes,
+              "a resumed writer must have room for at least one new segment");
+static_assert(kMaxInputBytes >= Limits::kDefaultMaxRecordBytes + kSealSuffixBytes,
+              "every sealed record fits the input bound");
+static_assert(kMaxBatchRecords <= kMaxReadRecords);
+static_assert(kExportBackoffFirst < kExportBackoffMax);
+static_assert(kReaderRereads * kReaderRereadDelay < kSuspendedPoll * 10,
+              "a reader's patience stays well below a second");
+static_assert(kMaxManifestBytes <= kMaxSegmentBytes);
+
+}  // namespace ron::limits
+
+#endif  // ENGINE_CORE_LIMITS_H_
