@@ -277,16 +277,29 @@ TEST_F(ExportTest, RecordsAfterTheLastCheckpointAreNamedAsHashChainOnly) {
   EXPECT_EQ(Verify(&keys).reason, "unsigned");
 }
 
+// One tampering and what the verifier must say about it. Unset expectations are not checked.
 struct Tamper {
   const char* name;
-  Code code;
-  const char* reason;  // nullptr: any reason
+  const TrustedKeys* keys;       // verify with these (nullptr: without signatures)
+  std::function<void()> mutate;  // applied to a fresh copy of the evidence
+  Code code;                     // kOk: the evidence still verifies
+  const char* reason = nullptr;
+  std::string file{};  // the failure's file (a prefix when file_is_prefix)
+  bool file_is_prefix = false;
+  const char* stream = nullptr;
+  uint64_t seq = 0;
+  uint64_t offset = UINT64_MAX;
+  std::string message_has{};
+  std::function<void(const ExportVerifyReport&)> also{};  // further checks
 };
 
+// The evidence: s1 has 2500 records (checkpoints at 1000, 2000, 2500), s2 1200 (1000, 1200).
 TEST_F(ExportTest, EveryTamperingIsDetectedWithItsCodeAndLocation) {
   std::shared_ptr<Signer> key = Key("ops-1", 1);
   WriteEvidence(key);
   const TrustedKeys keys = Trust({key.get()});
+  const std::shared_ptr<Signer> other = Key("someone-else", 9);
+  const TrustedKeys wrong = Trust({other.get()});
   const std::string pristine = tmp_.path() + "/pristine";
   fs::create_directories(pristine);
   fs::copy(tmp_.path() + "/wal", pristine + "/wal", fs::copy_options::recursive);
@@ -302,122 +315,8 @@ TEST_F(ExportTest, EveryTamperingIsDetectedWithItsCodeAndLocation) {
   const auto [file501, off501] = frames.at(501);
   ASSERT_EQ(file500, file501);
   const uint64_t frame_bytes = off501 - off500;
-  std::string segment = testing::ReadFile(file500);
-
-  // 1. One flipped byte inside a sealed segment (record 500's body).
-  restore();
-  {
-    std::string bytes = segment;
-    bytes[off500 + 40] ^= 0x01;
-    testing::WriteFile(file500, bytes);
-    const auto r = Verify(&keys);
-    EXPECT_EQ(r.failure.code(), Code::kHashMismatch) << r.failure.ToString();
-    EXPECT_EQ(r.file, file500);
-    EXPECT_EQ(r.seq, 500u);
-    EXPECT_EQ(r.stream, "s1");
-  }
-  // 2. A deleted record (its frame cut out).
-  restore();
-  {
-    std::string bytes = segment;
-    bytes.erase(off500, frame_bytes);
-    testing::WriteFile(file500, bytes);
-    const auto r = Verify(&keys);
-    EXPECT_EQ(r.failure.code(), Code::kSeqGap) << r.failure.ToString();
-    EXPECT_EQ(r.reason, "seq_gap");
-    EXPECT_EQ(r.stream, "s1");
-    EXPECT_EQ(r.file, file500);
-    EXPECT_EQ(r.offset, off500);
-    EXPECT_EQ(r.seq, 500u) << r.failure.ToString();
-  }
-  // 3. Two frames reordered.
-  restore();
-  {
-    std::string bytes = segment;
-    const std::string a = bytes.substr(off500, frame_bytes);
-    const std::string b = bytes.substr(off501, frame_bytes);
-    bytes.replace(off500, frame_bytes, b);
-    bytes.replace(off501, frame_bytes, a);
-    testing::WriteFile(file500, bytes);
-    const auto r = Verify(&keys);
-    EXPECT_EQ(r.failure.code(), Code::kSeqGap) << r.failure.ToString();
-    EXPECT_EQ(r.seq, 500u);
-  }
-  // 4. The WAL tail dropped (records 2400.. gone) and the segment made to look unsealed, as
-  // after a crash: the WAL alone reads clean; the checkpoints say more existed.
-  restore();
-  {
-    const auto [file, offset] = frames.at(2400);
-    std::string bytes = testing::ReadFile(file).substr(0, offset);
-    bytes.replace(12, 4, std::string(4, '\0'));  // header count: 0 = open
-    testing::WriteFile(file, bytes);
-    ExportVerifyOptions wal_only;
-    wal_only.wal_dir = wal_;
-    ExportVerifyReport alone;
-    ASSERT_TRUE(VerifyExports(wal_only, &alone).ok());
-    EXPECT_TRUE(alone.failure.ok()) << alone.failure.ToString();
-    const auto r = Verify(&keys);
-    EXPECT_EQ(r.failure.code(), Code::kSeqGap) << r.failure.ToString();
-    EXPECT_EQ(r.reason, "wal_truncated");
-    EXPECT_EQ(r.file, ManifestPath("s1", 2500));
-  }
-  // 5. A manifest deleted: a gap in the export.
-  restore();
-  {
-    ASSERT_TRUE(fs::remove(ManifestPath("s1", 2000)));
-    const auto r = Verify(&keys);
-    EXPECT_EQ(r.failure.code(), Code::kSeqGap);
-    EXPECT_EQ(r.reason, "manifest_gap");
-    EXPECT_EQ(r.seq, 1001u);
-  }
-  // 6. A checkpoint swapped between streams.
-  restore();
-  {
-    fs::copy_file(ManifestPath("s2", 1000), ManifestPath("s1", 1000),
-                  fs::copy_options::overwrite_existing);
-    const auto r = Verify(&keys);
-    EXPECT_EQ(r.failure.code(), Code::kConflict);
-    EXPECT_EQ(r.reason, "stream_mismatch");
-    EXPECT_EQ(r.file, ManifestPath("s1", 1000));
-  }
-  // 7. A root changed in a manifest (and re-signed by nobody): the signature no longer holds.
-  restore();
-  {
-    Manifest m;
-    ASSERT_TRUE(ParseManifest(testing::ReadFile(ManifestPath("s2", 1200)), &m).ok());
-    m.checkpoints[0].root[0] ^= 1;
-    testing::WriteFile(ManifestPath("s2", 1200), m.Json());
-    const auto r = Verify(&keys);
-    EXPECT_EQ(r.reason, "bad_signature");
-    EXPECT_EQ(r.stream, "s2");
-    // Without keys the rebuilt root catches it.
-    const auto unsigned_check = Verify(nullptr);
-    EXPECT_EQ(unsigned_check.failure.code(), Code::kHashMismatch);
-    EXPECT_EQ(unsigned_check.reason, "root_mismatch");
-    EXPECT_EQ(unsigned_check.seq, 1200u);
-  }
-  // 8. Checkpoints signed with a key the auditor does not trust.
-  restore();
-  {
-    const std::shared_ptr<Signer> other = Key("someone-else", 9);
-    const TrustedKeys wrong = Trust({other.get()});
-    const auto r = Verify(&wrong);
-    EXPECT_EQ(r.failure.code(), Code::kConflict);
-    EXPECT_EQ(r.reason, "untrusted_key");
-  }
-  // 9. Every byte of a manifest matters, even outside the signed checkpoint.
-  restore();
-  {
-    Manifest m;
-    ASSERT_TRUE(ParseManifest(testing::ReadFile(ManifestPath("s1", 1000)), &m).ok());
-    m.created_ts_ms += 1;
-    testing::WriteFile(ManifestPath("s1", 1000), m.Json());
-    const auto r = Verify(&keys);
-    EXPECT_EQ(r.reason, "bad_manifest");
-    EXPECT_EQ(r.file, ManifestPath("s1", 1000));
-  }
-  // The unsigned view (no --trusted-keys) of the checks a signature would otherwise catch
-  // first: each changed manifest field is found by the structure it breaks.
+  const std::string segment = testing::ReadFile(file500);
+  // A manifest changed field by field (outside or inside its signed checkpoint).
   const auto edit = [&](const std::string& stream, uint64_t last,
                         const std::function<void(Manifest*)>& change) {
     Manifest m;
@@ -425,131 +324,243 @@ TEST_F(ExportTest, EveryTamperingIsDetectedWithItsCodeAndLocation) {
     change(&m);
     testing::WriteFile(ManifestPath(stream, last), m.Json());
   };
-  // 10. A range that starts inside the previous manifest's: an overlap.
-  restore();
-  {
-    edit("s1", 2000, [](Manifest* m) {
-      m->checkpoints[0].first_seq = 901;
-      m->segments[0].first_seq = 901;
-      m->segments[0].count += 100;
-    });
-    const auto r = Verify(nullptr);
-    EXPECT_EQ(r.failure.code(), Code::kConflict) << r.reason << " " << r.failure.ToString();
-    EXPECT_EQ(r.reason, "manifest_overlap");
-    EXPECT_EQ(r.file, ManifestPath("s1", 2000));
-    EXPECT_EQ(r.seq, 1001u);
-  }
-  // 11. A checkpoint that does not chain to the previous one.
-  restore();
-  {
-    edit("s1", 2000, [](Manifest* m) { m->checkpoints[0].prev_checkpoint = "b3:0"; });
-    const auto r = Verify(nullptr);
-    EXPECT_EQ(r.failure.code(), Code::kConflict) << r.failure.ToString();
-    EXPECT_EQ(r.reason, "checkpoint_chain");
-    EXPECT_EQ(r.file, ManifestPath("s1", 2000));
-  }
-  // 12. A checkpoint whose head is not its last record.
-  restore();
-  {
-    edit("s2", 1200, [](Manifest* m) { m->checkpoints[0].head[3] ^= 1; });
-    const auto r = Verify(nullptr);
-    EXPECT_EQ(r.failure.code(), Code::kHashMismatch) << r.failure.ToString();
-    EXPECT_EQ(r.reason, "head_mismatch");
-    EXPECT_EQ(r.stream, "s2");
-    EXPECT_EQ(r.seq, 1200u);
-  }
-  // 13. A segment part placed at another offset, or in another file, or its root changed.
-  // The segment list is outside the signature and the WAL still reproduces the signed
-  // checkpoints, so the manifest is named (the WAL's place for the record is in the message).
-  restore();
-  {
-    edit("s1", 1000, [](Manifest* m) { m->segments[0].offset += 1; });
-    const auto r = Verify(nullptr);
-    EXPECT_EQ(r.failure.code(), Code::kConflict) << r.failure.ToString();
-    EXPECT_EQ(r.reason, "segment_mismatch");
-    EXPECT_EQ(r.seq, 1u);
-    EXPECT_EQ(r.file, ManifestPath("s1", 1000));
-    EXPECT_NE(r.failure.message().find(frames.at(1).first), std::string::npos)
-        << r.failure.message();
-  }
-  restore();
-  {
-    edit("s1", 2000, [](Manifest* m) { m->segments[0].file = "wal-000099.seg"; });
-    const auto r = Verify(&keys);
-    EXPECT_EQ(r.reason, "segment_mismatch") << r.failure.ToString();
-    EXPECT_EQ(r.seq, 1001u);
-    EXPECT_EQ(r.file, ManifestPath("s1", 2000));
-  }
-  restore();
-  {
-    edit("s2", 1200, [](Manifest* m) { m->segments[0].root[5] ^= 1; });
-    const auto r = Verify(nullptr);
-    EXPECT_EQ(r.failure.code(), Code::kHashMismatch) << r.failure.ToString();
-    EXPECT_EQ(r.reason, "root_mismatch");
-    EXPECT_EQ(r.file, ManifestPath("s2", 1200));
-  }
-  // 13b. A forged WAL: other records, each chained and framed correctly. The parts and the
-  // signed checkpoints both disagree; the checkpoint's failure wins and names the WAL file.
-  restore();
+  // Another WAL of the same streams: other records, each chained and framed correctly.
+  const std::string forged = tmp_.path() + "/forged-wal";
   {
     const std::string real_wal = wal_, real_exp = exp_;
-    wal_ = tmp_.path() + "/forged-wal";
+    wal_ = forged;
     exp_ = tmp_.path() + "/forged-exp";
     mkdir(wal_.c_str(), 0700);
     mkdir(exp_.c_str(), 0700);
-    {
-      auto engine = Engine::Open(Options(key));
-      ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-      Emit(engine.value().get(), "s1", 2500, /*base=*/7);
-      Emit(engine.value().get(), "s2", 1200, /*base=*/7);
-      ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
-    }
-    const std::string forged = wal_;
+    auto engine = Engine::Open(Options(key));
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    Emit(engine.value().get(), "s1", 2500, /*base=*/7);
+    Emit(engine.value().get(), "s2", 1200, /*base=*/7);
+    ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
     wal_ = real_wal;
     exp_ = real_exp;
-    fs::remove_all(wal_);
-    fs::copy(forged, wal_, fs::copy_options::recursive);
-    const auto r = Verify(&keys);
-    EXPECT_EQ(r.failure.code(), Code::kHashMismatch) << r.failure.ToString();
-    EXPECT_EQ(r.reason, "root_mismatch");
-    EXPECT_EQ(r.seq, 1000u);
-    EXPECT_EQ(r.file.rfind(wal_, 0), 0u) << r.file;
   }
-  // 14. One checkpoint of another stream inside this stream's manifest.
-  restore();
-  {
-    edit("s1", 1000, [](Manifest* m) { m->checkpoints[0].stream = "s2"; });
-    const auto r = Verify(nullptr);
-    EXPECT_EQ(r.failure.code(), Code::kConflict) << r.failure.ToString();
-    EXPECT_EQ(r.reason, "stream_mismatch");
-    EXPECT_NE(r.failure.message().find("checkpoint of"), std::string::npos);
-  }
-  // 15. Manifests for a stream the WAL no longer has.
-  restore();
-  {
-    fs::remove_all(StreamDir("s2"));
-    const auto r = Verify(&keys);
-    EXPECT_EQ(r.failure.code(), Code::kSeqGap) << r.failure.ToString();
-    EXPECT_EQ(r.reason, "wal_missing");
-    EXPECT_EQ(r.stream, "s2");
-    EXPECT_EQ(r.file, ManifestPath("s2", 1000));
-  }
-  // 16. Stray files and an empty stream directory in the export tree are no evidence: ignored
-  // with a note (an empty directory among them).
-  restore();
-  {
-    testing::WriteFile(exp_ + "/.DS_Store", "x");
-    testing::WriteFile(ExportStreamDir(exp_, kWriter, "s1") + "/../notes.txt", "x");
-    fs::create_directories(ExportStreamDir(exp_, kWriter, "gone"));
-    fs::create_directories(exp_ + "/another-writer/empty");
-    const auto r = Verify(&keys);
-    EXPECT_TRUE(r.failure.ok()) << r.reason << " " << r.failure.ToString();
-    EXPECT_EQ(r.streams, 2u);
-    EXPECT_EQ(std::count_if(r.notes.begin(), r.notes.end(),
-                            [](const std::string& n) {
-                              return n.find("(no manifest, no WAL stream)") != std::string::npos;
-                            }),
-              2);
+
+  const std::vector<Tamper> cases = {
+      // ---- The WAL changed ----
+      {.name = "one flipped byte inside a sealed segment (record 500's body)",
+       .keys = &keys,
+       .mutate = [&] {
+         std::string bytes = segment;
+         bytes[off500 + 40] ^= 0x01;
+         testing::WriteFile(file500, bytes);
+       },
+       .code = Code::kHashMismatch,
+       .file = file500,
+       .stream = "s1",
+       .seq = 500},
+      {.name = "a deleted record (its frame cut out)",
+       .keys = &keys,
+       .mutate = [&] {
+         std::string bytes = segment;
+         bytes.erase(off500, frame_bytes);
+         testing::WriteFile(file500, bytes);
+       },
+       .code = Code::kSeqGap,
+       .reason = "seq_gap",
+       .file = file500,
+       .stream = "s1",
+       .seq = 500,
+       .offset = off500},
+      {.name = "two frames reordered",
+       .keys = &keys,
+       .mutate = [&] {
+         std::string bytes = segment;
+         const std::string a = bytes.substr(off500, frame_bytes);
+         const std::string b = bytes.substr(off501, frame_bytes);
+         bytes.replace(off500, frame_bytes, b);
+         bytes.replace(off501, frame_bytes, a);
+         testing::WriteFile(file500, bytes);
+       },
+       .code = Code::kSeqGap,
+       .seq = 500},
+      {.name = "the WAL tail dropped and the segment made to look unsealed, as after a crash",
+       .keys = &keys,
+       .mutate = [&] {
+         const auto [file, offset] = frames.at(2400);
+         std::string bytes = testing::ReadFile(file).substr(0, offset);
+         bytes.replace(12, 4, std::string(4, '\0'));  // header count: 0 = open
+         testing::WriteFile(file, bytes);
+         // The WAL alone reads clean; only the checkpoints say more existed.
+         ExportVerifyOptions wal_only;
+         wal_only.wal_dir = wal_;
+         ExportVerifyReport alone;
+         ASSERT_TRUE(VerifyExports(wal_only, &alone).ok());
+         EXPECT_TRUE(alone.failure.ok()) << alone.failure.ToString();
+       },
+       .code = Code::kSeqGap,
+       .reason = "wal_truncated",
+       .file = ManifestPath("s1", 2500)},
+      {.name = "a forged WAL: the parts and the signed checkpoints disagree; the checkpoint's "
+               "failure wins and names the WAL file",
+       .keys = &keys,
+       .mutate = [&] {
+         fs::remove_all(wal_);
+         fs::copy(forged, wal_, fs::copy_options::recursive);
+       },
+       .code = Code::kHashMismatch,
+       .reason = "root_mismatch",
+       .file = wal_,
+       .file_is_prefix = true,
+       .seq = 1000},
+      {.name = "manifests for a stream the WAL no longer has",
+       .keys = &keys,
+       .mutate = [&] { fs::remove_all(StreamDir("s2")); },
+       .code = Code::kSeqGap,
+       .reason = "wal_missing",
+       .file = ManifestPath("s2", 1000),
+       .stream = "s2"},
+      // ---- The export changed ----
+      {.name = "a manifest deleted: a gap in the export",
+       .keys = &keys,
+       .mutate = [&] { ASSERT_TRUE(fs::remove(ManifestPath("s1", 2000))); },
+       .code = Code::kSeqGap,
+       .reason = "manifest_gap",
+       .seq = 1001},
+      {.name = "a checkpoint swapped between streams",
+       .keys = &keys,
+       .mutate = [&] {
+         fs::copy_file(ManifestPath("s2", 1000), ManifestPath("s1", 1000),
+                       fs::copy_options::overwrite_existing);
+       },
+       .code = Code::kConflict,
+       .reason = "stream_mismatch",
+       .file = ManifestPath("s1", 1000)},
+      {.name = "a root changed in a manifest and re-signed by nobody",
+       .keys = &keys,
+       .mutate = [&] { edit("s2", 1200, [](Manifest* m) { m->checkpoints[0].root[0] ^= 1; }); },
+       .code = Code::kConflict,
+       .reason = "bad_signature",
+       .stream = "s2"},
+      {.name = "the same root change, without keys: the rebuilt root catches it",
+       .keys = nullptr,
+       .mutate = [&] { edit("s2", 1200, [](Manifest* m) { m->checkpoints[0].root[0] ^= 1; }); },
+       .code = Code::kHashMismatch,
+       .reason = "root_mismatch",
+       .seq = 1200},
+      {.name = "checkpoints signed with a key the auditor does not trust",
+       .keys = &wrong,
+       .mutate = [] {},
+       .code = Code::kConflict,
+       .reason = "untrusted_key"},
+      {.name = "a byte of a manifest outside the signed checkpoint (created_ts_ms)",
+       .keys = &keys,
+       .mutate = [&] { edit("s1", 1000, [](Manifest* m) { m->created_ts_ms += 1; }); },
+       .code = Code::kConflict,
+       .reason = "bad_manifest",
+       .file = ManifestPath("s1", 1000)},
+      // Without keys, each changed manifest field is found by the structure it breaks.
+      {.name = "a range that starts inside the previous manifest's: an overlap",
+       .keys = nullptr,
+       .mutate = [&] {
+         edit("s1", 2000, [](Manifest* m) {
+           m->checkpoints[0].first_seq = 901;
+           m->segments[0].first_seq = 901;
+           m->segments[0].count += 100;
+         });
+       },
+       .code = Code::kConflict,
+       .reason = "manifest_overlap",
+       .file = ManifestPath("s1", 2000),
+       .seq = 1001},
+      {.name = "a checkpoint that does not chain to the previous one",
+       .keys = nullptr,
+       .mutate = [&] {
+         edit("s1", 2000, [](Manifest* m) { m->checkpoints[0].prev_checkpoint = "b3:0"; });
+       },
+       .code = Code::kConflict,
+       .reason = "checkpoint_chain",
+       .file = ManifestPath("s1", 2000)},
+      {.name = "a checkpoint whose head is not its last record",
+       .keys = nullptr,
+       .mutate = [&] { edit("s2", 1200, [](Manifest* m) { m->checkpoints[0].head[3] ^= 1; }); },
+       .code = Code::kHashMismatch,
+       .reason = "head_mismatch",
+       .stream = "s2",
+       .seq = 1200},
+      // The segment list is outside the signature and the WAL still reproduces the signed
+      // checkpoints, so the manifest is named (the WAL's place for the record in the message).
+      {.name = "a segment part placed at another offset",
+       .keys = nullptr,
+       .mutate = [&] { edit("s1", 1000, [](Manifest* m) { m->segments[0].offset += 1; }); },
+       .code = Code::kConflict,
+       .reason = "segment_mismatch",
+       .file = ManifestPath("s1", 1000),
+       .seq = 1,
+       .message_has = frames.at(1).first},
+      {.name = "a segment part placed in another file",
+       .keys = &keys,
+       .mutate = [&] {
+         edit("s1", 2000, [](Manifest* m) { m->segments[0].file = "wal-000099.seg"; });
+       },
+       .code = Code::kConflict,
+       .reason = "segment_mismatch",
+       .file = ManifestPath("s1", 2000),
+       .seq = 1001},
+      {.name = "a segment part's root changed",
+       .keys = nullptr,
+       .mutate = [&] { edit("s2", 1200, [](Manifest* m) { m->segments[0].root[5] ^= 1; }); },
+       .code = Code::kHashMismatch,
+       .reason = "root_mismatch",
+       .file = ManifestPath("s2", 1200)},
+      {.name = "one checkpoint of another stream inside this stream's manifest",
+       .keys = nullptr,
+       .mutate = [&] { edit("s1", 1000, [](Manifest* m) { m->checkpoints[0].stream = "s2"; }); },
+       .code = Code::kConflict,
+       .reason = "stream_mismatch",
+       .message_has = "checkpoint of"},
+      // ---- Not tampering ----
+      {.name = "stray files and empty stream directories in the export tree: ignored with a note",
+       .keys = &keys,
+       .mutate = [&] {
+         testing::WriteFile(exp_ + "/.DS_Store", "x");
+         testing::WriteFile(ExportStreamDir(exp_, kWriter, "s1") + "/../notes.txt", "x");
+         fs::create_directories(ExportStreamDir(exp_, kWriter, "gone"));
+         fs::create_directories(exp_ + "/another-writer/empty");
+       },
+       .code = Code::kOk,
+       .also =
+           [](const ExportVerifyReport& r) {
+             EXPECT_EQ(r.streams, 2u);
+             EXPECT_EQ(std::count_if(r.notes.begin(), r.notes.end(),
+                                     [](const std::string& n) {
+                                       return n.find("(no manifest, no WAL stream)") !=
+                                              std::string::npos;
+                                     }),
+                       2);
+           }},
+  };
+  for (const Tamper& t : cases) {
+    SCOPED_TRACE(t.name);
+    restore();
+    t.mutate();
+    const ExportVerifyReport r = Verify(t.keys);
+    EXPECT_EQ(r.failure.code(), t.code) << r.reason << " " << r.failure.ToString();
+    if (t.reason != nullptr) {
+      EXPECT_EQ(r.reason, t.reason) << r.failure.ToString();
+    }
+    if (!t.file.empty()) {
+      EXPECT_EQ(t.file_is_prefix ? r.file.substr(0, t.file.size()) : r.file, t.file);
+    }
+    if (t.stream != nullptr) {
+      EXPECT_EQ(r.stream, t.stream);
+    }
+    if (t.seq != 0) {
+      EXPECT_EQ(r.seq, t.seq);
+    }
+    if (t.offset != UINT64_MAX) {
+      EXPECT_EQ(r.offset, t.offset);
+    }
+    if (!t.message_has.empty()) {
+      EXPECT_NE(r.failure.message().find(t.message_has), std::string::npos)
+          << r.failure.message();
+    }
+    if (t.also) t.also(r);
   }
   restore();
   EXPECT_TRUE(Verify(&keys).failure.ok());
