@@ -1,0 +1,293 @@
+// An engine's life: Close (intake stops, threads join, files are released, calls racing it),
+// work left at the deadline, a RAM → WAL reload, writer threads pinned to CPUs, and the RAM
+// profile's promise of zero files. The parameterized suite is instantiated here for both sinks.
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "engine/core/canonical.h"
+#include "engine/testing_hooks.h"
+#include "ron_audit/engine.h"
+#include "tests/engine/engine_test_util.h"
+#include "tests/test_util.h"
+#include "wal/reader.h"
+
+namespace ron::engine_test {
+namespace {
+
+using std::chrono::seconds;
+
+TEST_P(EngineTest, CloseStopsIntakeJoinsThreadsAndReleasesFiles) {
+  const size_t threads_before = CountEntries("/proc/self/task");
+  const size_t fds_before = CountEntries("/proc/self/fd");
+  {
+    auto engine = Open(Options(2));
+    std::vector<Ticket> tickets;
+    for (int i = 0; i < 200; ++i)
+      tickets.push_back(engine->Emit("s" + std::to_string(i % 5), Draft(i)).value());
+    ASSERT_TRUE(engine->Close(In(seconds(10))).ok());
+    for (const Ticket& t : tickets)
+      EXPECT_TRUE(t.Wait(In(seconds(1))).ok());  // drained, not dropped
+    EXPECT_EQ(engine->Emit("s0", Draft(1)).code(), Code::kClosed);
+    EXPECT_EQ(engine->AppendSealed("{}", In(seconds(1))).code(), Code::kClosed);
+    EXPECT_EQ(engine->Flush(In(seconds(1))).code(), Code::kClosed);
+  }
+  EXPECT_EQ(CountEntries("/proc/self/task"), threads_before);
+  EXPECT_EQ(CountEntries("/proc/self/fd"), fds_before);
+}
+
+// docs/CONFIG.md "switch sink=ram → wal at reload: new workers started; old drain; chain
+// preserved", as a host does it with the public API: drain the RAM engine, read its rings,
+// open the WAL engine, replay them with AppendSealed (same seqs and hashes), go on emitting.
+TEST(EngineReloadTest, SwitchingRamToWalPreservesTheChain) {
+  testing::TempDir tmp;
+  const std::string wal_dir = tmp.path() + "/wal";
+  ASSERT_EQ(mkdir(wal_dir.c_str(), 0700), 0);
+  EngineOptions ram;
+  ram.writer_id = "svc-reload@node";
+  std::vector<std::string> rings;
+  {
+    auto engine = Engine::Open(ram);
+    ASSERT_TRUE(engine.ok());
+    std::vector<Ticket> tickets;
+    for (int i = 0; i < 100; ++i) tickets.push_back(engine.value()->Emit("s", Draft(i)).value());
+    ASSERT_TRUE(engine.value()->Flush(In(seconds(10))).ok());  // old workers drain
+    auto held = engine.value()->Read("svc-reload@node", "s", 1, 1000, In(seconds(10)));
+    ASSERT_TRUE(held.ok()) << held.status().ToString();  // the ring still holds seq 1
+    rings = held.value();
+    ASSERT_TRUE(engine.value()->Close(In(seconds(10))).ok());
+  }
+  ASSERT_EQ(rings.size(), 100u);
+  EngineOptions wal = ram;
+  wal.config.sink = SinkKind::kWal;
+  wal.config.amnesia = false;
+  wal.config.wal.dir = wal_dir;
+  wal.config.wal.fsync = FsyncPolicy::kAlways;
+  auto engine = Engine::Open(wal);  // new workers
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  for (const std::string& sealed : rings) {
+    const auto a = engine.value()->AppendSealed(sealed, In(seconds(10)));
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
+    EXPECT_EQ(a.value().outcome, AppendOutcome::kAppended);
+  }
+  auto next = engine.value()->Emit("s", Draft(100));
+  ASSERT_TRUE(next.ok());
+  const auto r = next.value().Wait(In(seconds(10)));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value().seq, 101u);
+  ASSERT_TRUE(engine.value()->Close(In(seconds(10))).ok());
+  // One chain from seq 1, the RAM era's records byte for byte, and it verifies.
+  const std::vector<std::string> stored = StoredIn(wal_dir, "svc-reload@node", "s");
+  ASSERT_EQ(stored.size(), 101u);
+  EXPECT_EQ(std::vector<std::string>(stored.begin(), stored.begin() + 100), rings);
+}
+
+// Calls racing Close get Ok or Closed, never a wait for a thread that has stopped (Flush, Read
+// and Checkpoint queue control tasks, which a stopping worker refuses at once rather than
+// leaving them to answer Busy at their deadline).
+TEST_P(EngineTest, CallsRacingCloseGetClosedNotBusy) {
+  auto engine = Open(Options(2));
+  ASSERT_TRUE(engine->Emit("race", Draft(1)).value().Wait(In(seconds(10))).ok());
+  std::atomic<bool> go{false};
+  std::vector<std::thread> callers;
+  std::atomic<int> closed{0}, other{0};
+  for (int k = 0; k < 2; ++k) {
+    callers.emplace_back([&, k] {
+      while (!go) std::this_thread::yield();
+      for (;;) {
+        const Status s =
+            k == 0 ? engine->Flush(In(seconds(5)))
+                   : engine->Read("svc-test@inst-1", "race", 1, 1, In(seconds(5))).status();
+        if (s.ok()) continue;
+        (s.code() == Code::kClosed ? closed : other)++;
+        EXPECT_EQ(s.code(), Code::kClosed) << s.ToString();
+        return;
+      }
+    });
+  }
+  go = true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(engine->Close(In(seconds(10))).ok());
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(closed, 2);
+  EXPECT_EQ(other, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(4));  // nobody waited 5 s
+}
+
+TEST_P(EngineTest, WorkLeftAtTheDeadlineFailsWithClosedAndIsCounted) {
+  EngineOptions o = Options(1, 100000);
+  // The owner canonicalizes (a slower owner, a faster Emit) and WAL writes take 20 ms: the
+  // queue cannot drain before Close, even under sanitizers.
+  o.canonicalize_in_emit = false;
+  SlowWrites slow;
+  auto engine = Open(o, GetParam() == SinkKind::kWal ? &slow : nullptr);
+  std::vector<Ticket> tickets;
+  for (int i = 0; i < 20000; ++i) {
+    auto t = engine->Emit("s", Draft(i));
+    if (t.ok()) tickets.push_back(t.value());
+  }
+  // Close is not Ok when it dropped records: the host must not read it as "all stored".
+  const Status closing = engine->Close(std::chrono::steady_clock::now());  // no time to drain
+  EXPECT_EQ(closing.code(), Code::kClosed) << closing.ToString();
+  int closed = 0, ok = 0;
+  for (const Ticket& t : tickets) {
+    const auto r = t.Wait(In(seconds(5)));
+    closed += r.code() == Code::kClosed;
+    ok += r.ok();
+  }
+  EXPECT_EQ(closed + ok, static_cast<int>(tickets.size()));
+  EXPECT_GT(closed, 0);
+  const std::string metrics = engine->MetricsText();
+  EXPECT_EQ(testing::MetricValue(metrics, "tasks_aborted_total",
+                                 "kind=\"audit_worker\""),
+            static_cast<double>(closed))
+      << metrics;
+  EXPECT_EQ(testing::MetricValue(metrics, "audit_drop_total",
+                                 "reason=\"shutdown\""),
+            static_cast<double>(closed));
+}
+
+INSTANTIATE_TEST_SUITE_P(Sinks, EngineTest, ::testing::Values(SinkKind::kRam, SinkKind::kWal),
+                         [](const auto& info) {
+                           return info.param == SinkKind::kRam ? "ram" : "wal";
+                         });
+
+// The CPUs each thread of this process may run on, by thread id.
+std::map<pid_t, std::set<int>> ThreadAffinities() {
+  std::map<pid_t, std::set<int>> out;
+  for (const auto& e : fs::directory_iterator("/proc/self/task")) {
+    const pid_t tid = static_cast<pid_t>(std::stol(e.path().filename().string()));
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(tid, sizeof(set), &set) != 0) continue;
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &set)) out[tid].insert(cpu);
+    }
+  }
+  return out;
+}
+
+// Writer threads pin to the configured CPUs, one each in turn; a CPU that is not online is
+// refused by the configuration check rather than silently ignored.
+TEST(EnginePinTest, WritersRunOnTheirConfiguredCpus) {
+  if (sysconf(_SC_NPROCESSORS_ONLN) < 2) GTEST_SKIP() << "needs two online CPUs";
+  const auto before = ThreadAffinities();
+  EngineOptions o;
+  o.writer_id = "svc-pin@node";
+  o.config.workers = 2;
+  o.config.pin_cpus = {1, 0};
+  auto engine = Engine::Open(o);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  std::multiset<int> pinned;
+  for (const auto& [tid, cpus] : ThreadAffinities()) {
+    if (before.count(tid) == 0 && cpus.size() == 1) pinned.insert(*cpus.begin());
+  }
+  EXPECT_EQ(pinned, (std::multiset<int>{0, 1}));
+  ASSERT_TRUE(engine.value()->Close(In(seconds(10))).ok());
+  o.config.pin_cpus = {4096 - 1};
+  EXPECT_EQ(Engine::Open(o).code(), Code::kSchema);
+}
+
+// Installs a seccomp filter on the calling (single-threaded) process that kills it with
+
+// SIGSYS on any system call that could create, change or remove a name in a file system, or
+// open a file for writing: mkdir*, mknod*, link*, symlink*, unlink*, rename*, creat,
+// truncate, and open/openat with O_CREAT, O_TRUNC, O_WRONLY or O_RDWR (openat2 always).
+bool ForbidFileWrites() {
+  constexpr uint32_t kKill = SECCOMP_RET_KILL_PROCESS;
+  constexpr uint32_t kWriteFlags = O_CREAT | O_TRUNC | O_WRONLY | O_RDWR;
+  std::vector<sock_filter> f = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(offsetof(seccomp_data, arch))),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, kKill),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(offsetof(seccomp_data, nr))),
+  };
+  for (const long nr : {SYS_mkdir, SYS_mkdirat, SYS_mknod, SYS_mknodat, SYS_link, SYS_linkat,
+                        SYS_symlink, SYS_symlinkat, SYS_unlink, SYS_unlinkat, SYS_rename,
+                        SYS_renameat, SYS_renameat2, SYS_creat, SYS_truncate, SYS_openat2}) {
+    f.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, 1));
+    f.push_back(BPF_STMT(BPF_RET | BPF_K, kKill));
+  }
+  // open(path, flags) and openat(dirfd, path, flags): the flags' low 32 bits.
+  const auto flags_at = [&](long nr, int arg) {
+    f.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, 4));
+    const auto offset = static_cast<uint32_t>(offsetof(seccomp_data, args) +
+                                              sizeof(uint64_t) * static_cast<size_t>(arg));
+    f.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offset));
+    f.push_back(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, kWriteFlags, 0, 1));
+    f.push_back(BPF_STMT(BPF_RET | BPF_K, kKill));
+    f.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  };
+  flags_at(SYS_open, 1);
+  flags_at(SYS_openat, 2);
+  f.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  sock_fprog prog{static_cast<unsigned short>(f.size()), f.data()};
+  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
+}
+
+// Micronode's promise: zero on-disk artifacts. The engine runs in a child process
+// whose kernel filter kills it on the first attempt to create or write any file anywhere;
+// the WAL path is configured, elsewhere, and must not appear either.
+TEST(EngineAmnesiaTest, RamProfileNeverCreatesAFile) {
+  testing::TempDir tmp, elsewhere;
+  EngineOptions o;
+  o.writer_id = "svc-micro@node";
+  o.config.wal.dir = elsewhere.path() + "/should-not-exist";  // configured, but the sink is ram
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (chdir(tmp.path().c_str()) != 0 || !ForbidFileWrites()) _exit(3);
+    auto engine = Engine::Open(o);
+    if (!engine.ok()) _exit(4);
+    for (int i = 0; i < 500; ++i) {
+      if (!engine.value()->Emit("s", Draft(i)).ok()) _exit(5);
+    }
+    if (!engine.value()->Flush(In(seconds(10))).ok()) _exit(6);
+    if (engine.value()->State("svc-micro@node", "s").head_seq != 500u) _exit(7);
+    if (!engine.value()->Read("svc-micro@node", "s", 1, 500, In(seconds(10))).ok()) _exit(8);
+    if (!engine.value()->Close(In(seconds(10))).ok()) _exit(9);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_FALSE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+      << "the RAM profile tried to create or write a file";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  EXPECT_EQ(CountEntries(tmp.path()), 0u);
+  EXPECT_EQ(CountEntries(elsewhere.path()), 0u);  // not even the WAL dir
+  // The filter is real: the same child writing a file dies with SIGSYS.
+  const pid_t writer = fork();
+  ASSERT_GE(writer, 0);
+  if (writer == 0) {
+    if (!ForbidFileWrites()) _exit(3);
+    const int fd = open((tmp.path() + "/x").c_str(), O_CREAT | O_WRONLY, 0600);
+    _exit(fd >= 0 ? 0 : 1);
+  }
+  ASSERT_EQ(waitpid(writer, &status, 0), writer);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) << "status " << status;
+  // And the configuration refuses a WAL sink under amnesia.
+  o.config.sink = SinkKind::kWal;
+  EXPECT_EQ(Engine::Open(o).code(), Code::kSchema);
+}
+
+}  // namespace
+}  // namespace ron::engine_test
