@@ -13,9 +13,17 @@
 // busy_rejections_total{endpoint="emit"}).
 //
 // Profiles: sink=ram (Micronode, the default: a bounded in-memory ring of sealed records per
-// stream, never a file) and sink=wal (Macronode: the WAL of wal/wal.h).
+// stream, never a file) and sink=wal (Macronode: a write-ahead log of segments,
+// docs/FORMAT.md §3).
 //
 // Thread-safety: every method may be called from any thread, concurrently. Tickets are values.
+// Ownership and lifetimes: Open hands the engine over as a unique_ptr; destroying it closes it
+// (an immediate deadline). The engine keeps its copy of the options, the signers (shared) and
+// the log callback until it is destroyed; a Ticket may outlive the engine (its outcome is kept).
+// Which calls block: Emit never waits for I/O (under shed_policy=block, for tests, it waits for
+// room); Ticket::Wait, AppendSealed, Read, Flush, Checkpoint, RotateSigner and Close wait until
+// done or their deadline (Busy "deadline exceeded"). From inside the log callback, calls that
+// would wait for the engine's own threads answer Busy at once.
 // The full contract (Close, Flush, Duplicate, failed tickets, the log callback, what each stream
 // costs) is docs/API.md.
 #ifndef RON_AUDIT_ENGINE_H_
@@ -129,7 +137,7 @@ class RON_AUDIT_EXPORT Engine {
   // stream holds its streams.<name>.queue_depth override (shed_policy=block, for tests only,
   // waits for room instead). Closed after Close. Schema errors of the draft come through the
   // ticket. IP address literals among the attrs values are dropped, coarsened or hashed first
-  // (privacy.ip_mode, default drop: engine/privacy.h), so the sealed record never holds one.
+  // (privacy.ip_mode, default drop: docs/CONFIG.md), so the sealed record never holds one.
   Result<Ticket> Emit(std::string_view stream, std::string_view draft_json);
 
   // A sealed record from replay, import or a retry (docs/API.md): seq == head+1 and prev == head
@@ -196,7 +204,7 @@ class RON_AUDIT_EXPORT Engine {
 
  private:
   class Impl;
-  friend struct EngineAccess;  // the internal test hooks (engine/testing_hooks.h)
+  friend struct EngineAccess;  // test hooks, not part of the API
   explicit Engine(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -45,7 +45,7 @@ struct ExportVerifyReport {
     uint64_t from = 0, to = 0;
   };
   std::vector<Tail> tails;
-  bool torn_tail = false;  // some stream ends in a torn write (not an error; see wal/reader.h)
+  bool torn_tail = false;  // some stream ends in a torn write (not an error: docs/FORMAT.md §3)
   std::vector<std::string> notes;  // torn tails, unchecked signatures, ignored cosignatures
   // The first failure (status not ok): what, where.
   Status failure;
