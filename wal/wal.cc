@@ -328,8 +328,8 @@ Status Wal::CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq)
     return status;
   }
   if (Status synced = FsyncDir(s->dir_); !synced.ok()) {
-    // Found by the fd-exhaustion drill: this fd leaked when the directory could not be opened
-    // (EMFILE). The entry may not be durable either: take the file back out.
+    // The directory may not open (EMFILE): close the fd all the same, and, as the entry may
+    // not be durable either, take the file back out.
     close(fd);
     unlink(path.c_str());
     return synced;

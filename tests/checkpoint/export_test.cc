@@ -24,6 +24,7 @@
 #include "ron_audit/engine.h"
 #include "engine/testing_hooks.h"
 #include "segment/segment_format.h"
+#include "tests/engine/engine_test_util.h"
 #include "tests/test_util.h"
 #include "wal/files.h"
 #include "wal/reader.h"
@@ -229,24 +230,13 @@ TEST_F(ExportTest, CheckpointsCoverEveryRecordAndVerifyFromTheFilesAlone) {
   EXPECT_EQ(again.checkpoints, 6u);
 }
 
-// Slows every WAL write so that the records queued meanwhile land in one big batch.
-class SlowWrites : public wal::FaultInjector {
- public:
-  int OnWrite(int, size_t) override {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    return 0;
-  }
-  int OnFsync(int) override { return 0; }
-};
-
-// Found by CI: one commit batch can complete two ranges (1000 and 2000 in a batch of up to 4096);
-// the second cut was skipped while the first waited for the builder, so a checkpoint ended at
-// 2001 instead of 2000. Ranges are exactly checkpoint_every records.
+// One commit batch can complete two ranges (1000 and 2000 in a batch of up to 4096): both are
+// cut, while the first waits for the builder. Ranges are exactly checkpoint_every records.
 TEST_F(ExportTest, OneBatchThatCompletesTwoRangesCutsBoth) {
   EngineOptions o = Options(nullptr);
   o.config.workers = 1;
   o.max_batch_records = 4096;
-  SlowWrites slow;
+  engine_test::SlowWrites slow(50);  // the records queued meanwhile land in one big batch
   auto engine = EngineAccess::OpenWithFaults(o, &slow);
   ASSERT_TRUE(engine.ok());
   Emit(engine.value().get(), "s1", 2500);

@@ -21,6 +21,7 @@
 #include "engine/core/limits.h"
 #include "ron_audit/engine.h"
 #include "engine/testing_hooks.h"
+#include "tests/engine/engine_test_util.h"
 #include "tests/test_util.h"
 #include "wal/reader.h"
 
@@ -110,22 +111,11 @@ class GatedWrites : public wal::FaultInjector {
 class ContractTest : public ::testing::Test {
  protected:
   EngineOptions Options(size_t queue_depth = 100000) {
-    EngineOptions o;
-    o.writer_id = "svc-test@inst-1";
-    o.config.workers = 1;
-    o.config.queue_depth = static_cast<uint32_t>(queue_depth);
-    o.config.sink = SinkKind::kWal;
-    o.config.amnesia = false;
-    o.config.wal.dir = WalDir();
-    o.config.wal.fsync = FsyncPolicy::kAlways;
-    mkdir(WalDir().c_str(), 0700);
-    return o;
+    return engine_test::WalEngineOptions(WalDir(), 1, static_cast<uint32_t>(queue_depth));
   }
   std::string WalDir() const { return tmp_.path() + "/wal"; }
   std::unique_ptr<Engine> Open(const EngineOptions& o, wal::FaultInjector* faults = nullptr) {
-    auto r = EngineAccess::OpenWithFaults(o, faults);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? std::move(r).value() : nullptr;
+    return engine_test::OpenEngine(o, faults);
   }
   testing::TempDir tmp_;
 };

@@ -60,43 +60,65 @@ inline std::vector<std::string> StoredIn(const std::string& wal_dir, const std::
   return sealed;
 }
 
+// Options of a WAL engine over `wal_dir` (created 0700 if missing) that acknowledges only what
+// is on disk (fsync=always).
+inline EngineOptions WalEngineOptions(const std::string& wal_dir, uint32_t workers,
+                                      uint32_t queue_depth) {
+  EngineOptions o;
+  o.writer_id = "svc-test@inst-1";
+  o.config.workers = workers;
+  o.config.queue_depth = queue_depth;
+  o.config.sink = SinkKind::kWal;
+  o.config.amnesia = false;
+  o.config.wal.dir = wal_dir;
+  o.config.wal.fsync = FsyncPolicy::kAlways;
+  mkdir(wal_dir.c_str(), 0700);
+  return o;
+}
+
+// Engine::Open with fault injection (null: none); a failure fails the test and gives null.
+inline std::unique_ptr<Engine> OpenEngine(const EngineOptions& o,
+                                          wal::FaultInjector* faults = nullptr) {
+  auto r = EngineAccess::OpenWithFaults(o, faults);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? std::move(r).value() : nullptr;
+}
+
+// Every WAL write takes `ms` milliseconds: work is surely still queued when a deadline passes,
+// and records queued meanwhile land in one big batch.
+class SlowWrites : public wal::FaultInjector {
+ public:
+  explicit SlowWrites(int ms = 20) : ms_(ms) {}
+  int OnWrite(int, size_t) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms_));
+    return 0;
+  }
+  int OnFsync(int) override { return 0; }
+
+ private:
+  const int ms_;
+};
+
+// The engine under both sinks (the suite is instantiated in engine_lifecycle_test.cc).
 class EngineTest : public ::testing::TestWithParam<SinkKind> {
  protected:
   EngineOptions Options(uint32_t workers = 2, uint32_t queue_depth = 4096) {
+    if (GetParam() == SinkKind::kWal) return WalEngineOptions(WalDir(), workers, queue_depth);
     EngineOptions o;
     o.writer_id = "svc-test@inst-1";
     o.config.workers = workers;
     o.config.queue_depth = queue_depth;
-    o.config.sink = GetParam();
-    if (GetParam() == SinkKind::kWal) {
-      o.config.amnesia = false;
-      o.config.wal.dir = WalDir();
-      o.config.wal.fsync = FsyncPolicy::kAlways;
-      mkdir(WalDir().c_str(), 0700);
-    }
+    o.config.sink = SinkKind::kRam;
     return o;
   }
   std::string WalDir() const { return tmp_.path() + "/wal"; }
   std::unique_ptr<Engine> Open(const EngineOptions& o, wal::FaultInjector* faults = nullptr) {
-    auto r = EngineAccess::OpenWithFaults(o, faults);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? std::move(r).value() : nullptr;
+    return OpenEngine(o, faults);
   }
   std::vector<std::string> Stored(const std::string& writer, const std::string& stream) {
     return StoredIn(WalDir(), writer, stream);
   }
   testing::TempDir tmp_;
-};
-
-// Every WAL write takes 20 ms.
-// Slows every WAL write, so that work is surely still queued when Close's deadline passes.
-class SlowWrites : public wal::FaultInjector {
- public:
-  int OnWrite(int, size_t) override {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    return 0;
-  }
-  int OnFsync(int) override { return 0; }
 };
 
 }  // namespace ron::engine_test
