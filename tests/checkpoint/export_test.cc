@@ -301,9 +301,10 @@ TEST_F(ExportTest, EveryTamperingIsDetectedWithItsCodeAndLocation) {
     fs::copy(pristine + "/exp", exp_, fs::copy_options::recursive);
   };
   const auto frames = Frames("s1");
-  const auto [file500, off500] = frames.at(500);
-  const auto [file501, off501] = frames.at(501);
-  ASSERT_EQ(file500, file501);
+  // (Plain variables, not structured bindings: the cases' lambdas capture them.)
+  const std::string file500 = frames.at(500).first;
+  const uint64_t off500 = frames.at(500).second, off501 = frames.at(501).second;
+  ASSERT_EQ(file500, frames.at(501).first);
   const uint64_t frame_bytes = off501 - off500;
   const std::string segment = testing::ReadFile(file500);
   // A manifest changed field by field (outside or inside its signed checkpoint).
