@@ -28,8 +28,10 @@ for ((r = 1; r <= rounds; r++)); do
     sed -nE 's/.* count 0 frames [0-9]+ end ([0-9]+) .*/\1/p')
   [[ -n $end ]] || fail "round $r: the newest segment $seg is not open after kill -9"
   at=$(((end + 4095) / 4096 * 4096))
-  if ((r % 2 == 1)); then  # half of a real frame
-    dd if="$seg" of="$WORK/frame" bs=1 skip=4096 count=600 status=none
+  if ((r % 2 == 1)); then  # half of a real frame, from the oldest segment (the newest may
+    # hold none yet: the kill can land right after a rotation)
+    dd if="$(ls "$WORK"/wal/*/c0/wal-*.seg | head -1)" of="$WORK/frame" bs=1 skip=4096 \
+      count=600 status=none
   else  # garbage
     head -c 700 /dev/urandom > "$WORK/frame"
   fi
