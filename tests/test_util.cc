@@ -26,6 +26,13 @@ std::string TestDataDir() {
   return dir != nullptr && *dir != '\0' ? dir : "../shared/testdata";
 }
 
+CommandResult RonctlFromFile(const std::vector<std::string>& args, const std::string& file) {
+  std::string command = "exec /usr/bin/timeout 60 " + RonctlPath();
+  for (const std::string& a : args) command += " '" + a + "'";
+  command += " < '" + file + "'";
+  return RunCommand({"/bin/bash", "-c", command}, "");
+}
+
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input,
                          bool discard_out) {
   CommandResult result;

@@ -26,6 +26,9 @@ struct CommandResult {
 // child's stdout is drained but not kept (for very large outputs).
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input,
                          bool discard_out = false);
+// ronctl with stdin from a file (reads come in the reader's own chunk size, and input is
+// always ready, as when an operator imports a file), killed after 60 s.
+CommandResult RonctlFromFile(const std::vector<std::string>& args, const std::string& file);
 
 // Reads a whole file; fails the current test (ADD_FAILURE) if it cannot.
 std::string ReadFile(const std::string& path);

@@ -36,7 +36,7 @@ constexpr char kAppendHelp[] =
     "usage: ronctl audit append --dir DIR --stream S [--writer-id W]\n"
     "       ronctl audit append --dir DIR --sealed\n"
     "         [--fsync always|on_checkpoint|never] [--ack] [--io-backend auto|io_uring|pwritev]\n"
-    "         [--write-mode buffered|direct] [--metrics FILE]\n"
+    "         [--write-mode buffered|direct] [--queue-depth N] [--metrics FILE]\n"
     "         [--export-dir DIR [--checkpoint-every N] [--export-every DUR]\n"
     "          [--signer-key FILE --key-id ID [--previous-signer-key FILE]]]\n"
     "\n"
@@ -46,6 +46,8 @@ constexpr char kAppendHelp[] =
     "--ack prints '<seq> <self_hash>' for each record once it is durable under the fsync\n"
     "policy (default always): a printed line is a promise that survives kill -9 and power loss.\n"
     "--metrics FILE writes the WAL's metrics (Prometheus text format) at the end.\n"
+    "--queue-depth N (default 8192): records in flight at most; reading faster than the disk\n"
+    "writes waits for room, it never refuses a record.\n"
     "--write-mode: buffered writes + linked fdatasync (default), or O_DIRECT + RWF_DSYNC.\n"
     "--export-dir: also cut Merkle checkpoints every N records (default 50000, at least 1000),\n"
     "every DUR (default 15m) and at the end, each with its manifest, into DIR (0700). With\n"
@@ -143,6 +145,13 @@ int RunAppend(const Flags& flags) {
   options.config.amnesia = false;
   options.config.workers = 1;
   options.config.queue_depth = 8192;
+  if (flags.count("queue-depth")) {
+    uint64_t depth = 0;
+    if (!ParseUint64(flags.at("queue-depth"), &depth) || depth == 0 || depth > (1u << 20)) {
+      return UsageError("audit append", "--queue-depth takes a number from 1 to 1048576");
+    }
+    options.config.queue_depth = static_cast<uint32_t>(depth);
+  }
   options.config.wal.dir = flags.at("dir");
   options.config.wal.fsync = FsyncPolicy::kAlways;
   if (flags.count("fsync") &&
@@ -241,6 +250,7 @@ int RunAppend(const Flags& flags) {
     Ticket ticket;
   };
   std::deque<Pending> pending;
+  const size_t window = options.config.queue_depth;  // one stream: one writer's queue
   uint64_t appended = 0, duplicates = 0, rejected = 0;
   bool fatal = false;
   std::string out;
@@ -307,6 +317,10 @@ int RunAppend(const Flags& flags) {
       }
       continue;
     }
+    // Backpressure: at most a queue's worth in flight, so that a file read faster than the disk
+    // writes waits for room instead of meeting Busy (and logging every refusal).
+    while (pending.size() >= window && !fatal) settle_front();
+    if (fatal) break;
     for (;;) {
       Result<Ticket> t = engine.Emit(stream, line);
       if (t.ok()) {
@@ -614,7 +628,8 @@ int WalMain(int argc, char** argv) {
   static const std::map<std::string, Spec> kSpecs = {
       {"append",
        {kAppendHelp,
-        {"dir", "stream", "writer-id", "fsync", "io-backend", "write-mode", "metrics", "export-dir",
+        {"dir", "stream", "writer-id", "fsync", "io-backend", "write-mode", "queue-depth", "metrics",
+         "export-dir",
          "checkpoint-every", "export-every", "signer-key", "key-id", "previous-signer-key"},
         {"ack", "sealed"},
         &RunAppend}},

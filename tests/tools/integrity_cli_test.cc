@@ -44,13 +44,7 @@ CommandResult Ronctl(const std::vector<std::string>& args, const std::string& in
   return RunCommand(argv, input);
 }
 
-// ronctl with stdin from a file (reads then come in the reader's own chunk size).
-CommandResult RonctlFromFile(const std::vector<std::string>& args, const std::string& file) {
-  std::string command = "exec /usr/bin/timeout 20 " + testing::RonctlPath();
-  for (const std::string& a : args) command += " '" + a + "'";
-  command += " < '" + file + "'";
-  return RunCommand({"/bin/bash", "-c", command}, "");
-}
+using testing::RonctlFromFile;
 
 std::string Slurp(const std::string& path) { return testing::ReadFile(path); }
 

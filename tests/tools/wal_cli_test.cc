@@ -293,6 +293,30 @@ TEST_F(WalCliTest, VerifyOnManyThreadsSaysWhatOneThreadSays) {
   EXPECT_EQ(Ronctl({"audit", "verify", "--dir", Dir(), "--trusted-keys", "k"}).exit_code, 2);
 }
 
+// A file read faster than the disk writes is held back (at most a queue's worth in flight),
+// never refused: no Busy, so not one audit.append.reject line, and every record lands.
+TEST_F(WalCliTest, AppendWaitsForRoomInsteadOfMeetingBusy) {
+  std::string drafts;
+  const std::string pad(700, 'x');
+  for (int i = 0; i < 5000; ++i) {
+    drafts += R"({"kind":"GetServed","actor":{"anon":true},"subject":{},"reason":"ok","attrs":{"n":)" +
+              std::to_string(i) + R"(,"pad":")" + pad + "\"}}\n";
+  }
+  const std::string file = tmp_.path() + "/drafts.jsonl";
+  testing::WriteFile(file, drafts);
+  // A queue of 16: a reader that did not wait would meet Busy within the first batch.
+  const auto r = testing::RonctlFromFile({"audit", "append", "--dir", Dir(), "--stream", "bulk",
+                                          "--writer-id", "svc@test", "--queue-depth", "16"},
+                                         file);
+  EXPECT_EQ(r.exit_code, 0) << r.err.substr(0, 2000);
+  EXPECT_EQ(r.err.find("audit.append.reject"), std::string::npos) << r.err.substr(0, 2000);
+  EXPECT_NE(r.err.find("5000 records appended, 0 rejected"), std::string::npos) << r.err;
+  EXPECT_EQ(Ronctl({"audit", "verify", "--dir", Dir()}).out, "ok 5000 records, 1 streams\n");
+  EXPECT_EQ(Ronctl({"audit", "append", "--dir", Dir(), "--stream", "bulk", "--queue-depth", "0"})
+                .exit_code,
+            2);
+}
+
 TEST_F(WalCliTest, LooseDirectoryIsRefused) {
   ASSERT_EQ(mkdir(Dir().c_str(), 0777), 0);
   chmod(Dir().c_str(), 0777);
