@@ -79,8 +79,21 @@ void IpPolicy::ForEachStringValue(std::string_view json, F on_value) {
         next_is_key = false;
         break;
       case '"': {
+        // The closing quote: the next one not escaped (not after an odd run of backslashes),
+        // found with memchr rather than byte by byte (attrs strings are mostly long text).
         size_t end = i + 1;
-        while (end < json.size() && json[end] != '"') end += json[end] == '\\' ? 2 : 1;
+        for (;;) {
+          const void* quote = std::memchr(json.data() + end, '"', json.size() - end);
+          if (quote == nullptr) {
+            end = json.size();
+            break;
+          }
+          end = static_cast<size_t>(static_cast<const char*>(quote) - json.data());
+          size_t backslashes = 0;
+          while (end - backslashes > i + 1 && json[end - 1 - backslashes] == '\\') ++backslashes;
+          if (backslashes % 2 == 0) break;
+          ++end;
+        }
         if (!next_is_key && !on_value(i + 1, end)) return;
         i = end;
         break;

@@ -52,6 +52,22 @@ TEST(IpPolicyTest, DropNullsEveryAddressValueAndNothingElse) {
   EXPECT_EQ(drop.Apply(Canonical(R"({"a":"x","b":[1,2]})"), &out), 0u);
 }
 
+// Strings end at the first quote that is not escaped: escaped quotes and runs of backslashes
+// inside values and keys never make an address out of text, nor hide one.
+TEST(IpPolicyTest, EscapesInsideStringsAreSkippedExactly) {
+  const IpPolicy drop = Policy(IpMode::kDrop);
+  const std::string attrs = Canonical(
+      R"({"a":"x\"1.2.3.4","b":"\\","c":"10.0.0.1","d":"\\\"","k\"1.2.3.6":"1.2.3.5",)"
+      R"("l":["\\\\","192.0.2.1",{"m":"\"192.0.2.2\""}]})");
+  std::string out;
+  EXPECT_EQ(drop.Apply(attrs, &out), 3u) << attrs;
+  EXPECT_EQ(out,
+            R"({"a":"x\"1.2.3.4","b":"\\","c":null,"d":"\\\"","k\"1.2.3.6":null,)"
+            R"("l":["\\\\",null,{"m":"\"192.0.2.2\""}]})");
+  EXPECT_TRUE(drop.HasAddress(attrs));
+  EXPECT_FALSE(drop.HasAddress(out));
+}
+
 TEST(IpPolicyTest, PrefixKeepsTheNetwork) {
   std::string out;
   EXPECT_EQ(Policy(IpMode::kPrefix).Apply(Canonical(kAttrs), &out), 3u);
