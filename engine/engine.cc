@@ -105,6 +105,10 @@ Result<Receipt> Ticket::Wait(Deadline deadline) const {
 
 bool Ticket::done() const { return state_ == nullptr || state_->done(); }
 
+AppendOutcome Ticket::outcome() const {
+  return state_ == nullptr ? AppendOutcome::kAppended : state_->outcome();
+}
+
 // ---- The engine -------------------------------------------------------------------------------
 
 namespace {
@@ -381,8 +385,16 @@ class Engine::Impl {
   }
 
   Result<AppendResult> AppendSealed(std::string_view sealed, Deadline deadline) {
+    if (t_in_log_callback > 0 && !closed_) return FromLogCallback("AppendSealed");
+    auto offered = OfferSealed(sealed);
+    if (!offered.ok()) return offered.status();
+    auto result = offered.value().Wait(deadline);
+    if (!result.ok()) return result.status();
+    return AppendResult{offered.value().outcome(), result.value()};
+  }
+
+  Result<Ticket> OfferSealed(std::string_view sealed) {
     if (closed_) return Refuse(Status(Code::kClosed, "engine is closed"), {});
-    if (t_in_log_callback > 0) return FromLogCallback("AppendSealed");
     SealedTask task;
     {
       const Status verified = CallerCanonicalizer().VerifySealed(sealed, &task.record);
@@ -406,13 +418,7 @@ class Engine::Impl {
     auto ticket = task.ticket;
     const std::string writer = task.record.record.writer_id;
     const std::string stream = task.record.record.stream;
-    Worker& owner = OwnerOf(writer, stream);
-    auto queued = Queue(owner, std::move(task), stream, ticket, writer);
-    if (!queued.ok()) return queued.status();
-    if (!ticket->Wait(deadline)) return Status(Code::kBusy, "deadline exceeded");
-    auto result = ticket->result();
-    if (!result.ok()) return result.status();
-    return AppendResult{ticket->outcome(), result.value()};
+    return Queue(OwnerOf(writer, stream), std::move(task), stream, ticket, writer);
   }
 
   Status Flush(Deadline deadline) {
@@ -642,6 +648,7 @@ Result<Ticket> Engine::Emit(std::string_view stream, std::string_view draft_json
 Result<AppendResult> Engine::AppendSealed(std::string_view sealed, Deadline deadline) {
   return impl_->AppendSealed(sealed, deadline);
 }
+Result<Ticket> Engine::OfferSealed(std::string_view sealed) { return impl_->OfferSealed(sealed); }
 
 StreamInfo Engine::State(std::string_view writer_id, std::string_view stream) const {
   return impl_->Info(std::string(writer_id), std::string(stream));

@@ -245,9 +245,12 @@ int RunAppend(const Flags& flags) {
                                           " is frozen (ronctl audit inspect shows why)"));
   }
 
+  // A line in flight: its ticket, or (a sealed record refused before it was queued) its error,
+  // settled in line order either way.
   struct Pending {
     uint64_t line_no;
     Ticket ticket;
+    Status refused;
   };
   std::deque<Pending> pending;
   const size_t window = options.config.queue_depth;  // one stream: one writer's queue
@@ -259,14 +262,16 @@ int RunAppend(const Flags& flags) {
   const auto settle_front = [&] {
     Pending p = std::move(pending.front());
     pending.pop_front();
-    const Result<Receipt> r = p.ticket.Wait(far());
+    const Result<Receipt> r = p.refused.ok() ? p.ticket.Wait(far()) : Result<Receipt>(p.refused);
     if (r.ok()) {
-      ++appended;
+      const bool duplicate = p.ticket.outcome() == AppendOutcome::kDuplicate;
+      ++(duplicate ? duplicates : appended);
       if (ack) {
         out.clear();
         out += std::to_string(r.value().seq);
         out += ' ';
         out += HashText(r.value().self_hash);
+        if (sealed) out += duplicate ? " duplicate" : " appended";
         out += '\n';
         Write(stdout, out);
       }
@@ -297,34 +302,21 @@ int RunAppend(const Flags& flags) {
                    static_cast<unsigned long long>(line_no));
       continue;
     }
-    if (sealed) {  // replay/import: one AppendSealed per line, in order
-      const Result<AppendResult> a = engine.AppendSealed(line, far());
-      if (a.ok()) {
-        ++(a.value().outcome == AppendOutcome::kDuplicate ? duplicates : appended);
-        if (ack) {
-          out = std::to_string(a.value().receipt.seq) + ' ' +
-                HashText(a.value().receipt.self_hash) +
-                (a.value().outcome == AppendOutcome::kDuplicate ? " duplicate\n" : " appended\n");
-          Write(stdout, out);
-        }
-      } else if (a.code() == Code::kIo || a.code() == Code::kFrozen || a.code() == Code::kClosed) {
-        fatal = true;
-        fail(a.status());
-      } else {
-        ++rejected;
-        std::fprintf(stderr, "err %s line %llu\n", std::string(CodeName(a.code())).c_str(),
-                     static_cast<unsigned long long>(line_no));
-      }
-      continue;
-    }
     // Backpressure: at most a queue's worth in flight, so that a file read faster than the disk
     // writes waits for room instead of meeting Busy (and logging every refusal).
     while (pending.size() >= window && !fatal) settle_front();
     if (fatal) break;
     for (;;) {
-      Result<Ticket> t = engine.Emit(stream, line);
+      // Sealed records (replay, import) are offered in input order and kept in flight like
+      // drafts; each stream's owner applies them in that order.
+      Result<Ticket> t = sealed ? engine.OfferSealed(line) : engine.Emit(stream, line);
       if (t.ok()) {
-        pending.push_back({line_no, t.value()});
+        pending.push_back({line_no, t.value(), Status::Ok()});
+        break;
+      }
+      if (sealed && t.code() != Code::kBusy && t.code() != Code::kIo &&
+          t.code() != Code::kFrozen && t.code() != Code::kClosed) {
+        pending.push_back({line_no, Ticket(nullptr), t.status()});  // a verdict for this line
         break;
       }
       if (t.code() != Code::kBusy ||

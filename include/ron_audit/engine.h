@@ -99,8 +99,9 @@ struct Receipt {
 };
 
 class TicketState;
+enum class AppendOutcome { kAppended, kDuplicate };
 
-// The promise of one Emit. Copyable; all copies see the same outcome.
+// The promise of one Emit or OfferSealed. Copyable; all copies see the same outcome.
 class RON_AUDIT_EXPORT Ticket {
  public:
   explicit Ticket(std::shared_ptr<TicketState> state) : state_(std::move(state)) {}
@@ -108,12 +109,14 @@ class RON_AUDIT_EXPORT Ticket {
   // deadline without an outcome: Busy ("deadline exceeded"); the record may still land.
   Result<Receipt> Wait(Deadline deadline) const;
   bool done() const;
+  // Once Wait answered Ok: kDuplicate for a sealed record that was stored already (the receipt
+  // is then the original's position), else kAppended.
+  AppendOutcome outcome() const;
 
  private:
   std::shared_ptr<TicketState> state_;
 };
 
-enum class AppendOutcome { kAppended, kDuplicate };
 struct AppendResult {
   AppendOutcome outcome = AppendOutcome::kAppended;
   Receipt receipt;  // for a duplicate: the original position
@@ -144,10 +147,17 @@ class RON_AUDIT_EXPORT Engine {
   // → Appended; seq ≤ head and the stored record at seq has the same self_hash → Duplicate (the
   // original position, counted in audit_dedupe_hits_total); same seq, other hash → Conflict;
   // seq > head+1 → SeqGap. A record that holds an IP address literal in attrs is Schema
-  // (privacy.ip_mode: it cannot be redacted without breaking its hash). sink=ram can confirm a duplicate only while its ring holds the
-  // position (ram_records_per_stream): an older seq is SeqGap ("no longer held in RAM"), never
-  // Conflict. Blocks until durable or the deadline.
+  // (privacy.ip_mode: it cannot be redacted without breaking its hash). sink=ram can confirm a
+  // duplicate only while its ring holds the position (ram_records_per_stream): an older seq is
+  // SeqGap ("no longer held in RAM"), never Conflict. Blocks until durable or the deadline: OfferSealed, then Wait.
   Result<AppendResult> AppendSealed(std::string_view sealed, Deadline deadline);
+
+  // AppendSealed without the wait, for replays and imports that keep many records in flight:
+  // the record is verified here (its errors are answered at once), queued to its stream's
+  // owner, and its outcome comes through the ticket (Ticket::outcome tells Duplicate). Records
+  // offered from one thread are applied in the order offered. Never blocks: Busy when the
+  // owner's queue is full.
+  Result<Ticket> OfferSealed(std::string_view sealed);
 
   // Up to `max_records` (at most kMaxReadRecords) sealed records of (writer_id, stream) from
   // `from_seq` on, each verified on read — canonical bytes, self_hash, and every link between

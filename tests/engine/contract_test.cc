@@ -442,6 +442,35 @@ TEST_F(ContractTest, MoreStreamsThanDescriptorsAllWrite) {
   EXPECT_EQ(engine->State("svc-test@inst-1", "s299").head_seq, 2u);
 }
 
+// OfferSealed keeps many sealed records in flight from one caller, applied in the order
+// offered; each ticket says Appended or Duplicate once durable, as AppendSealed would.
+TEST_F(ContractTest, OfferSealedPipelinesAndTellsDuplicates) {
+  auto engine = Open(Options());
+  const auto chain = SealedChain("w", "s", 2000);
+  std::vector<Ticket> tickets;
+  for (const std::string& sealed : chain) {
+    auto t = engine->OfferSealed(sealed);
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    tickets.push_back(t.value());
+  }
+  for (size_t i = 0; i < tickets.size(); ++i) {
+    const auto r = tickets[i].Wait(Far());
+    ASSERT_TRUE(r.ok()) << i << " " << r.status().ToString();
+    EXPECT_EQ(r.value().seq, i + 1);
+    EXPECT_EQ(tickets[i].outcome(), AppendOutcome::kAppended);
+  }
+  auto again = engine->OfferSealed(chain[1000]);
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(again.value().Wait(Far()).ok());
+  EXPECT_EQ(again.value().outcome(), AppendOutcome::kDuplicate);
+  EXPECT_EQ(again.value().Wait(Far()).value().seq, 1001u);
+  // A record that does not verify is answered at once, not through a ticket.
+  std::string changed = chain[5];
+  changed[changed.find("\"i\":") + 4] ^= 1;
+  EXPECT_EQ(engine->OfferSealed(changed).code(), Code::kHashMismatch);
+  EXPECT_EQ(engine->State("w", "s").head_seq, 2000u);
+}
+
 // The public defaults are the limits of engine/core/limits.h, where they are related to the
 // rest.
 TEST(LimitsTest, EngineOptionsDefaultsAreTheLimits) {

@@ -88,6 +88,48 @@ TEST_F(WalCliTest, SealedRecordsImportAsTheyAreAndRetriesAreDuplicates) {
   EXPECT_EQ(Ronctl({"audit", "verify", "--dir", copy}).out, "ok 4 records, 1 streams\n");
 }
 
+// --sealed keeps records in flight like drafts: two streams interleaved, with a changed record,
+// a gap and a duplicate among them, get one verdict per line in line order, the same ones a
+// record-at-a-time import gives, and the copy is byte for byte the original.
+TEST_F(WalCliTest, SealedImportIsPipelinedWithOneVerdictPerLineInOrder) {
+  for (const char* stream : {"a", "b"}) {
+    ASSERT_EQ(Ronctl({"audit", "append", "--dir", Dir(), "--stream", stream, "--writer-id", "w"},
+                     Drafts(300))
+                  .exit_code,
+              0);
+  }
+  const auto a = SplitLines(Ronctl({"audit", "range", "--dir", Dir(), "--stream", "a"}).out);
+  const auto b = SplitLines(Ronctl({"audit", "range", "--dir", Dir(), "--stream", "b"}).out);
+  ASSERT_EQ(a.size(), 300u);
+  ASSERT_EQ(b.size(), 300u);
+  std::string input;
+  for (size_t i = 0; i < 300; ++i) input += a[i] + "\n" + b[i] + "\n";
+  std::string changed = a[0];
+  changed[changed.find("\"n\":1") + 4] = '2';  // the body changed: its hash no longer holds
+  input = changed + "\n" + input + a[299] + "\n" + b[5] + "\n";  // then a duplicate, and another
+  const std::string copy = tmp_.path() + "/copy";
+  const auto r = Ronctl({"audit", "append", "--dir", copy, "--sealed", "--ack"}, input);
+  EXPECT_EQ(r.exit_code, 1) << r.err;  // one line refused
+  const auto acks = SplitLines(r.out);
+  ASSERT_EQ(acks.size(), 602u) << r.err;
+  EXPECT_EQ(acks[0].substr(0, 2), "1 ");  // a1 (line 2)
+  EXPECT_EQ(acks[1].substr(0, 2), "1 ");  // b1
+  EXPECT_EQ(acks[599].substr(0, 4), "300 ");
+  const std::string a300_hash = a[299].substr(a[299].find("b3:", a[299].find("self_hash")), 67);
+  EXPECT_EQ(acks[600], "300 " + a300_hash + " duplicate");
+  EXPECT_EQ(acks[601].substr(0, 2), "6 ");
+  EXPECT_EQ(acks[601].substr(acks[601].size() - 10), " duplicate");
+  for (size_t i = 0; i < 600; ++i) {
+    EXPECT_EQ(acks[i].substr(acks[i].size() - 9), " appended") << i;
+  }
+  EXPECT_NE(r.err.find("err HashMismatch line 1\n"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("600 records appended, 2 duplicates, 1 rejected"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(Ronctl({"audit", "range", "--dir", copy, "--stream", "a"}).out,
+            Ronctl({"audit", "range", "--dir", Dir(), "--stream", "a"}).out);
+  EXPECT_EQ(Ronctl({"audit", "verify", "--dir", copy}).out, "ok 600 records, 2 streams\n");
+}
+
 TEST_F(WalCliTest, BadLinesAreReportedAndSkipped) {
   const std::string input =
       std::string(kDraft) + "\n" + "{\"kind\":\"X\",\"seq\":9}\n" +
