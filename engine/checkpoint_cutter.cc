@@ -12,7 +12,12 @@ StreamAccumulator& CheckpointCutter::Accumulator(const std::string& writer,
   if (it != acc_.end()) return it->second;
   it = acc_.emplace(std::make_pair(writer, stream), StreamAccumulator(writer, stream)).first;
   ExportTail tail;
-  const Status s = ReadExportTail(options_.export_dir, writer, stream, &tail);
+  Status s;
+  if (auto known = attach_tails_.find({writer, stream}); known != attach_tails_.end()) {
+    tail = known->second;
+  } else {
+    s = ReadExportTail(options_.export_dir, writer, stream, &tail);
+  }
   if (!s.ok()) {
     log_->Log("error", "audit.export.error",
               {.writer_id = writer, .stream = stream, .msg = s.ToString()});
@@ -22,9 +27,11 @@ StreamAccumulator& CheckpointCutter::Accumulator(const std::string& writer,
 }
 
 Status CheckpointCutter::Attach(wal::Wal* wal, bool report) {
-  RON_RETURN_IF_ERROR(CheckAgainstExport(wal, report));
-  Restore(wal);
-  return Status::Ok();
+  attach_tails_.clear();
+  const Status checked = CheckAgainstExport(wal, report);
+  if (checked.ok()) Restore(wal);
+  attach_tails_.clear();
+  return checked;
 }
 
 // A stream whose WAL is behind the newest checkpoint its export holds (rolled back to an older
@@ -41,7 +48,9 @@ Status CheckpointCutter::CheckAgainstExport(wal::Wal* wal, bool report) {
     if (ws != nullptr && ws->state() == StreamState::kFrozen) continue;  // said already
     ExportTail tail;
     std::string why;
-    if (const Status read = ReadExportTail(dir, writer, stream, &tail); !read.ok()) {
+    const Status read = ReadExportTail(dir, writer, stream, &tail);
+    if (read.ok()) attach_tails_[{writer, stream}] = tail;  // for Restore's accumulators
+    if (!read.ok()) {
       why = "export_unreadable: " + read.message();
     } else if (tail.last_seq == 0) {
       continue;

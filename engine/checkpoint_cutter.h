@@ -66,6 +66,9 @@ class CheckpointCutter {
   EngineMetrics* const metrics_;
   std::map<std::pair<std::string, std::string>, StreamAccumulator> acc_;
   std::deque<CheckpointCut> waiting_;  // cut, not yet taken by the builder
+  // The export tails CheckAgainstExport read, taken by Accumulator during Attach's Restore so
+  // that each newest manifest is read once per open.
+  std::map<std::pair<std::string, std::string>, ExportTail> attach_tails_;
 };
 
 }  // namespace ron

@@ -8,12 +8,12 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
-#include <thread>
 
 #include "checkpoint/builder.h"
 #include "engine/core/canonical.h"
 #include "engine/core/check.h"
 #include "engine/core/key_rotation.h"
+#include "engine/core/limits.h"
 #include "engine/core/verify.h"
 #include "engine/engine_internal.h"
 #include "engine/event_log.h"
@@ -26,7 +26,6 @@
 #include "wal/metrics.h"
 #include "wal/reader.h"
 #include "wal/wal.h"
-#include "engine/core/limits.h"
 
 namespace ron {
 

@@ -18,8 +18,7 @@ std::string Rfc3339Now() {
   return buf;
 }
 
-}  // namespace
-
+// The docs/OBSERVABILITY.md reason of a refused record.
 const char* RejectReason(Code code) {
   switch (code) {
     case Code::kAttrsTooLarge:
@@ -46,6 +45,8 @@ const char* RejectReason(Code code) {
       return "schema";
   }
 }
+
+}  // namespace
 
 EventLog::EventLog(std::function<void(std::string_view)> sink, std::string service,
                    std::string writer_id, EngineMetrics* metrics)

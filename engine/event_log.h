@@ -16,9 +16,6 @@
 
 namespace ron {
 
-// The docs/OBSERVABILITY.md reason of a refused record.
-const char* RejectReason(Code code);
-
 class EventLog {
  public:
   // `sink`: EngineOptions::log (may be empty: nothing is logged). `metrics` outlives this.

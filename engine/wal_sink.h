@@ -4,7 +4,7 @@
 #ifndef ENGINE_WAL_SINK_H_
 #define ENGINE_WAL_SINK_H_
 
-#include <map>
+#include <unordered_map>
 #include <memory>
 #include <string>
 
@@ -59,7 +59,7 @@ class WalSink final : public Sink {
 
   WalSink() = default;
   std::unique_ptr<wal::Wal> wal_;
-  std::map<const wal::StreamWal*, std::unique_ptr<Ref>> refs_;
+  std::unordered_map<const wal::StreamWal*, std::unique_ptr<Ref>> refs_;
 };
 
 }  // namespace ron

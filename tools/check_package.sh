@@ -64,39 +64,36 @@ for h in "$prefix"/include/ron_audit/*.h; do
 done
 [[ -z "$bad_headers" ]] && ok headers_alone || fail headers_alone "$bad_headers"
 
-# example_shared
-if $cxx -std=c++20 examples/minimal_host.cc $cflags $libs -Wl,-rpath,"$prefix/lib" \
-    -o "$work/minimal_shared" 2> "$work/build.err"; then
-  if ! readelf -d "$work/minimal_shared" | grep -q 'NEEDED.*libronaudit\.so'; then
-    fail example_shared "not linked against libronaudit.so"
-  elif ! "$work/minimal_shared" "$work/wal-shared" > "$work/shared.out" 2>&1; then
-    fail example_shared "minimal_host exited non-zero: $(cat "$work/shared.out")"
-  elif [[ $(grep -cE '^seq [1-3] b3:[0-9a-f]{64}$' "$work/shared.out") -ne 3 ]]; then
-    fail example_shared "unexpected output: $(cat "$work/shared.out")"
-  elif ! "$prefix/bin/ronctl" audit verify --dir "$work/wal-shared" > "$work/v.out" 2>&1; then
-    fail example_shared "ronctl audit verify: $(cat "$work/v.out")"
-  else
-    ok example_shared
+# minimal_host_check NAME WANT_SO FLAGS...: builds examples/minimal_host.cc with FLAGS, checks
+# that it needs libronaudit.so exactly when WANT_SO is yes, runs it on $work/wal-<kind> and
+# verifies that WAL with the installed ronctl.
+minimal_host_check() {
+  local name=$1 want_so=$2
+  shift 2
+  local bin="$work/$name" wal="$work/wal-${name#example_}" out="$work/$name.out"
+  if ! $cxx -std=c++20 examples/minimal_host.cc "$@" -o "$bin" 2> "$work/build.err"; then
+    fail "$name" "does not build: $(head -5 "$work/build.err")"
+    return
   fi
-else
-  fail example_shared "does not build: $(head -5 "$work/build.err")"
-fi
-
-# example_static: the archive first; --as-needed drops the .so the later -lronaudit names.
-if $cxx -std=c++20 examples/minimal_host.cc $cflags -Wl,--as-needed -l:libronaudit.a \
-    $static_libs -o "$work/minimal_static" 2> "$work/build.err"; then
-  if readelf -d "$work/minimal_static" | grep -q 'NEEDED.*libronaudit'; then
-    fail example_static "still needs libronaudit.so"
-  elif ! "$work/minimal_static" "$work/wal-static" > "$work/static.out" 2>&1; then
-    fail example_static "minimal_host exited non-zero: $(cat "$work/static.out")"
-  elif ! "$prefix/bin/ronctl" audit verify --dir "$work/wal-static" > "$work/v.out" 2>&1; then
-    fail example_static "ronctl audit verify: $(cat "$work/v.out")"
+  local needs=no
+  readelf -d "$bin" | grep -q 'NEEDED.*libronaudit' && needs=yes
+  if [[ $needs != "$want_so" ]]; then
+    fail "$name" "needs libronaudit.so: $needs (wanted $want_so)"
+  elif ! "$bin" "$wal" > "$out" 2>&1; then
+    fail "$name" "minimal_host exited non-zero: $(cat "$out")"
+  elif [[ $(grep -cE '^seq [1-3] b3:[0-9a-f]{64}$' "$out") -ne 3 ]]; then
+    fail "$name" "unexpected output: $(cat "$out")"
+  elif ! "$prefix/bin/ronctl" audit verify --dir "$wal" > "$work/v.out" 2>&1; then
+    fail "$name" "ronctl audit verify: $(cat "$work/v.out")"
   else
-    ok example_static
+    ok "$name"
   fi
-else
-  fail example_static "does not build: $(head -5 "$work/build.err")"
-fi
+}
+# shellcheck disable=SC2086  # the pkg-config flags are lists of words
+minimal_host_check example_shared yes $cflags $libs -Wl,-rpath,"$prefix/lib"
+# The archive first; --as-needed drops the .so the later -lronaudit names.
+# shellcheck disable=SC2086
+minimal_host_check example_static no $cflags -Wl,--as-needed -l:libronaudit.a $static_libs
 
 # example_verifier
 if $cxx -std=c++20 examples/verify_wal.cc $cflags $libs -Wl,-rpath,"$prefix/lib" \
