@@ -7,7 +7,10 @@
 #   make run        the main job (README.md)
 #   make test       every test; ends with "N passed, N failed"
 #   make asan|tsan  the tests under ASan+UBSan / TSan (clang)
-#   make bench      Google Benchmark micro benches
+#   make bench      Google Benchmark micro benches, the rigs, and bench/peers when RocksDB and
+#                   SQLite are installed (installs them: tools/deps.sh bench)
+#   make bench-peers  ron-audit against SQLite, RocksDB and the raw device (PEERS_ARGS=...)
+#   make bench-rig DIR=/mnt/nvme/x  the same on the operator's disk, with its facts (BENCH_RIG.md)
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (clang)
 #   make chaos      the chaos drills of tools/chaos/ (LONG=1: soak lengths; needs root for
 #                   disk_full's loop mount)
@@ -36,6 +39,7 @@ SUBMAKE = $(MAKE) -f $(firstword $(MAKEFILE_LIST))
 
 .PHONY: all test run deps bench fuzz asan tsan chaos clean install uninstall
 .PHONY: build-all test-run run-demo bench-run fuzz-run chaos-run have-deps
+.PHONY: bench-peers bench-peers-run bench-rig bench-rig-run have-peer-deps
 
 all: build-all
 
@@ -45,8 +49,21 @@ test: deps
 run: deps
 	+@$(SUBMAKE) run-demo
 
-bench: deps
+bench:
+	@bash tools/deps.sh bench
 	+@$(SUBMAKE) bench-run
+
+bench-peers:
+	@bash tools/deps.sh bench
+	+@$(SUBMAKE) bench-peers-run
+
+bench-rig:
+	@test -n "$(DIR)" || { echo "usage: make bench-rig DIR=/path/on/the/disk/to/measure" >&2; \
+	  exit 2; }
+	@test -d "$(DIR)" -a -w "$(DIR)" || { echo "bench-rig: $(DIR) is not a writable directory" >&2; \
+	  exit 2; }
+	@bash tools/deps.sh bench
+	+@$(SUBMAKE) bench-rig-run
 
 asan: deps
 	+@$(SUBMAKE) test-run BUILD=build/asan CXX=clang++ CC=clang \
@@ -82,6 +99,11 @@ CXXFLAGS_BASE := -std=c++20 -O2 -g -Wall -Wextra -Werror -I. -Iinclude -isystem 
 CXXFLAGS_ALL = $(CXXFLAGS_BASE) $(SAN_FLAGS) $(CXXFLAGS)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
 LIBS := -lsimdjson -lutf8proc -lxxhash -luring -ltomlplusplus -lsodium -lpthread
+# mimalloc replaces malloc in the programs we ship and measure (ronctl, the peer rig): about a
+# third of an import's time was glibc malloc (docs/PERFORMANCE.md). Never with a sanitizer,
+# which brings its own allocator. Hosts opt in by linking -lmimalloc themselves.
+MALLOC_LIBS := $(if $(SAN_FLAGS),,-Wl,--push-state,--no-as-needed -lmimalloc -Wl,--pop-state)
+MIMALLOC_SO := $(firstword $(wildcard /usr/lib/*/libmimalloc.so.2))
 
 # The official BLAKE3 C implementation, built from the files librust-blake3-dev installs (never
 # copied into this repository), chosen by architecture: x86-64 assembly with run-time dispatch,
@@ -187,7 +209,7 @@ uninstall:
 	done
 
 $(BUILD)/ronctl: $(BUILD)/tools/ronctl.o $(TOOL_OBJS) $(LIB)
-	$(CXX) $(LDFLAGS_ALL) $^ -o $@ $(LIBS)
+	$(CXX) $(LDFLAGS_ALL) $^ -o $@ $(LIBS) $(MALLOC_LIBS)
 
 $(BUILD)/ron_demo: $(BUILD)/tools/demo.o $(TOOL_OBJS) $(LIB)
 	$(CXX) $(LDFLAGS_ALL) $^ -o $@ $(LIBS)
@@ -205,7 +227,11 @@ $(BUILD)/fuzz_replay/%.o: fuzz/%.cc
 $(BUILD)/ron_tests: $(TEST_OBJS) $(FUZZ_REPLAY_OBJS) $(TOOL_OBJS) $(LIB)
 	$(CXX) $(LDFLAGS_ALL) $^ -o $@ -lgtest -lgtest_main $(LIBS)
 
-test-run: $(BUILD)/ronctl $(BUILD)/ron_chaos $(BUILD)/ron_tests $(SHARED)
+# The bench programs are built (not run) with the tests, so that a change that breaks one is
+# seen at once; sanitizer builds skip them.
+BENCH_BINS := $(BENCH_SRCS:bench/%.cc=$(BUILD)/bench/%)
+test-run: $(BUILD)/ronctl $(BUILD)/ron_chaos $(BUILD)/ron_tests $(SHARED) \
+          $(if $(SAN_FLAGS),,$(BENCH_BINS))
 	@RON_BUILD_DIR=$(BUILD) bash tools/run_tests.sh $(BUILD) $(TEST_FILTER)
 
 chaos-run: $(BUILD)/ronctl $(BUILD)/ron_chaos
@@ -214,11 +240,17 @@ chaos-run: $(BUILD)/ronctl $(BUILD)/ron_chaos
 run-demo: $(BUILD)/ronctl $(BUILD)/ron_demo $(BUILD)/ron_hosts
 	@bash tools/demo.sh $(BUILD) $(PROFILE)
 
+# bench/peers links the system's RocksDB and SQLite, so it is built only where both are installed
+# (`tools/deps.sh bench`); a plain build, install or test never needs them.
+PEERS_ARGS ?= --seconds 1 --records 50000
+PEER_HEADERS := $(and $(wildcard /usr/include/rocksdb/db.h),$(wildcard /usr/include/sqlite3.h))
+PEERS := $(if $(PEER_HEADERS),$(BUILD)/bench/peers)
+
 $(BUILD)/bench/%: bench/%.cc $(LIB)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS_ALL) $< -o $@ $(LIB) -lbenchmark $(LIBS)
 
-bench-run: $(BENCH_SRCS:bench/%.cc=$(BUILD)/bench/%)
+bench-run: $(BENCH_SRCS:bench/%.cc=$(BUILD)/bench/%) $(PEERS)
 	@for b in $(filter %_bench,$^); do echo "== $$b"; $$b --benchmark_min_time=0.5 || exit 1; done
 	@echo "== $(BUILD)/bench/append_hot (engine emit path)"
 	@$(BUILD)/bench/append_hot --seconds $(BENCH_SECONDS) --dir $(BUILD)/bench-data/append_hot
@@ -226,8 +258,31 @@ bench-run: $(BENCH_SRCS:bench/%.cc=$(BUILD)/bench/%)
 	@$(BUILD)/bench/shed_storm --seconds $(BENCH_SECONDS) --dir $(BUILD)/bench-data/shed_storm
 	@echo "== $(BUILD)/bench/export_batch (checkpoints and the verifier)"
 	@$(BUILD)/bench/export_batch --records 300000 --dir $(BUILD)/bench-data/export_batch
+	@echo "== $(BUILD)/bench/emit_bound (Emit against BLAKE3; allocations; glibc malloc)"
+	@$(BUILD)/bench/emit_bound --dir $(BUILD)/bench-data/emit_bound
+	@$(if $(MIMALLOC_SO),echo "== $(BUILD)/bench/emit_bound (the same under mimalloc)" && \
+	  LD_PRELOAD=$(MIMALLOC_SO) $(BUILD)/bench/emit_bound --dir $(BUILD)/bench-data/emit_bound)
 	@echo "== $(BUILD)/bench/wal_steady (WAL rig, ~1 minute)"
 	@$(BUILD)/bench/wal_steady --dir $(BUILD)/bench-data --seconds $(BENCH_SECONDS)
+	@$(if $(PEERS),echo "== $(PEERS) (against SQLite, RocksDB and the device)" && \
+	  $(PEERS) --dir $(BUILD)/bench-data/peers $(PEERS_ARGS),\
+	  echo "== bench/peers skipped: RocksDB or SQLite headers missing (tools/deps.sh bench)")
+
+have-peer-deps:
+	@test -n "$(PEERS)" || { echo "bench/peers needs librocksdb-dev and libsqlite3-dev:" \
+	  "run 'bash tools/deps.sh bench' first" >&2; exit 1; }
+
+$(BUILD)/bench/peers: bench/peers/peers.cc $(LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS_ALL) $< -o $@ $(LIB) -lrocksdb -lsqlite3 $(LIBS) $(MALLOC_LIBS)
+
+bench-peers-run: have-deps have-peer-deps
+	+@$(SUBMAKE) $(BUILD)/bench/peers
+	@$(BUILD)/bench/peers --dir $(BUILD)/bench-data/peers $(PEERS_ARGS)
+
+bench-rig-run: have-deps have-peer-deps
+	+@$(SUBMAKE) $(BUILD)/bench/peers
+	@PEERS=$(BUILD)/bench/peers bash tools/bench_rig.sh "$(DIR)" $(RIG_ARGS)
 
 $(BUILD)/%_fuzzer: fuzz/%_fuzzer.cc $(LIB)
 	$(CXX) $(CXXFLAGS_ALL) -fsanitize=fuzzer $< -o $@ $(LIB) $(LIBS)

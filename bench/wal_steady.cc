@@ -341,7 +341,7 @@ int main(int argc, char** argv) {
   if (paced_only) {  // the latency rows alone, at a fixed offered load
     for (double rate : {40000.0, 80000.0}) {
       for (WriteMode mode : {WriteMode::kBuffered, WriteMode::kDirect}) {
-        Config c{"", 1, IoBackendKind::kIoUring, mode};
+        Config c{"", 1, IoBackend::kIoUring, mode};
         c.rate_per_s = rate;
         Row(std::string("1 stream, io_uring ") +
                 (mode == WriteMode::kDirect ? "O_DIRECT" : "buffered") + ", paced at " +
@@ -352,16 +352,16 @@ int main(int argc, char** argv) {
     return 0;
   }
   for (int streams : {1, 2, 4}) {
-    Config never{"", streams, IoBackendKind::kIoUring, WriteMode::kBuffered, FsyncPolicy::kNever};
+    Config never{"", streams, IoBackend::kIoUring, WriteMode::kBuffered, FsyncPolicy::kNever};
     const Result n = RunWal(never, dir + "/wal", seconds);
     Row(std::to_string(streams) + " stream(s), fsync=never", n, device.records_per_s, 0);
     const std::pair<const char*, Config> configs[] = {
         {"io_uring buffered + linked fdatasync",
-         {"", streams, IoBackendKind::kIoUring, WriteMode::kBuffered}},
+         {"", streams, IoBackend::kIoUring, WriteMode::kBuffered}},
         {"io_uring O_DIRECT + RWF_DSYNC",
-         {"", streams, IoBackendKind::kIoUring, WriteMode::kDirect}},
+         {"", streams, IoBackend::kIoUring, WriteMode::kDirect}},
         {"(b) pwritev buffered + fdatasync",
-         {"", streams, IoBackendKind::kPwritev, WriteMode::kBuffered}},
+         {"", streams, IoBackend::kPwritev, WriteMode::kBuffered}},
     };
     for (const auto& [label, config] : configs) {
       const Result r = RunWal(config, dir + "/wal", seconds);
@@ -379,7 +379,7 @@ int main(int argc, char** argv) {
       }
     }
   }
-  Config one{"", 1, IoBackendKind::kIoUring, WriteMode::kBuffered};
+  Config one{"", 1, IoBackend::kIoUring, WriteMode::kBuffered};
   one.max_batch = 1;
   Row("(c) 1 stream, one fdatasync per record", RunWal(one, dir + "/wal", seconds),
       device.records_per_s, 0);

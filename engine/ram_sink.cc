@@ -2,9 +2,6 @@
 
 namespace ron {
 
-std::string RamSink::Ring::HeadText() const {
-  return head_seq_ == 0 ? std::string(kGenesisPrev) : HashText(head_hash_);
-}
 
 bool RamSink::Holds(const std::string& writer, const std::string& stream) const {
   return streams_.count({writer, stream}) > 0;

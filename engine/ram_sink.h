@@ -33,7 +33,7 @@ class RamSink final : public Sink {
   class Ring final : public SinkStream {
    public:
     uint64_t head_seq() const override { return head_seq_; }
-    std::string HeadText() const override;
+    const Digest& head_hash() const override { return head_hash_; }
     uint64_t durable_seq() const override { return head_seq_; }
     StreamState state() const override { return StreamState::kOk; }
     const Status& failure() const override { return ok_; }

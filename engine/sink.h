@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engine/core/canonical.h"
+#include "engine/core/hash.h"
 #include "engine/engine_internal.h"
 
 namespace ron {
@@ -19,7 +20,15 @@ class SinkStream {
  public:
   virtual ~SinkStream() = default;
   virtual uint64_t head_seq() const = 0;
-  virtual std::string HeadText() const = 0;  // "b3:0" or the head's self_hash text
+  virtual const Digest& head_hash() const = 0;  // the head's self_hash (head_seq > 0)
+  // "b3:0" or the head's self_hash text: into `buf` (the per-record paths), or as a string.
+  std::string_view HeadText(char (&buf)[kHashTextBytes]) const {
+    return ron::HeadText(head_seq(), head_hash(), buf);
+  }
+  std::string HeadText() const {
+    char buf[kHashTextBytes];
+    return std::string(HeadText(buf));
+  }
   // The last seq that survives what the fsync policy promises (RAM: the head).
   virtual uint64_t durable_seq() const = 0;
   virtual StreamState state() const = 0;

@@ -1,6 +1,19 @@
 #include "engine/task_queue.h"
 
+#include <algorithm>
+
 namespace ron {
+
+void TaskRing::push_back(Task&& task) {
+  if (count_ == slots_.size()) {
+    std::vector<Task> grown(std::max<size_t>(16, 2 * slots_.size()));
+    for (size_t i = 0; i < count_; ++i) grown[i] = std::move(slots_[(head_ + i) % slots_.size()]);
+    slots_.swap(grown);
+    head_ = 0;
+  }
+  slots_[(head_ + count_) % slots_.size()] = std::move(task);
+  ++count_;
+}
 
 PushResult TaskQueue::TryPush(Task&& task) {
   const std::string_view stream = StreamOf(task);
@@ -55,10 +68,13 @@ void TaskQueue::PopBatch(size_t max, const Clock::time_point* wake, std::vector<
   if (block_) room_cv_.notify_all();
 }
 
-std::deque<Task> TaskQueue::TakeAll() {
-  std::deque<Task> rest;
+std::vector<Task> TaskQueue::TakeAll() {
+  std::vector<Task> rest;
   std::lock_guard<std::mutex> lock(mu_);
-  rest.swap(queue_);
+  while (!queue_.empty()) {
+    rest.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
   in_queue_.clear();
   return rest;
 }

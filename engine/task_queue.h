@@ -7,7 +7,6 @@
 #define ENGINE_TASK_QUEUE_H_
 
 #include <condition_variable>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <string>
@@ -20,6 +19,26 @@
 namespace ron {
 
 enum class PushResult { kQueued, kFull, kClosed };
+
+// A FIFO of tasks in one array used as a ring: it grows by doubling and never shrinks, so a
+// steady stream of pushes and pops allocates nothing (std::deque allocates a block every few
+// tasks: Task is hundreds of bytes).
+class TaskRing {
+ public:
+  bool empty() const { return count_ == 0; }
+  size_t size() const { return count_; }
+  Task& front() { return slots_[head_]; }
+  void push_back(Task&& task);
+  void pop_front() {
+    slots_[head_] = Task();  // release the task's strings and ticket now
+    head_ = (head_ + 1) % slots_.size();
+    --count_;
+  }
+
+ private:
+  std::vector<Task> slots_;
+  size_t head_ = 0, count_ = 0;
+};
 
 class TaskQueue {
  public:
@@ -40,7 +59,7 @@ class TaskQueue {
   void PopBatch(size_t max, const Clock::time_point* wake, std::vector<Task>* batch,
                 bool* stopping, Deadline* deadline);
   // Takes everything still queued (at the Close deadline).
-  std::deque<Task> TakeAll();
+  std::vector<Task> TakeAll();
 
   void Stop(Deadline deadline);
   size_t depth() const;
@@ -61,7 +80,7 @@ class TaskQueue {
   mutable std::mutex mu_;
   std::condition_variable cv_;       // the owner waits here for work
   std::condition_variable room_cv_;  // shed_policy=block: producers wait here
-  std::deque<Task> queue_;
+  TaskRing queue_;
   std::map<std::string, uint32_t, std::less<>> in_queue_;  // stream → tasks queued
   bool stopping_ = false;
   Deadline stop_deadline_;

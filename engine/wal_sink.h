@@ -47,7 +47,7 @@ class WalSink final : public Sink {
    public:
     explicit Ref(wal::StreamWal* s) : s_(s) {}
     uint64_t head_seq() const override { return s_->head_seq(); }
-    std::string HeadText() const override { return s_->HeadText(); }
+    const Digest& head_hash() const override { return s_->head_hash(); }
     uint64_t durable_seq() const override { return s_->durable_seq(); }
     StreamState state() const override { return s_->state(); }
     const Status& failure() const override { return s_->failure(); }

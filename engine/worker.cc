@@ -155,10 +155,9 @@ void Worker::Run() {
 
 // Everything still queued when the deadline passed fails with Closed.
 void Worker::Abort(std::vector<Task>* batch) {
-  std::deque<Task> rest = queue_.TakeAll();
-  for (Task& t : *batch) rest.push_front(std::move(t));
-  batch->clear();
-  for (Task& t : rest) {
+  std::vector<Task> rest = queue_.TakeAll();
+  for (Task& t : rest) batch->push_back(std::move(t));  // the popped batch first, then the rest
+  for (Task& t : *batch) {
     ctx_.metrics->aborted++;
     ++aborted_;
     std::visit(
@@ -168,6 +167,7 @@ void Worker::Abort(std::vector<Task>* batch) {
         },
         t);
   }
+  batch->clear();
 }
 
 std::atomic<uint64_t>* Worker::CounterFor(const Record& r) {
@@ -300,7 +300,8 @@ void Worker::HandleEmit(EmitTask* task, std::vector<Staged>* staged) {
   SinkStream* s = got.value();
   Status st = Prepare(task);
   if (st.ok()) {
-    st = Canonicalizer::CompleteDraft(task->prepared, s->head_seq() + 1, s->HeadText(),
+    char head[kHashTextBytes];
+    st = Canonicalizer::CompleteDraft(task->prepared, s->head_seq() + 1, s->HeadText(head),
                                       ctx_.limits, &record_);
   }
   if (st.ok()) st = sink_->Stage(s, record_);
@@ -330,7 +331,8 @@ void Worker::HandleSealed(SealedTask* task, std::vector<Staged>* staged) {
   if (s->state() == StreamState::kFrozen) return Reject(task->ticket, s->failure());
   const uint64_t head = s->head_seq();
   if (r.seq == head + 1) {
-    if (r.prev != s->HeadText()) {
+    char head[kHashTextBytes];
+    if (r.prev != s->HeadText(head)) {
       ctx_.metrics->verify_prev++;
       ctx_.log->Log("warn", "audit.verify.fail",
                     {.writer_id = r.writer_id,

@@ -2,6 +2,10 @@
 # Installs the Debian packages the build, the tests and the drills need, when missing. Idempotent and silent when
 # everything is present. Runs apt-get update once before installing anything (a fresh machine's
 # package lists are empty or stale). Uses sudo only when not root.
+#
+#   bash tools/deps.sh          the build, the tests and the drills
+#   bash tools/deps.sh bench    the same, plus the peer libraries bench/peers compares against
+#                               (RocksDB and SQLite; make bench, make bench-peers)
 set -euo pipefail
 
 packages=(
@@ -10,6 +14,11 @@ packages=(
   libsodium-dev libtomlplusplus-dev prometheus libgtest-dev libgmock-dev libbenchmark-dev b3sum
   time e2fsprogs mount
 )
+case "${1:-}" in
+  "") ;;
+  bench) packages+=(librocksdb-dev libsqlite3-dev) ;;
+  *) echo "usage: tools/deps.sh [bench]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <deque>
 #include <map>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,7 +37,7 @@ constexpr char kAppendHelp[] =
     "usage: ronctl audit append --dir DIR --stream S [--writer-id W]\n"
     "       ronctl audit append --dir DIR --sealed\n"
     "         [--fsync always|on_checkpoint|never] [--ack] [--io-backend auto|io_uring|pwritev]\n"
-    "         [--write-mode buffered|direct] [--queue-depth N] [--metrics FILE]\n"
+    "         [--write-mode buffered|direct] [--queue-depth N] [--workers N] [--metrics FILE]\n"
     "         [--export-dir DIR [--checkpoint-every N] [--export-every DUR]\n"
     "          [--signer-key FILE --key-id ID [--previous-signer-key FILE]]]\n"
     "\n"
@@ -48,6 +49,8 @@ constexpr char kAppendHelp[] =
     "--metrics FILE writes the WAL's metrics (Prometheus text format) at the end.\n"
     "--queue-depth N (default 8192): records in flight at most; reading faster than the disk\n"
     "writes waits for room, it never refuses a record.\n"
+    "--workers N (1..8; default 1, with --sealed one per core): writer threads; each stream\n"
+    "belongs to one of them (a hash of writer_id and stream).\n"
     "--write-mode: buffered writes + linked fdatasync (default), or O_DIRECT + RWF_DSYNC.\n"
     "--export-dir: also cut Merkle checkpoints every N records (default 50000, at least 1000),\n"
     "every DUR (default 15m) and at the end, each with its manifest, into DIR (0700). With\n"
@@ -143,7 +146,17 @@ int RunAppend(const Flags& flags) {
   EngineOptions options;
   options.config.sink = SinkKind::kWal;
   options.config.amnesia = false;
-  options.config.workers = 1;
+  // Drafts go to one stream: one writer thread. Sealed records may be of many streams: one
+  // writer thread per core (at most 8), each stream on one of them (docs/API.md: OwnerIndex).
+  options.config.workers =
+      sealed ? std::clamp(std::thread::hardware_concurrency(), 1u, 8u) : 1u;
+  if (flags.count("workers")) {
+    uint64_t workers = 0;
+    if (!ParseUint64(flags.at("workers"), &workers) || workers == 0 || workers > 8) {
+      return UsageError("audit append", "--workers takes a number from 1 to 8");
+    }
+    options.config.workers = static_cast<uint32_t>(workers);
+  }
   options.config.queue_depth = 8192;
   if (flags.count("queue-depth")) {
     uint64_t depth = 0;
@@ -290,6 +303,48 @@ int RunAppend(const Flags& flags) {
     while (!pending.empty() && !fatal && pending.front().ticket.done()) settle_front();
     if (ack) std::fflush(stdout);
   };
+  // Sealed records (replay, import) are offered a group at a time in input order and kept in
+  // flight like drafts; each stream's owner applies them in that order. A group is what the
+  // reader already holds, up to kGroup lines: OfferSealedMany checks their hashes side by side.
+  constexpr size_t kGroup = 64;
+  std::vector<std::string> group;
+  std::vector<uint64_t> group_lines;
+  std::vector<std::string_view> views;
+  std::vector<Result<Ticket>> offered;
+  const auto offer_group = [&] {
+    views.assign(group.begin(), group.end());
+    size_t at = 0;
+    while (at < views.size() && !fatal) {
+      // Backpressure: at most a queue's worth in flight.
+      while (!pending.empty() && pending.size() + (views.size() - at) > window && !fatal) {
+        settle_front();
+      }
+      if (fatal) break;
+      offered.clear();
+      engine.OfferSealedMany(std::span(views).subspan(at), &offered);
+      for (Result<Ticket>& t : offered) {
+        if (t.ok()) {
+          pending.push_back({group_lines[at++], t.value(), Status::Ok()});
+          continue;
+        }
+        const Code code = t.code();
+        if (code != Code::kBusy && code != Code::kIo && code != Code::kFrozen &&
+            code != Code::kClosed) {
+          pending.push_back({group_lines[at++], Ticket(nullptr), t.status()});  // its verdict
+          continue;
+        }
+        if (code == Code::kBusy && !pending.empty()) {
+          settle_front();  // the writer is behind: wait for the oldest record, then go on
+          break;
+        }
+        fatal = true;  // Busy with nothing in flight cannot happen
+        fail(t.status());
+        break;
+      }
+    }
+    group.clear();
+    group_lines.clear();
+  };
   LineReader reader(STDIN_FILENO, kMaxInputBytes);
   const auto start = Clock::now();
   for (uint64_t line_no = 1; !fatal; ++line_no) {
@@ -297,36 +352,37 @@ int RunAppend(const Flags& flags) {
     const LineReader::Result r = reader.Next(&line);
     if (r == LineReader::Result::kEnd || r == LineReader::Result::kError) break;
     if (r == LineReader::Result::kTooLong) {
+      if (!group.empty()) offer_group();  // the lines before it first
       ++rejected;
       std::fprintf(stderr, "err RecordTooLarge line %llu\n",
                    static_cast<unsigned long long>(line_no));
       continue;
     }
-    // Backpressure: at most a queue's worth in flight, so that a file read faster than the disk
-    // writes waits for room instead of meeting Busy (and logging every refusal).
-    while (pending.size() >= window && !fatal) settle_front();
-    if (fatal) break;
-    for (;;) {
-      // Sealed records (replay, import) are offered in input order and kept in flight like
-      // drafts; each stream's owner applies them in that order.
-      Result<Ticket> t = sealed ? engine.OfferSealed(line) : engine.Emit(stream, line);
-      if (t.ok()) {
-        pending.push_back({line_no, t.value(), Status::Ok()});
-        break;
-      }
-      if (sealed && t.code() != Code::kBusy && t.code() != Code::kIo &&
-          t.code() != Code::kFrozen && t.code() != Code::kClosed) {
-        pending.push_back({line_no, Ticket(nullptr), t.status()});  // a verdict for this line
-        break;
-      }
-      if (t.code() != Code::kBusy ||
-          pending.empty()) {  // Busy with nothing in flight cannot happen
-        fatal = true;
-        fail(t.status());
-        break;
-      }
-      settle_front();  // the writer is behind: wait for the oldest record, then retry
+    if (sealed) {
+      group.emplace_back(line);
+      group_lines.push_back(line_no);
+      if (group.size() < kGroup && reader.HasBufferedLine()) continue;
+      offer_group();
       if (fatal) break;
+    } else {
+      // Backpressure: at most a queue's worth in flight, so that a file read faster than the
+      // disk writes waits for room instead of meeting Busy (and logging every refusal).
+      while (pending.size() >= window && !fatal) settle_front();
+      if (fatal) break;
+      for (;;) {
+        Result<Ticket> t = engine.Emit(stream, line);
+        if (t.ok()) {
+          pending.push_back({line_no, t.value(), Status::Ok()});
+          break;
+        }
+        if (t.code() != Code::kBusy || pending.empty()) {  // Busy with nothing in flight: odd
+          fatal = true;
+          fail(t.status());
+          break;
+        }
+        settle_front();  // the writer is behind: wait for the oldest record, then retry
+        if (fatal) break;
+      }
     }
     // Print what is durable; when no more input is waiting, wait for everything in flight.
     settle_done();
@@ -335,6 +391,7 @@ int RunAppend(const Flags& flags) {
       if (ack) std::fflush(stdout);
     }
   }
+  if (!group.empty() && !fatal) offer_group();
   while (!pending.empty() && !fatal) settle_front();
   if (ack) std::fflush(stdout);
   const Status closed = engine.Close(far());
@@ -620,7 +677,7 @@ int WalMain(int argc, char** argv) {
   static const std::map<std::string, Spec> kSpecs = {
       {"append",
        {kAppendHelp,
-        {"dir", "stream", "writer-id", "fsync", "io-backend", "write-mode", "queue-depth", "metrics",
+        {"dir", "stream", "writer-id", "fsync", "io-backend", "write-mode", "queue-depth", "workers", "metrics",
          "export-dir",
          "checkpoint-every", "export-every", "signer-key", "key-id", "previous-signer-key"},
         {"ack", "sealed"},

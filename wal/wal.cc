@@ -113,7 +113,8 @@ Status WalOptions::Validate() const {
 }
 
 std::string StreamWal::HeadText() const {
-  return head_seq_ == 0 ? std::string(kGenesisPrev) : HashText(head_hash_);
+  char text[kHashTextBytes];
+  return std::string(ron::HeadText(head_seq_, head_hash_, text));
 }
 
 Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options) {
@@ -505,7 +506,8 @@ Status Wal::Stage(StreamWal* s, const CanonicalRecord& record) {
     return Status(Code::kSeqGap, "seq " + std::to_string(record.record.seq) + " after head " +
                                      std::to_string(s->head_seq_));
   }
-  if (record.record.prev != s->HeadText()) {
+  char head[kHashTextBytes];
+  if (record.record.prev != ron::HeadText(s->head_seq_, s->head_hash_, head)) {
     return Status(Code::kPrevMismatch, "prev is not the stream head");
   }
   if (s->parked_) {

@@ -125,6 +125,7 @@ class StreamWal {
   uint64_t head_seq() const { return head_seq_; }     // last staged-or-durable seq (0: empty)
   uint64_t durable_seq() const { return durable_seq_; }
   std::string HeadText() const;  // self_hash of head_seq, "b3:0" when empty
+  const Digest& head_hash() const { return head_hash_; }  // zeros when empty
 
  private:
   friend class Wal;

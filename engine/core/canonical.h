@@ -60,6 +60,15 @@ class Canonicalizer {
   // holds the record, its canonical bytes and digest.
   Status VerifySealed(std::string_view sealed, CanonicalRecord* out);
 
+  // VerifySealed in two steps, for callers that check many records and hash them together
+  // (Blake3Batch): every check but the self_hash comparison, with `*stored` set to the
+  // self_hash the text carries. When `*hash_pending` comes back true (the common, already
+  // canonical case) out->digest is NOT computed: the caller sets it to Blake3(out->bytes) and
+  // answers HashMismatch ("self_hash does not match the canonical bytes") unless it equals
+  // *stored. Otherwise the status is the whole verdict, as VerifySealed's.
+  Status VerifySealedExceptHash(std::string_view sealed, CanonicalRecord* out, Digest* stored,
+                                bool* hash_pending);
+
   // The fast path for bytes that are already canonical (what every stored record is): true iff
   // `bytes` are exactly the canonical form of a valid record, in one pass with no rewriting;
   // then `out` holds the record and `out->bytes` the bytes (the digest is NOT computed). False

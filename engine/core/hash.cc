@@ -2,8 +2,24 @@
 
 #include <blake3.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <string_view>
+
+// Two functions internal to the BLAKE3 C sources (declared in their blake3_impl.h, which is C
+// only): checked against version 1.3.1 below. Another version must be re-checked by hand (the
+// signatures and the flags) and the tests of tests/core/hash_batch_test.cc run before this
+// line is changed.
+static_assert(std::string_view(BLAKE3_VERSION_STRING) == "1.3.1",
+              "Blake3Batch calls BLAKE3 internals checked only against BLAKE3 1.3.1");
+extern "C" {
+void blake3_compress_in_place(uint32_t cv[8], const uint8_t block[64], uint8_t block_len,
+                              uint64_t counter, uint8_t flags);
+void blake3_hash_many(const uint8_t* const* inputs, size_t num_inputs, size_t blocks,
+                      const uint32_t key[8], uint64_t counter, bool increment_counter,
+                      uint8_t flags, uint8_t flags_start, uint8_t flags_end, uint8_t* out);
+}
 
 namespace ron {
 namespace {
@@ -58,6 +74,136 @@ Digest Blake3(const uint8_t* data, size_t size) {
 
 Digest Blake3(std::string_view data) {
   return Blake3(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+}
+
+namespace {
+
+// The BLAKE3 specification's constants (§2.1 and Table 3 of the BLAKE3 paper).
+constexpr size_t kBlockBytes = 64;
+constexpr size_t kChunkBytes = 1024;
+constexpr size_t kBlocksPerChunk = kChunkBytes / kBlockBytes;
+constexpr uint8_t kChunkStart = 1 << 0;
+constexpr uint8_t kChunkEnd = 1 << 1;
+constexpr uint8_t kParent = 1 << 2;
+constexpr uint8_t kRoot = 1 << 3;
+constexpr uint32_t kIv[8] = {0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A,
+                             0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19};
+static_assert(BLAKE3_BLOCK_LEN == kBlockBytes && BLAKE3_CHUNK_LEN == kChunkBytes);
+
+using Cv = std::array<uint32_t, 8>;
+
+Cv LoadCv(const uint8_t* bytes) {
+  Cv cv;
+  for (size_t i = 0; i < 8; ++i) {
+    cv[i] = uint32_t{bytes[4 * i]} | uint32_t{bytes[4 * i + 1]} << 8 |
+            uint32_t{bytes[4 * i + 2]} << 16 | uint32_t{bytes[4 * i + 3]} << 24;
+  }
+  return cv;
+}
+
+void StoreCv(const Cv& cv, uint8_t* bytes) {
+  for (size_t i = 0; i < 8; ++i) {
+    for (size_t b = 0; b < 4; ++b) bytes[4 * i + b] = static_cast<uint8_t>(cv[i] >> (8 * b));
+  }
+}
+
+// Chunks of a message: the last holds 1..1024 bytes (the empty message has one empty chunk).
+size_t ChunkCount(size_t size) { return size == 0 ? 1 : (size + kChunkBytes - 1) / kChunkBytes; }
+
+// Whole blocks of the last chunk (`bytes` long) before its final block.
+size_t BlocksBeforeFinal(size_t bytes) {
+  return bytes == 0 ? 0 : (bytes + kBlockBytes - 1) / kBlockBytes - 1;
+}
+
+// The tree over `n` chunk chaining values: the left subtree holds the largest power of two of
+// chunks below n, as the BLAKE3 hasher builds it.
+Cv JoinTree(const Cv* cvs, size_t n, bool root) {
+  if (n == 1) return cvs[0];
+  size_t left = 1;
+  while (left * 2 <= n - 1) left *= 2;
+  const Cv l = JoinTree(cvs, left, false);
+  const Cv r = JoinTree(cvs + left, n - left, false);
+  uint8_t block[kBlockBytes];
+  StoreCv(l, block);
+  StoreCv(r, block + 32);
+  Cv cv;
+  std::memcpy(cv.data(), kIv, sizeof(kIv));
+  blake3_compress_in_place(cv.data(), block, kBlockBytes, 0,
+                           static_cast<uint8_t>(kParent | (root ? kRoot : 0)));
+  return cv;
+}
+
+}  // namespace
+
+void Blake3Batch::Hash(const std::string_view* messages, size_t count, Digest* out) {
+  jobs_.clear();
+  chunk_cvs_.resize(count * kMaxBatchedChunks);
+  for (size_t i = 0; i < count; ++i) {
+    const auto* data = reinterpret_cast<const uint8_t*>(messages[i].data());
+    const size_t size = messages[i].size();
+    const size_t chunks = ChunkCount(size);
+    if (chunks > kMaxBatchedChunks) continue;  // the one-message hasher, below
+    for (size_t c = 0; c + 1 < chunks; ++c) {
+      jobs_.push_back({i, c, kBlocksPerChunk, true, data + c * kChunkBytes});
+    }
+    const size_t last = chunks - 1;
+    const size_t blocks = BlocksBeforeFinal(size - last * kChunkBytes);
+    if (blocks > 0) {
+      jobs_.push_back({i, last, blocks, false, data + last * kChunkBytes});
+    } else {
+      std::memcpy(chunk_cvs_[i * kMaxBatchedChunks + last].data(), kIv, sizeof(kIv));
+    }
+  }
+  // One blake3_hash_many call per (blocks, chunk_end, counter): it takes one counter and one
+  // block count for all its inputs.
+  std::sort(jobs_.begin(), jobs_.end(), [](const Job& a, const Job& b) {
+    if (a.blocks != b.blocks) return a.blocks < b.blocks;
+    if (a.chunk_end != b.chunk_end) return a.chunk_end < b.chunk_end;
+    if (a.chunk != b.chunk) return a.chunk < b.chunk;
+    return a.message < b.message;
+  });
+  for (size_t begin = 0; begin < jobs_.size();) {
+    size_t end = begin + 1;
+    const Job& first = jobs_[begin];
+    while (end < jobs_.size() && jobs_[end].blocks == first.blocks &&
+           jobs_[end].chunk_end == first.chunk_end && jobs_[end].chunk == first.chunk) {
+      ++end;
+    }
+    inputs_.clear();
+    for (size_t j = begin; j < end; ++j) inputs_.push_back(jobs_[j].input);
+    cvs_out_.resize((end - begin) * 32);
+    blake3_hash_many(inputs_.data(), inputs_.size(), first.blocks, kIv, first.chunk,
+                     /*increment_counter=*/false, /*flags=*/0, kChunkStart,
+                     first.chunk_end ? kChunkEnd : 0, cvs_out_.data());
+    for (size_t j = begin; j < end; ++j) {
+      chunk_cvs_[jobs_[j].message * kMaxBatchedChunks + jobs_[j].chunk] =
+          LoadCv(cvs_out_.data() + (j - begin) * 32);
+    }
+    begin = end;
+  }
+  for (size_t i = 0; i < count; ++i) {
+    const auto* data = reinterpret_cast<const uint8_t*>(messages[i].data());
+    const size_t size = messages[i].size();
+    const size_t chunks = ChunkCount(size);
+    if (chunks > kMaxBatchedChunks) {
+      out[i] = Blake3(data, size);
+      continue;
+    }
+    const size_t last = chunks - 1;
+    const size_t last_bytes = size - last * kChunkBytes;
+    const size_t blocks = BlocksBeforeFinal(last_bytes);
+    const size_t final_bytes = last_bytes - blocks * kBlockBytes;  // 1..64, 0 only if empty
+    uint8_t block[kBlockBytes] = {};
+    if (final_bytes > 0) {
+      std::memcpy(block, data + last * kChunkBytes + blocks * kBlockBytes, final_bytes);
+    }
+    Cv* cvs = &chunk_cvs_[i * kMaxBatchedChunks];
+    const uint8_t flags = static_cast<uint8_t>(kChunkEnd | (blocks == 0 ? kChunkStart : 0) |
+                                               (chunks == 1 ? kRoot : 0));
+    blake3_compress_in_place(cvs[last].data(), block, static_cast<uint8_t>(final_bytes), last,
+                             flags);
+    StoreCv(JoinTree(cvs, chunks, /*root=*/true), out[i].data());
+  }
 }
 
 std::string ToHex(const Digest& digest) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ron_audit/types.h"
 
@@ -35,11 +36,64 @@ class Blake3Hasher {
   alignas(8) unsigned char state_[1920];  // >= sizeof(blake3_hasher); checked in hash.cc
 };
 
+// BLAKE3-256 of many independent messages at once (records whose self_hash is being checked,
+// not chained): Hash(messages, n, out) leaves out[i] == Blake3(messages[i]) for every i, bit
+// for bit, but compresses the chunks of different messages side by side in SIMD lanes (16 at
+// once with AVX-512, 8 with AVX2, 4 with SSE4.1/NEON) instead of one after another. A 1 KiB
+// record is one chunk, which a single-message hash cannot split across lanes.
+//
+// How: each message is cut into BLAKE3's 1 KiB chunks. The whole chunks that are not the last
+// are grouped by chunk index (their counter) and hashed 16 at a time (blake3_hash_many, all 16
+// blocks, CHUNK_START..CHUNK_END). The last chunk's whole blocks before its final block are
+// grouped by (block count, counter) the same way; its final block (1..64 bytes, zero-padded, or
+// the empty block of the empty message) is one compression per message with CHUNK_END, and ROOT
+// when it is the only chunk. The chunk chaining values are then joined into BLAKE3's tree (the
+// left subtree holds the largest power of two of chunks below the count; PARENT nodes, ROOT at
+// the top), one compression per node. Messages longer than kMaxBatchedChunks chunks go to the
+// one-message hasher, whose own SIMD already spans their chunks. tests/core/hash_batch_test.cc
+// holds this to Blake3() for every length 0..4096 (and b3sum as a third opinion), and
+// fuzz/hash_batch_fuzzer.cc for random mixes.
+//
+// This uses two functions internal to the BLAKE3 C sources (blake3_hash_many and
+// blake3_compress_in_place of blake3_impl.h); hash.cc refuses to build against any BLAKE3
+// version but the one checked (BLAKE3_VERSION_STRING "1.3.1").
+//
+// Not thread-safe: one Blake3Batch per thread (it keeps its scratch between calls).
+class Blake3Batch {
+ public:
+  static constexpr size_t kMaxBatchedChunks = 8;
+  void Hash(const std::string_view* messages, size_t count, Digest* out);
+
+ private:
+  // Blocks of one chunk for blake3_hash_many: `blocks` whole blocks from `input`, chunk
+  // `chunk` of message `message`; `chunk_end` when they are the whole chunk (not the last).
+  struct Job {
+    size_t message;
+    uint64_t chunk;
+    size_t blocks;
+    bool chunk_end;
+    const uint8_t* input;
+  };
+  std::vector<Job> jobs_;
+  std::vector<const uint8_t*> inputs_;
+  std::vector<uint8_t> cvs_out_;
+  std::vector<std::array<uint32_t, 8>> chunk_cvs_;  // per message, kMaxBatchedChunks slots
+};
+
 // Lowercase hex of a digest (64 chars).
 std::string ToHex(const Digest& digest);
 // "b3:" + ToHex(digest), written into `out` (kHashTextBytes chars).
 void FormatHashText(const Digest& digest, char* out);
 // HashText and ParseHashText are public (ron_audit/types.h).
+
+// A chain head as the next record's `prev`: "b3:0" when the chain is empty (head_seq 0), else
+// the head's hash text, written into `buf` (no allocation: this runs once per record).
+inline std::string_view HeadText(uint64_t head_seq, const Digest& head_hash,
+                                 char (&buf)[kHashTextBytes]) {
+  if (head_seq == 0) return kGenesisPrev;
+  FormatHashText(head_hash, buf);
+  return std::string_view(buf, kHashTextBytes);
+}
 
 // True for "b3:0" or a valid ParseHashText text.
 bool IsValidPrev(std::string_view text);

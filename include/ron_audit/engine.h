@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -158,6 +159,16 @@ class RON_AUDIT_EXPORT Engine {
   // offered from one thread are applied in the order offered. Never blocks: Busy when the
   // owner's queue is full.
   Result<Ticket> OfferSealed(std::string_view sealed);
+
+  // OfferSealed for many records, as an import reading a file offers them: the records'
+  // self_hashes are checked side by side (SIMD lanes across records: several times cheaper per
+  // record than one by one), then each record is offered in order exactly as OfferSealed
+  // would. Appends to *results one entry per record taken — its ticket, or its error — and
+  // stops after the first Busy or Closed (that entry included): the records after it were not
+  // offered; offer them again, from there, once the writer has caught up. Returns the number
+  // of entries appended. Never blocks.
+  size_t OfferSealedMany(std::span<const std::string_view> sealed,
+                         std::vector<Result<Ticket>>* results);
 
   // Up to `max_records` (at most kMaxReadRecords) sealed records of (writer_id, stream) from
   // `from_seq` on, each verified on read — canonical bytes, self_hash, and every link between

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -469,6 +470,81 @@ TEST_F(ContractTest, OfferSealedPipelinesAndTellsDuplicates) {
   changed[changed.find("\"i\":") + 4] ^= 1;
   EXPECT_EQ(engine->OfferSealed(changed).code(), Code::kHashMismatch);
   EXPECT_EQ(engine->State("w", "s").head_seq, 2000u);
+}
+
+// OfferSealedMany gives every record the verdict OfferSealed would, in order: a mix of good
+// records, a changed one (HashMismatch), a non-canonical one (Schema), a duplicate and a gap,
+// offered as one call, lands exactly the good ones.
+TEST_F(ContractTest, OfferSealedManyGivesEachRecordOfferSealedsVerdict) {
+  auto engine = Open(Options());
+  const auto chain = SealedChain("w", "s", 300);
+  std::string changed = chain[100];
+  size_t digit = changed.find("\"i\":") + 4;  // the last digit of attrs.i: still canonical
+  while (changed[digit + 1] >= '0' && changed[digit + 1] <= '9') ++digit;
+  changed[digit] ^= 1;
+  const std::string spaced = " " + chain[101];
+  std::vector<std::string_view> offer;
+  for (size_t i = 0; i < 100; ++i) offer.push_back(chain[i]);  // seq 1..100
+  offer.push_back(changed);    // HashMismatch
+  offer.push_back(spaced);     // Schema (not canonical)
+  offer.push_back(chain[50]);  // Duplicate of seq 51
+  offer.push_back(chain[200]); // SeqGap: seq 201 after head 100
+  for (size_t i = 100; i < 300; ++i) offer.push_back(chain[i]);  // seq 101..300
+  std::vector<Result<Ticket>> results;
+  ASSERT_EQ(engine->OfferSealedMany(offer, &results), offer.size());
+  ASSERT_EQ(results.size(), offer.size());
+  EXPECT_EQ(results[100].code(), Code::kHashMismatch);
+  EXPECT_EQ(results[101].code(), Code::kSchema);
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (i == 100 || i == 101) continue;
+    ASSERT_TRUE(results[i].ok()) << i << " " << results[i].status().ToString();
+    const auto r = results[i].value().Wait(Far());
+    if (i == 103) {
+      EXPECT_EQ(r.code(), Code::kSeqGap);
+      continue;
+    }
+    ASSERT_TRUE(r.ok()) << i << " " << r.status().ToString();
+    EXPECT_EQ(results[i].value().outcome(),
+              i == 102 ? AppendOutcome::kDuplicate : AppendOutcome::kAppended);
+    EXPECT_EQ(r.value().seq, i < 100 ? i + 1 : i == 102 ? 51 : i - 3);
+  }
+  EXPECT_EQ(engine->State("w", "s").head_seq, 300u);
+  // The records stored are the chain, byte for byte.
+  EXPECT_EQ(engine_test::StoredIn(WalDir(), "w", "s"), chain);
+}
+
+// OfferSealedMany stops after the first Busy: what follows was not offered, and offering it
+// again from there (once the writer caught up) lands every record once, in order.
+TEST_F(ContractTest, OfferSealedManyStopsAtBusyAndResumes) {
+  auto engine = Open(Options(/*queue_depth=*/16));
+  const auto chain = SealedChain("w", "s", 400);
+  const std::vector<std::string_view> all(chain.begin(), chain.end());
+  std::vector<Ticket> tickets;
+  size_t at = 0, busy = 0;
+  while (at < all.size()) {
+    std::vector<Result<Ticket>> results;
+    const size_t n = engine->OfferSealedMany(std::span(all).subspan(at), &results);
+    ASSERT_EQ(n, results.size());
+    ASSERT_GT(n, 0u);
+    for (size_t k = 0; k < n; ++k) {
+      if (!results[k].ok()) {
+        ASSERT_EQ(results[k].code(), Code::kBusy);
+        ASSERT_EQ(k, n - 1) << "nothing is offered after a Busy";
+        ++busy;
+        ASSERT_TRUE(tickets.back().Wait(Far()).ok());  // let the writer catch up
+        break;
+      }
+      tickets.push_back(results[k].value());
+      ++at;
+    }
+  }
+  EXPECT_GT(busy, 0u) << "a 16-deep queue should have refused some of 400 records at once";
+  for (size_t i = 0; i < tickets.size(); ++i) {
+    const auto r = tickets[i].Wait(Far());
+    ASSERT_TRUE(r.ok()) << i << " " << r.status().ToString();
+    EXPECT_EQ(r.value().seq, i + 1);
+  }
+  EXPECT_EQ(engine_test::StoredIn(WalDir(), "w", "s"), chain);
 }
 
 // The public defaults are the limits of engine/core/limits.h, where they are related to the

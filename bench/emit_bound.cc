@@ -1,0 +1,227 @@
+// emit_bound: the durable Emit path against its bound, and what it allocates (make bench).
+//   Baseline (same run, one thread): BLAKE3 of the canonical bytes of the record Emit seals —
+//   the per-stream bound, since record n+1 holds the hash of record n.
+//   Emit, WAL fsync=always, one producer per stream keeping `window` tickets in flight:
+//   1 stream (1 writer thread), then 2 streams on 2 writer threads (names chosen so that
+//   OwnerIndex puts them on different threads). Records/s, ratio to the bound, 2 vs 1.
+//   Allocations and bytes per record (operator new of this process, every thread: the caller's
+//   canonicalizing, the queue, the owner's hashing and framing, the WAL), for Emit and for
+//   OfferSealed of the same records.
+// Run it as is (glibc malloc) and under LD_PRELOAD=libmimalloc.so.2 to compare allocators in
+// one run (make bench does both).
+//
+// usage: emit_bound [--records N] [--dir DIR]
+#include <sys/stat.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <new>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/bench_util.h"
+#include "engine/core/canonical.h"
+#include "engine/core/hash.h"
+#include "engine/engine_internal.h"
+#include "ron_audit/engine.h"
+
+namespace {
+
+std::atomic<uint64_t> g_allocs{0}, g_bytes{0};
+
+}  // namespace
+
+// Every C++ allocation of the process is counted (the library allocates only through new).
+// Never inlined: g++ would otherwise pair the inlined free() with `new` and warn.
+[[gnu::noinline]] void* operator new(size_t size) {
+  g_allocs.fetch_add(1, std::memory_order_relaxed);
+  g_bytes.fetch_add(size, std::memory_order_relaxed);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+[[gnu::noinline]] void* operator new[](size_t size) { return operator new(size); }
+[[gnu::noinline]] void* operator new(size_t size, std::align_val_t align) {
+  g_allocs.fetch_add(1, std::memory_order_relaxed);
+  g_bytes.fetch_add(size, std::memory_order_relaxed);
+  const size_t a = static_cast<size_t>(align);
+  if (void* p = std::aligned_alloc(a, (size + a - 1) / a * a)) return p;
+  throw std::bad_alloc();
+}
+[[gnu::noinline]] void* operator new[](size_t size, std::align_val_t align) { return operator new(size, align); }
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, size_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p, size_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, size_t, std::align_val_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p, size_t, std::align_val_t) noexcept { std::free(p); }
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+constexpr char kWriter[] = "bench@emit";
+
+struct Run {
+  double per_s = 0;
+  double allocs = 0, bytes = 0;  // per record
+};
+
+void FreshDir(const std::string& dir) {
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
+}
+
+ron::EngineOptions WalOptions(const std::string& dir, uint32_t workers) {
+  ron::EngineOptions o;
+  o.writer_id = kWriter;
+  o.config.sink = ron::SinkKind::kWal;
+  o.config.amnesia = false;
+  o.config.workers = workers;
+  o.config.queue_depth = 8192;
+  o.config.wal.dir = dir;
+  o.config.wal.fsync = ron::FsyncPolicy::kAlways;
+  return o;
+}
+
+// One producer thread per stream; each offers its `records` (drafts, or the sealed lines of
+// `sealed[stream]`) keeping at most `window` in flight.
+Run Drive(ron::Engine* engine, const std::vector<std::string>& streams, uint64_t records,
+          const std::vector<std::vector<std::string>>* sealed) {
+  constexpr size_t kWindow = 4096;
+  const std::string draft = ron::bench::Draft1KiB();
+  std::atomic<uint64_t> failed{0};
+  const uint64_t allocs0 = g_allocs.load(), bytes0 = g_bytes.load();
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (size_t s = 0; s < streams.size(); ++s) {
+    threads.emplace_back([&, s] {
+      std::deque<ron::Ticket> inflight;
+      const auto settle = [&] {
+        if (!inflight.front().Wait(Clock::now() + std::chrono::seconds(60)).ok()) failed++;
+        inflight.pop_front();
+      };
+      for (uint64_t i = 0; i < records; ++i) {
+        for (;;) {
+          auto t = sealed != nullptr ? engine->OfferSealed((*sealed)[s][i])
+                                     : engine->Emit(streams[s], draft);
+          if (t.ok()) {
+            inflight.push_back(t.value());
+            break;
+          }
+          if (t.code() != ron::Code::kBusy || inflight.empty()) {
+            failed++;
+            break;
+          }
+          settle();
+        }
+        if (inflight.size() >= kWindow) settle();
+      }
+      while (!inflight.empty()) settle();
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  const double n = static_cast<double>(records * streams.size());
+  if (failed > 0) std::fprintf(stderr, "emit_bound: %llu records failed\n",
+                               static_cast<unsigned long long>(failed.load()));
+  return Run{n / elapsed, static_cast<double>(g_allocs.load() - allocs0) / n,
+             static_cast<double>(g_bytes.load() - bytes0) / n};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  uint64_t records = 200000;
+  std::string dir = "build/bench-data/emit_bound";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--records") == 0) records = std::strtoull(argv[i + 1], nullptr, 10);
+    if (std::strcmp(argv[i], "--dir") == 0) dir = argv[i + 1];
+  }
+  const char* preload = std::getenv("LD_PRELOAD");
+  std::printf("allocator: %s\n",
+              preload != nullptr && std::strstr(preload, "mimalloc") ? "mimalloc (LD_PRELOAD)"
+                                                                      : "glibc malloc");
+
+  // Two stream names that OwnerIndex puts on different writer threads of two.
+  std::vector<std::string> two;
+  for (int i = 0; two.size() < 2; ++i) {
+    const std::string name = "s" + std::to_string(i);
+    if (ron::OwnerIndex(kWriter, name, 2) == two.size()) two.push_back(name);
+  }
+
+  // The bound: one BLAKE3 of a sealed record's canonical bytes, one thread.
+  ron::Canonicalizer c;
+  ron::CanonicalRecord rec;
+  const ron::Canonicalizer::DraftContext ctx{kWriter, "s0", 123456, "b3:0", 1763800000000};
+  if (!c.CanonicalizeDraft(ron::bench::Draft1KiB(), ctx, &rec).ok()) return 1;
+  uint64_t n = 0;
+  ron::Digest sink{};
+  const auto t0 = Clock::now();
+  while (Clock::now() - t0 < std::chrono::seconds(1)) {
+    for (int k = 0; k < 1000; ++k, ++n) sink[0] ^= ron::Blake3(rec.bytes)[0];
+  }
+  const double bound = static_cast<double>(n) /
+                       std::chrono::duration<double>(Clock::now() - t0).count();
+  std::printf("bound: BLAKE3 of the %zu canonical bytes, one thread: %.0f records/s%s\n\n",
+              rec.bytes.size(), bound, sink[0] == 0x5a ? " " : "");
+
+  std::printf("| path (WAL, fsync=always, %llu records per stream) | records/s | vs bound | "
+              "allocations / record | bytes / record |\n| --- | --- | --- | --- | --- |\n",
+              static_cast<unsigned long long>(records));
+  const auto print = [&](const char* label, const Run& r, const char* extra) {
+    std::printf("| %s | %.0f | %.2fx%s | %.1f | %.0f |\n", label, r.per_s, r.per_s / bound, extra,
+                r.allocs, r.bytes);
+    std::fflush(stdout);
+  };
+  FreshDir(dir);
+  Run one;
+  {
+    auto engine = ron::Engine::Open(WalOptions(dir, 1)).value();
+    one = Drive(engine.get(), {two[0]}, records, nullptr);
+    print("Emit, 1 stream, 1 writer thread", one, "");
+    (void)engine->Close(Clock::now() + std::chrono::seconds(60));
+  }
+  // The sealed records just written, to offer them again into a fresh WAL.
+  std::vector<std::vector<std::string>> sealed(2);
+  {
+    auto engine = ron::Engine::Open(WalOptions(dir, 1)).value();
+    for (uint64_t from = 1; from <= records;) {
+      auto got = engine->Read(kWriter, two[0], from, 65536, Clock::now() + std::chrono::seconds(60));
+      if (!got.ok() || got.value().empty()) break;
+      for (auto& line : got.value()) sealed[0].push_back(std::move(line));
+      from = sealed[0].size() + 1;
+    }
+    (void)engine->Close(Clock::now() + std::chrono::seconds(60));
+  }
+  FreshDir(dir);
+  {
+    auto engine = ron::Engine::Open(WalOptions(dir, 2)).value();
+    const Run r = Drive(engine.get(), two, records, nullptr);
+    char extra[64];
+    std::snprintf(extra, sizeof(extra), " (%.2fx 1 stream)", r.per_s / one.per_s);
+    print("Emit, 2 streams, 2 writer threads", r, extra);
+    (void)engine->Close(Clock::now() + std::chrono::seconds(60));
+  }
+  FreshDir(dir);
+  if (sealed[0].size() == records) {
+    auto engine = ron::Engine::Open(WalOptions(dir, 1)).value();
+    print("OfferSealed of those records, 1 stream", Drive(engine.get(), {two[0]}, records, &sealed),
+          "");
+    (void)engine->Close(Clock::now() + std::chrono::seconds(60));
+  } else {
+    std::fprintf(stderr, "emit_bound: read back %zu records, not %llu\n", sealed[0].size(),
+                 static_cast<unsigned long long>(records));
+    return 1;
+  }
+  fs::remove_all(dir);
+  return 0;
+}

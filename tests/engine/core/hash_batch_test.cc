@@ -1,0 +1,127 @@
+// Blake3Batch against the one-message Blake3 (and b3sum, an independent implementation): the
+// batched path must give the same digest for every length, in every mix and order.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/core/hash.h"
+#include "tests/test_util.h"
+
+namespace ron {
+namespace {
+
+std::string RandomBytes(size_t size, std::mt19937* rng) {
+  std::string data(size, '\0');
+  for (char& c : data) c = static_cast<char>((*rng)());
+  return data;
+}
+
+std::vector<Digest> HashAll(Blake3Batch* batch, const std::vector<std::string>& messages) {
+  std::vector<std::string_view> views(messages.begin(), messages.end());
+  std::vector<Digest> out(views.size());
+  batch->Hash(views.data(), views.size(), out.data());
+  return out;
+}
+
+// Every length 0..4096 (one to five chunks, every final-block length), all in one batch.
+TEST(HashBatchTest, EveryLengthUpTo4096InOneBatchEqualsOneAtATime) {
+  std::mt19937 rng(1);
+  std::vector<std::string> messages;
+  for (size_t size = 0; size <= 4096; ++size) messages.push_back(RandomBytes(size, &rng));
+  Blake3Batch batch;
+  const std::vector<Digest> out = HashAll(&batch, messages);
+  for (size_t size = 0; size <= 4096; ++size) {
+    ASSERT_EQ(out[size], Blake3(messages[size])) << "length " << size;
+  }
+}
+
+// The same lengths shuffled into batches of random sizes: lanes are filled by shape, so every
+// message must land back in its own slot whatever its neighbours.
+TEST(HashBatchTest, ShuffledBatchesOfRandomSizesEqualOneAtATime) {
+  std::mt19937 rng(2);
+  std::vector<std::string> messages;
+  for (size_t size = 0; size <= 4096; ++size) messages.push_back(RandomBytes(size, &rng));
+  std::shuffle(messages.begin(), messages.end(), rng);
+  Blake3Batch batch;  // one instance for every call: its scratch is reused
+  for (size_t begin = 0; begin < messages.size();) {
+    const size_t n = std::min<size_t>(1 + rng() % 70, messages.size() - begin);
+    const std::vector<std::string> group(messages.begin() + begin, messages.begin() + begin + n);
+    const std::vector<Digest> out = HashAll(&batch, group);
+    for (size_t i = 0; i < n; ++i) ASSERT_EQ(out[i], Blake3(group[i])) << group[i].size();
+    begin += n;
+  }
+}
+
+// Many messages of one shape fill every lane count (1, a partial group, exactly 16, more).
+TEST(HashBatchTest, SameShapeAtEveryLaneCount) {
+  std::mt19937 rng(3);
+  Blake3Batch batch;
+  for (size_t size : {1u, 64u, 1000u, 1024u, 1036u, 2048u, 3000u}) {
+    for (size_t n : {1u, 3u, 15u, 16u, 17u, 33u, 64u}) {
+      std::vector<std::string> messages;
+      for (size_t i = 0; i < n; ++i) messages.push_back(RandomBytes(size, &rng));
+      const std::vector<Digest> out = HashAll(&batch, messages);
+      for (size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(out[i], Blake3(messages[i])) << "size " << size << " n " << n << " i " << i;
+      }
+    }
+  }
+}
+
+// Past kMaxBatchedChunks chunks a message goes to the one-message hasher; mixed with short ones.
+TEST(HashBatchTest, LongMessagesMixedWithShortOnes) {
+  std::mt19937 rng(4);
+  std::vector<std::string> messages;
+  const size_t limit = Blake3Batch::kMaxBatchedChunks * 1024;
+  for (size_t size : {limit - 1, limit, limit + 1, size_t{65536}, size_t{0}, size_t{1025}}) {
+    messages.push_back(RandomBytes(size, &rng));
+  }
+  Blake3Batch batch;
+  const std::vector<Digest> out = HashAll(&batch, messages);
+  for (size_t i = 0; i < messages.size(); ++i) {
+    EXPECT_EQ(out[i], Blake3(messages[i])) << messages[i].size();
+  }
+}
+
+// A third opinion on the batched digests: b3sum (the Rust implementation) over a sample of the
+// lengths 0..4096, every final-block length and every chunk edge among them.
+TEST(HashBatchTest, AgreesWithB3sum) {
+  std::mt19937 rng(5);
+  testing::TempDir dir;
+  std::vector<std::string> messages;
+  std::vector<std::string> argv = {"/usr/bin/b3sum", "--no-names"};
+  for (size_t size = 0; size <= 4096; size += (size < 130 || size % 1024 > 1000) ? 1 : 61) {
+    messages.push_back(RandomBytes(size, &rng));
+    argv.push_back(dir.path() + "/m" + std::to_string(messages.size()));
+    testing::WriteFile(argv.back(), messages.back());
+  }
+  Blake3Batch batch;
+  const std::vector<Digest> out = HashAll(&batch, messages);
+  const auto result = testing::RunCommand(argv, "");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::istringstream lines(result.out);
+  std::string line;
+  size_t i = 0;
+  for (; std::getline(lines, line); ++i) {
+    ASSERT_LT(i, out.size());
+    EXPECT_EQ(line, ToHex(out[i])) << "length " << messages[i].size();
+  }
+  EXPECT_EQ(i, messages.size());
+}
+
+TEST(HashBatchTest, EmptyBatchWritesNothing) {
+  Blake3Batch batch;
+  batch.Hash(nullptr, 0, nullptr);
+  Digest d{};
+  const std::string_view m = "abc";
+  batch.Hash(&m, 1, &d);
+  EXPECT_EQ(d, Blake3("abc"));
+}
+
+}  // namespace
+}  // namespace ron
