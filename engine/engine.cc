@@ -136,7 +136,12 @@ struct BatchScratch {
   std::vector<std::string_view> views;
   std::vector<Digest> digests;
   Blake3Batch hasher;
+  // A run of admitted records of one owner, in order, not yet pushed.
+  std::vector<Task> run;
+  std::vector<std::shared_ptr<TicketState>> run_tickets;
+  Worker* run_owner = nullptr;
   void Reset(size_t n) {
+    run_owner = nullptr;  // the last call's run was pushed (or dropped after a Busy)
     tasks.clear();
     tasks.resize(n);
     status.assign(n, Status::Ok());
@@ -145,7 +150,6 @@ struct BatchScratch {
     views.clear();
   }
 };
-
 
 BatchScratch& ThreadBatchScratch() {
   thread_local BatchScratch scratch;
@@ -386,8 +390,9 @@ class Engine::Impl {
   // other limits is used from the same thread.
   Canonicalizer& CallerCanonicalizer() const { return ThreadCanonicalizer(limits_); }
 
-  // The rest of OfferSealed once the record's verdict is known: refused, or queued.
-  Result<Ticket> OfferVerified(const Status& verified, SealedTask task) {
+  // Whether a verified sealed record may be queued: its verification verdict (a hash mismatch
+  // is logged and counted), then privacy.ip_mode. Refused (counted) when not.
+  Status Admit(const Status& verified, const SealedTask& task) {
     if (!verified.ok()) {
       if (verified.code() == Code::kHashMismatch) {
         metrics_.verify_hash++;
@@ -403,6 +408,12 @@ class Engine::Impl {
                            "privacy.ip_mode forbids storing"),
                     task.record.record.stream, task.record.record.writer_id);
     }
+    return Status::Ok();
+  }
+
+  // The rest of OfferSealed once the record's verdict is known: refused, or queued.
+  Result<Ticket> OfferVerified(const Status& verified, SealedTask task) {
+    RON_RETURN_IF_ERROR(Admit(verified, task));
     task.ticket = std::make_shared<TicketState>();
     auto ticket = task.ticket;
     const std::string writer = task.record.record.writer_id;
@@ -451,14 +462,42 @@ class Engine::Impl {
   }
 
   // OfferSealed of many: every check but the hash per record, the hashes of the records that
-  // passed side by side (Blake3Batch), then each record offered in order as OfferSealed would.
+  // passed side by side (Blake3Batch), then the records offered in order as OfferSealed would,
+  // each run of consecutive records of one owner pushed at once (one lock, one wake-up).
   size_t OfferSealedMany(std::span<const std::string_view> sealed,
                          std::vector<Result<Ticket>>* results) {
     constexpr size_t kGroup = 64;  // records hashed together; bounds the scratch
     BatchScratch& scratch = ThreadBatchScratch();
     Canonicalizer& canonicalizer = CallerCanonicalizer();
     size_t taken = 0;
+    // Pushes the run; false (after the Busy or Closed entry) if not all of it was queued.
+    const auto flush_run = [&] {
+      if (scratch.run.empty()) return true;
+      size_t pushed = 0;
+      const PushResult pushed_all =
+          scratch.run_owner->TryPushMany(scratch.run.data(), scratch.run.size(), &pushed);
+      for (size_t k = 0; k < pushed; ++k) results->push_back(Ticket(scratch.run_tickets[k]));
+      taken += pushed;
+      if (pushed < scratch.run.size()) {
+        const Record& r = std::get<SealedTask>(scratch.run[pushed]).record.record;
+        if (pushed_all == PushResult::kFull) metrics_.busy_sealed++;
+        results->push_back(Refuse(
+            pushed_all == PushResult::kClosed
+                ? Status(Code::kClosed, "engine is closed")
+                : Status(Code::kBusy, "audit_backpressure: the writer's queue is full"),
+            r.stream, r.writer_id));
+        ++taken;
+      }
+      const bool all = pushed == scratch.run.size();
+      scratch.run.clear();
+      scratch.run_tickets.clear();
+      return all;
+    };
     for (size_t begin = 0; begin < sealed.size(); begin += kGroup) {
+      if (closed_) {
+        results->push_back(Refuse(Status(Code::kClosed, "engine is closed"), {}));
+        return taken + 1;
+      }
       const size_t n = std::min(kGroup, sealed.size() - begin);
       scratch.Reset(n);
       for (size_t i = 0; i < n; ++i) {
@@ -473,10 +512,6 @@ class Engine::Impl {
       scratch.digests.resize(scratch.views.size());
       scratch.hasher.Hash(scratch.views.data(), scratch.views.size(), scratch.digests.data());
       for (size_t i = 0, next = 0; i < n; ++i) {
-        if (closed_) {
-          results->push_back(Refuse(Status(Code::kClosed, "engine is closed"), {}));
-          return taken + 1;
-        }
         SealedTask& task = scratch.tasks[i];
         if (scratch.pending[i] != 0) {
           task.record.digest = scratch.digests[next++];
@@ -485,11 +520,21 @@ class Engine::Impl {
                 Status(Code::kHashMismatch, "self_hash does not match the canonical bytes");
           }
         }
-        results->push_back(OfferVerified(scratch.status[i], std::move(task)));
-        ++taken;
-        const Code code = results->back().ok() ? Code::kOk : results->back().code();
-        if (code == Code::kBusy || code == Code::kClosed) return taken;
+        const Status admitted = Admit(scratch.status[i], task);
+        if (!admitted.ok()) {
+          if (!flush_run()) return taken;  // the records before it first
+          results->push_back(admitted);
+          ++taken;
+          continue;
+        }
+        Worker* owner = &OwnerOf(task.record.record.writer_id, task.record.record.stream);
+        if (owner != scratch.run_owner && !flush_run()) return taken;
+        scratch.run_owner = owner;
+        task.ticket = std::make_shared<TicketState>();
+        scratch.run_tickets.push_back(task.ticket);
+        scratch.run.emplace_back(std::move(task));
       }
+      if (!flush_run()) return taken;
     }
     return taken;
   }

@@ -36,6 +36,39 @@ PushResult TaskQueue::TryPush(Task&& task) {
   return PushResult::kQueued;
 }
 
+PushResult TaskQueue::TryPushMany(Task* tasks, size_t n, size_t* pushed) {
+  *pushed = 0;
+  bool was_empty = false;
+  PushResult result = PushResult::kQueued;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    was_empty = queue_.empty();
+    for (size_t i = 0; i < n && result == PushResult::kQueued; ++i) {
+      const std::string_view stream = StreamOf(tasks[i]);
+      for (;;) {
+        if (stopping_) {
+          result = PushResult::kClosed;
+          break;
+        }
+        if (queue_.size() < capacity_ && !StreamFull(stream)) break;
+        if (!block_) {
+          result = PushResult::kFull;
+          break;
+        }
+        if (*pushed > 0 && was_empty) cv_.notify_one();  // let the owner make room
+        was_empty = false;
+        room_cv_.wait(lock);
+      }
+      if (result != PushResult::kQueued) break;
+      CountIn(stream);
+      queue_.push_back(std::move(tasks[i]));
+      ++*pushed;
+    }
+  }
+  if (was_empty && *pushed > 0) cv_.notify_one();
+  return result;
+}
+
 bool TaskQueue::PushUnbounded(Task&& task) {
   {
     std::lock_guard<std::mutex> lock(mu_);

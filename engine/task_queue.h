@@ -49,6 +49,11 @@ class TaskQueue {
       : capacity_(capacity), per_stream_(per_stream), block_(block) {}
 
   PushResult TryPush(Task&& task);
+  // TryPush of tasks[0..n) in order under one lock, with at most one wake-up of the owner (it
+  // then finds them all at once): stops at the first that does not fit, which is left in
+  // place with every task after it. *pushed: how many were queued; the result is kQueued when
+  // all were, else why tasks[*pushed] was not.
+  PushResult TryPushMany(Task* tasks, size_t n, size_t* pushed);
   // Control tasks (flush, read, checkpoint) are never shed; refused (false) once the queue is
   // stopping, so that a call racing Close gets Closed at once instead of waiting for a thread
   // that will never take it.

@@ -53,6 +53,9 @@ class Worker {
   // worker thread itself, which is the only thread that ever submits to it.
   Status Start();
   PushResult TryPush(Task&& task) { return queue_.TryPush(std::move(task)); }
+  PushResult TryPushMany(Task* tasks, size_t n, size_t* pushed) {
+    return queue_.TryPushMany(tasks, n, pushed);
+  }
   [[nodiscard]] bool PushUnbounded(Task&& task) { return queue_.PushUnbounded(std::move(task)); }
   void Stop(Deadline deadline) { queue_.Stop(deadline); }
   void Join();

@@ -13,8 +13,8 @@
 //               one connection per writer thread (busy_timeout), BEGIN IMMEDIATE … COMMIT per
 //               batch, table records(stream TEXT, seq INTEGER, body BLOB, PRIMARY KEY(stream,seq))
 //   rocksdb     one DB (default options), one WriteBatch per batch, WriteOptions.sync = true
-//   ron-audit AppendSealed   sink=wal, fsync=always, workers = writers; batch 256 = OfferSealed
-//               ×256 then Wait on the last ticket (every ticket is checked afterwards); batch 1 =
+//   ron-audit AppendSealed   sink=wal, fsync=always, workers = writers; batch 256 = one
+//               OfferSealedMany of 256 then Wait on the last ticket (every ticket is checked afterwards); batch 1 =
 //               AppendSealed
 //   ron-audit Emit           the drafts that produce those very records (same writer_id, stream
 //               and ts_ms, fresh WAL): Emit ×batch then Wait on the last
@@ -49,6 +49,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -512,6 +513,27 @@ class RonTarget : public Target {
       return r.value().outcome == ron::AppendOutcome::kAppended ? "" : "AppendSealed: Duplicate";
     }
     std::vector<ron::Ticket>& kept = tickets_[static_cast<size_t>(w)];
+    if (!emit_) {  // the bulk path: OfferSealedMany checks the batch's hashes side by side
+      std::vector<std::string_view> views(pool.sealed.begin() + static_cast<long>(from),
+                                          pool.sealed.begin() + static_cast<long>(from + n));
+      std::vector<ron::Result<ron::Ticket>> results;
+      for (size_t at = 0; at < n;) {
+        results.clear();
+        engine_->OfferSealedMany(std::span(views).subspan(at), &results);
+        for (auto& t : results) {
+          if (t.ok()) {
+            kept.push_back(t.value());
+            ++at;
+            continue;
+          }
+          if (t.code() != ron::Code::kBusy) return t.status().ToString();
+          busy_++;  // the owner's queue is full: wait for what was offered before, then retry
+          if (!kept.empty()) (void)kept.back().Wait(After(60));
+        }
+      }
+      auto r = kept.back().Wait(After(60));
+      return r.ok() ? "" : "Wait: " + r.status().ToString();
+    }
     for (size_t i = 0; i < n; ++i) {
       for (;;) {
         auto t = emit_ ? engine_->Emit(pool.stream, pool.draft)
