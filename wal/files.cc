@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -310,14 +311,43 @@ Status WriteFileAtomic(const std::string& path, std::string_view bytes, Replace 
   return FsyncDir(dir);
 }
 
+FileContents::~FileContents() { Release(); }
+
+void FileContents::Release() {
+  if (buf_ == nullptr) return;
+  if (mapped_) {
+    munmap(buf_, capacity_);
+  } else {
+    delete[] buf_;
+  }
+  buf_ = nullptr;
+  capacity_ = 0;
+}
+
 Status FileContents::Read(int fd, uint64_t size, const std::string& path) {
   if (size + 1 > capacity_) {
-    buf_ = std::make_unique_for_overwrite<char[]>(size + 1);
-    capacity_ = size + 1;
+    Release();
+    constexpr size_t kHugePage = size_t{2} << 20;
+    const size_t want = size + 1;
+    if (want >= kHugePage) {
+      const size_t rounded = (want + kHugePage - 1) / kHugePage * kHugePage;
+      void* p = mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p != MAP_FAILED) {
+        (void)madvise(p, rounded, MADV_HUGEPAGE);  // a hint: without THP, ordinary pages
+        buf_ = static_cast<char*>(p);
+        capacity_ = rounded;
+        mapped_ = true;
+      }
+    }
+    if (buf_ == nullptr) {
+      buf_ = new char[want];
+      capacity_ = want;
+      mapped_ = false;
+    }
   }
   // A file that grew since fstat is read as it was measured: what a writer adds later is the
   // next reader's business, and the scanner treats the cut like any other end.
-  return PreadAll(fd, buf_.get(), size, path, &size_);
+  return PreadAll(fd, buf_, size, path, &size_);
 }
 
 Result<std::unique_ptr<DirLock>> DirLock::Acquire(const std::string& dir,

@@ -49,7 +49,8 @@ class Blake3Hasher {
 // the empty block of the empty message) is one compression per message with CHUNK_END, and ROOT
 // when it is the only chunk. The chunk chaining values are then joined into BLAKE3's tree (the
 // left subtree holds the largest power of two of chunks below the count; PARENT nodes, ROOT at
-// the top), one compression per node. Messages longer than kMaxBatchedChunks chunks go to the
+// the top): the single root node of every two-chunk message in lanes again, deeper trees one
+// compression per node. Messages longer than kMaxBatchedChunks chunks go to the
 // one-message hasher, whose own SIMD already spans their chunks. tests/core/hash_batch_test.cc
 // holds this to Blake3() for every length 0..4096 (and b3sum as a third opinion), and
 // fuzz/hash_batch_fuzzer.cc for random mixes.
@@ -78,6 +79,8 @@ class Blake3Batch {
   std::vector<const uint8_t*> inputs_;
   std::vector<uint8_t> cvs_out_;
   std::vector<std::array<uint32_t, 8>> chunk_cvs_;  // per message, kMaxBatchedChunks slots
+  std::vector<uint8_t> parents_;                     // root blocks of two-chunk messages
+  std::vector<size_t> parent_of_;                    // ... and whose they are
 };
 
 // Lowercase hex of a digest (64 chars).

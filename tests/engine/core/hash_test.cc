@@ -52,6 +52,42 @@ TEST(HashTest, HashTextRoundTrip) {
   EXPECT_EQ(back, d);
 }
 
+// ParseHashText (16 digits at a time where SSE2 is there) against a plain digit-by-digit
+// reading: every byte value at every digit position, accepted exactly when it is [0-9a-f],
+// with the same digest.
+TEST(HashTest, ParseHashTextAgreesWithADigitByDigitReading) {
+  const auto reference = [](std::string_view text, Digest* d) {
+    if (text.size() != kHashTextBytes || text.substr(0, 3) != "b3:") return false;
+    const auto value = [](char c) {
+      return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    };
+    for (size_t i = 0; i < kDigestBytes; ++i) {
+      const int hi = value(text[3 + 2 * i]), lo = value(text[4 + 2 * i]);
+      if (hi < 0 || lo < 0) return false;
+      (*d)[i] = static_cast<uint8_t>(hi << 4 | lo);
+    }
+    return true;
+  };
+  std::mt19937 rng(3);
+  const char digits[] = "0123456789abcdef";
+  for (int round = 0; round < 4; ++round) {
+    std::string text = "b3:";
+    for (size_t i = 0; i < 2 * kDigestBytes; ++i) text.push_back(digits[rng() % 16]);
+    for (size_t pos = 3; pos < text.size(); ++pos) {
+      for (int b = 0; b < 256; ++b) {
+        std::string t = text;
+        t[pos] = static_cast<char>(b);
+        Digest got{}, want{};
+        const bool ok = ParseHashText(t, &got);
+        ASSERT_EQ(ok, reference(t, &want)) << "byte " << b << " at " << pos;
+        if (ok) {
+          ASSERT_EQ(got, want) << "byte " << b << " at " << pos;
+        }
+      }
+    }
+  }
+}
+
 TEST(HashTest, ParseHashTextRejectsNonCanonicalForms) {
   Digest d{};
   const std::string hex(64, 'a');
