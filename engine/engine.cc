@@ -129,6 +129,7 @@ Canonicalizer& ThreadCanonicalizer(const Limits& limits) {
 
 // Scratch of OfferSealedMany, one per calling thread (ThreadBatchScratch), reused.
 struct BatchScratch {
+  bool in_use = false;  // a call on this thread is using it (see ScratchLease)
   std::vector<SealedTask> tasks;
   std::vector<Status> status;
   std::vector<Digest> stored;
@@ -151,10 +152,30 @@ struct BatchScratch {
   }
 };
 
-BatchScratch& ThreadBatchScratch() {
-  thread_local BatchScratch scratch;
-  return scratch;
-}
+// The calling thread's scratch for one OfferSealedMany, or a fresh one when that is in use:
+// the host's log callback, called from inside OfferSealedMany (audit.verify.fail), may call it
+// again on the same thread.
+class ScratchLease {
+ public:
+  ScratchLease() {
+    thread_local BatchScratch scratch;
+    if (scratch.in_use) {
+      own_ = std::make_unique<BatchScratch>();
+      scratch_ = own_.get();
+    } else {
+      scratch_ = &scratch;
+    }
+    scratch_->in_use = true;
+  }
+  ~ScratchLease() { scratch_->in_use = false; }
+  ScratchLease(const ScratchLease&) = delete;
+  ScratchLease& operator=(const ScratchLease&) = delete;
+  BatchScratch& get() { return *scratch_; }
+
+ private:
+  std::unique_ptr<BatchScratch> own_;
+  BatchScratch* scratch_;
+};
 
 }  // namespace
 
@@ -470,7 +491,8 @@ class Engine::Impl {
     // wakes up to a whole group commits it with one fdatasync instead of several fragments
     // (in bench/peers, 256 instead of ~120 records per sync: 25 % more). Bounds the scratch.
     constexpr size_t kGroup = 256;
-    BatchScratch& scratch = ThreadBatchScratch();
+    ScratchLease lease;
+    BatchScratch& scratch = lease.get();
     Canonicalizer& canonicalizer = CallerCanonicalizer();
     size_t taken = 0;
     // Pushes the run; false (after the Busy or Closed entry) if not all of it was queued.

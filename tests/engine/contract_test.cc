@@ -547,6 +547,46 @@ TEST_F(ContractTest, OfferSealedManyStopsAtBusyAndResumes) {
   EXPECT_EQ(engine_test::StoredIn(WalDir(), "w", "s"), chain);
 }
 
+// A log callback may call OfferSealedMany again on the same thread (it runs inside the outer
+// call, at the audit.verify.fail of a bad record): both calls land all their good records.
+TEST_F(ContractTest, OfferSealedManyFromTheLogCallbackOfAnotherCall) {
+  const auto outer = SealedChain("w", "outer", 300);
+  const auto inner = SealedChain("w", "inner", 300);
+  const std::vector<std::string_view> inner_views(inner.begin(), inner.end());
+  Engine* engine_ptr = nullptr;
+  std::vector<Result<Ticket>> inner_results;
+  bool nested = false;
+  EngineOptions o = Options();
+  o.log = [&](std::string_view line) {
+    if (nested || line.find("audit.verify.fail") == std::string_view::npos) return;
+    nested = true;
+    engine_ptr->OfferSealedMany(inner_views, &inner_results);
+  };
+  auto engine = Open(o);
+  engine_ptr = engine.get();
+  std::string changed = outer[0];
+  size_t digit = changed.find("\"i\":") + 4;
+  while (changed[digit + 1] >= '0' && changed[digit + 1] <= '9') ++digit;
+  changed[digit] ^= 1;
+  std::vector<std::string_view> offer(outer.begin(), outer.begin() + 150);
+  offer.push_back(changed);  // HashMismatch: logged, and the callback offers `inner`
+  offer.insert(offer.end(), outer.begin() + 150, outer.end());
+  std::vector<Result<Ticket>> results;
+  ASSERT_EQ(engine->OfferSealedMany(offer, &results), offer.size());
+  EXPECT_TRUE(nested);
+  EXPECT_EQ(results[150].code(), Code::kHashMismatch);
+  ASSERT_EQ(inner_results.size(), inner.size());
+  for (auto* rs : {&results, &inner_results}) {
+    for (auto& r : *rs) {
+      if (r.ok()) {
+        ASSERT_TRUE(r.value().Wait(Far()).ok());
+      }
+    }
+  }
+  EXPECT_EQ(engine_test::StoredIn(WalDir(), "w", "outer"), outer);
+  EXPECT_EQ(engine_test::StoredIn(WalDir(), "w", "inner"), inner);
+}
+
 // The public defaults are the limits of engine/core/limits.h, where they are related to the
 // rest.
 TEST(LimitsTest, EngineOptionsDefaultsAreTheLimits) {
