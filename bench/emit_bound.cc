@@ -6,11 +6,13 @@
 //   OwnerIndex puts them on different threads). Records/s, ratio to the bound, 2 vs 1.
 //   Allocations and bytes per record (operator new of this process, every thread: the caller's
 //   canonicalizing, the queue, the owner's hashing and framing, the WAL), for Emit and for
-//   OfferSealed of the same records.
+//   OfferSealed of the same records. Context switches per record (getrusage of the process):
+//   the wake-ups between producer, writer thread and io_uring that a record costs.
 // Run it as is (glibc malloc) and under LD_PRELOAD=libmimalloc.so.2 to compare allocators in
 // one run (make bench does both).
 //
 // usage: emit_bound [--records N] [--dir DIR]
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -72,7 +74,17 @@ constexpr char kWriter[] = "bench@emit";
 struct Run {
   double per_s = 0;
   double allocs = 0, bytes = 0;  // per record
+  double switches = 0;           // context switches per record, every thread of the process
 };
+
+// Context switches of the whole process so far (every thread, those ended included; the
+// voluntary ones are the waits: a writer sleeping for work or for its fdatasync, a producer
+// for its ticket, io_uring's workers).
+uint64_t ContextSwitches() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<uint64_t>(u.ru_nvcsw + u.ru_nivcsw);
+}
 
 void FreshDir(const std::string& dir) {
   fs::remove_all(dir);
@@ -100,6 +112,7 @@ Run Drive(ron::Engine* engine, const std::vector<std::string>& streams, uint64_t
   const std::string draft = ron::bench::Draft1KiB();
   std::atomic<uint64_t> failed{0};
   const uint64_t allocs0 = g_allocs.load(), bytes0 = g_bytes.load();
+  const uint64_t switches0 = ContextSwitches();
   const auto start = Clock::now();
   std::vector<std::thread> threads;
   for (size_t s = 0; s < streams.size(); ++s) {
@@ -134,7 +147,8 @@ Run Drive(ron::Engine* engine, const std::vector<std::string>& streams, uint64_t
   if (failed > 0) std::fprintf(stderr, "emit_bound: %llu records failed\n",
                                static_cast<unsigned long long>(failed.load()));
   return Run{n / elapsed, static_cast<double>(g_allocs.load() - allocs0) / n,
-             static_cast<double>(g_bytes.load() - bytes0) / n};
+             static_cast<double>(g_bytes.load() - bytes0) / n,
+             static_cast<double>(ContextSwitches() - switches0) / n};
 }
 
 }  // namespace
@@ -175,11 +189,12 @@ int main(int argc, char** argv) {
               rec.bytes.size(), bound, sink[0] == 0x5a ? " " : "");
 
   std::printf("| path (WAL, fsync=always, %llu records per stream) | records/s | vs bound | "
-              "allocations / record | bytes / record |\n| --- | --- | --- | --- | --- |\n",
+              "allocations / record | bytes / record | context switches / record |\n"
+              "| --- | --- | --- | --- | --- | --- |\n",
               static_cast<unsigned long long>(records));
   const auto print = [&](const char* label, const Run& r, const char* extra) {
-    std::printf("| %s | %.0f | %.2fx%s | %.1f | %.0f |\n", label, r.per_s, r.per_s / bound, extra,
-                r.allocs, r.bytes);
+    std::printf("| %s | %.0f | %.2fx%s | %.1f | %.0f | %.3f |\n", label, r.per_s, r.per_s / bound,
+                extra, r.allocs, r.bytes, r.switches);
     std::fflush(stdout);
   };
   FreshDir(dir);
