@@ -13,7 +13,6 @@
 #include "checkpoint/builder.h"
 #include "engine/core/canonical.h"
 #include "engine/core/check.h"
-#include "engine/core/hash.h"
 #include "engine/core/key_rotation.h"
 #include "engine/core/limits.h"
 #include "engine/core/verify.h"
@@ -32,83 +31,6 @@
 namespace ron {
 
 static_assert(Engine::kMaxReadRecords == limits::kMaxReadRecords);
-
-// ---- Shared pieces (engine_internal.h) --------------------------------------------------------
-
-void TicketState::Complete(Status status, Receipt receipt, AppendOutcome outcome) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (done_) return;
-    status_ = std::move(status);
-    receipt_ = receipt;
-    outcome_ = outcome;
-    done_ = true;
-  }
-  cv_.notify_all();
-}
-bool TicketState::Wait(Deadline deadline) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_until(lock, deadline, [&] { return done_; });
-}
-bool TicketState::done() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return done_;
-}
-Result<Receipt> TicketState::result() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!status_.ok()) return status_;
-  return receipt_;
-}
-AppendOutcome TicketState::outcome() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return outcome_;
-}
-
-thread_local int t_in_log_callback = 0;
-
-Status FromLogCallback(const char* what) {
-  return Status(Code::kBusy,
-                std::string(what) + " from the engine's log callback would wait for the engine's "
-                                    "own threads; call it from another thread");
-}
-
-uint64_t NowMs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
-
-size_t OwnerIndex(std::string_view writer_id, std::string_view stream, size_t workers) {
-  uint64_t h = 1469598103934665603ULL;
-  const auto mix = [&](std::string_view s) {
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
-  };
-  mix(writer_id);
-  mix(std::string_view("\0", 1));
-  mix(stream);
-  return static_cast<size_t>(h % workers);
-}
-
-std::string_view StreamOf(const Task& task) {
-  if (const auto* e = std::get_if<EmitTask>(&task)) return e->stream;
-  if (const auto* s = std::get_if<SealedTask>(&task)) return s->record.record.stream;
-  return {};
-}
-
-// ---- Tickets ----------------------------------------------------------------------------------
-
-Result<Receipt> Ticket::Wait(Deadline deadline) const {
-  if (state_ == nullptr) return Status(Code::kSchema, "Wait on an empty (moved-from) Ticket");
-  if (t_in_log_callback > 0 && !state_->done()) return FromLogCallback("Ticket::Wait");
-  if (!state_->Wait(deadline)) return Status(Code::kBusy, "deadline exceeded");
-  return state_->result();
-}
-
-bool Ticket::done() const { return state_ == nullptr || state_->done(); }
-
-AppendOutcome Ticket::outcome() const {
-  return state_ == nullptr ? AppendOutcome::kAppended : state_->outcome();
-}
 
 // ---- The engine -------------------------------------------------------------------------------
 
@@ -130,25 +52,16 @@ Canonicalizer& ThreadCanonicalizer(const Limits& limits) {
 // Scratch of OfferSealedMany, one per calling thread (ThreadBatchScratch), reused.
 struct BatchScratch {
   bool in_use = false;  // a call on this thread is using it (see ScratchLease)
-  std::vector<SealedTask> tasks;
+  std::vector<CanonicalRecord> records;
   std::vector<Status> status;
-  std::vector<Digest> stored;
-  std::vector<uint8_t> pending;  // 1: the record's hash is still to check
-  std::vector<std::string_view> views;
-  std::vector<Digest> digests;
-  Blake3Batch hasher;
   // A run of admitted records of one owner, in order, not yet pushed.
   std::vector<Task> run;
   std::vector<std::shared_ptr<TicketState>> run_tickets;
   Worker* run_owner = nullptr;
   void Reset(size_t n) {
     run_owner = nullptr;  // the last call's run was pushed (or dropped after a Busy)
-    tasks.clear();
-    tasks.resize(n);
-    status.assign(n, Status::Ok());
-    stored.resize(n);
-    pending.assign(n, 0);
-    views.clear();
+    records.resize(n);
+    status.resize(n);
   }
 };
 
@@ -525,26 +438,10 @@ class Engine::Impl {
       }
       const size_t n = std::min(kGroup, sealed.size() - begin);
       scratch.Reset(n);
+      canonicalizer.VerifySealedMany(sealed.subspan(begin, n), scratch.records.data(),
+                                     scratch.status.data());
       for (size_t i = 0; i < n; ++i) {
-        bool pending = false;
-        scratch.status[i] = canonicalizer.VerifySealedExceptHash(
-            sealed[begin + i], &scratch.tasks[i].record, &scratch.stored[i], &pending);
-        if (pending) {
-          scratch.views.push_back(scratch.tasks[i].record.bytes);
-          scratch.pending[i] = 1;
-        }
-      }
-      scratch.digests.resize(scratch.views.size());
-      scratch.hasher.Hash(scratch.views.data(), scratch.views.size(), scratch.digests.data());
-      for (size_t i = 0, next = 0; i < n; ++i) {
-        SealedTask& task = scratch.tasks[i];
-        if (scratch.pending[i] != 0) {
-          task.record.digest = scratch.digests[next++];
-          if (task.record.digest != scratch.stored[i]) {
-            scratch.status[i] =
-                Status(Code::kHashMismatch, "self_hash does not match the canonical bytes");
-          }
-        }
+        SealedTask task{std::move(scratch.records[i]), nullptr};
         const Status admitted = Admit(scratch.status[i], task);
         if (!admitted.ok()) {
           if (!flush_run()) return taken;  // the records before it first

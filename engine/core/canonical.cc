@@ -13,6 +13,7 @@
 
 #include "engine/core/canonical_rules.h"
 #include "engine/core/check.h"
+#include "engine/core/hash.h"
 #include "engine/core/unicode.h"
 
 namespace ron {
@@ -46,6 +47,14 @@ class Canonicalizer::Impl {
   void WriteRecord(const Record& r, std::string* out, size_t* attrs_bytes);
   // Reused by VerifySealed for the sealed text without its self_hash.
   std::string* sealed_scratch() { return &sealed_scratch_; }
+  // Reused by VerifySealedMany.
+  struct BatchScratch {
+    Blake3Batch hasher;
+    std::vector<Digest> stored, digests;
+    std::vector<std::string_view> views;
+    std::vector<size_t> hashed;  // which records the batch hashes
+  };
+  BatchScratch* batch() { return &batch_; }
 
  private:
   Status ParseDocument(std::string_view json, dom::element* root);
@@ -85,6 +94,7 @@ class Canonicalizer::Impl {
   std::string nfc_scratch_;
   std::string attrs_scratch_;
   std::string sealed_scratch_;
+  BatchScratch batch_;
 };
 
 bool ContainsDouble(dom::element e) {
@@ -500,17 +510,46 @@ Status Canonicalizer::Canonicalize(std::string_view json, CanonicalRecord* out) 
   return impl_->Parse(json, {Impl::Form::kUnsealed}, out, nullptr);
 }
 
+namespace {
+
+Status SelfHashMismatch() {
+  return Status(Code::kHashMismatch, "self_hash does not match the canonical bytes");
+}
+
+}  // namespace
+
 Status Canonicalizer::VerifySealed(std::string_view sealed, CanonicalRecord* out) {
   Digest stored;
   bool hash_pending = false;
   RON_RETURN_IF_ERROR(VerifySealedExceptHash(sealed, out, &stored, &hash_pending));
   if (hash_pending) {
     out->digest = Blake3(out->bytes);
-    if (out->digest != stored) {
-      return Status(Code::kHashMismatch, "self_hash does not match the canonical bytes");
-    }
+    if (out->digest != stored) return SelfHashMismatch();
   }
   return Status::Ok();
+}
+
+void Canonicalizer::VerifySealedMany(std::span<const std::string_view> sealed,
+                                     CanonicalRecord* out, Status* status) {
+  Impl::BatchScratch& b = *impl_->batch();
+  b.stored.resize(sealed.size());
+  b.views.clear();
+  b.hashed.clear();
+  for (size_t i = 0; i < sealed.size(); ++i) {
+    bool hash_pending = false;
+    status[i] = VerifySealedExceptHash(sealed[i], &out[i], &b.stored[i], &hash_pending);
+    if (hash_pending) {
+      b.views.push_back(out[i].bytes);
+      b.hashed.push_back(i);
+    }
+  }
+  b.digests.resize(b.views.size());
+  b.hasher.Hash(b.views.data(), b.views.size(), b.digests.data());
+  for (size_t k = 0; k < b.hashed.size(); ++k) {
+    const size_t i = b.hashed[k];
+    out[i].digest = b.digests[k];
+    if (out[i].digest != b.stored[i]) status[i] = SelfHashMismatch();
+  }
 }
 
 Status Canonicalizer::VerifySealedExceptHash(std::string_view sealed, CanonicalRecord* out,
@@ -541,9 +580,7 @@ Status Canonicalizer::VerifySealedExceptHash(std::string_view sealed, CanonicalR
   if (out->bytes != candidate) {
     return Status(Code::kSchema, "sealed record is not in canonical form");
   }
-  if (out->digest != *stored) {
-    return Status(Code::kHashMismatch, "self_hash does not match the canonical bytes");
-  }
+  if (out->digest != *stored) return SelfHashMismatch();
   return Status::Ok();
 }
 

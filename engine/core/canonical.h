@@ -21,6 +21,7 @@
 #define ENGINE_CORE_CANONICAL_H_
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -60,14 +61,12 @@ class Canonicalizer {
   // holds the record, its canonical bytes and digest.
   Status VerifySealed(std::string_view sealed, CanonicalRecord* out);
 
-  // VerifySealed in two steps, for callers that check many records and hash them together
-  // (Blake3Batch): every check but the self_hash comparison, with `*stored` set to the
-  // self_hash the text carries. When `*hash_pending` comes back true (the common, already
-  // canonical case) out->digest is NOT computed: the caller sets it to Blake3(out->bytes) and
-  // answers HashMismatch ("self_hash does not match the canonical bytes") unless it equals
-  // *stored. Otherwise the status is the whole verdict, as VerifySealed's.
-  Status VerifySealedExceptHash(std::string_view sealed, CanonicalRecord* out, Digest* stored,
-                                bool* hash_pending);
+  // VerifySealed of many records: status[i] and out[i] are what VerifySealed(sealed[i],
+  // &out[i]) gives, but the self_hashes of the records are computed side by side in SIMD
+  // lanes (Blake3Batch, bit-identical), several times cheaper per record than one by one.
+  // REQUIRES: out and status hold sealed.size() elements.
+  void VerifySealedMany(std::span<const std::string_view> sealed, CanonicalRecord* out,
+                        Status* status);
 
   // The fast path for bytes that are already canonical (what every stored record is): true iff
   // `bytes` are exactly the canonical form of a valid record, in one pass with no rewriting;
@@ -108,6 +107,12 @@ class Canonicalizer {
 
  private:
   class Impl;
+  // VerifySealed without the hash: every other check, `*stored` set to the self_hash the text
+  // carries. `*hash_pending` true (the common, already canonical case): out->digest is still
+  // to compute and compare; else the status is the whole verdict.
+  Status VerifySealedExceptHash(std::string_view sealed, CanonicalRecord* out, Digest* stored,
+                                bool* hash_pending);
+
   Limits limits_;
   std::unique_ptr<Impl> impl_;
 };

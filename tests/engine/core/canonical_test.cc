@@ -412,3 +412,43 @@ TEST(SealTest, SealInsertsSelfHashBeforeTheFinalBrace) {
 
 }  // namespace
 }  // namespace ron
+
+namespace ron {
+namespace {
+
+// VerifySealedMany gives every record VerifySealed's verdict and record: sealed records of
+// one and two chunks, a changed one (HashMismatch), a non-canonical one (Schema), a torn one.
+TEST(VerifySealedManyTest, EachRecordGetsVerifySealedsVerdict) {
+  Canonicalizer c;
+  std::vector<std::string> sealed;
+  for (size_t pad : {0u, 10u, 700u, 900u}) {  // 900: the record passes one chunk
+    CanonicalRecord r;
+    ASSERT_TRUE(c.Canonicalize(RecordJson(1, "b3:0", R"({"p":")" + std::string(pad, 'x') + "\"}"),
+                               &r)
+                    .ok());
+    sealed.push_back(Seal(r));
+  }
+  std::string changed = sealed[2];
+  changed[changed.find("xxx")] = 'y';
+  sealed.push_back(changed);
+  sealed.push_back(" " + sealed[0]);
+  sealed.push_back(sealed[1].substr(0, sealed[1].size() / 2));
+  const std::vector<std::string_view> views(sealed.begin(), sealed.end());
+  std::vector<CanonicalRecord> many(views.size());
+  std::vector<Status> status(views.size());
+  c.VerifySealedMany(views, many.data(), status.data());
+  for (size_t i = 0; i < views.size(); ++i) {
+    CanonicalRecord one;
+    const Status expected = c.VerifySealed(views[i], &one);
+    EXPECT_EQ(status[i].code(), expected.code()) << i << " " << status[i].ToString();
+    if (expected.ok()) {
+      EXPECT_EQ(many[i].bytes, one.bytes) << i;
+      EXPECT_EQ(many[i].digest, one.digest) << i;
+      EXPECT_EQ(many[i].record, one.record) << i;
+    }
+  }
+  EXPECT_EQ(status[4].code(), Code::kHashMismatch);
+}
+
+}  // namespace
+}  // namespace ron
