@@ -118,6 +118,7 @@ class Engine::Impl {
     RON_RETURN_IF_ERROR(ValidateOptions());
     RON_RETURN_IF_ERROR(LockDirectories());
     RON_RETURN_IF_ERROR(StartBuilder());
+    WarnOfWeakFsync();
     worker_context_ = WorkerContext{
         .options = &options_,
         .writer_id = writer_id_,
@@ -152,6 +153,21 @@ class Engine::Impl {
       return rotated;
     }
     return Status::Ok();
+  }
+
+  // Anything weaker than fsync=always is a choice the host made: say once what it can lose.
+  void WarnOfWeakFsync() {
+    const AuditConfig& c = options_.config;
+    if (!c.UsesWal() || c.wal.fsync == FsyncPolicy::kAlways) return;
+    const std::string window =
+        c.wal.fsync == FsyncPolicy::kNever
+            ? std::string("every acknowledged record not yet synced by Flush or Close")
+            : "up to " + std::to_string(c.export_.checkpoint_every) + " acknowledged records or " +
+                  std::to_string(c.export_.export_every_ms / 1000) + " s of them (until the next "
+                  "checkpoint, Flush or Close)";
+    Log("warn", "audit.fsync.weak",
+        std::string("wal.fsync=") + (c.wal.fsync == FsyncPolicy::kNever ? "never" : "on_checkpoint") +
+            ": a power loss can lose " + window + "; a process crash loses none");
   }
 
   // EngineOptions are held to the configuration's fail-closed rule: a value that would spin,

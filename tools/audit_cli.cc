@@ -14,6 +14,7 @@
 #include "tools/cli_util.h"
 #include "tools/line_reader.h"
 #include "tools/proof_cli.h"
+#include "tools/salvage_cli.h"
 #include "tools/wal_cli.h"
 
 namespace ron::tools {
@@ -33,6 +34,8 @@ constexpr char kAuditHelp[] =
     "  prove          write an inclusion receipt for one record (self-contained JSON)\n"
     "  prove-consistency  write a consistency receipt between two checkpoints of a stream\n"
     "  check-proof    check a receipt offline against trusted keys\n"
+    "  backup         copy the export, then the WAL, beside a running engine; verify the copy\n"
+    "  salvage        rebuild a damaged WAL into a new directory, byte for byte up to the damage\n"
     "\n"
     "Run 'ronctl audit <command> --help' for the exact input and output of a command.\n";
 
@@ -198,6 +201,7 @@ int AuditMain(int argc, char** argv) {
   const std::string_view command = argv[1];
   if (IsWalCommand(command)) return WalMain(argc, argv);
   if (IsProofCommand(command)) return ProofMain(argc, argv);
+  if (IsSalvageCommand(command)) return SalvageMain(argc, argv);
   using Runner = int (*)(const Options&);
   struct CommandEntry {
     std::string_view name;

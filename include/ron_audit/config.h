@@ -46,7 +46,7 @@ struct AuditConfig {
   struct Wal {
     std::string dir;
     uint64_t rotate_bytes = 128ull << 20;
-    FsyncPolicy fsync = FsyncPolicy::kOnCheckpoint;
+    FsyncPolicy fsync = FsyncPolicy::kAlways;  // durable by default; weaker is a choice
     uint64_t space_left_bytes = 1ull << 30;  // warn below this much free space
     DiskFullAction disk_full_action = DiskFullAction::kSuspend;
   } wal;

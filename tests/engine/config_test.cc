@@ -53,7 +53,7 @@ TEST_F(ConfigTest, DefaultsAreTheSchemas) {
   EXPECT_EQ(c.max_record_bytes, 4096u);
   EXPECT_EQ(c.shed_policy, ShedPolicy::kDrop);
   EXPECT_EQ(c.wal.rotate_bytes, 128u << 20);
-  EXPECT_EQ(c.wal.fsync, FsyncPolicy::kOnCheckpoint);
+  EXPECT_EQ(c.wal.fsync, FsyncPolicy::kAlways);  // durable by default, in every profile
   EXPECT_EQ(c.export_.checkpoint_every, 50000u);
   EXPECT_EQ(c.export_.export_every_ms, 15u * 60 * 1000);
   EXPECT_EQ(c.export_.alg, "ed25519");

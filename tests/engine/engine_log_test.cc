@@ -91,5 +91,35 @@ TEST_P(EngineTest, LogLinesCarryTheRequiredFieldsAndNoRecordContent) {
   EXPECT_LE(reject_lines, 40u);  // rate-limited: 20 a second
 }
 
+// Durable by default: a WAL engine under fsync=always says nothing about fsync; one opened with a
+// weaker policy says once, at Open, what a power loss can lose (docs/CONFIG.md).
+TEST(EngineFsyncWarningTest, AWeakerPolicyIsNamedWithItsLossWindowOnce) {
+  testing::TempDir tmp;
+  for (const FsyncPolicy policy :
+       {FsyncPolicy::kAlways, FsyncPolicy::kOnCheckpoint, FsyncPolicy::kNever}) {
+    const std::string dir = tmp.path() + "/wal" + std::to_string(static_cast<int>(policy));
+    EngineOptions o = WalEngineOptions(dir, 1, 64);
+    o.config.wal.fsync = policy;
+    std::vector<std::string> warnings;
+    o.log = [&](std::string_view line) {
+      if (line.find("audit.fsync.weak") != std::string_view::npos) warnings.emplace_back(line);
+    };
+    auto engine = OpenEngine(o);
+    ASSERT_NE(engine, nullptr);
+    ASSERT_TRUE(engine->Close(In(seconds(10))).ok());
+    if (policy == FsyncPolicy::kAlways) {
+      EXPECT_TRUE(warnings.empty()) << warnings.front();
+      continue;
+    }
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_NE(warnings[0].find("\"level\":\"warn\""), std::string::npos) << warnings[0];
+    EXPECT_NE(warnings[0].find("power loss can lose"), std::string::npos) << warnings[0];
+    if (policy == FsyncPolicy::kOnCheckpoint) {
+      EXPECT_NE(warnings[0].find("up to 50000 acknowledged records"), std::string::npos)
+          << warnings[0];
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ron::engine_test
