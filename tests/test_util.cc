@@ -23,7 +23,7 @@ std::string RonctlPath() { return BuildDir() + "/ronctl"; }
 
 std::string TestDataDir() {
   const char* dir = std::getenv("RON_TESTDATA_DIR");
-  return dir != nullptr && *dir != '\0' ? dir : "../shared/testdata";
+  return dir != nullptr && *dir != '\0' ? dir : "build/testdata";
 }
 
 CommandResult RonctlFromFile(const std::vector<std::string>& args, const std::string& file) {

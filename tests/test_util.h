@@ -12,7 +12,8 @@ namespace ron::testing {
 std::string BuildDir();
 // build/ronctl.
 std::string RonctlPath();
-// Shared test data from outside the project ($RON_TESTDATA_DIR, default ../shared/testdata).
+// Test data from outside the project ($RON_TESTDATA_DIR, default build/testdata, which
+// `make deps` fills: tools/testdata/fetch.sh).
 std::string TestDataDir();
 
 struct CommandResult {

