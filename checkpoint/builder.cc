@@ -204,11 +204,11 @@ Status CheckpointBuilder::HealthLocked() const {
   return Status(Code::kIo, "the last export attempt failed: " + last_failure_.message(),
                 last_failure_.sys_errno());
 }
-void CheckpointBuilder::RenderHistogram(std::string* out) const {
+void CheckpointBuilder::RenderHistogram(std::string* out, const std::string& labels) const {
   std::lock_guard<std::mutex> lock(mu_);
   batch_seconds_.Render("export_batch_seconds",
                         "Checkpoint + manifest latency (sign, write, fsync) per export batch.",
-                        out);
+                        out, labels);
 }
 
 void CheckpointBuilder::Log(const char* level, const char* event, const std::string& stream,

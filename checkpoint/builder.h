@@ -144,7 +144,7 @@ class CheckpointBuilder {
   bool healthy() const;                    // the last export attempt succeeded
   // Ok when healthy; else the failure of the last attempt (its errno kept: IsDiskFull()).
   Status Health() const;
-  void RenderHistogram(std::string* out) const;  // export_batch_seconds
+  void RenderHistogram(std::string* out, const std::string& labels) const;  // export_batch_seconds
 
  private:
   struct StreamState {

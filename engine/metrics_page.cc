@@ -96,16 +96,17 @@ std::string RenderMetricsPage(const MetricsPageInputs& in) {
          "1 when the engine accepts writes (config loaded, WAL ready, not suspended).",
          in.accepting ? 1 : 0);
   if (in.builder != nullptr) {
-    in.builder->RenderHistogram(&out);
+    in.builder->RenderHistogram(&out, service);
   } else {
     wal::LatencyHistogram none;  // no export sink: an empty histogram keeps the page uniform
     none.Render("export_batch_seconds",
-                "Checkpoint + manifest latency (sign, write, fsync) per export batch.", &out);
+                "Checkpoint + manifest latency (sign, write, fsync) per export batch.", &out,
+                service);
   }
   wal::WalMetricsSnapshot wal;  // every worker's WAL, merged
   bool any = false;
   for (const auto& w : in.workers) any = w->WalMetrics(&wal) || any;
-  if (any) out += wal.Text();
+  if (any) out += wal.Text(service);
   return out;
 }
 

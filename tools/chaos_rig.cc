@@ -387,7 +387,7 @@ int main(int argc, char** argv) {
           metrics, "audit_drop_total{service=\"ron-audit\",reason=\"audit_backpressure\"} ")),
       static_cast<unsigned long long>(
           Sample(metrics, "busy_rejections_total{service=\"ron-audit\",endpoint=\"emit\"} ")),
-      static_cast<unsigned long long>(Sample(metrics, "wal_torn_tail_total ")),
+      static_cast<unsigned long long>(Sample(metrics, "wal_torn_tail_total{service=\"ron-audit\"} ")),
       1000 * HistogramQuantile(metrics, "wal_fsync_seconds", 0.95),
       static_cast<unsigned long long>(rss_start), static_cast<unsigned long long>(rss_max),
       static_cast<unsigned long long>(ron::bench::RssKiB()),

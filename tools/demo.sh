@@ -22,7 +22,7 @@ chmod 600 data/demo/*.jsonl
 echo
 if [[ "$profile" == micronode ]]; then
   echo "2. Three hosts at once on the Micronode profile (RAM only: the engine writes no file;"
-  echo "   this demo saves the final metrics page to data/metrics.prom itself):"
+  echo "   this demo saves the metrics page of the running engine to data/metrics.prom itself):"
   "$build/ron_hosts" --profile micronode --metrics data/metrics.prom
   chmod 600 data/metrics.prom
   echo
@@ -82,14 +82,17 @@ echo "   \$ ronctl audit verify --dir data/tampered"
 if caught=$("$ronctl" audit verify --dir data/tampered 2>/dev/null); then
   echo "   NOT DETECTED: $caught"; exit 1
 fi
+[[ $caught == err* ]] || { echo "   unexpected: $caught"; exit 1; }
 echo "   $caught"
 echo "   …and the first gateway manifest deleted from a copy of the export:"
 rm -rf data/tampered-export && cp -a "$exp" data/tampered-export
 rm "$(ls data/tampered-export/svc-hosts@demo/gateway/manifest-*.json | head -1)"
-echo "   \$ ronctl audit verify --dir $wal --export-dir data/tampered-export"
-if caught=$("$ronctl" audit verify --dir "$wal" --export-dir data/tampered-export 2>/dev/null); then
+echo "   \$ ronctl audit verify --dir $wal --export-dir data/tampered-export --trusted-keys $keys/trusted.keys"
+if caught=$("$ronctl" audit verify --dir "$wal" --export-dir data/tampered-export \
+    --trusted-keys "$keys/trusted.keys" 2>/dev/null); then
   echo "   NOT DETECTED: $caught"; exit 1
 fi
+[[ $caught == err* ]] || { echo "   unexpected: $caught"; exit 1; }
 echo "   $caught"
 
 echo

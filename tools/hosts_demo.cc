@@ -236,6 +236,9 @@ int main(int argc, char** argv) {
     std::printf("   head %s/%s: seq %llu %s\n", writer.c_str(), stream.c_str(),
                 static_cast<unsigned long long>(info.head_seq), info.head.c_str());
   }
+  // The page a scraper sees while the engine runs (audit_ready 1); the checkpoint count is read
+  // after Close, which cuts the last checkpoint of every stream.
+  const std::string running = engine.MetricsText();
   const ron::Status closed = engine.Close(Clock::now() + std::chrono::seconds(30));
   const std::string text = engine.MetricsText();
   if (!export_dir.empty()) {  // Close cut a checkpoint of every stream with new records
@@ -249,7 +252,7 @@ int main(int argc, char** argv) {
             : text.substr(at + key.size(), text.find('\n', at) - at - key.size() + 1).c_str());
   }
   if (FILE* f = std::fopen(metrics.c_str(), "w")) {
-    std::fwrite(text.data(), 1, text.size(), f);
+    std::fwrite(running.data(), 1, running.size(), f);
     std::fclose(f);
   }
   if (!closed.ok()) {

@@ -52,8 +52,9 @@ constexpr char kBackupHelp[] =
     "open truncates). Then it verifies the copy as 'ronctl audit verify' does (with\n"
     "--export-dir: roots, manifests and, with --trusted-keys, signatures) and prints\n"
     "'ok backup <records> records, <streams> streams, <checkpoints> checkpoints, <manifests>\n"
-    "manifests' (exit 0) or verify's 'err …' line (exit 1). DEST must not exist; it is created\n"
-    "0700 and every file is synced before the result is printed.\n";
+    "manifests' (exit 0; ', signatures not checked' is appended without --trusted-keys) or\n"
+    "verify's 'err …' line (exit 1). DEST must not exist; it is created 0700 and every file\n"
+    "is synced before the result is printed.\n";
 
 constexpr char kSalvageHelp[] =
     "usage: ronctl audit salvage --dir WAL --out NEW [--backup BACKUP_WAL] [--export-dir EXP]\n"
@@ -689,11 +690,14 @@ int RunBackup(const Flags& flags) {
                  dst.c_str(), report.failure.ToString().c_str());
     return kExitFailed;
   }
-  std::printf("ok backup %llu records, %llu streams, %llu checkpoints, %llu manifests\n",
+  std::printf("ok backup %llu records, %llu streams, %llu checkpoints, %llu manifests%s\n",
               static_cast<unsigned long long>(report.records),
               static_cast<unsigned long long>(report.streams),
               static_cast<unsigned long long>(report.checkpoints),
-              static_cast<unsigned long long>(report.manifests));
+              static_cast<unsigned long long>(report.manifests),
+              report.checkpoints > 0 && !flags.count("trusted-keys")
+                  ? ", signatures not checked"
+                  : "");
   return kExitOk;
 }
 

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "checkpoint/builder.h"
+#include "checkpoint/checkpoint.h"
 #include "checkpoint/verifier.h"
 #include "engine/core/canonical.h"
 #include "ron_audit/engine.h"
@@ -39,7 +41,8 @@ constexpr char kAppendHelp[] =
     "         [--fsync always|on_checkpoint|never] [--ack] [--io-backend auto|io_uring|pwritev]\n"
     "         [--write-mode buffered|direct] [--queue-depth N] [--workers N] [--metrics FILE]\n"
     "         [--export-dir DIR [--checkpoint-every N] [--export-every DUR]\n"
-    "          [--signer-key FILE --key-id ID [--previous-signer-key FILE]]]\n"
+    "          [--signer-key FILE --key-id ID\n"
+    "           [--previous-signer-key FILE | --rotate-without-cross-signature]]]\n"
     "\n"
     "stdin: drafts, one JSON object per line, with kind, actor, subject, reason, attrs and\n"
     "optional ts_ms. ronctl assigns v, seq, prev and writer_id (default <hostname>@ronctl) and\n"
@@ -57,7 +60,11 @@ constexpr char kAppendHelp[] =
     "--signer-key (an Ed25519 key file from 'ronctl keygen', mode 0600) and --key-id they are\n"
     "signed; without, unsigned (\"alg\":\"none\"). After a change of key, the first run with\n"
     "the new key appends a KeyRotated record to each stream; --previous-signer-key (the old\n"
-    "key file) cross-signs the stream's first checkpoint under the new key.\n"
+    "key file) cross-signs the stream's first checkpoint under the new key; a new key without\n"
+    "it is refused while a stream of this writer was last signed by another key, unless\n"
+    "--rotate-without-cross-signature says the old key is lost.\n"
+    "Without --writer-id, a warning says when the stream exists under another writer id only\n"
+    "(the default differs per host: this run would start a new chain).\n"
     "--sealed: stdin holds sealed records (as 'ronctl audit range' prints them), appended as\n"
     "they are through AppendSealed into their own (writer_id, stream): the next seq with the\n"
     "right prev is appended, a record already stored is a duplicate (a no-op), another record at\n"
@@ -70,17 +77,21 @@ constexpr char kRangeHelp[] =
     "\n"
     "Prints the sealed records seq N..M (default: all), one per line, each verified (frame\n"
     "checksum, canonical bytes, self_hash, chain link) before it is printed. A failure stops\n"
-    "with 'err <Code> seq <n>' (exit 1). --writer-id defaults to the only writer of the stream.\n";
+    "with 'err <Code> seq <n>' (exit 1); so does a range the stream does not reach ('err SeqGap\n"
+    "seq <head+1>' after the records it has). --writer-id defaults to the only writer of the\n"
+    "stream.\n";
 
 constexpr char kInspectHelp[] =
     "usage: ronctl audit inspect --dir DIR\n"
     "\n"
     "Per stream: state (ok, torn_tail, frozen), record count, head seq and hash, and per segment\n"
     "its header fields, size, frame count, where its valid data ends ('end', past the last valid\n"
-    "frame and its padding) and what the scanner found (segment/scanner.h).\n";
+    "frame and its padding) and what the scanner found (segment/scanner.h).\n"
+    "Exit 1 if any stream is frozen (damage), else 0.\n";
 
 constexpr char kVerifyHelp[] =
-    "usage: ronctl audit verify --dir DIR [--threads N] [--export-dir EXP [--trusted-keys FILE]]\n"
+    "usage: ronctl audit verify --dir DIR [--threads N]\n"
+    "         [--export-dir EXP [--trusted-keys FILE | --no-signatures]]\n"
     "\n"
     "Checks every frame checksum, every self_hash and every link of every stream. Prints\n"
     "'ok <records> records, <streams> streams' or the first failure:\n"
@@ -91,6 +102,9 @@ constexpr char kVerifyHelp[] =
     "'ok <records> records, <streams> streams, <checkpoints> checkpoints, <manifests> manifests'\n"
     "followed by one 'tail <writer_id>/<stream> <from>..<to> hash-chain-only' line per stream\n"
     "with records after its last checkpoint, or the first failure with ' reason <why>' appended.\n"
+    "Without --trusted-keys the checkpoints' signatures are not checked: the line then starts\n"
+    "with 'unchecked' and ends in ': signatures not checked (…)' (exit 1), unless\n"
+    "--no-signatures accepts that explicitly ('ok …, signatures not checked', exit 0).\n"
     "A torn final write (not yet recovered by an append) is reported on stderr, not an error.\n"
     "Speed (records/s, MB/s) goes to stderr. Streams are verified on --threads threads\n"
     "(default: one per core); the output does not depend on it.\n";
@@ -133,6 +147,51 @@ bool ResolveWriter(const std::string& dir, const Flags& flags, const std::string
 }
 
 // Appends through the engine (one writer thread, the WAL profile): the same code path hosts use.
+// A new signing key while the export's last checkpoint of a stream of this writer was signed
+// by another: without the previous key to cross-sign, auditors see missing_cross_signature on
+// that stream forever (a key change nobody vouched for). Refused unless the operator says
+// --rotate-without-cross-signature (the old key is lost); docs/RUNBOOK.md §6.
+int RefuseUnvouchedRotation(const std::string& export_dir, const std::string& writer_id,
+                            const std::string& key_id) {
+  std::vector<std::pair<std::string, std::string>> exported;
+  if (!ListExportStreams(export_dir, &exported).ok()) return kExitOk;  // the engine will say
+  for (const auto& [writer, stream] : exported) {
+    ExportTail tail;
+    if (writer != writer_id || !ReadExportTail(export_dir, writer, stream, &tail).ok()) continue;
+    if (tail.last_seq == 0 || tail.last_key_id.empty() || tail.last_key_id == key_id) continue;
+    std::fprintf(stderr,
+                 "ronctl audit append: Schema: stream %s was last signed by key '%s', not '%s': "
+                 "pass the old key as --previous-signer-key so that it cross-signs the change "
+                 "(without it auditors see missing_cross_signature for good), or, if the old key "
+                 "is lost, --rotate-without-cross-signature\n",
+                 segment::PrintedStreamName(writer, stream).c_str(), tail.last_key_id.c_str(),
+                 key_id.c_str());
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
+// The default writer id is this host's: run on another host (or after a rename), it starts a
+// new chain beside the old one rather than continuing it. Say so when the stream exists under
+// another writer id only.
+void WarnOfAnotherWritersStream(const std::string& dir, const std::string& writer_id,
+                                const std::string& stream) {
+  std::vector<std::pair<std::string, std::string>> streams;
+  if (!wal::ListStreams(dir, &streams).ok()) return;
+  std::string others;
+  for (const auto& [w, s] : streams) {
+    if (w == writer_id && s == stream) return;
+    if (s == stream) others += (others.empty() ? "" : ", ") + segment::EscapePathComponent(w);
+  }
+  if (others.empty()) return;
+  std::fprintf(stderr,
+               "ronctl audit append: warning: stream '%s' exists under writer id %s but not under "
+               "%s (the default --writer-id, from this host's name): this run starts a new "
+               "chain; pass --writer-id to continue an existing one\n",
+               segment::EscapePathComponent(stream).c_str(), others.c_str(),
+               segment::EscapePathComponent(writer_id).c_str());
+}
+
 int RunAppend(const Flags& flags) {
   const bool sealed = flags.count("sealed") > 0;
   if (!flags.count("dir") || (!flags.count("stream") && !sealed)) {
@@ -193,8 +252,9 @@ int RunAppend(const Flags& flags) {
     options.config.export_.dir = flags.at("export-dir");
     options.config.export_.alg = std::string(kAlgNone);
     if (flags.count("checkpoint-every") &&
-        !ParseUint64(flags.at("checkpoint-every"), &options.config.export_.checkpoint_every)) {
-      return UsageError("audit append", "--checkpoint-every must be a number");
+        (!ParseUint64(flags.at("checkpoint-every"), &options.config.export_.checkpoint_every) ||
+         options.config.export_.checkpoint_every < 1000)) {
+      return UsageError("audit append", "--checkpoint-every takes a number of records, at least 1000");
     }
     if (flags.count("export-every") &&
         !ParseDurationMs(flags.at("export-every"), &options.config.export_.export_every_ms)) {
@@ -233,9 +293,15 @@ int RunAppend(const Flags& flags) {
       std::fprintf(stderr, "ronctl audit append: %s\n", exp.ToString().c_str());
       return kExitFailed;
     }
+    if (flags.count("signer-key") && !flags.count("previous-signer-key") &&
+        !flags.count("rotate-without-cross-signature")) {
+      const int refused = RefuseUnvouchedRotation(options.config.export_.dir, options.writer_id,
+                                                  flags.at("key-id"));
+      if (refused != kExitOk) return refused;
+    }
   } else if (flags.count("checkpoint-every") || flags.count("export-every") ||
              flags.count("signer-key") || flags.count("key-id") ||
-             flags.count("previous-signer-key")) {
+             flags.count("previous-signer-key") || flags.count("rotate-without-cross-signature")) {
     return UsageError("audit append", "checkpoint flags need --export-dir");
   }
   options.log = [](std::string_view line) {
@@ -249,6 +315,9 @@ int RunAppend(const Flags& flags) {
   };
   const Status dir = wal::EnsurePrivateDir(options.config.wal.dir, /*create=*/true);
   if (!dir.ok()) return fail(dir);
+  if (!sealed && !flags.count("writer-id")) {
+    WarnOfAnotherWritersStream(options.config.wal.dir, options.writer_id, stream);
+  }
   auto opened = Engine::Open(options);
   if (!opened.ok()) return fail(opened.status());
   Engine& engine = *opened.value();
@@ -473,6 +542,14 @@ int RunRange(const Flags& flags) {
                  static_cast<unsigned long long>(report.problem_offset));
     return kExitFailed;
   }
+  // A range the stream does not reach is not an empty answer: say where the stream ends.
+  const uint64_t last_wanted = flags.count("to") ? to : from;
+  if (report.head_seq < last_wanted) {
+    std::printf("err SeqGap seq %llu\n", static_cast<unsigned long long>(report.head_seq + 1));
+    std::fprintf(stderr, "ronctl audit range: the stream ends at seq %llu\n",
+                 static_cast<unsigned long long>(report.head_seq));
+    return kExitFailed;
+  }
   return kExitOk;
 }
 
@@ -485,6 +562,7 @@ int RunInspect(const Flags& flags) {
     std::fprintf(stderr, "ronctl audit inspect: %s\n", listed.ToString().c_str());
     return kExitFailed;
   }
+  size_t frozen = 0;
   for (const auto& [writer_id, stream] : streams) {
     wal::StreamReport report;
     const Status s = wal::ScanStream(wal::StreamDir(dir, writer_id, stream), writer_id, stream,
@@ -508,8 +586,10 @@ int RunInspect(const Flags& flags) {
                   seg.scan.detail.empty() ? "" : ": ", seg.scan.detail.c_str());
     }
     if (report.frozen) std::printf("  problem: %s\n", report.problem.ToString().c_str());
+    frozen += report.frozen;
   }
-  return kExitOk;
+  // Like verify: a frozen stream is damage, and a script must see it in the exit code.
+  return frozen == 0 ? kExitOk : kExitFailed;
 }
 
 // --threads N (1..256; default one per core) into *threads, or a usage error's exit code.
@@ -567,16 +647,24 @@ int RunVerifyExports(const Flags& flags) {
     std::fprintf(stderr, "ronctl audit verify: %s\n", report.failure.ToString().c_str());
     return kExitFailed;
   }
-  std::printf("ok %llu records, %llu streams, %llu checkpoints, %llu manifests\n",
-              static_cast<unsigned long long>(report.records),
+  // "ok" means the signatures were checked, unless the caller said explicitly not to: an
+  // auditor reading the main line must not take unchecked checkpoints for proven ones.
+  const bool unchecked = !flags.count("trusted-keys") && report.checkpoints > 0;
+  const bool accepted = !unchecked || flags.count("no-signatures");
+  std::printf("%s %llu records, %llu streams, %llu checkpoints, %llu manifests%s\n",
+              accepted ? "ok" : "unchecked", static_cast<unsigned long long>(report.records),
               static_cast<unsigned long long>(report.streams),
               static_cast<unsigned long long>(report.checkpoints),
-              static_cast<unsigned long long>(report.manifests));
+              static_cast<unsigned long long>(report.manifests),
+              !unchecked ? ""
+              : accepted ? ", signatures not checked"
+                         : ": signatures not checked (--trusted-keys KEYS checks them; "
+                           "--no-signatures accepts this)");
   for (const auto& t : report.tails) {
     std::printf("tail %s %llu..%llu hash-chain-only\n", segment::PrintedStreamName(t.writer_id, t.stream).c_str(),
                 static_cast<unsigned long long>(t.from), static_cast<unsigned long long>(t.to));
   }
-  return kExitOk;
+  return accepted ? kExitOk : kExitFailed;
 }
 
 // The WAL alone: every stream's frames, canonical bytes, hashes and links. Streams are
@@ -656,9 +744,14 @@ int RunVerifyWal(const Flags& flags) {
 
 int RunVerify(const Flags& flags) {
   if (!flags.count("dir")) return UsageError("audit verify", "--dir is required");
+  if (flags.count("trusted-keys") && flags.count("no-signatures")) {
+    return UsageError("audit verify", "--trusted-keys and --no-signatures exclude each other");
+  }
   if (flags.count("export-dir")) return RunVerifyExports(flags);
-  if (flags.count("trusted-keys")) {
-    return UsageError("audit verify", "--trusted-keys needs --export-dir");
+  if (flags.count("trusted-keys") || flags.count("no-signatures")) {
+    return UsageError("audit verify", std::string(flags.count("trusted-keys") ? "--trusted-keys"
+                                                                              : "--no-signatures") +
+                                          " needs --export-dir");
   }
   return RunVerifyWal(flags);
 }
@@ -682,11 +775,13 @@ int WalMain(int argc, char** argv) {
         {"dir", "stream", "writer-id", "fsync", "io-backend", "write-mode", "queue-depth", "workers", "metrics",
          "export-dir",
          "checkpoint-every", "export-every", "signer-key", "key-id", "previous-signer-key"},
-        {"ack", "sealed"},
+        {"ack", "sealed", "rotate-without-cross-signature"},
         &RunAppend}},
       {"range", {kRangeHelp, {"dir", "stream", "writer-id", "from", "to"}, {}, &RunRange}},
       {"inspect", {kInspectHelp, {"dir"}, {}, &RunInspect}},
-      {"verify", {kVerifyHelp, {"dir", "export-dir", "trusted-keys", "threads"}, {}, &RunVerify}},
+      {"verify",
+       {kVerifyHelp, {"dir", "export-dir", "trusted-keys", "threads"}, {"no-signatures"},
+        &RunVerify}},
   };
   const Spec& spec = kSpecs.at(command);
   for (int i = 2; i < argc; ++i) {

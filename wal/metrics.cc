@@ -7,11 +7,13 @@
 namespace ron::wal {
 namespace {
 
-void Counter(const char* name, const char* help, uint64_t value, std::string* out) {
+void Counter(const char* name, const char* help, uint64_t value, const std::string& labels,
+             std::string* out) {
   char line[256];
-  std::snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name,
-                name, static_cast<unsigned long long>(value));
+  std::snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s counter\n%s", name, help, name, name);
   *out += line;
+  if (!labels.empty()) *out += "{" + labels + "}";
+  *out += " " + std::to_string(value) + "\n";
 }
 
 }  // namespace
@@ -28,20 +30,22 @@ void LatencyHistogram::Observe(double seconds) {
 }
 
 void LatencyHistogram::Render(const std::string& name, const std::string& help,
-                              std::string* out) const {
+                              std::string* out, const std::string& labels) const {
   *out += "# HELP " + name + " " + help + "\n# TYPE " + name + " histogram\n";
+  const std::string before_le = labels.empty() ? "{" : "{" + labels + ",";
+  const std::string only = labels.empty() ? "" : "{" + labels + "}";
   uint64_t cumulative = 0;
-  char line[160];
+  char value[64];
   for (size_t i = 0; i < kBoundsSeconds.size(); ++i) {
     cumulative += buckets_[i];
-    std::snprintf(line, sizeof(line), "%s_bucket{le=\"%g\"} %llu\n", name.c_str(),
-                  kBoundsSeconds[i], static_cast<unsigned long long>(cumulative));
-    *out += line;
+    std::snprintf(value, sizeof(value), "le=\"%g\"} %llu\n", kBoundsSeconds[i],
+                  static_cast<unsigned long long>(cumulative));
+    *out += name + "_bucket" + before_le + value;
   }
-  std::snprintf(line, sizeof(line), "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.9f\n%s_count %llu\n",
-                name.c_str(), static_cast<unsigned long long>(count_), name.c_str(), sum_,
-                name.c_str(), static_cast<unsigned long long>(count_));
-  *out += line;
+  *out += name + "_bucket" + before_le + "le=\"+Inf\"} " + std::to_string(count_) + "\n";
+  std::snprintf(value, sizeof(value), " %.9f\n", sum_);
+  *out += name + "_sum" + only + value;
+  *out += name + "_count" + only + " " + std::to_string(count_) + "\n";
 }
 
 void LatencyHistogram::Merge(const LatencyHistogram& other) {
@@ -87,33 +91,36 @@ void WalMetricsSnapshot::AddTotals(const WalMetricsSnapshot& o) {
   fsync.Merge(o.fsync);
 }
 
-std::string WalMetricsSnapshot::Text() const {
+std::string WalMetricsSnapshot::Text(const std::string& labels) const {
   std::string out;
+  const std::string first = labels.empty() ? "{" : "{" + labels + ",";
   out += "# HELP wal_io_backend The WAL's I/O backend: 1 for the one in use.\n";
   out += "# TYPE wal_io_backend gauge\n";
   for (const char* name : {"io_uring", "pwritev"}) {
-    out += std::string("wal_io_backend{backend=\"") + name + "\"} " +
+    out += "wal_io_backend" + first + "backend=\"" + name + "\"} " +
            (backend == name ? "1" : "0") + "\n";
   }
-  Counter("wal_torn_tail_total", "Torn final writes truncated by recovery.", torn_tail_total, &out);
+  Counter("wal_torn_tail_total", "Torn final writes truncated by recovery.", torn_tail_total,
+          labels, &out);
   Counter("wal_corrupt_total", "Streams found corrupt (opened frozen) by recovery.", corrupt_total,
-          &out);
+          labels, &out);
   Counter("wal_io_errors_total", "Write or fsync failures (each fatal for its stream).",
-          io_errors_total, &out);
-  Counter("wal_fsync_total", "Durable flushes (fdatasync or RWF_DSYNC writes).", fsync_total, &out);
+          io_errors_total, labels, &out);
+  Counter("wal_fsync_total", "Durable flushes (fdatasync or RWF_DSYNC writes).", fsync_total,
+          labels, &out);
   Counter("wal_written_bytes_total", "Bytes written to segments, padding included.", bytes_written,
-          &out);
-  Counter("wal_records_written_total", "Records made durable.", records_written, &out);
-  Counter("wal_segments_created_total", "Segments created.", segments_created, &out);
+          labels, &out);
+  Counter("wal_records_written_total", "Records made durable.", records_written, labels, &out);
+  Counter("wal_segments_created_total", "Segments created.", segments_created, labels, &out);
   Counter("wal_segments_preallocated_total", "Segments that were zero-filled ahead of need.",
-          segments_preallocated, &out);
-  fsync.Render("wal_fsync_seconds", "Latency of a batch's write and fdatasync.", &out);
+          segments_preallocated, labels, &out);
+  fsync.Render("wal_fsync_seconds", "Latency of a batch's write and fdatasync.", &out, labels);
   out +=
       "# HELP wal_stream_state Stream state: 0 ok, 1 frozen (corruption), 2 failed (I/O error).\n";
   out += "# TYPE wal_stream_state gauge\n";
   for (const StreamStateLine& s : streams) {
-    out += "wal_stream_state{writer_id=\"" + LabelValue(s.writer_id) + "\",stream=\"" +
-           LabelValue(s.stream) + "\"} " + std::to_string(s.state) + "\n";
+    out += "wal_stream_state" + first + "writer_id=\"" + LabelValue(s.writer_id) +
+           "\",stream=\"" + LabelValue(s.stream) + "\"} " + std::to_string(s.state) + "\n";
   }
   return out;
 }

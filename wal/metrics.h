@@ -20,8 +20,10 @@ class LatencyHistogram {
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
 
   void Observe(double seconds);
-  // Appends "# HELP/# TYPE" and the _bucket/_sum/_count lines of metric `name`.
-  void Render(const std::string& name, const std::string& help, std::string* out) const;
+  // Appends "# HELP/# TYPE" and the _bucket/_sum/_count lines of metric `name`; `labels`
+  // (e.g. `service="x"`, already escaped) goes on every sample.
+  void Render(const std::string& name, const std::string& help, std::string* out,
+              const std::string& labels = "") const;
   uint64_t count() const { return count_; }
   // Adds another histogram's observations (to combine several WALs).
   void Merge(const LatencyHistogram& other);
@@ -50,7 +52,8 @@ struct WalMetricsSnapshot {
   // Adds only the counters and the histogram: a WAL reopened by the same owner (after a full
   // disk) carries its predecessor's totals, so that no counter ever goes backwards.
   void AddTotals(const WalMetricsSnapshot& earlier);
-  std::string Text() const;
+  // The page; `labels` (e.g. `service="x"`, already escaped) goes on every sample.
+  std::string Text(const std::string& labels = "") const;
 };
 
 std::string MetricsText(const Wal& wal);

@@ -863,7 +863,7 @@ TEST_F(ExportTest, FailedExportsAreRetriedCountedAndNeverBlockAppends) {
   EXPECT_TRUE(fs::exists(ManifestPath("s1", 1000)));
   EXPECT_TRUE(fs::exists(ManifestPath("s1", 1500)));
   EXPECT_EQ(engine.value()->ReadinessJson(), R"({"degraded":false,"missing":[]})");
-  EXPECT_GE(SampleValue(engine.value()->MetricsText(), "export_batch_seconds_count "), 2);
+  EXPECT_GE(SampleValue(engine.value()->MetricsText(), "export_batch_seconds_count{service=\"ron-audit\"} "), 2);
   ASSERT_TRUE(engine.value()->Close(In(seconds(30))).ok());
   EXPECT_TRUE(Verify(nullptr).failure.ok());
 }

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,9 +26,9 @@ using testing::RunCommand;
 
 constexpr char kRunbook[] = "docs/RUNBOOK.md";
 
-// The ```sh block after the marker `<!-- drill: name -->`; "" if there is none.
-std::string DrillBlock(const std::string& name) {
-  const std::string doc = testing::ReadFile(kRunbook);
+// The ```sh block after the marker `<!-- drill: name -->` in `file`; "" if there is none.
+std::string DrillBlock(const std::string& name, const std::string& file = kRunbook) {
+  const std::string doc = testing::ReadFile(file);
   const size_t marker = doc.find("<!-- drill: " + name + " -->");
   if (marker == std::string::npos) return "";
   const size_t open = doc.find("```sh\n", marker);
@@ -62,16 +63,20 @@ class RunbookTest : public ::testing::Test {
     vars_["KEYS"] = tmp_.path() + "/trusted.keys";
     vars_["BACKUP"] = tmp_.path() + "/backup";
     vars_["FORENSICS"] = tmp_.path() + "/forensics";
+    vars_["KEYDIR"] = tmp_.path() + "/etc/ron-audit";  // missing, as on a fresh host
     for (const char* dir : {"WAL", "EXP", "FORENSICS"}) mkdir(vars_[dir].c_str(), 0700);
     key_ = tmp_.path() + "/k1.key";
     const CommandResult keygen = Ronctl({"keygen", "--key-id", "k1", "--out", key_});
     ASSERT_EQ(keygen.exit_code, 0) << keygen.err;
     testing::WriteFile(vars_["KEYS"], keygen.out);
   }
-  // Runs the named block; `unset` names variables the drill leaves unset.
-  CommandResult Drill(const std::string& name, const std::vector<std::string>& unset = {}) {
-    const std::string block = DrillBlock(name);
-    EXPECT_FALSE(block.empty()) << "no block '" << name << "' in " << kRunbook;
+  // Runs the named block of `file` (from `cwd`, if given); `unset` names variables the drill
+  // leaves unset.
+  CommandResult Drill(const std::string& name, const std::vector<std::string>& unset = {},
+                      const std::string& file = kRunbook, const std::string& cwd = "") {
+    std::string block = DrillBlock(name, file);
+    EXPECT_FALSE(block.empty()) << "no block '" << name << "' in " << file;
+    if (!cwd.empty()) block = "cd '" + cwd + "'\n" + block;
     const char* path = std::getenv("PATH");
     std::vector<std::string> argv = {
         "/usr/bin/env",
@@ -208,6 +213,112 @@ TEST_F(RunbookTest, RestoreBringsBackLostAndDamagedSegments) {
             "ok 4000 records, 1 streams, 4 checkpoints, 4 manifests\n");
   EXPECT_EQ(Append(9000, 10).exit_code, 0);
   EXPECT_EQ(Verify(vars_["WAL"]).exit_code, 0);
+}
+
+// Every shell block of the runbook and every ronctl block of the README is a drill, and every
+// drill is run by a test in this file: a procedure added without a test fails here.
+TEST(RunbookDocTest, EveryShellBlockIsADrillThatATestRuns) {
+  const std::set<std::string> tested = {"verify", "chain-segment", "prove", "prove-consistency",
+                                        "keys",   "rotate",        "backup", "restore",
+                                        "rebuild"};
+  for (const auto& [file, names] : std::vector<std::pair<std::string, std::set<std::string>>>{
+           {kRunbook, tested}, {"README.md", {"readme"}}}) {
+    const std::string doc = testing::ReadFile(file);
+    size_t blocks = 0;
+    for (size_t at = doc.find("```sh\n"); at != std::string::npos;
+         at = doc.find("```sh\n", at + 1)) {
+      // The README's make blocks are what CI runs (make run, make test; make install in
+      // tools/check_package.sh), not ronctl procedures.
+      if (doc.compare(at + 6, 5, "make ") == 0) continue;
+      ++blocks;
+      const size_t marker = doc.rfind("<!-- drill: ", at);
+      const size_t previous_block = at == 0 ? std::string::npos : doc.rfind("```", at - 1);
+      ASSERT_NE(marker, std::string::npos) << file << ": a sh block without a drill marker";
+      EXPECT_TRUE(previous_block == std::string::npos || previous_block < marker)
+          << file << ": the sh block at offset " << at << " has no drill marker of its own";
+      const size_t name_end = doc.find(" -->", marker);
+      const std::string name = doc.substr(marker + 12, name_end - marker - 12);
+      EXPECT_EQ(names.count(name), 1u) << file << ": drill '" << name << "' is run by no test";
+    }
+    EXPECT_EQ(blocks, names.size()) << file;
+  }
+}
+
+// The auditor's field guide (§1-4) on a signed export with checkpoints at 1000, 2000 and 2500.
+TEST_F(RunbookTest, TheAuditorsProceduresRunAsWritten) {
+  const std::string scratch = tmp_.path() + "/auditor";
+  fs::create_directory(scratch);
+  const CommandResult a =
+      Ronctl({"audit", "append", "--dir", vars_["WAL"], "--stream", "ledger", "--writer-id",
+              "svc-ledger@inst-1", "--export-dir", vars_["EXP"], "--checkpoint-every", "1000",
+              "--signer-key", key_, "--key-id", "k1"},
+             Drafts(0, 2500));
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  CommandResult r = Drill("verify", {}, kRunbook, scratch);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, "ok 2500 records, 1 streams, 3 checkpoints, 3 manifests\n");
+  r = Drill("chain-segment", {}, kRunbook, scratch);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::vector<std::string> lines = testing::SplitLines(r.out);
+  ASSERT_GE(lines.size(), 3u) << r.out;
+  EXPECT_EQ(lines[0].rfind("ok 1000 b3:", 0), 0u) << lines[0];
+  // The Merkle root of the range is the one the manifest holds (for the checkpoint and for
+  // its segment part, one segment here).
+  for (size_t i = 2; i < lines.size(); ++i) {
+    EXPECT_EQ(lines[i], "\"range\":[1001,2000],\"root\":\"" + lines[1] + "\"") << r.out;
+  }
+  r = Drill("prove", {}, kRunbook, scratch);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out.rfind("ok inclusion svc-ledger@inst-1/ledger seq 1234 b3:", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find(" checkpoint [1001,2000] tree_size 2000 signed by k1"), std::string::npos)
+      << r.out;
+  r = Drill("prove-consistency", {}, kRunbook, scratch);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, "ok consistency svc-ledger@inst-1/ledger tree_size 1000 -> 2500\n");
+}
+
+// §6: the first key on a fresh host (its key directory created), then a rotation by restart
+// with the old key cross-signing; the evidence verifies with both keys trusted.
+TEST_F(RunbookTest, KeysAndRotationRunAsWritten) {
+  const std::string scratch = tmp_.path() + "/operator";
+  fs::create_directory(scratch);
+  testing::WriteFile(scratch + "/drafts.jsonl", Drafts(0, 1200));
+  testing::WriteFile(vars_["KEYS"], "");
+  CommandResult r = Drill("keys", {}, kRunbook, scratch);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(fs::status(vars_["KEYDIR"]).permissions() & fs::perms::all, fs::perms::owner_all);
+  r = Drill("rotate", {}, kRunbook, scratch);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  // 1200 + the KeyRotated record + 1200; a checkpoint at each run's end.
+  EXPECT_EQ(r.out, "ok 2401 records, 1 streams, 2 checkpoints, 2 manifests\n");
+  EXPECT_NE(r.err.find("audit.key.rotated"), std::string::npos) << r.err;
+}
+
+// README.md's "ronctl in one minute", as written, from a directory that holds the build and
+// the docs as the repository root does.
+TEST_F(RunbookTest, TheReadmeCommandsRunAsWritten) {
+  const std::string root = tmp_.path() + "/checkout";
+  fs::create_directory(root);
+  fs::create_directory_symlink(fs::absolute(testing::BuildDir()), root + "/build");
+  fs::create_directory_symlink(fs::absolute("docs"), root + "/docs");
+  const CommandResult r = Drill("readme", {}, "README.md", root);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::vector<std::string> lines = testing::SplitLines(r.out);
+  size_t canon = 0, acks = 0;
+  for (const std::string& line : lines) {
+    canon += line.rfind("ok b3:", 0) == 0;
+    acks += line.find(" b3:") != std::string::npos && line.find(' ') < 3;
+  }
+  EXPECT_EQ(canon, 3u) << r.out;  // docs/examples/records.jsonl
+  EXPECT_GE(acks, 8u) << r.out;   // docs/examples/drafts.jsonl, acknowledged
+  for (const char* expected :
+       {"ok 8 b3:", "ok 8 records, 1 streams", "stream ", "ok inclusion ", "ok backup ",
+        "profile = \"prod\"  # file docs/examples/audit.toml"}) {
+    EXPECT_NE(r.out.find(expected), std::string::npos) << expected << "\n" << r.out;
+  }
+  EXPECT_NE(r.out.find("ok 808 records, 2 streams, 2 checkpoints, 2 manifests"),
+            std::string::npos)
+      << r.out;
 }
 
 }  // namespace

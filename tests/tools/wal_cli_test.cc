@@ -195,7 +195,7 @@ TEST_F(WalCliTest, TamperingIsNamedByRangeInspectAndVerify) {
   ASSERT_EQ(lines.size(), 2u);  // the healthy record, then the error
   EXPECT_EQ(lines[1], "err HashMismatch seq 2");
   r = Ronctl({"audit", "inspect", "--dir", Dir()});
-  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.exit_code, 1);  // a frozen stream is damage, in the exit code too
   EXPECT_NE(r.out.find("stream svc@test/ingress state frozen records 1"), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("scan corrupt_mid_log"), std::string::npos) << r.out;
@@ -219,13 +219,19 @@ TEST_F(WalCliTest, MetricsArePrometheusTextAndPrivate) {
   const std::string metrics = tmp_.path() + "/metrics.prom";
   ASSERT_EQ(Append(Drafts(3), {"--io-backend", "pwritev", "--metrics", metrics}).exit_code, 0);
   const std::string text = testing::ReadFile(metrics);
-  EXPECT_NE(text.find("wal_io_backend{backend=\"pwritev\"} 1"), std::string::npos);
-  EXPECT_NE(text.find("wal_records_written_total 3"), std::string::npos);
+  // Every sample carries the service label (docs/OBSERVABILITY.md), the WAL's and the
+  // export's included.
+  EXPECT_NE(text.find("wal_io_backend{service=\"ron-audit\",backend=\"pwritev\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("wal_records_written_total{service=\"ron-audit\"} 3"), std::string::npos);
+  for (const std::string& line : testing::SplitLines(text)) {
+    if (line.empty() || line[0] == '#') continue;
+    EXPECT_NE(line.find("{service=\"ron-audit\""), std::string::npos) << line;
+  }
   // One durable commit per group: 1 to 3 of them for 3 records, depending on how the writer
   // thread's rounds fell.
-  const size_t at = text.find("wal_fsync_seconds_count ");
-  ASSERT_NE(at, std::string::npos) << text;
-  const int commits = std::stoi(text.substr(at + 24));
+  const int commits =
+      static_cast<int>(testing::MetricValue(text, "wal_fsync_seconds_count", "service=\"ron-audit\""));
   EXPECT_GE(commits, 1);
   EXPECT_LE(commits, 3);
   const auto check = RunCommand({"/usr/bin/promtool", "check", "metrics"}, text);
@@ -251,7 +257,7 @@ TEST_F(WalCliTest, IoUringRefusedFallsBackToPwritev) {
   EXPECT_EQ(fallback.exit_code, 0) << fallback.err;
   EXPECT_NE(fallback.err.find("io_uring_queue_init failed"), std::string::npos) << fallback.err;
   EXPECT_NE(fallback.err.find("backend pwritev"), std::string::npos);
-  EXPECT_NE(testing::ReadFile(metrics).find("wal_io_backend{backend=\"pwritev\"} 1"),
+  EXPECT_NE(testing::ReadFile(metrics).find("wal_io_backend{service=\"ron-audit\",backend=\"pwritev\"} 1"),
             std::string::npos);
   EXPECT_EQ(forced.exit_code, 1);
   EXPECT_NE(forced.err.find("io_uring_queue_init failed"), std::string::npos) << forced.err;

@@ -49,7 +49,7 @@ for ((r = 1; r <= rounds; r++)); do
   "$RIG" --wal "$WORK/wal" --streams 2 --seconds 1 --rate 2000 --ack-file "$WORK/acks.$r" \
     --metrics "$OUT/frozen-$r.prom" > "$OUT/frozen-$r.log" 2>&1
   # The metrics an operator alerts on moved: the corruption counted, the stream state frozen.
-  grep -Eq '^wal_corrupt_total [1-9]' "$OUT/frozen-$r.prom" || fail "wal_corrupt_total did not move"
+  grep -Eq '^wal_corrupt_total\{service="[^"]*"\} [1-9]' "$OUT/frozen-$r.prom" || fail "wal_corrupt_total did not move"
   grep -Eq "^wal_stream_state\{.*stream=\"c0\".*\} 1$" "$OUT/frozen-$r.prom" ||
     fail "wal_stream_state of c0 is not 1 (frozen)"
   "$RONCTL" audit inspect --dir "$WORK/wal" > "$WORK/inspect.out"
