@@ -230,7 +230,7 @@ $(BUILD)/ron_tests: $(TEST_OBJS) $(FUZZ_REPLAY_OBJS) $(TOOL_OBJS) $(LIB)
 # The bench programs are built (not run) with the tests, so that a change that breaks one is
 # seen at once; sanitizer builds skip them.
 BENCH_BINS := $(BENCH_SRCS:bench/%.cc=$(BUILD)/bench/%)
-test-run: $(BUILD)/ronctl $(BUILD)/ron_chaos $(BUILD)/ron_tests $(SHARED) \
+test-run: $(BUILD)/ronctl $(BUILD)/ron_chaos $(BUILD)/ron_hosts $(BUILD)/ron_tests $(SHARED) \
           $(if $(SAN_FLAGS),,$(BENCH_BINS))
 	@RON_BUILD_DIR=$(BUILD) bash tools/run_tests.sh $(BUILD) $(TEST_FILTER)
 

@@ -159,17 +159,6 @@ Status SegmentNumbers(const std::string& dir, std::vector<uint64_t>* numbers,
   return Status::Ok();
 }
 
-bool ReadHeader(const std::string& path, segment::SegmentHeader* header) {
-  const int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return false;
-  char bytes[segment::kHeaderBytes];
-  const ssize_t n = pread(fd, bytes, sizeof(bytes), 0);
-  close(fd);
-  return n == static_cast<ssize_t>(sizeof(bytes)) &&
-         segment::DecodeHeader(std::string_view(bytes, sizeof(bytes)), header) ==
-             segment::HeaderStatus::kOk;
-}
-
 // Writes `header` over a copied segment and cuts the file at `size`, then syncs it.
 Status RewriteSegment(const std::string& path, const segment::SegmentHeader& header,
                       uint64_t size) {
@@ -190,8 +179,8 @@ Status RewriteSegment(const std::string& path, const segment::SegmentHeader& hea
 }
 
 // Creates <root>/<esc(writer)>/<esc(stream)> (0700) below an existing root.
-Status MakeStreamDir(const std::string& root, const std::string& writer,
-                     const std::string& stream, std::string* dir) {
+Status MakeStreamDir(const std::string& root, const std::string& writer, const std::string& stream,
+                     std::string* dir) {
   const std::string writer_dir = root + "/" + segment::EscapePathComponent(writer);
   RON_RETURN_IF_ERROR(wal::EnsurePrivateDir(writer_dir, true));
   *dir = wal::StreamDir(root, writer, stream);
@@ -232,8 +221,7 @@ struct Salvaged {
 
 // Writes every frame of `file` from `from` on whose bytes still hash to their self_hash and
 // whose seq is at least `min_seq`, as sealed JSON lines; steps over damage byte by byte.
-void Quarantine(std::string_view file, uint64_t from, uint64_t min_seq, FILE* out,
-                Salvaged* s) {
+void Quarantine(std::string_view file, uint64_t from, uint64_t min_seq, FILE* out, Salvaged* s) {
   std::string line;
   uint64_t offset = std::max<uint64_t>(from, segment::kHeaderBytes);
   while (offset + segment::kFrameLenBytes <= file.size()) {
@@ -321,7 +309,7 @@ Status RestoreFromBackup(const std::string& backup_file, uint64_t no, const std:
   if (fd < 0) return Errno("cannot open", dst_file);
   segment::SegmentHeader live;
   // The copy's header stays (it may say sealed) unless it is what is damaged.
-  const uint64_t from = ReadHeader(dst_file, &live) ? segment::kHeaderBytes : 0;
+  const uint64_t from = wal::ReadSegmentHeader(dst_file, &live) ? segment::kHeaderBytes : 0;
   const std::string_view bytes = contents.bytes().substr(from, b.scan.valid_end - from);
   Status status;
   if (pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(from)) !=
@@ -406,8 +394,8 @@ Status SalvageStream(const std::string& src_root, const std::string& backup_root
     size_t f = 0;
     while (f < copied && dst_path(f) != report.problem_file) ++f;
     if (f == copied) {
-      return Status(Code::kIo, s->name + ": damage outside the copied segments: " +
-                                   report.problem.ToString());
+      return Status(Code::kIo,
+                    s->name + ": damage outside the copied segments: " + report.problem.ToString());
     }
     if (!bak.empty() && !restored[f]) {
       restored[f] = true;
@@ -421,9 +409,9 @@ Status SalvageStream(const std::string& src_root, const std::string& backup_root
     }
     const Seen g = seen[report.problem_file];
     segment::SegmentHeader header;
-    const bool header_ok = ReadHeader(dst_path(f), &header);
+    const bool header_ok = wal::ReadSegmentHeader(dst_path(f), &header);
     segment::SegmentHeader next;
-    const bool next_continues = f + 1 < copied && ReadHeader(dst_path(f + 1), &next) &&
+    const bool next_continues = f + 1 < copied && wal::ReadSegmentHeader(dst_path(f + 1), &next) &&
                                 g.count > 0 && next.first_seq == g.last_seq + 1;
     // Every record the sealed segment held is good; the damage lies after them (or in the
     // header's count, when the next segment proves that nothing is missing).
@@ -452,7 +440,8 @@ Status SalvageStream(const std::string& src_root, const std::string& backup_root
     }
     RON_RETURN_IF_ERROR(QuarantineFrom(s->cut_file, g.end, report.head_seq + 1, quarantine, s));
     for (size_t i = f + 1; i < numbers.size(); ++i) {
-      if (i < copied && unlink(dst_path(i).c_str()) != 0) return Errno("cannot remove", dst_path(i));
+      if (i < copied && unlink(dst_path(i).c_str()) != 0)
+        return Errno("cannot remove", dst_path(i));
       RON_RETURN_IF_ERROR(QuarantineFrom(from_backup[i] ? bak_path(i) : src_path(i), 0,
                                          report.head_seq + 1, quarantine, s));
     }
@@ -534,8 +523,7 @@ int RunSalvage(const Flags& flags) {
       std::printf("cut %s kept 1..%s lost %s..%s at %s offset %s %s, %s quarantined\n",
                   s.name.c_str(), seq(s.kept).c_str(), seq(s.kept + 1).c_str(),
                   seq(s.lost_to).c_str(), s.cut_file.c_str(), seq(s.cut_offset).c_str(),
-                  std::string(CodeName(s.cut_reason.code())).c_str(),
-                  seq(s.quarantined).c_str());
+                  std::string(CodeName(s.cut_reason.code())).c_str(), seq(s.quarantined).c_str());
       std::fprintf(stderr, "ronctl audit salvage: %s: %s\n", s.name.c_str(),
                    s.cut_reason.ToString().c_str());
     } else if (!s.restored.empty()) {
@@ -546,8 +534,8 @@ int RunSalvage(const Flags& flags) {
     } else if (!s.trimmed.empty()) {
       std::string files;
       for (const std::string& f : s.trimmed) files += (files.empty() ? "" : ",") + f;
-      std::printf("trimmed %s 1..%s copied, damage after the last record of %s\n",
-                  s.name.c_str(), seq(s.kept).c_str(), files.c_str());
+      std::printf("trimmed %s 1..%s copied, damage after the last record of %s\n", s.name.c_str(),
+                  seq(s.kept).c_str(), files.c_str());
     } else {
       std::printf("ok %s 1..%s copied\n", s.name.c_str(), seq(s.kept).c_str());
     }
@@ -580,9 +568,8 @@ int RunSalvage(const Flags& flags) {
                   static_cast<unsigned long long>(tail.last_seq));
     }
   }
-  std::printf("salvaged %zu streams, %llu records kept, %llu lost, %llu quarantined\n",
-              done.size(), static_cast<unsigned long long>(kept),
-              static_cast<unsigned long long>(lost),
+  std::printf("salvaged %zu streams, %llu records kept, %llu lost, %llu quarantined\n", done.size(),
+              static_cast<unsigned long long>(kept), static_cast<unsigned long long>(lost),
               static_cast<unsigned long long>(quarantined));
   return complete ? kExitOk : kExitFailed;
 }
@@ -627,14 +614,16 @@ Status BackupStream(const std::string& src_root, const std::string& dst_root,
   for (size_t i = 0; i + 1 < numbers.size(); ++i) {
     segment::SegmentHeader header;
     const std::string path = dst + "/" + segment::SegmentFileName(numbers[i]);
-    if (!ReadHeader(path, &header) || header.count == 0) RON_RETURN_IF_ERROR(copy(numbers[i]));
+    if (!wal::ReadSegmentHeader(path, &header) || header.count == 0) {
+      RON_RETURN_IF_ERROR(copy(numbers[i]));
+    }
   }
   // The newest segment read while a batch was being written can hold part of it with whole
   // frames after it: read it again until it reads whole (the engine moves on meanwhile).
   for (int attempt = 0; !numbers.empty() && attempt < 5; ++attempt) {
     wal::StreamReport report;
-    RON_RETURN_IF_ERROR(wal::ScanStream(dst, writer, stream, Limits(),
-                                        wal::VerifyLevel::kChecksums, &report));
+    RON_RETURN_IF_ERROR(
+        wal::ScanStream(dst, writer, stream, Limits(), wal::VerifyLevel::kChecksums, &report));
     if (!report.frozen) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     RON_RETURN_IF_ERROR(copy(numbers.back()));
@@ -686,18 +675,17 @@ int RunBackup(const Flags& flags) {
                 static_cast<unsigned long long>(report.offset),
                 segment::PrintedStreamName(report.writer_id, report.stream).c_str(),
                 static_cast<unsigned long long>(report.seq), report.reason.c_str());
-    std::fprintf(stderr, "ronctl audit backup: the copy in %s does not verify: %s\n",
-                 dst.c_str(), report.failure.ToString().c_str());
+    std::fprintf(stderr, "ronctl audit backup: the copy in %s does not verify: %s\n", dst.c_str(),
+                 report.failure.ToString().c_str());
     return kExitFailed;
   }
-  std::printf("ok backup %llu records, %llu streams, %llu checkpoints, %llu manifests%s\n",
-              static_cast<unsigned long long>(report.records),
-              static_cast<unsigned long long>(report.streams),
-              static_cast<unsigned long long>(report.checkpoints),
-              static_cast<unsigned long long>(report.manifests),
-              report.checkpoints > 0 && !flags.count("trusted-keys")
-                  ? ", signatures not checked"
-                  : "");
+  std::printf(
+      "ok backup %llu records, %llu streams, %llu checkpoints, %llu manifests%s\n",
+      static_cast<unsigned long long>(report.records),
+      static_cast<unsigned long long>(report.streams),
+      static_cast<unsigned long long>(report.checkpoints),
+      static_cast<unsigned long long>(report.manifests),
+      report.checkpoints > 0 && !flags.count("trusted-keys") ? ", signatures not checked" : "");
   return kExitOk;
 }
 

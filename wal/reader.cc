@@ -119,7 +119,12 @@ class RecordChecker {
   std::vector<Digest> digests_;
 };
 
-// The header of a segment file, or false if it cannot be read or decoded.
+Code CodeOfScan(segment::ScanOutcome outcome) {
+  return outcome == segment::ScanOutcome::kSeqDiscontinuity ? Code::kSeqGap : Code::kHashMismatch;
+}
+
+}  // namespace
+
 bool ReadSegmentHeader(const std::string& path, segment::SegmentHeader* header) {
   int fd = -1;
   uint64_t size = 0;
@@ -132,11 +137,6 @@ bool ReadSegmentHeader(const std::string& path, segment::SegmentHeader* header) 
              segment::HeaderStatus::kOk;
 }
 
-Code CodeOfScan(segment::ScanOutcome outcome) {
-  return outcome == segment::ScanOutcome::kSeqDiscontinuity ? Code::kSeqGap : Code::kHashMismatch;
-}
-
-}  // namespace
 
 std::string StreamReport::HeadText() const {
   return head_seq == 0 ? std::string(kGenesisPrev) : HashText(head_hash);

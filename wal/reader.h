@@ -87,6 +87,10 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
 Status ListStreams(const std::string& root,
                    std::vector<std::pair<std::string, std::string>>* streams);
 
+// The header of a segment file (never through a link), or false if it cannot be read or
+// decoded.
+bool ReadSegmentHeader(const std::string& path, segment::SegmentHeader* header);
+
 // <root>/<esc(writer_id)>/<esc(stream)>
 std::string StreamDir(const std::string& root, const std::string& writer_id,
                       const std::string& stream);

@@ -11,25 +11,21 @@
 
 #include "segment/segment_format.h"
 #include "tests/test_util.h"
+#include "tests/tools/cli_test_util.h"
 
 namespace ron {
 namespace {
 
 namespace fs = std::filesystem;
 using testing::CommandResult;
+using testing::Ronctl;
 using testing::RunCommand;
-
-CommandResult Ronctl(const std::vector<std::string>& args, const std::string& input = "") {
-  std::vector<std::string> argv = {"/usr/bin/timeout", "60", testing::RonctlPath()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return RunCommand(argv, input);
-}
 
 std::string Drafts(int n) {
   std::string s;
   for (int i = 0; i < n; ++i) {
-    s += R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{"i":)" +
-         std::to_string(i) + "}}\n";
+    s += R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{"i":)" + std::to_string(i) +
+         "}}\n";
   }
   return s;
 }
@@ -195,13 +191,12 @@ TEST_F(OperationsCliTest, ASealedReplayOfStoredRecordsCountsDuplicates) {
   ASSERT_EQ(sealed.exit_code, 0);
   const CommandResult r = Ronctl({"audit", "append", "--dir", wal_, "--sealed"}, sealed.out);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("0 records appended, 8 duplicates, 0 rejected"), std::string::npos)
-      << r.err;
+  EXPECT_NE(r.err.find("0 records appended, 8 duplicates, 0 rejected"), std::string::npos) << r.err;
 }
 
 TEST_F(OperationsCliTest, UsageErrorsAreUsageErrors) {
-  const CommandResult r = Append({"--writer-id", "w", "--export-dir", exp_, "--checkpoint-every",
-                                  "10"});
+  const CommandResult r =
+      Append({"--writer-id", "w", "--export-dir", exp_, "--checkpoint-every", "10"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--checkpoint-every takes a number of records, at least 1000"),
             std::string::npos)
@@ -216,8 +211,8 @@ TEST_F(OperationsCliTest, HelpNamesEveryCommand) {
        {"canon", "merkle", "verify-chain", "append", "range", "inspect", "verify", "prove",
         "prove-consistency", "check-proof", "backup", "salvage"}) {
     EXPECT_NE(top.find(command), std::string::npos) << command << "\n" << top;
-    EXPECT_NE(audit.find(std::string("  ") + command + " "), std::string::npos)
-        << command << "\n" << audit;
+    EXPECT_NE(audit.find(std::string("  ") + command + " "), std::string::npos) << command << "\n"
+                                                                                << audit;
     EXPECT_EQ(Ronctl({"audit", command, "--help"}).exit_code, 0) << command;
   }
 }
@@ -225,9 +220,8 @@ TEST_F(OperationsCliTest, HelpNamesEveryCommand) {
 // The demo host writes the metrics page of the running engine: ready, not closed.
 TEST_F(OperationsCliTest, TheDemoMetricsPageIsTheRunningEnginesPage) {
   const std::string page = tmp_.path() + "/metrics.prom";
-  const CommandResult r = RunCommand({"/usr/bin/timeout", "60",
-                                      testing::BuildDir() + "/ron_hosts", "--profile",
-                                      "micronode", "--metrics", page},
+  const CommandResult r = RunCommand({"/usr/bin/timeout", "60", testing::BuildDir() + "/ron_hosts",
+                                      "--profile", "micronode", "--metrics", page},
                                      "");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(testing::MetricValue(testing::ReadFile(page), "audit_ready"), 1.0);
@@ -237,7 +231,8 @@ TEST_F(OperationsCliTest, TheDemoMetricsPageIsTheRunningEnginesPage) {
 // (promtool as the independent checker; the rules use the _bucket series and a rate, so the
 // fsync alert can fire at all).
 TEST(AlertRulesTest, TheShippedAlertsFireWhenTheyShould) {
-  CommandResult r = RunCommand({"/usr/bin/promtool", "check", "rules", "docs/examples/alerts.yml"}, "");
+  CommandResult r =
+      RunCommand({"/usr/bin/promtool", "check", "rules", "docs/examples/alerts.yml"}, "");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   r = RunCommand({"/usr/bin/promtool", "test", "rules", "tests/tools/alerts_test.yml"}, "");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;

@@ -16,12 +16,14 @@
 
 #include "segment/segment_format.h"
 #include "tests/test_util.h"
+#include "tests/tools/cli_test_util.h"
 
 namespace ron {
 namespace {
 
 namespace fs = std::filesystem;
 using testing::CommandResult;
+using testing::Ronctl;
 using testing::RunCommand;
 
 constexpr char kRunbook[] = "docs/RUNBOOK.md";
@@ -37,22 +39,6 @@ std::string DrillBlock(const std::string& name, const std::string& file = kRunbo
   const size_t close = doc.find("\n```", body);
   if (close == std::string::npos) return "";
   return doc.substr(body, close - body + 1);
-}
-
-CommandResult Ronctl(const std::vector<std::string>& args, const std::string& input = "") {
-  std::vector<std::string> argv = {"/usr/bin/timeout", "60", testing::RonctlPath()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return RunCommand(argv, input);
-}
-
-std::string Drafts(int first, int n) {
-  std::string s;
-  for (int i = first; i < first + n; ++i) {
-    s += R"({"kind":"K","actor":{"passport_id":"u:1"},"subject":{"content_id":"c"},)"
-         R"("reason":"ok","attrs":{"i":)" +
-         std::to_string(i) + R"(,"pad":")" + std::string(900, 'x') + "\"}}\n";
-  }
-  return s;
 }
 
 class RunbookTest : public ::testing::Test {
@@ -78,9 +64,9 @@ class RunbookTest : public ::testing::Test {
     EXPECT_FALSE(block.empty()) << "no block '" << name << "' in " << file;
     if (!cwd.empty()) block = "cd '" + cwd + "'\n" + block;
     const char* path = std::getenv("PATH");
-    std::vector<std::string> argv = {
-        "/usr/bin/env",
-        "PATH=" + fs::absolute(testing::BuildDir()).string() + ":" + (path ? path : "/usr/bin:/bin")};
+    std::vector<std::string> argv = {"/usr/bin/env",
+                                     "PATH=" + fs::absolute(testing::BuildDir()).string() + ":" +
+                                         (path ? path : "/usr/bin:/bin")};
     for (const auto& [k, v] : vars_) {
       if (std::find(unset.begin(), unset.end(), k) == unset.end()) argv.push_back(k + "=" + v);
     }
@@ -91,21 +77,21 @@ class RunbookTest : public ::testing::Test {
     return RunCommand(argv, "");
   }
   CommandResult Append(int first, int n, bool exported = true) {
-    std::vector<std::string> args = {"audit", "append", "--dir", vars_["WAL"], "--stream", "s",
-                                     "--writer-id", "w"};
+    std::vector<std::string> args = {"audit",    "append", "--dir",       vars_["WAL"],
+                                     "--stream", "s",      "--writer-id", "w"};
     if (exported) {
-      for (const std::string& a : {std::string("--export-dir"), vars_["EXP"],
-                                   std::string("--checkpoint-every"), std::string("1000"),
-                                   std::string("--signer-key"), key_, std::string("--key-id"),
-                                   std::string("k1")}) {
+      for (const std::string& a :
+           {std::string("--export-dir"), vars_["EXP"], std::string("--checkpoint-every"),
+            std::string("1000"), std::string("--signer-key"), key_, std::string("--key-id"),
+            std::string("k1")}) {
         args.push_back(a);
       }
     }
-    return Ronctl(args, Drafts(first, n));
+    return Ronctl(args, testing::KiBDrafts(first, n));
   }
   CommandResult Verify(const std::string& wal) {
-    return Ronctl({"audit", "verify", "--dir", wal, "--export-dir", vars_["EXP"],
-                   "--trusted-keys", vars_["KEYS"]});
+    return Ronctl({"audit", "verify", "--dir", wal, "--export-dir", vars_["EXP"], "--trusted-keys",
+                   vars_["KEYS"]});
   }
   std::string Seg(int n) const {
     return vars_.at("WAL") + "/w/s/" + segment::SegmentFileName(static_cast<uint64_t>(n));
@@ -113,18 +99,8 @@ class RunbookTest : public ::testing::Test {
   // Changes one byte inside record `seq` of segment `n`.
   void Damage(int n, uint64_t seq) {
     std::string bytes = testing::ReadFile(Seg(n));
-    uint64_t offset = segment::kHeaderBytes;
-    for (;;) {
-      segment::FrameView frame;
-      const auto status = segment::DecodeFrame(bytes, offset, 4096, &frame);
-      if (status == segment::FrameStatus::kPadding) {
-        offset = segment::AfterPadding(offset);
-        continue;
-      }
-      ASSERT_EQ(status, segment::FrameStatus::kOk) << "seq " << seq << " not in segment " << n;
-      if (frame.seq == seq) break;
-      offset += frame.size;
-    }
+    const uint64_t offset = testing::FrameOffsetOf(bytes, seq);
+    ASSERT_GT(offset, 0u) << "seq " << seq << " not in segment " << n;
     bytes[offset + 200] ^= 0x20;
     testing::WriteFile(Seg(n), bytes);
   }
@@ -191,7 +167,7 @@ TEST_F(RunbookTest, RebuildStopsBeforeTheSwapWhenSignedRecordsAreGone) {
   const CommandResult a =
       Ronctl({"audit", "append", "--dir", vars_["WAL"] + ".new", "--stream", "s", "--writer-id",
               "w", "--export-dir", vars_["EXP"], "--signer-key", key_, "--key-id", "k1"},
-             Drafts(0, 1));
+             testing::KiBDrafts(0, 1));
   EXPECT_EQ(a.exit_code, 1);
   EXPECT_NE(a.err.find("wal_behind_export"), std::string::npos) << a.err;
 }
@@ -218,7 +194,7 @@ TEST_F(RunbookTest, RestoreBringsBackLostAndDamagedSegments) {
 // Every shell block of the runbook and every ronctl block of the README is a drill, and every
 // drill is run by a test in this file: a procedure added without a test fails here.
 TEST(RunbookDocTest, EveryShellBlockIsADrillThatATestRuns) {
-  const std::set<std::string> tested = {"verify", "chain-segment", "prove", "prove-consistency",
+  const std::set<std::string> tested = {"verify", "chain-segment", "prove",  "prove-consistency",
                                         "keys",   "rotate",        "backup", "restore",
                                         "rebuild"};
   for (const auto& [file, names] : std::vector<std::pair<std::string, std::set<std::string>>>{
@@ -252,7 +228,7 @@ TEST_F(RunbookTest, TheAuditorsProceduresRunAsWritten) {
       Ronctl({"audit", "append", "--dir", vars_["WAL"], "--stream", "ledger", "--writer-id",
               "svc-ledger@inst-1", "--export-dir", vars_["EXP"], "--checkpoint-every", "1000",
               "--signer-key", key_, "--key-id", "k1"},
-             Drafts(0, 2500));
+             testing::KiBDrafts(0, 2500));
   ASSERT_EQ(a.exit_code, 0) << a.err;
   CommandResult r = Drill("verify", {}, kRunbook, scratch);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -282,7 +258,7 @@ TEST_F(RunbookTest, TheAuditorsProceduresRunAsWritten) {
 TEST_F(RunbookTest, KeysAndRotationRunAsWritten) {
   const std::string scratch = tmp_.path() + "/operator";
   fs::create_directory(scratch);
-  testing::WriteFile(scratch + "/drafts.jsonl", Drafts(0, 1200));
+  testing::WriteFile(scratch + "/drafts.jsonl", testing::KiBDrafts(0, 1200));
   testing::WriteFile(vars_["KEYS"], "");
   CommandResult r = Drill("keys", {}, kRunbook, scratch);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -316,8 +292,7 @@ TEST_F(RunbookTest, TheReadmeCommandsRunAsWritten) {
         "profile = \"prod\"  # file docs/examples/audit.toml"}) {
     EXPECT_NE(r.out.find(expected), std::string::npos) << expected << "\n" << r.out;
   }
-  EXPECT_NE(r.out.find("ok 808 records, 2 streams, 2 checkpoints, 2 manifests"),
-            std::string::npos)
+  EXPECT_NE(r.out.find("ok 808 records, 2 streams, 2 checkpoints, 2 manifests"), std::string::npos)
       << r.out;
 }
 

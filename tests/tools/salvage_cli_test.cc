@@ -16,6 +16,7 @@
 #include "ron_audit/engine.h"
 #include "segment/segment_format.h"
 #include "tests/test_util.h"
+#include "tests/tools/cli_test_util.h"
 #include "wal/reader.h"
 
 namespace ron {
@@ -23,41 +24,12 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::CommandResult;
+using testing::Ronctl;
 using testing::RunCommand;
 using testing::SplitLines;
 
-CommandResult Ronctl(const std::vector<std::string>& args, const std::string& input = "") {
-  std::vector<std::string> argv = {"/usr/bin/timeout", "60", testing::RonctlPath()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return RunCommand(argv, input);
-}
-
-// `n` drafts of about 1 KiB, numbered from `first`.
-std::string Drafts(int first, int n) {
-  std::string s;
-  for (int i = first; i < first + n; ++i) {
-    s += R"({"kind":"K","actor":{"passport_id":"u:1"},"subject":{"content_id":"c"},)"
-         R"("reason":"ok","attrs":{"i":)" +
-         std::to_string(i) + R"(,"pad":")" + std::string(900, 'x') + "\"}}\n";
-  }
-  return s;
-}
-
-// The offset of record `seq` in a segment file (walking its frames).
-uint64_t OffsetOf(const std::string& file, uint64_t seq) {
-  const std::string bytes = testing::ReadFile(file);
-  uint64_t offset = segment::kHeaderBytes;
-  for (;;) {
-    segment::FrameView frame;
-    const auto status = segment::DecodeFrame(bytes, offset, 4096, &frame);
-    if (status == segment::FrameStatus::kPadding) {
-      offset = segment::AfterPadding(offset);
-      continue;
-    }
-    if (status != segment::FrameStatus::kOk) return 0;
-    if (frame.seq == seq) return offset;
-    offset += frame.size;
-  }
+uint64_t OffsetOfIn(const std::string& path, uint64_t seq) {
+  return testing::FrameOffsetOf(testing::ReadFile(path), seq);
 }
 
 void Poke(const std::string& file, uint64_t offset, char byte = 'Z') {
@@ -83,15 +55,15 @@ class SalvageCliTest : public ::testing::Test {
   // Appends drafts first..first+n-1 to stream s; with `exported`, checkpoints every 1000.
   CommandResult Append(const std::string& dir, int first, int n, bool exported = true,
                        const std::string& stream = "s") {
-    std::vector<std::string> args = {"audit", "append", "--dir", dir, "--stream", stream,
-                                     "--writer-id", "w"};
+    std::vector<std::string> args = {"audit",    "append", "--dir",       dir,
+                                     "--stream", stream,   "--writer-id", "w"};
     if (exported) {
       for (const char* a : {"--export-dir", exp_.c_str(), "--checkpoint-every", "1000",
                             "--signer-key", key_.c_str(), "--key-id", "k1"}) {
         args.emplace_back(a);
       }
     }
-    return Ronctl(args, Drafts(first, n));
+    return Ronctl(args, testing::KiBDrafts(first, n));
   }
   CommandResult Verify(const std::string& dir) {
     return Ronctl({"audit", "verify", "--dir", dir, "--export-dir", exp_, "--trusted-keys", keys_});
@@ -110,8 +82,8 @@ TEST_F(SalvageCliTest, AHealthyWalIsCopiedByteForByteAndItsExportStillVerifies) 
   ASSERT_EQ(Append(wal_, 2500, 1500).exit_code, 0);
   ASSERT_EQ(Append(wal_, 4000, 10, true, "t").exit_code, 0);
   const std::string out = tmp_.path() + "/new";
-  const CommandResult r = Ronctl({"audit", "salvage", "--dir", wal_, "--out", out,
-                                  "--export-dir", exp_});
+  const CommandResult r =
+      Ronctl({"audit", "salvage", "--dir", wal_, "--out", out, "--export-dir", exp_});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(r.out,
             "ok w/s 1..4000 copied\nok w/t 1..10 copied\n"
@@ -135,12 +107,12 @@ TEST_F(SalvageCliTest, AHealthyWalIsCopiedByteForByteAndItsExportStillVerifies) 
 TEST_F(SalvageCliTest, DamageAfterTheLastCheckpointIsCutAndTheRestQuarantined) {
   ASSERT_EQ(Append(wal_, 0, 3000).exit_code, 0);
   ASSERT_EQ(Append(wal_, 3000, 500, /*exported=*/false).exit_code, 0);  // 3001..3500
-  const uint64_t at = OffsetOf(Seg(wal_, 2), 3200);
+  const uint64_t at = OffsetOfIn(Seg(wal_, 2), 3200);
   ASSERT_GT(at, 0u);
   Poke(Seg(wal_, 2), at + 100);
   const std::string out = tmp_.path() + "/new", q = tmp_.path() + "/q.jsonl";
-  const CommandResult r = Ronctl({"audit", "salvage", "--dir", wal_, "--out", out,
-                                  "--export-dir", exp_, "--quarantine", q});
+  const CommandResult r = Ronctl(
+      {"audit", "salvage", "--dir", wal_, "--out", out, "--export-dir", exp_, "--quarantine", q});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_EQ(r.out, "cut w/s kept 1..3199 lost 3200..3500 at " + Seg(wal_, 2) + " offset " +
                        std::to_string(at) + " HashMismatch, 300 quarantined\n" +
@@ -170,14 +142,13 @@ TEST_F(SalvageCliTest, DamageAfterTheLastCheckpointIsCutAndTheRestQuarantined) {
 // salvage says behind_export, and the engine keeps the stream frozen on the new WAL.
 TEST_F(SalvageCliTest, DamageInASignedRangeLeavesTheStreamFrozenBehindItsExport) {
   ASSERT_EQ(Append(wal_, 0, 3000).exit_code, 0);
-  Poke(Seg(wal_, 1), OffsetOf(Seg(wal_, 1), 1500) + 200);
+  Poke(Seg(wal_, 1), OffsetOfIn(Seg(wal_, 1), 1500) + 200);
   const std::string out = tmp_.path() + "/new";
-  const CommandResult r = Ronctl({"audit", "salvage", "--dir", wal_, "--out", out,
-                                  "--export-dir", exp_});
+  const CommandResult r =
+      Ronctl({"audit", "salvage", "--dir", wal_, "--out", out, "--export-dir", exp_});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("cut w/s kept 1..1499 lost 1500..3000 "), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("behind_export w/s kept 1..1499 export through 3000\n"),
-            std::string::npos)
+  EXPECT_NE(r.out.find("behind_export w/s kept 1..1499 export through 3000\n"), std::string::npos)
       << r.out;
   const CommandResult a = Append(out, 9000, 1);
   EXPECT_EQ(a.exit_code, 1);
@@ -199,8 +170,8 @@ TEST_F(SalvageCliTest, ABackupRestoresADamagedSegmentAndTheStreamResumes) {
   ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
   EXPECT_EQ(b.out, "ok backup 2000 records, 1 streams, 2 checkpoints, 2 manifests\n");
   ASSERT_EQ(Append(wal_, 2000, 1500).exit_code, 0);
-  Poke(Seg(wal_, 1), OffsetOf(Seg(wal_, 1), 1500) + 200);  // sealed, signed
-  fs::remove(Seg(wal_, 2));                                // and a segment lost
+  Poke(Seg(wal_, 1), OffsetOfIn(Seg(wal_, 1), 1500) + 200);  // sealed, signed
+  fs::remove(Seg(wal_, 2));                                  // and a segment lost
   const std::string out = tmp_.path() + "/new";
   CommandResult r = Ronctl({"audit", "salvage", "--dir", wal_, "--out", out, "--backup",
                             backup + "/wal", "--export-dir", exp_});
@@ -217,11 +188,11 @@ TEST_F(SalvageCliTest, ABackupRestoresADamagedSegmentAndTheStreamResumes) {
   mkdir(exp_.c_str(), 0700);
   fs::remove_all(backup);
   ASSERT_EQ(Append(wal_, 0, 2000).exit_code, 0);
-  ASSERT_EQ(Ronctl({"audit", "backup", "--dir", wal_, "--export-dir", exp_, "--out", backup})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      Ronctl({"audit", "backup", "--dir", wal_, "--export-dir", exp_, "--out", backup}).exit_code,
+      0);
   ASSERT_EQ(Append(wal_, 2000, 1500).exit_code, 0);
-  Poke(Seg(wal_, 1), OffsetOf(Seg(wal_, 1), 1500) + 200);
+  Poke(Seg(wal_, 1), OffsetOfIn(Seg(wal_, 1), 1500) + 200);
   r = Ronctl({"audit", "salvage", "--dir", wal_, "--out", out, "--backup", backup + "/wal",
               "--export-dir", exp_});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -244,8 +215,8 @@ TEST_F(SalvageCliTest, DamageAfterTheLastRecordOfASealedSegmentIsTrimmed) {
   testing::WriteFile(seg, testing::ReadFile(seg) + std::string(100, '\0') + "junk");
   ASSERT_EQ(Ronctl({"audit", "verify", "--dir", wal_}).exit_code, 1);
   const std::string out = tmp_.path() + "/new";
-  const CommandResult r = Ronctl({"audit", "salvage", "--dir", wal_, "--out", out,
-                                  "--export-dir", exp_});
+  const CommandResult r =
+      Ronctl({"audit", "salvage", "--dir", wal_, "--out", out, "--export-dir", exp_});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(r.out,
             "trimmed w/s 1..2400 copied, damage after the last record of wal-000001.seg\n"
@@ -258,15 +229,15 @@ TEST_F(SalvageCliTest, DamageAfterTheLastRecordOfASealedSegmentIsTrimmed) {
 TEST_F(SalvageCliTest, ARestoreOlderThanTheExportIsReportedBehindIt) {
   ASSERT_EQ(Append(wal_, 0, 1000).exit_code, 0);
   const std::string backup = tmp_.path() + "/backup";
-  ASSERT_EQ(Ronctl({"audit", "backup", "--dir", wal_, "--export-dir", exp_, "--out", backup})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      Ronctl({"audit", "backup", "--dir", wal_, "--export-dir", exp_, "--out", backup}).exit_code,
+      0);
   ASSERT_EQ(Append(wal_, 1000, 1000).exit_code, 0);
   ASSERT_EQ(Append(wal_, 0, 10, true, "t").exit_code, 0);  // a stream the backup lacks
   fs::remove_all(wal_);
   const std::string out = tmp_.path() + "/restored";
-  const CommandResult r = Ronctl({"audit", "salvage", "--dir", backup + "/wal", "--out", out,
-                                  "--export-dir", exp_});
+  const CommandResult r =
+      Ronctl({"audit", "salvage", "--dir", backup + "/wal", "--out", out, "--export-dir", exp_});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_EQ(r.out,
             "ok w/s 1..1000 copied\n"
@@ -300,9 +271,9 @@ TEST_F(SalvageCliTest, SalvageRefusesAnExistingOutputAndALiveWriter) {
   EXPECT_FALSE(fs::exists(out));
   EXPECT_EQ(Ronctl({"audit", "salvage", "--dir", wal_}).exit_code, 2);
   EXPECT_EQ(Ronctl({"audit", "backup", "--out", out}).exit_code, 2);
-  EXPECT_EQ(Ronctl({"audit", "backup", "--dir", wal_, "--out", out, "--trusted-keys", keys_})
-                .exit_code,
-            2);
+  EXPECT_EQ(
+      Ronctl({"audit", "backup", "--dir", wal_, "--out", out, "--trusted-keys", keys_}).exit_code,
+      2);
 }
 
 // A backup taken while an engine appends (fsync=always, checkpoints) verifies every time, and
@@ -318,7 +289,7 @@ TEST_F(SalvageCliTest, ABackupBesideARunningEngineVerifies) {
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> acked{0};
-  const std::vector<std::string> drafts = SplitLines(Drafts(0, 64));
+  const std::vector<std::string> drafts = SplitLines(testing::KiBDrafts(0, 64));
   // Groups of 256 in flight, so that segments fill and are sealed while backups copy them.
   std::thread writer([&] {
     std::vector<Ticket> tickets;
@@ -346,8 +317,8 @@ TEST_F(SalvageCliTest, ABackupBesideARunningEngineVerifies) {
   stop = true;
   writer.join();
   EXPECT_GT(acked.load(), 0u);
-  ASSERT_TRUE(engine.value()->Close(std::chrono::steady_clock::now() + std::chrono::seconds(10))
-                  .ok());
+  ASSERT_TRUE(
+      engine.value()->Close(std::chrono::steady_clock::now() + std::chrono::seconds(10)).ok());
 }
 
 }  // namespace
