@@ -417,6 +417,7 @@ Status VerifyExports(const ExportVerifyOptions& options, ExportVerifyReport* rep
   std::vector<ExportVerifyReport> per(keys.size());
   std::atomic<size_t> next{0}, first_failed{keys.size()};
   const auto work = [&] {
+    const wal::ReadBufferScope buffer;  // one segment buffer for all this thread's streams
     for (size_t i; (i = next++) < keys.size();) {
       if (i > first_failed.load()) continue;
       VerifyOneStream(options, exports, in_wal.count(keys[i]) > 0, keys[i].first, keys[i].second,

@@ -4,7 +4,8 @@
 //    with the same digest (idempotence);
 //  - the sealed form of an accepted record verifies;
 //  - the canonical fast path (ReadCanonical) accepts only bytes the full path accepts as
-//    canonical, with the same record.
+//    canonical, with the same record; CheckCanonical (the WAL reader's walk) gives its verdict
+//    and record but for attrs.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -15,8 +16,15 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static ron::Canonicalizer canonicalizer;
   static ron::CanonicalRecord first, second, fast;
+  static ron::Record checked;
   const std::string_view input(reinterpret_cast<const char*>(data), size);
-  if (canonicalizer.ReadCanonical(input, &fast)) {
+  const bool check = canonicalizer.CheckCanonical(input, &checked);
+  if (check != canonicalizer.ReadCanonical(input, &fast)) std::abort();
+  if (check) {
+    checked.attrs = fast.record.attrs;  // the one field the check leaves out
+    if (!(checked == fast.record)) std::abort();
+  }
+  if (check) {
     if (!canonicalizer.Canonicalize(input, &second).ok() || second.bytes != input) std::abort();
     if (fast.record != second.record) std::abort();
   }

@@ -482,6 +482,10 @@ int RunSalvage(const Flags& flags) {
     const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return Fail("salvage", Errno("cannot create", path));
     quarantine = fdopen(fd, "w");
+    if (quarantine == nullptr) {
+      close(fd);
+      return Fail("salvage", Errno("cannot open", path));
+    }
   }
   // Every stream of the WAL and of the backup (a stream directory that is gone comes back).
   std::vector<std::pair<std::string, std::string>> streams, in_backup;

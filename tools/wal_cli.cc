@@ -688,6 +688,7 @@ int RunVerifyWal(const Flags& flags) {
   std::vector<Scanned> scanned(streams.size());
   std::atomic<size_t> next{0};
   const auto work = [&] {
+    const wal::ReadBufferScope buffer;  // one segment buffer for all this thread's streams
     for (size_t i = next++; i < streams.size(); i = next++) {
       const auto& [writer_id, stream] = streams[i];
       Scanned& out = scanned[i];

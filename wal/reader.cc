@@ -41,7 +41,9 @@ class RecordChecker {
   void Add(const segment::FrameView& frame) {
     Slot& slot = slots_[pending_++];
     slot.frame = frame;
-    slot.hashed = canonicalizer_.ReadCanonical(frame.json, &slot.record);
+    // The walk checks the bytes without copying them or the attrs: the judgement needs only
+    // the chain fields (the hash is of frame.json itself).
+    slot.hashed = canonicalizer_.CheckCanonical(frame.json, &slot.record.record);
     slot.status = Status::Ok();
     if (!slot.hashed) {
       slot.status = canonicalizer_.Canonicalize(frame.json, &slot.record);
@@ -123,7 +125,16 @@ Code CodeOfScan(segment::ScanOutcome outcome) {
   return outcome == segment::ScanOutcome::kSeqDiscontinuity ? Code::kSeqGap : Code::kHashMismatch;
 }
 
+thread_local FileContents* tls_read_buffer = nullptr;
+
 }  // namespace
+
+ReadBufferScope::ReadBufferScope() : buffer_(new FileContents) { tls_read_buffer = buffer_; }
+
+ReadBufferScope::~ReadBufferScope() {
+  tls_read_buffer = nullptr;
+  delete buffer_;
+}
 
 bool ReadSegmentHeader(const std::string& path, segment::SegmentHeader* header) {
   int fd = -1;
@@ -211,7 +222,8 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
                                ? numbers.size()
                                : (numbers.size() >= 2 ? numbers.size() - 2 : 0);
   RecordChecker checker(limits, writer_id, stream);
-  FileContents file;
+  FileContents own;  // unless a ReadBufferScope lends one
+  FileContents& file = tls_read_buffer != nullptr ? *tls_read_buffer : own;
   bool stopped = false;
   const auto freeze = [&](Status problem, const std::string& path, uint64_t offset) {
     report->frozen = true;

@@ -76,6 +76,11 @@ class Canonicalizer {
   // would have accepted `bytes` and produced the same record and bytes. VerifySealed uses it.
   bool ReadCanonical(std::string_view bytes, CanonicalRecord* out) const;
 
+  // ReadCanonical's check alone, for readers that judge a stored record by its bytes, its
+  // self_hash and its chain fields: the same verdict, but `out` gets every field except
+  // `attrs` (left empty), and nothing of `bytes` is copied. The WAL reader uses it.
+  bool CheckCanonical(std::string_view bytes, Record* out) const;
+
   // The fields the engine assigns to a draft (docs/API.md: emit fills v, seq, prev, writer_id
   // and, if absent, ts_ms).
   struct DraftContext {

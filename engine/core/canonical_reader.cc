@@ -30,8 +30,9 @@ int LowerHexValue(char c) {
 
 class CanonicalReader {
  public:
-  CanonicalReader(std::string_view in, const Limits& limits)
-      : p_(in.data()), end_(in.data() + in.size()), limits_(limits) {}
+  // keep_attrs: copy the attrs text into the record (false: checked only).
+  CanonicalReader(std::string_view in, const Limits& limits, bool keep_attrs = true)
+      : p_(in.data()), end_(in.data() + in.size()), limits_(limits), keep_attrs_(keep_attrs) {}
 
   bool Read(Record* r) {
     r->v = kRecordVersion;
@@ -69,7 +70,11 @@ class CanonicalReader {
     }
     const char* attrs = p_;
     if (!Object(1) || static_cast<size_t>(p_ - attrs) > limits_.max_attrs_bytes) return false;
-    r->attrs.assign(attrs, static_cast<size_t>(p_ - attrs));
+    if (keep_attrs_) {
+      r->attrs.assign(attrs, static_cast<size_t>(p_ - attrs));
+    } else {
+      r->attrs.clear();
+    }
     return Lit(",\"prev\":") && Text(&r->prev) && IsValidPrev(r->prev) && Lit("}") && p_ == end_;
   }
 
@@ -283,6 +288,7 @@ class CanonicalReader {
   const char* p_;
   const char* const end_;
   const Limits& limits_;
+  const bool keep_attrs_;
 };
 
 }  // namespace
@@ -293,6 +299,12 @@ bool Canonicalizer::ReadCanonical(std::string_view bytes, CanonicalRecord* out) 
   if (!reader.Read(&out->record)) return false;
   out->bytes.assign(bytes);
   return true;
+}
+
+bool Canonicalizer::CheckCanonical(std::string_view bytes, Record* out) const {
+  if (bytes.size() > limits_.max_record_bytes) return false;
+  CanonicalReader reader(bytes, limits_, /*keep_attrs=*/false);
+  return reader.Read(out);
 }
 
 }  // namespace ron
