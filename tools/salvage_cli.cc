@@ -33,6 +33,7 @@
 #include "ron_audit/verify.h"
 #include "segment/segment_format.h"
 #include "tools/cli_util.h"
+#include "tools/verify_report.h"
 #include "wal/files.h"
 #include "wal/reader.h"
 
@@ -249,43 +250,40 @@ void Quarantine(std::string_view file, uint64_t from, uint64_t min_seq, FILE* ou
   }
 }
 
-Status QuarantineFrom(const std::string& path, uint64_t from, uint64_t min_seq, FILE* out,
-                      Salvaged* s) {
+// Reads a whole segment file (never through a link) into `contents`. `refused`: something
+// other than a regular file is there.
+Status ReadSegmentFile(const std::string& path, wal::FileContents* contents,
+                       bool* refused = nullptr) {
   int fd = -1;
   uint64_t size = 0;
-  bool refused = false;
-  const Status opened = wal::OpenRegularFile(path, wal::Links::kRefuse, &fd, &size, &refused);
-  if (refused) return Status::Ok();  // nothing to read in a FIFO or a link
-  RON_RETURN_IF_ERROR(opened);
-  wal::FileContents contents;
-  const Status read = contents.Read(fd, std::min(size, segment::kMaxSegmentBytes), path);
-  close(fd);
-  RON_RETURN_IF_ERROR(read);
-  Quarantine(contents.bytes(), from, min_seq, out, s);
-  return Status::Ok();
-}
-
-// The bytes of a segment from the backup, and how far its whole frames reach.
-struct BackupSegment {
-  std::string path;
-  segment::ScanResult scan;
-};
-
-bool ScanBackupSegment(const std::string& path, uint64_t segment_no, wal::FileContents* contents,
-                       BackupSegment* out) {
-  int fd = -1;
-  uint64_t size = 0;
-  if (!wal::OpenRegularFile(path, wal::Links::kRefuse, &fd, &size).ok()) return false;
+  RON_RETURN_IF_ERROR(wal::OpenRegularFile(path, wal::Links::kRefuse, &fd, &size, refused));
   const Status read = contents->Read(fd, std::min(size, segment::kMaxSegmentBytes), path);
   close(fd);
-  if (!read.ok()) return false;
+  return read;
+}
+
+// How segment `segment_no` at `path` ends, read as the newest of its stream (a cut write is
+// torn, damage with whole frames after it corrupt); false if it cannot be read.
+bool ScanSegmentFile(const std::string& path, uint64_t segment_no, wal::FileContents* contents,
+                     segment::ScanResult* scan) {
+  if (!ReadSegmentFile(path, contents).ok()) return false;
   segment::ScanOptions options;
   options.newest = true;
   options.expected_segment_no = segment_no;
   options.max_record_bytes = Limits::kDefaultMaxRecordBytes;
-  out->path = path;
-  out->scan = segment::ScanSegment(contents->bytes(), options, [](const segment::FrameView&) {});
+  *scan = segment::ScanSegment(contents->bytes(), options, [](const segment::FrameView&) {});
   return true;
+}
+
+Status QuarantineFrom(const std::string& path, uint64_t from, uint64_t min_seq, FILE* out,
+                      Salvaged* s) {
+  wal::FileContents contents;
+  bool refused = false;
+  const Status read = ReadSegmentFile(path, &contents, &refused);
+  if (refused) return Status::Ok();  // nothing to read in a FIFO or a link
+  RON_RETURN_IF_ERROR(read);
+  Quarantine(contents.bytes(), from, min_seq, out, s);
+  return Status::Ok();
 }
 
 // Puts the backup's good bytes of segment `no` over the copy at `dst_file`, if they reach past
@@ -296,21 +294,21 @@ Status RestoreFromBackup(const std::string& backup_file, uint64_t no, const std:
                          uint64_t damage, bool* restored) {
   *restored = false;
   wal::FileContents contents;
-  BackupSegment b;
-  if (!ScanBackupSegment(backup_file, no, &contents, &b)) return Status::Ok();
-  if (b.scan.header.count != 0 && !segment::IsCorruption(b.scan.outcome)) {
+  segment::ScanResult b;
+  if (!ScanSegmentFile(backup_file, no, &contents, &b)) return Status::Ok();
+  if (b.header.count != 0 && !segment::IsCorruption(b.outcome)) {
     if (unlink(dst_file.c_str()) != 0 && errno != ENOENT) return Errno("cannot remove", dst_file);
     RON_RETURN_IF_ERROR(CopyFile(backup_file, dst_file));
     *restored = true;
     return Status::Ok();
   }
-  if (b.scan.valid_end <= damage || b.scan.frames == 0) return Status::Ok();
+  if (b.valid_end <= damage || b.frames == 0) return Status::Ok();
   const int fd = open(dst_file.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return Errno("cannot open", dst_file);
   segment::SegmentHeader live;
   // The copy's header stays (it may say sealed) unless it is what is damaged.
   const uint64_t from = wal::ReadSegmentHeader(dst_file, &live) ? segment::kHeaderBytes : 0;
-  const std::string_view bytes = contents.bytes().substr(from, b.scan.valid_end - from);
+  const std::string_view bytes = contents.bytes().substr(from, b.valid_end - from);
   Status status;
   if (pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(from)) !=
       static_cast<ssize_t>(bytes.size())) {
@@ -459,6 +457,13 @@ Status SalvageStream(const std::string& src_root, const std::string& backup_root
   return wal::FsyncDir(dst);
 }
 
+// File names as printed in one field: comma-separated.
+std::string Joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ",") + n;
+  return out;
+}
+
 int RunSalvage(const Flags& flags) {
   if (!flags.count("dir") || !flags.count("out")) {
     return UsageError("audit salvage", "--dir and --out are required");
@@ -531,15 +536,11 @@ int RunSalvage(const Flags& flags) {
       std::fprintf(stderr, "ronctl audit salvage: %s: %s\n", s.name.c_str(),
                    s.cut_reason.ToString().c_str());
     } else if (!s.restored.empty()) {
-      std::string files;
-      for (const std::string& f : s.restored) files += (files.empty() ? "" : ",") + f;
       std::printf("restored %s 1..%s copied, %s from the backup\n", s.name.c_str(),
-                  seq(s.kept).c_str(), files.c_str());
+                  seq(s.kept).c_str(), Joined(s.restored).c_str());
     } else if (!s.trimmed.empty()) {
-      std::string files;
-      for (const std::string& f : s.trimmed) files += (files.empty() ? "" : ",") + f;
       std::printf("trimmed %s 1..%s copied, damage after the last record of %s\n", s.name.c_str(),
-                  seq(s.kept).c_str(), files.c_str());
+                  seq(s.kept).c_str(), Joined(s.trimmed).c_str());
     } else {
       std::printf("ok %s 1..%s copied\n", s.name.c_str(), seq(s.kept).c_str());
     }
@@ -624,11 +625,15 @@ Status BackupStream(const std::string& src_root, const std::string& dst_root,
   }
   // The newest segment read while a batch was being written can hold part of it with whole
   // frames after it: read it again until it reads whole (the engine moves on meanwhile).
+  // Only the newest copy can hold such a cut; the verify at the end reads everything once.
+  wal::FileContents contents;
   for (int attempt = 0; !numbers.empty() && attempt < 5; ++attempt) {
-    wal::StreamReport report;
-    RON_RETURN_IF_ERROR(
-        wal::ScanStream(dst, writer, stream, Limits(), wal::VerifyLevel::kChecksums, &report));
-    if (!report.frozen) break;
+    segment::ScanResult newest;
+    const std::string path = dst + "/" + segment::SegmentFileName(numbers.back());
+    if (ScanSegmentFile(path, numbers.back(), &contents, &newest) &&
+        !segment::IsCorruption(newest.outcome)) {
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     RON_RETURN_IF_ERROR(copy(numbers.back()));
   }
@@ -674,21 +679,13 @@ int RunBackup(const Flags& flags) {
     std::fprintf(stderr, "ronctl audit backup: %s\n", note.c_str());
   }
   if (!report.failure.ok()) {
-    std::printf("err %s file %s offset %llu stream %s seq %llu reason %s\n",
-                std::string(CodeName(report.failure.code())).c_str(), report.file.c_str(),
-                static_cast<unsigned long long>(report.offset),
-                segment::PrintedStreamName(report.writer_id, report.stream).c_str(),
-                static_cast<unsigned long long>(report.seq), report.reason.c_str());
+    Write(stdout, VerifyFailureLine(report));
     std::fprintf(stderr, "ronctl audit backup: the copy in %s does not verify: %s\n", dst.c_str(),
                  report.failure.ToString().c_str());
     return kExitFailed;
   }
   std::printf(
-      "ok backup %llu records, %llu streams, %llu checkpoints, %llu manifests%s\n",
-      static_cast<unsigned long long>(report.records),
-      static_cast<unsigned long long>(report.streams),
-      static_cast<unsigned long long>(report.checkpoints),
-      static_cast<unsigned long long>(report.manifests),
+      "ok backup %s%s\n", VerifyCounts(report).c_str(),
       report.checkpoints > 0 && !flags.count("trusted-keys") ? ", signatures not checked" : "");
   return kExitOk;
 }

@@ -23,6 +23,7 @@
 #include "tools/append_guards.h"
 #include "tools/cli_util.h"
 #include "tools/line_reader.h"
+#include "tools/verify_report.h"
 #include "wal/files.h"
 #include "wal/metrics.h"
 #include "wal/reader.h"
@@ -592,12 +593,7 @@ int RunVerifyExports(const Flags& flags) {
                seconds > 0 ? static_cast<double>(report.records) / seconds : 0.0,
                seconds > 0 ? static_cast<double>(report.bytes) / 1e6 / seconds : 0.0);
   if (!report.failure.ok()) {
-    std::printf("err %s file %s offset %llu stream %s seq %llu reason %s\n",
-                std::string(CodeName(report.failure.code())).c_str(), report.file.c_str(),
-                static_cast<unsigned long long>(report.offset),
-                segment::PrintedStreamName(report.writer_id, report.stream).c_str(),
-                static_cast<unsigned long long>(report.seq),
-                report.reason.c_str());
+    Write(stdout, VerifyFailureLine(report));
     std::fprintf(stderr, "ronctl audit verify: %s\n", report.failure.ToString().c_str());
     return kExitFailed;
   }
@@ -605,11 +601,7 @@ int RunVerifyExports(const Flags& flags) {
   // auditor reading the main line must not take unchecked checkpoints for proven ones.
   const bool unchecked = !flags.count("trusted-keys") && report.checkpoints > 0;
   const bool accepted = !unchecked || flags.count("no-signatures");
-  std::printf("%s %llu records, %llu streams, %llu checkpoints, %llu manifests%s\n",
-              accepted ? "ok" : "unchecked", static_cast<unsigned long long>(report.records),
-              static_cast<unsigned long long>(report.streams),
-              static_cast<unsigned long long>(report.checkpoints),
-              static_cast<unsigned long long>(report.manifests),
+  std::printf("%s %s%s\n", accepted ? "ok" : "unchecked", VerifyCounts(report).c_str(),
               !unchecked ? ""
               : accepted ? ", signatures not checked"
                          : ": signatures not checked (--trusted-keys KEYS checks them; "

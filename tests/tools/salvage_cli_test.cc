@@ -15,6 +15,7 @@
 
 #include "ron_audit/engine.h"
 #include "segment/segment_format.h"
+#include "tests/engine/engine_test_util.h"
 #include "tests/test_util.h"
 #include "tests/tools/cli_test_util.h"
 #include "wal/reader.h"
@@ -71,6 +72,19 @@ class SalvageCliTest : public ::testing::Test {
   std::string Seg(const std::string& dir, int n, const std::string& stream = "s") {
     return dir + "/w/" + stream + "/" + segment::SegmentFileName(static_cast<uint64_t>(n));
   }
+  // ronctl audit salvage of this WAL into `out`, against the export.
+  CommandResult SalvageWithExport(const std::string& out, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"audit", "salvage", "--dir",        wal_,
+                                     "--out", out,       "--export-dir", exp_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Ronctl(args);
+  }
+  // An engine on this WAL as writer "w" (the CLI's --writer-id here).
+  EngineOptions WalEngine() const {
+    EngineOptions o = engine_test::WalEngineOptions(wal_, 1, 1024);
+    o.writer_id = "w";
+    return o;
+  }
   testing::TempDir tmp_;
   std::string wal_, exp_, key_, keys_;
 };
@@ -82,8 +96,7 @@ TEST_F(SalvageCliTest, AHealthyWalIsCopiedByteForByteAndItsExportStillVerifies) 
   ASSERT_EQ(Append(wal_, 2500, 1500).exit_code, 0);
   ASSERT_EQ(Append(wal_, 4000, 10, true, "t").exit_code, 0);
   const std::string out = tmp_.path() + "/new";
-  const CommandResult r =
-      Ronctl({"audit", "salvage", "--dir", wal_, "--out", out, "--export-dir", exp_});
+  const CommandResult r = SalvageWithExport(out);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(r.out,
             "ok w/s 1..4000 copied\nok w/t 1..10 copied\n"
@@ -144,8 +157,7 @@ TEST_F(SalvageCliTest, DamageInASignedRangeLeavesTheStreamFrozenBehindItsExport)
   ASSERT_EQ(Append(wal_, 0, 3000).exit_code, 0);
   Poke(Seg(wal_, 1), OffsetOfIn(Seg(wal_, 1), 1500) + 200);
   const std::string out = tmp_.path() + "/new";
-  const CommandResult r =
-      Ronctl({"audit", "salvage", "--dir", wal_, "--out", out, "--export-dir", exp_});
+  const CommandResult r = SalvageWithExport(out);
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("cut w/s kept 1..1499 lost 1500..3000 "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("behind_export w/s kept 1..1499 export through 3000\n"), std::string::npos)
@@ -173,8 +185,7 @@ TEST_F(SalvageCliTest, ABackupRestoresADamagedSegmentAndTheStreamResumes) {
   Poke(Seg(wal_, 1), OffsetOfIn(Seg(wal_, 1), 1500) + 200);  // sealed, signed
   fs::remove(Seg(wal_, 2));                                  // and a segment lost
   const std::string out = tmp_.path() + "/new";
-  CommandResult r = Ronctl({"audit", "salvage", "--dir", wal_, "--out", out, "--backup",
-                            backup + "/wal", "--export-dir", exp_});
+  CommandResult r = SalvageWithExport(out, {"--backup", backup + "/wal"});
   // Segment 2 (2001..3500) is in neither: the stream ends at 2000, behind the export
   // (whose checkpoint at Close covers 3500).
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
@@ -193,8 +204,7 @@ TEST_F(SalvageCliTest, ABackupRestoresADamagedSegmentAndTheStreamResumes) {
       0);
   ASSERT_EQ(Append(wal_, 2000, 1500).exit_code, 0);
   Poke(Seg(wal_, 1), OffsetOfIn(Seg(wal_, 1), 1500) + 200);
-  r = Ronctl({"audit", "salvage", "--dir", wal_, "--out", out, "--backup", backup + "/wal",
-              "--export-dir", exp_});
+  r = SalvageWithExport(out, {"--backup", backup + "/wal"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(r.out,
             "restored w/s 1..3500 copied, wal-000001.seg from the backup\n"
@@ -215,8 +225,7 @@ TEST_F(SalvageCliTest, DamageAfterTheLastRecordOfASealedSegmentIsTrimmed) {
   testing::WriteFile(seg, testing::ReadFile(seg) + std::string(100, '\0') + "junk");
   ASSERT_EQ(Ronctl({"audit", "verify", "--dir", wal_}).exit_code, 1);
   const std::string out = tmp_.path() + "/new";
-  const CommandResult r =
-      Ronctl({"audit", "salvage", "--dir", wal_, "--out", out, "--export-dir", exp_});
+  const CommandResult r = SalvageWithExport(out);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(r.out,
             "trimmed w/s 1..2400 copied, damage after the last record of wal-000001.seg\n"
@@ -256,12 +265,7 @@ TEST_F(SalvageCliTest, SalvageRefusesAnExistingOutputAndALiveWriter) {
   EXPECT_NE(r.out.find("already exists"), std::string::npos) << r.out;
   EXPECT_EQ(Ronctl({"audit", "backup", "--dir", wal_, "--out", out}).exit_code, 1);
   fs::remove(out);
-  EngineOptions o;
-  o.writer_id = "w";
-  o.config.sink = SinkKind::kWal;
-  o.config.amnesia = false;
-  o.config.wal.dir = wal_;
-  auto engine = Engine::Open(o);
+  auto engine = Engine::Open(WalEngine());
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
   r = Ronctl({"audit", "salvage", "--dir", wal_, "--out", out});
   EXPECT_EQ(r.exit_code, 1);
@@ -279,11 +283,7 @@ TEST_F(SalvageCliTest, SalvageRefusesAnExistingOutputAndALiveWriter) {
 // A backup taken while an engine appends (fsync=always, checkpoints) verifies every time, and
 // holds at least what had been acknowledged when it started.
 TEST_F(SalvageCliTest, ABackupBesideARunningEngineVerifies) {
-  EngineOptions o;
-  o.writer_id = "w";
-  o.config.sink = SinkKind::kWal;
-  o.config.amnesia = false;
-  o.config.wal.dir = wal_;
+  EngineOptions o = WalEngine();
   o.config.wal.rotate_bytes = 8u << 20;
   auto engine = Engine::Open(o);
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
