@@ -60,7 +60,7 @@ Status WalSink::StoredDigest(SinkStream* stream, uint64_t seq, Digest* digest) {
 
 void WalSink::PublishHeads(const std::function<void(const std::string&, const std::string&,
                                                     const StreamInfo&)>& publish) {
-  for (const wal::StreamWal* s : wal_->streams()) {
+  for (const wal::StreamWal* s : wal_->TakeChangedStreams()) {
     publish(s->writer_id(), s->stream(), StreamInfo{s->head_seq(), s->HeadText(), s->state()});
   }
 }

@@ -396,13 +396,21 @@ bool Worker::WalMetrics(wal::WalMetricsSnapshot* out) const {
   return true;
 }
 
+// Per batch: the counters are copied every time, the list of streams and their states only
+// when a stream was added or changed state since the last copy (a WAL of thousands of streams
+// would otherwise copy every name per batch).
 void Worker::SnapshotWal() {
   if (wal_sink_ == nullptr) return;
-  wal::WalMetricsSnapshot snapshot = wal::WalMetricsSnapshot::Of(*wal_sink_->wal());
+  const wal::Wal& wal = *wal_sink_->wal();
+  const bool same_streams = snapshot_wal_ == &wal && snapshot_version_ == wal.stream_set_version();
+  wal::WalMetricsSnapshot snapshot = wal::WalMetricsSnapshot::Of(wal, !same_streams);
   snapshot.AddTotals(retired_totals_);
   std::lock_guard<std::mutex> lock(snapshot_mu_);
+  if (same_streams) snapshot.streams = std::move(wal_metrics_.streams);
   wal_metrics_ = std::move(snapshot);
   has_wal_metrics_ = true;
+  snapshot_wal_ = &wal;
+  snapshot_version_ = wal.stream_set_version();
 }
 
 uint64_t Worker::FreeBytes() const {
@@ -440,6 +448,7 @@ void Worker::TryResume() {
     retired_totals_.AddTotals(wal::WalMetricsSnapshot::Of(*wal_sink_->wal()));
   }
   wal_sink_ = nullptr;
+  snapshot_wal_ = nullptr;  // the next WAL may be allocated where this one was
   sink_.reset();
   if (!OpenSink().ok()) return;  // still no room: stay suspended
   suspended_ = false;

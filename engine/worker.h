@@ -112,6 +112,9 @@ class Worker {
   Status close_status_;
   uint64_t aborted_ = 0;                    // tasks failed with Closed at the Close deadline
   wal::WalMetricsSnapshot retired_totals_;  // WALs this worker reopened (full disk): totals
+  // Which WAL, at which Wal::stream_set_version(), wal_metrics_.streams was copied from.
+  const wal::Wal* snapshot_wal_ = nullptr;
+  uint64_t snapshot_version_ = 0;
   bool opened_once_ = false;
   bool suspended_ = false;
   bool space_warned_ = false;

@@ -54,7 +54,7 @@ void LatencyHistogram::Merge(const LatencyHistogram& other) {
   sum_ += other.sum_;
 }
 
-WalMetricsSnapshot WalMetricsSnapshot::Of(const Wal& wal) {
+WalMetricsSnapshot WalMetricsSnapshot::Of(const Wal& wal, bool with_streams) {
   WalMetricsSnapshot m;
   m.backend = std::string(wal.backend_name());
   const WalCounters& c = wal.counters();
@@ -67,6 +67,7 @@ WalMetricsSnapshot WalMetricsSnapshot::Of(const Wal& wal) {
   m.segments_created = c.segments_created;
   m.segments_preallocated = c.segments_preallocated;
   m.fsync = wal.fsync_histogram();
+  if (!with_streams) return m;
   for (const StreamWal* s : wal.streams()) {
     m.streams.push_back({s->writer_id(), s->stream(), static_cast<int>(s->state())});
   }

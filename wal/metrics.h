@@ -47,7 +47,9 @@ struct WalMetricsSnapshot {
   };
   std::vector<StreamStateLine> streams;
 
-  static WalMetricsSnapshot Of(const Wal& wal);
+  // With `with_streams` false the stream list is left empty: the caller keeps the one it took
+  // at the same Wal::stream_set_version().
+  static WalMetricsSnapshot Of(const Wal& wal, bool with_streams = true);
   void Merge(const WalMetricsSnapshot& other);
   // Adds only the counters and the histogram: a WAL reopened by the same owner (after a full
   // disk) carries its predecessor's totals, so that no counter ever goes backwards.

@@ -170,9 +170,11 @@ Status Wal::Recover() {
     s->dir_ = dir;
     RON_RETURN_IF_ERROR(OpenRecoveredStream(s.get(), report));
     MaybeRequestNextSegment(s.get());
+    MarkChanged(s.get());
     reports_[s.get()] = std::move(report);
     streams_[{writer_id, stream}] = std::move(s);
   }
+  ++stream_set_version_;
   return Status::Ok();
 }
 
@@ -261,6 +263,8 @@ Result<StreamWal*> Wal::GetStream(const std::string& writer_id, const std::strin
   RON_RETURN_IF_ERROR(FsyncDir(writer_dir));
   StreamWal* raw = s.get();
   streams_[{writer_id, stream}] = std::move(s);
+  MarkChanged(raw);
+  ++stream_set_version_;
   return raw;
 }
 
@@ -453,6 +457,20 @@ void Wal::DropStaged(StreamWal* s) {
   s->pending_frames_.clear();
   s->head_seq_ = s->durable_seq_;
   s->head_hash_ = s->durable_hash_;
+  MarkChanged(s);
+}
+
+void Wal::MarkChanged(StreamWal* s) {
+  if (s->changed_) return;
+  s->changed_ = true;
+  changed_.push_back(s);
+}
+
+std::vector<const StreamWal*> Wal::TakeChangedStreams() {
+  std::vector<const StreamWal*> out(changed_.begin(), changed_.end());
+  for (StreamWal* s : changed_) s->changed_ = false;
+  changed_.clear();
+  return out;
 }
 
 void Wal::Freeze(StreamWal* s, const Status& why) {
@@ -460,6 +478,7 @@ void Wal::Freeze(StreamWal* s, const Status& why) {
   ++counters_.corrupt_total;
   s->state_ = StreamState::kFrozen;
   s->failure_ = Status(Code::kFrozen, "stream frozen: " + why.ToString());
+  ++stream_set_version_;
   DropStaged(s);
   CloseFd(s);
 }
@@ -482,6 +501,7 @@ Status Wal::AddFrozenStream(const std::string& writer_id, const std::string& str
 void Wal::Fail(StreamWal* s, const Status& status) {
   s->state_ = StreamState::kFailed;
   s->failure_ = status;
+  ++stream_set_version_;
   // A failed ticket means "not stored": whatever the failed batch left after the durable prefix
   // (a write that landed before its fsync failed, part of a write on a full disk) is cut, so
   // that recovery can never adopt a record whose ticket failed. If even that fails, say so.
@@ -539,6 +559,11 @@ Status Wal::Stage(StreamWal* s, const CanonicalRecord& record) {
   ++s->segment_frames_;
   s->head_seq_ = record.record.seq;
   s->head_hash_ = record.digest;
+  if (!s->dirty_) {
+    s->dirty_ = true;
+    dirty_.push_back(s);
+  }
+  MarkChanged(s);
   return Status::Ok();
 }
 
@@ -591,10 +616,12 @@ Status Wal::CommitStreams(bool force_sync) {
   std::vector<WriteOp> ops;
   std::vector<std::pair<StreamWal*, size_t>> chunk_ends;
   const bool sync = force_sync || options_.fsync == FsyncPolicy::kAlways;
-  for (auto& [key, s] : streams_) {
+  for (StreamWal* s : dirty_) {
+    s->dirty_ = false;
     if (s->pending_.empty() || s->state_ != StreamState::kOk) continue;
-    AppendChunks(s.get(), sync, &ops, &chunk_ends);
+    AppendChunks(s, sync, &ops, &chunk_ends);
   }
+  dirty_.clear();
   if (ops.empty()) return Status::Ok();
   if (options_.write_mode == WriteMode::kDirect) {
     // Copy every chunk, padded to a whole number of blocks, into aligned memory.

@@ -146,6 +146,8 @@ class StreamWal {
   bool successor_requested_ = false;   // its successor was asked of the preallocator
   bool parked_ = false;  // the active segment is open, but its fd was closed (fd budget)
   uint64_t last_write_ = 0;  // Wal::write_clock_ when it last staged a record
+  bool dirty_ = false;       // listed in Wal::dirty_ (frames staged since the last commit)
+  bool changed_ = false;     // listed in Wal::changed_ (head or state moved since TakeChanged)
   // Staged batch: frames back to back, and where each ends.
   struct PendingFrame {
     size_t end = 0;  // offset in pending_ just past the frame
@@ -211,6 +213,13 @@ class Wal {
   double last_fsync_seconds() const { return io_->last_fsync_seconds(); }
   const LatencyHistogram& fsync_histogram() const { return fsync_histogram_; }
   std::vector<const StreamWal*> streams() const;
+  // The streams whose head or state may have moved since the last call (records staged or
+  // dropped, a failure, a freeze, a new stream), each once; the first call after Open gives
+  // every stream. What a batch publishes, without walking every stream of the WAL per batch.
+  std::vector<const StreamWal*> TakeChangedStreams();
+  // Moves whenever a stream is added or changes state: a list of (stream, state) taken at one
+  // version is still exact while the version has not moved.
+  uint64_t stream_set_version() const { return stream_set_version_; }
   // The stream if this WAL holds it (recovered or created), else null; never creates one.
   StreamWal* FindStream(const std::string& writer_id, const std::string& stream) const;
   size_t stream_count() const { return streams_.size(); }
@@ -228,6 +237,7 @@ class Wal {
   Status SealActiveSegment(StreamWal* s);
   void Fail(StreamWal* s, const Status& status);
   void DropStaged(StreamWal* s);
+  void MarkChanged(StreamWal* s);
   Status CommitStreams(bool force_sync);
   void AppendChunks(StreamWal* s, bool sync, std::vector<WriteOp>* ops,
                     std::vector<std::pair<StreamWal*, size_t>>* chunk_ends);
@@ -250,6 +260,11 @@ class Wal {
   std::unique_ptr<Preallocator> preallocator_;
   std::string backend_note_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<StreamWal>> streams_;
+  // A commit and a batch's publication touch only these, not every stream the WAL holds (a WAL
+  // of thousands of streams pays per batch for what the batch did). Never owning.
+  std::vector<StreamWal*> dirty_;    // with frames staged since the last commit, in stage order
+  std::vector<StreamWal*> changed_;  // see TakeChangedStreams
+  uint64_t stream_set_version_ = 0;
   std::map<const StreamWal*, StreamReport> reports_;
   WalCounters counters_;
   LatencyHistogram fsync_histogram_;

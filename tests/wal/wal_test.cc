@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
@@ -314,6 +315,58 @@ TEST_P(WalTest, WriteErrorIsFatalForTheStream) {
   wal = OpenWal(Options());  // reopening runs recovery and clears the state
   EXPECT_EQ(wal->GetStream("w@test", "a").value()->head_seq(), durable);
   EXPECT_TRUE(Append(wal.get(), "a", 1).ok());
+}
+
+// A batch publishes and commits what it touched, not every stream of the WAL: the changed list
+// names each stream whose head or state moved once, and the stream-set version moves only when
+// a stream is added or changes state.
+TEST_P(WalTest, ChangedStreamsAreWhatMovedSinceTheLastTake) {
+  const auto names = [](const std::vector<const StreamWal*>& streams) {
+    std::vector<std::string> out;
+    for (const StreamWal* s : streams) out.push_back(s->stream());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  {
+    auto wal = OpenWal(Options());
+    ASSERT_TRUE(Append(wal.get(), "a", 2).ok());
+    ASSERT_TRUE(Append(wal.get(), "b", 2).ok());
+    ASSERT_TRUE(Append(wal.get(), "c", 2).ok());
+    ASSERT_TRUE(wal->Close().ok());
+  }
+  auto wal = OpenWal(Options());
+  EXPECT_EQ(names(wal->TakeChangedStreams()), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(wal->TakeChangedStreams().empty());
+  const uint64_t version = wal->stream_set_version();
+
+  ASSERT_TRUE(Append(wal.get(), "b", 3).ok());  // one stream, several records: listed once
+  EXPECT_EQ(names(wal->TakeChangedStreams()), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(wal->stream_set_version(), version);  // appends leave the set as it was
+
+  ASSERT_TRUE(wal->GetStream("w@test", "d").ok());  // a new stream
+  EXPECT_EQ(names(wal->TakeChangedStreams()), (std::vector<std::string>{"d"}));
+  EXPECT_GT(wal->stream_set_version(), version);
+
+  const uint64_t before_freeze = wal->stream_set_version();
+  wal->Freeze(wal->GetStream("w@test", "a").value(), Status(Code::kHashMismatch, "test"));
+  EXPECT_EQ(names(wal->TakeChangedStreams()), (std::vector<std::string>{"a"}));
+  EXPECT_GT(wal->stream_set_version(), before_freeze);
+
+  // A failed commit: the stream's head goes back, and it is listed as changed.
+  const uint64_t before_failure = wal->stream_set_version();
+  faults_.fail_write_at = faults_.writes + 1;
+  EXPECT_EQ(Append(wal.get(), "c", 2).code(), Code::kIo);
+  EXPECT_EQ(names(wal->TakeChangedStreams()), (std::vector<std::string>{"c"}));
+  EXPECT_EQ(wal->GetStream("w@test", "c").value()->head_seq(), 2u);
+  EXPECT_GT(wal->stream_set_version(), before_failure);
+
+  // The other streams commit on their own, and only theirs is written.
+  const uint64_t written = wal->counters().records_written;
+  ASSERT_TRUE(Append(wal.get(), "b", 1).ok());
+  EXPECT_EQ(wal->counters().records_written, written + 1);
+  EXPECT_EQ(wal->GetStream("w@test", "b").value()->durable_seq(), 6u);
+  ASSERT_TRUE(wal->Close().ok());
+  EXPECT_EQ(Scan("b").records, 6u);
 }
 
 TEST_P(WalTest, FsyncErrorIsNeverRetried) {
