@@ -254,7 +254,12 @@ Result<StreamWal*> Wal::GetStream(const std::string& writer_id, const std::strin
   }
   const std::string writer_dir = options_.dir + "/" + segment::EscapePathComponent(writer_id);
   RON_RETURN_IF_ERROR(EnsurePrivateDir(writer_dir, /*create=*/true));
-  RON_RETURN_IF_ERROR(FsyncDir(options_.dir));
+  // The writer's directory entry is made durable once per WAL lifetime (it may have been
+  // created by a run that crashed before syncing it), not once per new stream of the writer.
+  if (durable_writer_dirs_.count(writer_id) == 0) {
+    RON_RETURN_IF_ERROR(FsyncDir(options_.dir));
+    durable_writer_dirs_.insert(writer_id);
+  }
   auto s = std::make_unique<StreamWal>();
   s->writer_id_ = writer_id;
   s->stream_ = stream;

@@ -25,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -265,6 +266,7 @@ class Wal {
   std::vector<StreamWal*> dirty_;    // with frames staged since the last commit, in stage order
   std::vector<StreamWal*> changed_;  // see TakeChangedStreams
   uint64_t stream_set_version_ = 0;
+  std::set<std::string> durable_writer_dirs_;  // writer ids whose directory entry was synced
   std::map<const StreamWal*, StreamReport> reports_;
   WalCounters counters_;
   LatencyHistogram fsync_histogram_;
