@@ -81,6 +81,7 @@ bool TaskQueue::PushUnbounded(Task&& task) {
 
 void TaskQueue::PopBatch(size_t max, const Clock::time_point* wake, std::vector<Task>* batch,
                          bool* stopping, Deadline* deadline) {
+  std::vector<Task> leftover;
   {
     std::unique_lock<std::mutex> lock(mu_);
     const auto ready = [&] { return stopping_ || !queue_.empty(); };
@@ -92,12 +93,25 @@ void TaskQueue::PopBatch(size_t max, const Clock::time_point* wake, std::vector<
     *stopping = stopping_;
     *deadline = stop_deadline_;
     const size_t n = std::min(queue_.size(), max);
+    const size_t recycled = std::min(n, batch->size());
     for (size_t i = 0; i < n; ++i) {
       CountOut(StreamOf(queue_.front()));
-      batch->push_back(std::move(queue_.front()));
-      queue_.pop_front();
+      if (i < recycled) {
+        std::swap((*batch)[i], queue_.front());
+      } else {
+        batch->push_back(std::move(queue_.front()));
+      }
+      queue_.pop_front_keep();
+    }
+    // Old tasks beyond the new batch's size are freed here, after the lock (rare: only when a
+    // batch is smaller than the one before it).
+    if (batch->size() > n) {
+      leftover.assign(std::make_move_iterator(batch->begin() + static_cast<ptrdiff_t>(n)),
+                      std::make_move_iterator(batch->end()));
+      batch->resize(n);
     }
   }
+  leftover.clear();
   if (block_) room_cv_.notify_all();
 }
 

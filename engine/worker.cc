@@ -126,6 +126,8 @@ void Worker::Run() {
     } else if (exporting) {
       wake_at = &next_export_;
     }
+    // About to sleep for lack of work: the answered batch is freed here instead of recycled.
+    if (!batch.empty() && queue_.depth() == 0) batch.clear();
     queue_.PopBatch(options_.max_batch_records, wake_at, &batch, &stopping, &deadline);
     if (stopping && Clock::now() >= deadline) {
       Abort(&batch);
@@ -240,7 +242,8 @@ void Worker::ProcessBatch(std::vector<Task>* batch) {
     SnapshotWal();
   }
   for (auto& f : flushes) f->Complete(flushed, {});
-  batch->clear();  // only now: staged entries point at the tasks' stream names
+  // The tasks stay in *batch (staged entries pointed at their stream names until now): the next
+  // PopBatch hands them back to the queue, whose producers free them (TaskQueue::PopBatch).
 }
 
 void Worker::CompleteStaged(const Status& committed, std::vector<Staged>* staged) {
