@@ -1,6 +1,8 @@
 #include "engine/task_queue.h"
 
 #include <algorithm>
+#include <utility>
+#include <variant>
 
 namespace ron {
 
@@ -13,6 +15,15 @@ void TaskRing::push_back(Task&& task) {
   }
   slots_[(head_ + count_) % slots_.size()] = std::move(task);
   ++count_;
+}
+
+void TaskRing::TakeParked(std::vector<Task>* out) {
+  for (size_t k = count_; k < slots_.size(); ++k) {
+    Task& slot = slots_[(head_ + k) % slots_.size()];
+    // Every queued task carries a ticket; a slot without one holds nothing worth freeing.
+    const bool parked = std::visit([](const auto& t) { return t.ticket != nullptr; }, slot);
+    if (parked) out->push_back(std::exchange(slot, Task()));
+  }
 }
 
 PushResult TaskQueue::TryPush(Task&& task) {
@@ -94,6 +105,7 @@ void TaskQueue::PopBatch(size_t max, const Clock::time_point* wake, std::vector<
     *deadline = stop_deadline_;
     const size_t n = std::min(queue_.size(), max);
     const size_t recycled = std::min(n, batch->size());
+    parked_ = parked_ || recycled > 0;
     for (size_t i = 0; i < n; ++i) {
       CountOut(StreamOf(queue_.front()));
       if (i < recycled) {
@@ -114,6 +126,16 @@ void TaskQueue::PopBatch(size_t max, const Clock::time_point* wake, std::vector<
   leftover.clear();
   if (block_) room_cv_.notify_all();
 }
+
+void TaskQueue::ReleaseParked() {
+  std::vector<Task> parked;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!parked_) return;
+    parked_ = false;
+    queue_.TakeParked(&parked);
+  }
+}  // `parked` is freed here, after the lock
 
 std::vector<Task> TaskQueue::TakeAll() {
   std::vector<Task> rest;

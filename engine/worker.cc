@@ -126,8 +126,12 @@ void Worker::Run() {
     } else if (exporting) {
       wake_at = &next_export_;
     }
-    // About to sleep for lack of work: the answered batch is freed here instead of recycled.
-    if (!batch.empty() && queue_.depth() == 0) batch.clear();
+    // About to sleep for lack of work: the answered batch, and the answered tasks parked in the
+    // queue's free slots, are freed now, so that an idle engine keeps no record's memory.
+    if (queue_.depth() == 0) {
+      batch.clear();
+      queue_.ReleaseParked();
+    }
     queue_.PopBatch(options_.max_batch_records, wake_at, &batch, &stopping, &deadline);
     if (stopping && Clock::now() >= deadline) {
       Abort(&batch);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,11 +14,13 @@
 namespace ron {
 namespace {
 
-// A task whose stream and (long, heap-held) draft name it.
-Task Named(const std::string& name) {
+// A task whose stream and (long, heap-held) draft name it; `ticket` lets a test see whether
+// anything still holds the task.
+Task Named(const std::string& name, std::shared_ptr<TicketState> ticket = nullptr) {
   EmitTask t;
   t.stream = name;
   t.draft = name + ":" + std::string(300, 'x');
+  t.ticket = ticket != nullptr ? std::move(ticket) : std::make_shared<TicketState>();
   return Task(std::move(t));
 }
 
@@ -77,6 +80,22 @@ TEST_F(TaskQueueTest, PopBatchGivesTheQueuedTasksInOrderWhateverTheBatchHeld) {
     got.insert(got.end(), popped.begin(), popped.end());
   }
   EXPECT_EQ(got, expected);
+}
+
+// An idle queue keeps no answered task: what recycling parked in free slots is freed by
+// ReleaseParked, and nothing queued is touched.
+TEST_F(TaskQueueTest, ReleaseParkedFreesTheAnsweredTasksAndKeepsTheQueuedOnes) {
+  const auto answered = std::make_shared<TicketState>();
+  for (int i = 0; i < 4; ++i) batch_.push_back(Named("old" + std::to_string(i), answered));
+  EXPECT_EQ(answered.use_count(), 5);
+  Push({"a", "b", "c"});
+  EXPECT_EQ(Pop(2), (std::vector<std::string>{"a", "b"}));  // two old tasks parked, two freed
+  EXPECT_EQ(answered.use_count(), 3);
+  queue_.ReleaseParked();
+  EXPECT_EQ(answered.use_count(), 1);
+  EXPECT_EQ(queue_.depth(), 1u);
+  queue_.ReleaseParked();  // nothing parked since: a no-op
+  EXPECT_EQ(Pop(5), (std::vector<std::string>{"c"}));
 }
 
 }  // namespace
