@@ -1,7 +1,5 @@
 #include "wal/files.h"
 
-#include "engine/core/limits.h"
-
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,6 +12,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+
+#include "engine/core/limits.h"
 
 namespace ron::wal {
 namespace {

@@ -129,12 +129,11 @@ thread_local FileContents* tls_read_buffer = nullptr;
 
 }  // namespace
 
-ReadBufferScope::ReadBufferScope() : buffer_(new FileContents) { tls_read_buffer = buffer_; }
-
-ReadBufferScope::~ReadBufferScope() {
-  tls_read_buffer = nullptr;
-  delete buffer_;
+ReadBufferScope::ReadBufferScope() : buffer_(std::make_unique<FileContents>()) {
+  tls_read_buffer = buffer_.get();
 }
+
+ReadBufferScope::~ReadBufferScope() { tls_read_buffer = nullptr; }
 
 bool ReadSegmentHeader(const std::string& path, segment::SegmentHeader* header) {
   int fd = -1;

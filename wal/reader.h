@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -97,7 +98,7 @@ class ReadBufferScope {
   ReadBufferScope& operator=(const ReadBufferScope&) = delete;
 
  private:
-  FileContents* const buffer_;
+  const std::unique_ptr<FileContents> buffer_;
 };
 
 // Every (writer_id, stream) under a WAL root, from the escaped directory names, sorted.
