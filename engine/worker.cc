@@ -66,6 +66,7 @@ Status Worker::OpenSink() {
   w.fsync = options_.config.wal.fsync;
   w.backend = options_.io_backend;
   w.write_mode = options_.write_mode;
+  w.drop_synced_pages = !options_.keep_written_pages_cached;
   w.limits = ctx_.limits;
   w.faults = ctx_.faults;
   w.lock_dir = false;  // the engine holds the directory's lock

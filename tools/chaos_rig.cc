@@ -17,6 +17,7 @@
 //          [--slow-io-ms MS] [--jitter-ms MS] [--rotate-bytes B] [--ack-file FILE]
 //          [--report-ms MS] [--metrics FILE] [--disk-full-action suspend|fail]
 //          [--writer-id W] [--window W] [--signer-key FILE] [--segment-fd-budget N]
+//          [--write-mode buffered|direct] [--keep-written-pages 0|1]
 #include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -187,6 +188,12 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "ron_chaos: bad --fsync\n");
       return 2;
     }
+    if (flags.count("write-mode") &&
+        !ron::wal::ParseWriteMode(flags["write-mode"], &options.write_mode)) {
+      std::fprintf(stderr, "ron_chaos: bad --write-mode (buffered or direct)\n");
+      return 2;
+    }
+    options.keep_written_pages_cached = num("keep-written-pages", 0) != 0;
     options.config.wal.rotate_bytes =
         static_cast<uint64_t>(num("rotate-bytes", static_cast<double>(8ull << 20)));
     options.config.wal.space_left_bytes = 1 << 20;

@@ -678,6 +678,11 @@ Status Wal::CommitStreams(bool force_sync) {
     s->durable_seq_ = last.seq;
     s->durable_hash_ = last.hash;
     s->write_offset_ = ops[i].offset + ops[i].size;
+    if (sync && options_.drop_synced_pages && options_.write_mode == WriteMode::kBuffered) {
+      // Advisory: an error here costs speed, never data (the pages are clean).
+      (void)posix_fadvise(s->fd_, static_cast<off_t>(ops[i].offset),
+                          static_cast<off_t>(ops[i].size), POSIX_FADV_DONTNEED);
+    }
     MaybeRequestNextSegment(s);
     counters_.bytes_written += ops[i].size;
     if (sync || ops[i].dsync) ++counters_.fsync_total;

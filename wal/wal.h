@@ -85,6 +85,13 @@ struct WalOptions {
   // writes again, so a WAL with more streams than descriptors neither fails them nor starves
   // the host. 0: SegmentFdBudget().
   size_t max_open_segments = 0;
+  // kBuffered: a batch written with its fdatasync (fsync=always, or staged when Sync runs) has
+  // its pages dropped from the page cache once durable (posix_fadvise DONTNEED: they are clean
+  // by then, so nothing is lost or written again). An audit log is rarely read right after it
+  // is written, and a page cache that grows by every record written made each buffered write
+  // slower (docs/PERFORMANCE.md). Readers of recent records then read them from the disk.
+  // False: the kernel keeps them cached.
+  bool drop_synced_pages = true;
   FaultInjector* faults = nullptr;        // tests and drills only; not owned
   bool allow_small_segments = false;      // tests only: permits rotate_bytes < 8 MiB
   // Take the directory's writer lock (wal::DirLock) for the Wal's lifetime. False only when the
