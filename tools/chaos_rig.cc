@@ -17,7 +17,8 @@
 //          [--slow-io-ms MS] [--jitter-ms MS] [--rotate-bytes B] [--ack-file FILE]
 //          [--report-ms MS] [--metrics FILE] [--disk-full-action suspend|fail]
 //          [--writer-id W] [--window W] [--signer-key FILE] [--segment-fd-budget N]
-//          [--write-mode buffered|direct] [--keep-written-pages 0|1]
+//          [--write-mode buffered|direct] [--io-backend auto|io_uring|pwritev]
+//          [--keep-written-pages 0|1]
 #include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -191,6 +192,11 @@ int main(int argc, char** argv) {
     if (flags.count("write-mode") &&
         !ron::wal::ParseWriteMode(flags["write-mode"], &options.write_mode)) {
       std::fprintf(stderr, "ron_chaos: bad --write-mode (buffered or direct)\n");
+      return 2;
+    }
+    if (flags.count("io-backend") &&
+        !ron::wal::ParseIoBackendKind(flags["io-backend"], &options.io_backend)) {
+      std::fprintf(stderr, "ron_chaos: bad --io-backend (auto, io_uring or pwritev)\n");
       return 2;
     }
     options.keep_written_pages_cached = num("keep-written-pages", 0) != 0;

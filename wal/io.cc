@@ -78,12 +78,19 @@ class IoUringBackend final : public IoBackend {
   static constexpr size_t kMaxOpsInFlight = kMaxWritesInFlight;
   static_assert(2 * kMaxOpsInFlight <= kSqEntries, "a write and its fsync per op");
 
-  IoUringBackend(io_uring ring, FaultInjector* faults) : ring_(ring), faults_(faults) {}
+  IoUringBackend(io_uring ring, FaultInjector* faults, size_t inline_max_bytes)
+      : ring_(ring), faults_(faults), inline_(faults), inline_max_bytes_(inline_max_bytes) {}
   ~IoUringBackend() override { io_uring_queue_exit(&ring_); }
   std::string_view name() const override { return "io_uring"; }
   double last_fsync_seconds() const override { return fsync_seconds_; }
 
   void Execute(std::span<const WriteOp> ops, std::span<int> results) override {
+    // One small write: on this thread (see kDefaultInlineWriteBytes).
+    if (ops.size() == 1 && ops[0].size <= inline_max_bytes_) {
+      inline_.Execute(ops, results);
+      fsync_seconds_ = inline_.last_fsync_seconds();
+      return;
+    }
     fsync_seconds_ = 0;
     for (size_t begin = 0; begin < ops.size(); begin += kMaxOpsInFlight) {
       const size_t end = std::min(ops.size(), begin + kMaxOpsInFlight);
@@ -214,6 +221,8 @@ class IoUringBackend final : public IoBackend {
 
   io_uring ring_;
   FaultInjector* faults_;
+  PwritevBackend inline_;
+  const size_t inline_max_bytes_;
   double fsync_seconds_ = 0;
 };
 
@@ -249,11 +258,13 @@ bool ParseIoBackendKind(std::string_view name, IoBackendKind* kind) {
 }
 
 std::unique_ptr<IoBackend> MakeIoBackend(IoBackendKind kind, FaultInjector* faults,
-                                         std::string* note) {
+                                         std::string* note, size_t inline_write_max_bytes) {
   note->clear();
   if (kind != IoBackendKind::kPwritev) {
     io_uring ring;
-    if (InitRing(&ring, note)) return std::make_unique<IoUringBackend>(ring, faults);
+    if (InitRing(&ring, note)) {
+      return std::make_unique<IoUringBackend>(ring, faults, inline_write_max_bytes);
+    }
     if (kind == IoBackendKind::kIoUring) return nullptr;
   }
   return std::make_unique<PwritevBackend>(faults);

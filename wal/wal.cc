@@ -126,7 +126,8 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options) {
     if (!locked.ok()) return locked.status();
     wal->lock_ = std::move(locked).value();
   }
-  wal->io_ = MakeIoBackend(options.backend, options.faults, &wal->backend_note_);
+  wal->io_ = MakeIoBackend(options.backend, options.faults, &wal->backend_note_,
+                           options.inline_write_max_bytes);
   if (wal->io_ == nullptr) return Status(Code::kIo, wal->backend_note_);
   if (options.preallocate) wal->preallocator_ = std::make_unique<Preallocator>();
   wal->max_open_segments_ =

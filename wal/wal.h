@@ -92,6 +92,9 @@ struct WalOptions {
   // slower (docs/PERFORMANCE.md). Readers of recent records then read them from the disk.
   // False: the kernel keeps them cached.
   bool drop_synced_pages = true;
+  // io_uring: a commit that is one write of at most this many bytes is written on the owner
+  // thread (wal/io.h, kDefaultInlineWriteBytes); 0: every commit through the ring.
+  size_t inline_write_max_bytes = kDefaultInlineWriteBytes;
   FaultInjector* faults = nullptr;        // tests and drills only; not owned
   bool allow_small_segments = false;      // tests only: permits rotate_bytes < 8 MiB
   // Take the directory's writer lock (wal::DirLock) for the Wal's lifetime. False only when the

@@ -37,6 +37,8 @@ class ScriptedFaults : public FaultInjector {
 struct WalParam {
   IoBackendKind backend;
   WriteMode mode;
+  // io_uring: a commit of one write up to this size runs on the owner thread (0: the ring).
+  size_t inline_bytes = 0;
 };
 
 class WalTest : public ::testing::TestWithParam<WalParam> {
@@ -47,6 +49,7 @@ class WalTest : public ::testing::TestWithParam<WalParam> {
     o.backend = GetParam().backend;
     o.write_mode = GetParam().mode;
     o.direct_batch_bytes = 8192;  // several chunks in flight per commit
+    o.inline_write_max_bytes = GetParam().inline_bytes;
     o.rotate_bytes = rotate_bytes;
     o.allow_small_segments = true;
     o.faults = &faults_;
@@ -732,14 +735,20 @@ TEST_P(WalTest, SyncedBatchesLeaveThePageCacheUnlessKept) {
 
 std::string ParamName(const ::testing::TestParamInfo<WalParam>& info) {
   return std::string(info.param.backend == IoBackendKind::kPwritev ? "pwritev" : "io_uring") +
-         (info.param.mode == WriteMode::kDirect ? "_direct" : "_buffered");
+         (info.param.mode == WriteMode::kDirect ? "_direct" : "_buffered") +
+         (info.param.inline_bytes > 0 ? "_inline" : "");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, WalTest,
                          ::testing::Values(WalParam{IoBackendKind::kIoUring, WriteMode::kBuffered},
                                            WalParam{IoBackendKind::kPwritev, WriteMode::kBuffered},
                                            WalParam{IoBackendKind::kIoUring, WriteMode::kDirect},
-                                           WalParam{IoBackendKind::kPwritev, WriteMode::kDirect}),
+                                           WalParam{IoBackendKind::kPwritev, WriteMode::kDirect},
+                                           // what the engine runs: small commits inline
+                                           WalParam{IoBackendKind::kIoUring, WriteMode::kBuffered,
+                                                    kDefaultInlineWriteBytes},
+                                           WalParam{IoBackendKind::kIoUring, WriteMode::kDirect,
+                                                    kDefaultInlineWriteBytes}),
                          ParamName);
 
 }  // namespace
