@@ -67,6 +67,7 @@ Status Worker::OpenSink() {
   w.backend = options_.io_backend;
   w.write_mode = options_.write_mode;
   w.drop_synced_pages = !options_.keep_written_pages_cached;
+  w.syncfs_min_files = options_.syncfs_min_streams;
   w.limits = ctx_.limits;
   w.faults = ctx_.faults;
   w.lock_dir = false;  // the engine holds the directory's lock

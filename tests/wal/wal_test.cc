@@ -65,6 +65,12 @@ class WalTest : public ::testing::TestWithParam<WalParam> {
   }
   // Stages n records on (w, s) continuing its chain, then commits.
   Status Append(Wal* wal, const std::string& stream, int n, const std::string& writer = "w@test") {
+    RON_RETURN_IF_ERROR(StageRecords(wal, stream, n, writer));
+    return wal->Commit();
+  }
+  // Stages n records on (w, s) continuing its chain.
+  Status StageRecords(Wal* wal, const std::string& stream, int n,
+                      const std::string& writer = "w@test") {
     auto got = wal->GetStream(writer, stream);
     if (!got.ok()) return got.status();
     StreamWal* s = got.value();
@@ -77,7 +83,7 @@ class WalTest : public ::testing::TestWithParam<WalParam> {
       RON_RETURN_IF_ERROR(canonicalizer_.CanonicalizeDraft(draft, ctx, &record_));
       RON_RETURN_IF_ERROR(wal->Stage(s, record_));
     }
-    return wal->Commit();
+    return Status::Ok();
   }
   StreamReport Scan(const std::string& stream, const std::string& writer = "w@test") {
     StreamReport report;
@@ -730,6 +736,55 @@ TEST_P(WalTest, SyncedBatchesLeaveThePageCacheUnlessKept) {
     const StreamReport report = Scan(stream);
     EXPECT_FALSE(report.frozen) << report.problem.ToString();
     EXPECT_EQ(report.records, 80u) << stream;
+  }
+}
+
+// A commit that writes many segment files makes them durable with one syncfs (buffered writes,
+// fsync=always; Linux >= 5.8), not one fdatasync each. An error of that syncfs fails every
+// stream it covered, and nothing of the failed commit is kept.
+TEST_P(WalTest, ManyFilesInOneCommitAreSyncedTogether) {
+  const bool buffered = GetParam().mode == WriteMode::kBuffered;
+  constexpr int kStreams = 6;
+  for (const size_t min_files : {size_t{0}, WalOptions::kDefaultSyncfsMinFiles}) {
+    const bool together = buffered && min_files > 0;
+    const auto name = [&](int i) {
+      return "m" + std::to_string(min_files) + "-" + std::to_string(i);
+    };
+    WalOptions o = Options();
+    o.syncfs_min_files = min_files;
+    {
+      auto wal = OpenWal(o);
+      for (int i = 0; i < kStreams; ++i) ASSERT_TRUE(StageRecords(wal.get(), name(i), 2).ok());
+      const uint64_t before = wal->counters().fsync_total;
+      ASSERT_TRUE(wal->Commit().ok());
+      EXPECT_EQ(wal->counters().fsync_total - before, together ? 1u : uint64_t{kStreams})
+          << "min_files " << min_files;
+      for (int i = 0; i < kStreams; ++i) {
+        EXPECT_EQ(wal->GetStream("w@test", name(i)).value()->durable_seq(), 2u);
+      }
+      // The next commit's sync fails: with syncfs every stream of it fails, else the one.
+      for (int i = 0; i < kStreams; ++i) ASSERT_TRUE(StageRecords(wal.get(), name(i), 1).ok());
+      faults_.fail_fsync_at = faults_.fsyncs + 1;
+      EXPECT_EQ(wal->Commit().code(), Code::kIo);
+      faults_.fail_fsync_at = 0;
+      int failed = 0;
+      for (int i = 0; i < kStreams; ++i) {
+        const StreamWal* s = wal->GetStream("w@test", name(i)).value();
+        if (s->state() == StreamState::kFailed) {
+          ++failed;
+          EXPECT_EQ(s->head_seq(), 2u);  // back to the durable head
+        } else {
+          EXPECT_EQ(s->durable_seq(), 3u);
+        }
+      }
+      EXPECT_EQ(failed, together ? kStreams : 1) << "min_files " << min_files;
+      ASSERT_TRUE(wal->Close().ok());
+    }
+    auto reopened = OpenWal(o);
+    for (int i = 0; i < kStreams; ++i) {
+      const uint64_t head = reopened->GetStream("w@test", name(i)).value()->head_seq();
+      EXPECT_TRUE(head == 2u || (!together && head == 3u)) << name(i) << " " << head;
+    }
   }
 }
 
