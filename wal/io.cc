@@ -85,8 +85,13 @@ class IoUringBackend final : public IoBackend {
   double last_fsync_seconds() const override { return fsync_seconds_; }
 
   void Execute(std::span<const WriteOp> ops, std::span<int> results) override {
-    // One small write: on this thread (see kDefaultInlineWriteBytes).
-    if (ops.size() == 1 && ops[0].size <= inline_max_bytes_) {
+    // One small write, or writes that wait on nothing (no fdatasync, no RWF_DSYNC: copies into
+    // the page cache, as when the WAL syncs the file system afterwards): on this thread (see
+    // kDefaultInlineWriteBytes). 0 sends everything through the ring.
+    const bool none_waits = std::none_of(ops.begin(), ops.end(),
+                                         [](const WriteOp& op) { return op.sync || op.dsync; });
+    if (inline_max_bytes_ > 0 &&
+        ((ops.size() == 1 && ops[0].size <= inline_max_bytes_) || none_waits)) {
       inline_.Execute(ops, results);
       fsync_seconds_ = inline_.last_fsync_seconds();
       return;

@@ -63,8 +63,9 @@ class IoBackend {
 // (pwrite + fdatasync, as the pwritev backend does). Through the ring a buffered write goes to
 // an io-wq worker and its completion back to the caller, two thread hops that cost more than a
 // small write: one record at a time ran ~1.3x faster with p50 ~190 instead of ~260 µs
-// (docs/PERFORMANCE.md). Larger batches, and several writes at once (whose fdatasyncs the
-// ring runs in parallel), go through the ring.
+// (docs/PERFORMANCE.md). So do writes that wait on nothing (neither sync nor dsync: copies into
+// the page cache, made durable later or never). Larger batches, and several writes at once
+// that sync (the ring runs their fdatasyncs in parallel), go through the ring.
 inline constexpr size_t kDefaultInlineWriteBytes = 64 << 10;
 
 // Creates the backend. kAuto tries io_uring and falls back to pwritev when the kernel refuses
