@@ -107,7 +107,7 @@ std::string WalMetricsSnapshot::Text(const std::string& labels) const {
           labels, &out);
   Counter("wal_io_errors_total", "Write or fsync failures (each fatal for its stream).",
           io_errors_total, labels, &out);
-  Counter("wal_fsync_total", "Durable flushes (fdatasync or RWF_DSYNC writes).", fsync_total,
+  Counter("wal_fsync_total", "Durable flushes (fdatasync, RWF_DSYNC writes, syncfs of a commit's files).", fsync_total,
           labels, &out);
   Counter("wal_written_bytes_total", "Bytes written to segments, padding included.", bytes_written,
           labels, &out);

@@ -54,10 +54,10 @@ struct EngineOptions {
   WriteMode write_mode = WriteMode::kBuffered;
   // Buffered writes: a batch written with its fdatasync (fsync=always; under the other policies,
   // what a Flush commits) has its pages dropped from the page cache once durable (they are
-  // clean then). An audit log is rarely read right after it is
-  // written, and a page cache that grew by every record written made each write slower: one
-  // stream ran ~1.4x faster with the drop (docs/PERFORMANCE.md). Reads of recent records
-  // (Read, ronctl audit verify) then come from the disk. True: keep them cached.
+  // clean then). An audit log is rarely read right after it is written, and a page cache that
+  // grew by every record written made each write slower: one stream ran 1.5-1.7x faster with
+  // the drop (docs/PERFORMANCE.md). Reads of recent records (Read, ronctl audit verify) then
+  // come from the disk. True: keep them cached.
   bool keep_written_pages_cached = false;
   // fsync=always, buffered writes: a commit that writes at least this many segment files (one
   // per stream it touches) makes them durable with one syncfs per file system instead of one
