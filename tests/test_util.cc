@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -140,6 +142,26 @@ LoopMount::LoopMount(const std::string& dir, int size_mib)
 
 LoopMount::~LoopMount() {
   if (mounted_) std::system(("umount " + mount_ + " 2>/dev/null").c_str());
+}
+
+size_t CachedPages(const std::string& path, uint64_t offset) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  EXPECT_GE(fd, 0) << path;
+  if (fd < 0) return 0;
+  struct stat st {};
+  EXPECT_EQ(fstat(fd, &st), 0);
+  const size_t size = static_cast<size_t>(st.st_size);
+  void* map = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  close(fd);
+  EXPECT_NE(map, MAP_FAILED);
+  if (map == MAP_FAILED) return 0;
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident((size + page - 1) / page);
+  EXPECT_EQ(mincore(map, size, resident.data()), 0);
+  munmap(map, size);
+  size_t cached = 0;
+  for (size_t i = offset / page; i < resident.size(); ++i) cached += resident[i] & 1;
+  return cached;
 }
 
 double MetricValue(const std::string& page, const std::string& name,

@@ -66,6 +66,10 @@ class LoopMount {
 double MetricValue(const std::string& page, const std::string& name,
                    const std::string& labels = "");
 
+// How many pages of `path` from `offset` to its end are in the page cache (mincore of a
+// mapping, which itself reads nothing).
+size_t CachedPages(const std::string& path, uint64_t offset);
+
 // Splits on LF; no empty last element for text ending in LF.
 std::vector<std::string> SplitLines(const std::string& text);
 

@@ -18,6 +18,7 @@
 #include "ron_audit/engine.h"
 #include "tests/engine/engine_test_util.h"
 #include "tests/test_util.h"
+#include "wal/files.h"
 #include "wal/reader.h"
 
 namespace ron::engine_test {
@@ -348,6 +349,35 @@ TEST_P(EngineTest, StreamsPerWorkerAreCappedAndGapsCreateNothing) {
     EXPECT_FALSE(fs::exists(WalDir() + "/svc-import@x"));
     EXPECT_FALSE(fs::exists(wal::StreamDir(WalDir(), "svc-test@inst-1", "d")));
     EXPECT_EQ(CountEntries(WalDir() + "/svc-test@inst-1"), 3u);
+  }
+}
+
+// The engine hands its page-cache choice to its WAL: a durable batch leaves the page cache by
+// default and stays in it with keep_written_pages_cached.
+TEST(EngineWalTest, WrittenPagesLeaveThePageCacheUnlessKept) {
+  for (const bool keep : {false, true}) {
+    testing::TempDir tmp;
+    const std::string dir = tmp.path() + "/wal";
+    EngineOptions o = WalEngineOptions(dir, 1, 4096);
+    o.keep_written_pages_cached = keep;
+    auto engine = OpenEngine(o);
+    ASSERT_NE(engine, nullptr);
+    for (int i = 0; i < 40; ++i) {  // one commit each: 40 pages
+      auto t = engine->Emit("s", Draft(i));
+      ASSERT_TRUE(t.ok()) << t.status().ToString();
+      ASSERT_TRUE(t.value().Wait(In(seconds(30))).ok());
+    }
+    std::vector<std::string> segments;
+    const std::string stream_dir = wal::StreamDir(dir, o.writer_id, "s");
+    ASSERT_TRUE(wal::ListDir(stream_dir, &segments).ok());
+    ASSERT_FALSE(segments.empty());
+    const size_t cached = testing::CachedPages(stream_dir + "/" + segments.back(), 4096);
+    if (keep) {
+      EXPECT_GE(cached, 20u);
+    } else {
+      EXPECT_EQ(cached, 0u);
+    }
+    ASSERT_TRUE(engine->Close(In(seconds(10))).ok());
   }
 }
 

@@ -2,9 +2,7 @@
 // permissions. Each test runs once per backend (TEST_P).
 #include "wal/wal.h"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -693,28 +691,6 @@ TEST_P(WalTest, ChunksBehindALostOneAreCutWhateverTheNextRunsMode) {
   EXPECT_EQ(report.records, durable + 5);
 }
 
-// How many pages of `path` from `offset` to its end are in the page cache (mincore of a
-// mapping, which itself reads nothing).
-size_t CachedPages(const std::string& path, uint64_t offset) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  EXPECT_GE(fd, 0) << path;
-  if (fd < 0) return 0;
-  struct stat st {};
-  EXPECT_EQ(fstat(fd, &st), 0);
-  const size_t size = static_cast<size_t>(st.st_size);
-  void* map = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-  close(fd);
-  EXPECT_NE(map, MAP_FAILED);
-  if (map == MAP_FAILED) return 0;
-  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  std::vector<unsigned char> resident((size + page - 1) / page);
-  EXPECT_EQ(mincore(map, size, resident.data()), 0);
-  munmap(map, size);
-  size_t cached = 0;
-  for (size_t i = offset / page; i < resident.size(); ++i) cached += resident[i] & 1;
-  return cached;
-}
-
 // A durable batch leaves the page cache (buffered writes; O_DIRECT never fills it), unless the
 // WAL is asked to keep it; either way every record reads back.
 TEST_P(WalTest, SyncedBatchesLeaveThePageCacheUnlessKept) {
@@ -726,7 +702,7 @@ TEST_P(WalTest, SyncedBatchesLeaveThePageCacheUnlessKept) {
     auto wal = OpenWal(o);
     ASSERT_TRUE(Append(wal.get(), stream, 40).ok());  // ~11 KiB of frames: 3 pages and more
     ASSERT_TRUE(Append(wal.get(), stream, 40).ok());
-    const size_t cached = CachedPages(NewestSegment(stream), segment::kPaddingAlignBytes);
+    const size_t cached = testing::CachedPages(NewestSegment(stream), segment::kPaddingAlignBytes);
     if (buffered && keep) {
       EXPECT_GE(cached, 5u) << stream;
     } else {
