@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -58,15 +59,31 @@ std::unique_ptr<char, void (*)(void*)> HeaderBlock(const segment::SegmentHeader&
   return block;
 }
 
-// Whether syncfs reports writeback errors (Linux 5.8 and later; before, it returned 0 even when
-// a write-back failed, so it could not stand in for fdatasync).
+}  // namespace
+
+// Whether this kernel's syncfs reports every error fdatasync would: write-back errors since
+// Linux 5.8, and the file system's own sync (journal commit, cache flush) since 5.17. Before,
+// syncfs could return 0 after a failure, so it could not stand in for fdatasync.
 bool SyncfsReportsErrors() {
   utsname u{};
   if (uname(&u) != 0) return false;
   unsigned major = 0, minor = 0;
   if (std::sscanf(u.release, "%u.%u", &major, &minor) != 2) return false;
-  return major > 5 || (major == 5 && minor >= 8);
+  return major > 5 || (major == 5 && minor >= 17);
 }
+
+// Local file systems whose syncfs makes durable what fdatasync of each file would (ext4, xfs,
+// btrfs). Not network or FUSE file systems (fdatasync asks the server or daemon to sync, syncfs
+// may not) nor overlayfs (write-back errors are recorded on the layer below).
+bool SyncfsCovers(int fd) {
+  struct statfs fs {};
+  if (fstatfs(fd, &fs) != 0) return false;
+  constexpr unsigned long kExt4 = 0xEF53, kXfs = 0x58465342, kBtrfs = 0x9123683E;
+  const auto type = static_cast<unsigned long>(fs.f_type);
+  return type == kExt4 || type == kXfs || type == kBtrfs;
+}
+
+namespace {
 
 // Prepared-but-unused segments from an earlier run may be partial: remove them.
 Status RemovePreallocated(const std::string& dir) {
@@ -373,7 +390,8 @@ Status Wal::CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq)
 
 void Wal::AdoptFd(StreamWal* s, int fd) {
   struct stat st {};
-  s->dev_ = fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_dev) : 0;
+  s->syncfs_ok_ = fstat(fd, &st) == 0 && SyncfsCovers(fd);
+  s->dev_ = s->syncfs_ok_ ? static_cast<uint64_t>(st.st_dev) : 0;
   s->fd_ = fd;
   s->parked_ = false;
   ++open_segments_;
@@ -634,15 +652,18 @@ void Wal::AppendChunks(StreamWal* s, bool sync, std::vector<WriteOp>* ops,
   }
 }
 
-// One syncfs per file system the commit's files are on (one, unless a stream's directory is a
-// mount point of its own): what an fdatasync of each file would have made durable, with one
-// device cache flush. syncfs cannot say whose write-back failed, so an error fails every op on
-// that file system that had not failed already.
+// The ops written without their fdatasync (sync cleared by CommitStreams) are made durable by
+// one syncfs per file system they are on (one, unless a stream's directory is a mount point of
+// its own), with one device cache flush. syncfs reports an error from any file of its file
+// system, not whose: after one, each of those files gets its own fdatasync, which says whether
+// that file's data is durable (a file whose write-back failed reports it; the others do not
+// fail for someone else's error).
 void Wal::SyncFileSystems(std::span<const WriteOp> ops,
                           const std::vector<std::pair<StreamWal*, size_t>>& chunk_ends,
                           std::span<int> results) {
   std::vector<uint64_t> synced;
   for (size_t i = 0; i < ops.size(); ++i) {
+    if (ops[i].sync || ops[i].dsync) continue;  // synced by its own fdatasync
     const uint64_t dev = chunk_ends[i].first->dev_;
     if (std::find(synced.begin(), synced.end(), dev) != synced.end()) continue;
     synced.push_back(dev);
@@ -651,7 +672,11 @@ void Wal::SyncFileSystems(std::span<const WriteOp> ops,
     ++counters_.fsync_total;
     if (rc == 0) continue;
     for (size_t j = i; j < ops.size(); ++j) {
-      if (chunk_ends[j].first->dev_ == dev && results[j] == 0) results[j] = rc;
+      if (ops[j].sync || chunk_ends[j].first->dev_ != dev || results[j] != 0) continue;
+      int own = options_.faults != nullptr ? options_.faults->OnFsync(ops[j].fd) : 0;
+      if (own == 0 && fdatasync(ops[j].fd) != 0) own = -errno;
+      ++counters_.fsync_total;
+      results[j] = own;
     }
   }
 }
@@ -684,12 +709,18 @@ Status Wal::CommitStreams(bool force_sync) {
   }
   std::vector<int> results(ops.size(), 0);
   const auto started = std::chrono::steady_clock::now();
-  // Many files: written without their fdatasyncs, then one syncfs per file system.
-  const bool one_sync = sync && options_.write_mode == WriteMode::kBuffered &&
-                        syncfs_reports_errors_ && options_.syncfs_min_files > 0 &&
-                        ops.size() >= options_.syncfs_min_files;
+  // Many files: those on a file system syncfs covers are written without their fdatasyncs,
+  // then synced with one syncfs per file system (SyncFileSystems); the others keep theirs.
+  size_t covered = 0;
+  if (sync && options_.write_mode == WriteMode::kBuffered && syncfs_reports_errors_ &&
+      options_.syncfs_min_files > 0) {
+    for (size_t i = 0; i < ops.size(); ++i) covered += chunk_ends[i].first->syncfs_ok_ ? 1 : 0;
+  }
+  const bool one_sync = covered > 0 && covered >= options_.syncfs_min_files;
   if (one_sync) {
-    for (WriteOp& op : ops) op.sync = false;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (chunk_ends[i].first->syncfs_ok_) ops[i].sync = false;
+    }
   }
   io_->Execute(ops, results);
   if (one_sync) SyncFileSystems(ops, chunk_ends, results);
@@ -732,7 +763,7 @@ Status Wal::CommitStreams(bool force_sync) {
     }
     MaybeRequestNextSegment(s);
     counters_.bytes_written += ops[i].size;
-    if ((sync && !one_sync) || ops[i].dsync) ++counters_.fsync_total;
+    if (ops[i].sync || ops[i].dsync) ++counters_.fsync_total;  // syncfs counts its own
     const bool last_chunk = i + 1 == ops.size() || chunk_ends[i + 1].first != s;
     if (last_chunk) {
       counters_.records_written += s->pending_frames_.size();

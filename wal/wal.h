@@ -54,6 +54,12 @@ bool ParseWriteMode(std::string_view name, WriteMode* mode);
 
 class StreamWal;
 
+// Whether this kernel's syncfs reports every error fdatasync would (Linux >= 5.17), and whether
+// the file system of `fd` is one whose syncfs covers what fdatasync of its files would (ext4,
+// xfs, btrfs). Both hold before a commit of many files is synced with syncfs.
+bool SyncfsReportsErrors();
+bool SyncfsCovers(int fd);
+
 // Segment files a process may keep open, all its WALs together: half of what the soft
 // RLIMIT_NOFILE leaves after 64 for everything else (a quarter of a limit below 64).
 size_t SegmentFdBudget();
@@ -100,9 +106,11 @@ struct WalOptions {
   // all, then makes them durable with one syncfs per file system instead of one fdatasync per
   // file: one device cache flush instead of one per file, ~2x the records/s at 100 and 1000
   // streams (docs/PERFORMANCE.md). syncfs also writes back whatever else on that file system
-  // is dirty, so a file system shared with busy writers may want 0 (never). An error from
-  // it fails every stream of that commit on that file system (it cannot say whose write was
-  // lost). Used only on kernels that report writeback errors through syncfs (Linux >= 5.8).
+  // is dirty, so a file system shared with busy writers may want 0 (never). syncfs cannot say
+  // whose write-back failed: after an error each file of the commit gets its own fdatasync,
+  // which fails the streams whose data was lost and no other. Used only where syncfs reports
+  // what fdatasync would: Linux >= 5.17 and ext4, xfs or btrfs (SyncfsCovers); files
+  // elsewhere keep their fdatasync.
   static constexpr size_t kDefaultSyncfsMinFiles = 4;
   size_t syncfs_min_files = kDefaultSyncfsMinFiles;
   FaultInjector* faults = nullptr;    // tests and drills only; not owned
@@ -167,6 +175,7 @@ class StreamWal {
   bool successor_requested_ = false;   // its successor was asked of the preallocator
   bool parked_ = false;      // the active segment is open, but its fd was closed (fd budget)
   uint64_t dev_ = 0;         // the file system of the active segment (st_dev), for syncfs
+  bool syncfs_ok_ = false;   // that file system is one syncfs covers (SyncfsCovers)
   uint64_t last_write_ = 0;  // Wal::write_clock_ when it last staged a record
   bool dirty_ = false;       // listed in Wal::dirty_ (frames staged since the last commit)
   bool changed_ = false;     // listed in Wal::changed_ (head or state moved since TakeChanged)

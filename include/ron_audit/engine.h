@@ -63,9 +63,12 @@ struct EngineOptions {
   // per stream it touches) makes them durable with one syncfs per file system instead of one
   // fdatasync per file, so one device cache flush instead of one per file: ~2x the records/s
   // with 100 and more streams (docs/PERFORMANCE.md). syncfs also writes back whatever else is
-  // dirty on that file system; 0 turns it off for a WAL that shares one with busy writers. A
-  // syncfs error fails every stream of that commit. Linux >= 5.8 only (older kernels' syncfs
-  // does not report write-back errors: there, always fdatasync).
+  // dirty on that file system; 0 turns it off for a WAL that shares one with busy writers.
+  // After a syncfs error every file of the commit gets its own fdatasync, so only the streams
+  // whose data was lost fail. Only on Linux >= 5.17 (older kernels' syncfs can return 0 after
+  // a failed write-back or journal commit) and for files on ext4, xfs or btrfs (not network,
+  // FUSE or overlay file systems, whose syncfs may not sync what fdatasync would); other
+  // files always get their fdatasync.
   size_t syncfs_min_streams = 4;
   size_t ram_records_per_stream = 65536;  // sink=ram: ring size per stream
   // Streams one writer thread holds at most (each has a chain head, and a segment fd or a RAM
