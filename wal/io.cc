@@ -275,6 +275,25 @@ std::unique_ptr<IoBackend> MakeIoBackend(IoBackendKind kind, FaultInjector* faul
   return std::make_unique<PwritevBackend>(faults);
 }
 
+int WriteAllAndSync(int fd, std::string_view data, uint64_t offset, FaultInjector* faults) {
+  if (faults != nullptr) {
+    if (const int e = faults->OnWrite(fd, data.size()); e < 0) return e;
+  }
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n =
+        pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -errno;
+    if (n == 0) return -EIO;
+    done += static_cast<size_t>(n);
+  }
+  if (faults != nullptr) {
+    if (const int e = faults->OnFsync(fd); e < 0) return e;
+  }
+  return fdatasync(fd) == 0 ? 0 : -errno;
+}
+
 Status IoErrorStatus(int negative_errno, std::string_view what) {
   const int e = -negative_errno;
   const char* prefix = e == ENOSPC || e == EDQUOT ? "disk_full: " : "";
