@@ -351,7 +351,7 @@ class Engine::Impl {
       return Refuse(verified, {});
     }
     // A sealed record cannot be redacted without breaking its hash (engine/privacy.h).
-    if (ip_policy_.HasAddress(task.record.record.attrs)) {
+    if (ip_policy_.HasAddress(task.record.attrs_text())) {
       metrics_.pii_blocked++;
       return Refuse(Status(Code::kSchema,
                            "attrs holds an IP address literal, which "
@@ -424,6 +424,7 @@ class Engine::Impl {
     BatchScratch& scratch = lease.get();
     Canonicalizer& canonicalizer = CallerCanonicalizer();
     size_t taken = 0;
+    results->reserve(results->size() + sealed.size());
     // Pushes the run; false (after the Busy or Closed entry) if not all of it was queued.
     const auto flush_run = [&] {
       if (scratch.run.empty()) return true;
@@ -454,8 +455,9 @@ class Engine::Impl {
       }
       const size_t n = std::min(kGroup, sealed.size() - begin);
       scratch.Reset(n);
+      // The tasks keep the bytes; attrs are only scanned (Admit), from the bytes.
       canonicalizer.VerifySealedMany(sealed.subspan(begin, n), scratch.records.data(),
-                                     scratch.status.data());
+                                     scratch.status.data(), Canonicalizer::Attrs::kLocate);
       for (size_t i = 0; i < n; ++i) {
         SealedTask task{std::move(scratch.records[i]), nullptr};
         const Status admitted = Admit(scratch.status[i], task);

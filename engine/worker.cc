@@ -179,11 +179,34 @@ void Worker::Abort(std::vector<Task>* batch) {
 }
 
 std::atomic<uint64_t>* Worker::CounterFor(const Record& r) {
-  auto it = appended_by_.find({r.kind, r.stream});
-  if (it != appended_by_.end()) return &it->second;
-  std::lock_guard<std::mutex> lock(snapshot_mu_);
-  if (appended_by_.size() >= kMaxLabelSets) return &appended_by_[{"_other", "_other"}];
-  return &appended_by_[{r.kind, r.stream}];
+  const LastStream& last = last_;
+  if (last.counter != nullptr && last.counter_stream == r.stream && last.counter_kind == r.kind) {
+    return last.counter;
+  }
+  std::atomic<uint64_t>* counter = nullptr;
+  if (auto it = appended_by_.find({r.kind, r.stream}); it != appended_by_.end()) {
+    counter = &it->second;
+  } else {
+    std::lock_guard<std::mutex> lock(snapshot_mu_);
+    counter = appended_by_.size() >= kMaxLabelSets ? &appended_by_[{"_other", "_other"}]
+                                                   : &appended_by_[{r.kind, r.stream}];
+  }
+  last_.counter_kind = r.kind;
+  last_.counter_stream = r.stream;
+  last_.counter = counter;  // map nodes never move
+  return counter;
+}
+
+SinkStream* Worker::LastStreamIf(const std::string& writer, const std::string& stream) const {
+  return last_.sink_stream != nullptr && last_.stream == stream && last_.writer_id == writer
+             ? last_.sink_stream
+             : nullptr;
+}
+
+void Worker::Remember(const std::string& writer, const std::string& stream, SinkStream* s) {
+  last_.writer_id = writer;
+  last_.stream = stream;
+  last_.sink_stream = s;
 }
 
 void Worker::RefuseWhileSuspended(std::vector<Task>* batch) {
@@ -211,7 +234,9 @@ void Worker::ProcessBatch(std::vector<Task>* batch) {
     RefuseWhileSuspended(batch);
     return;
   }
+  last_ = {};
   std::vector<Staged> staged;
+  staged.reserve(batch->size());
   std::vector<std::shared_ptr<TicketState>> flushes;
   bool checkpoint_requested = false;
   const auto started = Clock::now();
@@ -301,12 +326,16 @@ Status Worker::RoomForNewStream() const {
 
 void Worker::HandleEmit(EmitTask* task, std::vector<Staged>* staged) {
   const std::string& writer = ctx_.writer_id;
-  if (!sink_->Holds(writer, task->stream)) {
-    if (const Status room = RoomForNewStream(); !room.ok()) return Reject(task->ticket, room);
+  SinkStream* s = LastStreamIf(writer, task->stream);
+  if (s == nullptr) {
+    if (!sink_->Holds(writer, task->stream)) {
+      if (const Status room = RoomForNewStream(); !room.ok()) return Reject(task->ticket, room);
+    }
+    auto got = sink_->GetStream(writer, task->stream);
+    if (!got.ok()) return Reject(task->ticket, got.status());
+    s = got.value();
+    Remember(writer, task->stream, s);
   }
-  auto got = sink_->GetStream(writer, task->stream);
-  if (!got.ok()) return Reject(task->ticket, got.status());
-  SinkStream* s = got.value();
   Status st = Prepare(task);
   if (st.ok()) {
     char head[kHashTextBytes];
@@ -325,18 +354,22 @@ void Worker::HandleEmit(EmitTask* task, std::vector<Staged>* staged) {
 
 void Worker::HandleSealed(SealedTask* task, std::vector<Staged>* staged) {
   const Record& r = task->record.record;
-  if (!sink_->Holds(r.writer_id, r.stream)) {
-    // Only a genesis record can start a stream: anything else is a gap, answered without
-    // creating the stream (no directory, no preallocated segment, no RAM entry).
-    if (r.seq != 1) {
-      return Reject(task->ticket, Status(Code::kSeqGap, "seq " + std::to_string(r.seq) +
-                                                            " after head 0 (no such stream)"));
+  SinkStream* s = LastStreamIf(r.writer_id, r.stream);
+  if (s == nullptr) {
+    if (!sink_->Holds(r.writer_id, r.stream)) {
+      // Only a genesis record can start a stream: anything else is a gap, answered without
+      // creating the stream (no directory, no preallocated segment, no RAM entry).
+      if (r.seq != 1) {
+        return Reject(task->ticket, Status(Code::kSeqGap, "seq " + std::to_string(r.seq) +
+                                                              " after head 0 (no such stream)"));
+      }
+      if (const Status room = RoomForNewStream(); !room.ok()) return Reject(task->ticket, room);
     }
-    if (const Status room = RoomForNewStream(); !room.ok()) return Reject(task->ticket, room);
+    auto got = sink_->GetStream(r.writer_id, r.stream);
+    if (!got.ok()) return Reject(task->ticket, got.status());
+    s = got.value();
+    Remember(r.writer_id, r.stream, s);
   }
-  auto got = sink_->GetStream(r.writer_id, r.stream);
-  if (!got.ok()) return Reject(task->ticket, got.status());
-  SinkStream* s = got.value();
   if (s->state() == StreamState::kFrozen) return Reject(task->ticket, s->failure());
   const uint64_t head = s->head_seq();
   if (r.seq == head + 1) {

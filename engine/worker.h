@@ -86,6 +86,10 @@ class Worker {
   Status RoomForNewStream() const;
   void Reject(const std::shared_ptr<TicketState>& ticket, const Status& status);
   std::atomic<uint64_t>* CounterFor(const Record& r);
+  // The sink's stream `writer`/`stream` when it is the one the previous record of this batch
+  // went to (LastStream), else nullptr; Remember makes `s` that one.
+  SinkStream* LastStreamIf(const std::string& writer, const std::string& stream) const;
+  void Remember(const std::string& writer, const std::string& stream, SinkStream* s);
   void PublishHeads();
   void SnapshotWal();
   // The disk-space policy (WAL sinks): warn below wal.space_left; on a full disk suspend this
@@ -108,6 +112,16 @@ class Worker {
   WalSink* wal_sink_ = nullptr;               // sink_ when it is a WAL
   std::unique_ptr<CheckpointCutter> cutter_;  // export sinks only
   CanonicalRecord record_;
+  // The stream of the previous record of this batch, and the counter of the previous
+  // (kind, stream): a batch is mostly runs of one stream, which skip the sink's and
+  // appended_by_'s map lookups (string compares of pair keys). Cleared at each batch, as a
+  // resumed WAL (full disk) is a new sink.
+  struct LastStream {
+    std::string writer_id, stream;
+    SinkStream* sink_stream = nullptr;
+    std::string counter_kind, counter_stream;
+    std::atomic<uint64_t>* counter = nullptr;
+  } last_;
   std::unique_ptr<Canonicalizer> canonicalizer_;  // canonicalize_in_emit = false only
   Status close_status_;
   uint64_t aborted_ = 0;                    // tasks failed with Closed at the Close deadline

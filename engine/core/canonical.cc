@@ -530,14 +530,14 @@ Status Canonicalizer::VerifySealed(std::string_view sealed, CanonicalRecord* out
 }
 
 void Canonicalizer::VerifySealedMany(std::span<const std::string_view> sealed,
-                                     CanonicalRecord* out, Status* status) {
+                                     CanonicalRecord* out, Status* status, Attrs attrs) {
   Impl::BatchScratch& b = *impl_->batch();
   b.stored.resize(sealed.size());
   b.views.clear();
   b.hashed.clear();
   for (size_t i = 0; i < sealed.size(); ++i) {
     bool hash_pending = false;
-    status[i] = VerifySealedExceptHash(sealed[i], &out[i], &b.stored[i], &hash_pending);
+    status[i] = VerifySealedExceptHash(sealed[i], &out[i], &b.stored[i], &hash_pending, attrs);
     if (hash_pending) {
       b.views.push_back(out[i].bytes);
       b.hashed.push_back(i);
@@ -553,8 +553,9 @@ void Canonicalizer::VerifySealedMany(std::span<const std::string_view> sealed,
 }
 
 Status Canonicalizer::VerifySealedExceptHash(std::string_view sealed, CanonicalRecord* out,
-                                             Digest* stored, bool* hash_pending) {
+                                             Digest* stored, bool* hash_pending, Attrs attrs) {
   *hash_pending = false;
+  out->attrs_at = out->attrs_bytes = 0;
   if (sealed.size() > kMaxInputBytes) {
     return Status(Code::kRecordTooLarge, "input longer than 65536 bytes");
   }
@@ -569,13 +570,16 @@ Status Canonicalizer::VerifySealedExceptHash(std::string_view sealed, CanonicalR
     RON_RETURN_IF_ERROR(impl_->Parse(sealed, {Impl::Form::kSealed}, out, stored));
     return Status(Code::kSchema, "sealed record is not in canonical form");
   }
-  std::string& candidate = *impl_->sealed_scratch();
-  candidate.assign(sealed.substr(0, n - kSealSuffixBytes));
-  candidate.push_back('}');
-  if (ReadCanonical(candidate, out)) {  // the common case: nothing to rewrite
+  // The text without self_hash, built once where the record keeps it.
+  out->bytes.reserve(n - kSealSuffixBytes + 1);
+  out->bytes.assign(sealed.substr(0, n - kSealSuffixBytes));
+  out->bytes.push_back('}');
+  if (ReadCanonicalInPlace(out, attrs)) {  // the common case: nothing to rewrite
     *hash_pending = true;
     return Status::Ok();
   }
+  std::string& candidate = *impl_->sealed_scratch();
+  candidate.swap(out->bytes);  // Parse rewrites out->bytes
   RON_RETURN_IF_ERROR(impl_->Parse(candidate, {Impl::Form::kUnsealed}, out, nullptr));
   if (out->bytes != candidate) {
     return Status(Code::kSchema, "sealed record is not in canonical form");

@@ -20,6 +20,7 @@
 #ifndef ENGINE_CORE_CANONICAL_H_
 #define ENGINE_CORE_CANONICAL_H_
 
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -36,6 +37,13 @@ struct CanonicalRecord {
   Record record;      // typed, NFC-normalized fields
   std::string bytes;  // canonical JSON without self_hash
   Digest digest{};    // BLAKE3-256(bytes): self_hash and dedupe key
+  // Where the attrs text sits in `bytes` when record.attrs was left empty (VerifySealedMany
+  // with Attrs::kLocate); 0 bytes: record.attrs holds it.
+  uint32_t attrs_at = 0, attrs_bytes = 0;
+  std::string_view attrs_text() const {
+    return attrs_bytes == 0 ? std::string_view(record.attrs)
+                            : std::string_view(bytes).substr(attrs_at, attrs_bytes);
+  }
 };
 
 // `,"self_hash":"` + "b3:<64 hex>" + `"}`: what sealing appends in place of the final `}`.
@@ -64,9 +72,13 @@ class Canonicalizer {
   // VerifySealed of many records: status[i] and out[i] are what VerifySealed(sealed[i],
   // &out[i]) gives, but the self_hashes of the records are computed side by side in SIMD
   // lanes (Blake3Batch, bit-identical), several times cheaper per record than one by one.
+  // Attrs::kLocate: a record read on the fast path gets no copy of its attrs text in
+  // record.attrs, only its place in `bytes` (attrs_text() gives it either way): for callers
+  // that look at attrs once and keep the bytes, as the engine's import path does.
   // REQUIRES: out and status hold sealed.size() elements.
+  enum class Attrs { kCopy, kLocate };
   void VerifySealedMany(std::span<const std::string_view> sealed, CanonicalRecord* out,
-                        Status* status);
+                        Status* status, Attrs attrs = Attrs::kCopy);
 
   // The fast path for bytes that are already canonical (what every stored record is): true iff
   // `bytes` are exactly the canonical form of a valid record, in one pass with no rewriting;
@@ -116,7 +128,10 @@ class Canonicalizer {
   // carries. `*hash_pending` true (the common, already canonical case): out->digest is still
   // to compute and compare; else the status is the whole verdict.
   Status VerifySealedExceptHash(std::string_view sealed, CanonicalRecord* out, Digest* stored,
-                                bool* hash_pending);
+                                bool* hash_pending, Attrs attrs = Attrs::kCopy);
+  // ReadCanonical's walk of `out->bytes` in place (no copy of them); Attrs::kLocate sets
+  // out->attrs_at/attrs_bytes instead of copying the attrs text.
+  bool ReadCanonicalInPlace(CanonicalRecord* out, Attrs attrs) const;
 
   Limits limits_;
   std::unique_ptr<Impl> impl_;

@@ -32,7 +32,15 @@ class CanonicalReader {
  public:
   // keep_attrs: copy the attrs text into the record (false: checked only).
   CanonicalReader(std::string_view in, const Limits& limits, bool keep_attrs = true)
-      : p_(in.data()), end_(in.data() + in.size()), limits_(limits), keep_attrs_(keep_attrs) {}
+      : begin_(in.data()),
+        p_(in.data()),
+        end_(in.data() + in.size()),
+        limits_(limits),
+        keep_attrs_(keep_attrs) {}
+
+  // After a successful Read: where the attrs text sits in the input.
+  size_t attrs_at() const { return attrs_at_; }
+  size_t attrs_bytes() const { return attrs_bytes_; }
 
   bool Read(Record* r) {
     r->v = kRecordVersion;
@@ -70,8 +78,10 @@ class CanonicalReader {
     }
     const char* attrs = p_;
     if (!Object(1) || static_cast<size_t>(p_ - attrs) > limits_.max_attrs_bytes) return false;
+    attrs_at_ = static_cast<size_t>(attrs - begin_);
+    attrs_bytes_ = static_cast<size_t>(p_ - attrs);
     if (keep_attrs_) {
-      r->attrs.assign(attrs, static_cast<size_t>(p_ - attrs));
+      r->attrs.assign(attrs, attrs_bytes_);
     } else {
       r->attrs.clear();
     }
@@ -285,10 +295,12 @@ class CanonicalReader {
     }
   }
 
+  const char* const begin_;
   const char* p_;
   const char* const end_;
   const Limits& limits_;
   const bool keep_attrs_;
+  size_t attrs_at_ = 0, attrs_bytes_ = 0;
 };
 
 }  // namespace
@@ -298,6 +310,17 @@ bool Canonicalizer::ReadCanonical(std::string_view bytes, CanonicalRecord* out) 
   CanonicalReader reader(bytes, limits_);
   if (!reader.Read(&out->record)) return false;
   out->bytes.assign(bytes);
+  return true;
+}
+
+bool Canonicalizer::ReadCanonicalInPlace(CanonicalRecord* out, Attrs attrs) const {
+  if (out->bytes.size() > limits_.max_record_bytes) return false;
+  CanonicalReader reader(out->bytes, limits_, /*keep_attrs=*/attrs == Attrs::kCopy);
+  if (!reader.Read(&out->record)) return false;
+  if (attrs == Attrs::kLocate) {
+    out->attrs_at = static_cast<uint32_t>(reader.attrs_at());
+    out->attrs_bytes = static_cast<uint32_t>(reader.attrs_bytes());
+  }
   return true;
 }
 

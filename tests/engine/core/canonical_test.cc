@@ -437,17 +437,52 @@ TEST(VerifySealedManyTest, EachRecordGetsVerifySealedsVerdict) {
   std::vector<CanonicalRecord> many(views.size());
   std::vector<Status> status(views.size());
   c.VerifySealedMany(views, many.data(), status.data());
+  // Attrs::kLocate, into records that held other records before (the engine reuses them):
+  // the same verdicts and bytes, the attrs text found in the bytes instead of copied.
+  std::vector<CanonicalRecord> located(views.size());
+  for (auto& r : located) ASSERT_TRUE(c.Canonicalize(RecordJson(9, "b3:0", R"({"z":1})"), &r).ok());
+  located[3].attrs_at = 5, located[3].attrs_bytes = 3;  // stale: must not survive
+  std::vector<Status> located_status(views.size());
+  c.VerifySealedMany(views, located.data(), located_status.data(), Canonicalizer::Attrs::kLocate);
   for (size_t i = 0; i < views.size(); ++i) {
     CanonicalRecord one;
     const Status expected = c.VerifySealed(views[i], &one);
     EXPECT_EQ(status[i].code(), expected.code()) << i << " " << status[i].ToString();
+    EXPECT_EQ(located_status[i].code(), expected.code()) << i;
     if (expected.ok()) {
       EXPECT_EQ(many[i].bytes, one.bytes) << i;
       EXPECT_EQ(many[i].digest, one.digest) << i;
       EXPECT_EQ(many[i].record, one.record) << i;
+      EXPECT_EQ(many[i].attrs_text(), one.record.attrs) << i;
+      EXPECT_EQ(located[i].bytes, one.bytes) << i;
+      EXPECT_EQ(located[i].digest, one.digest) << i;
+      EXPECT_EQ(located[i].attrs_text(), one.record.attrs) << i;
+      EXPECT_TRUE(located[i].record.attrs.empty()) << i;
+      Record without_attrs = one.record;
+      without_attrs.attrs.clear();
+      EXPECT_EQ(located[i].record, without_attrs) << i;
     }
   }
   EXPECT_EQ(status[4].code(), Code::kHashMismatch);
+}
+
+// A sealed record that is valid but not on the fast path (non-ASCII text: the full path
+// normalizes and compares) gets its attrs copied under Attrs::kLocate too.
+TEST(VerifySealedManyTest, FullPathRecordsKeepTheirAttrsUnderLocate) {
+  Canonicalizer c;
+  CanonicalRecord r;
+  ASSERT_TRUE(c.Canonicalize(RecordJson(1, "b3:0", R"({"caf\u00e9":"\u00e9t\u00e9"})"), &r).ok());
+  const std::string sealed = Seal(r);
+  const std::string_view view = sealed;
+  CanonicalRecord out;
+  out.attrs_at = 1, out.attrs_bytes = 2;
+  Status status;
+  c.VerifySealedMany(std::span(&view, 1), &out, &status, Canonicalizer::Attrs::kLocate);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(out.attrs_bytes, 0u);
+  EXPECT_EQ(out.record.attrs, r.record.attrs);
+  EXPECT_EQ(out.attrs_text(), r.record.attrs);
+  EXPECT_EQ(out.bytes, r.bytes);
 }
 
 }  // namespace
