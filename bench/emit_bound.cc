@@ -6,8 +6,11 @@
 //   OwnerIndex puts them on different threads). Records/s, ratio to the bound, 2 vs 1.
 //   Allocations and bytes per record (operator new of this process, every thread: the caller's
 //   canonicalizing, the queue, the owner's hashing and framing, the WAL), for Emit and for
-//   OfferSealed of the same records. Context switches per record (getrusage of the process):
-//   the wake-ups between producer, writer thread and io_uring that a record costs.
+//   OfferSealed of the same records, and OfferSealedMany of them 256 a call (an import: each
+//   call's last ticket waited before the next). Context switches and CPU time per record
+//   (getrusage of the process, every thread, user + system): the wake-ups between producer,
+//   writer thread and io_uring that a record costs, and a figure that a disk slower or faster
+//   from one minute to the next moves far less than records/s.
 // Run it as is (glibc malloc) and under LD_PRELOAD=libmimalloc.so.2 to compare allocators in
 // one run (make bench does both).
 //
@@ -15,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -23,6 +27,7 @@
 #include <deque>
 #include <filesystem>
 #include <new>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -75,6 +80,7 @@ struct Run {
   double per_s = 0;
   double allocs = 0, bytes = 0;  // per record
   double switches = 0;           // context switches per record, every thread of the process
+  double cpu_us = 0;             // CPU time per record (µs), every thread, user + system
 };
 
 // Context switches of the whole process so far (every thread, those ended included; the
@@ -85,6 +91,31 @@ uint64_t ContextSwitches() {
   getrusage(RUSAGE_SELF, &u);
   return static_cast<uint64_t>(u.ru_nvcsw + u.ru_nivcsw);
 }
+
+// CPU time of the whole process so far (every thread, user + system), in seconds.
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  const auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(u.ru_utime) + seconds(u.ru_stime);
+}
+
+// What a Run measures from its start: Finish gives the per-record figures of `n` records.
+struct Meter {
+  uint64_t allocs0 = g_allocs.load(), bytes0 = g_bytes.load();
+  uint64_t switches0 = ContextSwitches();
+  double cpu0 = CpuSeconds();
+  Clock::time_point start = Clock::now();
+  Run Finish(double n) const {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    return Run{n / elapsed, static_cast<double>(g_allocs.load() - allocs0) / n,
+               static_cast<double>(g_bytes.load() - bytes0) / n,
+               static_cast<double>(ContextSwitches() - switches0) / n,
+               (CpuSeconds() - cpu0) / n * 1e6};
+  }
+};
 
 void FreshDir(const std::string& dir) {
   fs::remove_all(dir);
@@ -111,9 +142,7 @@ Run Drive(ron::Engine* engine, const std::vector<std::string>& streams, uint64_t
   constexpr size_t kWindow = 4096;
   const std::string draft = ron::bench::Draft1KiB();
   std::atomic<uint64_t> failed{0};
-  const uint64_t allocs0 = g_allocs.load(), bytes0 = g_bytes.load();
-  const uint64_t switches0 = ContextSwitches();
-  const auto start = Clock::now();
+  const Meter meter;
   std::vector<std::thread> threads;
   for (size_t s = 0; s < streams.size(); ++s) {
     threads.emplace_back([&, s] {
@@ -142,13 +171,50 @@ Run Drive(ron::Engine* engine, const std::vector<std::string>& streams, uint64_t
     });
   }
   for (auto& t : threads) t.join();
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  const double n = static_cast<double>(records * streams.size());
+  const Run run = meter.Finish(static_cast<double>(records * streams.size()));
   if (failed > 0) std::fprintf(stderr, "emit_bound: %llu records failed\n",
                                static_cast<unsigned long long>(failed.load()));
-  return Run{n / elapsed, static_cast<double>(g_allocs.load() - allocs0) / n,
-             static_cast<double>(g_bytes.load() - bytes0) / n,
-             static_cast<double>(ContextSwitches() - switches0) / n};
+  return run;
+}
+
+// An import on the calling thread: OfferSealedMany of 256 records a call, the call's last
+// ticket waited before the next (every ticket checked), as `ronctl audit append --sealed` and
+// bench/peers' bulk rows do.
+Run DriveMany(ron::Engine* engine, const std::vector<std::string>& sealed) {
+  constexpr size_t kBatch = 256;
+  const std::vector<std::string_view> views(sealed.begin(), sealed.end());
+  uint64_t failed = 0;
+  const Meter meter;
+  std::vector<ron::Result<ron::Ticket>> results;
+  for (size_t at = 0; at < views.size();) {
+    results.clear();
+    const size_t n = std::min(kBatch, views.size() - at);
+    const size_t taken = engine->OfferSealedMany(std::span(views).subspan(at, n), &results);
+    for (auto it = results.rbegin(); it != results.rend(); ++it) {  // the last queued one
+      if (it->ok()) {
+        (void)it->value().Wait(Clock::now() + std::chrono::seconds(60));
+        break;
+      }
+    }
+    size_t queued = 0;  // every queued ticket is done once the last one is (one stream)
+    for (const auto& r : results) {
+      if (!r.ok()) continue;
+      ++queued;
+      if (!r.value().Wait(Clock::now()).ok()) ++failed;
+    }
+    if (!results.empty() && !results.back().ok() && results.back().code() == ron::Code::kBusy) {
+      at += queued;  // the queue was full: the rest is offered again
+      continue;
+    }
+    failed += taken - queued;  // refused
+    at += std::max<size_t>(taken, 1);
+  }
+  const Run run = meter.Finish(static_cast<double>(views.size()));
+  if (failed > 0) {
+    std::fprintf(stderr, "emit_bound: %llu sealed records failed\n",
+                 static_cast<unsigned long long>(failed));
+  }
+  return run;
 }
 
 }  // namespace
@@ -189,12 +255,13 @@ int main(int argc, char** argv) {
               rec.bytes.size(), bound, sink[0] == 0x5a ? " " : "");
 
   std::printf("| path (WAL, fsync=always, %llu records per stream) | records/s | vs bound | "
-              "allocations / record | bytes / record | context switches / record |\n"
-              "| --- | --- | --- | --- | --- | --- |\n",
+              "allocations / record | bytes / record | context switches / record | "
+              "CPU µs / record |\n"
+              "| --- | --- | --- | --- | --- | --- | --- |\n",
               static_cast<unsigned long long>(records));
   const auto print = [&](const char* label, const Run& r, const char* extra) {
-    std::printf("| %s | %.0f | %.2fx%s | %.1f | %.0f | %.3f |\n", label, r.per_s, r.per_s / bound,
-                extra, r.allocs, r.bytes, r.switches);
+    std::printf("| %s | %.0f | %.2fx%s | %.1f | %.0f | %.3f | %.2f |\n", label, r.per_s,
+                r.per_s / bound, extra, r.allocs, r.bytes, r.switches, r.cpu_us);
     std::fflush(stdout);
   };
   FreshDir(dir);
@@ -231,6 +298,11 @@ int main(int argc, char** argv) {
     auto engine = ron::Engine::Open(WalOptions(dir, 1)).value();
     print("OfferSealed of those records, 1 stream", Drive(engine.get(), {two[0]}, records, &sealed),
           "");
+    (void)engine->Close(Clock::now() + std::chrono::seconds(60));
+    FreshDir(dir);
+    engine = ron::Engine::Open(WalOptions(dir, 1)).value();
+    print("OfferSealedMany of those records, 256 a call, 1 stream",
+          DriveMany(engine.get(), sealed[0]), "");
     (void)engine->Close(Clock::now() + std::chrono::seconds(60));
   } else {
     std::fprintf(stderr, "emit_bound: read back %zu records, not %llu\n", sealed[0].size(),
