@@ -14,7 +14,9 @@
 // Run it as is (glibc malloc) and under LD_PRELOAD=libmimalloc.so.2 to compare allocators in
 // one run (make bench does both).
 //
-// usage: emit_bound [--records N] [--dir DIR]
+// usage: emit_bound [--records N] [--dir DIR] [--fsync always|never]
+//   --fsync never: the same paths without the disk's sync, for CPU figures a slower or faster
+//   disk does not move (records/s are then not durable rates; the bound is the same).
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -123,6 +125,8 @@ void FreshDir(const std::string& dir) {
   fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
 }
 
+ron::FsyncPolicy g_fsync = ron::FsyncPolicy::kAlways;
+
 ron::EngineOptions WalOptions(const std::string& dir, uint32_t workers) {
   ron::EngineOptions o;
   o.writer_id = kWriter;
@@ -131,7 +135,7 @@ ron::EngineOptions WalOptions(const std::string& dir, uint32_t workers) {
   o.config.workers = workers;
   o.config.queue_depth = 8192;
   o.config.wal.dir = dir;
-  o.config.wal.fsync = ron::FsyncPolicy::kAlways;
+  o.config.wal.fsync = g_fsync;
   return o;
 }
 
@@ -225,6 +229,14 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--records") == 0) records = std::strtoull(argv[i + 1], nullptr, 10);
     if (std::strcmp(argv[i], "--dir") == 0) dir = argv[i + 1];
+    if (std::strcmp(argv[i], "--fsync") == 0) {
+      if (std::strcmp(argv[i + 1], "never") == 0) {
+        g_fsync = ron::FsyncPolicy::kNever;
+      } else if (std::strcmp(argv[i + 1], "always") != 0) {
+        std::fprintf(stderr, "emit_bound: --fsync takes always or never\n");
+        return 2;
+      }
+    }
   }
   const char* preload = std::getenv("LD_PRELOAD");
   std::printf("allocator: %s\n",
@@ -254,10 +266,11 @@ int main(int argc, char** argv) {
   std::printf("bound: BLAKE3 of the %zu canonical bytes, one thread: %.0f records/s%s\n\n",
               rec.bytes.size(), bound, sink[0] == 0x5a ? " " : "");
 
-  std::printf("| path (WAL, fsync=always, %llu records per stream) | records/s | vs bound | "
+  std::printf("| path (WAL, fsync=%s, %llu records per stream) | records/s | vs bound | "
               "allocations / record | bytes / record | context switches / record | "
               "CPU µs / record |\n"
               "| --- | --- | --- | --- | --- | --- | --- |\n",
+              g_fsync == ron::FsyncPolicy::kNever ? "never" : "always",
               static_cast<unsigned long long>(records));
   const auto print = [&](const char* label, const Run& r, const char* extra) {
     std::printf("| %s | %.0f | %.2fx%s | %.1f | %.0f | %.3f | %.2f |\n", label, r.per_s,
