@@ -422,9 +422,10 @@ class Engine::Impl {
     constexpr size_t kGroup = 256;
     ScratchLease lease;
     BatchScratch& scratch = lease.get();
-    Canonicalizer& canonicalizer = CallerCanonicalizer();
     size_t taken = 0;
-    results->reserve(results->size() + sealed.size());
+    if (results->capacity() < results->size() + sealed.size()) {  // geometric, for callers
+      results->reserve(std::max(2 * results->capacity(), results->size() + sealed.size()));
+    }
     // Pushes the run; false (after the Busy or Closed entry) if not all of it was queued.
     const auto flush_run = [&] {
       if (scratch.run.empty()) return true;
@@ -455,9 +456,12 @@ class Engine::Impl {
       }
       const size_t n = std::min(kGroup, sealed.size() - begin);
       scratch.Reset(n);
-      // The tasks keep the bytes; attrs are only scanned (Admit), from the bytes.
-      canonicalizer.VerifySealedMany(sealed.subspan(begin, n), scratch.records.data(),
-                                     scratch.status.data(), Canonicalizer::Attrs::kLocate);
+      // The tasks keep the bytes; attrs are only scanned (Admit), from the bytes. The
+      // canonicalizer is fetched per group: a log callback run by Admit may use an engine with
+      // other limits on this thread, which replaces the thread's canonicalizer.
+      CallerCanonicalizer().VerifySealedMany(sealed.subspan(begin, n), scratch.records.data(),
+                                             scratch.status.data(),
+                                             Canonicalizer::Attrs::kLocate);
       for (size_t i = 0; i < n; ++i) {
         SealedTask task{std::move(scratch.records[i]), nullptr};
         const Status admitted = Admit(scratch.status[i], task);

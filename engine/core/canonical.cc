@@ -125,6 +125,7 @@ Status Canonicalizer::Impl::ParseDocument(std::string_view json, dom::element* r
 
 Status Canonicalizer::Impl::Parse(std::string_view json, const Mode& mode, CanonicalRecord* out,
                                   Digest* stored_hash) {
+  out->attrs_at = out->attrs_bytes = 0;  // record.attrs holds them (a reused record may not)
   if (json.size() > kMaxInputBytes) {
     return Status(Code::kRecordTooLarge, "input longer than 65536 bytes");
   }
@@ -578,8 +579,10 @@ Status Canonicalizer::VerifySealedExceptHash(std::string_view sealed, CanonicalR
     *hash_pending = true;
     return Status::Ok();
   }
+  // Rare (non-ASCII text, ...): a copy, so that the scratch keeps its buffer and the record
+  // its own size.
   std::string& candidate = *impl_->sealed_scratch();
-  candidate.swap(out->bytes);  // Parse rewrites out->bytes
+  candidate.assign(out->bytes);  // Parse rewrites out->bytes
   RON_RETURN_IF_ERROR(impl_->Parse(candidate, {Impl::Form::kUnsealed}, out, nullptr));
   if (out->bytes != candidate) {
     return Status(Code::kSchema, "sealed record is not in canonical form");
@@ -605,6 +608,7 @@ Status Canonicalizer::PrepareDraft(std::string_view draft_json, const DraftConte
 Status Canonicalizer::CompleteDraft(const CanonicalRecord& prepared, uint64_t seq,
                                     std::string_view prev, const Limits& limits,
                                     CanonicalRecord* out) {
+  out->attrs_at = out->attrs_bytes = 0;
   if (seq == 0) return Status(Code::kSchema, "seq must be >= 1");
   if (!IsValidPrev(prev)) return Status(Code::kSchema, "prev must be b3:0 or b3:<64 hex>");
   // The prepared bytes hold ,"seq":1,"stream": once (JSON strings before it escape every

@@ -38,7 +38,8 @@ struct CanonicalRecord {
   std::string bytes;  // canonical JSON without self_hash
   Digest digest{};    // BLAKE3-256(bytes): self_hash and dedupe key
   // Where the attrs text sits in `bytes` when record.attrs was left empty (VerifySealedMany
-  // with Attrs::kLocate); 0 bytes: record.attrs holds it.
+  // with Attrs::kLocate); 0 bytes: record.attrs holds it. Every Canonicalizer call that fills
+  // a record sets them.
   uint32_t attrs_at = 0, attrs_bytes = 0;
   std::string_view attrs_text() const {
     return attrs_bytes == 0 ? std::string_view(record.attrs)
@@ -85,7 +86,8 @@ class Canonicalizer {
   // then `out` holds the record and `out->bytes` the bytes (the digest is NOT computed). False
   // means only "not known canonical" — it gives up on non-ASCII text and other rare shapes —
   // so call Canonicalize for the verdict and its error. When it returns true, Canonicalize
-  // would have accepted `bytes` and produced the same record and bytes. VerifySealed uses it.
+  // would have accepted `bytes` and produced the same record and bytes. VerifySealed walks its
+  // input the same way (in place).
   bool ReadCanonical(std::string_view bytes, CanonicalRecord* out) const;
 
   // ReadCanonical's check alone, for readers that judge a stored record by its bytes, its

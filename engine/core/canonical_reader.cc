@@ -310,6 +310,7 @@ bool Canonicalizer::ReadCanonical(std::string_view bytes, CanonicalRecord* out) 
   CanonicalReader reader(bytes, limits_);
   if (!reader.Read(&out->record)) return false;
   out->bytes.assign(bytes);
+  out->attrs_at = out->attrs_bytes = 0;
   return true;
 }
 

@@ -485,5 +485,36 @@ TEST(VerifySealedManyTest, FullPathRecordsKeepTheirAttrsUnderLocate) {
   EXPECT_EQ(out.bytes, r.bytes);
 }
 
+// A record filled under Attrs::kLocate and then reused by another call (the engine reuses
+// records as scratch) gives that call's attrs through attrs_text(), never the old place.
+TEST(VerifySealedManyTest, ReusedRecordsForgetWhereAttrsWere) {
+  Canonicalizer c;
+  CanonicalRecord sealed_form;
+  const std::string attrs = R"({"long":")" + std::string(300, 'q') + "\"}";
+  ASSERT_TRUE(c.Canonicalize(RecordJson(1, "b3:0", attrs), &sealed_form).ok());
+  const std::string sealed = Seal(sealed_form);
+  const std::string_view view = sealed;
+  const auto located = [&](CanonicalRecord* r) {
+    Status status;
+    c.VerifySealedMany(std::span(&view, 1), r, &status, Canonicalizer::Attrs::kLocate);
+    ASSERT_TRUE(status.ok()) << status.ToString();
+    ASSERT_NE(r->attrs_bytes, 0u);
+  };
+  CanonicalRecord r;
+  located(&r);
+  ASSERT_TRUE(c.Canonicalize(RecordJson(2, "b3:0", R"({"a":1})"), &r).ok());
+  EXPECT_EQ(r.attrs_text(), R"({"a":1})");
+  located(&r);
+  ASSERT_TRUE(c.ReadCanonical(sealed_form.bytes, &r));
+  EXPECT_EQ(r.attrs_text(), sealed_form.record.attrs);
+  located(&r);
+  CanonicalRecord prepared;
+  const Canonicalizer::DraftContext ctx{"w@1", "s", 1, "b3:0", 1};
+  const std::string draft = R"({"kind":"K","actor":{},"subject":{},"reason":"r","attrs":{"b":2}})";
+  ASSERT_TRUE(c.PrepareDraft(draft, ctx, &prepared).ok());
+  ASSERT_TRUE(Canonicalizer::CompleteDraft(prepared, 1, "b3:0", c.limits(), &r).ok());
+  EXPECT_EQ(r.attrs_text(), R"({"b":2})");
+}
+
 }  // namespace
 }  // namespace ron
