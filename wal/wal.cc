@@ -581,7 +581,13 @@ Status Wal::CommitStreams(bool force_sync) {
     }
   }
   io_->Execute(ops, results);
-  if (one_sync) SyncFileSystems(ops, chunk_ends, results);
+  last_fsync_seconds_ = io_->last_fsync_seconds();
+  if (one_sync) {
+    const auto syncfs_started = std::chrono::steady_clock::now();
+    SyncFileSystems(ops, chunk_ends, results);
+    last_fsync_seconds_ +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - syncfs_started).count();
+  }
   if (sync) {  // kBuffered: write + fdatasync; kDirect: the RWF_DSYNC writes
     fsync_histogram_.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());

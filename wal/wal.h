@@ -241,7 +241,9 @@ class Wal {
   const WalCounters& counters() const { return counters_; }
   std::string_view backend_name() const { return io_->name(); }
   const std::string& backend_note() const { return backend_note_; }
-  double last_fsync_seconds() const { return io_->last_fsync_seconds(); }
+  // The sync part of the last commit: its fdatasyncs (or RWF_DSYNC writes), and its syncfs
+  // calls when the commit synced its files together.
+  double last_fsync_seconds() const { return last_fsync_seconds_; }
   const LatencyHistogram& fsync_histogram() const { return fsync_histogram_; }
   std::vector<const StreamWal*> streams() const;
   // The streams whose head or state may have moved since the last call (records staged or
@@ -303,6 +305,7 @@ class Wal {
   std::map<const StreamWal*, StreamReport> reports_;
   WalCounters counters_;
   LatencyHistogram fsync_histogram_;
+  double last_fsync_seconds_ = 0;
   struct FreeDeleter {
     void operator()(char* p) const { free(p); }
   };

@@ -786,6 +786,10 @@ TEST_P(WalTest, ManyFilesInOneCommitAreSyncedTogether) {
       auto [failed, syncs] = commit_all(0, 0);
       EXPECT_EQ(failed, 0);
       EXPECT_EQ(syncs, together ? 1u : uint64_t{kStreams}) << "min_files " << min_files;
+      // The sync the commit waited for is reported, syncfs included.
+      if (buffered) {
+        EXPECT_GT(wal->last_fsync_seconds(), 0.0) << "min_files " << min_files;
+      }
       // The syncfs fails, every file's own fdatasync succeeds: nothing fails (the error was
       // someone else's). Without syncfs, the first fdatasync fails: its stream.
       std::tie(failed, syncs) = commit_all(1, 0);
