@@ -65,9 +65,13 @@ bench-rig:
 	@bash tools/deps.sh bench
 	+@$(SUBMAKE) bench-rig-run
 
+# UBSan's vptr check is left out: it probes the memory it inspects through a pipe, which a
+# process at its descriptor limit cannot create (tests/tools/chaos_rig_test.cc runs the rig
+# under ulimit -n 24 on purpose), so there it reports valid objects as "invalid vptr" (clang
+# 14). ASan still checks every access to freed or foreign memory.
 asan: deps
 	+@$(SUBMAKE) test-run BUILD=build/asan CXX=clang++ CC=clang \
-	  SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+	  SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=all -fno-omit-frame-pointer"
 
 tsan: deps
 	+@$(SUBMAKE) test-run BUILD=build/tsan CXX=clang++ CC=clang \
