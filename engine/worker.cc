@@ -197,16 +197,25 @@ std::atomic<uint64_t>* Worker::CounterFor(const Record& r) {
   return counter;
 }
 
-SinkStream* Worker::LastStreamIf(const std::string& writer, const std::string& stream) const {
-  return last_.sink_stream != nullptr && last_.stream == stream && last_.writer_id == writer
-             ? last_.sink_stream
-             : nullptr;
-}
-
-void Worker::Remember(const std::string& writer, const std::string& stream, SinkStream* s) {
+Result<SinkStream*> Worker::StreamFor(const std::string& writer, const std::string& stream,
+                                      uint64_t seq) {
+  if (last_.sink_stream != nullptr && last_.stream == stream && last_.writer_id == writer) {
+    return last_.sink_stream;
+  }
+  if (!sink_->Holds(writer, stream)) {
+    // Only a genesis record can start a stream: anything else is a gap, answered without
+    // creating the stream (no directory, no preallocated segment, no RAM entry).
+    if (seq > 1) {
+      return Status(Code::kSeqGap, "seq " + std::to_string(seq) + " after head 0 (no such stream)");
+    }
+    RON_RETURN_IF_ERROR(RoomForNewStream());
+  }
+  auto got = sink_->GetStream(writer, stream);
+  if (!got.ok()) return got.status();
   last_.writer_id = writer;
   last_.stream = stream;
-  last_.sink_stream = s;
+  last_.sink_stream = got.value();
+  return got.value();
 }
 
 void Worker::RefuseWhileSuspended(std::vector<Task>* batch) {
@@ -325,17 +334,9 @@ Status Worker::RoomForNewStream() const {
 }
 
 void Worker::HandleEmit(EmitTask* task, std::vector<Staged>* staged) {
-  const std::string& writer = ctx_.writer_id;
-  SinkStream* s = LastStreamIf(writer, task->stream);
-  if (s == nullptr) {
-    if (!sink_->Holds(writer, task->stream)) {
-      if (const Status room = RoomForNewStream(); !room.ok()) return Reject(task->ticket, room);
-    }
-    auto got = sink_->GetStream(writer, task->stream);
-    if (!got.ok()) return Reject(task->ticket, got.status());
-    s = got.value();
-    Remember(writer, task->stream, s);
-  }
+  auto got = StreamFor(ctx_.writer_id, task->stream, /*seq=*/0);
+  if (!got.ok()) return Reject(task->ticket, got.status());
+  SinkStream* s = got.value();
   Status st = Prepare(task);
   if (st.ok()) {
     char head[kHashTextBytes];
@@ -354,22 +355,9 @@ void Worker::HandleEmit(EmitTask* task, std::vector<Staged>* staged) {
 
 void Worker::HandleSealed(SealedTask* task, std::vector<Staged>* staged) {
   const Record& r = task->record.record;
-  SinkStream* s = LastStreamIf(r.writer_id, r.stream);
-  if (s == nullptr) {
-    if (!sink_->Holds(r.writer_id, r.stream)) {
-      // Only a genesis record can start a stream: anything else is a gap, answered without
-      // creating the stream (no directory, no preallocated segment, no RAM entry).
-      if (r.seq != 1) {
-        return Reject(task->ticket, Status(Code::kSeqGap, "seq " + std::to_string(r.seq) +
-                                                              " after head 0 (no such stream)"));
-      }
-      if (const Status room = RoomForNewStream(); !room.ok()) return Reject(task->ticket, room);
-    }
-    auto got = sink_->GetStream(r.writer_id, r.stream);
-    if (!got.ok()) return Reject(task->ticket, got.status());
-    s = got.value();
-    Remember(r.writer_id, r.stream, s);
-  }
+  auto got = StreamFor(r.writer_id, r.stream, r.seq);
+  if (!got.ok()) return Reject(task->ticket, got.status());
+  SinkStream* s = got.value();
   if (s->state() == StreamState::kFrozen) return Reject(task->ticket, s->failure());
   const uint64_t head = s->head_seq();
   if (r.seq == head + 1) {

@@ -86,10 +86,10 @@ class Worker {
   Status RoomForNewStream() const;
   void Reject(const std::shared_ptr<TicketState>& ticket, const Status& status);
   std::atomic<uint64_t>* CounterFor(const Record& r);
-  // The sink's stream `writer`/`stream` when it is the one the previous record of this batch
-  // went to (LastStream), else nullptr; Remember makes `s` that one.
-  SinkStream* LastStreamIf(const std::string& writer, const std::string& stream) const;
-  void Remember(const std::string& writer, const std::string& stream, SinkStream* s);
+  // The sink's stream `writer`/`stream` (last_ when the previous record of this batch went
+  // there), opened if this worker has room for it. `seq`: a sealed record's (only seq 1 may
+  // start a stream: else SeqGap); 0 for a draft.
+  Result<SinkStream*> StreamFor(const std::string& writer, const std::string& stream, uint64_t seq);
   void PublishHeads();
   void SnapshotWal();
   // The disk-space policy (WAL sinks): warn below wal.space_left; on a full disk suspend this
