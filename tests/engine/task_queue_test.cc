@@ -98,5 +98,36 @@ TEST_F(TaskQueueTest, ReleaseParkedFreesTheAnsweredTasksAndKeepsTheQueuedOnes) {
   EXPECT_EQ(Pop(5), (std::vector<std::string>{"c"}));
 }
 
+// Per-stream counts follow the tasks out, whether a batch takes every queued task or part of
+// them, with runs of one stream and streams interleaved: a stream at its bound has room again
+// exactly when its tasks leave.
+TEST_F(TaskQueueTest, PerStreamCountsFollowEveryBatchOut) {
+  const std::map<std::string, uint32_t, std::less<>> bounds{{"s", 3}};
+  TaskQueue queue(64, &bounds, false);
+  const auto depths = [&] {
+    std::vector<std::pair<std::string, uint64_t>> d;
+    queue.StreamDepths(&d);
+    return std::map<std::string, uint64_t>(d.begin(), d.end());
+  };
+  for (const char* n : {"s", "s", "t", "s", "t", "t"}) {
+    ASSERT_EQ(queue.TryPush(Named(n)), PushResult::kQueued) << n;
+  }
+  EXPECT_EQ(queue.TryPush(Named("s")), PushResult::kFull);  // s holds its 3
+  bool stopping = false;
+  Deadline deadline;
+  const Clock::time_point wake = Clock::now();
+  std::vector<Task> batch;
+  queue.PopBatch(4, &wake, &batch, &stopping, &deadline);  // s s t s: part of the queue
+  EXPECT_EQ(Names(batch), (std::vector<std::string>{"s", "s", "t", "s"}));
+  EXPECT_EQ(depths(), (std::map<std::string, uint64_t>{{"s", 0}, {"t", 2}}));
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(queue.TryPush(Named("s")), PushResult::kQueued);
+  EXPECT_EQ(queue.TryPush(Named("s")), PushResult::kFull);
+  queue.PopBatch(100, &wake, &batch, &stopping, &deadline);  // t t s s s: all of it
+  EXPECT_EQ(Names(batch), (std::vector<std::string>{"t", "t", "s", "s", "s"}));
+  EXPECT_EQ(depths(), (std::map<std::string, uint64_t>{{"s", 0}, {"t", 0}}));
+  EXPECT_EQ(queue.depth(), 0u);
+  EXPECT_EQ(queue.TryPush(Named("s")), PushResult::kQueued);
+}
+
 }  // namespace
 }  // namespace ron

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
+#include <vector>
 
 #include "tests/test_util.h"
 
@@ -514,6 +516,53 @@ TEST(VerifySealedManyTest, ReusedRecordsForgetWhereAttrsWere) {
   ASSERT_TRUE(c.PrepareDraft(draft, ctx, &prepared).ok());
   ASSERT_TRUE(Canonicalizer::CompleteDraft(prepared, 1, "b3:0", c.limits(), &r).ok());
   EXPECT_EQ(r.attrs_text(), R"({"b":2})");
+}
+
+// AppendJsonString skips clean bytes sixteen and eight at a time: every byte that needs an
+// escape is found wherever it sits against those steps (and UTF-8 bytes pass unescaped),
+// against a byte-at-a-time rendering of RFC 8259's rules.
+TEST(AppendJsonStringTest, EscapesEveryByteWhereverItSits) {
+  const auto reference = [](std::string_view s) {
+    std::string out = "\"";
+    for (const char ch : s) {
+      const auto c = static_cast<unsigned char>(ch);
+      const char* named = c == '"'    ? "\\\""
+                          : c == '\\' ? "\\\\"
+                          : c == 0x08 ? "\\b"
+                          : c == 0x09 ? "\\t"
+                          : c == 0x0A ? "\\n"
+                          : c == 0x0C ? "\\f"
+                          : c == 0x0D ? "\\r"
+                                      : nullptr;
+      if (named != nullptr) {
+        out += named;
+      } else if (c < 0x20) {
+        char esc[7];
+        std::snprintf(esc, sizeof(esc), "\\u%04x", c);
+        out += esc;
+      } else {
+        out += ch;
+      }
+    }
+    return out + "\"";
+  };
+  int checked = 0;
+  const std::vector<unsigned char> specials = {0x00, 0x01, 0x08, 0x0A, 0x1F, 0x20,
+                                               0x22, 0x5C, 0x7F, 0x80, 0xC3, 0xFF};
+  for (const unsigned char special : specials) {
+    for (size_t len = 1; len <= 40; ++len) {
+      for (size_t at = 0; at < len; ++at) {
+        std::string s(len, 'a');
+        s[at] = static_cast<char>(special);
+        if (at + 17 < len) s[at + 17] = '"';  // a second one, a step further
+        std::string got;
+        AppendJsonString(s, &got);
+        ASSERT_EQ(got, reference(s)) << "byte " << int{special} << " at " << at << " of " << len;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_EQ(checked, 12 * 820);
 }
 
 }  // namespace
