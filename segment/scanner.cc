@@ -74,9 +74,9 @@ std::string_view ScanOutcomeName(ScanOutcome outcome) {
   return "unknown";
 }
 
-ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
-                       const std::function<void(const FrameView&)>& on_frame) {
-  ScanResult result;
+bool ScanHeader(std::string_view file, const ScanOptions& options, ScanResult* out) {
+  ScanResult& result = *out;
+  result = ScanResult();
   const HeaderStatus header_status = DecodeHeader(file, &result.header);
   if (header_status != HeaderStatus::kOk) {
     // A segment's header block is written and synced before any frame (and a prepared file is
@@ -89,16 +89,16 @@ ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
     if (options.newest && unwritten) {
       result.outcome = ScanOutcome::kTornTail;
       result.detail = "segment header never completed";
-      return result;
+      return false;
     }
     result.outcome = ScanOutcome::kBadHeader;
     result.detail = header_status == HeaderStatus::kBadMagic ? "bad magic" : "bad header fields";
-    return result;
+    return false;
   }
   if (result.header.segment_no != options.expected_segment_no) {
     result.outcome = ScanOutcome::kBadHeader;
     result.detail = "header names segment " + std::to_string(result.header.segment_no);
-    return result;
+    return false;
   }
   if (options.expected_first_seq != 0 && result.header.first_seq != options.expected_first_seq) {
     // Records are missing before this segment (a deleted segment, or a chain not from seq 1).
@@ -106,11 +106,24 @@ ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
     result.bad_offset = 0;
     result.detail = "segment starts at seq " + std::to_string(result.header.first_seq) + " where " +
                     std::to_string(options.expected_first_seq) + " was expected";
-    return result;
+    return false;
   }
-  uint64_t expected_seq = result.header.first_seq;
-  uint64_t offset = kHeaderBytes;
-  result.valid_end = offset;
+  result.valid_end = kHeaderBytes;
+  return true;
+}
+
+ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
+                       const std::function<void(const FrameView&)>& on_frame) {
+  ScanResult result;
+  if (!ScanHeader(file, options, &result)) return result;
+  return ScanSegmentFrom(file, options, std::move(result), on_frame);
+}
+
+ScanResult ScanSegmentFrom(std::string_view file, const ScanOptions& options, ScanResult resume,
+                           const std::function<void(const FrameView&)>& on_frame) {
+  ScanResult result = std::move(resume);
+  uint64_t expected_seq = result.header.first_seq + result.frames;
+  uint64_t offset = result.valid_end;
   for (;;) {
     FrameView frame;
     const FrameStatus status = DecodeFrame(file, offset, options.max_record_bytes, &frame);
@@ -123,12 +136,8 @@ ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
         return result;
       }
       on_frame(frame);
-      ++result.frames;
-      result.last_seq = frame.seq;
-      result.last_hash = frame.self_hash;
+      offset = CountFrame(frame, &result);
       ++expected_seq;
-      offset += frame.size;
-      result.valid_end = offset;
       continue;
     }
     if (status == FrameStatus::kPadding) {
@@ -179,8 +188,15 @@ ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
     }
     return result;
   }
-  if (offset >= file.size() && result.outcome == ScanOutcome::kCleanEnd)
-    result.valid_end = file.size();
+  FinishScan(options, file.size(), offset, &result);
+  return result;
+}
+
+void FinishScan(const ScanOptions& options, uint64_t file_size, uint64_t offset, ScanResult* out) {
+  ScanResult& result = *out;
+  if (offset >= file_size && result.outcome == ScanOutcome::kCleanEnd) {
+    result.valid_end = file_size;
+  }
   const bool sealed = result.header.count != 0;
   if (sealed && result.header.count != result.frames) {
     result.outcome = ScanOutcome::kBadHeader;
@@ -190,7 +206,6 @@ ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
     result.outcome = ScanOutcome::kBadHeader;
     result.detail = "an older segment was never sealed";
   }
-  return result;
 }
 
 }  // namespace ron::segment

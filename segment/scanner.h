@@ -95,6 +95,31 @@ struct ScanResult {
 ScanResult ScanSegment(std::string_view file, const ScanOptions& options,
                        const std::function<void(const FrameView&)>& on_frame);
 
+// ScanSegment in pieces, for a reader that walks a segment through a window of it
+// (wal/windowed_scan.h) and hands the whole file over only where the window cannot decide:
+// ScanSegment(file) == ScanHeader, then ScanSegmentFrom(file) at valid_end, in every outcome.
+//
+// The header checks. False: the scan ends here with *out's outcome. A header that does not
+// decode needs the whole file (whether anything follows it decides the row); a decoded one
+// needs only its kHeaderBytes. True: *out holds the header and valid_end = kHeaderBytes.
+bool ScanHeader(std::string_view file, const ScanOptions& options, ScanResult* out);
+// Goes on with a scan whose header and first `resume.frames` frames were read (and delivered)
+// already, from the frame at resume.valid_end. `file` is the whole segment.
+ScanResult ScanSegmentFrom(std::string_view file, const ScanOptions& options, ScanResult resume,
+                           const std::function<void(const FrameView&)>& on_frame);
+// Counts a valid frame (in order: its seq continues the last) into *result and moves
+// valid_end past it; returns the offset of the next frame.
+inline uint64_t CountFrame(const FrameView& frame, ScanResult* result) {
+  ++result->frames;
+  result->last_seq = frame.seq;
+  result->last_hash = frame.self_hash;
+  result->valid_end = frame.offset + frame.size;
+  return result->valid_end;
+}
+// The checks at the end of a segment whose frames ran to `offset` without a problem (or
+// ended in zeros, outcome kZeroFilledTail): the sealed count, an older segment never sealed.
+void FinishScan(const ScanOptions& options, uint64_t file_size, uint64_t offset, ScanResult* out);
+
 }  // namespace ron::segment
 
 #endif  // SEGMENT_SCANNER_H_

@@ -67,10 +67,12 @@ Status CheckRegular(int fd, const std::string& path, struct stat* st) {
 }
 
 // Reads up to `size` bytes from offset 0; *done is how many arrived (less at end of file).
-Status PreadAll(int fd, char* out, size_t size, const std::string& path, size_t* done) {
+// Reads `size` bytes of fd from `offset` into `out`; *done < size only at the end of the file.
+Status PreadAll(int fd, char* out, size_t size, const std::string& path, size_t* done,
+                uint64_t offset = 0) {
   *done = 0;
   while (*done < size) {
-    const ssize_t n = pread(fd, out + *done, size - *done, static_cast<off_t>(*done));
+    const ssize_t n = pread(fd, out + *done, size - *done, static_cast<off_t>(offset + *done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Errno("cannot read", path);
     if (n == 0) break;
@@ -324,6 +326,24 @@ void FileContents::Release() {
   }
   buf_ = nullptr;
   capacity_ = 0;
+}
+
+Status FileWindow::Slide(int fd, uint64_t offset, uint64_t file_size, const std::string& path) {
+  size_t keep = 0;
+  if (offset >= base_ && offset < base_ + size_) {
+    keep = static_cast<size_t>(base_ + size_ - offset);
+    std::memmove(buf_.get(), buf_.get() + (offset - base_), keep);
+  }
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(capacity_, file_size - offset));
+  base_ = offset;
+  size_ = keep;
+  cut_ = false;
+  if (want <= keep) return Status::Ok();
+  size_t done = 0;
+  const Status read = PreadAll(fd, buf_.get() + keep, want - keep, path, &done, offset + keep);
+  size_ = keep + done;
+  cut_ = size_ < want;
+  return read;
 }
 
 Status FileContents::Read(int fd, uint64_t size, const std::string& path) {

@@ -79,6 +79,36 @@ enum class Replace { kAllow, kNever };
 Status WriteFileAtomic(const std::string& path, std::string_view bytes,
                        Replace replace = Replace::kAllow);
 
+// A window onto a file: bytes [base(), base() + bytes().size()) of it, read with pread into one
+// buffer of a fixed capacity, allocated once. A reader that walks a file through it keeps the
+// bytes it works on in the CPU's caches (a whole 128 MiB segment read first and walked after
+// went to memory and back) and its memory bounded. Thread-compatible.
+class FileWindow {
+ public:
+  explicit FileWindow(size_t capacity) : buf_(new char[capacity]), capacity_(capacity) {}
+  FileWindow(const FileWindow&) = delete;
+  FileWindow& operator=(const FileWindow&) = delete;
+
+  // Makes the window start at `offset` and hold min(capacity, file_size - offset) bytes of fd
+  // (fewer if the file ends sooner: it shrank since it was measured). What the window held
+  // from `offset` on is kept, not read again. REQUIRES: offset <= file_size.
+  Status Slide(int fd, uint64_t offset, uint64_t file_size, const std::string& path);
+  std::string_view bytes() const { return {buf_.get(), size_}; }
+  uint64_t base() const { return base_; }
+  size_t capacity() const { return capacity_; }
+  // True if the last Slide found the file shorter than `file_size`.
+  bool cut() const { return cut_; }
+  // Forgets what the window holds (before a walk of another file).
+  void Clear() { base_ = size_ = 0; }
+
+ private:
+  std::unique_ptr<char[]> buf_;
+  const size_t capacity_;
+  uint64_t base_ = 0;
+  size_t size_ = 0;
+  bool cut_ = false;
+};
+
 // The bytes of a whole file, read with pread into a buffer reused across files. A file that
 // shrinks while it is read (a writer trimming its preallocated segment) yields the bytes that
 // were there; unlike a mapping of the file, it can never fault. A buffer of 2 MiB or more is

@@ -14,6 +14,7 @@
 #include "engine/core/hash.h"
 #include "engine/core/verify.h"
 #include "wal/files.h"
+#include "wal/windowed_scan.h"
 #include "engine/core/limits.h"
 
 namespace ron::wal {
@@ -126,14 +127,21 @@ Code CodeOfScan(segment::ScanOutcome outcome) {
 }
 
 thread_local FileContents* tls_read_buffer = nullptr;
+thread_local FileWindow* tls_read_window = nullptr;
 
 }  // namespace
 
-ReadBufferScope::ReadBufferScope() : buffer_(std::make_unique<FileContents>()) {
+ReadBufferScope::ReadBufferScope()
+    : buffer_(std::make_unique<FileContents>()),
+      window_(std::make_unique<FileWindow>(limits::kReadWindowBytes)) {
   tls_read_buffer = buffer_.get();
+  tls_read_window = window_.get();
 }
 
-ReadBufferScope::~ReadBufferScope() { tls_read_buffer = nullptr; }
+ReadBufferScope::~ReadBufferScope() {
+  tls_read_buffer = nullptr;
+  tls_read_window = nullptr;
+}
 
 bool ReadSegmentHeader(const std::string& path, segment::SegmentHeader* header) {
   int fd = -1;
@@ -221,8 +229,15 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
                                ? numbers.size()
                                : (numbers.size() >= 2 ? numbers.size() - 2 : 0);
   RecordChecker checker(limits, writer_id, stream);
-  FileContents own;  // unless a ReadBufferScope lends one
+  // Segments are walked through a window (wal/windowed_scan.h); a whole file is read only
+  // where the window cannot decide. Both buffers come from a ReadBufferScope if there is one.
+  FileContents own;
   FileContents& file = tls_read_buffer != nullptr ? *tls_read_buffer : own;
+  std::unique_ptr<FileWindow> own_window;
+  if (tls_read_window == nullptr) {
+    own_window = std::make_unique<FileWindow>(limits::kReadWindowBytes);
+  }
+  FileWindow& window = tls_read_window != nullptr ? *tls_read_window : *own_window;
   bool stopped = false;
   const auto freeze = [&](Status problem, const std::string& path, uint64_t offset) {
     report->frozen = true;
@@ -310,10 +325,6 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
         size = std::min(size, segment::kMaxSegmentBytes);
         record_problem = Status::Ok();
       }
-      const Status read = file.Read(fd, size, seg.path);
-      close(fd);
-      RON_RETURN_IF_ERROR(read);
-      seg.file_bytes = file.bytes().size();
       // A good record: the new head, and the caller's.
       const auto accept = [&](const segment::FrameView& frame) {
         report->records++;
@@ -335,7 +346,7 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
         problem_offset = frame.offset;
         problem_seq = frame.seq;
       };
-      seg.scan = segment::ScanSegment(file.bytes(), options, [&](const segment::FrameView& frame) {
+      const auto on_frame = [&](const segment::FrameView& frame) {
         if (!record_problem.ok() || stopped) return;  // deliver nothing after a problem
         // Delivered by an earlier attempt (frames of one attempt are consecutive, so the
         // frames still pending in the checker are all newer than the head).
@@ -346,7 +357,16 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
         }
         checker.Add(frame);
         if (checker.full()) checker.Flush(link, accept, reject);
-      });
+      };
+      // The checker's pending frames point into the window: judged before it moves.
+      const auto before_slide = [&] {
+        if (record_problem.ok() && !stopped) checker.Flush(link, accept, reject);
+      };
+      Status read;
+      seg.scan = ScanSegmentWindowed({fd, size, seg.path, &window, &file}, options, on_frame,
+                                     before_slide, &seg.file_bytes, &read);
+      close(fd);
+      RON_RETURN_IF_ERROR(read);
       if (record_problem.ok() && !stopped) checker.Flush(link, accept, reject);
       const bool damaged = !record_problem.ok() || segment::IsCorruption(seg.scan.outcome);
       if (!damaged || stopped || !options.newest || seg.scan.header.count != 0 ||

@@ -85,11 +85,10 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
                   uint64_t lost_write_window_bytes = kLostWriteWindowBytes,
                   uint64_t from_seq = 1);
 
-// While one lives, every ScanStream on its thread reads segments into one buffer instead of a
-// fresh one per stream: a verifier that scans many streams has the kernel back (and zero) a
-// segment's worth of pages once, not once per stream (on the measured VM that first touch cost
-// a quarter of a one-thread verify). Scopes do not nest; the engine uses none, so recovery
-// keeps no buffer after it. Thread-compatible: one per thread.
+// While one lives, every ScanStream on its thread walks segments through one window (and reads
+// the rare file it needs whole into one buffer) instead of fresh ones per stream: the kernel
+// backs (and zeroes) those pages once, not once per stream. Scopes do not nest; the engine uses
+// none, so recovery keeps no buffer after it. Thread-compatible: one per thread.
 class ReadBufferScope {
  public:
   ReadBufferScope();
@@ -99,6 +98,7 @@ class ReadBufferScope {
 
  private:
   const std::unique_ptr<FileContents> buffer_;
+  const std::unique_ptr<FileWindow> window_;
 };
 
 // Every (writer_id, stream) under a WAL root, from the escaped directory names, sorted.

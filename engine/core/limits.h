@@ -48,6 +48,10 @@ inline constexpr std::chrono::milliseconds kReaderRereadDelay{20};
 // ---- Disk ----------------------------------------------------------------------------------------
 
 inline constexpr uint64_t kMiB = 1ull << 20;
+// Readers walk a segment through a window of this many bytes (wal/windowed_scan.h): small
+// enough to stay in a core's cache between the read and the walk, large enough that its
+// reads are few (128 per default segment). At least a few of the largest frames.
+inline constexpr size_t kReadWindowBytes = 1 * kMiB;
 // wal.rotate_bytes: at least kMinRotateBytes, at most kMaxSegmentBytes (a reader refuses larger
 // segment files as damage).
 inline constexpr uint64_t kMinRotateBytes = 8 * kMiB;
