@@ -363,8 +363,9 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
         if (record_problem.ok() && !stopped) checker.Flush(link, accept, reject);
       };
       Status read;
-      seg.scan = ScanSegmentWindowed({fd, size, seg.path, &window, &file}, options, on_frame,
-                                     before_slide, &seg.file_bytes, &read);
+      // A reader whose callback said stop reads no further (not the rest of the segment).
+      seg.scan = ScanSegmentWindowed({fd, size, seg.path, &window, &file, &stopped}, options,
+                                     on_frame, before_slide, &seg.file_bytes, &read);
       close(fd);
       RON_RETURN_IF_ERROR(read);
       if (record_problem.ok() && !stopped) checker.Flush(link, accept, reject);

@@ -65,6 +65,7 @@ segment::ScanResult ScanSegmentWindowed(
       on_frame(frame);
       offset = seg::CountFrame(frame, &result);
       ++expected_seq;
+      if (io.stop != nullptr && *io.stop) return result;
       continue;
     }
     if (status == seg::FrameStatus::kPadding) {

@@ -26,6 +26,10 @@ struct WindowedScanIo {
   std::string path;               // for error messages
   FileWindow* window = nullptr;   // REQUIRES: capacity >= the largest frame (a few times it)
   FileContents* whole = nullptr;  // read into when the whole file is needed
+  // When *stop turns true in on_frame (the caller has what it wants), the scan ends after that
+  // frame: the result then covers the frames delivered, and its outcome says nothing about the
+  // rest of the file, which is not read.
+  const bool* stop = nullptr;
 };
 
 // Scans the segment file `io` names, as ScanSegment would scan all of its bytes. A frame given

@@ -231,5 +231,45 @@ TEST(WindowedScanTest, FramesStayValidUntilTheWindowMoves) {
   EXPECT_GT(r.frames, 50u);
 }
 
+// A reader that has what it wants stops the scan: nothing after that frame is read (a range
+// near a segment's start costs a window, not the segment).
+TEST(WindowedScanTest, AStopEndsTheScanAfterThatFrame) {
+  TempDir dir;
+  const std::string path = dir.path() + "/wal-000001.seg";
+  std::mt19937_64 rng(11);
+  ScanOptions options;
+  options.expected_segment_no = 1;
+  options.max_record_bytes = 4096;
+  std::string file;
+  uint64_t frames_in_file = 0;
+  for (;;) {  // an intact segment many windows long
+    bool sealed = false;
+    file = RandomSegment(&rng, &sealed);
+    options.newest = !sealed;
+    const ScanResult whole = segment::ScanSegment(file, options, [](const FrameView&) {});
+    frames_in_file = whole.frames;
+    if (!segment::IsCorruption(whole.outcome) && file.size() >= 300 * 1024) break;
+  }
+  WriteFile(path, file);
+  FileWindow window(64 * 1024);
+  FileContents whole;
+  bool stop = false;
+  uint64_t delivered = 0;
+  int slides = 0;
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  uint64_t file_bytes = 0;
+  Status error;
+  const ScanResult r = ScanSegmentWindowed(
+      {fd, file.size(), path, &window, &whole, &stop}, options,
+      [&](const FrameView&) { stop = ++delivered == 10; }, [&] { ++slides; }, &file_bytes, &error);
+  close(fd);
+  ASSERT_TRUE(error.ok());
+  EXPECT_EQ(delivered, 10u);
+  EXPECT_EQ(r.frames, 10u);
+  EXPECT_GT(frames_in_file, 10u);
+  EXPECT_EQ(slides, 1);  // the first window only
+}
+
 }  // namespace
 }  // namespace ron::wal
