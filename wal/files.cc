@@ -66,8 +66,7 @@ Status CheckRegular(int fd, const std::string& path, struct stat* st) {
   return status;
 }
 
-// Reads up to `size` bytes from offset 0; *done is how many arrived (less at end of file).
-// Reads `size` bytes of fd from `offset` into `out`; *done < size only at the end of the file.
+// Reads up to `size` bytes of fd from `offset`; *done is how many arrived (less at end of file).
 Status PreadAll(int fd, char* out, size_t size, const std::string& path, size_t* done,
                 uint64_t offset = 0) {
   *done = 0;

@@ -79,7 +79,7 @@ enum class Replace { kAllow, kNever };
 Status WriteFileAtomic(const std::string& path, std::string_view bytes,
                        Replace replace = Replace::kAllow);
 
-// A window onto a file: bytes [base(), base() + bytes().size()) of it, read with pread into one
+// A window onto a file: bytes [base(), end()) of it, read with pread into one
 // buffer of a fixed capacity, allocated once. A reader that walks a file through it keeps the
 // bytes it works on in the CPU's caches (a whole 128 MiB segment read first and walked after
 // went to memory and back) and its memory bounded. Thread-compatible.
@@ -95,6 +95,7 @@ class FileWindow {
   Status Slide(int fd, uint64_t offset, uint64_t file_size, const std::string& path);
   std::string_view bytes() const { return {buf_.get(), size_}; }
   uint64_t base() const { return base_; }
+  uint64_t end() const { return base_ + size_; }  // the file offset just past the window
   size_t capacity() const { return capacity_; }
   // True if the last Slide found the file shorter than `file_size`.
   bool cut() const { return cut_; }

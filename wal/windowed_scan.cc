@@ -35,7 +35,7 @@ segment::ScanResult ScanSegmentWindowed(
   const auto slide = [&](uint64_t offset) {
     if (before_slide) before_slide();
     *error = window.Slide(io.fd, offset, size, io.path);
-    if (window.cut()) size = *file_bytes = window.base() + window.bytes().size();
+    if (window.cut()) size = *file_bytes = window.end();
     return error->ok();
   };
 
@@ -52,7 +52,7 @@ segment::ScanResult ScanSegmentWindowed(
   while (offset < size) {
     // The window holds the largest frame from here (or the rest of the file), so a frame
     // decodes exactly as in the whole file: whole, too long, or cut by the file's end.
-    if (offset + std::min(frame_max, size - offset) > window.base() + window.bytes().size()) {
+    if (offset + std::min(frame_max, size - offset) > window.end()) {
       if (!slide(offset)) return result;
       if (offset >= size) break;
     }
@@ -79,10 +79,10 @@ segment::ScanResult ScanSegmentWindowed(
       uint64_t at_zero = offset;
       bool zeros = true;
       while (zeros && at_zero < size) {
-        if (at_zero >= window.base() + window.bytes().size() && !slide(at_zero)) return result;
+        if (at_zero >= window.end() && !slide(at_zero)) return result;
         const std::string_view rest = window.bytes().substr(at_zero - window.base());
         zeros = rest.find_first_not_of('\0') == std::string_view::npos;
-        at_zero = window.base() + window.bytes().size();
+        at_zero = window.end();
         if (window.bytes().empty()) break;  // cut: nothing more to read
       }
       if (zeros) {

@@ -101,6 +101,24 @@ std::string RandomSegment(std::mt19937_64* rng, bool* sealed) {
   return bytes;
 }
 
+// A random segment that scans to its end intact (clean, or zero-filled after the last frame)
+// and is at least `min_bytes` long; options->newest is set to fit it (an unsealed one).
+std::string IntactSegment(std::mt19937_64* rng, size_t min_bytes, ScanOptions* options,
+                          uint64_t* frames) {
+  for (;;) {
+    bool sealed = false;
+    std::string file = RandomSegment(rng, &sealed);
+    options->newest = !sealed;
+    const ScanResult whole = segment::ScanSegment(file, *options, [](const FrameView&) {});
+    const bool intact = whole.outcome == segment::ScanOutcome::kCleanEnd ||
+                        whole.outcome == segment::ScanOutcome::kZeroFilledTail;
+    if (intact && file.size() >= min_bytes) {
+      *frames = whole.frames;
+      return file;
+    }
+  }
+}
+
 ScanOptions RandomOptions(std::mt19937_64* rng) {
   ScanOptions o;
   o.newest = (*rng)() % 2 == 0;
@@ -191,16 +209,8 @@ TEST(WindowedScanTest, FramesStayValidUntilTheWindowMoves) {
   ScanOptions options;
   options.expected_segment_no = 1;
   options.max_record_bytes = 4096;
-  std::string file;
-  for (;;) {  // an intact segment of some size
-    bool sealed = false;
-    file = RandomSegment(&rng, &sealed);
-    options.newest = !sealed;
-    const ScanResult whole = segment::ScanSegment(file, options, [](const FrameView&) {});
-    const bool intact = whole.outcome == segment::ScanOutcome::kCleanEnd ||
-                        whole.outcome == segment::ScanOutcome::kZeroFilledTail;
-    if (intact && file.size() >= 200 * 1024) break;
-  }
+  uint64_t frames_in_file = 0;
+  const std::string file = IntactSegment(&rng, 200 * 1024, &options, &frames_in_file);
   WriteFile(path, file);
   FileWindow window(3 * segment::FrameBytes(4096));
   FileContents whole;
@@ -240,16 +250,8 @@ TEST(WindowedScanTest, AStopEndsTheScanAfterThatFrame) {
   ScanOptions options;
   options.expected_segment_no = 1;
   options.max_record_bytes = 4096;
-  std::string file;
-  uint64_t frames_in_file = 0;
-  for (;;) {  // an intact segment many windows long
-    bool sealed = false;
-    file = RandomSegment(&rng, &sealed);
-    options.newest = !sealed;
-    const ScanResult whole = segment::ScanSegment(file, options, [](const FrameView&) {});
-    frames_in_file = whole.frames;
-    if (!segment::IsCorruption(whole.outcome) && file.size() >= 300 * 1024) break;
-  }
+  uint64_t frames_in_file = 0;  // an intact segment many windows long
+  const std::string file = IntactSegment(&rng, 300 * 1024, &options, &frames_in_file);
   WriteFile(path, file);
   FileWindow window(64 * 1024);
   FileContents whole;
