@@ -5,8 +5,8 @@
 #include <emmintrin.h>
 #endif
 
-#include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 #include <string_view>
 
@@ -95,18 +95,28 @@ static_assert(BLAKE3_BLOCK_LEN == kBlockBytes && BLAKE3_CHUNK_LEN == kChunkBytes
 
 using Cv = std::array<uint32_t, 8>;
 
+// Chaining values are eight little-endian words (a copy on little-endian machines: byte by
+// byte, StoreCv alone was 4 % of a verify's instructions).
 Cv LoadCv(const uint8_t* bytes) {
   Cv cv;
-  for (size_t i = 0; i < 8; ++i) {
-    cv[i] = uint32_t{bytes[4 * i]} | uint32_t{bytes[4 * i + 1]} << 8 |
-            uint32_t{bytes[4 * i + 2]} << 16 | uint32_t{bytes[4 * i + 3]} << 24;
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(cv.data(), bytes, sizeof(cv));
+  } else {
+    for (size_t i = 0; i < 8; ++i) {
+      cv[i] = uint32_t{bytes[4 * i]} | uint32_t{bytes[4 * i + 1]} << 8 |
+              uint32_t{bytes[4 * i + 2]} << 16 | uint32_t{bytes[4 * i + 3]} << 24;
+    }
   }
   return cv;
 }
 
 void StoreCv(const Cv& cv, uint8_t* bytes) {
-  for (size_t i = 0; i < 8; ++i) {
-    for (size_t b = 0; b < 4; ++b) bytes[4 * i + b] = static_cast<uint8_t>(cv[i] >> (8 * b));
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(bytes, cv.data(), sizeof(cv));
+  } else {
+    for (size_t i = 0; i < 8; ++i) {
+      for (size_t b = 0; b < 4; ++b) bytes[4 * i + b] = static_cast<uint8_t>(cv[i] >> (8 * b));
+    }
   }
 }
 
@@ -158,13 +168,18 @@ void Blake3Batch::Hash(const std::string_view* messages, size_t count, Digest* o
     }
   }
   // One blake3_hash_many call per (blocks, chunk_end, counter): it takes one counter and one
-  // block count for all its inputs.
-  std::sort(jobs_.begin(), jobs_.end(), [](const Job& a, const Job& b) {
-    if (a.blocks != b.blocks) return a.blocks < b.blocks;
-    if (a.chunk_end != b.chunk_end) return a.chunk_end < b.chunk_end;
-    if (a.chunk != b.chunk) return a.chunk < b.chunk;
-    return a.message < b.message;
-  });
+  // block count for all its inputs. A counting sort on that key (in message order within a
+  // key) puts each call's jobs next to each other.
+  constexpr size_t kKeys = kBlocksPerChunk * 2 * kMaxBatchedChunks;
+  const auto key = [](const Job& job) {
+    return ((job.blocks - 1) * 2 + (job.chunk_end ? 1 : 0)) * kMaxBatchedChunks + job.chunk;
+  };
+  std::array<uint32_t, kKeys + 1> next{};
+  for (const Job& job : jobs_) ++next[key(job) + 1];
+  for (size_t k = 1; k <= kKeys; ++k) next[k] += next[k - 1];
+  sorted_.resize(jobs_.size());
+  for (const Job& job : jobs_) sorted_[next[key(job)]++] = job;
+  jobs_.swap(sorted_);
   for (size_t begin = 0; begin < jobs_.size();) {
     size_t end = begin + 1;
     const Job& first = jobs_[begin];

@@ -76,6 +76,7 @@ class Blake3Batch {
     const uint8_t* input;
   };
   std::vector<Job> jobs_;
+  std::vector<Job> sorted_;  // jobs_ in blake3_hash_many calls' order
   std::vector<const uint8_t*> inputs_;
   std::vector<uint8_t> cvs_out_;
   std::vector<std::array<uint32_t, 8>> chunk_cvs_;  // per message, kMaxBatchedChunks slots

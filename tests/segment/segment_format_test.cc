@@ -1,6 +1,7 @@
 #include "segment/segment_format.h"
 
 #include <gtest/gtest.h>
+#include <xxhash.h>
 
 #include <cstring>
 
@@ -63,6 +64,25 @@ TEST(SegmentFormatTest, FrameRoundTripAndLayout) {
   EXPECT_EQ(frame.json, json);
   EXPECT_EQ(frame.self_hash, hash);
   EXPECT_EQ(frame.size, bytes.size());
+}
+
+// The frame checksum is XXH3-64 with seed 0 (docs/FORMAT.md §3) whichever SIMD code the
+// library picks for this CPU: held to the library's portable entry point at every length
+// around its short, medium and striped paths, and around the lengths of stored records.
+TEST(SegmentFormatTest, FrameChecksumIsXxh3OfTheCheckedBytes) {
+  std::string bytes(4200, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 131 + (i >> 7));
+  for (size_t size = 0; size <= bytes.size(); ++size) {
+    const std::string_view view(bytes.data(), size);
+    ASSERT_EQ(FrameChecksum(view), XXH3_64bits(view.data(), view.size())) << size;
+  }
+  std::string frame;
+  AppendFrame(3, std::string(1100, 'a'), Digest{}, &frame);
+  const size_t checked = frame.size() - kFrameChecksumBytes;
+  uint64_t stored = 0;
+  for (size_t i = 0; i < 8; ++i)
+    stored |= uint64_t{static_cast<uint8_t>(frame[checked + i])} << (8 * i);
+  EXPECT_EQ(stored, XXH3_64bits(frame.data(), checked));
 }
 
 TEST(SegmentFormatTest, FrameDamageIsClassified) {
