@@ -2,8 +2,14 @@
 // and the public Ticket built on them.
 #include "engine/engine_internal.h"
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
-#include <mutex>
+#include <climits>
+#include <ctime>
 #include <string>
 
 #include "ron_audit/engine.h"
@@ -12,41 +18,60 @@ namespace ron {
 
 // ---- Shared pieces (engine_internal.h) --------------------------------------------------------
 
+namespace {
+
+// The futex calls on a TicketState's word (private to this process).
+void FutexWait(std::atomic<uint32_t>* word, uint32_t expected, std::chrono::nanoseconds timeout) {
+  // Long deadlines sleep in steps of at most an hour (the caller loops); none is infinite.
+  const auto step = std::min<std::chrono::nanoseconds>(timeout, std::chrono::hours(1));
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(step.count() / 1000000000);
+  ts.tv_nsec = static_cast<long>(step.count() % 1000000000);
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, expected, &ts, nullptr,
+          0);
+}
+void FutexWakeAll(std::atomic<uint32_t>* word) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
+          nullptr, 0);
+}
+
+}  // namespace
+
 void TicketState::Complete(Status status, Receipt receipt, AppendOutcome outcome) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (done_) return;
-    status_ = std::move(status);
-    receipt_ = receipt;
-    outcome_ = outcome;
-    done_ = true;
-  }
-  cv_.notify_all();
+  uint32_t expected = kPending;
+  if (!state_.compare_exchange_strong(expected, kWriting, std::memory_order_acquire)) return;
+  status_ = std::move(status);
+  receipt_ = receipt;
+  outcome_ = outcome;
+  // Sequentially consistent with the waiter's increment of waiters_: either this load sees the
+  // waiter, or the waiter's futex call sees kDone and does not sleep.
+  state_.store(kDone, std::memory_order_seq_cst);
+  if (waiters_.load(std::memory_order_seq_cst) > 0) FutexWakeAll(&state_);
 }
 bool TicketState::Wait(Deadline deadline) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_until(lock, deadline, [&] { return done_; });
+  for (;;) {
+    const uint32_t seen = state_.load(std::memory_order_acquire);
+    if (seen == kDone) return true;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    waiters_.fetch_add(1, std::memory_order_seq_cst);
+    FutexWait(&state_, seen, deadline - now);  // returns at once if state_ is no longer `seen`
+    waiters_.fetch_sub(1, std::memory_order_relaxed);
+  }
 }
-bool TicketState::done() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return done_;
-}
-Result<Receipt> TicketState::result() {
-  std::lock_guard<std::mutex> lock(mu_);
+Result<Receipt> TicketState::result() const {
+  if (!done()) return Status(Code::kBusy, "not done yet");
   if (!status_.ok()) return status_;
   return receipt_;
 }
-AppendOutcome TicketState::outcome() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return outcome_;
-}
+AppendOutcome TicketState::outcome() const { return done() ? outcome_ : AppendOutcome::kAppended; }
 
 thread_local int t_in_log_callback = 0;
 
 Status FromLogCallback(const char* what) {
-  return Status(Code::kBusy,
-                std::string(what) + " from the engine's log callback would wait for the engine's "
-                                    "own threads; call it from another thread");
+  return Status(Code::kBusy, std::string(what) +
+                                 " from the engine's log callback would wait for the engine's "
+                                 "own threads; call it from another thread");
 }
 
 uint64_t NowMs() {

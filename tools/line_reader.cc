@@ -39,7 +39,11 @@ bool LineReader::Fill() {
 }
 
 bool LineReader::HasBufferedLine() const {
-  return std::memchr(buf_.data() + start_, '\n', end_ - start_) != nullptr;
+  if (lf_at_ != kNoLf) return true;
+  const void* nl = std::memchr(buf_.data() + start_, '\n', end_ - start_);
+  if (nl == nullptr) return false;
+  lf_at_ = static_cast<size_t>(static_cast<const char*>(nl) - buf_.data());
+  return true;
 }
 
 LineReader::Result LineReader::Next(std::string_view* line) {
@@ -47,7 +51,9 @@ LineReader::Result LineReader::Next(std::string_view* line) {
   for (;;) {
     char* begin = buf_.data() + start_;
     const size_t available = end_ - start_;
-    auto* nl = static_cast<char*>(std::memchr(begin, '\n', available));
+    auto* nl = lf_at_ != kNoLf ? buf_.data() + lf_at_
+                               : static_cast<char*>(std::memchr(begin, '\n', available));
+    lf_at_ = kNoLf;
     if (nl != nullptr) {
       const size_t length = static_cast<size_t>(nl - begin);
       start_ += length + 1;

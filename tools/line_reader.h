@@ -24,7 +24,8 @@ class LineReader {
   // kError: read() failed (errno is set).
   Result Next(std::string_view* line);
 
-  // True if a complete line is already buffered (Next() will not block).
+  // True if a complete line is already buffered (Next() will not block). The LF it finds is
+  // kept for Next(), so a line is searched once.
   bool HasBufferedLine() const;
 
  private:
@@ -35,6 +36,8 @@ class LineReader {
   std::vector<char> buf_;
   size_t start_ = 0;
   size_t end_ = 0;
+  static constexpr size_t kNoLf = static_cast<size_t>(-1);
+  mutable size_t lf_at_ = kNoLf;  // where HasBufferedLine found the next LF, for Next()
   bool eof_ = false;
   bool error_ = false;
 };

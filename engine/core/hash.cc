@@ -256,10 +256,30 @@ std::string ToHex(const Digest& digest) {
 
 void FormatHashText(const Digest& digest, char* out) {
   std::memcpy(out, "b3:", 3);
+#if defined(__SSE2__)
+  // 16 bytes → 32 digits a step (every record's prev is formatted once: byte by byte it was
+  // 4 % of an import's instructions). A nibble n becomes '0' + n, plus 'a' - '0' - 10 above 9.
+  const __m128i low_nibble = _mm_set1_epi8(0x0F), nine = _mm_set1_epi8(9);
+  const __m128i zero = _mm_set1_epi8('0'), letters = _mm_set1_epi8('a' - '0' - 10);
+  const auto digits = [&](__m128i nibbles) {
+    const __m128i above_nine = _mm_cmpgt_epi8(nibbles, nine);
+    return _mm_add_epi8(_mm_add_epi8(nibbles, zero), _mm_and_si128(above_nine, letters));
+  };
+  for (size_t half = 0; half < 2; ++half) {
+    const __m128i bytes =
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(digest.data() + 16 * half));
+    const __m128i high = _mm_and_si128(_mm_srli_epi16(bytes, 4), low_nibble);
+    const __m128i low = _mm_and_si128(bytes, low_nibble);
+    char* at = out + 3 + 32 * half;  // the high digit of each byte first
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(at), digits(_mm_unpacklo_epi8(high, low)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(at + 16), digits(_mm_unpackhi_epi8(high, low)));
+  }
+#else
   for (size_t i = 0; i < kDigestBytes; ++i) {
     out[3 + 2 * i] = kHexDigits[digest[i] >> 4];
     out[3 + 2 * i + 1] = kHexDigits[digest[i] & 0xF];
   }
+#endif
 }
 
 std::string HashText(const Digest& digest) {

@@ -12,7 +12,9 @@ namespace ron::tools {
 namespace {
 
 // Feeds `input` through a pipe and collects what the reader reports ("!" marks a too-long line).
-std::vector<std::string> ReadAll(const std::string& input, size_t max_line) {
+// peek: ask HasBufferedLine before each line (0, 1 or 2 times, by a fixed pattern), as ronctl's
+// append does; the lines must not change.
+std::vector<std::string> ReadAll(const std::string& input, size_t max_line, bool peek = false) {
   int fds[2];
   EXPECT_EQ(pipe(fds), 0);
   std::thread writer([&] {
@@ -27,7 +29,10 @@ std::vector<std::string> ReadAll(const std::string& input, size_t max_line) {
   });
   LineReader reader(fds[0], max_line);
   std::vector<std::string> lines;
-  for (;;) {
+  for (size_t k = 0;; ++k) {
+    if (peek) {
+      for (size_t i = 0; i < k % 3; ++i) (void)reader.HasBufferedLine();
+    }
     std::string_view line;
     const auto r = reader.Next(&line);
     if (r == LineReader::Result::kEnd || r == LineReader::Result::kError) break;
@@ -88,6 +93,25 @@ TEST(LineReaderTest, ManyLinesAcrossChunkBoundaries) {
   const auto lines = ReadAll(input, 64);
   ASSERT_EQ(lines.size(), 200000u);
   EXPECT_EQ(lines[123456], "123456");
+}
+
+// HasBufferedLine keeps the LF it found for Next: with it asked before lines, every line, empty
+// line, too-long line and unterminated last line comes out as without it.
+TEST(LineReaderTest, AskingForABufferedLineChangesNoLine) {
+  std::string input;
+  uint32_t x = 7;
+  for (int i = 0; i < 20000; ++i) {
+    x = x * 1103515245 + 12345;
+    const size_t length = (x >> 8) % 5 == 0 ? 0 : (x >> 12) % 100;  // some over max_line = 80
+    input += std::string(length, static_cast<char>('a' + i % 26)) + "\n";
+  }
+  input += "last line without LF";
+  for (const size_t max_line : {80, 4096}) {
+    const auto plain = ReadAll(input, max_line);
+    EXPECT_EQ(ReadAll(input, max_line, /*peek=*/true), plain);
+    EXPECT_EQ(plain.back(), "last line without LF");
+    EXPECT_EQ(plain.size(), 20001u);
+  }
 }
 
 }  // namespace

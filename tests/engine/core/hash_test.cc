@@ -88,6 +88,21 @@ TEST(HashTest, ParseHashTextAgreesWithADigitByDigitReading) {
   }
 }
 
+// HashText (32 digits at a time where SSE2 is there) against ToHex's byte-by-byte digits: every
+// byte value at every position of the digest.
+TEST(HashTest, HashTextWritesEveryByteAsToHexDoes) {
+  for (size_t pos = 0; pos < kDigestBytes; ++pos) {
+    for (int b = 0; b < 256; ++b) {
+      Digest d = Blake3(std::to_string(pos));
+      d[pos] = static_cast<uint8_t>(b);
+      ASSERT_EQ(HashText(d), "b3:" + ToHex(d)) << "byte " << b << " at " << pos;
+    }
+  }
+  char buf[kHashTextBytes];
+  EXPECT_EQ(HeadText(0, Digest{}, buf), kGenesisPrev);
+  EXPECT_EQ(HeadText(1, Digest{}, buf), "b3:" + std::string(64, '0'));
+}
+
 TEST(HashTest, ParseHashTextRejectsNonCanonicalForms) {
   Digest d{};
   const std::string hex(64, 'a');
