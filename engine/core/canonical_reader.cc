@@ -1,10 +1,4 @@
 // The fast path of the canonical form: Canonicalizer::ReadCanonical.
-#if defined(__x86_64__)
-#include <immintrin.h>
-#elif defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -13,6 +7,7 @@
 #include "engine/core/canonical.h"
 #include "engine/core/canonical_rules.h"
 #include "engine/core/check.h"
+#include "engine/core/text_scan.h"
 
 namespace ron {
 
@@ -34,67 +29,6 @@ int LowerHexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
-}
-
-#if defined(__x86_64__)
-// SkipPlain's long runs, 32 bytes a step, on CPUs with AVX2 (the long strings of attrs: an
-// 800-byte string is 25 steps instead of 50). Same test as the SSE2 step below.
-__attribute__((target("avx2"))) const char* SkipPlainAvx2(const char* p, const char* end) {
-  const __m256i quote = _mm256_set1_epi8('"'), backslash = _mm256_set1_epi8('\\');
-  const __m256i space = _mm256_set1_epi8(0x20);
-  while (end - p >= 32) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-    const __m256i stop = _mm256_or_si256(
-        _mm256_or_si256(_mm256_cmpeq_epi8(v, quote), _mm256_cmpeq_epi8(v, backslash)),
-        _mm256_cmpgt_epi8(space, v));
-    const auto mask = static_cast<unsigned>(_mm256_movemask_epi8(stop));
-    if (mask != 0) return p + __builtin_ctz(mask);
-    p += 32;
-  }
-  return p;
-}
-
-bool HasAvx2() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0;
-  }();
-  return has;
-}
-#endif
-
-// The first byte at or after `p` that is not a plain string byte (printable ASCII other than
-// '"' and backslash), or a position near `end` from which the caller goes byte by byte.
-const char* SkipPlain(const char* p, const char* end) {
-#if defined(__SSE2__)
-  // Sixteen bytes a step: a signed compare with 0x20 catches both the C0 controls and the
-  // bytes >= 0x80 (negative as signed).
-  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
-  const __m128i space = _mm_set1_epi8(0x20);
-  for (bool first = true; end - p >= 16; first = false) {
-#if defined(__x86_64__)
-    if (!first && end - p >= 32 && HasAvx2()) {  // a long string: the wider steps
-      p = SkipPlainAvx2(p, end);
-      if (end - p < 16) break;
-    }
-#endif
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const __m128i stop =
-        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                     _mm_cmplt_epi8(v, space));
-    const int mask = _mm_movemask_epi8(stop);
-    if (mask != 0) return p + __builtin_ctz(static_cast<unsigned>(mask));
-    p += 16;
-  }
-#endif
-  constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  while (end - p >= 8) {  // eight bytes at a time
-    uint64_t word;
-    std::memcpy(&word, p, 8);
-    if (NeedsEscape(word) || (word & kHigh) != 0) return p;
-    p += 8;
-  }
-  return p;
 }
 
 class CanonicalReader {
@@ -199,15 +133,11 @@ class CanonicalReader {
     const char* start = ++p_;
     *escaped = false;
     for (;;) {
-      p_ = SkipPlain(p_, end_);
+      p_ = FindEscapeOrNonAscii(p_, end_);
       if (p_ >= end_) return false;
-      const auto c = static_cast<unsigned char>(*p_);
+      const char c = *p_;
       if (c == '"') break;
-      if (c < 0x20 || c >= 0x80) return false;  // unescaped control, or non-ASCII: full path
-      if (c != '\\') {
-        ++p_;
-        continue;
-      }
+      if (c != '\\') return false;  // unescaped control, or non-ASCII: full path
       if (end_ - p_ < 2) return false;
       const char e = p_[1];
       *escaped = true;

@@ -85,19 +85,6 @@ inline void AppendInt(int64_t value, std::string* out) {
   out->append(buf, static_cast<size_t>(result.ptr - buf));
 }
 
-// True if any byte of `word` is below 0x20, '"' or '\\' (the bytes a JSON string must escape).
-// SWAR: eight bytes per step with the "has zero byte" / "has byte less than" bit tricks.
-inline bool NeedsEscape(uint64_t word) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  const uint64_t below_space = (word - kOnes * 0x20) & ~word;
-  const uint64_t quote = word ^ (kOnes * '"');
-  const uint64_t backslash = word ^ (kOnes * '\\');
-  const uint64_t is_quote = (quote - kOnes) & ~quote;
-  const uint64_t is_backslash = (backslash - kOnes) & ~backslash;
-  return ((below_space | is_quote | is_backslash) & kHigh) != 0;
-}
-
 // The error of a document simdjson rejected, ranked as the law wants (malformed JSON, then
 // Float, then Utf8; json_errors.cc). `parser` is reused for a sanitized copy.
 Status RankRejectedJson(simdjson::dom::parser* parser, std::string_view json);

@@ -3,18 +3,14 @@
 #include <string>
 #include <string_view>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "engine/core/canonical.h"
 #include "engine/core/canonical_rules.h"
 #include "engine/core/check.h"
+#include "engine/core/text_scan.h"
 
 namespace ron {
 
 using internal::IsValidName;
-using internal::NeedsEscape;
 
 Status Limits::Validate() const {
   if (max_attrs_bytes < kMinAttrsBytes || max_attrs_bytes > kDefaultMaxAttrsBytes) {
@@ -30,26 +26,16 @@ Status Limits::Validate() const {
 
 void AppendJsonString(std::string_view s, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
+  out->reserve(out->size() + s.size() + 2);
   out->push_back('"');
-  size_t run_start = 0;
-  size_t i = 0;
-  while (i < s.size()) {
-    // Skip eight clean bytes at a time; most text has nothing to escape.
-    if (i + 8 <= s.size()) {
-      uint64_t word;
-      std::memcpy(&word, s.data() + i, 8);
-      if (!NeedsEscape(word)) {
-        i += 8;
-        continue;
-      }
-    }
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') {
-      ++i;
-      continue;
-    }
-    out->append(s.data() + run_start, i - run_start);
-    run_start = ++i;
+  const char* run = s.data();  // bytes not yet written, all of them plain
+  const char* const end = s.data() + s.size();
+  for (;;) {
+    const char* at = internal::FindEscape(run, end);
+    out->append(run, static_cast<size_t>(at - run));
+    if (at == end) break;
+    run = at + 1;
+    const auto c = static_cast<unsigned char>(*at);
     switch (c) {
       case '"':
         out->append("\\\"");
@@ -78,7 +64,6 @@ void AppendJsonString(std::string_view s, std::string* out) {
       }
     }
   }
-  out->append(s.data() + run_start, s.size() - run_start);
   out->push_back('"');
 }
 

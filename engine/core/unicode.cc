@@ -6,25 +6,12 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "engine/core/text_scan.h"
+
 namespace ron {
 
 bool IsAscii(std::string_view s) {
-  const char* p = s.data();
-  size_t n = s.size();
-  // Eight bytes at a time: any byte with its top bit set makes the word non-ASCII.
-  while (n >= 8) {
-    uint64_t word;
-    std::memcpy(&word, p, 8);
-    if (word & 0x8080808080808080ULL) return false;
-    p += 8;
-    n -= 8;
-  }
-  while (n > 0) {
-    if (static_cast<unsigned char>(*p) & 0x80) return false;
-    ++p;
-    --n;
-  }
-  return true;
+  return internal::FindNonAscii(s.data(), s.data() + s.size()) == s.data() + s.size();
 }
 
 size_t ValidUtf8SequenceLength(std::string_view s, size_t i) {
