@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "engine/core/check.h"
+#include "engine/core/cpu.h"
 
 namespace ron::segment {
 namespace {
@@ -79,13 +80,6 @@ namespace {
 // would then stall on the dirty upper register halves (a frame's self_hash copy right after
 // the checksum took 11 % of a verify).
 __attribute__((target("avx"))) void ZeroUpper() { _mm256_zeroupper(); }
-bool HasAvx() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx") != 0;
-  }();
-  return has;
-}
 #endif
 
 // XXH3-64 of a frame, with the library's choice of SIMD for this CPU (on x86-64; its plain
@@ -93,7 +87,7 @@ bool HasAvx() {
 uint64_t Xxh3(const void* data, size_t size) {
 #if defined(__x86_64__)
   const uint64_t hash = XXH3_64bits_dispatch(data, size);
-  if (HasAvx()) ZeroUpper();
+  if (internal::CpuHasAvx()) ZeroUpper();
   return hash;
 #else
   return XXH3_64bits(data, size);

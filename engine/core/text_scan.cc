@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "engine/core/cpu.h"
+
 namespace ron::internal {
 namespace {
 
@@ -79,13 +81,6 @@ __attribute__((target("avx2"))) const char* FindAvx2(const char* p, const char* 
   return m != 0 ? last + __builtin_ctz(m) : end;
 }
 
-bool HasAvx2() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0;
-  }();
-  return has;
-}
 #endif
 
 template <Kind kind>
@@ -94,7 +89,7 @@ const char* Find(const char* p, const char* end) {
   if (end - p < 16) return FindScalar<kind>(p, end);
 #if defined(__x86_64__)
   // A long run: one SSE2 step first (most strings end or escape early), then the wide steps.
-  if (end - p >= 64 && HasAvx2()) {
+  if (end - p >= 64 && CpuHasAvx2()) {
     if (const uint32_t m = Mask16<kind>(p)) return p + __builtin_ctz(m);
     return FindAvx2<kind>(p + 16, end);
   }

@@ -1,0 +1,32 @@
+#include "engine/core/cpu.h"
+
+namespace ron::internal {
+
+#if defined(__x86_64__)
+namespace {
+
+struct Features {
+  bool avx = false, avx2 = false;
+};
+
+const Features& Detected() {
+  static const Features features = [] {
+    __builtin_cpu_init();  // may run before the runtime's own initialization of the data
+    Features f;
+    f.avx = __builtin_cpu_supports("avx") != 0;
+    f.avx2 = __builtin_cpu_supports("avx2") != 0;
+    return f;
+  }();
+  return features;
+}
+
+}  // namespace
+
+bool CpuHasAvx() { return Detected().avx; }
+bool CpuHasAvx2() { return Detected().avx2; }
+#else
+bool CpuHasAvx() { return false; }
+bool CpuHasAvx2() { return false; }
+#endif
+
+}  // namespace ron::internal
