@@ -456,12 +456,13 @@ class Engine::Impl {
       }
       const size_t n = std::min(kGroup, sealed.size() - begin);
       scratch.Reset(n);
-      // The tasks keep the bytes; attrs are only scanned (Admit), from the bytes. The
+      // The tasks keep the bytes and the fields the owner reads (Attrs::kChain); attrs are
+      // only scanned (Admit), from the bytes. The
       // canonicalizer is fetched per group: a log callback run by Admit may use an engine with
       // other limits on this thread, which replaces the thread's canonicalizer.
       CallerCanonicalizer().VerifySealedMany(sealed.subspan(begin, n), scratch.records.data(),
                                              scratch.status.data(),
-                                             Canonicalizer::Attrs::kLocate);
+                                             Canonicalizer::Attrs::kChain);
       for (size_t i = 0; i < n; ++i) {
         SealedTask task{std::move(scratch.records[i]), nullptr};
         const Status admitted = Admit(scratch.status[i], task);

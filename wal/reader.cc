@@ -42,9 +42,9 @@ class RecordChecker {
   void Add(const segment::FrameView& frame) {
     Slot& slot = slots_[pending_++];
     slot.frame = frame;
-    // The walk checks the bytes without copying them or the attrs: the judgement needs only
-    // the chain fields (the hash is of frame.json itself).
-    slot.hashed = canonicalizer_.CheckCanonical(frame.json, &slot.record.record);
+    // The walk checks the bytes and keeps only the chain fields, which are all the judgement
+    // reads (the hash is of frame.json itself).
+    slot.hashed = canonicalizer_.CheckChain(frame.json, &slot.record.record);
     slot.status = Status::Ok();
     if (!slot.hashed) {
       slot.status = canonicalizer_.Canonicalize(frame.json, &slot.record);

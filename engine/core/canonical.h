@@ -76,8 +76,11 @@ class Canonicalizer {
   // Attrs::kLocate: a record read on the fast path gets no copy of its attrs text in
   // record.attrs, only its place in `bytes` (attrs_text() gives it either way): for callers
   // that look at attrs once and keep the bytes, as the engine's import path does.
+  // Attrs::kChain: as kLocate, and a record read on the fast path keeps only the fields
+  // CheckChain keeps (reason, actor and subject are left empty: the engine's writer reads
+  // none of them). A record the fast path gives up on is filled whole, as always.
   // REQUIRES: out and status hold sealed.size() elements.
-  enum class Attrs { kCopy, kLocate };
+  enum class Attrs { kCopy, kLocate, kChain };
   void VerifySealedMany(std::span<const std::string_view> sealed, CanonicalRecord* out,
                         Status* status, Attrs attrs = Attrs::kCopy);
 
@@ -92,8 +95,12 @@ class Canonicalizer {
 
   // ReadCanonical's check alone, for readers that judge a stored record by its bytes, its
   // self_hash and its chain fields: the same verdict, but `out` gets every field except
-  // `attrs` (left empty), and nothing of `bytes` is copied. The WAL reader uses it.
+  // `attrs` (left empty), and nothing of `bytes` is copied.
   bool CheckCanonical(std::string_view bytes, Record* out) const;
+  // CheckCanonical's verdict, storing only what the engine's readers and writers use: v,
+  // ts_ms, writer_id, seq, stream, kind and prev. reason, actor, subject and attrs are left
+  // empty (their text is checked all the same). The WAL reader's record check uses it.
+  bool CheckChain(std::string_view bytes, Record* out) const;
 
   // The fields the engine assigns to a draft (docs/API.md: emit fills v, seq, prev, writer_id
   // and, if absent, ts_ms).
@@ -131,8 +138,8 @@ class Canonicalizer {
   // to compute and compare; else the status is the whole verdict.
   Status VerifySealedExceptHash(std::string_view sealed, CanonicalRecord* out, Digest* stored,
                                 bool* hash_pending, Attrs attrs = Attrs::kCopy);
-  // ReadCanonical's walk of `out->bytes` in place (no copy of them); Attrs::kLocate sets
-  // out->attrs_at/attrs_bytes instead of copying the attrs text.
+  // ReadCanonical's walk of `out->bytes` in place (no copy of them); Attrs::kLocate and
+  // kChain set out->attrs_at/attrs_bytes instead of copying the attrs text.
   bool ReadCanonicalInPlace(CanonicalRecord* out, Attrs attrs) const;
 
   Limits limits_;

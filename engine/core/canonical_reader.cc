@@ -33,13 +33,19 @@ int LowerHexValue(char c) {
 
 class CanonicalReader {
  public:
-  // keep_attrs: copy the attrs text into the record (false: checked only).
-  CanonicalReader(std::string_view in, const Limits& limits, bool keep_attrs = true)
+  // What Read stores into the record; the rest is checked only.
+  enum class Keep {
+    kAll,
+    kAllButAttrs,
+    kChain,  // v, ts_ms, writer_id, seq, stream, kind, prev (what the engine's writers and
+             // readers use)
+  };
+  CanonicalReader(std::string_view in, const Limits& limits, Keep keep = Keep::kAll)
       : begin_(in.data()),
         p_(in.data()),
         end_(in.data() + in.size()),
         limits_(limits),
-        keep_attrs_(keep_attrs) {}
+        keep_(keep) {}
 
   // After a successful Read: where the attrs text sits in the input.
   size_t attrs_at() const { return attrs_at_; }
@@ -76,14 +82,14 @@ class CanonicalReader {
     if (!(Optional("\"content_id\":", &first, &r->subject.content_id) &&
           Optional("\"ledger_txid\":", &first, &r->subject.ledger_txid) &&
           Optional("\"name\":", &first, &r->subject.name) && Lit("},\"reason\":") &&
-          Text(&r->reason) && IsValidReason(r->reason) && Lit(",\"attrs\":"))) {
+          Field(&r->reason) && IsValidReason(field_) && Lit(",\"attrs\":"))) {
       return false;
     }
     const char* attrs = p_;
     if (!Object(1) || static_cast<size_t>(p_ - attrs) > limits_.max_attrs_bytes) return false;
     attrs_at_ = static_cast<size_t>(attrs - begin_);
     attrs_bytes_ = static_cast<size_t>(p_ - attrs);
-    if (keep_attrs_) {
+    if (keep_ == Keep::kAll) {
       r->attrs.assign(attrs, attrs_bytes_);
     } else {
       r->attrs.clear();
@@ -169,6 +175,31 @@ class CanonicalReader {
       out->assign(raw);
       return true;
     }
+    Decode(raw, out);
+    return true;
+  }
+
+  // A string field that a chain check does not read: decoded into `out` unless keep_ is
+  // kChain; its decoded text is in field_ either way (a view of the input when unescaped).
+  bool Field(std::string* out) {
+    if (keep_ != Keep::kChain) {
+      if (!Text(out)) return false;
+      field_ = *out;
+      return true;
+    }
+    std::string_view raw;
+    bool escaped = false;
+    if (!String(&raw, &escaped)) return false;
+    if (escaped) {
+      Decode(raw, &scratch_);
+      raw = scratch_;
+    }
+    field_ = raw;
+    return true;
+  }
+
+  // The text of a string whose escapes String checked.
+  static void Decode(std::string_view raw, std::string* out) {
     out->clear();
     for (size_t i = 0; i < raw.size(); ++i) {
       if (raw[i] != '\\') {
@@ -186,7 +217,6 @@ class CanonicalReader {
         out->push_back(e);  // " or backslash
       }
     }
-    return true;
   }
 
   // An optional actor/subject key in its sorted place; absent, it consumes nothing.
@@ -198,8 +228,13 @@ class CanonicalReader {
       p_ = save;
       return true;
     }
-    slot->emplace();
     *first = false;
+    if (keep_ == Keep::kChain) {  // actor and subject values have no rule beyond JSON's
+      std::string_view raw;
+      bool escaped = false;
+      return String(&raw, &escaped);
+    }
+    slot->emplace();
     return Text(&**slot);
   }
 
@@ -297,8 +332,10 @@ class CanonicalReader {
   const char* p_;
   const char* const end_;
   const Limits& limits_;
-  const bool keep_attrs_;
+  const Keep keep_;
   size_t attrs_at_ = 0, attrs_bytes_ = 0;
+  std::string_view field_;  // Field's text
+  std::string scratch_;     // Field's decoded text, when it had escapes
 };
 
 }  // namespace
@@ -314,9 +351,16 @@ bool Canonicalizer::ReadCanonical(std::string_view bytes, CanonicalRecord* out) 
 
 bool Canonicalizer::ReadCanonicalInPlace(CanonicalRecord* out, Attrs attrs) const {
   if (out->bytes.size() > limits_.max_record_bytes) return false;
-  CanonicalReader reader(out->bytes, limits_, /*keep_attrs=*/attrs == Attrs::kCopy);
+  CanonicalReader reader(out->bytes, limits_,
+                         attrs == Attrs::kCopy     ? CanonicalReader::Keep::kAll
+                         : attrs == Attrs::kLocate ? CanonicalReader::Keep::kAllButAttrs
+                                                   : CanonicalReader::Keep::kChain);
   if (!reader.Read(&out->record)) return false;
-  if (attrs == Attrs::kLocate) {
+  if (attrs == Attrs::kChain) {
+    out->record.reason.clear();
+    out->record.actor.anon.reset();
+  }
+  if (attrs != Attrs::kCopy) {
     out->attrs_at = static_cast<uint32_t>(reader.attrs_at());
     out->attrs_bytes = static_cast<uint32_t>(reader.attrs_bytes());
   }
@@ -325,8 +369,17 @@ bool Canonicalizer::ReadCanonicalInPlace(CanonicalRecord* out, Attrs attrs) cons
 
 bool Canonicalizer::CheckCanonical(std::string_view bytes, Record* out) const {
   if (bytes.size() > limits_.max_record_bytes) return false;
-  CanonicalReader reader(bytes, limits_, /*keep_attrs=*/false);
+  CanonicalReader reader(bytes, limits_, CanonicalReader::Keep::kAllButAttrs);
   return reader.Read(out);
+}
+
+bool Canonicalizer::CheckChain(std::string_view bytes, Record* out) const {
+  if (bytes.size() > limits_.max_record_bytes) return false;
+  CanonicalReader reader(bytes, limits_, CanonicalReader::Keep::kChain);
+  if (!reader.Read(out)) return false;
+  out->reason.clear();
+  out->actor.anon.reset();
+  return true;
 }
 
 }  // namespace ron

@@ -328,10 +328,28 @@ bool FastPathAgrees(Canonicalizer* c, const std::string& bytes) {
   const bool check = c->CheckCanonical(bytes, &checked);
   const bool read = c->ReadCanonical(bytes, &fast);
   EXPECT_EQ(check, read) << bytes;
+  // CheckChain (the WAL reader's record check) gives the same verdict and the chain fields.
+  Record chain;
+  chain.reason = "stale";  // left from another record: must not survive
+  chain.actor.cap_id = "stale";
+  const bool chain_ok = c->CheckChain(bytes, &chain);
+  EXPECT_EQ(chain_ok, read) << bytes;
   if (check && read) {
     EXPECT_TRUE(checked.attrs.empty());
     checked.attrs = fast.record.attrs;
     EXPECT_TRUE(checked == fast.record) << bytes;
+  }
+  if (chain_ok && read) {
+    Record expected;
+    expected.v = fast.record.v;
+    expected.ts_ms = fast.record.ts_ms;
+    expected.writer_id = fast.record.writer_id;
+    expected.seq = fast.record.seq;
+    expected.stream = fast.record.stream;
+    expected.kind = fast.record.kind;
+    expected.prev = fast.record.prev;
+    expected.attrs.clear();
+    EXPECT_TRUE(chain == expected) << bytes;
   }
   if (!read) return false;
   const Status status = c->Canonicalize(bytes, &full);

@@ -446,6 +446,12 @@ TEST(VerifySealedManyTest, EachRecordGetsVerifySealedsVerdict) {
   located[3].attrs_at = 5, located[3].attrs_bytes = 3;  // stale: must not survive
   std::vector<Status> located_status(views.size());
   c.VerifySealedMany(views, located.data(), located_status.data(), Canonicalizer::Attrs::kLocate);
+  // Attrs::kChain (the engine's import path): the same again, of the record only what the
+  // engine's writer reads; reason, actor and subject left empty, also where stale ones were.
+  std::vector<CanonicalRecord> chained(views.size());
+  for (auto& r : chained) ASSERT_TRUE(c.Canonicalize(RecordJson(9, "b3:0", R"({"z":1})"), &r).ok());
+  std::vector<Status> chained_status(views.size());
+  c.VerifySealedMany(views, chained.data(), chained_status.data(), Canonicalizer::Attrs::kChain);
   for (size_t i = 0; i < views.size(); ++i) {
     CanonicalRecord one;
     const Status expected = c.VerifySealed(views[i], &one);
@@ -463,6 +469,17 @@ TEST(VerifySealedManyTest, EachRecordGetsVerifySealedsVerdict) {
       Record without_attrs = one.record;
       without_attrs.attrs.clear();
       EXPECT_EQ(located[i].record, without_attrs) << i;
+      EXPECT_EQ(chained_status[i].code(), expected.code()) << i;
+      EXPECT_EQ(chained[i].bytes, one.bytes) << i;
+      EXPECT_EQ(chained[i].digest, one.digest) << i;
+      EXPECT_EQ(chained[i].attrs_text(), one.record.attrs) << i;
+      Record chain_fields = without_attrs;
+      chain_fields.reason.clear();
+      chain_fields.actor = Actor();
+      chain_fields.subject = Subject();
+      EXPECT_EQ(chained[i].record, chain_fields) << i;
+    } else {
+      EXPECT_EQ(chained_status[i].code(), expected.code()) << i;
     }
   }
   EXPECT_EQ(status[4].code(), Code::kHashMismatch);
