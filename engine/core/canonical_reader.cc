@@ -64,13 +64,13 @@ class CanonicalReader {
     }
     bool first = true;
     if (Lit("\"anon\":")) {
+      bool anon = false;
       if (Lit("true")) {
-        r->actor.anon = true;
-      } else if (Lit("false")) {
-        r->actor.anon = false;
-      } else {
+        anon = true;
+      } else if (!Lit("false")) {
         return false;
       }
+      if (keep_ != Keep::kChain) r->actor.anon = anon;
       first = false;
     }
     if (!(Optional("\"cap_id\":", &first, &r->actor.cap_id) &&
@@ -82,7 +82,7 @@ class CanonicalReader {
     if (!(Optional("\"content_id\":", &first, &r->subject.content_id) &&
           Optional("\"ledger_txid\":", &first, &r->subject.ledger_txid) &&
           Optional("\"name\":", &first, &r->subject.name) && Lit("},\"reason\":") &&
-          Field(&r->reason) && IsValidReason(field_) && Lit(",\"attrs\":"))) {
+          Reason(&r->reason) && Lit(",\"attrs\":"))) {
       return false;
     }
     const char* attrs = p_;
@@ -179,23 +179,14 @@ class CanonicalReader {
     return true;
   }
 
-  // A string field that a chain check does not read: decoded into `out` unless keep_ is
-  // kChain; its decoded text is in field_ either way (a view of the input when unescaped).
-  bool Field(std::string* out) {
-    if (keep_ != Keep::kChain) {
-      if (!Text(out)) return false;
-      field_ = *out;
-      return true;
-    }
+  // The reason, stored unless keep_ is kChain (then left empty). Its rule allows no byte an
+  // escape stands for, so an escaped reason is refused unread.
+  bool Reason(std::string* out) {
+    if (keep_ != Keep::kChain) return Text(out) && IsValidReason(*out);
+    out->clear();
     std::string_view raw;
     bool escaped = false;
-    if (!String(&raw, &escaped)) return false;
-    if (escaped) {
-      Decode(raw, &scratch_);
-      raw = scratch_;
-    }
-    field_ = raw;
-    return true;
+    return String(&raw, &escaped) && !escaped && IsValidReason(raw);
   }
 
   // The text of a string whose escapes String checked.
@@ -334,8 +325,6 @@ class CanonicalReader {
   const Limits& limits_;
   const Keep keep_;
   size_t attrs_at_ = 0, attrs_bytes_ = 0;
-  std::string_view field_;  // Field's text
-  std::string scratch_;     // Field's decoded text, when it had escapes
 };
 
 }  // namespace
@@ -356,10 +345,6 @@ bool Canonicalizer::ReadCanonicalInPlace(CanonicalRecord* out, Attrs attrs) cons
                          : attrs == Attrs::kLocate ? CanonicalReader::Keep::kAllButAttrs
                                                    : CanonicalReader::Keep::kChain);
   if (!reader.Read(&out->record)) return false;
-  if (attrs == Attrs::kChain) {
-    out->record.reason.clear();
-    out->record.actor.anon.reset();
-  }
   if (attrs != Attrs::kCopy) {
     out->attrs_at = static_cast<uint32_t>(reader.attrs_at());
     out->attrs_bytes = static_cast<uint32_t>(reader.attrs_bytes());
@@ -376,10 +361,7 @@ bool Canonicalizer::CheckCanonical(std::string_view bytes, Record* out) const {
 bool Canonicalizer::CheckChain(std::string_view bytes, Record* out) const {
   if (bytes.size() > limits_.max_record_bytes) return false;
   CanonicalReader reader(bytes, limits_, CanonicalReader::Keep::kChain);
-  if (!reader.Read(out)) return false;
-  out->reason.clear();
-  out->actor.anon.reset();
-  return true;
+  return reader.Read(out);
 }
 
 }  // namespace ron
