@@ -129,6 +129,7 @@ class Engine::Impl {
         .log = &event_log_,
         .metrics = &metrics_,
         .suspended_workers = &suspended_workers_,
+        .live_journals = &live_journals_,
         .publish =
             [this](const std::string& writer, const std::string& stream, const StreamInfo& info) {
               std::lock_guard<std::mutex> lock(heads_mu_);
@@ -145,6 +146,15 @@ class Engine::Impl {
       if (!s.ok()) {
         (void)Close(Clock::now());
         return s;
+      }
+    }
+    // Every WAL has applied the journals of earlier runs to the streams it owns: they go.
+    if (options_.config.UsesWal()) {
+      const Status removed =
+          wal::RemoveJournalsExcept(options_.config.wal.dir, live_journals_.Paths());
+      if (!removed.ok()) {
+        (void)Close(Clock::now());
+        return removed;
       }
     }
     const Status rotated = RecordRestartRotations(Clock::now() + limits::kRestartRotationDeadline);
@@ -181,6 +191,9 @@ class Engine::Impl {
     if (o.max_streams_per_worker == 0) return bad("max_streams_per_worker must be at least 1");
     if (o.ram_records_per_stream == 0) return bad("ram_records_per_stream must be at least 1");
     if (o.wal_time_budget.count() <= 0) return bad("wal_time_budget must be positive");
+    if (o.journal_max_bytes < (1ull << 20) || o.journal_max_bytes > (1ull << 30)) {
+      return bad("journal_max_bytes must be in [1MiB, 1GiB]");
+    }
     if (o.config.UsesWal() &&
         segment::EscapePathComponent(writer_id_).size() > segment::kMaxEscapedNameBytes) {
       return bad("writer_id is longer than a directory name can be once escaped (" +
@@ -682,6 +695,7 @@ class Engine::Impl {
   std::condition_variable close_cv_;
   bool closing_ = false, close_done_ = false;
   std::atomic<int> suspended_workers_{0};
+  LiveJournals live_journals_;
   Status close_status_;
   IpPolicy ip_policy_;  // set in Start, then read-only
   mutable std::mutex heads_mu_;

@@ -68,6 +68,12 @@ Status Worker::OpenSink() {
   w.write_mode = options_.write_mode;
   w.drop_synced_pages = !options_.keep_written_pages_cached;
   w.syncfs_min_files = options_.syncfs_min_streams;
+  w.journal_min_files = options_.journal_min_streams;
+  w.journal_max_bytes = options_.journal_max_bytes;
+  LiveJournals* live = ctx_.live_journals;
+  if (live != nullptr) {
+    w.live_journal = [live](const std::string& path) { return live->Contains(path); };
+  }
   w.limits = ctx_.limits;
   w.faults = ctx_.faults;
   w.lock_dir = false;  // the engine holds the directory's lock
@@ -91,6 +97,8 @@ Status Worker::OpenSink() {
   opened_once_ = true;
   wal_sink_ = opened.value().get();
   sink_ = std::move(opened).value();
+  journal_path_ = wal_sink_->wal()->journal_path();
+  if (live != nullptr) live->Add(journal_path_);
   PublishHeads();
   SnapshotWal();
   return Status::Ok();
@@ -480,6 +488,8 @@ void Worker::TryResume() {
   wal_sink_ = nullptr;
   snapshot_wal_ = nullptr;  // the next WAL may be allocated where this one was
   sink_.reset();
+  // Its journal is the next WAL's to apply (the failed commit's records stay out of it).
+  if (ctx_.live_journals != nullptr) ctx_.live_journals->Remove(journal_path_);
   if (!OpenSink().ok()) return;  // still no room: stay suspended
   suspended_ = false;
   (*ctx_.suspended_workers)--;

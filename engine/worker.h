@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -27,6 +28,32 @@
 namespace ron {
 
 // What a worker needs of its engine, and no more. Everything outlives the worker.
+// The commit journals the writer threads' WALs write now (wal/journal.h): a WAL that opens
+// (at Start, or again after a full disk) applies every other journal it finds, never these.
+class LiveJournals {
+ public:
+  void Add(const std::string& path) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!path.empty()) paths_.insert(path);
+  }
+  void Remove(const std::string& path) {
+    std::lock_guard<std::mutex> lock(mu_);
+    paths_.erase(path);
+  }
+  bool Contains(const std::string& path) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return paths_.count(path) != 0;
+  }
+  std::set<std::string> Paths() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return paths_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::set<std::string> paths_;
+};
+
 struct WorkerContext {
   const EngineOptions* options = nullptr;  // directories already resolved
   std::string writer_id;
@@ -37,6 +64,7 @@ struct WorkerContext {
   EventLog* log = nullptr;
   EngineMetrics* metrics = nullptr;
   std::atomic<int>* suspended_workers = nullptr;  // workers whose writes a full disk suspended
+  LiveJournals* live_journals = nullptr;
   // Publishes a stream's head (Engine::State), once per batch, before its tickets complete.
   std::function<void(const std::string& writer, const std::string& stream, const StreamInfo&)>
       publish;
@@ -71,6 +99,7 @@ class Worker {
   Status close_status() const { return close_status_; }
 
  private:
+  std::string journal_path_;  // the journal of the open WAL, listed in ctx_.live_journals
   struct Staged;
 
   Status OpenSink();

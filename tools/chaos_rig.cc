@@ -18,7 +18,7 @@
 //          [--report-ms MS] [--metrics FILE] [--disk-full-action suspend|fail]
 //          [--writer-id W] [--window W] [--signer-key FILE] [--segment-fd-budget N]
 //          [--write-mode buffered|direct] [--io-backend auto|io_uring|pwritev]
-//          [--keep-written-pages 0|1] [--syncfs-min-streams N]
+//          [--keep-written-pages 0|1] [--syncfs-min-streams N] [--journal-min-streams N]
 #include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -201,6 +201,7 @@ int main(int argc, char** argv) {
     }
     options.keep_written_pages_cached = num("keep-written-pages", 0) != 0;
     options.syncfs_min_streams = static_cast<size_t>(num("syncfs-min-streams", 4));
+    options.journal_min_streams = static_cast<size_t>(num("journal-min-streams", 0));
     options.config.wal.rotate_bytes =
         static_cast<uint64_t>(num("rotate-bytes", static_cast<double>(8ull << 20)));
     options.config.wal.space_left_bytes = 1 << 20;

@@ -25,6 +25,7 @@
 #include "tools/line_reader.h"
 #include "tools/verify_report.h"
 #include "wal/files.h"
+#include "wal/journal.h"
 #include "wal/metrics.h"
 #include "wal/reader.h"
 #include "wal/wal.h"
@@ -689,8 +690,29 @@ int RunVerifyWal(const Flags& flags) {
   return kExitOk;
 }
 
+// A commit journal (wal/journal.h) that holds records means the WAL was not closed: its next
+// open applies them. Said on stderr, since segments may lack (or have torn) what only it holds.
+void NoteJournals(const std::string& dir) {
+  std::vector<std::string> paths;
+  if (!wal::ListJournals(dir, &paths).ok()) return;
+  for (const std::string& path : paths) {
+    wal::JournalContents journal;
+    const Status read = wal::ReadJournal(path, Limits().max_record_bytes, &journal);
+    if (!read.ok()) {
+      std::fprintf(stderr, "ronctl audit verify: %s\n", read.ToString().c_str());
+    } else if (!journal.frames.empty()) {
+      std::fprintf(stderr,
+                   "ronctl audit verify: commit journal %s holds %zu records: the WAL was not "
+                   "closed; its next open puts back any its segments lack (after a power loss "
+                   "a segment's tail may be missing, torn or damaged until then)\n",
+                   path.c_str(), journal.frames.size());
+    }
+  }
+}
+
 int RunVerify(const Flags& flags) {
   if (!flags.count("dir")) return UsageError("audit verify", "--dir is required");
+  NoteJournals(flags.at("dir"));
   if (flags.count("trusted-keys") && flags.count("no-signatures")) {
     return UsageError("audit verify", "--trusted-keys and --no-signatures exclude each other");
   }

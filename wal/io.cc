@@ -276,6 +276,14 @@ std::unique_ptr<IoBackend> MakeIoBackend(IoBackendKind kind, FaultInjector* faul
 }
 
 int WriteAllAndSync(int fd, std::string_view data, uint64_t offset, FaultInjector* faults) {
+  if (const int rc = WriteAll(fd, data, offset, faults); rc < 0) return rc;
+  if (faults != nullptr) {
+    if (const int e = faults->OnFsync(fd); e < 0) return e;
+  }
+  return fdatasync(fd) == 0 ? 0 : -errno;
+}
+
+int WriteAll(int fd, std::string_view data, uint64_t offset, FaultInjector* faults) {
   if (faults != nullptr) {
     if (const int e = faults->OnWrite(fd, data.size()); e < 0) return e;
   }
@@ -288,10 +296,7 @@ int WriteAllAndSync(int fd, std::string_view data, uint64_t offset, FaultInjecto
     if (n == 0) return -EIO;
     done += static_cast<size_t>(n);
   }
-  if (faults != nullptr) {
-    if (const int e = faults->OnFsync(fd); e < 0) return e;
-  }
-  return fdatasync(fd) == 0 ? 0 : -errno;
+  return 0;
 }
 
 Status IoErrorStatus(int negative_errno, std::string_view what) {

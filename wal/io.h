@@ -78,6 +78,8 @@ std::unique_ptr<IoBackend> MakeIoBackend(IoBackendKind kind, FaultInjector* faul
 // Synchronous write + fdatasync for the rare paths (segment creation, sealing, recovery),
 // honouring the fault injector like the batched path does: 0 or a negative errno.
 int WriteAllAndSync(int fd, std::string_view data, uint64_t offset, FaultInjector* faults);
+// The same without the fdatasync.
+int WriteAll(int fd, std::string_view data, uint64_t offset, FaultInjector* faults);
 
 // Converts a negative errno from a write/fsync into the stream-fatal Status (Io; ENOSPC and
 // EDQUOT are reported as disk_full).

@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +37,8 @@ Status RemovePreallocated(const std::string& dir) {
 }  // namespace
 
 Status Wal::Recover() {
+  std::map<std::pair<std::string, std::string>, JournalStream> journal;
+  RON_RETURN_IF_ERROR(ReadJournals(&journal));
   std::vector<std::pair<std::string, std::string>> found;
   RON_RETURN_IF_ERROR(ListStreams(options_.dir, &found));
   for (const auto& [writer_id, stream] : found) {
@@ -52,11 +56,19 @@ Status Wal::Recover() {
     // should be (the files may come from a direct-mode run, which a buffered run may reopen
     // after a crash). A changed frame
     // in buffered mode stays corruption (freeze), never a reason to cut acknowledged records.
-    const uint64_t window = kMaxWritesInFlight * options_.direct_batch_bytes;
-    const uint64_t torn_window = options_.write_mode == WriteMode::kDirect ? window : 0;
+    uint64_t window = kMaxWritesInFlight * options_.direct_batch_bytes;
+    uint64_t torn_window = options_.write_mode == WriteMode::kDirect ? window : 0;
+    // Frames the commit journal holds may be missing or torn anywhere in the stream's unsynced
+    // span (the segment was written without a sync; the page cache writes back in any order).
+    const auto journaled = journal.find({writer_id, stream});
+    if (journaled != journal.end()) {
+      window = std::max(window, journaled->second.window);
+      torn_window = std::max(torn_window, journaled->second.window);
+    }
     RON_RETURN_IF_ERROR(ScanStream(dir, writer_id, stream, options_.limits,
                                    VerifyLevel::kFromLastSealed, &report, nullptr, torn_window,
                                    window));
+    if (journaled != journal.end()) RON_RETURN_IF_ERROR(CheckTornTail(journaled->second, &report));
     auto s = std::make_unique<StreamWal>();
     s->writer_id_ = writer_id;
     s->stream_ = stream;
@@ -68,7 +80,8 @@ Status Wal::Recover() {
     streams_[{writer_id, stream}] = std::move(s);
   }
   ++stream_set_version_;
-  return Status::Ok();
+  RON_RETURN_IF_ERROR(ApplyJournals(&journal));
+  return StartJournal();
 }
 
 Status Wal::OpenRecoveredStream(StreamWal* s, const StreamReport& report) {

@@ -99,6 +99,9 @@ Status WalOptions::Validate() const {
   if (direct_batch_bytes < 2 * segment::kPaddingAlignBytes || direct_batch_bytes > (8u << 20)) {
     return Status(Code::kSchema, "direct_batch_bytes must be in [8KiB, 8MiB]");
   }
+  if (journal_max_bytes < (1ull << 20) || journal_max_bytes > (1ull << 30)) {
+    return Status(Code::kSchema, "journal_max_bytes must be in [1MiB, 1GiB]");
+  }
   return limits.Validate();
 }
 
@@ -292,8 +295,9 @@ Status Wal::Park(StreamWal* s) {
     CloseFd(s);
     return Status::Ok();
   }
-  if (options_.fsync != FsyncPolicy::kAlways) {
-    const int rc = options_.faults != nullptr ? options_.faults->OnFsync(s->fd_) : 0;
+  if (options_.fsync != FsyncPolicy::kAlways || s->journaled_) {
+    int rc = s->journaled_ ? PadToBlock(s) : 0;
+    if (rc == 0 && options_.faults != nullptr) rc = options_.faults->OnFsync(s->fd_);
     if (rc < 0 || fdatasync(s->fd_) != 0) {
       const Status status = IoErrorStatus(rc < 0 ? rc : -errno, "fdatasync of " + s->stream_);
       Fail(s, status);
@@ -301,6 +305,7 @@ Status Wal::Park(StreamWal* s) {
       return status;
     }
     ++counters_.fsync_total;
+    s->journaled_ = false;
   }
   CloseFd(s);
   s->parked_ = true;
@@ -339,6 +344,7 @@ Status Wal::SealActiveSegment(StreamWal* s) {
       WriteAllAndSync(s->fd_, std::string_view(block.get(), kBlockBytes), 0, options_.faults);
   CloseFd(s);
   if (rc < 0) return IoErrorStatus(rc, "cannot seal segment " + std::to_string(s->segment_no_));
+  s->journaled_ = false;  // the seal's fdatasync made its frames durable
   return Status::Ok();
 }
 
@@ -397,6 +403,8 @@ Status Wal::AddFrozenStream(const std::string& writer_id, const std::string& str
 }
 
 void Wal::Fail(StreamWal* s, const Status& status) {
+  // Its acknowledged frames may be durable only in the journal: never emptied or removed now.
+  if (s->journaled_) journal_ok_ = false;
   s->state_ = StreamState::kFailed;
   s->failure_ = status;
   ++stream_set_version_;
@@ -479,10 +487,10 @@ char* Wal::Staging(size_t bytes) {
 // fdatasync). kDirect: 4 KiB-aligned chunks of at most direct_batch_bytes, each padded and
 // written with RWF_DSYNC; `chunk_ends` records (stream, index of the first frame after the
 // chunk) so that the durable prefix can be found afterwards.
-void Wal::AppendChunks(StreamWal* s, bool sync, std::vector<WriteOp>* ops,
+void Wal::AppendChunks(StreamWal* s, bool sync, bool pad, std::vector<WriteOp>* ops,
                        std::vector<std::pair<StreamWal*, size_t>>* chunk_ends) {
   if (options_.write_mode == WriteMode::kBuffered) {
-    segment::AppendPadding(s->write_offset_, &s->pending_);
+    if (pad) segment::AppendPadding(s->write_offset_, &s->pending_);
     ops->push_back(
         WriteOp{s->fd_, s->pending_.data(), s->pending_.size(), s->write_offset_, sync, false});
     chunk_ends->emplace_back(s, s->pending_frames_.size());
@@ -543,10 +551,20 @@ Status Wal::CommitStreams(bool force_sync) {
   std::vector<WriteOp> ops;
   std::vector<std::pair<StreamWal*, size_t>> chunk_ends;
   const bool sync = force_sync || options_.fsync == FsyncPolicy::kAlways;
+  // Many files on the journal's file system: written without a sync (nor padding), made
+  // durable by one append to the journal (wal/journal.h).
+  bool use_journal = false;
+  if (sync && !force_sync && journal_ok_ && options_.write_mode == WriteMode::kBuffered) {
+    size_t covered_files = 0;
+    for (const StreamWal* s : dirty_) {
+      covered_files += !s->pending_.empty() && s->state_ == StreamState::kOk && JournalCovers(s);
+    }
+    use_journal = covered_files >= options_.journal_min_files;
+  }
   for (StreamWal* s : dirty_) {
     s->dirty_ = false;
     if (s->pending_.empty() || s->state_ != StreamState::kOk) continue;
-    AppendChunks(s, sync, &ops, &chunk_ends);
+    AppendChunks(s, sync, !(use_journal && JournalCovers(s)), &ops, &chunk_ends);
   }
   dirty_.clear();
   if (ops.empty()) return Status::Ok();
@@ -574,14 +592,29 @@ Status Wal::CommitStreams(bool force_sync) {
       options_.syncfs_min_files > 0) {
     for (size_t i = 0; i < ops.size(); ++i) covered += chunk_ends[i].first->syncfs_ok_ ? 1 : 0;
   }
-  const bool one_sync = covered > 0 && covered >= options_.syncfs_min_files;
-  if (one_sync) {
+  std::vector<char> in_journal;
+  size_t journal_files = 0;
+  if (use_journal) {
+    in_journal.resize(ops.size(), 0);
     for (size_t i = 0; i < ops.size(); ++i) {
-      if (chunk_ends[i].first->syncfs_ok_) ops[i].sync = false;
+      in_journal[i] = JournalCovers(chunk_ends[i].first);
+      journal_files += in_journal[i];
+    }
+  }
+  const bool one_sync = covered > 0 && covered >= options_.syncfs_min_files && journal_files == 0;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if ((one_sync && chunk_ends[i].first->syncfs_ok_) || (journal_files > 0 && in_journal[i])) {
+      ops[i].sync = false;
     }
   }
   io_->Execute(ops, results);
   last_fsync_seconds_ = io_->last_fsync_seconds();
+  if (journal_files > 0) {
+    const auto journal_started = std::chrono::steady_clock::now();
+    (void)AppendToJournal(ops, chunk_ends, in_journal, results);  // failures are in results
+    last_fsync_seconds_ +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - journal_started).count();
+  }
   if (one_sync) {
     const auto syncfs_started = std::chrono::steady_clock::now();
     SyncFileSystems(ops, chunk_ends, results);
@@ -598,6 +631,13 @@ Status Wal::CommitStreams(bool force_sync) {
     if (s->state_ != StreamState::kOk) continue;  // an earlier chunk of it failed
     if (results[i] < 0) {
       Status status = IoErrorStatus(results[i], "WAL write of " + s->stream_);
+      if (journal_files > 0 && in_journal[i] && journal_->cut_failed()) {
+        status = Status(status.code(),
+                        status.message() + "; outcome unknown: the failed batch could not be cut "
+                                           "from the commit journal (State or Read tell after a "
+                                           "reopen)",
+                        status.sys_errno());
+      }
       Fail(s, status);
       if (first_error.ok()) first_error = status;
       continue;
@@ -620,7 +660,9 @@ Status Wal::CommitStreams(bool force_sync) {
     s->durable_seq_ = last.seq;
     s->durable_hash_ = last.hash;
     s->write_offset_ = ops[i].offset + ops[i].size;
-    if (sync && options_.drop_synced_pages && options_.write_mode == WriteMode::kBuffered) {
+    const bool journaled = journal_files > 0 && in_journal[i];  // its pages are still dirty
+    if (sync && !journaled && options_.drop_synced_pages &&
+        options_.write_mode == WriteMode::kBuffered) {
       // Advisory: an error here costs speed, never data (the pages are clean).
       (void)posix_fadvise(s->fd_, static_cast<off_t>(ops[i].offset),
                           static_cast<off_t>(ops[i].size), POSIX_FADV_DONTNEED);
@@ -634,6 +676,10 @@ Status Wal::CommitStreams(bool force_sync) {
       s->pending_.clear();
       s->pending_frames_.clear();
     }
+  }
+  if (journal_files > 0 && journal_ok_ && journal_->end_offset() >= options_.journal_max_bytes) {
+    const Status synced = SyncJournaled();
+    if (first_error.ok()) first_error = synced;
   }
   return first_error;
 }
@@ -671,6 +717,7 @@ Status Wal::StoredDigest(StreamWal* s, uint64_t seq, Digest* digest) {
 
 Status Wal::Sync() {
   RON_RETURN_IF_ERROR(CommitStreams(true));
+  RON_RETURN_IF_ERROR(SyncJournaled());
   if (options_.fsync == FsyncPolicy::kAlways) return Status::Ok();
   for (auto& [key, s] : streams_) {
     if (s->fd_ < 0 || s->state_ != StreamState::kOk) continue;
@@ -691,6 +738,13 @@ Status Wal::Close() {
     if (s->state_ != StreamState::kOk) continue;
     Status sealed = SealActiveSegment(s.get());
     if (status.ok() && !sealed.ok()) status = sealed;
+  }
+  // Everything the journal held is in sealed, synced segments now; a journal that failed, or
+  // streams that did, keep it for the next Open.
+  if (journal_ != nullptr && journal_ok_ && status.ok()) {
+    status = journal_->Remove();
+    journal_.reset();
+    journal_ok_ = false;
   }
   return status;
 }

@@ -15,7 +15,8 @@
 //
 // Every batch starts on a 4 KiB boundary (the previous one ends with padding), so no write ever
 // touches a block holding an acknowledged frame, and recovery can tell a torn final write from
-// corruption (segment/scanner.h).
+// corruption (segment/scanner.h). Batches made durable by the commit journal are not padded:
+// the frames they share a block with are in the journal until the block is padded and synced.
 //
 // Thread-safety: not thread-safe; one owner thread.
 #ifndef WAL_WAL_H_
@@ -35,6 +36,7 @@
 #include "ron_audit/status.h"
 #include "wal/files.h"
 #include "wal/io.h"
+#include "wal/journal.h"
 #include "wal/metrics.h"
 #include "wal/preallocator.h"
 #include "wal/reader.h"
@@ -113,8 +115,21 @@ struct WalOptions {
   // elsewhere keep their fdatasync.
   static constexpr size_t kDefaultSyncfsMinFiles = 4;
   size_t syncfs_min_files = kDefaultSyncfsMinFiles;
+  // kBuffered, fsync=always: a commit that writes at least this many segment files (on the file
+  // system of the WAL root, one syncfs covers) is made durable by the commit journal
+  // (wal/journal.h): its frames are appended to one journal file with one fdatasync, and the
+  // segments are written without a sync of their own; they are synced together (syncfs) once
+  // the journal holds journal_max_bytes, at Sync and at Close. 0: no journal. Takes precedence
+  // over syncfs_min_files for the commits it covers. Whatever the setting, Open applies every
+  // journal it finds (a run with the journal may have crashed).
+  size_t journal_min_files = 0;
+  static constexpr uint64_t kDefaultJournalMaxBytes = 64ull << 20;
+  uint64_t journal_max_bytes = kDefaultJournalMaxBytes;  // [1 MiB, 1 GiB]
   FaultInjector* faults = nullptr;    // tests and drills only; not owned
   bool allow_small_segments = false;  // tests only: permits rotate_bytes < 8 MiB
+  // Journals recovery must leave alone: those other WALs sharing the directory write now (the
+  // engine's writer threads). Unset: none.
+  std::function<bool(const std::string& journal_path)> live_journal;
   // Take the directory's writer lock (wal::DirLock) for the Wal's lifetime. False only when the
   // caller already holds it: an engine locks once and its writer threads share the directory.
   bool lock_dir = true;
@@ -179,6 +194,7 @@ class StreamWal {
   uint64_t last_write_ = 0;  // Wal::write_clock_ when it last staged a record
   bool dirty_ = false;       // listed in Wal::dirty_ (frames staged since the last commit)
   bool changed_ = false;     // listed in Wal::changed_ (head or state moved since TakeChanged)
+  bool journaled_ = false;   // listed in Wal::journaled_ (frames durable only in the journal)
   // Staged batch: frames back to back, and where each ends.
   struct PendingFrame {
     size_t end = 0;  // offset in pending_ just past the frame
@@ -259,6 +275,10 @@ class Wal {
   // Segments the preallocator has zero-filled so far (0 without preallocation).
   uint64_t segments_prepared() const { return preallocator_ ? preallocator_->prepared() : 0; }
   const StreamReport* recovery_report(const StreamWal* s) const;
+  // The commit journal this WAL writes ("" without one), and how many records recovery took
+  // from journals into their segments.
+  std::string journal_path() const { return journal_ != nullptr ? journal_->path() : ""; }
+  uint64_t journal_records_applied() const { return journal_records_applied_; }
 
  private:
   explicit Wal(const WalOptions& options) : options_(options) {}
@@ -272,7 +292,7 @@ class Wal {
   void DropStaged(StreamWal* s);
   void MarkChanged(StreamWal* s);
   Status CommitStreams(bool force_sync);
-  void AppendChunks(StreamWal* s, bool sync, std::vector<WriteOp>* ops,
+  void AppendChunks(StreamWal* s, bool sync, bool pad, std::vector<WriteOp>* ops,
                     std::vector<std::pair<StreamWal*, size_t>>* chunk_ends);
   Status OpenSegmentFd(const std::string& path, int* fd) const;
   // The fd budget (WalOptions::max_open_segments): every segment fd is adopted and closed
@@ -283,6 +303,37 @@ class Wal {
   Status Park(StreamWal* s);
   Status Unpark(StreamWal* s);
   char* Staging(size_t bytes);
+  // The journal (wal/wal_journal.cc): applied at Open; a commit's frames appended.
+  // One stream's frames in the journals, from every journal read (a stream's frames may sit in
+  // several: runs that crashed one after another).
+  struct JournalStream {
+    struct Frame {
+      const segment::FrameView* frame;
+      Record record;  // the chain fields (CheckChain)
+    };
+    std::vector<Frame> frames;
+    // How far past the stream's durable data its unsynced frames can reach: what they take in a
+    // segment, each commit's padding included. Damage within it is a torn write, not corruption.
+    uint64_t window = 0;
+    uint64_t max_seq = 0;
+  };
+  Status ReadJournals(std::map<std::pair<std::string, std::string>, JournalStream>* by_stream);
+  Status CheckTornTail(const JournalStream& js, StreamReport* report);
+  Status ApplyJournals(std::map<std::pair<std::string, std::string>, JournalStream>* by_stream);
+  Status StartJournal();
+  int AppendToJournal(std::span<const WriteOp> ops,
+                      const std::vector<std::pair<StreamWal*, size_t>>& chunk_ends,
+                      std::span<const char> in_journal, std::span<int> results);
+  // Whether the journal can stand in for the sync of `s` (same file system, syncfs covers it).
+  bool JournalCovers(const StreamWal* s) const {
+    return s->syncfs_ok_ && s->dev_ == journal_dev_;
+  }
+  // Pads a journaled stream's last block (its frames are about to be synced and leave the
+  // journal): its next write starts on a new block, so no write touches them again.
+  int PadToBlock(StreamWal* s);
+  // Makes every stream whose frames are durable only in the journal durable in its segment
+  // (one syncfs), then empties the journal.
+  Status SyncJournaled();
   void SyncFileSystems(std::span<const WriteOp> ops,
                        const std::vector<std::pair<StreamWal*, size_t>>& chunk_ends,
                        std::span<int> results);
@@ -312,6 +363,14 @@ class Wal {
   bool syncfs_reports_errors_ = false;          // the kernel's syncfs returns writeback errors
   std::unique_ptr<char, FreeDeleter> staging_;  // 4 KiB-aligned, for kDirect batches
   size_t staging_bytes_ = 0;
+  std::unique_ptr<JournalWriter> journal_;
+  bool journal_ok_ = false;    // journal_ may take batches (no write or sync of it has failed)
+  uint64_t journal_dev_ = 0;   // its file system (st_dev): the streams it can cover
+  std::string journal_batch_;  // the batch being built, reused
+  std::vector<StreamWal*> journaled_;  // streams with frames durable only in the journal
+  std::vector<JournalContents> journals_read_;  // at Open, until applied
+  std::vector<std::string> applied_journals_;   // read at Open; removed once applied
+  uint64_t journal_records_applied_ = 0;
 };
 
 }  // namespace ron::wal

@@ -70,6 +70,16 @@ struct EngineOptions {
   // FUSE or overlay file systems, whose syncfs may not sync what fdatasync would); other
   // files always get their fdatasync.
   size_t syncfs_min_streams = 4;
+  // fsync=always, buffered writes: a commit that writes at least this many segment files is made
+  // durable by the WAL's commit journal instead: its frames are appended to one journal file
+  // (`#journal-*.jnl` in wal.dir) with one fdatasync, and the segments are written without a
+  // sync of their own, then synced together (one syncfs) whenever the journal reaches
+  // journal_max_bytes, at Flush and at Close. One sequential write per commit however many
+  // streams it touches (docs/PERFORMANCE.md, "Many streams"). Recovery applies the journals it
+  // finds before the WAL takes writes. 0 (the default): no journal. Same platform conditions
+  // as syncfs_min_streams.
+  size_t journal_min_streams = 0;
+  uint64_t journal_max_bytes = 64ull << 20;  // [1 MiB, 1 GiB]
   size_t ram_records_per_stream = 65536;  // sink=ram: ring size per stream
   // Streams one writer thread holds at most (each has a chain head, and a segment fd or a RAM
   // ring). A record for one more stream is refused with Io ("stream limit": waiting does not

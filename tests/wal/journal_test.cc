@@ -1,0 +1,418 @@
+// The commit journal (wal/journal.h): commits of many streams made durable by one journal
+// append, and recovery that puts every acknowledged record back into its segment when the
+// segments lost what was never synced (a power loss: the page cache writes back in any order,
+// or not at all), whatever shape that loss takes; damage the journal does not cover still
+// freezes the stream.
+#include "wal/journal.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "segment/segment_format.h"
+#include "tests/test_util.h"
+#include "wal/files.h"
+#include "wal/wal.h"
+
+namespace ron::wal {
+namespace {
+
+constexpr char kWriter[] = "w@journal";
+constexpr int kStreams = 6;
+
+// Where the journal can be used: Linux >= 5.17, and ext4, xfs or btrfs (syncfs reports errors).
+bool JournalExpected(const std::string& dir) {
+  utsname u{};
+  unsigned major = 0, minor = 0;
+  if (uname(&u) != 0 || std::sscanf(u.release, "%u.%u", &major, &minor) != 2) return false;
+  struct statfs fs {};
+  if (statfs(dir.c_str(), &fs) != 0) return false;
+  const auto type = static_cast<unsigned long>(fs.f_type);
+  return (major > 5 || (major == 5 && minor >= 17)) &&
+         (type == 0xEF53 || type == 0x58465342 || type == 0x9123683E);
+}
+
+std::string Name(int i) { return "s" + std::to_string(i); }
+
+// Fails the n-th fsync from now (syncfs, fdatasync and the journal's alike; 0 = never).
+class Faults : public FaultInjector {
+ public:
+  int OnWrite(int, size_t) override { return 0; }
+  int OnFsync(int) override { return ++fsyncs == fail_at ? -EIO : 0; }
+  void FailNthFsync(int n) { fail_at = fsyncs + n; }
+  int fsyncs = 0, fail_at = 0;
+};
+
+class JournalTest : public ::testing::Test {
+ protected:
+  WalOptions Options() {
+    WalOptions o;
+    o.dir = dir_.path() + "/wal";
+    o.faults = &faults_;
+    o.journal_min_files = 2;
+    o.preallocate = false;
+    return o;
+  }
+  std::unique_ptr<Wal> Open(const WalOptions& o) {
+    auto r = Wal::Open(o);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? std::move(r).value() : nullptr;
+  }
+  // One commit of `per_stream` records on each of streams [first, last).
+  void CommitRound(Wal* wal, int first, int last, int per_stream) {
+    for (int i = first; i < last; ++i) {
+      const std::string stream = Name(i);
+      StreamWal* s = wal->GetStream(kWriter, stream).value();
+      for (int n = 0; n < per_stream; ++n) {
+        const std::string draft =
+            R"({"kind":"GetServed","actor":{},"subject":{},"reason":"ok","attrs":{"pad":")" +
+            std::string(300 + 37 * (i + n), 'p') + "\"}}";
+        const std::string prev = s->HeadText();
+        Canonicalizer::DraftContext ctx{kWriter, stream, s->head_seq() + 1, prev, 1000};
+        ASSERT_TRUE(canonicalizer_.CanonicalizeDraft(draft, ctx, &record_).ok());
+        ASSERT_TRUE(wal->Stage(s, record_).ok());
+      }
+    }
+    const Status committed = wal->Commit();
+    ASSERT_EQ(committed.ok(), expect_commit_ok_) << committed.ToString();
+    for (int i = first; i < last; ++i) {
+      const StreamWal* s = wal->FindStream(kWriter, Name(i));
+      if (s->state() == StreamState::kOk) heads_[Name(i)] = {s->durable_seq(), s->HeadText()};
+    }
+  }
+  // Every stream at the head its last commit acknowledged, its segments whole.
+  void ExpectEveryAcknowledgedRecord(Wal* wal) {
+    for (const auto& [stream, head] : heads_) {
+      const StreamWal* s = wal->FindStream(kWriter, stream);
+      ASSERT_NE(s, nullptr) << stream;
+      EXPECT_EQ(s->state(), StreamState::kOk) << stream << ": " << s->failure().ToString();
+      EXPECT_EQ(s->head_seq(), head.first) << stream;
+      EXPECT_EQ(s->HeadText(), head.second) << stream;
+      StreamReport report;
+      ASSERT_TRUE(ScanStream(StreamDir(dir_.path() + "/wal", kWriter, stream), kWriter, stream,
+                             Limits(), VerifyLevel::kFull, &report)
+                      .ok());
+      EXPECT_FALSE(report.frozen) << stream << ": " << report.problem.ToString();
+      EXPECT_EQ(report.head_seq, head.first) << stream;
+    }
+  }
+  std::vector<std::string> Journals() {
+    std::vector<std::string> paths;
+    EXPECT_TRUE(ListJournals(dir_.path() + "/wal", &paths).ok());
+    return paths;
+  }
+  std::string Segment(int i) {
+    const std::string dir = StreamDir(dir_.path() + "/wal", kWriter, Name(i));
+    std::vector<std::string> names;
+    EXPECT_TRUE(ListDir(dir, &names).ok());
+    return dir + "/" + names.back();
+  }
+  static std::string Read(const std::string& path) {
+    std::string bytes;
+    EXPECT_TRUE(ReadSmallFile(path, 1u << 30, &bytes).ok());
+    return bytes;
+  }
+  static void Write(const std::string& path, const std::string& bytes) {
+    const std::string tmp = path + ".t";
+    FILE* f = std::fopen(tmp.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(std::fwrite(bytes.data(), 1, bytes.size(), f), bytes.size());
+    std::fclose(f);
+    chmod(tmp.c_str(), 0600);
+    std::filesystem::rename(tmp, path);
+  }
+
+  testing::TempDir dir_;
+  Faults faults_;
+  Canonicalizer canonicalizer_;
+  CanonicalRecord record_;
+  std::map<std::string, std::pair<uint64_t, std::string>> heads_;
+  bool expect_commit_ok_ = true;
+};
+
+TEST(JournalFormatTest, BatchesEndOnABlockBoundaryWithAMarkerEvenWhenAligned) {
+  for (const uint64_t base : {uint64_t{4096}, uint64_t{4096 + 100}, uint64_t{8192 - 4}}) {
+    for (const size_t frames : {size_t{0}, size_t{100}, size_t{4092}, size_t{4096}}) {
+      std::string batch(frames, 'f');
+      AppendJournalBatchEnd(base, &batch);
+      const uint64_t end = base + batch.size();
+      EXPECT_EQ(end % 4096, 0u) << base << " " << frames;
+      EXPECT_GT(batch.size(), frames + 3) << "room for the marker";
+      uint32_t marker = 0;
+      std::memcpy(&marker, batch.data() + frames, 4);
+      EXPECT_EQ(marker, segment::kPaddingMarker);
+      EXPECT_EQ(segment::AfterPadding(base + frames), end);
+    }
+  }
+  EXPECT_TRUE(IsJournalFileName("#journal-0123456789abcdef.jnl"));
+  EXPECT_FALSE(IsJournalFileName("#journal-0123456789ABCDEF.jnl"));
+  EXPECT_FALSE(IsJournalFileName("#journal-0123456789abcde.jnl"));
+  EXPECT_FALSE(IsJournalFileName("journal-0123456789abcdef.jnl"));
+  EXPECT_FALSE(IsJournalFileName("#journal-0123456789abcdef.jnl.t"));
+}
+
+// A commit of many streams is one journal append; Close syncs the segments, seals them and
+// removes the journal.
+TEST_F(JournalTest, ManyStreamsCommitThroughTheJournalAndCloseRemovesIt) {
+  const bool expected = JournalExpected(dir_.path());
+  auto wal = Open(Options());
+  EXPECT_EQ(!wal->journal_path().empty(), expected);
+  const uint64_t fsyncs = wal->counters().fsync_total;
+  CommitRound(wal.get(), 0, kStreams, 3);
+  if (expected) {
+    EXPECT_EQ(wal->counters().fsync_total - fsyncs, 1u) << "one journal append, no other sync";
+    EXPECT_EQ(Journals().size(), 1u);
+    EXPECT_GT(Read(wal->journal_path()).size(), kJournalHeaderBytes);
+  }
+  CommitRound(wal.get(), 0, 1, 2);  // one file: below journal_min_files, its own fdatasync
+  ASSERT_TRUE(wal->Close().ok());
+  wal.reset();
+  EXPECT_TRUE(Journals().empty());
+  auto reopened = Open(Options());
+  EXPECT_EQ(reopened->journal_records_applied(), 0u);
+  ExpectEveryAcknowledgedRecord(reopened.get());
+}
+
+// The segments lose what was never synced, in each shape a power loss can leave; the journal
+// puts every acknowledged record back, and the stream goes on from its head.
+TEST_F(JournalTest, RecoveryRestoresWhatTheSegmentsLost) {
+  if (!JournalExpected(dir_.path())) {
+    auto wal = Open(Options());
+    EXPECT_TRUE(wal->journal_path().empty()) << "no journal where syncfs cannot back it";
+    return;
+  }
+  enum Loss { kAllData, kFirstBlockZeroed, kMiddleBlockGarbled, kLastBlockGone, kNone };
+  for (const Loss loss :
+       {kAllData, kFirstBlockZeroed, kMiddleBlockGarbled, kLastBlockGone, kNone}) {
+    SCOPED_TRACE(static_cast<int>(loss));
+    heads_.clear();
+    std::filesystem::remove_all(dir_.path() + "/wal");
+    std::string old_journal;
+    {
+      auto wal = Open(Options());
+      for (int round = 0; round < 8; ++round) CommitRound(wal.get(), 0, kStreams, 1 + round % 3);
+      old_journal = wal->journal_path();
+      // A crash: no Close. What the segments lost is made below.
+    }
+    for (int i = 0; i < kStreams; ++i) {
+      std::string seg = Read(Segment(i));
+      // Journaled batches are not padded: the frames run on across blocks.
+      ASSERT_GE(seg.size(), 4096u * 3);
+      switch (loss) {
+        case kAllData:
+          seg.resize(4096);
+          break;
+        case kFirstBlockZeroed:
+          std::fill(seg.begin() + 4096, seg.begin() + 8192, '\0');
+          break;
+        case kMiddleBlockGarbled:
+          std::fill(seg.begin() + 8192 + 100, seg.begin() + 8192 + 300, 'x');
+          break;
+        case kLastBlockGone:
+          seg.resize(seg.size() - 4096);
+          break;
+        case kNone:
+          break;
+      }
+      Write(Segment(i), seg);
+    }
+    auto wal = Open(Options());
+    ASSERT_NE(wal, nullptr);
+    ExpectEveryAcknowledgedRecord(wal.get());
+    EXPECT_EQ(wal->journal_records_applied() > 0, loss != kNone);
+    EXPECT_FALSE(std::filesystem::exists(old_journal)) << "applied, then removed";
+    CommitRound(wal.get(), 0, kStreams, 1);  // the chains go on
+    ASSERT_TRUE(wal->Close().ok());
+    wal.reset();
+    auto again = Open(Options());
+    ExpectEveryAcknowledgedRecord(again.get());
+  }
+}
+
+// Once the journal holds journal_max_bytes the segments are synced and the journal emptied;
+// what was acknowledged before and after is all there after a crash.
+TEST_F(JournalTest, AFullJournalIsEmptiedOnceTheSegmentsAreSynced) {
+  if (!JournalExpected(dir_.path())) return;  // the journal is not used (test above)
+  WalOptions o = Options();
+  o.journal_max_bytes = 1 << 20;
+  {
+    auto wal = Open(o);
+    uint64_t largest = 0;
+    for (int round = 0; round < 40; ++round) {
+      CommitRound(wal.get(), 0, kStreams, 8);
+      largest = std::max<uint64_t>(largest, Read(wal->journal_path()).size());
+    }
+    EXPECT_LT(largest, o.journal_max_bytes + (256u << 10)) << "emptied each time it filled";
+  }  // a crash: the rounds since the last emptying are in the journal
+  ASSERT_EQ(Journals().size(), 1u);
+  const JournalContents journal = [&] {
+    JournalContents c;
+    EXPECT_TRUE(ReadJournal(Journals()[0], Limits().max_record_bytes, &c).ok());
+    return c;
+  }();
+  ASSERT_FALSE(journal.frames.empty());
+  const uint64_t first_journaled = journal.frames.front().seq;
+  EXPECT_GT(first_journaled, 1u) << "the records before the last emptying are in the segments";
+  auto wal = Open(o);
+  ExpectEveryAcknowledgedRecord(wal.get());
+}
+
+// Damage before what the journal covers (a record synced long ago) is corruption: the stream
+// freezes, nothing is cut.
+TEST_F(JournalTest, DamageTheJournalDoesNotCoverFreezesTheStream) {
+  if (!JournalExpected(dir_.path())) return;
+  {
+    auto wal = Open(Options());
+    CommitRound(wal.get(), 0, 1, 1);  // one stream: synced by its own fdatasync
+    // Through the journal: enough that the damage below lies within the journal's window, so
+    // that the scan calls it torn and the check against the journal must refuse the cut.
+    for (int round = 0; round < 3; ++round) CommitRound(wal.get(), 0, kStreams, 3);
+  }
+  std::string seg = Read(Segment(0));
+  seg[4096 + 60] ^= 1;  // the first record, synced before the journal
+  Write(Segment(0), seg);
+  auto wal = Open(Options());
+  const StreamWal* s = wal->FindStream(kWriter, Name(0));
+  EXPECT_EQ(s->state(), StreamState::kFrozen);
+  EXPECT_EQ(Read(Segment(0)), seg) << "a frozen stream's segment is left as it is";
+  for (int i = 1; i < kStreams; ++i) {
+    EXPECT_EQ(wal->FindStream(kWriter, Name(i))->state(), StreamState::kOk);
+  }
+}
+
+// A journal whose last batch was cut short held nothing acknowledged in that batch; a damaged
+// batch with a complete one after it is refused, never skipped.
+TEST_F(JournalTest, ATornJournalTailIsDroppedAndDamageBeforeABatchIsRefused) {
+  if (!JournalExpected(dir_.path())) return;
+  std::string path;
+  {
+    auto wal = Open(Options());
+    CommitRound(wal.get(), 0, kStreams, 1);
+    CommitRound(wal.get(), 0, kStreams, 1);
+    path = wal->journal_path();
+  }
+  const std::string whole = Read(path);
+  JournalContents c;
+  ASSERT_TRUE(ReadJournal(path, Limits().max_record_bytes, &c).ok());
+  ASSERT_EQ(c.frames.size(), 2u * kStreams);
+  EXPECT_FALSE(c.torn);
+  EXPECT_EQ(c.batch_of.back(), 1u);
+  // The second batch cut in the middle of a frame.
+  Write(path, whole.substr(0, c.frames[kStreams + 2].offset + 10));
+  ASSERT_TRUE(ReadJournal(path, Limits().max_record_bytes, &c).ok());
+  EXPECT_TRUE(c.torn);
+  EXPECT_EQ(c.frames.size(), size_t{kStreams}) << "the whole cut batch is left out";
+  // A byte of the first batch changed, the second whole: refused.
+  std::string damaged = whole;
+  damaged[c.frames[1].offset + 20] ^= 1;
+  Write(path, damaged);
+  const Status read = ReadJournal(path, Limits().max_record_bytes, &c);
+  EXPECT_EQ(read.code(), Code::kIo) << read.ToString();
+  auto opened = Wal::Open(Options());
+  ASSERT_FALSE(opened.ok());
+  EXPECT_NE(opened.status().message().find(path), std::string::npos) << opened.status().ToString();
+}
+
+// A failed journal append fails the commit's streams and is cut back out of the journal: a
+// reopen holds exactly what was acknowledged. A failed syncfs when the journal is emptied falls
+// back to each stream's own fdatasync, which fails no one here.
+TEST_F(JournalTest, AFailedJournalSyncIsNeverAcknowledgedNorRecovered) {
+  if (!JournalExpected(dir_.path())) return;
+  {
+    auto wal = Open(Options());
+    CommitRound(wal.get(), 0, kStreams, 2);
+    faults_.FailNthFsync(1);  // the syncfs of Sync's emptying
+    ASSERT_TRUE(wal->Sync().ok());
+    for (int i = 0; i < kStreams; ++i) {
+      EXPECT_EQ(wal->FindStream(kWriter, Name(i))->state(), StreamState::kOk);
+    }
+    CommitRound(wal.get(), 0, kStreams, 2);
+    faults_.FailNthFsync(1);  // the journal append of the next commit
+    expect_commit_ok_ = false;
+    CommitRound(wal.get(), 0, kStreams, 1);
+    for (int i = 0; i < kStreams; ++i) {
+      const StreamWal* s = wal->FindStream(kWriter, Name(i));
+      EXPECT_EQ(s->state(), StreamState::kFailed);
+      EXPECT_EQ(s->head_seq(), 4u) << "back to what was acknowledged";
+    }
+    EXPECT_TRUE(wal->Close().ok());
+    EXPECT_EQ(Journals().size(), 1u) << "a journal that failed is kept for the next Open";
+  }
+  auto wal = Open(Options());
+  ExpectEveryAcknowledgedRecord(wal.get());
+  EXPECT_TRUE(Journals().size() == 1u && Journals()[0] == wal->journal_path())
+      << "the old journal was applied and removed";
+}
+
+// Sync empties the journal once the segments are synced; each journaled stream's last block is
+// padded first, so the next write starts on a new block and never touches frames that have
+// left the journal.
+TEST_F(JournalTest, EmptyingTheJournalPadsEachStreamsLastBlock) {
+  if (!JournalExpected(dir_.path())) return;
+  auto wal = Open(Options());
+  CommitRound(wal.get(), 0, kStreams, 1);
+  ASSERT_TRUE(wal->Sync().ok());
+  EXPECT_EQ(Read(wal->journal_path()).size(), kJournalHeaderBytes);
+  CommitRound(wal.get(), 0, kStreams, 1);
+  for (int i = 0; i < kStreams; ++i) {
+    StreamReport report;
+    std::vector<uint64_t> offsets;
+    ASSERT_TRUE(ScanStream(StreamDir(dir_.path() + "/wal", kWriter, Name(i)), kWriter, Name(i),
+                           Limits(), VerifyLevel::kFull, &report,
+                           [&](const RecordView& r) {
+                             offsets.push_back(r.offset);
+                             return true;
+                           })
+                    .ok());
+    ASSERT_EQ(offsets.size(), 2u);
+    EXPECT_EQ(offsets[1] % 4096, 0u) << Name(i);
+  }
+}
+
+// A WAL that owns some streams applies their frames only, and leaves a journal that holds other
+// streams' frames for their owner; journals another WAL writes now are not read.
+TEST_F(JournalTest, AWalAppliesOnlyWhatItOwns) {
+  if (!JournalExpected(dir_.path())) return;
+  {
+    auto wal = Open(Options());
+    CommitRound(wal.get(), 0, kStreams, 1);
+  }
+  for (int i = 0; i < kStreams; ++i) {
+    std::string seg = Read(Segment(i));
+    seg.resize(4096);
+    Write(Segment(i), seg);
+  }
+  const std::string journal = Journals().at(0);
+  WalOptions o = Options();
+  o.journal_min_files = 0;
+  o.owns = [](const std::string&, const std::string& stream) { return stream == "s1"; };
+  {
+    WalOptions live = o;
+    live.live_journal = [&](const std::string& p) { return p == journal; };
+    auto wal = Open(live);
+    EXPECT_EQ(wal->journal_records_applied(), 0u) << "a live journal is not read";
+  }
+  {
+    auto wal = Open(o);
+    EXPECT_EQ(wal->journal_records_applied(), 1u);
+    EXPECT_EQ(wal->FindStream(kWriter, "s1")->head_seq(), 1u);
+  }
+  EXPECT_TRUE(std::filesystem::exists(journal)) << "other streams' records are still only there";
+  auto all = Open(Options());
+  EXPECT_EQ(all->journal_records_applied(), size_t{kStreams - 1});
+  ExpectEveryAcknowledgedRecord(all.get());
+  EXPECT_FALSE(std::filesystem::exists(journal));
+}
+
+}  // namespace
+}  // namespace ron::wal
