@@ -158,7 +158,9 @@ void CheckpointCutter::CutAll() {
 
 void CheckpointCutter::OfferCuts(wal::Wal* wal, bool force, bool closed) {
   if (waiting_.empty()) return;
-  if (!closed && options_.fsync != FsyncPolicy::kAlways) {
+  // A manifest names each record's segment and offset: they must be where recovery keeps them,
+  // so records durable only in the commit journal are synced into their segments first.
+  if (!closed && (options_.fsync != FsyncPolicy::kAlways || wal->has_journaled_records())) {
     const Status synced = wal->Sync();
     if (!synced.ok()) return;  // the stream failed; the cut waits (and never lies)
   }

@@ -21,6 +21,12 @@ Result<std::unique_ptr<WalSink>> WalSink::Open(wal::WalOptions options, Checkpoi
   if (!sink->wal_->backend_note().empty()) {
     log->Log("warn", "wal.io_backend_fallback", sink->wal_->backend_note());
   }
+  if (sink->wal_->journal_records_applied() > 0) {
+    log->Log("info", "wal.journal.applied",
+             std::to_string(sink->wal_->journal_records_applied()) +
+                 " records taken from commit journals into their segments (the WAL was not "
+                 "closed)");
+  }
   if (!first_open) return sink;
   for (const wal::StreamWal* s : sink->wal_->streams()) {
     const wal::StreamReport* recovered = sink->wal_->recovery_report(s);

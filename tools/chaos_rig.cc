@@ -201,7 +201,8 @@ int main(int argc, char** argv) {
     }
     options.keep_written_pages_cached = num("keep-written-pages", 0) != 0;
     options.syncfs_min_streams = static_cast<size_t>(num("syncfs-min-streams", 4));
-    options.journal_min_streams = static_cast<size_t>(num("journal-min-streams", 0));
+    const auto journal_default = static_cast<double>(options.journal_min_streams);
+    options.journal_min_streams = static_cast<size_t>(num("journal-min-streams", journal_default));
     options.config.wal.rotate_bytes =
         static_cast<uint64_t>(num("rotate-bytes", static_cast<double>(8ull << 20)));
     options.config.wal.space_left_bytes = 1 << 20;

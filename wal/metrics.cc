@@ -66,6 +66,8 @@ WalMetricsSnapshot WalMetricsSnapshot::Of(const Wal& wal, bool with_streams) {
   m.records_written = c.records_written;
   m.segments_created = c.segments_created;
   m.segments_preallocated = c.segments_preallocated;
+  m.journal_commits = c.journal_commits;
+  m.journal_records_applied = wal.journal_records_applied();
   m.fsync = wal.fsync_histogram();
   if (!with_streams) return m;
   for (const StreamWal* s : wal.streams()) {
@@ -89,6 +91,8 @@ void WalMetricsSnapshot::AddTotals(const WalMetricsSnapshot& o) {
   records_written += o.records_written;
   segments_created += o.segments_created;
   segments_preallocated += o.segments_preallocated;
+  journal_commits += o.journal_commits;
+  journal_records_applied += o.journal_records_applied;
   fsync.Merge(o.fsync);
 }
 
@@ -115,6 +119,12 @@ std::string WalMetricsSnapshot::Text(const std::string& labels) const {
   Counter("wal_segments_created_total", "Segments created.", segments_created, labels, &out);
   Counter("wal_segments_preallocated_total", "Segments that were zero-filled ahead of need.",
           segments_preallocated, labels, &out);
+  Counter("wal_journal_commits_total",
+          "Commits made durable by one append to the commit journal (many streams each).",
+          journal_commits, labels, &out);
+  Counter("wal_journal_records_applied_total",
+          "Records recovery took from commit journals into their segments.",
+          journal_records_applied, labels, &out);
   fsync.Render("wal_fsync_seconds", "Latency of a batch's write and fdatasync.", &out, labels);
   out +=
       "# HELP wal_stream_state Stream state: 0 ok, 1 frozen (corruption), 2 failed (I/O error).\n";

@@ -295,9 +295,18 @@ Status Wal::Park(StreamWal* s) {
     CloseFd(s);
     return Status::Ok();
   }
-  if (options_.fsync != FsyncPolicy::kAlways || s->journaled_) {
-    int rc = s->journaled_ ? PadToBlock(s) : 0;
-    if (rc == 0 && options_.faults != nullptr) rc = options_.faults->OnFsync(s->fd_);
+  // A journaled stream's frames are synced with the others' when the journal is emptied
+  // (syncfs covers closed files too); its last block is padded now, while its fd is open.
+  if (s->journaled_) {
+    if (const int rc = PadToBlock(s); rc < 0) {
+      const Status status = IoErrorStatus(rc, "padding of " + s->stream_);
+      Fail(s, status);
+      CloseFd(s);
+      return status;
+    }
+  }
+  if (options_.fsync != FsyncPolicy::kAlways) {
+    const int rc = options_.faults != nullptr ? options_.faults->OnFsync(s->fd_) : 0;
     if (rc < 0 || fdatasync(s->fd_) != 0) {
       const Status status = IoErrorStatus(rc < 0 ? rc : -errno, "fdatasync of " + s->stream_);
       Fail(s, status);
@@ -305,7 +314,6 @@ Status Wal::Park(StreamWal* s) {
       return status;
     }
     ++counters_.fsync_total;
-    s->journaled_ = false;
   }
   CloseFd(s);
   s->parked_ = true;
@@ -327,6 +335,18 @@ Status Wal::SealActiveSegment(StreamWal* s) {
   if (s->parked_) RON_RETURN_IF_ERROR(Unpark(s));
   if (s->fd_ < 0) return Status::Ok();
   RON_CHECK(s->pending_.empty());
+  // Frames durable only in the journal are synced before the header says the segment is sealed:
+  // one write-back may land in any order, and a sealed segment must hold all it counts.
+  if (s->journaled_) {
+    int rc = options_.faults != nullptr ? options_.faults->OnFsync(s->fd_) : 0;
+    if (rc == 0 && fdatasync(s->fd_) != 0) rc = -errno;
+    ++counters_.fsync_total;
+    if (rc < 0) {
+      const Status status = IoErrorStatus(rc, "fdatasync of " + s->stream_);
+      CloseFd(s);
+      return status;
+    }
+  }
   segment::SegmentHeader header;
   header.count = static_cast<uint32_t>(s->segment_frames_);
   header.first_seq = s->segment_first_seq_;

@@ -158,6 +158,7 @@ struct WalCounters {
   uint64_t segments_created = 0;
   uint64_t segments_preallocated = 0;  // of those, how many were zero-filled ahead of need
   uint64_t segment_fds_parked = 0;     // segment files closed to stay within the fd budget
+  uint64_t journal_commits = 0;        // commits made durable by a journal append
 };
 
 class StreamWal {
@@ -278,6 +279,9 @@ class Wal {
   // The commit journal this WAL writes ("" without one), and how many records recovery took
   // from journals into their segments.
   std::string journal_path() const { return journal_ != nullptr ? journal_->path() : ""; }
+  // Whether some records may be durable only in the journal (their segments not yet synced):
+  // a Sync makes them durable where they are, e.g. before their offsets go into a manifest.
+  bool has_journaled_records() const { return !journaled_.empty(); }
   uint64_t journal_records_applied() const { return journal_records_applied_; }
 
  private:

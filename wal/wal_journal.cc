@@ -174,6 +174,7 @@ int Wal::AppendToJournal(std::span<const WriteOp> ops,
   AppendJournalBatchEnd(journal_->end_offset(), &journal_batch_);
   const int rc = journal_->Append(journal_batch_);
   ++counters_.fsync_total;
+  ++counters_.journal_commits;
   if (rc < 0) {
     journal_ok_ = false;  // never written again; what it holds stays for recovery
     for (size_t i = 0; i < ops.size(); ++i) {

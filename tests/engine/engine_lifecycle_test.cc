@@ -156,6 +156,9 @@ TEST(EngineJournalTest, AnotherEngineAppliesTheJournalsACrashLeft) {
     for (const std::string& path : left) {
       EXPECT_EQ(std::count(now.begin(), now.end(), path), 0) << path << " applied and removed";
     }
+    EXPECT_EQ(testing::MetricValue(engine.value()->MetricsText(),
+                                   "wal_journal_records_applied_total"),
+              left.empty() ? 0.0 : double{kStreams * kRounds});
     for (int i = 0; i < kStreams; ++i) {
       const StreamInfo state = engine.value()->State(o.writer_id, "s" + std::to_string(i));
       EXPECT_EQ(state.head_seq, uint64_t{kRounds}) << i;

@@ -22,6 +22,7 @@
 #include "segment/segment_format.h"
 #include "tests/test_util.h"
 #include "wal/files.h"
+#include "wal/metrics.h"
 #include "wal/wal.h"
 
 namespace ron::wal {
@@ -47,8 +48,15 @@ std::string Name(int i) { return "s" + std::to_string(i); }
 // Fails the n-th fsync from now (syncfs, fdatasync and the journal's alike; 0 = never).
 class Faults : public FaultInjector {
  public:
-  int OnWrite(int, size_t) override { return 0; }
-  int OnFsync(int) override { return ++fsyncs == fail_at ? -EIO : 0; }
+  int OnWrite(int fd, size_t size) override {
+    events.push_back({fd, static_cast<long>(size)});
+    return 0;
+  }
+  int OnFsync(int fd) override {
+    events.push_back({fd, -1});
+    return ++fsyncs == fail_at ? -EIO : 0;
+  }
+  std::vector<std::pair<int, long>> events;  // (fd, bytes written), or (fd, -1) for a sync
   void FailNthFsync(int n) { fail_at = fsyncs + n; }
   int fsyncs = 0, fail_at = 0;
 };
@@ -171,6 +179,8 @@ TEST_F(JournalTest, ManyStreamsCommitThroughTheJournalAndCloseRemovesIt) {
   CommitRound(wal.get(), 0, kStreams, 3);
   if (expected) {
     EXPECT_EQ(wal->counters().fsync_total - fsyncs, 1u) << "one journal append, no other sync";
+    EXPECT_EQ(wal->counters().journal_commits, 1u);
+    EXPECT_NE(MetricsText(*wal).find("wal_journal_commits_total 1\n"), std::string::npos);
     EXPECT_EQ(Journals().size(), 1u);
     EXPECT_GT(Read(wal->journal_path()).size(), kJournalHeaderBytes);
   }
@@ -230,6 +240,9 @@ TEST_F(JournalTest, RecoveryRestoresWhatTheSegmentsLost) {
     ASSERT_NE(wal, nullptr);
     ExpectEveryAcknowledgedRecord(wal.get());
     EXPECT_EQ(wal->journal_records_applied() > 0, loss != kNone);
+    EXPECT_NE(MetricsText(*wal).find("wal_journal_records_applied_total " +
+                                     std::to_string(wal->journal_records_applied()) + "\n"),
+              std::string::npos);
     EXPECT_FALSE(std::filesystem::exists(old_journal)) << "applied, then removed";
     CommitRound(wal.get(), 0, kStreams, 1);  // the chains go on
     ASSERT_TRUE(wal->Close().ok());
@@ -377,6 +390,35 @@ TEST_F(JournalTest, EmptyingTheJournalPadsEachStreamsLastBlock) {
     ASSERT_EQ(offsets.size(), 2u);
     EXPECT_EQ(offsets[1] % 4096, 0u) << Name(i);
   }
+}
+
+// A segment that rotates while its frames are durable only in the journal is synced before its
+// header is rewritten as sealed (one write-back lands in any order; a sealed segment must hold
+// every frame it counts), and a reopen after a crash finds every segment whole.
+TEST_F(JournalTest, ASegmentIsSyncedBeforeItIsSealed) {
+  if (!JournalExpected(dir_.path())) return;
+  WalOptions o = Options();
+  o.rotate_bytes = 64 << 10;
+  o.allow_small_segments = true;
+  {
+    auto wal = Open(o);
+    for (int round = 0; round < 120; ++round) CommitRound(wal.get(), 0, 3, 2);
+    ASSERT_GT(wal->counters().segments_created, 6u) << "the segments rotated";
+    // A header block (4096 bytes at offset 0: a creation or a seal) is never written to a file
+    // with frames written since its last sync.
+    std::map<int, bool> unsynced;
+    int headers = 0;
+    for (const auto& [fd, bytes] : faults_.events) {
+      if (bytes == 4096) {
+        ++headers;
+        EXPECT_FALSE(unsynced[fd]) << "a header written over unsynced frames, event " << headers;
+      }
+      unsynced[fd] = bytes > 0;  // a sync (-1) clears it
+    }
+    EXPECT_GT(headers, 12) << "every creation and seal";
+  }
+  auto wal = Open(o);
+  ExpectEveryAcknowledgedRecord(wal.get());
 }
 
 // A WAL that owns some streams applies their frames only, and leaves a journal that holds other
