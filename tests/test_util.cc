@@ -6,9 +6,12 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -212,6 +215,17 @@ std::string RecordJson(uint64_t seq, const std::string& prev, const std::string&
          std::to_string(seq) + R"(,"stream":")" + stream +
          R"(","kind":"GetServed","actor":{"anon":true},"subject":{},"reason":"ok","attrs":)" +
          attrs + R"(,"prev":")" + prev + R"("})";
+}
+
+bool SyncfsExpected(const std::string& dir) {
+  utsname u{};
+  unsigned major = 0, minor = 0;
+  if (uname(&u) != 0 || std::sscanf(u.release, "%u.%u", &major, &minor) != 2) return false;
+  struct statfs fs {};
+  if (statfs(dir.c_str(), &fs) != 0) return false;
+  const auto type = static_cast<unsigned long>(fs.f_type);
+  return (major > 5 || (major == 5 && minor >= 17)) &&
+         (type == 0xEF53 || type == 0x58465342 || type == 0x9123683E);
 }
 
 }  // namespace ron::testing

@@ -70,6 +70,11 @@ double MetricValue(const std::string& page, const std::string& name,
 // mapping, which itself reads nothing).
 size_t CachedPages(const std::string& path, uint64_t offset);
 
+// Whether syncfs stands in for fdatasync for files under `dir` (so the WAL syncs many files
+// with one syncfs and may write a commit journal), worked out apart from the WAL's own check:
+// Linux >= 5.17 and ext4, xfs or btrfs.
+bool SyncfsExpected(const std::string& dir);
+
 // Splits on LF; no empty last element for text ending in LF.
 std::vector<std::string> SplitLines(const std::string& text);
 

@@ -621,7 +621,11 @@ Status Wal::CommitStreams(bool force_sync) {
       journal_files += in_journal[i];
     }
   }
-  const bool one_sync = covered > 0 && covered >= options_.syncfs_min_files && journal_files == 0;
+  // Not while records are durable only in the journal: a syncfs would write back every
+  // journaled stream's pages at random places for a commit of a few files (each file's own
+  // fdatasync syncs only what it wrote).
+  const bool one_sync = covered > 0 && covered >= options_.syncfs_min_files &&
+                        journal_files == 0 && journaled_.empty();
   for (size_t i = 0; i < ops.size(); ++i) {
     if ((one_sync && chunk_ends[i].first->syncfs_ok_) || (journal_files > 0 && in_journal[i])) {
       ops[i].sync = false;

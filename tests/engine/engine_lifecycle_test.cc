@@ -107,14 +107,7 @@ TEST(EngineReloadTest, SwitchingRamToWalPreservesTheChain) {
 TEST(EngineJournalTest, AnotherEngineAppliesTheJournalsACrashLeft) {
   testing::TempDir tmp;
   const std::string wal_dir = tmp.path() + "/wal", copy = tmp.path() + "/copy";
-  ASSERT_EQ(mkdir(wal_dir.c_str(), 0700), 0);
-  EngineOptions o;
-  o.writer_id = "svc-journal@node";
-  o.config.sink = SinkKind::kWal;
-  o.config.amnesia = false;
-  o.config.wal.dir = wal_dir;
-  o.config.wal.fsync = FsyncPolicy::kAlways;
-  o.config.workers = 2;
+  EngineOptions o = WalEngineOptions(wal_dir, 2, 1024);
   // Every commit through the journal (even of one stream), so that everything after the segment
   // headers is what only the journal made durable, and may be lost below.
   o.journal_min_streams = 1;

@@ -7,8 +7,6 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,18 +28,6 @@ namespace {
 
 constexpr char kWriter[] = "w@journal";
 constexpr int kStreams = 6;
-
-// Where the journal can be used: Linux >= 5.17, and ext4, xfs or btrfs (syncfs reports errors).
-bool JournalExpected(const std::string& dir) {
-  utsname u{};
-  unsigned major = 0, minor = 0;
-  if (uname(&u) != 0 || std::sscanf(u.release, "%u.%u", &major, &minor) != 2) return false;
-  struct statfs fs {};
-  if (statfs(dir.c_str(), &fs) != 0) return false;
-  const auto type = static_cast<unsigned long>(fs.f_type);
-  return (major > 5 || (major == 5 && minor >= 17)) &&
-         (type == 0xEF53 || type == 0x58465342 || type == 0x9123683E);
-}
 
 std::string Name(int i) { return "s" + std::to_string(i); }
 
@@ -97,6 +83,13 @@ class JournalTest : public ::testing::Test {
       const StreamWal* s = wal->FindStream(kWriter, Name(i));
       if (s->state() == StreamState::kOk) heads_[Name(i)] = {s->durable_seq(), s->HeadText()};
     }
+  }
+  // Whether this file system gets a journal; where it does not, that no WAL writes one.
+  bool JournalHere() {
+    if (testing::SyncfsExpected(dir_.path())) return true;
+    auto wal = Open(Options());
+    EXPECT_TRUE(wal->journal_path().empty()) << "a journal where syncfs cannot back it";
+    return false;
   }
   // Every stream at the head its last commit acknowledged, its segments whole.
   void ExpectEveryAcknowledgedRecord(Wal* wal) {
@@ -172,7 +165,7 @@ TEST(JournalFormatTest, BatchesEndOnABlockBoundaryWithAMarkerEvenWhenAligned) {
 // A commit of many streams is one journal append; Close syncs the segments, seals them and
 // removes the journal.
 TEST_F(JournalTest, ManyStreamsCommitThroughTheJournalAndCloseRemovesIt) {
-  const bool expected = JournalExpected(dir_.path());
+  const bool expected = testing::SyncfsExpected(dir_.path());
   auto wal = Open(Options());
   EXPECT_EQ(!wal->journal_path().empty(), expected);
   const uint64_t fsyncs = wal->counters().fsync_total;
@@ -196,7 +189,7 @@ TEST_F(JournalTest, ManyStreamsCommitThroughTheJournalAndCloseRemovesIt) {
 // The segments lose what was never synced, in each shape a power loss can leave; the journal
 // puts every acknowledged record back, and the stream goes on from its head.
 TEST_F(JournalTest, RecoveryRestoresWhatTheSegmentsLost) {
-  if (!JournalExpected(dir_.path())) {
+  if (!testing::SyncfsExpected(dir_.path())) {
     auto wal = Open(Options());
     EXPECT_TRUE(wal->journal_path().empty()) << "no journal where syncfs cannot back it";
     return;
@@ -255,7 +248,7 @@ TEST_F(JournalTest, RecoveryRestoresWhatTheSegmentsLost) {
 // Once the journal holds journal_max_bytes the segments are synced and the journal emptied;
 // what was acknowledged before and after is all there after a crash.
 TEST_F(JournalTest, AFullJournalIsEmptiedOnceTheSegmentsAreSynced) {
-  if (!JournalExpected(dir_.path())) return;  // the journal is not used (test above)
+  if (!JournalHere()) return;
   WalOptions o = Options();
   o.journal_max_bytes = 1 << 20;
   {
@@ -283,7 +276,7 @@ TEST_F(JournalTest, AFullJournalIsEmptiedOnceTheSegmentsAreSynced) {
 // Damage before what the journal covers (a record synced long ago) is corruption: the stream
 // freezes, nothing is cut.
 TEST_F(JournalTest, DamageTheJournalDoesNotCoverFreezesTheStream) {
-  if (!JournalExpected(dir_.path())) return;
+  if (!JournalHere()) return;
   {
     auto wal = Open(Options());
     CommitRound(wal.get(), 0, 1, 1);  // one stream: synced by its own fdatasync
@@ -306,7 +299,7 @@ TEST_F(JournalTest, DamageTheJournalDoesNotCoverFreezesTheStream) {
 // A journal whose last batch was cut short held nothing acknowledged in that batch; a damaged
 // batch with a complete one after it is refused, never skipped.
 TEST_F(JournalTest, ATornJournalTailIsDroppedAndDamageBeforeABatchIsRefused) {
-  if (!JournalExpected(dir_.path())) return;
+  if (!JournalHere()) return;
   std::string path;
   {
     auto wal = Open(Options());
@@ -340,7 +333,7 @@ TEST_F(JournalTest, ATornJournalTailIsDroppedAndDamageBeforeABatchIsRefused) {
 // reopen holds exactly what was acknowledged. A failed syncfs when the journal is emptied falls
 // back to each stream's own fdatasync, which fails no one here.
 TEST_F(JournalTest, AFailedJournalSyncIsNeverAcknowledgedNorRecovered) {
-  if (!JournalExpected(dir_.path())) return;
+  if (!JournalHere()) return;
   {
     auto wal = Open(Options());
     CommitRound(wal.get(), 0, kStreams, 2);
@@ -371,7 +364,7 @@ TEST_F(JournalTest, AFailedJournalSyncIsNeverAcknowledgedNorRecovered) {
 // padded first, so the next write starts on a new block and never touches frames that have
 // left the journal.
 TEST_F(JournalTest, EmptyingTheJournalPadsEachStreamsLastBlock) {
-  if (!JournalExpected(dir_.path())) return;
+  if (!JournalHere()) return;
   auto wal = Open(Options());
   CommitRound(wal.get(), 0, kStreams, 1);
   ASSERT_TRUE(wal->Sync().ok());
@@ -396,7 +389,7 @@ TEST_F(JournalTest, EmptyingTheJournalPadsEachStreamsLastBlock) {
 // header is rewritten as sealed (one write-back lands in any order; a sealed segment must hold
 // every frame it counts), and a reopen after a crash finds every segment whole.
 TEST_F(JournalTest, ASegmentIsSyncedBeforeItIsSealed) {
-  if (!JournalExpected(dir_.path())) return;
+  if (!JournalHere()) return;
   WalOptions o = Options();
   o.rotate_bytes = 64 << 10;
   o.allow_small_segments = true;
@@ -424,7 +417,7 @@ TEST_F(JournalTest, ASegmentIsSyncedBeforeItIsSealed) {
 // A WAL that owns some streams applies their frames only, and leaves a journal that holds other
 // streams' frames for their owner; journals another WAL writes now are not read.
 TEST_F(JournalTest, AWalAppliesOnlyWhatItOwns) {
-  if (!JournalExpected(dir_.path())) return;
+  if (!JournalHere()) return;
   {
     auto wal = Open(Options());
     CommitRound(wal.get(), 0, kStreams, 1);

@@ -4,8 +4,6 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -723,19 +721,6 @@ TEST_P(WalTest, SyncedBatchesLeaveThePageCacheUnlessKept) {
   }
 }
 
-// Whether syncfs stands in for fdatasync here, worked out apart from the WAL's own check:
-// Linux >= 5.17 and ext4, xfs or btrfs.
-bool SyncfsExpected(const std::string& dir) {
-  utsname u{};
-  unsigned major = 0, minor = 0;
-  if (uname(&u) != 0 || std::sscanf(u.release, "%u.%u", &major, &minor) != 2) return false;
-  struct statfs fs {};
-  if (statfs(dir.c_str(), &fs) != 0) return false;
-  const auto type = static_cast<unsigned long>(fs.f_type);
-  return (major > 5 || (major == 5 && minor >= 17)) &&
-         (type == 0xEF53 || type == 0x58465342 || type == 0x9123683E);
-}
-
 // A commit that writes many segment files makes them durable with one syncfs (buffered writes,
 // fsync=always, where syncfs reports what fdatasync would), not one fdatasync each. After a
 // syncfs error each file gets its own fdatasync: only the streams whose own sync fails fail,
@@ -743,7 +728,7 @@ bool SyncfsExpected(const std::string& dir) {
 TEST_P(WalTest, ManyFilesInOneCommitAreSyncedTogether) {
   const bool buffered = GetParam().mode == WriteMode::kBuffered;
   constexpr int kStreams = 6;
-  const bool syncfs_here = SyncfsExpected(dir_.path());  // the WAL is made under it
+  const bool syncfs_here = testing::SyncfsExpected(dir_.path());  // the WAL is made under it
   for (const size_t min_files : {size_t{0}, WalOptions::kDefaultSyncfsMinFiles}) {
     const bool together = buffered && min_files > 0 && syncfs_here;
     const auto name = [&](int i) {
