@@ -1,6 +1,7 @@
 // The Wal's side of the commit journal (wal/journal.h): journals found at Open are applied to
 // their segments before the WAL takes writes, and commits of many streams are made durable by
 // one append to this WAL's journal. Split from wal.cc and recovery.cc.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -131,6 +132,17 @@ Status Wal::ApplyJournals(std::map<std::pair<std::string, std::string>, JournalS
   by_stream->clear();
   RON_RETURN_IF_ERROR(CommitStreams(/*force_sync=*/true));
   journals_read_.clear();
+  // A journal's records may be in segments that were never synced (a kill -9 leaves them in the
+  // page cache, found whole by the scan): sync them all before the journal goes.
+  if (!applied_journals_.empty()) {
+    bool frozen = false;
+    for (const auto& [key, s] : streams_) frozen = frozen || s->state_ != StreamState::kOk;
+    if (frozen) applied_journals_.clear();  // kept: it may hold a frozen stream's only copy
+    const int dir_fd = open(options_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const int rc = dir_fd < 0 ? -errno : (syncfs(dir_fd) == 0 ? 0 : -errno);
+    if (dir_fd >= 0) close(dir_fd);
+    if (rc < 0) return IoErrorStatus(rc, "syncfs before removing applied commit journals");
+  }
   for (const std::string& path : applied_journals_) {
     if (unlink(path.c_str()) != 0 && errno != ENOENT) {
       return IoErrorStatus(-errno, "cannot remove applied commit journal " + path);
