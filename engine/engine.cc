@@ -17,6 +17,7 @@
 #include "engine/core/limits.h"
 #include "engine/core/verify.h"
 #include "engine/engine_internal.h"
+#include "engine/thread_scratch.h"
 #include "engine/event_log.h"
 #include "engine/metrics_page.h"
 #include "engine/privacy.h"
@@ -33,64 +34,6 @@ namespace ron {
 static_assert(Engine::kMaxReadRecords == limits::kMaxReadRecords);
 
 // ---- The engine -------------------------------------------------------------------------------
-
-namespace {
-
-// The calling thread's canonicalizer for `limits` (one per thread, rebuilt when an engine
-// with other limits uses the thread).
-Canonicalizer& ThreadCanonicalizer(const Limits& limits) {
-  thread_local std::unique_ptr<Canonicalizer> canonicalizer;
-  thread_local Limits built_for;
-  if (canonicalizer == nullptr || built_for.max_attrs_bytes != limits.max_attrs_bytes ||
-      built_for.max_record_bytes != limits.max_record_bytes) {
-    canonicalizer = std::make_unique<Canonicalizer>(limits);
-    built_for = limits;
-  }
-  return *canonicalizer;
-}
-
-// Scratch of OfferSealedMany, one per calling thread (ThreadBatchScratch), reused.
-struct BatchScratch {
-  bool in_use = false;  // a call on this thread is using it (see ScratchLease)
-  std::vector<CanonicalRecord> records;
-  std::vector<Status> status;
-  // A run of admitted records of one owner, in order, not yet pushed.
-  std::vector<Task> run;
-  std::vector<std::shared_ptr<TicketState>> run_tickets;
-  Worker* run_owner = nullptr;
-  void Reset(size_t n) {
-    run_owner = nullptr;  // the last call's run was pushed (or dropped after a Busy)
-    records.resize(n);
-    status.resize(n);
-  }
-};
-
-// The calling thread's scratch for one OfferSealedMany, or a fresh one when that is in use:
-// the host's log callback, called from inside OfferSealedMany (audit.verify.fail), may call it
-// again on the same thread.
-class ScratchLease {
- public:
-  ScratchLease() {
-    thread_local BatchScratch scratch;
-    if (scratch.in_use) {
-      own_ = std::make_unique<BatchScratch>();
-      scratch_ = own_.get();
-    } else {
-      scratch_ = &scratch;
-    }
-    scratch_->in_use = true;
-  }
-  ~ScratchLease() { scratch_->in_use = false; }
-  ScratchLease(const ScratchLease&) = delete;
-  ScratchLease& operator=(const ScratchLease&) = delete;
-  BatchScratch& get() { return *scratch_; }
-
- private:
-  std::unique_ptr<BatchScratch> own_;
-  BatchScratch* scratch_;
-};
-
-}  // namespace
 
 class Engine::Impl {
  public:

@@ -1,0 +1,55 @@
+// Per-calling-thread scratch of the engine's public calls: a canonicalizer, and the buffers of
+// OfferSealedMany. Split from engine.cc.
+//
+// Thread-safety: each object belongs to the calling thread (thread_local).
+#ifndef ENGINE_THREAD_SCRATCH_H_
+#define ENGINE_THREAD_SCRATCH_H_
+
+#include <memory>
+#include <vector>
+
+#include "engine/core/canonical.h"
+#include "engine/engine_internal.h"
+#include "engine/worker.h"
+
+namespace ron {
+
+// The calling thread's canonicalizer for `limits` (one per thread, rebuilt when an engine
+// with other limits uses the thread).
+Canonicalizer& ThreadCanonicalizer(const Limits& limits);
+
+// Scratch of OfferSealedMany, one per calling thread (ThreadBatchScratch), reused.
+struct BatchScratch {
+  bool in_use = false;  // a call on this thread is using it (see ScratchLease)
+  std::vector<CanonicalRecord> records;
+  std::vector<Status> status;
+  // A run of admitted records of one owner, in order, not yet pushed.
+  std::vector<Task> run;
+  std::vector<std::shared_ptr<TicketState>> run_tickets;
+  Worker* run_owner = nullptr;
+  void Reset(size_t n) {
+    run_owner = nullptr;  // the last call's run was pushed (or dropped after a Busy)
+    records.resize(n);
+    status.resize(n);
+  }
+};
+
+// The calling thread's scratch for one OfferSealedMany, or a fresh one when that is in use:
+// the host's log callback, called from inside OfferSealedMany (audit.verify.fail), may call it
+// again on the same thread.
+class ScratchLease {
+ public:
+  ScratchLease();
+  ~ScratchLease() { scratch_->in_use = false; }
+  ScratchLease(const ScratchLease&) = delete;
+  ScratchLease& operator=(const ScratchLease&) = delete;
+  BatchScratch& get() { return *scratch_; }
+
+ private:
+  std::unique_ptr<BatchScratch> own_;
+  BatchScratch* scratch_;
+};
+
+}  // namespace ron
+
+#endif  // ENGINE_THREAD_SCRATCH_H_
