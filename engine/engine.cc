@@ -91,10 +91,11 @@ class Engine::Impl {
         return s;
       }
     }
-    // Every WAL has applied the journals of earlier runs to the streams it owns: they go.
+    // Every WAL has applied the journals of earlier runs to the streams it owns: they go, or
+    // are set aside if a frozen stream may need them.
     if (options_.config.UsesWal()) {
-      const Status removed =
-          wal::RemoveJournalsExcept(options_.config.wal.dir, live_journals_.Paths());
+      const Status removed = wal::RetireJournals(
+          options_.config.wal.dir, live_journals_.Paths(), live_journals_.ToSetAside());
       if (!removed.ok()) {
         (void)Close(Clock::now());
         return removed;

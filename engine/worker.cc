@@ -98,7 +98,10 @@ Status Worker::OpenSink() {
   wal_sink_ = opened.value().get();
   sink_ = std::move(opened).value();
   journal_path_ = wal_sink_->wal()->journal_path();
-  if (live != nullptr) live->Add(journal_path_);
+  if (live != nullptr) {
+    live->Add(journal_path_);
+    live->SetAside(wal_sink_->wal()->journals_to_set_aside());
+  }
   PublishHeads();
   SnapshotWal();
   return Status::Ok();

@@ -48,10 +48,21 @@ class LiveJournals {
     std::lock_guard<std::mutex> lock(mu_);
     return paths_;
   }
+  // Journals of earlier runs a WAL found holding records of a stream that ended frozen
+  // (Wal::journals_to_set_aside): retired by setting them aside, not by removing them.
+  void SetAside(const std::vector<std::string>& paths) {
+    std::lock_guard<std::mutex> lock(mu_);
+    set_aside_.insert(paths.begin(), paths.end());
+  }
+  std::set<std::string> ToSetAside() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return set_aside_;
+  }
 
  private:
   mutable std::mutex mu_;
   std::set<std::string> paths_;
+  std::set<std::string> set_aside_;
 };
 
 struct WorkerContext {

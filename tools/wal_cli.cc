@@ -692,20 +692,41 @@ int RunVerifyWal(const Flags& flags) {
 
 // A commit journal (wal/journal.h) that holds records means the WAL was not closed: its next
 // open applies them. Said on stderr, since segments may lack (or have torn) what only it holds.
+// A journal set aside (a frozen stream's records may be only there) is named too.
 void NoteJournals(const std::string& dir) {
   std::vector<std::string> paths;
   if (!wal::ListJournals(dir, &paths).ok()) return;
   for (const std::string& path : paths) {
-    wal::JournalContents journal;
-    const Status read = wal::ReadJournal(path, Limits().max_record_bytes, &journal);
+    size_t records = 0;
+    bool torn = false;
+    const Status read = wal::ScanJournal(
+        path, Limits().max_record_bytes,
+        [&](uint32_t, std::string_view, std::span<const segment::FrameView> frames) {
+          records += frames.size();
+          return Status::Ok();
+        },
+        &torn);
     if (!read.ok()) {
       std::fprintf(stderr, "ronctl audit verify: %s\n", read.ToString().c_str());
-    } else if (!journal.frames.empty()) {
+    } else if (records != 0) {
       std::fprintf(stderr,
                    "ronctl audit verify: commit journal %s holds %zu records: the WAL was not "
                    "closed; its next open puts back any its segments lack (after a power loss "
                    "a segment's tail may be missing, torn or damaged until then)\n",
-                   path.c_str(), journal.frames.size());
+                   path.c_str(), records);
+    }
+  }
+  std::vector<std::string> names;
+  if (!wal::ListDir(dir, &names).ok()) return;
+  for (const std::string& name : names) {
+    const std::string_view suffix = wal::kSetAsideSuffix;
+    if (name.size() > suffix.size() && name.ends_with(suffix) &&
+        wal::IsJournalFileName(std::string_view(name).substr(0, name.size() - suffix.size()))) {
+      std::fprintf(stderr,
+                   "ronctl audit verify: commit journal %s/%s was set aside: it holds records of "
+                   "a stream that was frozen when it was applied (docs/RUNBOOK.md, \"The commit "
+                   "journal\")\n",
+                   dir.c_str(), name.c_str());
     }
   }
 }

@@ -66,9 +66,10 @@ Status CheckRegular(int fd, const std::string& path, struct stat* st) {
   return status;
 }
 
-// Reads up to `size` bytes of fd from `offset`; *done is how many arrived (less at end of file).
+}  // namespace
+
 Status PreadAll(int fd, char* out, size_t size, const std::string& path, size_t* done,
-                uint64_t offset = 0) {
+                uint64_t offset) {
   *done = 0;
   while (*done < size) {
     const ssize_t n = pread(fd, out + *done, size - *done, static_cast<off_t>(offset + *done));
@@ -79,8 +80,6 @@ Status PreadAll(int fd, char* out, size_t size, const std::string& path, size_t*
   }
   return Status::Ok();
 }
-
-}  // namespace
 
 Status EnsurePrivateDir(const std::string& path, bool create) {
   if (create && mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {

@@ -49,6 +49,11 @@ Status OpenRegularFile(const std::string& path, Links links, int* fd, uint64_t* 
 // effective uid with no group/other permission bits. Never creates.
 Status OpenOwnFileForWrite(const std::string& path, int extra_flags, int* fd);
 
+// Reads up to `size` bytes of fd from `offset`; *done is how many arrived (less at end of file).
+// `path` names the file in errors.
+Status PreadAll(int fd, char* out, size_t size, const std::string& path, size_t* done,
+                uint64_t offset = 0);
+
 // Reads a whole regular file of at most `max_bytes` (Io if longer) into *out.
 Status ReadSmallFile(const std::string& path, size_t max_bytes, std::string* out,
                      Links links = Links::kRefuse);

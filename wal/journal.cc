@@ -1,5 +1,6 @@
 #include "wal/journal.h"
 
+#include <endian.h>
 #include <fcntl.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -31,23 +32,32 @@ uint64_t NextBlock(uint64_t offset) {
          segment::kPaddingAlignBytes;
 }
 
-// Whether a complete batch (frames up to its batch end) starts at `offset`.
-bool BatchAt(std::string_view file, uint64_t offset, size_t max_record_bytes) {
-  segment::FrameView frame;
-  bool any = false;
-  while (offset < file.size()) {
-    switch (segment::DecodeFrame(file, offset, max_record_bytes, &frame)) {
-      case segment::FrameStatus::kOk:
-        any = true;
-        offset += frame.size;
-        break;
-      case segment::FrameStatus::kPadding:
-        return any;
-      default:
-        return false;
-    }
+uint64_t Load64(const char* p) {
+  uint64_t v = 0;
+  std::memcpy(&v, p, sizeof(v));
+  return le64toh(v);
+}
+
+// Reads the batch at `offset` into *buf (header and frames) if it is whole there: its magic,
+// a length within the file, and a matching checksum.
+Status WholeBatchAt(int fd, const std::string& path, uint64_t file_size, uint64_t offset,
+                    std::string* buf, bool* whole) {
+  *whole = false;
+  if (offset + kJournalBatchHeaderBytes > file_size) return Status::Ok();
+  char header[kJournalBatchHeaderBytes];
+  size_t done = 0;
+  RON_RETURN_IF_ERROR(PreadAll(fd, header, sizeof(header), path, &done, offset));
+  if (done != sizeof(header) || std::memcmp(header, kJournalBatchMagic, 8) != 0) {
+    return Status::Ok();
   }
-  return false;
+  const uint64_t length = Load64(header + 16);
+  if (length > file_size - offset - kJournalBatchHeaderBytes) return Status::Ok();
+  buf->resize(kJournalBatchHeaderBytes + static_cast<size_t>(length));
+  RON_RETURN_IF_ERROR(PreadAll(fd, buf->data(), buf->size(), path, &done, offset));
+  if (done != buf->size()) return Status::Ok();
+  const std::string_view checked = std::string_view(*buf).substr(16);
+  *whole = segment::FrameChecksum(checked) == Load64(buf->data() + 8);
+  return Status::Ok();
 }
 
 }  // namespace
@@ -64,13 +74,15 @@ bool IsJournalFileName(std::string_view name) {
   return true;
 }
 
-void AppendJournalBatchEnd(uint64_t base_offset, std::string* out) {
-  // A marker at every batch end, also on a 4 KiB boundary: readers tell batches apart by it.
-  const size_t start = out->size();
-  const uint64_t next = segment::AfterPadding(base_offset + start);
-  out->resize(start + static_cast<size_t>(next - base_offset - start), '\0');
-  const uint32_t marker = segment::kPaddingMarker;
-  std::memcpy(out->data() + start, &marker, sizeof(marker));  // all ones: any byte order
+void BeginJournalBatch(std::string* out) { out->assign(kJournalBatchHeaderBytes, '\0'); }
+
+void EndJournalBatch(std::string* out) {
+  const uint64_t length = htole64(out->size() - kJournalBatchHeaderBytes);
+  std::memcpy(out->data(), kJournalBatchMagic, sizeof(kJournalBatchMagic));
+  std::memcpy(out->data() + 16, &length, sizeof(length));
+  const uint64_t checksum = htole64(segment::FrameChecksum(std::string_view(*out).substr(16)));
+  std::memcpy(out->data() + 8, &checksum, sizeof(checksum));
+  out->resize(NextBlock(out->size()), '\0');
 }
 
 Result<std::unique_ptr<JournalWriter>> JournalWriter::Create(const std::string& dir,
@@ -121,69 +133,87 @@ Status JournalWriter::Remove() {
   return FsyncDir(dir_);
 }
 
-Status ReadJournal(const std::string& path, size_t max_record_bytes, JournalContents* out) {
-  out->path = path;
-  out->frames.clear();
-  out->batch_of.clear();
-  out->torn = false;
-  // A journal holds at most journal_max_bytes plus one commit; the bound only guards memory.
-  RON_RETURN_IF_ERROR(ReadSmallFile(path, segment::kMaxSegmentBytes, &out->bytes));
-  const std::string_view file = out->bytes;
-  if (file.size() < sizeof(kJournalMagic)) {
-    out->torn = !file.empty();  // created, never initialized: nothing was acknowledged
+Status ScanJournal(const std::string& path, size_t max_record_bytes, const JournalBatchFn& on_batch,
+                   bool* torn) {
+  *torn = false;
+  int fd = -1;
+  uint64_t size = 0;
+  RON_RETURN_IF_ERROR(OpenRegularFile(path, Links::kRefuse, &fd, &size));
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{fd};
+  char magic[sizeof(kJournalMagic)];
+  size_t done = 0;
+  RON_RETURN_IF_ERROR(PreadAll(fd, magic, sizeof(magic), path, &done));
+  if (done < sizeof(magic)) {
+    *torn = size != 0;  // created, never initialized: nothing was acknowledged
     return Status::Ok();
   }
-  if (std::memcmp(file.data(), kJournalMagic, sizeof(kJournalMagic)) != 0) {
-    return Status(Code::kIo, path + " is not a commit journal (bad magic)");
+  if (std::memcmp(magic, kJournalMagic, sizeof(kJournalMagic)) != 0) {
+    return Status(Code::kIo, path + " is not a commit journal of this version (bad magic)");
   }
-  uint64_t offset = kJournalHeaderBytes;
+  std::string buf;
+  std::vector<segment::FrameView> frames;
   uint32_t batch = 0;
-  size_t batch_first = 0;  // the first frame of the batch being read
-  while (offset < file.size()) {
-    segment::FrameView frame;
-    const segment::FrameStatus st = segment::DecodeFrame(file, offset, max_record_bytes, &frame);
-    if (st == segment::FrameStatus::kOk) {
-      out->frames.push_back(frame);
-      out->batch_of.push_back(batch);
-      offset += frame.size;
-      continue;
-    }
-    if (st == segment::FrameStatus::kPadding) {
-      offset = segment::AfterPadding(offset);
-      ++batch;
-      batch_first = out->frames.size();
-      continue;
-    }
-    if (st == segment::FrameStatus::kEnd && offset % segment::kPaddingAlignBytes == 0 &&
-        batch_first == out->frames.size()) {
-      // Zeros where a batch would start: the end. A complete batch after them is damage.
-      for (uint64_t at = offset; at < file.size(); at += segment::kPaddingAlignBytes) {
-        if (BatchAt(file, at, max_record_bytes)) {
-          return Status(Code::kIo, path + ": zeros at offset " + std::to_string(offset) +
-                                       " with a complete commit batch after them");
+  for (uint64_t offset = kJournalHeaderBytes; offset < size; ++batch) {
+    bool whole = false;
+    RON_RETURN_IF_ERROR(WholeBatchAt(fd, path, size, offset, &buf, &whole));
+    if (!whole) {
+      // The end (zeros), or a torn last batch: its commit never returned, unless a whole batch
+      // follows.
+      for (uint64_t at = offset + segment::kPaddingAlignBytes; at < size;
+           at += segment::kPaddingAlignBytes) {
+        RON_RETURN_IF_ERROR(WholeBatchAt(fd, path, size, at, &buf, &whole));
+        if (whole) {
+          return Status(Code::kIo, path + ": damaged batch at offset " + std::to_string(offset) +
+                                       " with a whole commit batch after it");
         }
+      }
+      // Zeros to the end are the end; anything else there is what the torn write left.
+      buf.resize(segment::kPaddingAlignBytes * 16);
+      for (uint64_t at = offset; at < size && !*torn; at += buf.size()) {
+        RON_RETURN_IF_ERROR(PreadAll(fd, buf.data(), buf.size(), path, &done, at));
+        *torn = std::string_view(buf.data(), done).find_first_not_of('\0') != std::string_view::npos;
       }
       return Status::Ok();
     }
-    // A cut or damaged batch: its commit never returned, unless a complete batch follows.
-    for (uint64_t at = NextBlock(offset + 1); at < file.size(); at += segment::kPaddingAlignBytes) {
-      if (BatchAt(file, at, max_record_bytes)) {
-        return Status(Code::kIo, path + ": damaged frame at offset " + std::to_string(offset) +
-                                     " with a complete commit batch after it");
+    frames.clear();
+    const std::string_view bytes = buf;
+    for (uint64_t at = kJournalBatchHeaderBytes; at < bytes.size();) {
+      segment::FrameView frame;
+      if (segment::DecodeFrame(bytes, at, max_record_bytes, &frame) != segment::FrameStatus::kOk) {
+        return Status(Code::kIo, path + ": batch at offset " + std::to_string(offset) +
+                                     " is whole but holds a malformed frame");
       }
+      at += frame.size;
+      frame.offset += offset;
+      frames.push_back(frame);
     }
-    out->frames.resize(batch_first);
-    out->batch_of.resize(batch_first);
-    out->torn = true;
-    return Status::Ok();
-  }
-  // A batch without its end marker was cut short.
-  if (batch_first != out->frames.size()) {
-    out->frames.resize(batch_first);
-    out->batch_of.resize(batch_first);
-    out->torn = true;
+    RON_RETURN_IF_ERROR(on_batch(batch, bytes.substr(kJournalBatchHeaderBytes), frames));
+    offset = NextBlock(offset + bytes.size());
   }
   return Status::Ok();
+}
+
+Status ReadJournal(const std::string& path, size_t max_record_bytes, JournalContents* out) {
+  out->path = path;
+  out->batches.clear();
+  out->frames.clear();
+  out->batch_of.clear();
+  return ScanJournal(
+      path, max_record_bytes,
+      [&](uint32_t batch, std::string_view bytes, std::span<const segment::FrameView> frames) {
+        const std::string& copy = out->batches.emplace_back(bytes);
+        for (segment::FrameView frame : frames) {
+          frame.json = std::string_view(copy).substr(
+              static_cast<size_t>(frame.json.data() - bytes.data()), frame.json.size());
+          out->frames.push_back(frame);
+          out->batch_of.push_back(batch);
+        }
+        return Status::Ok();
+      },
+      &out->torn);
 }
 
 Status ListJournals(const std::string& dir, std::vector<std::string>* paths) {
@@ -196,18 +226,29 @@ Status ListJournals(const std::string& dir, std::vector<std::string>* paths) {
   return Status::Ok();
 }
 
-Status RemoveJournalsExcept(const std::string& dir, const std::set<std::string>& keep) {
+Status SetJournalAside(const std::string& path) {
+  const std::string aside = path + std::string(kSetAsideSuffix);
+  if (rename(path.c_str(), aside.c_str()) != 0) {
+    return IoErrorStatus(-errno, "cannot set commit journal " + path + " aside");
+  }
+  return Status::Ok();
+}
+
+Status RetireJournals(const std::string& dir, const std::set<std::string>& keep,
+                      const std::set<std::string>& set_aside) {
   std::vector<std::string> paths;
   RON_RETURN_IF_ERROR(ListJournals(dir, &paths));
-  bool removed = false;
+  bool changed = false;
   for (const std::string& path : paths) {
     if (keep.count(path) != 0) continue;
-    if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    if (set_aside.count(path) != 0) {
+      RON_RETURN_IF_ERROR(SetJournalAside(path));
+    } else if (unlink(path.c_str()) != 0 && errno != ENOENT) {
       return IoErrorStatus(-errno, "cannot remove applied commit journal " + path);
     }
-    removed = true;
+    changed = true;
   }
-  return removed ? FsyncDir(dir) : Status::Ok();
+  return changed ? FsyncDir(dir) : Status::Ok();
 }
 
 }  // namespace ron::wal

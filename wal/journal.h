@@ -7,20 +7,28 @@
 // Recovery applies every journal it finds before the WAL takes writes, so a record whose
 // commit returned is in its segment again after kill -9 or power loss.
 //
-// A journal is a 4 KiB header block (magic "RON-JNL" v1, then zeros) followed by batches, one
-// per commit: segment frames (FORMAT.md §3, byte for byte what the segments hold) for any
-// streams, in commit order, each batch ended by a padding marker (always, even at a 4 KiB
-// boundary), so that the next batch starts on a 4 KiB boundary and no write ever touches a block
-// holding an acknowledged frame. Readers route each frame by the writer_id and stream its record
-// names.
+// A journal is a 4 KiB header block (magic "RON-JNL" v2, then zeros) followed by batches, one
+// per commit, each starting on a 4 KiB boundary:
+//   0  8  batch magic  FF 'R' 'O' 'N' 'J' 'B' 00 02 (an FF byte never occurs in canonical JSON,
+//                      so no record body can hold a batch header)
+//   8  8  checksum     XXH3-64 (seed 0) of bytes [16, 24 + length) of the batch
+//  16  8  length       bytes of frames that follow (u64 little-endian)
+//  24     frames       segment frames (FORMAT.md §3, byte for byte what the segments hold) for
+//                      any streams, in commit order
+// then zeros up to the next 4 KiB boundary, where the next batch starts, so that no write ever
+// touches a block holding an acknowledged batch. A batch is whole when its checksum matches; a
+// torn write never is. Readers route each frame by the writer_id and stream its record names.
 //
 // Thread-safety: a JournalWriter belongs to its Wal's owner thread; the functions are reentrant.
 #ifndef WAL_JOURNAL_H_
 #define WAL_JOURNAL_H_
 
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,16 +39,20 @@
 
 namespace ron::wal {
 
-inline constexpr uint8_t kJournalMagic[8] = {0x52, 0x4F, 0x4E, 0x2D, 0x4A, 0x4E, 0x4C, 0x01};
+inline constexpr uint8_t kJournalMagic[8] = {0x52, 0x4F, 0x4E, 0x2D, 0x4A, 0x4E, 0x4C, 0x02};
 inline constexpr size_t kJournalHeaderBytes = 4096;  // frames start at the second block
 
 // "#journal-<16 hex digits>.jnl": '#' never appears in an escaped writer or stream name, so the
 // file can never be taken for a writer's directory.
 bool IsJournalFileName(std::string_view name);
 
-// Appends one batch to `out`: the frames, then the batch end (a padding marker and zeros up to
-// the next 4 KiB boundary of the file, `base_offset` being where `out` will be written).
-void AppendJournalBatchEnd(uint64_t base_offset, std::string* out);
+inline constexpr uint8_t kJournalBatchMagic[8] = {0xFF, 0x52, 0x4F, 0x4E, 0x4A, 0x42, 0x00, 0x02};
+inline constexpr size_t kJournalBatchHeaderBytes = 24;
+
+// Starts a batch in `out` (cleared): room for its header; the frames are appended after it.
+void BeginJournalBatch(std::string* out);
+// Completes the batch begun in `out`: its header filled in, zeros up to whole 4 KiB blocks.
+void EndJournalBatch(std::string* out);
 
 class JournalWriter {
  public:
@@ -52,8 +64,7 @@ class JournalWriter {
   JournalWriter(const JournalWriter&) = delete;
   JournalWriter& operator=(const JournalWriter&) = delete;
 
-  // Writes `batch` (frames followed by AppendJournalBatchEnd(end_offset())) at the end and
-  // fdatasyncs the journal. 0, or -errno: the batch was not acknowledged, and it is cut back
+  // Writes `batch` (BeginJournalBatch, frames, EndJournalBatch) at the end and fdatasyncs the journal. 0, or -errno: the batch was not acknowledged, and it is cut back
   // out of the file (cut_failed() if even that failed), so that recovery never adopts it; the
   // caller stops using the journal (it is never written again).
   int Append(std::string_view batch);
@@ -77,27 +88,43 @@ class JournalWriter {
   bool cut_failed_ = false;
 };
 
-// One journal as read back: its valid frames in file order (views into `bytes`), each with the
-// index of its batch.
+// Reads the journal at `path` batch by batch (memory: one batch), calling `on_batch` with each
+// whole batch's frames in file order (`bytes` the batch's frames, `frames` views into them, both
+// valid during the call; frame offsets are the file's). A
+// last batch that is cut short or damaged is a torn tail (*torn; its commit never returned).
+// Damage followed by a whole batch is Io: batches after it were acknowledged, and the damaged
+// one may have been too. A batch whose checksum matches but whose frames do not fill it exactly
+// is Io (no writer makes one). `on_batch` may stop the read with an error of its own.
+using JournalBatchFn =
+    std::function<Status(uint32_t batch, std::string_view bytes,
+                         std::span<const segment::FrameView> frames)>;
+Status ScanJournal(const std::string& path, size_t max_record_bytes, const JournalBatchFn& on_batch,
+                   bool* torn);
+
+// One journal as read back whole (for tools and tests): its valid frames in file order (views
+// into `batches`), each with the index of its batch.
 struct JournalContents {
   std::string path;
-  std::string bytes;
+  std::deque<std::string> batches;
   std::vector<segment::FrameView> frames;
   std::vector<uint32_t> batch_of;  // batch_of[i]: the batch of frames[i], counted from 0
   bool torn = false;               // the last batch was cut short (never acknowledged)
 };
-
-// Reads the journal at `path`. A short, cut or damaged last batch is a torn tail (its commit
-// never returned; its frames are left out). Damage followed by a complete batch is Io: batches
-// after it were acknowledged, and the damaged one may have been too.
 Status ReadJournal(const std::string& path, size_t max_record_bytes, JournalContents* out);
 
 // Every journal file in `dir` (full paths, sorted).
 Status ListJournals(const std::string& dir, std::vector<std::string>* paths);
 
-// Removes every journal in `dir` but those in `keep` (full paths), then syncs the directory.
-// For the engine, once each of its WALs has applied what it owns of them.
-Status RemoveJournalsExcept(const std::string& dir, const std::set<std::string>& keep);
+// A journal whose records a frozen stream may still need is renamed to "<name>.frozen" (no
+// longer a journal: never applied again, nor read as one; kept for the operator, RUNBOOK).
+inline constexpr std::string_view kSetAsideSuffix = ".frozen";
+Status SetJournalAside(const std::string& path);
+
+// Retires every journal in `dir` but those in `keep` (full paths): those in `set_aside` are set
+// aside, the others removed; then the directory is synced. For the engine, once each of its
+// WALs has applied what it owns of them.
+Status RetireJournals(const std::string& dir, const std::set<std::string>& keep,
+                      const std::set<std::string>& set_aside);
 
 }  // namespace ron::wal
 

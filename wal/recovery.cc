@@ -58,17 +58,20 @@ Status Wal::Recover() {
     // in buffered mode stays corruption (freeze), never a reason to cut acknowledged records.
     uint64_t window = kMaxWritesInFlight * options_.direct_batch_bytes;
     uint64_t torn_window = options_.write_mode == WriteMode::kDirect ? window : 0;
-    // Frames the commit journal holds may be missing or torn anywhere in the stream's unsynced
-    // span (the segment was written without a sync; the page cache writes back in any order).
-    const auto journaled = journal.find({writer_id, stream});
-    if (journaled != journal.end()) {
-      window = std::max(window, journaled->second.window);
-      torn_window = std::max(torn_window, journaled->second.window);
-    }
     RON_RETURN_IF_ERROR(ScanStream(dir, writer_id, stream, options_.limits,
                                    VerifyLevel::kFromLastSealed, &report, nullptr, torn_window,
                                    window));
-    if (journaled != journal.end()) RON_RETURN_IF_ERROR(CheckTornTail(journaled->second, &report));
+    // Frames durable only in the commit journal may be lost or torn anywhere in the segment's
+    // unsynced span (the page cache writes back in any order, or not at all): damage the scan
+    // calls corruption is a torn tail if the journal explains it (JournalCoversCut).
+    const auto journaled = journal.find({writer_id, stream});
+    if (report.frozen && journaled != journal.end()) {
+      StreamReport wide;
+      RON_RETURN_IF_ERROR(ScanStream(dir, writer_id, stream, options_.limits,
+                                     VerifyLevel::kFromLastSealed, &wide, nullptr,
+                                     segment::kMaxSegmentBytes, segment::kMaxSegmentBytes));
+      if (JournalCoversCut(journaled->second, wide)) report = std::move(wide);
+    }
     auto s = std::make_unique<StreamWal>();
     s->writer_id_ = writer_id;
     s->stream_ = stream;

@@ -134,6 +134,12 @@ Wal::~Wal() {
   for (auto& [key, s] : streams_) {
     if (s->fd_ >= 0) close(s->fd_);
   }
+  // Dropped without Close (a failed Open, an engine's writer thread reopening after a full
+  // disk): a journal that holds nothing goes; one that holds records is the next Open's.
+  if (journal_ != nullptr && journal_ok_ && journaled_.empty() &&
+      journal_->end_offset() == kJournalHeaderBytes) {
+    (void)journal_->Remove();  // at worst an empty journal, which the next Open removes
+  }
 }
 
 Result<StreamWal*> Wal::GetStream(const std::string& writer_id, const std::string& stream) {
@@ -424,7 +430,10 @@ Status Wal::AddFrozenStream(const std::string& writer_id, const std::string& str
 
 void Wal::Fail(StreamWal* s, const Status& status) {
   // Its acknowledged frames may be durable only in the journal: never emptied or removed now.
-  if (s->journaled_) journal_ok_ = false;
+  if (s->journaled_) {
+    journal_ok_ = false;
+    journal_needed_ = true;
+  }
   s->state_ = StreamState::kFailed;
   s->failure_ = status;
   ++stream_set_version_;
@@ -538,53 +547,35 @@ void Wal::AppendChunks(StreamWal* s, bool sync, bool pad, std::vector<WriteOp>* 
   }
 }
 
-// The ops written without their fdatasync (sync cleared by CommitStreams) are made durable by
-// one syncfs per file system they are on (one, unless a stream's directory is a mount point of
-// its own), with one device cache flush. syncfs reports an error from any file of its file
-// system, not whose: after one, each of those files gets its own fdatasync, which says whether
-// that file's data is durable (a file whose write-back failed reports it; the others do not
-// fail for someone else's error).
-void Wal::SyncFileSystems(std::span<const WriteOp> ops,
-                          const std::vector<std::pair<StreamWal*, size_t>>& chunk_ends,
-                          std::span<int> results) {
-  std::vector<uint64_t> synced;
-  for (size_t i = 0; i < ops.size(); ++i) {
-    if (ops[i].sync || ops[i].dsync) continue;  // synced by its own fdatasync
-    const uint64_t dev = chunk_ends[i].first->dev_;
-    if (std::find(synced.begin(), synced.end(), dev) != synced.end()) continue;
-    synced.push_back(dev);
-    int rc = options_.faults != nullptr ? options_.faults->OnFsync(ops[i].fd) : 0;
-    if (rc == 0 && syncfs(ops[i].fd) != 0) rc = -errno;
-    ++counters_.fsync_total;
-    if (rc == 0) continue;
-    for (size_t j = i; j < ops.size(); ++j) {
-      if (ops[j].sync || chunk_ends[j].first->dev_ != dev || results[j] != 0) continue;
-      int own = options_.faults != nullptr ? options_.faults->OnFsync(ops[j].fd) : 0;
-      if (own == 0 && fdatasync(ops[j].fd) != 0) own = -errno;
-      ++counters_.fsync_total;
-      results[j] = own;
-    }
-  }
-}
-
 Status Wal::CommitStreams(bool force_sync) {
   std::vector<WriteOp> ops;
   std::vector<std::pair<StreamWal*, size_t>> chunk_ends;
   const bool sync = force_sync || options_.fsync == FsyncPolicy::kAlways;
+  // A journal that can take no more batches: the streams with frames only in it are synced in
+  // their segments first (see below: their commits may not bypass the journal).
+  if (!journal_ok_ && !journaled_.empty()) (void)SyncJournaled();  // failures fail streams
   // Many files on the journal's file system: written without a sync (nor padding), made
-  // durable by one append to the journal (wal/journal.h).
+  // durable by one append to the journal (wal/journal.h). A stream whose frames are durable
+  // only in the journal commits through it whatever the count, until it is synced: so every
+  // acknowledged frame after its first journaled one is in the journal, which is what lets
+  // recovery take damage to them for a torn write (JournalCoversCut).
+  const bool journal_open =
+      sync && journal_ok_ && options_.write_mode == WriteMode::kBuffered;
   bool use_journal = false;
-  if (sync && !force_sync && journal_ok_ && options_.write_mode == WriteMode::kBuffered) {
+  if (journal_open && !force_sync) {
     size_t covered_files = 0;
     for (const StreamWal* s : dirty_) {
       covered_files += !s->pending_.empty() && s->state_ == StreamState::kOk && JournalCovers(s);
     }
     use_journal = covered_files >= options_.journal_min_files;
   }
+  const auto to_journal = [&](const StreamWal* s) {
+    return journal_open && JournalCovers(s) && (use_journal || s->journaled_);
+  };
   for (StreamWal* s : dirty_) {
     s->dirty_ = false;
     if (s->pending_.empty() || s->state_ != StreamState::kOk) continue;
-    AppendChunks(s, sync, !(use_journal && JournalCovers(s)), &ops, &chunk_ends);
+    AppendChunks(s, sync, !to_journal(s), &ops, &chunk_ends);
   }
   dirty_.clear();
   if (ops.empty()) return Status::Ok();
@@ -614,10 +605,10 @@ Status Wal::CommitStreams(bool force_sync) {
   }
   std::vector<char> in_journal;
   size_t journal_files = 0;
-  if (use_journal) {
+  if (journal_open) {
     in_journal.resize(ops.size(), 0);
     for (size_t i = 0; i < ops.size(); ++i) {
-      in_journal[i] = JournalCovers(chunk_ends[i].first);
+      in_journal[i] = to_journal(chunk_ends[i].first);
       journal_files += in_journal[i];
     }
   }
@@ -635,7 +626,9 @@ Status Wal::CommitStreams(bool force_sync) {
   last_fsync_seconds_ = io_->last_fsync_seconds();
   if (journal_files > 0) {
     const auto journal_started = std::chrono::steady_clock::now();
-    (void)AppendToJournal(ops, chunk_ends, in_journal, results);  // failures are in results
+    // Failures are in results; the other journaled streams leave the failed journal at the
+    // next commit (above).
+    (void)AppendToJournal(ops, chunk_ends, in_journal, results);
     last_fsync_seconds_ +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - journal_started).count();
   }

@@ -119,7 +119,9 @@ struct WalOptions {
   // system of the WAL root, one syncfs covers) is made durable by the commit journal
   // (wal/journal.h): its frames are appended to one journal file with one fdatasync, and the
   // segments are written without a sync of their own; they are synced together (syncfs) once
-  // the journal holds journal_max_bytes, at Sync and at Close. 0: no journal. Takes precedence
+  // the journal holds journal_max_bytes, at Sync (which the engine calls before a checkpoint
+  // cut names their offsets) and at Close, and one by one (fdatasync) before a segment is
+  // sealed; a later commit of fewer files fdatasyncs its own. 0: no journal. Takes precedence
   // over syncfs_min_files for the commits it covers. Whatever the setting, Open applies every
   // journal it finds (a run with the journal may have crashed).
   size_t journal_min_files = 0;
@@ -283,6 +285,9 @@ class Wal {
   // a Sync makes them durable where they are, e.g. before their offsets go into a manifest.
   bool has_journaled_records() const { return !journaled_.empty(); }
   uint64_t journal_records_applied() const { return journal_records_applied_; }
+  // Journals shared with other WALs (WalOptions::owns) that hold records of a stream of this
+  // WAL that ended frozen: whoever retires them sets them aside (RetireJournals) instead.
+  const std::vector<std::string>& journals_to_set_aside() const { return journals_to_set_aside_; }
 
  private:
   explicit Wal(const WalOptions& options) : options_(options) {}
@@ -312,17 +317,21 @@ class Wal {
   // several: runs that crashed one after another).
   struct JournalStream {
     struct Frame {
-      const segment::FrameView* frame;
       Record record;  // the chain fields (CheckChain)
+      std::string json;
+      Digest hash{};
     };
-    std::vector<Frame> frames;
-    // How far past the stream's durable data its unsynced frames can reach: what they take in a
-    // segment, each commit's padding included. Damage within it is a torn write, not corruption.
-    uint64_t window = 0;
-    uint64_t max_seq = 0;
+    std::vector<Frame> frames;  // by seq once read
+  };
+  // A journal read at Open, until applied: the streams of this WAL it holds, and whether it
+  // holds others' too (then the engine retires it, once every WAL has applied it).
+  struct JournalRead {
+    std::string path;
+    std::set<std::pair<std::string, std::string>> streams;
+    bool foreign = false;
   };
   Status ReadJournals(std::map<std::pair<std::string, std::string>, JournalStream>* by_stream);
-  Status CheckTornTail(const JournalStream& js, StreamReport* report);
+  static bool JournalCoversCut(const JournalStream& js, const StreamReport& wide);
   Status ApplyJournals(std::map<std::pair<std::string, std::string>, JournalStream>* by_stream);
   Status StartJournal();
   int AppendToJournal(std::span<const WriteOp> ops,
@@ -369,11 +378,12 @@ class Wal {
   size_t staging_bytes_ = 0;
   std::unique_ptr<JournalWriter> journal_;
   bool journal_ok_ = false;    // journal_ may take batches (no write or sync of it has failed)
+  bool journal_needed_ = false;  // a stream failed while its frames were only in journal_
   uint64_t journal_dev_ = 0;   // its file system (st_dev): the streams it can cover
   std::string journal_batch_;  // the batch being built, reused
   std::vector<StreamWal*> journaled_;  // streams with frames durable only in the journal
-  std::vector<JournalContents> journals_read_;  // at Open, until applied
-  std::vector<std::string> applied_journals_;   // read at Open; removed once applied
+  std::vector<JournalRead> journals_read_;            // at Open, until applied
+  std::vector<std::string> journals_to_set_aside_;  // see journals_to_set_aside()
   uint64_t journal_records_applied_ = 0;
 };
 

@@ -1,6 +1,7 @@
 // The Wal's side of the commit journal (wal/journal.h): journals found at Open are applied to
 // their segments before the WAL takes writes, and commits of many streams are made durable by
-// one append to this WAL's journal. Split from wal.cc and recovery.cc.
+// one append to this WAL's journal; and the syncfs that makes many segment files durable at
+// once. Split from wal.cc and recovery.cc.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,40 +21,49 @@ namespace ron::wal {
 Status Wal::ReadJournals(std::map<std::pair<std::string, std::string>, JournalStream>* by_stream) {
   std::vector<std::string> paths;
   RON_RETURN_IF_ERROR(ListJournals(options_.dir, &paths));
-  if (paths.empty()) return Status::Ok();
-  journals_read_.resize(paths.size());
   Canonicalizer canonicalizer(options_.limits);
   CanonicalRecord full;
-  for (size_t j = 0; j < paths.size(); ++j) {
-    if (options_.live_journal && options_.live_journal(paths[j])) continue;
-    JournalContents& journal = journals_read_[j];
-    RON_RETURN_IF_ERROR(ReadJournal(paths[j], options_.limits.max_record_bytes, &journal));
-    bool all_owned = !journal.frames.empty() || !options_.owns;
-    for (const segment::FrameView& frame : journal.frames) {
-      const auto where = [&] { return paths[j] + " at offset " + std::to_string(frame.offset); };
-      JournalStream::Frame f{&frame, Record()};
-      if (!canonicalizer.CheckChain(frame.json, &f.record)) {
-        const Status st = canonicalizer.Canonicalize(frame.json, &full);
-        if (!st.ok() || full.bytes != frame.json) {
-          return Status(Code::kIo, "commit journal " + where() + ": not a canonical record");
+  for (const std::string& path : paths) {
+    if (options_.live_journal && options_.live_journal(path)) continue;
+    JournalRead& read = journals_read_.emplace_back();
+    read.path = path;
+    // A frame's owner is in its record: each frame is parsed, and only this WAL's are checked
+    // further (their hash) and kept; the batch checksum has vouched for the bytes.
+    const auto on_batch = [&](uint32_t, std::string_view,
+                              std::span<const segment::FrameView> frames) {
+      for (const segment::FrameView& frame : frames) {
+        const auto where = [&] { return path + " at offset " + std::to_string(frame.offset); };
+        JournalStream::Frame f;
+        if (!canonicalizer.CheckChain(frame.json, &f.record)) {
+          const Status st = canonicalizer.Canonicalize(frame.json, &full);
+          if (!st.ok() || full.bytes != frame.json) {
+            return Status(Code::kIo, "commit journal " + where() + ": not a canonical record");
+          }
+          f.record = full.record;
         }
-        f.record = full.record;
+        if (f.record.seq != frame.seq) {
+          return Status(Code::kIo, "commit journal " + where() + ": frame and record disagree");
+        }
+        if (options_.owns && !options_.owns(f.record.writer_id, f.record.stream)) {
+          read.foreign = true;
+          continue;
+        }
+        if (Blake3(frame.json) != frame.self_hash) {
+          return Status(Code::kIo, "commit journal " + where() + ": frame and record disagree");
+        }
+        f.json.assign(frame.json);
+        f.hash = frame.self_hash;
+        std::pair<std::string, std::string> key{f.record.writer_id, f.record.stream};
+        read.streams.insert(key);
+        (*by_stream)[std::move(key)].frames.push_back(std::move(f));
       }
-      if (f.record.seq != frame.seq || Blake3(frame.json) != frame.self_hash) {
-        return Status(Code::kIo, "commit journal " + where() + ": frame and record disagree");
-      }
-      if (options_.owns && !options_.owns(f.record.writer_id, f.record.stream)) {
-        all_owned = false;
-        continue;
-      }
-      JournalStream& js = (*by_stream)[{f.record.writer_id, f.record.stream}];
-      js.window += segment::FrameBytes(frame.json.size()) + segment::kPaddingAlignBytes;
-      js.max_seq = std::max(js.max_seq, frame.seq);
-      js.frames.push_back(std::move(f));
-    }
-    // Once its frames are in their segments, a journal that held only this WAL's streams is
-    // removed by it; others are the engine's to remove, when every WAL has applied them.
-    if (all_owned) applied_journals_.push_back(paths[j]);
+      return Status::Ok();
+    };
+    bool torn = false;
+    RON_RETURN_IF_ERROR(ScanJournal(path, options_.limits.max_record_bytes, on_batch, &torn));
+    // An empty journal is this WAL's to remove only without an owner predicate: it cannot tell
+    // whose it was.
+    if (read.streams.empty() && options_.owns) read.foreign = true;
   }
   for (auto& [key, js] : *by_stream) {
     std::stable_sort(js.frames.begin(), js.frames.end(),
@@ -64,36 +74,22 @@ Status Wal::ReadJournals(std::map<std::pair<std::string, std::string>, JournalSt
   return Status::Ok();
 }
 
-// A torn tail found with the journal's window cut only what the journal holds: frames after the
-// cut with a seq past the journal's newest for the stream were synced before (a commit without
-// the journal), so their damage is corruption.
-Status Wal::CheckTornTail(const JournalStream& js, StreamReport* report) {
-  if (!report->torn_tail || report->frozen || report->segments.empty()) return Status::Ok();
-  const SegmentReport& newest = report->segments.back();
-  std::string file;
-  RON_RETURN_IF_ERROR(ReadSmallFile(newest.path, segment::kMaxSegmentBytes, &file));
-  uint64_t cut_max = 0;
-  for (uint64_t at =
-           report->torn_offset / segment::kPaddingAlignBytes * segment::kPaddingAlignBytes;
-       at < file.size(); at += segment::kPaddingAlignBytes) {
-    uint64_t offset = at;
-    segment::FrameView frame;
-    while (segment::DecodeFrame(file, offset, options_.limits.max_record_bytes, &frame) ==
-           segment::FrameStatus::kOk) {
-      if (offset >= report->torn_offset) cut_max = std::max(cut_max, frame.seq);
-      offset += frame.size;
-    }
+// A stream whose newest segment is damaged with valid frames after the damage is frozen by the
+// scan (corruption) unless the journal explains the damage: the first record lost is in the
+// journal, and so is every record after it up to the journal's newest for the stream. A
+// journaled record's bytes in the segment are damaged only if no sync of the segment finished
+// after they were written (one that did would have made them durable), so every frame written
+// after them in that file was acknowledged through the journal or not at all: the cut loses
+// nothing the journal does not give back.
+bool Wal::JournalCoversCut(const JournalStream& js, const StreamReport& wide) {
+  if (!wide.torn_tail || wide.frozen) return false;
+  uint64_t expect = wide.head_seq + 1;
+  for (const JournalStream::Frame& f : js.frames) {
+    if (f.record.seq < expect) continue;  // before the cut, or a repeat
+    if (f.record.seq != expect) return false;
+    ++expect;
   }
-  const bool covered = js.frames.empty() ? cut_max == 0
-                                         : js.frames.front().record.seq <= report->head_seq + 1 &&
-                                               cut_max <= js.max_seq;
-  if (covered) return Status::Ok();
-  report->frozen = true;
-  report->problem = Status(Code::kFrozen, "damage the commit journal does not cover");
-  report->problem_file = newest.path;
-  report->problem_offset = report->torn_offset;
-  report->torn_tail = false;
-  return Status::Ok();
+  return expect > wide.head_seq + 1;
 }
 
 Status Wal::ApplyJournals(std::map<std::pair<std::string, std::string>, JournalStream>* by_stream) {
@@ -116,8 +112,8 @@ Status Wal::ApplyJournals(std::map<std::pair<std::string, std::string>, JournalS
       }
       CanonicalRecord record;
       record.record = f.record;
-      record.bytes.assign(f.frame->json);
-      record.digest = f.frame->self_hash;
+      record.bytes = f.json;
+      record.digest = f.hash;
       const Status staged = Stage(s, record);
       if (staged.code() == Code::kPrevMismatch) {
         Freeze(s,
@@ -131,26 +127,36 @@ Status Wal::ApplyJournals(std::map<std::pair<std::string, std::string>, JournalS
   }
   by_stream->clear();
   RON_RETURN_IF_ERROR(CommitStreams(/*force_sync=*/true));
-  journals_read_.clear();
+  if (journals_read_.empty()) return Status::Ok();
   // A journal's records may be in segments that were never synced (a kill -9 leaves them in the
   // page cache, found whole by the scan): sync them all before the journal goes.
-  if (!applied_journals_.empty()) {
+  const int dir_fd = open(options_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const int rc = dir_fd < 0 ? -errno : (syncfs(dir_fd) == 0 ? 0 : -errno);
+  if (dir_fd >= 0) close(dir_fd);
+  if (rc < 0) return IoErrorStatus(rc, "syncfs before removing applied commit journals");
+  // A journal holding records of a stream that ended frozen may hold its only copy of them: it
+  // is set aside for the operator (never applied again, so that it cannot later vouch for a cut
+  // of records synced since). Journals with other WALs' streams are the engine's to retire.
+  bool changed = false;
+  for (const JournalRead& read : journals_read_) {
     bool frozen = false;
-    for (const auto& [key, s] : streams_) frozen = frozen || s->state_ != StreamState::kOk;
-    if (frozen) applied_journals_.clear();  // kept: it may hold a frozen stream's only copy
-    const int dir_fd = open(options_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    const int rc = dir_fd < 0 ? -errno : (syncfs(dir_fd) == 0 ? 0 : -errno);
-    if (dir_fd >= 0) close(dir_fd);
-    if (rc < 0) return IoErrorStatus(rc, "syncfs before removing applied commit journals");
-  }
-  for (const std::string& path : applied_journals_) {
-    if (unlink(path.c_str()) != 0 && errno != ENOENT) {
-      return IoErrorStatus(-errno, "cannot remove applied commit journal " + path);
+    for (const auto& key : read.streams) {
+      const StreamWal* s = FindStream(key.first, key.second);
+      frozen = frozen || s == nullptr || s->state_ != StreamState::kOk;
     }
+    if (read.foreign) {
+      if (frozen) journals_to_set_aside_.push_back(read.path);
+      continue;
+    }
+    if (frozen) {
+      RON_RETURN_IF_ERROR(SetJournalAside(read.path));
+    } else if (unlink(read.path.c_str()) != 0 && errno != ENOENT) {
+      return IoErrorStatus(-errno, "cannot remove applied commit journal " + read.path);
+    }
+    changed = true;
   }
-  if (!applied_journals_.empty()) RON_RETURN_IF_ERROR(FsyncDir(options_.dir));
-  applied_journals_.clear();
-  return Status::Ok();
+  journals_read_.clear();
+  return changed ? FsyncDir(options_.dir) : Status::Ok();
 }
 
 Status Wal::StartJournal() {
@@ -176,14 +182,14 @@ Status Wal::StartJournal() {
 int Wal::AppendToJournal(std::span<const WriteOp> ops,
                          const std::vector<std::pair<StreamWal*, size_t>>& chunk_ends,
                          std::span<const char> in_journal, std::span<int> results) {
-  journal_batch_.clear();
+  BeginJournalBatch(&journal_batch_);
   for (size_t i = 0; i < ops.size(); ++i) {
     if (!in_journal[i] || results[i] != 0) continue;  // a failed write's frames are not stored
     const StreamWal* s = chunk_ends[i].first;
     journal_batch_.append(s->pending_.data(), s->pending_frames_.back().end);
   }
-  if (journal_batch_.empty()) return 0;
-  AppendJournalBatchEnd(journal_->end_offset(), &journal_batch_);
+  if (journal_batch_.size() == kJournalBatchHeaderBytes) return 0;
+  EndJournalBatch(&journal_batch_);
   const int rc = journal_->Append(journal_batch_);
   ++counters_.fsync_total;
   ++counters_.journal_commits;
@@ -241,6 +247,7 @@ Status Wal::SyncJournaled() {
       }
       if (own == 0) continue;
       // Its acknowledged frames are in the journal, which is kept for the recovery of a reopen.
+      journal_needed_ = true;
       const Status status = IoErrorStatus(own, "fdatasync of " + s->stream_);
       if (s->state_ == StreamState::kOk) Fail(s, status);
       if (first_error.ok()) first_error = status;
@@ -251,12 +258,54 @@ Status Wal::SyncJournaled() {
     journal_ok_ = false;
     return first_error;
   }
-  if (!journal_ok_ || journal_->end_offset() == kJournalHeaderBytes) return Status::Ok();
+  // Everything the journal holds is synced in the segments now, except what a stream that
+  // failed while journaled may need. Left in place, it could later vouch for a cut of records
+  // synced since (JournalCoversCut): it is emptied, or removed if it can take no more batches.
+  if (journal_ok_ && journal_->end_offset() == kJournalHeaderBytes) return Status::Ok();
+  if (!journal_ok_) {
+    if (journal_needed_) return Status::Ok();
+    const Status removed = journal_->Remove();
+    journal_.reset();
+    return removed;
+  }
   if (const int rc = journal_->Reset(); rc < 0) {
     journal_ok_ = false;
-    return IoErrorStatus(rc, "cannot empty the commit journal " + journal_->path());
+    const Status removed = journal_->Remove();
+    const std::string path = journal_->path();
+    journal_.reset();
+    return IoErrorStatus(rc, "cannot empty the commit journal " + path +
+                                 (removed.ok() ? " (removed)" : "; " + removed.ToString()));
   }
   return Status::Ok();
+}
+
+// The ops written without their fdatasync (sync cleared by CommitStreams) are made durable by
+// one syncfs per file system they are on (one, unless a stream's directory is a mount point of
+// its own), with one device cache flush. syncfs reports an error from any file of its file
+// system, not whose: after one, each of those files gets its own fdatasync, which says whether
+// that file's data is durable (a file whose write-back failed reports it; the others do not
+// fail for someone else's error).
+void Wal::SyncFileSystems(std::span<const WriteOp> ops,
+                          const std::vector<std::pair<StreamWal*, size_t>>& chunk_ends,
+                          std::span<int> results) {
+  std::vector<uint64_t> synced;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (ops[i].sync || ops[i].dsync) continue;  // synced by its own fdatasync
+    const uint64_t dev = chunk_ends[i].first->dev_;
+    if (std::find(synced.begin(), synced.end(), dev) != synced.end()) continue;
+    synced.push_back(dev);
+    int rc = options_.faults != nullptr ? options_.faults->OnFsync(ops[i].fd) : 0;
+    if (rc == 0 && syncfs(ops[i].fd) != 0) rc = -errno;
+    ++counters_.fsync_total;
+    if (rc == 0) continue;
+    for (size_t j = i; j < ops.size(); ++j) {
+      if (ops[j].sync || chunk_ends[j].first->dev_ != dev || results[j] != 0) continue;
+      int own = options_.faults != nullptr ? options_.faults->OnFsync(ops[j].fd) : 0;
+      if (own == 0 && fdatasync(ops[j].fd) != 0) own = -errno;
+      ++counters_.fsync_total;
+      results[j] = own;
+    }
+  }
 }
 
 }  // namespace ron::wal

@@ -78,9 +78,8 @@ struct EngineOptions {
   // streams it touches (docs/PERFORMANCE.md, "Many streams"). Recovery applies the journals it
   // finds before the WAL takes writes. 0: no journal (commits of many files use syncfs, above).
   // Same platform conditions as syncfs_min_streams.
-  // Off by default for now: review found recovery cases still to close (docs/FORMAT.md, "The
-  // commit journal", Known gaps); 16 is the measured break-even.
-  size_t journal_min_streams = 0;
+  // 16: the measured break-even (below it, syncfs of fewer, larger writes per file is cheaper).
+  size_t journal_min_streams = 16;
   uint64_t journal_max_bytes = 64ull << 20;  // [1 MiB, 1 GiB]
   size_t ram_records_per_stream = 65536;  // sink=ram: ring size per stream
   // Streams one writer thread holds at most (each has a chain head, and a segment fd or a RAM

@@ -141,25 +141,30 @@ class JournalTest : public ::testing::Test {
   bool expect_commit_ok_ = true;
 };
 
-TEST(JournalFormatTest, BatchesEndOnABlockBoundaryWithAMarkerEvenWhenAligned) {
-  for (const uint64_t base : {uint64_t{4096}, uint64_t{4096 + 100}, uint64_t{8192 - 4}}) {
-    for (const size_t frames : {size_t{0}, size_t{100}, size_t{4092}, size_t{4096}}) {
-      std::string batch(frames, 'f');
-      AppendJournalBatchEnd(base, &batch);
-      const uint64_t end = base + batch.size();
-      EXPECT_EQ(end % 4096, 0u) << base << " " << frames;
-      EXPECT_GT(batch.size(), frames + 3) << "room for the marker";
-      uint32_t marker = 0;
-      std::memcpy(&marker, batch.data() + frames, 4);
-      EXPECT_EQ(marker, segment::kPaddingMarker);
-      EXPECT_EQ(segment::AfterPadding(base + frames), end);
-    }
+// A batch is its header (magic, checksum, length), its frames, then zeros to whole blocks; a
+// reader takes it only whole.
+TEST(JournalFormatTest, ABatchFillsWholeBlocksAndIsReadOnlyWhole) {
+  for (const size_t frames : {size_t{0}, size_t{100}, size_t{4072}, size_t{4073}, size_t{9000}}) {
+    std::string batch;
+    BeginJournalBatch(&batch);
+    batch.append(frames, 'f');
+    EndJournalBatch(&batch);
+    EXPECT_EQ(batch.size() % 4096, 0u) << frames;
+    EXPECT_GE(batch.size(), frames + kJournalBatchHeaderBytes);
+    EXPECT_LT(batch.size(), frames + kJournalBatchHeaderBytes + 4096);
+    EXPECT_EQ(std::memcmp(batch.data(), kJournalBatchMagic, 8), 0);
+    uint64_t length = 0, checksum = 0;
+    std::memcpy(&checksum, batch.data() + 8, 8);
+    std::memcpy(&length, batch.data() + 16, 8);
+    EXPECT_EQ(length, frames);
+    EXPECT_EQ(checksum, segment::FrameChecksum(std::string_view(batch).substr(16, 8 + frames)));
   }
   EXPECT_TRUE(IsJournalFileName("#journal-0123456789abcdef.jnl"));
   EXPECT_FALSE(IsJournalFileName("#journal-0123456789ABCDEF.jnl"));
   EXPECT_FALSE(IsJournalFileName("#journal-0123456789abcde.jnl"));
   EXPECT_FALSE(IsJournalFileName("journal-0123456789abcdef.jnl"));
   EXPECT_FALSE(IsJournalFileName("#journal-0123456789abcdef.jnl.t"));
+  EXPECT_FALSE(IsJournalFileName("#journal-0123456789abcdef.jnl.frozen"));
 }
 
 // A commit of many streams is one journal append; Close syncs the segments, seals them and
@@ -287,6 +292,7 @@ TEST_F(JournalTest, DamageTheJournalDoesNotCoverFreezesTheStream) {
   std::string seg = Read(Segment(0));
   seg[4096 + 60] ^= 1;  // the first record, synced before the journal
   Write(Segment(0), seg);
+  const std::string old_journal = Journals().at(0);
   auto wal = Open(Options());
   const StreamWal* s = wal->FindStream(kWriter, Name(0));
   EXPECT_EQ(s->state(), StreamState::kFrozen);
@@ -294,6 +300,113 @@ TEST_F(JournalTest, DamageTheJournalDoesNotCoverFreezesTheStream) {
   for (int i = 1; i < kStreams; ++i) {
     EXPECT_EQ(wal->FindStream(kWriter, Name(i))->state(), StreamState::kOk);
   }
+  // The journal may hold the frozen stream's only copy of records: set aside, never applied
+  // again (nor deleted).
+  EXPECT_TRUE(std::filesystem::exists(old_journal + ".frozen"));
+  EXPECT_EQ(Journals(), std::vector<std::string>{wal->journal_path()});
+}
+
+// A power loss can lose an acknowledged journaled block of a segment while a later block, of a
+// commit that never returned, was written back: the damage is a torn write the journal
+// repairs, not corruption (the stream goes on, without the unacknowledged records).
+TEST_F(JournalTest, AnUnacknowledgedLaterWriteDoesNotFreezeWhatTheJournalHolds) {
+  if (!JournalHere()) return;
+  std::string journal_bytes, path;
+  std::map<std::string, std::pair<uint64_t, std::string>> acknowledged;
+  {
+    auto wal = Open(Options());
+    for (int round = 0; round < 6; ++round) CommitRound(wal.get(), 0, kStreams, 3);
+    path = wal->journal_path();
+    journal_bytes = Read(path);
+    acknowledged = heads_;
+    CommitRound(wal.get(), 0, kStreams, 3);  // its journal append is undone below
+  }
+  Write(path, journal_bytes);  // as if the crash came before the last append reached the disk
+  heads_ = acknowledged;
+  for (int i = 0; i < kStreams; ++i) {
+    std::string seg = Read(Segment(i));
+    ASSERT_GE(seg.size(), 4096u * 4);  // the unacknowledged frames lie past the lost block
+    std::fill(seg.begin() + 4096, seg.begin() + 8192, '\0');  // acknowledged, lost
+    Write(Segment(i), seg);
+  }
+  auto wal = Open(Options());
+  ASSERT_NE(wal, nullptr);
+  ExpectEveryAcknowledgedRecord(wal.get());
+  CommitRound(wal.get(), 0, kStreams, 1);
+  ASSERT_TRUE(wal->Close().ok());
+}
+
+// While a stream's records are durable only in the journal, its commits go through the journal
+// even when they touch fewer files than journal_min_files: a commit synced by the stream's own
+// fdatasync would make the earlier journaled block durable too, and damage to it found later
+// would be corruption the journal must not vouch for. So any damage the journal covers loses
+// no acknowledged record.
+TEST_F(JournalTest, AJournaledStreamCommitsThroughTheJournalUntilItIsSynced) {
+  if (!JournalHere()) return;
+  {
+    auto wal = Open(Options());
+    CommitRound(wal.get(), 0, kStreams, 2);
+    const uint64_t commits = wal->counters().journal_commits;
+    CommitRound(wal.get(), 0, 1, 2);  // one file
+    EXPECT_EQ(wal->counters().journal_commits, commits + 1) << "through the journal";
+    ASSERT_TRUE(wal->Sync().ok());
+    CommitRound(wal.get(), 0, 1, 2);  // synced: its own fdatasync again
+    EXPECT_EQ(wal->counters().journal_commits, commits + 1);
+    CommitRound(wal.get(), 0, kStreams, 2);
+    CommitRound(wal.get(), 0, 1, 2);
+    EXPECT_EQ(wal->counters().journal_commits, commits + 3);
+  }
+  // The first journaled record since the Sync damaged: the journal holds it and every record
+  // after it, so the cut loses nothing.
+  std::string seg = Read(Segment(0));
+  StreamReport report;
+  std::vector<std::pair<uint64_t, uint64_t>> frames;  // (seq, offset)
+  ASSERT_TRUE(ScanStream(StreamDir(dir_.path() + "/wal", kWriter, Name(0)), kWriter, Name(0),
+                         Limits(), VerifyLevel::kFull, &report,
+                         [&](const RecordView& r) {
+                           frames.emplace_back(r.seq, r.offset);
+                           return true;
+                         })
+                  .ok());
+  ASSERT_EQ(frames.size(), 10u);
+  seg[frames[6].second + 60] ^= 1;  // seq 7: the first of the second journaled round
+  Write(Segment(0), seg);
+  auto wal = Open(Options());
+  ExpectEveryAcknowledgedRecord(wal.get());
+  EXPECT_GE(wal->journal_records_applied(), 4u);
+}
+
+// A WAL dropped without Close (a failed open, a writer thread reopening after a full disk)
+// leaves no empty journal behind; one that holds records stays for the next Open.
+TEST_F(JournalTest, ADroppedWalRemovesItsJournalOnlyWhenItHoldsNothing) {
+  if (!JournalHere()) return;
+  { auto wal = Open(Options()); }
+  EXPECT_TRUE(Journals().empty());
+  {
+    auto wal = Open(Options());
+    CommitRound(wal.get(), 0, kStreams, 1);
+  }
+  EXPECT_EQ(Journals().size(), 1u);
+}
+
+// The engine retires the journals its WALs applied: removed, or set aside when a WAL found a
+// frozen stream's records in one.
+TEST(JournalFormatTest, RetireJournalsRemovesOrSetsAside) {
+  testing::TempDir dir;
+  std::vector<std::string> paths;
+  for (int i = 0; i < 3; ++i) {
+    auto journal = JournalWriter::Create(dir.path(), nullptr);
+    ASSERT_TRUE(journal.ok()) << journal.status().ToString();
+    paths.push_back(journal.value()->path());
+  }
+  ASSERT_TRUE(RetireJournals(dir.path(), {paths[0]}, {paths[1]}).ok());
+  EXPECT_TRUE(std::filesystem::exists(paths[0]));
+  EXPECT_FALSE(std::filesystem::exists(paths[1]));
+  EXPECT_TRUE(std::filesystem::exists(paths[1] + ".frozen"));
+  EXPECT_FALSE(std::filesystem::exists(paths[2]));
+  std::vector<std::string> listed;
+  ASSERT_TRUE(ListJournals(dir.path(), &listed).ok());
+  EXPECT_EQ(listed, std::vector<std::string>{paths[0]});
 }
 
 // A journal whose last batch was cut short held nothing acknowledged in that batch; a damaged
@@ -304,13 +417,13 @@ TEST_F(JournalTest, ATornJournalTailIsDroppedAndDamageBeforeABatchIsRefused) {
   {
     auto wal = Open(Options());
     CommitRound(wal.get(), 0, kStreams, 1);
-    CommitRound(wal.get(), 0, kStreams, 1);
+    CommitRound(wal.get(), 0, kStreams, 3);  // several blocks
     path = wal->journal_path();
   }
   const std::string whole = Read(path);
   JournalContents c;
   ASSERT_TRUE(ReadJournal(path, Limits().max_record_bytes, &c).ok());
-  ASSERT_EQ(c.frames.size(), 2u * kStreams);
+  ASSERT_EQ(c.frames.size(), 4u * kStreams);
   EXPECT_FALSE(c.torn);
   EXPECT_EQ(c.batch_of.back(), 1u);
   // The second batch cut in the middle of a frame.
@@ -318,6 +431,25 @@ TEST_F(JournalTest, ATornJournalTailIsDroppedAndDamageBeforeABatchIsRefused) {
   ASSERT_TRUE(ReadJournal(path, Limits().max_record_bytes, &c).ok());
   EXPECT_TRUE(c.torn);
   EXPECT_EQ(c.frames.size(), size_t{kStreams}) << "the whole cut batch is left out";
+  // The second batch's first block lost, its later blocks written: still a torn batch, even
+  // with a whole frame and a batch end of the old kind at a block boundary inside it.
+  {
+    std::string torn = whole;
+    const size_t second =
+        (c.frames[kStreams - 1].offset + c.frames[kStreams - 1].size + 4095) / 4096 * 4096;
+    std::fill(torn.begin() + static_cast<long>(second),
+              torn.begin() + static_cast<long>(second) + 4096, '\0');
+    const std::string frame = whole.substr(c.frames[0].offset, c.frames[0].size);
+    ASSERT_GT(torn.size(), second + 8192);
+    torn.replace(second + 4096, frame.size(), frame);
+    torn.replace(second + 4096 + frame.size(), 4, "\xff\xff\xff\xff");
+    Write(path, torn);
+    JournalContents t;
+    const Status read = ReadJournal(path, Limits().max_record_bytes, &t);
+    ASSERT_TRUE(read.ok()) << read.ToString();
+    EXPECT_TRUE(t.torn);
+    EXPECT_EQ(t.frames.size(), size_t{kStreams});
+  }
   // A byte of the first batch changed, the second whole: refused.
   std::string damaged = whole;
   damaged[c.frames[1].offset + 20] ^= 1;
