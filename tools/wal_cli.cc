@@ -724,8 +724,8 @@ void NoteJournals(const std::string& dir) {
         wal::IsJournalFileName(std::string_view(name).substr(0, name.size() - suffix.size()))) {
       std::fprintf(stderr,
                    "ronctl audit verify: commit journal %s/%s was set aside: it holds records of "
-                   "a stream that was frozen when it was applied (docs/RUNBOOK.md, \"The commit "
-                   "journal\")\n",
+                   "a stream that was frozen when it was applied; such a stream stays frozen "
+                   "while it lacks them (docs/RUNBOOK.md section 9)\n",
                    dir.c_str(), name.c_str());
     }
   }

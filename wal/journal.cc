@@ -150,8 +150,13 @@ Status ScanJournal(const std::string& path, size_t max_record_bytes, const Journ
     *torn = size != 0;  // created, never initialized: nothing was acknowledged
     return Status::Ok();
   }
+  if (std::memcmp(magic, kJournalMagic, sizeof(kJournalMagic) - 1) == 0 && magic[7] == 1) {
+    return Status(Code::kIo, path + " is a commit journal of format v1, written by an earlier "
+                                    "build: open this WAL once with that build (it applies and "
+                                    "removes the journal), then with this one");
+  }
   if (std::memcmp(magic, kJournalMagic, sizeof(kJournalMagic)) != 0) {
-    return Status(Code::kIo, path + " is not a commit journal of this version (bad magic)");
+    return Status(Code::kIo, path + " is not a commit journal (bad magic)");
   }
   std::string buf;
   std::vector<segment::FrameView> frames;
@@ -222,6 +227,20 @@ Status ListJournals(const std::string& dir, std::vector<std::string>* paths) {
   RON_RETURN_IF_ERROR(ListDir(dir, &names));
   for (const std::string& name : names) {
     if (IsJournalFileName(name)) paths->push_back(dir + "/" + name);
+  }
+  return Status::Ok();
+}
+
+Status ListSetAsideJournals(const std::string& dir, std::vector<std::string>* paths) {
+  paths->clear();
+  std::vector<std::string> names;
+  RON_RETURN_IF_ERROR(ListDir(dir, &names));
+  for (const std::string& name : names) {
+    const std::string_view n = name;
+    if (n.ends_with(kSetAsideSuffix) &&
+        IsJournalFileName(n.substr(0, n.size() - kSetAsideSuffix.size()))) {
+      paths->push_back(dir + "/" + name);
+    }
   }
   return Status::Ok();
 }

@@ -119,6 +119,8 @@ Status ListJournals(const std::string& dir, std::vector<std::string>* paths);
 // longer a journal: never applied again, nor read as one; kept for the operator, RUNBOOK).
 inline constexpr std::string_view kSetAsideSuffix = ".frozen";
 Status SetJournalAside(const std::string& path);
+// Every journal set aside in `dir` (full paths, sorted).
+Status ListSetAsideJournals(const std::string& dir, std::vector<std::string>* paths);
 
 // Retires every journal in `dir` but those in `keep` (full paths): those in `set_aside` are set
 // aside, the others removed; then the directory is synced. For the engine, once each of its

@@ -37,8 +37,8 @@ Status RemovePreallocated(const std::string& dir) {
 }  // namespace
 
 Status Wal::Recover() {
-  std::map<std::pair<std::string, std::string>, JournalStream> journal;
-  RON_RETURN_IF_ERROR(ReadJournals(&journal));
+  JournalStreams journal, set_aside;
+  RON_RETURN_IF_ERROR(ReadJournals(&journal, &set_aside));
   std::vector<std::pair<std::string, std::string>> found;
   RON_RETURN_IF_ERROR(ListStreams(options_.dir, &found));
   for (const auto& [writer_id, stream] : found) {
@@ -83,7 +83,7 @@ Status Wal::Recover() {
     streams_[{writer_id, stream}] = std::move(s);
   }
   ++stream_set_version_;
-  RON_RETURN_IF_ERROR(ApplyJournals(&journal));
+  RON_RETURN_IF_ERROR(ApplyJournals(&journal, &set_aside));
   return StartJournal();
 }
 

@@ -134,8 +134,9 @@ Wal::~Wal() {
   for (auto& [key, s] : streams_) {
     if (s->fd_ >= 0) close(s->fd_);
   }
-  // Dropped without Close (a failed Open, an engine's writer thread reopening after a full
-  // disk): a journal that holds nothing goes; one that holds records is the next Open's.
+  // Dropped without Close (a sink that failed to open after it, an engine's writer thread
+  // reopening after a full disk): a journal that holds nothing goes; one that holds records is
+  // the next Open's.
   if (journal_ != nullptr && journal_ok_ && journaled_.empty() &&
       journal_->end_offset() == kJournalHeaderBytes) {
     (void)journal_->Remove();  // at worst an empty journal, which the next Open removes
@@ -352,6 +353,7 @@ Status Wal::SealActiveSegment(StreamWal* s) {
       CloseFd(s);
       return status;
     }
+    LeaveJournal(s);
   }
   segment::SegmentHeader header;
   header.count = static_cast<uint32_t>(s->segment_frames_);
@@ -370,7 +372,6 @@ Status Wal::SealActiveSegment(StreamWal* s) {
       WriteAllAndSync(s->fd_, std::string_view(block.get(), kBlockBytes), 0, options_.faults);
   CloseFd(s);
   if (rc < 0) return IoErrorStatus(rc, "cannot seal segment " + std::to_string(s->segment_no_));
-  s->journaled_ = false;  // the seal's fdatasync made its frames durable
   return Status::Ok();
 }
 
@@ -429,29 +430,44 @@ Status Wal::AddFrozenStream(const std::string& writer_id, const std::string& str
 }
 
 void Wal::Fail(StreamWal* s, const Status& status) {
-  // Its acknowledged frames may be durable only in the journal: never emptied or removed now.
-  if (s->journaled_) {
-    journal_ok_ = false;
-    journal_needed_ = true;
-  }
   s->state_ = StreamState::kFailed;
   s->failure_ = status;
   ++stream_set_version_;
   // A failed ticket means "not stored": whatever the failed batch left after the durable prefix
   // (a write that landed before its fsync failed, part of a write on a full disk) is cut, so
   // that recovery can never adopt a record whose ticket failed. If even that fails, say so.
-  if (s->fd_ >= 0 && !s->pending_frames_.empty()) {
-    const bool cut = ftruncate(s->fd_, static_cast<off_t>(s->write_offset_)) == 0 &&
-                     fdatasync(s->fd_) == 0;
-    if (!cut) {
+  // A journaled stream's acknowledged frames are synced in its segment by the same fdatasync;
+  // if that fails they may be only in the journal, which is then kept as it is (never emptied
+  // nor removed) for the next open.
+  const bool pending = !s->pending_frames_.empty();
+  bool synced = false;
+  if (s->fd_ >= 0 && (pending || s->journaled_)) {
+    int rc = pending && ftruncate(s->fd_, static_cast<off_t>(s->write_offset_)) != 0 ? -errno : 0;
+    if (rc == 0 && options_.faults != nullptr) rc = options_.faults->OnFsync(s->fd_);
+    if (rc == 0 && fdatasync(s->fd_) != 0) rc = -errno;
+    synced = rc == 0;
+    if (!synced && pending) {
       s->failure_ = Status(status.code(), status.message() +
                                               "; outcome unknown: the failed batch could not be "
                                               "removed (State or Read tell after a reopen)");
     }
-    s->segment_preallocated_ = false;
+    if (pending) s->segment_preallocated_ = false;
+  }
+  if (s->journaled_) {
+    if (synced) {
+      LeaveJournal(s);
+    } else {
+      journal_ok_ = false;
+      journal_needed_ = true;
+    }
   }
   DropStaged(s);
   ++counters_.io_errors_total;
+}
+
+void Wal::LeaveJournal(StreamWal* s) {
+  s->journaled_ = false;
+  std::erase(journaled_, s);
 }
 
 Status Wal::Stage(StreamWal* s, const CanonicalRecord& record) {
@@ -553,7 +569,7 @@ Status Wal::CommitStreams(bool force_sync) {
   const bool sync = force_sync || options_.fsync == FsyncPolicy::kAlways;
   // A journal that can take no more batches: the streams with frames only in it are synced in
   // their segments first (see below: their commits may not bypass the journal).
-  if (!journal_ok_ && !journaled_.empty()) (void)SyncJournaled();  // failures fail streams
+  const Status left = !journal_ok_ && !journaled_.empty() ? SyncJournaled() : Status::Ok();
   // Many files on the journal's file system: written without a sync (nor padding), made
   // durable by one append to the journal (wal/journal.h). A stream whose frames are durable
   // only in the journal commits through it whatever the count, until it is synced: so every
@@ -578,7 +594,7 @@ Status Wal::CommitStreams(bool force_sync) {
     AppendChunks(s, sync, !to_journal(s), &ops, &chunk_ends);
   }
   dirty_.clear();
-  if (ops.empty()) return Status::Ok();
+  if (ops.empty()) return left;
   if (options_.write_mode == WriteMode::kDirect) {
     // Copy every chunk, padded to a whole number of blocks, into aligned memory.
     size_t total = 0;
@@ -698,7 +714,7 @@ Status Wal::CommitStreams(bool force_sync) {
     const Status synced = SyncJournaled();
     if (first_error.ok()) first_error = synced;
   }
-  return first_error;
+  return first_error.ok() ? left : first_error;
 }
 
 Status Wal::Commit() { return CommitStreams(false); }
@@ -756,10 +772,12 @@ Status Wal::Close() {
     Status sealed = SealActiveSegment(s.get());
     if (status.ok() && !sealed.ok()) status = sealed;
   }
-  // Everything the journal held is in sealed, synced segments now; a journal that failed, or
-  // streams that did, keep it for the next Open.
-  if (journal_ != nullptr && journal_ok_ && status.ok()) {
-    status = journal_->Remove();
+  // Everything the journal held is in synced segments now; one kept for a stream that failed
+  // (journal_ok_ false) stays for the next Open.
+  if (journal_ != nullptr && journal_ok_ && journaled_.empty() &&
+      journal_->end_offset() == kJournalHeaderBytes) {
+    const Status removed = journal_->Remove();
+    if (status.ok()) status = removed;
     journal_.reset();
     journal_ok_ = false;
   }

@@ -121,7 +121,8 @@ struct WalOptions {
   // segments are written without a sync of their own; they are synced together (syncfs) once
   // the journal holds journal_max_bytes, at Sync (which the engine calls before a checkpoint
   // cut names their offsets) and at Close, and one by one (fdatasync) before a segment is
-  // sealed; a later commit of fewer files fdatasyncs its own. 0: no journal. Takes precedence
+  // sealed. Until then a stream's commits all go through the journal, whatever the number of
+  // files. 0: no journal. Takes precedence
   // over syncfs_min_files for the commits it covers. Whatever the setting, Open applies every
   // journal it finds (a run with the journal may have crashed).
   size_t journal_min_files = 0;
@@ -322,6 +323,7 @@ class Wal {
       Digest hash{};
     };
     std::vector<Frame> frames;  // by seq once read
+    std::string source;         // the first journal that held one, for messages
   };
   // A journal read at Open, until applied: the streams of this WAL it holds, and whether it
   // holds others' too (then the engine retires it, once every WAL has applied it).
@@ -330,9 +332,17 @@ class Wal {
     std::set<std::pair<std::string, std::string>> streams;
     bool foreign = false;
   };
-  Status ReadJournals(std::map<std::pair<std::string, std::string>, JournalStream>* by_stream);
+  using JournalStreams = std::map<std::pair<std::string, std::string>, JournalStream>;
+  // Reads the journals to apply (`by_stream`) and those set aside (`set_aside`: never applied
+  // as journals, but a stream behind what one holds is frozen, see ApplyJournals).
+  Status ReadJournals(JournalStreams* by_stream, JournalStreams* set_aside);
+  // *vanished: the file was removed since it was listed (it is then skipped).
+  Status ReadJournalFile(const std::string& path, JournalRead* read, JournalStreams* by_stream,
+                         bool* vanished);
   static bool JournalCoversCut(const JournalStream& js, const StreamReport& wide);
-  Status ApplyJournals(std::map<std::pair<std::string, std::string>, JournalStream>* by_stream);
+  // Appends to `s` the journal's records that continue its head; false if it froze.
+  Status RestageFromJournal(StreamWal* s, const JournalStream& js);
+  Status ApplyJournals(JournalStreams* by_stream, JournalStreams* set_aside);
   Status StartJournal();
   int AppendToJournal(std::span<const WriteOp> ops,
                       const std::vector<std::pair<StreamWal*, size_t>>& chunk_ends,
@@ -347,6 +357,8 @@ class Wal {
   // Makes every stream whose frames are durable only in the journal durable in its segment
   // (one syncfs), then empties the journal.
   Status SyncJournaled();
+  // `s`'s frames are synced in its segment: it no longer relies on the journal.
+  void LeaveJournal(StreamWal* s);
   void SyncFileSystems(std::span<const WriteOp> ops,
                        const std::vector<std::pair<StreamWal*, size_t>>& chunk_ends,
                        std::span<int> results);

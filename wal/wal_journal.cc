@@ -18,81 +18,140 @@
 
 namespace ron::wal {
 
-Status Wal::ReadJournals(std::map<std::pair<std::string, std::string>, JournalStream>* by_stream) {
-  std::vector<std::string> paths;
-  RON_RETURN_IF_ERROR(ListJournals(options_.dir, &paths));
+Status Wal::ReadJournalFile(const std::string& path, JournalRead* read,
+                            std::map<std::pair<std::string, std::string>, JournalStream>* by_stream,
+                            bool* vanished) {
+  *vanished = false;
   Canonicalizer canonicalizer(options_.limits);
   CanonicalRecord full;
+  read->path = path;
+  // A frame's owner is in its record: each frame is parsed, and only this WAL's are checked
+  // further (their hash) and kept; the batch checksum has vouched for the bytes.
+  const auto on_batch = [&](uint32_t, std::string_view,
+                            std::span<const segment::FrameView> frames) {
+    for (const segment::FrameView& frame : frames) {
+      const auto where = [&] { return path + " at offset " + std::to_string(frame.offset); };
+      JournalStream::Frame f;
+      if (!canonicalizer.CheckChain(frame.json, &f.record)) {
+        const Status st = canonicalizer.Canonicalize(frame.json, &full);
+        if (!st.ok() || full.bytes != frame.json) {
+          return Status(Code::kIo, "commit journal " + where() + ": not a canonical record");
+        }
+        f.record = full.record;
+      }
+      if (f.record.seq != frame.seq) {
+        return Status(Code::kIo, "commit journal " + where() + ": frame and record disagree");
+      }
+      if (options_.owns && !options_.owns(f.record.writer_id, f.record.stream)) {
+        read->foreign = true;
+        continue;
+      }
+      if (Blake3(frame.json) != frame.self_hash) {
+        return Status(Code::kIo, "commit journal " + where() + ": frame and record disagree");
+      }
+      f.json.assign(frame.json);
+      f.hash = frame.self_hash;
+      std::pair<std::string, std::string> key{f.record.writer_id, f.record.stream};
+      read->streams.insert(key);
+      JournalStream& js = (*by_stream)[std::move(key)];
+      if (js.source.empty()) js.source = path;
+      js.frames.push_back(std::move(f));
+    }
+    return Status::Ok();
+  };
+  bool torn = false;
+  const Status scanned = ScanJournal(path, options_.limits.max_record_bytes, on_batch, &torn);
+  if (!scanned.ok() && access(path.c_str(), F_OK) != 0 && errno == ENOENT) {
+    *vanished = true;  // another writer thread of the engine removed its own since the listing
+    return Status::Ok();
+  }
+  RON_RETURN_IF_ERROR(scanned);
+  // An empty journal is this WAL's to remove only without an owner predicate: it cannot tell
+  // whose it was.
+  if (read->streams.empty() && options_.owns) read->foreign = true;
+  return Status::Ok();
+}
+
+Status Wal::ReadJournals(std::map<std::pair<std::string, std::string>, JournalStream>* by_stream,
+                         std::map<std::pair<std::string, std::string>, JournalStream>* set_aside) {
+  std::vector<std::string> paths;
+  RON_RETURN_IF_ERROR(ListJournals(options_.dir, &paths));
+  bool vanished = false;
   for (const std::string& path : paths) {
     if (options_.live_journal && options_.live_journal(path)) continue;
-    JournalRead& read = journals_read_.emplace_back();
-    read.path = path;
-    // A frame's owner is in its record: each frame is parsed, and only this WAL's are checked
-    // further (their hash) and kept; the batch checksum has vouched for the bytes.
-    const auto on_batch = [&](uint32_t, std::string_view,
-                              std::span<const segment::FrameView> frames) {
-      for (const segment::FrameView& frame : frames) {
-        const auto where = [&] { return path + " at offset " + std::to_string(frame.offset); };
-        JournalStream::Frame f;
-        if (!canonicalizer.CheckChain(frame.json, &f.record)) {
-          const Status st = canonicalizer.Canonicalize(frame.json, &full);
-          if (!st.ok() || full.bytes != frame.json) {
-            return Status(Code::kIo, "commit journal " + where() + ": not a canonical record");
-          }
-          f.record = full.record;
-        }
-        if (f.record.seq != frame.seq) {
-          return Status(Code::kIo, "commit journal " + where() + ": frame and record disagree");
-        }
-        if (options_.owns && !options_.owns(f.record.writer_id, f.record.stream)) {
-          read.foreign = true;
-          continue;
-        }
-        if (Blake3(frame.json) != frame.self_hash) {
-          return Status(Code::kIo, "commit journal " + where() + ": frame and record disagree");
-        }
-        f.json.assign(frame.json);
-        f.hash = frame.self_hash;
-        std::pair<std::string, std::string> key{f.record.writer_id, f.record.stream};
-        read.streams.insert(key);
-        (*by_stream)[std::move(key)].frames.push_back(std::move(f));
-      }
-      return Status::Ok();
-    };
-    bool torn = false;
-    RON_RETURN_IF_ERROR(ScanJournal(path, options_.limits.max_record_bytes, on_batch, &torn));
-    // An empty journal is this WAL's to remove only without an owner predicate: it cannot tell
-    // whose it was.
-    if (read.streams.empty() && options_.owns) read.foreign = true;
+    RON_RETURN_IF_ERROR(
+        ReadJournalFile(path, &journals_read_.emplace_back(), by_stream, &vanished));
+    if (vanished) journals_read_.pop_back();
   }
-  for (auto& [key, js] : *by_stream) {
-    std::stable_sort(js.frames.begin(), js.frames.end(),
-                     [](const JournalStream::Frame& a, const JournalStream::Frame& b) {
-                       return a.record.seq < b.record.seq;
-                     });
+  RON_RETURN_IF_ERROR(ListSetAsideJournals(options_.dir, &paths));
+  for (const std::string& path : paths) {
+    JournalRead read;
+    RON_RETURN_IF_ERROR(ReadJournalFile(path, &read, set_aside, &vanished));
+  }
+  for (auto* streams : {by_stream, set_aside}) {
+    for (auto& [key, js] : *streams) {
+      std::stable_sort(js.frames.begin(), js.frames.end(),
+                       [](const JournalStream::Frame& a, const JournalStream::Frame& b) {
+                         return a.record.seq < b.record.seq;
+                       });
+    }
   }
   return Status::Ok();
 }
 
 // A stream whose newest segment is damaged with valid frames after the damage is frozen by the
-// scan (corruption) unless the journal explains the damage: the first record lost is in the
-// journal, and so is every record after it up to the journal's newest for the stream. A
-// journaled record's bytes in the segment are damaged only if no sync of the segment finished
-// after they were written (one that did would have made them durable), so every frame written
-// after them in that file was acknowledged through the journal or not at all: the cut loses
-// nothing the journal does not give back.
+// scan (corruption) unless the journal explains the damage. While a stream has frames only in
+// the journal, every commit of it goes through the journal, and it leaves the journal only by
+// a sync of its file (which empties the journal, or seals the segment): so in a segment that
+// holds any of its journaled frames, every frame after the first of them was acknowledged
+// through the journal or not at all, and a journaled frame is damaged only if no sync of the
+// file finished after it was written. The cut is therefore taken for a torn write when the
+// journal holds a frame of the newest segment and either every record from the first one lost
+// up to the journal's newest for the stream, or (the first one lost is newer than that) none
+// of the lost records was acknowledged.
 bool Wal::JournalCoversCut(const JournalStream& js, const StreamReport& wide) {
-  if (!wide.torn_tail || wide.frozen) return false;
+  if (!wide.torn_tail || wide.frozen || wide.segments.empty() || js.frames.empty() ||
+      wide.torn_offset < segment::kHeaderBytes) {
+    return false;
+  }
+  if (js.frames.back().record.seq < wide.segments.back().scan.header.first_seq) return false;
   uint64_t expect = wide.head_seq + 1;
   for (const JournalStream::Frame& f : js.frames) {
     if (f.record.seq < expect) continue;  // before the cut, or a repeat
     if (f.record.seq != expect) return false;
     ++expect;
   }
-  return expect > wide.head_seq + 1;
+  return true;
 }
 
-Status Wal::ApplyJournals(std::map<std::pair<std::string, std::string>, JournalStream>* by_stream) {
+Status Wal::RestageFromJournal(StreamWal* s, const JournalStream& js) {
+  for (const JournalStream::Frame& f : js.frames) {
+    if (s->state_ != StreamState::kOk) break;
+    if (f.record.seq <= s->head_seq_) continue;  // in the segment already (or a repeat)
+    if (f.record.seq != s->head_seq_ + 1) {
+      Freeze(s, Status(Code::kSeqGap, "commit journal " + js.source + ": seq " +
+                                          std::to_string(s->head_seq_ + 1) +
+                                          " is in neither the segments nor the journal"));
+      break;
+    }
+    CanonicalRecord record;
+    record.record = f.record;
+    record.bytes = f.json;
+    record.digest = f.hash;
+    const Status staged = Stage(s, record);
+    if (staged.code() == Code::kPrevMismatch) {
+      Freeze(s, Status(Code::kPrevMismatch, "commit journal " + js.source + ": seq " +
+                                                std::to_string(f.record.seq) +
+                                                " does not link to the segment's record before"));
+      break;
+    }
+    RON_RETURN_IF_ERROR(staged);
+    ++journal_records_applied_;
+  }
+  return Status::Ok();
+}
+
+Status Wal::ApplyJournals(JournalStreams* by_stream, JournalStreams* set_aside) {
   for (auto& [key, js] : *by_stream) {
     StreamWal* s = FindStream(key.first, key.second);
     if (s == nullptr) {
@@ -102,29 +161,28 @@ Status Wal::ApplyJournals(std::map<std::pair<std::string, std::string>, JournalS
           Status(Code::kFrozen, "the commit journal holds records of a stream not on disk")));
       continue;
     }
-    for (const JournalStream::Frame& f : js.frames) {
-      if (s->state_ != StreamState::kOk) break;
-      if (f.record.seq <= s->head_seq_) continue;  // in the segment already (or a repeat)
-      if (f.record.seq != s->head_seq_ + 1) {
-        Freeze(s, Status(Code::kSeqGap, "commit journal: seq " + std::to_string(s->head_seq_ + 1) +
-                                            " is in neither the segments nor the journal"));
-        break;
-      }
-      CanonicalRecord record;
-      record.record = f.record;
-      record.bytes = f.json;
-      record.digest = f.hash;
-      const Status staged = Stage(s, record);
-      if (staged.code() == Code::kPrevMismatch) {
-        Freeze(s,
-               Status(Code::kPrevMismatch, "commit journal: seq " + std::to_string(f.record.seq) +
-                                               " does not link to the segment's record before"));
-        break;
-      }
-      RON_RETURN_IF_ERROR(staged);
-      ++journal_records_applied_;
+    RON_RETURN_IF_ERROR(RestageFromJournal(s, js));
+  }
+  // A journal set aside (a stream of it ended frozen at an earlier open) keeps every stream
+  // that lacks records it holds frozen, at every open, until the operator resolves it (RUNBOOK
+  // §9): a stream that went on would reissue their seqs. Its records that continue a stream's
+  // head are taken, as from any journal (a stream restored from a backup, say).
+  for (auto& [key, js] : *set_aside) {
+    StreamWal* s = FindStream(key.first, key.second);
+    const std::string why = "the commit journal set aside as " + js.source +
+                            " holds records of this stream up to seq " +
+                            std::to_string(js.frames.back().record.seq) + " that it lacks";
+    if (s == nullptr) {
+      RON_RETURN_IF_ERROR(AddFrozenStream(key.first, key.second, Status(Code::kFrozen, why)));
+      continue;
+    }
+    if (s->state_ != StreamState::kOk || s->head_seq_ >= js.frames.back().record.seq) continue;
+    RON_RETURN_IF_ERROR(RestageFromJournal(s, js));
+    if (s->state_ == StreamState::kOk && s->head_seq_ < js.frames.back().record.seq) {
+      Freeze(s, Status(Code::kSeqGap, why));
     }
   }
+  set_aside->clear();
   by_stream->clear();
   RON_RETURN_IF_ERROR(CommitStreams(/*force_sync=*/true));
   if (journals_read_.empty()) return Status::Ok();
@@ -220,63 +278,73 @@ int Wal::PadToBlock(StreamWal* s) {
 
 Status Wal::SyncJournaled() {
   if (journal_ == nullptr) return Status::Ok();
+  const std::vector<StreamWal*> epoch = journaled_;  // Fail takes streams out of journaled_
   Status first_error;
-  for (StreamWal* s : journaled_) {
-    if (!s->journaled_ || s->fd_ < 0 || s->state_ != StreamState::kOk) continue;
-    if (const int rc = PadToBlock(s); rc < 0) {
-      const Status status = IoErrorStatus(rc, "padding of " + s->stream_);
-      Fail(s, status);  // keeps the journal: its frames may be nowhere else
-      if (first_error.ok()) first_error = status;
-    }
+  const auto fail = [&](StreamWal* s, const Status& status) {
+    if (s->state_ == StreamState::kOk) Fail(s, status);
+    if (first_error.ok()) first_error = status;
+  };
+  for (StreamWal* s : epoch) {
+    if (s->fd_ < 0 || s->state_ != StreamState::kOk) continue;
+    if (const int rc = PadToBlock(s); rc < 0) fail(s, IoErrorStatus(rc, "padding of " + s->stream_));
   }
-  if (!journaled_.empty()) {
+  if (!epoch.empty()) {
     int rc = options_.faults != nullptr ? options_.faults->OnFsync(journal_->fd()) : 0;
     if (rc == 0 && syncfs(journal_->fd()) != 0) rc = -errno;
     ++counters_.fsync_total;
-    for (StreamWal* s : journaled_) {
-      if (!s->journaled_) continue;  // synced since (sealed, parked)
-      s->journaled_ = false;
-      if (rc == 0) continue;
-      // syncfs cannot say whose write-back failed: each stream's own fdatasync does (a stream
-      // whose file is closed cannot tell: it counts as failed).
+    // syncfs cannot say whose write-back failed: each stream's own fdatasync does (a stream
+    // whose file is closed cannot tell: it counts as failed, and Fail keeps the journal).
+    for (StreamWal* s : epoch) {
+      if (rc == 0 || !s->journaled_ || s->state_ != StreamState::kOk) continue;
       int own = -EIO;
       if (s->fd_ >= 0) {
         own = options_.faults != nullptr ? options_.faults->OnFsync(s->fd_) : 0;
         if (own == 0 && fdatasync(s->fd_) != 0) own = -errno;
         ++counters_.fsync_total;
       }
-      if (own == 0) continue;
-      // Its acknowledged frames are in the journal, which is kept for the recovery of a reopen.
-      journal_needed_ = true;
-      const Status status = IoErrorStatus(own, "fdatasync of " + s->stream_);
-      if (s->state_ == StreamState::kOk) Fail(s, status);
-      if (first_error.ok()) first_error = status;
+      if (own < 0) fail(s, IoErrorStatus(own, "fdatasync of " + s->stream_));
     }
-    journaled_.clear();
   }
-  if (!first_error.ok()) {
+  // A journal kept for a stream that failed before its frames were synced stays as it is
+  // until a reopen applies it; the streams with records in it stop too: going on without it,
+  // they would sync records it could later vouch for cutting (JournalCoversCut).
+  if (journal_needed_) {
     journal_ok_ = false;
+    for (StreamWal* s : epoch) {
+      fail(s, Status(Code::kIo, "the commit journal is kept for a stream whose sync failed; " +
+                                    s->stream_ + " has records in it and stops until a reopen"));
+    }
+    for (StreamWal* s : epoch) s->journaled_ = false;
+    journaled_.clear();
     return first_error;
   }
-  // Everything the journal holds is synced in the segments now, except what a stream that
-  // failed while journaled may need. Left in place, it could later vouch for a cut of records
-  // synced since (JournalCoversCut): it is emptied, or removed if it can take no more batches.
-  if (journal_ok_ && journal_->end_offset() == kJournalHeaderBytes) return Status::Ok();
+  // Everything the journal holds is synced in the segments now (a stream that failed synced
+  // its own, or the journal would be needed): it is emptied, or removed if it can take no more
+  // batches. Left in place, it could later vouch for a cut of records synced since.
+  for (StreamWal* s : epoch) s->journaled_ = false;
+  journaled_.clear();
+  if (journal_ok_ && journal_->end_offset() == kJournalHeaderBytes) return first_error;
+  Status retired;
+  if (journal_ok_) {
+    if (const int rc = journal_->Reset(); rc < 0) {
+      journal_ok_ = false;
+      retired = IoErrorStatus(rc, "cannot empty the commit journal " + journal_->path());
+    }
+  }
   if (!journal_ok_) {
-    if (journal_needed_) return Status::Ok();
-    const Status removed = journal_->Remove();
-    journal_.reset();
-    return removed;
-  }
-  if (const int rc = journal_->Reset(); rc < 0) {
-    journal_ok_ = false;
-    const Status removed = journal_->Remove();
     const std::string path = journal_->path();
+    const Status removed = journal_->Remove();
     journal_.reset();
-    return IoErrorStatus(rc, "cannot empty the commit journal " + path +
-                                 (removed.ok() ? " (removed)" : "; " + removed.ToString()));
+    if (!removed.ok()) {
+      for (StreamWal* s : epoch) {
+        fail(s, Status(Code::kIo, "the commit journal " + path + " could not be removed (" +
+                                      removed.ToString() + "); " + s->stream_ +
+                                      " has records in it and stops until a reopen"));
+      }
+      if (retired.ok()) retired = removed;
+    }
   }
-  return Status::Ok();
+  return first_error.ok() ? retired : first_error;
 }
 
 // The ops written without their fdatasync (sync cleared by CommitStreams) are made durable by

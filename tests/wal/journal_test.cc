@@ -40,11 +40,16 @@ class Faults : public FaultInjector {
   }
   int OnFsync(int fd) override {
     events.push_back({fd, -1});
-    return ++fsyncs == fail_at ? -EIO : 0;
+    ++fsyncs;
+    return fail_at != 0 && fsyncs >= fail_at && fsyncs < fail_at + fail_count ? -EIO : 0;
   }
   std::vector<std::pair<int, long>> events;  // (fd, bytes written), or (fd, -1) for a sync
-  void FailNthFsync(int n) { fail_at = fsyncs + n; }
-  int fsyncs = 0, fail_at = 0;
+  // Fails `count` fsyncs in a row, the first being the n-th from now.
+  void FailNthFsync(int n, int count = 1) {
+    fail_at = fsyncs + n;
+    fail_count = count;
+  }
+  int fsyncs = 0, fail_at = 0, fail_count = 1;
 };
 
 class JournalTest : public ::testing::Test {
@@ -389,6 +394,100 @@ TEST_F(JournalTest, ADroppedWalRemovesItsJournalOnlyWhenItHoldsNothing) {
   EXPECT_EQ(Journals().size(), 1u);
 }
 
+// A stream frozen while its journal was applied (here seq 2, synced long ago, was damaged, and
+// the journal holds seqs 3 and 4) stays frozen at every later open while the journal set aside
+// holds records it lacks: going on, it would reissue their seqs.
+TEST_F(JournalTest, AFreezeFromTheJournalOutlivesTheOpenThatFoundIt) {
+  if (!JournalHere()) return;
+  {
+    auto wal = Open(Options());
+    CommitRound(wal.get(), 0, kStreams, 2);
+    ASSERT_TRUE(wal->Sync().ok());
+    CommitRound(wal.get(), 0, kStreams, 2);  // seqs 3 and 4, only in the journal
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> frames;  // (seq, offset)
+  StreamReport report;
+  ASSERT_TRUE(ScanStream(StreamDir(dir_.path() + "/wal", kWriter, Name(0)), kWriter, Name(0),
+                         Limits(), VerifyLevel::kFull, &report,
+                         [&](const RecordView& r) {
+                           frames.emplace_back(r.seq, r.offset);
+                           return true;
+                         })
+                  .ok());
+  ASSERT_GE(frames.size(), 2u);
+  std::string seg = Read(Segment(0));
+  seg.resize(frames[1].second + 20);  // seq 2 cut short, nothing after: a torn tail to the scan
+  Write(Segment(0), seg);
+  const std::string journal = Journals().at(0);
+  for (int open = 0; open < 2; ++open) {
+    auto wal = Open(Options());
+    ASSERT_NE(wal, nullptr);
+    StreamWal* s = wal->FindStream(kWriter, Name(0));
+    EXPECT_EQ(s->state(), StreamState::kFrozen) << "open " << open << ", head " << s->head_seq();
+    EXPECT_NE(s->failure().message().find(journal), std::string::npos) << s->failure().ToString();
+    EXPECT_EQ(wal->FindStream(kWriter, Name(1))->state(), StreamState::kOk);
+    EXPECT_TRUE(std::filesystem::exists(journal + ".frozen"));
+    ASSERT_TRUE(wal->Close().ok());
+  }
+}
+
+// A stream whose directory is gone while a journal holds its records stays frozen at every
+// open; the operator gives the records up by moving the journal set aside out of the WAL.
+TEST_F(JournalTest, AMissingStreamStaysFrozenUntilItsJournalIsMovedOut) {
+  if (!JournalHere()) return;
+  {
+    auto wal = Open(Options());
+    CommitRound(wal.get(), 0, kStreams, 2);
+  }
+  const std::string journal = Journals().at(0);
+  std::filesystem::remove_all(StreamDir(dir_.path() + "/wal", kWriter, Name(0)));
+  for (int open = 0; open < 2; ++open) {
+    auto wal = Open(Options());
+    ASSERT_NE(wal, nullptr);
+    const StreamWal* s = wal->FindStream(kWriter, Name(0));
+    ASSERT_NE(s, nullptr) << "open " << open;
+    EXPECT_EQ(s->state(), StreamState::kFrozen) << "open " << open;
+  }
+  std::filesystem::rename(journal + ".frozen", dir_.path() + "/evidence.jnl");
+  auto wal = Open(Options());
+  EXPECT_EQ(wal->FindStream(kWriter, Name(0)), nullptr) << "a fresh stream, once given up";
+  EXPECT_EQ(wal->FindStream(kWriter, Name(1))->state(), StreamState::kOk);
+}
+
+// Only unacknowledged frames damaged: the block holding the last acknowledged frames was
+// written back early (on disk: those frames, then zeros), then the last commit, whose journal
+// append never completed, rewrote it and wrote a later block; the later block reached the
+// disk, the rewrite did not. Nothing acknowledged is lost, so nothing freezes.
+TEST_F(JournalTest, DamageToUnacknowledgedFramesAloneIsATornWrite) {
+  if (!JournalHere()) return;
+  std::string journal_bytes, path;
+  std::map<std::string, std::pair<uint64_t, std::string>> acknowledged;
+  std::vector<std::string> before(kStreams);
+  {
+    auto wal = Open(Options());
+    for (int round = 0; round < 2; ++round) CommitRound(wal.get(), 0, kStreams, 3);
+    path = wal->journal_path();
+    journal_bytes = Read(path);
+    acknowledged = heads_;
+    for (int i = 0; i < kStreams; ++i) before[i] = Read(Segment(i));
+    CommitRound(wal.get(), 0, kStreams, 12);  // its journal append is undone below
+  }
+  Write(path, journal_bytes);
+  heads_ = acknowledged;
+  for (int i = 0; i < kStreams; ++i) {
+    std::string seg = Read(Segment(i));
+    const size_t acked_end = before[i].size();
+    const size_t block_end = (acked_end + 4095) / 4096 * 4096;
+    ASSERT_GT(seg.size(), block_end + 2048);
+    std::fill(seg.begin() + static_cast<long>(acked_end),
+              seg.begin() + static_cast<long>(block_end), '\0');
+    Write(Segment(i), seg);
+  }
+  auto wal = Open(Options());
+  ASSERT_NE(wal, nullptr);
+  ExpectEveryAcknowledgedRecord(wal.get());
+}
+
 // The engine retires the journals its WALs applied: removed, or set aside when a WAL found a
 // frozen stream's records in one.
 TEST(JournalFormatTest, RetireJournalsRemovesOrSetsAside) {
@@ -462,8 +561,9 @@ TEST_F(JournalTest, ATornJournalTailIsDroppedAndDamageBeforeABatchIsRefused) {
 }
 
 // A failed journal append fails the commit's streams and is cut back out of the journal: a
-// reopen holds exactly what was acknowledged. A failed syncfs when the journal is emptied falls
-// back to each stream's own fdatasync, which fails no one here.
+// reopen holds exactly what was acknowledged. The journal takes no more batches; once what it
+// held is synced (each failed stream synced its own) it is removed. A failed syncfs when the
+// journal is emptied falls back to each stream's own fdatasync, which fails no one here.
 TEST_F(JournalTest, AFailedJournalSyncIsNeverAcknowledgedNorRecovered) {
   if (!JournalHere()) return;
   {
@@ -484,12 +584,41 @@ TEST_F(JournalTest, AFailedJournalSyncIsNeverAcknowledgedNorRecovered) {
       EXPECT_EQ(s->head_seq(), 4u) << "back to what was acknowledged";
     }
     EXPECT_TRUE(wal->Close().ok());
-    EXPECT_EQ(Journals().size(), 1u) << "a journal that failed is kept for the next Open";
+    EXPECT_TRUE(Journals().empty()) << "every record it held is synced in the segments";
   }
   auto wal = Open(Options());
   ExpectEveryAcknowledgedRecord(wal.get());
-  EXPECT_TRUE(Journals().size() == 1u && Journals()[0] == wal->journal_path())
-      << "the old journal was applied and removed";
+}
+
+// A stream that fails before its journaled frames are synced (its own fdatasync fails too)
+// may have them only in the journal: the journal is kept as it is for the next open, and the
+// other streams with records in it stop at their next commit (going on without it, they would
+// sync records it could later vouch for cutting). The reopen holds every acknowledged record.
+TEST_F(JournalTest, AJournalKeptForAFailedStreamStopsTheStreamsWithRecordsInIt) {
+  if (!JournalHere()) return;
+  std::string path;
+  {
+    auto wal = Open(Options());
+    CommitRound(wal.get(), 0, kStreams, 2);
+    path = wal->journal_path();
+    faults_.FailNthFsync(1, 2);  // the journal append, then the first failed stream's fdatasync
+    expect_commit_ok_ = false;
+    CommitRound(wal.get(), 0, 3, 1);
+    CommitRound(wal.get(), kStreams - 1, kStreams, 1);  // a stream with records in the journal
+    for (int i = 0; i < kStreams; ++i) {
+      EXPECT_EQ(wal->FindStream(kWriter, Name(i))->state(), StreamState::kFailed) << i;
+      EXPECT_EQ(wal->FindStream(kWriter, Name(i))->head_seq(), 2u) << i;
+    }
+    EXPECT_NE(wal->FindStream(kWriter, Name(kStreams - 1))->failure().message().find(
+                  "commit journal is kept"),
+              std::string::npos)
+        << wal->FindStream(kWriter, Name(kStreams - 1))->failure().ToString();
+    (void)wal->Close();
+    EXPECT_EQ(Journals(), std::vector<std::string>{path}) << "kept for the next open";
+  }
+  auto wal = Open(Options());
+  ExpectEveryAcknowledgedRecord(wal.get());
+  EXPECT_FALSE(std::filesystem::exists(path));
 }
 
 // Sync empties the journal once the segments are synced; each journaled stream's last block is
