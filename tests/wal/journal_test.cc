@@ -117,16 +117,24 @@ class JournalTest : public ::testing::Test {
     EXPECT_TRUE(ListJournals(dir_.path() + "/wal", &paths).ok());
     return paths;
   }
+  // Where each record of stream i starts in its segments, in seq order (one segment here).
+  std::vector<uint64_t> Offsets(int i) {
+    StreamReport report;
+    std::vector<uint64_t> offsets;
+    EXPECT_TRUE(ScanStream(StreamDir(dir_.path() + "/wal", kWriter, Name(i)), kWriter, Name(i),
+                           Limits(), VerifyLevel::kFull, &report,
+                           [&](const RecordView& r) {
+                             offsets.push_back(r.offset);
+                             return true;
+                           })
+                    .ok());
+    return offsets;
+  }
   std::string Segment(int i) {
     const std::string dir = StreamDir(dir_.path() + "/wal", kWriter, Name(i));
     std::vector<std::string> names;
     EXPECT_TRUE(ListDir(dir, &names).ok());
     return dir + "/" + names.back();
-  }
-  static std::string Read(const std::string& path) {
-    std::string bytes;
-    EXPECT_TRUE(ReadSmallFile(path, 1u << 30, &bytes).ok());
-    return bytes;
   }
   static void Write(const std::string& path, const std::string& bytes) {
     const std::string tmp = path + ".t";
@@ -185,7 +193,7 @@ TEST_F(JournalTest, ManyStreamsCommitThroughTheJournalAndCloseRemovesIt) {
     EXPECT_EQ(wal->counters().journal_commits, 1u);
     EXPECT_NE(MetricsText(*wal).find("wal_journal_commits_total 1\n"), std::string::npos);
     EXPECT_EQ(Journals().size(), 1u);
-    EXPECT_GT(Read(wal->journal_path()).size(), kJournalHeaderBytes);
+    EXPECT_GT(testing::ReadFile(wal->journal_path()).size(), kJournalHeaderBytes);
   }
   CommitRound(wal.get(), 0, 1, 2);  // one file: below journal_min_files, its own fdatasync
   ASSERT_TRUE(wal->Close().ok());
@@ -218,7 +226,7 @@ TEST_F(JournalTest, RecoveryRestoresWhatTheSegmentsLost) {
       // A crash: no Close. What the segments lost is made below.
     }
     for (int i = 0; i < kStreams; ++i) {
-      std::string seg = Read(Segment(i));
+      std::string seg = testing::ReadFile(Segment(i));
       // Journaled batches are not padded: the frames run on across blocks.
       ASSERT_GE(seg.size(), 4096u * 3);
       switch (loss) {
@@ -266,7 +274,7 @@ TEST_F(JournalTest, AFullJournalIsEmptiedOnceTheSegmentsAreSynced) {
     uint64_t largest = 0;
     for (int round = 0; round < 40; ++round) {
       CommitRound(wal.get(), 0, kStreams, 8);
-      largest = std::max<uint64_t>(largest, Read(wal->journal_path()).size());
+      largest = std::max<uint64_t>(largest, testing::ReadFile(wal->journal_path()).size());
     }
     EXPECT_LT(largest, o.journal_max_bytes + (256u << 10)) << "emptied each time it filled";
   }  // a crash: the rounds since the last emptying are in the journal
@@ -294,14 +302,14 @@ TEST_F(JournalTest, DamageTheJournalDoesNotCoverFreezesTheStream) {
     // that the scan calls it torn and the check against the journal must refuse the cut.
     for (int round = 0; round < 3; ++round) CommitRound(wal.get(), 0, kStreams, 3);
   }
-  std::string seg = Read(Segment(0));
+  std::string seg = testing::ReadFile(Segment(0));
   seg[4096 + 60] ^= 1;  // the first record, synced before the journal
   Write(Segment(0), seg);
   const std::string old_journal = Journals().at(0);
   auto wal = Open(Options());
   const StreamWal* s = wal->FindStream(kWriter, Name(0));
   EXPECT_EQ(s->state(), StreamState::kFrozen);
-  EXPECT_EQ(Read(Segment(0)), seg) << "a frozen stream's segment is left as it is";
+  EXPECT_EQ(testing::ReadFile(Segment(0)), seg) << "a frozen stream's segment is left as it is";
   for (int i = 1; i < kStreams; ++i) {
     EXPECT_EQ(wal->FindStream(kWriter, Name(i))->state(), StreamState::kOk);
   }
@@ -322,14 +330,14 @@ TEST_F(JournalTest, AnUnacknowledgedLaterWriteDoesNotFreezeWhatTheJournalHolds) 
     auto wal = Open(Options());
     for (int round = 0; round < 6; ++round) CommitRound(wal.get(), 0, kStreams, 3);
     path = wal->journal_path();
-    journal_bytes = Read(path);
+    journal_bytes = testing::ReadFile(path);
     acknowledged = heads_;
     CommitRound(wal.get(), 0, kStreams, 3);  // its journal append is undone below
   }
   Write(path, journal_bytes);  // as if the crash came before the last append reached the disk
   heads_ = acknowledged;
   for (int i = 0; i < kStreams; ++i) {
-    std::string seg = Read(Segment(i));
+    std::string seg = testing::ReadFile(Segment(i));
     ASSERT_GE(seg.size(), 4096u * 4);  // the unacknowledged frames lie past the lost block
     std::fill(seg.begin() + 4096, seg.begin() + 8192, '\0');  // acknowledged, lost
     Write(Segment(i), seg);
@@ -363,18 +371,10 @@ TEST_F(JournalTest, AJournaledStreamCommitsThroughTheJournalUntilItIsSynced) {
   }
   // The first journaled record since the Sync damaged: the journal holds it and every record
   // after it, so the cut loses nothing.
-  std::string seg = Read(Segment(0));
-  StreamReport report;
-  std::vector<std::pair<uint64_t, uint64_t>> frames;  // (seq, offset)
-  ASSERT_TRUE(ScanStream(StreamDir(dir_.path() + "/wal", kWriter, Name(0)), kWriter, Name(0),
-                         Limits(), VerifyLevel::kFull, &report,
-                         [&](const RecordView& r) {
-                           frames.emplace_back(r.seq, r.offset);
-                           return true;
-                         })
-                  .ok());
-  ASSERT_EQ(frames.size(), 10u);
-  seg[frames[6].second + 60] ^= 1;  // seq 7: the first of the second journaled round
+  std::string seg = testing::ReadFile(Segment(0));
+  const std::vector<uint64_t> offsets = Offsets(0);
+  ASSERT_EQ(offsets.size(), 10u);
+  seg[offsets[6] + 60] ^= 1;  // seq 7: the first of the second journaled round
   Write(Segment(0), seg);
   auto wal = Open(Options());
   ExpectEveryAcknowledgedRecord(wal.get());
@@ -405,18 +405,10 @@ TEST_F(JournalTest, AFreezeFromTheJournalOutlivesTheOpenThatFoundIt) {
     ASSERT_TRUE(wal->Sync().ok());
     CommitRound(wal.get(), 0, kStreams, 2);  // seqs 3 and 4, only in the journal
   }
-  std::vector<std::pair<uint64_t, uint64_t>> frames;  // (seq, offset)
-  StreamReport report;
-  ASSERT_TRUE(ScanStream(StreamDir(dir_.path() + "/wal", kWriter, Name(0)), kWriter, Name(0),
-                         Limits(), VerifyLevel::kFull, &report,
-                         [&](const RecordView& r) {
-                           frames.emplace_back(r.seq, r.offset);
-                           return true;
-                         })
-                  .ok());
-  ASSERT_GE(frames.size(), 2u);
-  std::string seg = Read(Segment(0));
-  seg.resize(frames[1].second + 20);  // seq 2 cut short, nothing after: a torn tail to the scan
+  const std::vector<uint64_t> offsets = Offsets(0);
+  ASSERT_GE(offsets.size(), 2u);
+  std::string seg = testing::ReadFile(Segment(0));
+  seg.resize(offsets[1] + 20);  // seq 2 cut short, nothing after: a torn tail to the scan
   Write(Segment(0), seg);
   const std::string journal = Journals().at(0);
   for (int open = 0; open < 2; ++open) {
@@ -467,15 +459,15 @@ TEST_F(JournalTest, DamageToUnacknowledgedFramesAloneIsATornWrite) {
     auto wal = Open(Options());
     for (int round = 0; round < 2; ++round) CommitRound(wal.get(), 0, kStreams, 3);
     path = wal->journal_path();
-    journal_bytes = Read(path);
+    journal_bytes = testing::ReadFile(path);
     acknowledged = heads_;
-    for (int i = 0; i < kStreams; ++i) before[i] = Read(Segment(i));
+    for (int i = 0; i < kStreams; ++i) before[i] = testing::ReadFile(Segment(i));
     CommitRound(wal.get(), 0, kStreams, 12);  // its journal append is undone below
   }
   Write(path, journal_bytes);
   heads_ = acknowledged;
   for (int i = 0; i < kStreams; ++i) {
-    std::string seg = Read(Segment(i));
+    std::string seg = testing::ReadFile(Segment(i));
     const size_t acked_end = before[i].size();
     const size_t block_end = (acked_end + 4095) / 4096 * 4096;
     ASSERT_GT(seg.size(), block_end + 2048);
@@ -519,7 +511,7 @@ TEST_F(JournalTest, ATornJournalTailIsDroppedAndDamageBeforeABatchIsRefused) {
     CommitRound(wal.get(), 0, kStreams, 3);  // several blocks
     path = wal->journal_path();
   }
-  const std::string whole = Read(path);
+  const std::string whole = testing::ReadFile(path);
   JournalContents c;
   ASSERT_TRUE(ReadJournal(path, Limits().max_record_bytes, &c).ok());
   ASSERT_EQ(c.frames.size(), 4u * kStreams);
@@ -629,18 +621,10 @@ TEST_F(JournalTest, EmptyingTheJournalPadsEachStreamsLastBlock) {
   auto wal = Open(Options());
   CommitRound(wal.get(), 0, kStreams, 1);
   ASSERT_TRUE(wal->Sync().ok());
-  EXPECT_EQ(Read(wal->journal_path()).size(), kJournalHeaderBytes);
+  EXPECT_EQ(testing::ReadFile(wal->journal_path()).size(), kJournalHeaderBytes);
   CommitRound(wal.get(), 0, kStreams, 1);
   for (int i = 0; i < kStreams; ++i) {
-    StreamReport report;
-    std::vector<uint64_t> offsets;
-    ASSERT_TRUE(ScanStream(StreamDir(dir_.path() + "/wal", kWriter, Name(i)), kWriter, Name(i),
-                           Limits(), VerifyLevel::kFull, &report,
-                           [&](const RecordView& r) {
-                             offsets.push_back(r.offset);
-                             return true;
-                           })
-                    .ok());
+    const std::vector<uint64_t> offsets = Offsets(i);
     ASSERT_EQ(offsets.size(), 2u);
     EXPECT_EQ(offsets[1] % 4096, 0u) << Name(i);
   }
@@ -684,7 +668,7 @@ TEST_F(JournalTest, AWalAppliesOnlyWhatItOwns) {
     CommitRound(wal.get(), 0, kStreams, 1);
   }
   for (int i = 0; i < kStreams; ++i) {
-    std::string seg = Read(Segment(i));
+    std::string seg = testing::ReadFile(Segment(i));
     seg.resize(4096);
     Write(Segment(i), seg);
   }
