@@ -2,6 +2,7 @@
 
 #include <endian.h>
 #include <fcntl.h>
+#include <liburing.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -102,18 +103,111 @@ Result<std::unique_ptr<JournalWriter>> JournalWriter::Create(const std::string& 
   return std::unique_ptr<JournalWriter>(new JournalWriter(dir, path, fd, faults));
 }
 
+// The journal's own ring: a write linked to its fdatasync, in flight while the caller writes
+// the segments.
+struct JournalWriter::Ring {
+  io_uring ring{};
+  bool ok = false;
+  bool submitted = false;
+  Ring() { ok = io_uring_queue_init(4, &ring, 0) == 0; }
+  ~Ring() {
+    if (ok) io_uring_queue_exit(&ring);
+  }
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+};
+
+JournalWriter::JournalWriter(std::string dir, std::string path, int fd, FaultInjector* faults)
+    : dir_(std::move(dir)), path_(std::move(path)), fd_(fd), faults_(faults) {
+  auto ring = std::make_unique<Ring>();
+  if (ring->ok) ring_ = std::move(ring);
+}
+
 JournalWriter::~JournalWriter() {
+  if (ring_ != nullptr && ring_->submitted) (void)FinishAppend();  // never leave I/O in flight
   if (fd_ >= 0) close(fd_);
 }
 
 int JournalWriter::Append(std::string_view batch) {
-  const int rc = WriteAllAndSync(fd_, batch, end_, faults_);
+  BeginAppend(batch);
+  return FinishAppend();
+}
+
+void JournalWriter::BeginAppend(std::string_view batch) {
+  pending_ = batch;
+  pending_rc_ = 0;
+  if (faults_ != nullptr) {
+    pending_rc_ = faults_->OnWrite(fd_, batch.size());
+    if (pending_rc_ == 0) pending_rc_ = faults_->OnFsync(fd_);
+    if (pending_rc_ < 0) return;
+  }
+  if (ring_ != nullptr) {
+    io_uring_sqe* write = io_uring_get_sqe(&ring_->ring);
+    io_uring_sqe* sync = write != nullptr ? io_uring_get_sqe(&ring_->ring) : nullptr;
+    if (sync != nullptr) {
+      io_uring_prep_write(write, fd_, batch.data(), static_cast<unsigned>(batch.size()), end_);
+      write->flags |= IOSQE_IO_LINK;
+      io_uring_prep_fsync(sync, fd_, IORING_FSYNC_DATASYNC);
+      if (io_uring_submit(&ring_->ring) == 2) {
+        ring_->submitted = true;
+        return;
+      }
+    }
+    // The ring cannot take them (never expected): from now on, appends are synchronous. What
+    // was queued but not submitted is dropped with the ring.
+    ring_.reset();
+  }
+  pending_rc_ = WriteAllAndSync(fd_, batch, end_, nullptr);
+}
+
+int JournalWriter::FinishAppend() {
+  int rc = pending_rc_;
+  if (ring_ != nullptr && ring_->submitted) {
+    ring_->submitted = false;
+    int results[2] = {-EIO, -EIO};  // the write's, the fdatasync's
+    for (int seen = 0; seen < 2;) {
+      io_uring_cqe* cqe = nullptr;
+      const int w = io_uring_wait_cqe(&ring_->ring, &cqe);
+      if (w == -EINTR) continue;
+      if (w < 0) {  // the ring failed us: the outcome of the write is unknown, call it failed
+        rc = w;
+        break;
+      }
+      results[seen++] = cqe->res;
+      io_uring_cqe_seen(&ring_->ring, cqe);
+    }
+    if (rc == 0) {
+      if (results[0] < 0) {
+        rc = results[0];
+      } else if (static_cast<size_t>(results[0]) < pending_.size()) {
+        // A short write breaks the link (the fdatasync is cancelled): finish here.
+        const size_t done = static_cast<size_t>(results[0]);
+        rc = WriteAllAndSync(fd_, pending_.substr(done), end_ + done, nullptr);
+      } else {
+        rc = results[1];
+      }
+    }
+  }
   if (rc == 0) {
-    end_ += batch.size();
+    last_begin_ = end_;
+    end_ += pending_.size();
     return 0;
   }
-  cut_failed_ = !(ftruncate(fd_, static_cast<off_t>(end_)) == 0 && fsync(fd_) == 0);
+  cut_failed_ = Cut(end_) != 0;
   return rc;
+}
+
+int JournalWriter::CutLast() {
+  if (Cut(last_begin_) != 0) {
+    cut_failed_ = true;
+    return -EIO;
+  }
+  end_ = last_begin_;
+  return 0;
+}
+
+int JournalWriter::Cut(uint64_t end) {
+  return ftruncate(fd_, static_cast<off_t>(end)) == 0 && fsync(fd_) == 0 ? 0 : -errno;
 }
 
 int JournalWriter::Reset() {
@@ -122,7 +216,7 @@ int JournalWriter::Reset() {
     if (const int e = faults_->OnFsync(fd_); e < 0) return e;
   }
   if (fsync(fd_) != 0) return -errno;  // the new size, durably, before batches overwrite
-  end_ = kJournalHeaderBytes;
+  end_ = last_begin_ = kJournalHeaderBytes;
   return 0;
 }
 
@@ -179,7 +273,8 @@ Status ScanJournal(const std::string& path, size_t max_record_bytes, const Journ
       buf.resize(segment::kPaddingAlignBytes * 16);
       for (uint64_t at = offset; at < size && !*torn; at += buf.size()) {
         RON_RETURN_IF_ERROR(PreadAll(fd, buf.data(), buf.size(), path, &done, at));
-        *torn = std::string_view(buf.data(), done).find_first_not_of('\0') != std::string_view::npos;
+        const std::string_view read(buf.data(), done);
+        *torn = read.find_first_not_of('\0') != std::string_view::npos;
       }
       return Status::Ok();
     }

@@ -68,6 +68,15 @@ class JournalWriter {
   // out of the file (cut_failed() if even that failed), so that recovery never adopts it; the
   // caller stops using the journal (it is never written again).
   int Append(std::string_view batch);
+  // Append in two halves, so that the caller's segment writes overlap the journal's write and
+  // sync: Begin submits the write and its fdatasync (through an io_uring of the journal's own;
+  // without one, Begin does all of Append), Finish waits for them and gives Append's result.
+  // `batch` must stay alive until Finish. Between the two, nothing else may touch the journal.
+  void BeginAppend(std::string_view batch);
+  int FinishAppend();
+  // Cuts the last appended batch back out (its commit failed after all), durably: 0, or -errno
+  // (then cut_failed()).
+  int CutLast();
   bool cut_failed() const { return cut_failed_; }
   // Where the next batch starts; bytes past kJournalHeaderBytes are the journal's batches.
   uint64_t end_offset() const { return end_; }
@@ -79,13 +88,18 @@ class JournalWriter {
   int fd() const { return fd_; }
 
  private:
-  JournalWriter(std::string dir, std::string path, int fd, FaultInjector* faults)
-      : dir_(std::move(dir)), path_(std::move(path)), fd_(fd), faults_(faults) {}
+  JournalWriter(std::string dir, std::string path, int fd, FaultInjector* faults);
+  int Cut(uint64_t end);
   std::string dir_, path_;
   int fd_;
   FaultInjector* faults_;
   uint64_t end_ = kJournalHeaderBytes;
+  uint64_t last_begin_ = kJournalHeaderBytes;  // where the last appended batch starts
   bool cut_failed_ = false;
+  struct Ring;
+  std::unique_ptr<Ring> ring_;  // null: appends are synchronous
+  std::string_view pending_;    // the batch BeginAppend submitted
+  int pending_rc_ = 0;          // its result when it could not be submitted
 };
 
 // Reads the journal at `path` batch by batch (memory: one batch), calling `on_batch` with each

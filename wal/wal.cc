@@ -638,13 +638,15 @@ Status Wal::CommitStreams(bool force_sync) {
       ops[i].sync = false;
     }
   }
+  // The journal's write and sync go out first and run while the segments are written.
+  if (journal_files > 0) StartJournalAppend(ops, chunk_ends, in_journal);
   io_->Execute(ops, results);
   last_fsync_seconds_ = io_->last_fsync_seconds();
   if (journal_files > 0) {
     const auto journal_started = std::chrono::steady_clock::now();
     // Failures are in results; the other journaled streams leave the failed journal at the
     // next commit (above).
-    (void)AppendToJournal(ops, chunk_ends, in_journal, results);
+    (void)FinishJournalAppend(ops, chunk_ends, in_journal, results);
     last_fsync_seconds_ +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - journal_started).count();
   }

@@ -344,9 +344,18 @@ class Wal {
   Status RestageFromJournal(StreamWal* s, const JournalStream& js);
   Status ApplyJournals(JournalStreams* by_stream, JournalStreams* set_aside);
   Status StartJournal();
-  int AppendToJournal(std::span<const WriteOp> ops,
-                      const std::vector<std::pair<StreamWal*, size_t>>& chunk_ends,
-                      std::span<const char> in_journal, std::span<int> results);
+  // A commit's journal append, in flight while its segments are written: Start before the
+  // writes, Finish after (failures land in `results`). BuildJournalBatch: the frames of the ops
+  // in the journal whose write has not failed, into journal_batch_; false if there are none.
+  bool BuildJournalBatch(std::span<const WriteOp> ops,
+                         const std::vector<std::pair<StreamWal*, size_t>>& chunk_ends,
+                         std::span<const char> in_journal, std::span<const int> results);
+  void StartJournalAppend(std::span<const WriteOp> ops,
+                          const std::vector<std::pair<StreamWal*, size_t>>& chunk_ends,
+                          std::span<const char> in_journal);
+  int FinishJournalAppend(std::span<const WriteOp> ops,
+                          const std::vector<std::pair<StreamWal*, size_t>>& chunk_ends,
+                          std::span<const char> in_journal, std::span<int> results);
   // Whether the journal can stand in for the sync of `s` (same file system, syncfs covers it).
   bool JournalCovers(const StreamWal* s) const {
     return s->syncfs_ok_ && s->dev_ == journal_dev_;
@@ -392,7 +401,8 @@ class Wal {
   bool journal_ok_ = false;    // journal_ may take batches (no write or sync of it has failed)
   bool journal_needed_ = false;  // a stream failed while its frames were only in journal_
   uint64_t journal_dev_ = 0;   // its file system (st_dev): the streams it can cover
-  std::string journal_batch_;  // the batch being built, reused
+  std::string journal_batch_;  // the batch being built, reused (in flight until Finish)
+  bool journal_started_ = false;
   std::vector<StreamWal*> journaled_;  // streams with frames durable only in the journal
   std::vector<JournalRead> journals_read_;            // at Open, until applied
   std::vector<std::string> journals_to_set_aside_;  // see journals_to_set_aside()

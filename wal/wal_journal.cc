@@ -237,20 +237,53 @@ Status Wal::StartJournal() {
   return Status::Ok();
 }
 
-int Wal::AppendToJournal(std::span<const WriteOp> ops,
-                         const std::vector<std::pair<StreamWal*, size_t>>& chunk_ends,
-                         std::span<const char> in_journal, std::span<int> results) {
+bool Wal::BuildJournalBatch(std::span<const WriteOp> ops,
+                            const std::vector<std::pair<StreamWal*, size_t>>& chunk_ends,
+                            std::span<const char> in_journal, std::span<const int> results) {
   BeginJournalBatch(&journal_batch_);
   for (size_t i = 0; i < ops.size(); ++i) {
     if (!in_journal[i] || results[i] != 0) continue;  // a failed write's frames are not stored
     const StreamWal* s = chunk_ends[i].first;
     journal_batch_.append(s->pending_.data(), s->pending_frames_.back().end);
   }
-  if (journal_batch_.size() == kJournalBatchHeaderBytes) return 0;
+  if (journal_batch_.size() == kJournalBatchHeaderBytes) return false;
   EndJournalBatch(&journal_batch_);
-  const int rc = journal_->Append(journal_batch_);
+  return true;
+}
+
+void Wal::StartJournalAppend(std::span<const WriteOp> ops,
+                             const std::vector<std::pair<StreamWal*, size_t>>& chunk_ends,
+                             std::span<const char> in_journal) {
+  const std::vector<int> none(ops.size(), 0);
+  journal_started_ = BuildJournalBatch(ops, chunk_ends, in_journal, none);
+  if (journal_started_) journal_->BeginAppend(journal_batch_);
+}
+
+int Wal::FinishJournalAppend(std::span<const WriteOp> ops,
+                             const std::vector<std::pair<StreamWal*, size_t>>& chunk_ends,
+                             std::span<const char> in_journal, std::span<int> results) {
+  if (!journal_started_) return 0;
+  journal_started_ = false;
+  int rc = journal_->FinishAppend();
   ++counters_.fsync_total;
   ++counters_.journal_commits;
+  bool write_failed = false;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    write_failed = write_failed || (in_journal[i] && results[i] != 0);
+  }
+  if (rc == 0 && write_failed) {
+    // The batch holds frames of streams whose segment write failed (never acknowledged, so
+    // recovery must not put them back): it is cut out, and the others' frames appended again.
+    // If the cut fails, the others' frames are durable in it all the same, and the failed
+    // streams' outcome is unknown (cut_failed); the journal takes no more batches.
+    if (journal_->CutLast() == 0) {
+      const bool any = BuildJournalBatch(ops, chunk_ends, in_journal, results);
+      rc = any ? journal_->Append(journal_batch_) : 0;
+      ++counters_.fsync_total;
+    } else {
+      journal_ok_ = false;
+    }
+  }
   if (rc < 0) {
     journal_ok_ = false;  // never written again; what it holds stays for recovery
     for (size_t i = 0; i < ops.size(); ++i) {
@@ -286,7 +319,9 @@ Status Wal::SyncJournaled() {
   };
   for (StreamWal* s : epoch) {
     if (s->fd_ < 0 || s->state_ != StreamState::kOk) continue;
-    if (const int rc = PadToBlock(s); rc < 0) fail(s, IoErrorStatus(rc, "padding of " + s->stream_));
+    if (const int rc = PadToBlock(s); rc < 0) {
+      fail(s, IoErrorStatus(rc, "padding of " + s->stream_));
+    }
   }
   if (!epoch.empty()) {
     int rc = options_.faults != nullptr ? options_.faults->OnFsync(journal_->fd()) : 0;

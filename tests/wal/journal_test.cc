@@ -36,8 +36,10 @@ class Faults : public FaultInjector {
  public:
   int OnWrite(int fd, size_t size) override {
     events.push_back({fd, static_cast<long>(size)});
-    return 0;
+    return ++writes == fail_write_at ? -EIO : 0;
   }
+  void FailNthWrite(int n) { fail_write_at = writes + n; }
+  int writes = 0, fail_write_at = 0;
   int OnFsync(int fd) override {
     events.push_back({fd, -1});
     ++fsyncs;
@@ -580,6 +582,31 @@ TEST_F(JournalTest, AFailedJournalSyncIsNeverAcknowledgedNorRecovered) {
   }
   auto wal = Open(Options());
   ExpectEveryAcknowledgedRecord(wal.get());
+}
+
+// A commit's journal append runs while its segments are written. When a segment write fails
+// after the journal took the batch, the batch is cut back out and appended again without that
+// stream's frames: its ticket failed, so no reopen may put its record back; the others' records
+// are acknowledged and survive.
+TEST_F(JournalTest, ASegmentWriteThatFailsLeavesNothingOfItsStreamInTheJournal) {
+  if (!JournalHere()) return;
+  {
+    auto wal = Open(Options());
+    CommitRound(wal.get(), 0, kStreams, 2);
+    const uint64_t journal_commits = wal->counters().journal_commits;
+    faults_.FailNthWrite(3);  // the journal's write first, then s0's segment, then s1's
+    expect_commit_ok_ = false;
+    CommitRound(wal.get(), 0, kStreams, 1);
+    EXPECT_EQ(wal->counters().journal_commits, journal_commits + 1);
+    for (int i = 0; i < kStreams; ++i) {
+      const StreamWal* s = wal->FindStream(kWriter, Name(i));
+      EXPECT_EQ(s->state(), i == 1 ? StreamState::kFailed : StreamState::kOk) << i;
+      EXPECT_EQ(s->durable_seq(), i == 1 ? 2u : 3u) << i;
+    }
+  }  // a crash: the segments keep what the page cache holds; the journal is applied
+  auto wal = Open(Options());
+  ExpectEveryAcknowledgedRecord(wal.get());
+  EXPECT_EQ(wal->FindStream(kWriter, Name(1))->head_seq(), 2u) << "the failed record stays out";
 }
 
 // A stream that fails before its journaled frames are synced (its own fdatasync fails too)
