@@ -87,7 +87,8 @@ void EndJournalBatch(std::string* out) {
 }
 
 Result<std::unique_ptr<JournalWriter>> JournalWriter::Create(const std::string& dir,
-                                                             FaultInjector* faults) {
+                                                             FaultInjector* faults,
+                                                             bool use_ring) {
   const std::string path = dir + "/" + FreshName();
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return IoErrorStatus(-errno, "cannot create commit journal " + path);
@@ -100,7 +101,7 @@ Result<std::unique_ptr<JournalWriter>> JournalWriter::Create(const std::string& 
     unlink(path.c_str());
     return status;
   }
-  return std::unique_ptr<JournalWriter>(new JournalWriter(dir, path, fd, faults));
+  return std::unique_ptr<JournalWriter>(new JournalWriter(dir, path, fd, faults, use_ring));
 }
 
 // The journal's own ring: a write linked to its fdatasync, in flight while the caller writes
@@ -117,8 +118,10 @@ struct JournalWriter::Ring {
   Ring& operator=(const Ring&) = delete;
 };
 
-JournalWriter::JournalWriter(std::string dir, std::string path, int fd, FaultInjector* faults)
+JournalWriter::JournalWriter(std::string dir, std::string path, int fd, FaultInjector* faults,
+                             bool use_ring)
     : dir_(std::move(dir)), path_(std::move(path)), fd_(fd), faults_(faults) {
+  if (!use_ring) return;
   auto ring = std::make_unique<Ring>();
   if (ring->ok) ring_ = std::move(ring);
 }

@@ -57,9 +57,11 @@ void EndJournalBatch(std::string* out);
 class JournalWriter {
  public:
   // Creates a journal with a fresh name in `dir`, durably (the header synced, then the
-  // directory).
+  // directory). `use_ring`: appends go through an io_uring of its own where one can be set up
+  // (false: always synchronous, as where the WAL was told to use pwritev).
   static Result<std::unique_ptr<JournalWriter>> Create(const std::string& dir,
-                                                       FaultInjector* faults);
+                                                       FaultInjector* faults,
+                                                       bool use_ring = true);
   ~JournalWriter();
   JournalWriter(const JournalWriter&) = delete;
   JournalWriter& operator=(const JournalWriter&) = delete;
@@ -88,7 +90,7 @@ class JournalWriter {
   int fd() const { return fd_; }
 
  private:
-  JournalWriter(std::string dir, std::string path, int fd, FaultInjector* faults);
+  JournalWriter(std::string dir, std::string path, int fd, FaultInjector* faults, bool use_ring);
   int Cut(uint64_t end);
   std::string dir_, path_;
   int fd_;

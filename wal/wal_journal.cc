@@ -222,7 +222,8 @@ Status Wal::StartJournal() {
       options_.write_mode != WriteMode::kBuffered || !syncfs_reports_errors_) {
     return Status::Ok();
   }
-  auto created = JournalWriter::Create(options_.dir, options_.faults);
+  auto created = JournalWriter::Create(options_.dir, options_.faults,
+                                       options_.backend != IoBackendKind::kPwritev);
   if (!created.ok()) return created.status();
   journal_ = std::move(created).value();
   struct stat st {};

@@ -590,23 +590,32 @@ TEST_F(JournalTest, AFailedJournalSyncIsNeverAcknowledgedNorRecovered) {
 // are acknowledged and survive.
 TEST_F(JournalTest, ASegmentWriteThatFailsLeavesNothingOfItsStreamInTheJournal) {
   if (!JournalHere()) return;
-  {
-    auto wal = Open(Options());
-    CommitRound(wal.get(), 0, kStreams, 2);
-    const uint64_t journal_commits = wal->counters().journal_commits;
-    faults_.FailNthWrite(3);  // the journal's write first, then s0's segment, then s1's
-    expect_commit_ok_ = false;
-    CommitRound(wal.get(), 0, kStreams, 1);
-    EXPECT_EQ(wal->counters().journal_commits, journal_commits + 1);
-    for (int i = 0; i < kStreams; ++i) {
-      const StreamWal* s = wal->FindStream(kWriter, Name(i));
-      EXPECT_EQ(s->state(), i == 1 ? StreamState::kFailed : StreamState::kOk) << i;
-      EXPECT_EQ(s->durable_seq(), i == 1 ? 2u : 3u) << i;
-    }
-  }  // a crash: the segments keep what the page cache holds; the journal is applied
-  auto wal = Open(Options());
-  ExpectEveryAcknowledgedRecord(wal.get());
-  EXPECT_EQ(wal->FindStream(kWriter, Name(1))->head_seq(), 2u) << "the failed record stays out";
+  // Through the journal's own ring, and synchronously (a WAL told to use pwritev).
+  for (const IoBackendKind backend : {IoBackendKind::kAuto, IoBackendKind::kPwritev}) {
+    SCOPED_TRACE(static_cast<int>(backend));
+    std::filesystem::remove_all(dir_.path() + "/wal");
+    heads_.clear();
+    expect_commit_ok_ = true;
+    WalOptions o = Options();
+    o.backend = backend;
+    {
+      auto wal = Open(o);
+      CommitRound(wal.get(), 0, kStreams, 2);
+      const uint64_t journal_commits = wal->counters().journal_commits;
+      faults_.FailNthWrite(3);  // the journal's write first, then s0's segment, then s1's
+      expect_commit_ok_ = false;
+      CommitRound(wal.get(), 0, kStreams, 1);
+      EXPECT_EQ(wal->counters().journal_commits, journal_commits + 1);
+      for (int i = 0; i < kStreams; ++i) {
+        const StreamWal* s = wal->FindStream(kWriter, Name(i));
+        EXPECT_EQ(s->state(), i == 1 ? StreamState::kFailed : StreamState::kOk) << i;
+        EXPECT_EQ(s->durable_seq(), i == 1 ? 2u : 3u) << i;
+      }
+    }  // a crash: the segments keep what the page cache holds; the journal is applied
+    auto wal = Open(o);
+    ExpectEveryAcknowledgedRecord(wal.get());
+    EXPECT_EQ(wal->FindStream(kWriter, Name(1))->head_seq(), 2u) << "the failed record stays out";
+  }
 }
 
 // A stream that fails before its journaled frames are synced (its own fdatasync fails too)
