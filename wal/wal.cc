@@ -750,23 +750,6 @@ Status Wal::StoredDigest(StreamWal* s, uint64_t seq, Digest* digest) {
   return Status::Ok();
 }
 
-Status Wal::Sync() {
-  RON_RETURN_IF_ERROR(CommitStreams(true));
-  RON_RETURN_IF_ERROR(SyncJournaled());
-  if (options_.fsync == FsyncPolicy::kAlways) return Status::Ok();
-  for (auto& [key, s] : streams_) {
-    if (s->fd_ < 0 || s->state_ != StreamState::kOk) continue;
-    const int rc = options_.faults != nullptr ? options_.faults->OnFsync(s->fd_) : 0;
-    if (rc < 0 || fdatasync(s->fd_) != 0) {
-      Status status = IoErrorStatus(rc < 0 ? rc : -errno, "fdatasync of " + s->stream_);
-      Fail(s.get(), status);
-      return status;
-    }
-    ++counters_.fsync_total;
-  }
-  return Status::Ok();
-}
-
 Status Wal::Close() {
   Status status = Sync();
   for (auto& [key, s] : streams_) {

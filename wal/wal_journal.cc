@@ -1,7 +1,7 @@
 // The Wal's side of the commit journal (wal/journal.h): journals found at Open are applied to
 // their segments before the WAL takes writes, and commits of many streams are made durable by
-// one append to this WAL's journal; and the syncfs that makes many segment files durable at
-// once. Split from wal.cc and recovery.cc.
+// one append to this WAL's journal; the syncfs that makes many segment files durable at once,
+// and Sync. Split from wal.cc and recovery.cc.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -243,7 +243,8 @@ bool Wal::BuildJournalBatch(std::span<const WriteOp> ops,
                             std::span<const char> in_journal, std::span<const int> results) {
   BeginJournalBatch(&journal_batch_);
   for (size_t i = 0; i < ops.size(); ++i) {
-    if (!in_journal[i] || results[i] != 0) continue;  // a failed write's frames are not stored
+    // A failed write's frames are not stored (no results: none has failed yet).
+    if (!in_journal[i] || (!results.empty() && results[i] != 0)) continue;
     const StreamWal* s = chunk_ends[i].first;
     journal_batch_.append(s->pending_.data(), s->pending_frames_.back().end);
   }
@@ -255,8 +256,7 @@ bool Wal::BuildJournalBatch(std::span<const WriteOp> ops,
 void Wal::StartJournalAppend(std::span<const WriteOp> ops,
                              const std::vector<std::pair<StreamWal*, size_t>>& chunk_ends,
                              std::span<const char> in_journal) {
-  const std::vector<int> none(ops.size(), 0);
-  journal_started_ = BuildJournalBatch(ops, chunk_ends, in_journal, none);
+  journal_started_ = BuildJournalBatch(ops, chunk_ends, in_journal, {});
   if (journal_started_) journal_->BeginAppend(journal_batch_);
 }
 
@@ -410,6 +410,23 @@ void Wal::SyncFileSystems(std::span<const WriteOp> ops,
       results[j] = own;
     }
   }
+}
+
+Status Wal::Sync() {
+  RON_RETURN_IF_ERROR(CommitStreams(true));
+  RON_RETURN_IF_ERROR(SyncJournaled());
+  if (options_.fsync == FsyncPolicy::kAlways) return Status::Ok();
+  for (auto& [key, s] : streams_) {
+    if (s->fd_ < 0 || s->state_ != StreamState::kOk) continue;
+    const int rc = options_.faults != nullptr ? options_.faults->OnFsync(s->fd_) : 0;
+    if (rc < 0 || fdatasync(s->fd_) != 0) {
+      Status status = IoErrorStatus(rc < 0 ? rc : -errno, "fdatasync of " + s->stream_);
+      Fail(s.get(), status);
+      return status;
+    }
+    ++counters_.fsync_total;
+  }
+  return Status::Ok();
 }
 
 }  // namespace ron::wal
