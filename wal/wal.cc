@@ -313,14 +313,12 @@ Status Wal::Park(StreamWal* s) {
     }
   }
   if (options_.fsync != FsyncPolicy::kAlways) {
-    const int rc = options_.faults != nullptr ? options_.faults->OnFsync(s->fd_) : 0;
-    if (rc < 0 || fdatasync(s->fd_) != 0) {
-      const Status status = IoErrorStatus(rc < 0 ? rc : -errno, "fdatasync of " + s->stream_);
+    if (const int rc = FlushFile(s->fd_); rc < 0) {
+      const Status status = IoErrorStatus(rc, "fdatasync of " + s->stream_);
       Fail(s, status);
       CloseFd(s);
       return status;
     }
-    ++counters_.fsync_total;
   }
   CloseFd(s);
   s->parked_ = true;
@@ -345,10 +343,7 @@ Status Wal::SealActiveSegment(StreamWal* s) {
   // Frames durable only in the journal are synced before the header says the segment is sealed:
   // one write-back may land in any order, and a sealed segment must hold all it counts.
   if (s->journaled_) {
-    int rc = options_.faults != nullptr ? options_.faults->OnFsync(s->fd_) : 0;
-    if (rc == 0 && fdatasync(s->fd_) != 0) rc = -errno;
-    ++counters_.fsync_total;
-    if (rc < 0) {
+    if (const int rc = FlushFile(s->fd_); rc < 0) {
       const Status status = IoErrorStatus(rc, "fdatasync of " + s->stream_);
       CloseFd(s);
       return status;
@@ -443,8 +438,7 @@ void Wal::Fail(StreamWal* s, const Status& status) {
   bool synced = false;
   if (s->fd_ >= 0 && (pending || s->journaled_)) {
     int rc = pending && ftruncate(s->fd_, static_cast<off_t>(s->write_offset_)) != 0 ? -errno : 0;
-    if (rc == 0 && options_.faults != nullptr) rc = options_.faults->OnFsync(s->fd_);
-    if (rc == 0 && fdatasync(s->fd_) != 0) rc = -errno;
+    if (rc == 0) rc = FlushFile(s->fd_);
     synced = rc == 0;
     if (!synced && pending) {
       s->failure_ = Status(status.code(), status.message() +

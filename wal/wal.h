@@ -368,6 +368,10 @@ class Wal {
   Status SyncJournaled();
   // `s`'s frames are synced in its segment: it no longer relies on the journal.
   void LeaveJournal(StreamWal* s);
+  // Flushes `fd` for a stream's durability: the fault injector first, then fdatasync (syncfs of
+  // its file system when `whole_fs`); wal_fsync_total counts it if it succeeds (as it counts
+  // the backend's). 0 or -errno.
+  int FlushFile(int fd, bool whole_fs = false);
   void SyncFileSystems(std::span<const WriteOp> ops,
                        const std::vector<std::pair<StreamWal*, size_t>>& chunk_ends,
                        std::span<int> results);

@@ -325,19 +325,13 @@ Status Wal::SyncJournaled() {
     }
   }
   if (!epoch.empty()) {
-    int rc = options_.faults != nullptr ? options_.faults->OnFsync(journal_->fd()) : 0;
-    if (rc == 0 && syncfs(journal_->fd()) != 0) rc = -errno;
-    ++counters_.fsync_total;
+    const int rc = FlushFile(journal_->fd(), /*whole_fs=*/true);
     // syncfs cannot say whose write-back failed: each stream's own fdatasync does (a stream
     // whose file is closed cannot tell: it counts as failed, and Fail keeps the journal).
     for (StreamWal* s : epoch) {
       if (rc == 0 || !s->journaled_ || s->state_ != StreamState::kOk) continue;
       int own = -EIO;
-      if (s->fd_ >= 0) {
-        own = options_.faults != nullptr ? options_.faults->OnFsync(s->fd_) : 0;
-        if (own == 0 && fdatasync(s->fd_) != 0) own = -errno;
-        ++counters_.fsync_total;
-      }
+      if (s->fd_ >= 0) own = FlushFile(s->fd_);
       if (own < 0) fail(s, IoErrorStatus(own, "fdatasync of " + s->stream_));
     }
   }
@@ -398,16 +392,10 @@ void Wal::SyncFileSystems(std::span<const WriteOp> ops,
     const uint64_t dev = chunk_ends[i].first->dev_;
     if (std::find(synced.begin(), synced.end(), dev) != synced.end()) continue;
     synced.push_back(dev);
-    int rc = options_.faults != nullptr ? options_.faults->OnFsync(ops[i].fd) : 0;
-    if (rc == 0 && syncfs(ops[i].fd) != 0) rc = -errno;
-    ++counters_.fsync_total;
-    if (rc == 0) continue;
+    if (FlushFile(ops[i].fd, /*whole_fs=*/true) == 0) continue;
     for (size_t j = i; j < ops.size(); ++j) {
       if (ops[j].sync || chunk_ends[j].first->dev_ != dev || results[j] != 0) continue;
-      int own = options_.faults != nullptr ? options_.faults->OnFsync(ops[j].fd) : 0;
-      if (own == 0 && fdatasync(ops[j].fd) != 0) own = -errno;
-      ++counters_.fsync_total;
-      results[j] = own;
+      results[j] = FlushFile(ops[j].fd);
     }
   }
 }
@@ -418,15 +406,22 @@ Status Wal::Sync() {
   if (options_.fsync == FsyncPolicy::kAlways) return Status::Ok();
   for (auto& [key, s] : streams_) {
     if (s->fd_ < 0 || s->state_ != StreamState::kOk) continue;
-    const int rc = options_.faults != nullptr ? options_.faults->OnFsync(s->fd_) : 0;
-    if (rc < 0 || fdatasync(s->fd_) != 0) {
-      Status status = IoErrorStatus(rc < 0 ? rc : -errno, "fdatasync of " + s->stream_);
+    if (const int rc = FlushFile(s->fd_); rc < 0) {
+      Status status = IoErrorStatus(rc, "fdatasync of " + s->stream_);
       Fail(s.get(), status);
       return status;
     }
-    ++counters_.fsync_total;
   }
   return Status::Ok();
+}
+
+int Wal::FlushFile(int fd, bool whole_fs) {
+  if (options_.faults != nullptr) {
+    if (const int rc = options_.faults->OnFsync(fd); rc < 0) return rc;
+  }
+  if ((whole_fs ? syncfs(fd) : fdatasync(fd)) != 0) return -errno;
+  ++counters_.fsync_total;
+  return 0;
 }
 
 }  // namespace ron::wal
