@@ -6,7 +6,7 @@ namespace ron::internal {
 namespace {
 
 struct Features {
-  bool avx = false, avx2 = false;
+  bool avx = false, avx2 = false, avx512f = false;
 };
 
 const Features& Detected() {
@@ -15,6 +15,7 @@ const Features& Detected() {
     Features f;
     f.avx = __builtin_cpu_supports("avx") != 0;
     f.avx2 = __builtin_cpu_supports("avx2") != 0;
+    f.avx512f = __builtin_cpu_supports("avx512f") != 0;
     return f;
   }();
   return features;
@@ -24,9 +25,11 @@ const Features& Detected() {
 
 bool CpuHasAvx() { return Detected().avx; }
 bool CpuHasAvx2() { return Detected().avx2; }
+bool CpuHasAvx512f() { return Detected().avx512f; }
 #else
 bool CpuHasAvx() { return false; }
 bool CpuHasAvx2() { return false; }
+bool CpuHasAvx512f() { return false; }
 #endif
 
 }  // namespace ron::internal

@@ -7,6 +7,7 @@ namespace ron::internal {
 
 bool CpuHasAvx();
 bool CpuHasAvx2();
+bool CpuHasAvx512f();
 
 }  // namespace ron::internal
 

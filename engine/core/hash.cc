@@ -10,6 +10,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "engine/core/hash_lanes.h"
+
 // Two functions internal to the BLAKE3 C sources (declared in their blake3_impl.h, which is C
 // only): checked against version 1.3.1 below. Another version must be re-checked by hand (the
 // signatures and the flags) and the tests of tests/core/hash_batch_test.cc run before this
@@ -89,8 +91,7 @@ constexpr uint8_t kChunkStart = 1 << 0;
 constexpr uint8_t kChunkEnd = 1 << 1;
 constexpr uint8_t kParent = 1 << 2;
 constexpr uint8_t kRoot = 1 << 3;
-constexpr uint32_t kIv[8] = {0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A,
-                             0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19};
+using internal::kBlake3Iv;
 static_assert(BLAKE3_BLOCK_LEN == kBlockBytes && BLAKE3_CHUNK_LEN == kChunkBytes);
 
 using Cv = std::array<uint32_t, 8>;
@@ -140,7 +141,7 @@ Cv JoinTree(const Cv* cvs, size_t n, bool root) {
   StoreCv(l, block);
   StoreCv(r, block + 32);
   Cv cv;
-  std::memcpy(cv.data(), kIv, sizeof(kIv));
+  std::memcpy(cv.data(), kBlake3Iv, sizeof(kBlake3Iv));
   blake3_compress_in_place(cv.data(), block, kBlockBytes, 0,
                            static_cast<uint8_t>(kParent | (root ? kRoot : 0)));
   return cv;
@@ -164,7 +165,7 @@ void Blake3Batch::Hash(const std::string_view* messages, size_t count, Digest* o
     if (blocks > 0) {
       jobs_.push_back({i, last, blocks, false, data + last * kChunkBytes});
     } else {
-      std::memcpy(chunk_cvs_[i * kMaxBatchedChunks + last].data(), kIv, sizeof(kIv));
+      std::memcpy(chunk_cvs_[i * kMaxBatchedChunks + last].data(), kBlake3Iv, sizeof(kBlake3Iv));
     }
   }
   // One blake3_hash_many call per (blocks, chunk_end, counter): it takes one counter and one
@@ -190,7 +191,7 @@ void Blake3Batch::Hash(const std::string_view* messages, size_t count, Digest* o
     inputs_.clear();
     for (size_t j = begin; j < end; ++j) inputs_.push_back(jobs_[j].input);
     cvs_out_.resize((end - begin) * 32);
-    blake3_hash_many(inputs_.data(), inputs_.size(), first.blocks, kIv, first.chunk,
+    blake3_hash_many(inputs_.data(), inputs_.size(), first.blocks, kBlake3Iv, first.chunk,
                      /*increment_counter=*/false, /*flags=*/0, kChunkStart,
                      first.chunk_end ? kChunkEnd : 0, cvs_out_.data());
     for (size_t j = begin; j < end; ++j) {
@@ -201,6 +202,33 @@ void Blake3Batch::Hash(const std::string_view* messages, size_t count, Digest* o
   }
   parents_.clear();
   parent_of_.clear();
+  // Each message's final block: with AVX-512, 16 messages' at once (CompressInLanes), else one
+  // compression each. Then its chunk chaining values are joined (`Join`).
+  internal::CompressLanes& lanes = lanes_;
+  size_t lane_message[internal::CompressLanes::kLanes];
+  size_t used = 0;
+  const auto join = [&](size_t i, size_t chunks) {
+    const Cv* cvs = &chunk_cvs_[i * kMaxBatchedChunks];
+    if (chunks == 2) {  // its root is one parent node: hashed below, with the others in lanes
+      parents_.resize(parents_.size() + kBlockBytes);
+      StoreCv(cvs[0], parents_.data() + parents_.size() - kBlockBytes);
+      StoreCv(cvs[1], parents_.data() + parents_.size() - 32);
+      parent_of_.push_back(i);
+      return;
+    }
+    StoreCv(JoinTree(cvs, chunks, /*root=*/true), out[i].data());
+  };
+  const auto flush_lanes = [&] {
+    internal::CompressInLanes(&lanes);
+    for (size_t k = 0; k < used; ++k) {
+      const size_t i = lane_message[k];
+      const size_t last = lanes.counter_low[k];
+      Cv& cv = chunk_cvs_[i * kMaxBatchedChunks + last];
+      for (size_t w = 0; w < 8; ++w) cv[w] = lanes.cv[w][k];
+      join(i, last + 1);
+    }
+    used = 0;
+  };
   for (size_t i = 0; i < count; ++i) {
     const auto* data = reinterpret_cast<const uint8_t*>(messages[i].data());
     const size_t size = messages[i].size();
@@ -213,31 +241,36 @@ void Blake3Batch::Hash(const std::string_view* messages, size_t count, Digest* o
     const size_t last_bytes = size - last * kChunkBytes;
     const size_t blocks = BlocksBeforeFinal(last_bytes);
     const size_t final_bytes = last_bytes - blocks * kBlockBytes;  // 1..64, 0 only if empty
-    uint8_t block[kBlockBytes] = {};
-    if (final_bytes > 0) {
-      std::memcpy(block, data + last * kChunkBytes + blocks * kBlockBytes, final_bytes);
-    }
-    Cv* cvs = &chunk_cvs_[i * kMaxBatchedChunks];
+    const uint8_t* final_block = data + last * kChunkBytes + blocks * kBlockBytes;
+    Cv& cv = chunk_cvs_[i * kMaxBatchedChunks + last];
     const uint8_t flags = static_cast<uint8_t>(kChunkEnd | (blocks == 0 ? kChunkStart : 0) |
                                                (chunks == 1 ? kRoot : 0));
-    blake3_compress_in_place(cvs[last].data(), block, static_cast<uint8_t>(final_bytes), last,
-                             flags);
-    if (chunks == 2) {  // its root is one parent node: hashed below, with the others in lanes
-      parents_.resize(parents_.size() + kBlockBytes);
-      StoreCv(cvs[0], parents_.data() + parents_.size() - kBlockBytes);
-      StoreCv(cvs[1], parents_.data() + parents_.size() - 32);
-      parent_of_.push_back(i);
+    if (final_lanes_) {
+      uint8_t* block = lanes.blocks[used];
+      if (final_bytes > 0) std::memcpy(block, final_block, final_bytes);
+      std::memset(block + final_bytes, 0, kBlockBytes - final_bytes);
+      for (size_t w = 0; w < 8; ++w) lanes.cv[w][used] = cv[w];
+      lanes.counter_low[used] = static_cast<uint32_t>(last);
+      lanes.counter_high[used] = 0;
+      lanes.block_len[used] = static_cast<uint32_t>(final_bytes);
+      lanes.flags[used] = flags;
+      lane_message[used] = i;
+      if (++used == internal::CompressLanes::kLanes) flush_lanes();
       continue;
     }
-    StoreCv(JoinTree(cvs, chunks, /*root=*/true), out[i].data());
+    uint8_t block[kBlockBytes] = {};
+    if (final_bytes > 0) std::memcpy(block, final_block, final_bytes);
+    blake3_compress_in_place(cv.data(), block, static_cast<uint8_t>(final_bytes), last, flags);
+    join(i, chunks);
   }
+  if (used > 0) flush_lanes();
   // The roots of two-chunk messages (records just over 1 KiB, the common size): one block
   // each, PARENT | ROOT from the key, so blake3_hash_many takes them all at once.
   if (!parent_of_.empty()) {
     inputs_.clear();
     for (size_t k = 0; k < parent_of_.size(); ++k) inputs_.push_back(&parents_[k * kBlockBytes]);
     cvs_out_.resize(parent_of_.size() * 32);
-    blake3_hash_many(inputs_.data(), inputs_.size(), 1, kIv, 0, /*increment_counter=*/false,
+    blake3_hash_many(inputs_.data(), inputs_.size(), 1, kBlake3Iv, 0, /*increment_counter=*/false,
                      static_cast<uint8_t>(kParent | kRoot), 0, 0, cvs_out_.data());
     for (size_t k = 0; k < parent_of_.size(); ++k) {
       std::memcpy(out[parent_of_[k]].data(), cvs_out_.data() + k * 32, kDigestBytes);

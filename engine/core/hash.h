@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/core/hash_lanes.h"
 #include "ron_audit/types.h"
 
 namespace ron {
@@ -46,13 +47,15 @@ class Blake3Hasher {
 // are grouped by chunk index (their counter) and hashed 16 at a time (blake3_hash_many, all 16
 // blocks, CHUNK_START..CHUNK_END). The last chunk's whole blocks before its final block are
 // grouped by (block count, counter) the same way; its final block (1..64 bytes, zero-padded, or
-// the empty block of the empty message) is one compression per message with CHUNK_END, and ROOT
-// when it is the only chunk. The chunk chaining values are then joined into BLAKE3's tree (the
-// left subtree holds the largest power of two of chunks below the count; PARENT nodes, ROOT at
-// the top): the single root node of every two-chunk message in lanes again, deeper trees one
-// compression per node. Messages longer than kMaxBatchedChunks chunks go to the
-// one-message hasher, whose own SIMD already spans their chunks. tests/core/hash_batch_test.cc
-// holds this to Blake3() for every length 0..4096 (and b3sum as a third opinion), and
+// the empty block of the empty message) is compressed with CHUNK_END, and ROOT when it is the
+// only chunk: 16 messages' final blocks at once with AVX-512F (hash_lanes.h, each lane with
+// its own length, counter and flags), else one compression per message. The chunk chaining
+// values are then joined into BLAKE3's tree (the left subtree holds the largest power of two
+// of chunks below the count; PARENT nodes, ROOT at the top): the single root node of every
+// two-chunk message in lanes again, deeper trees one compression per node. Messages longer
+// than kMaxBatchedChunks chunks go to the one-message hasher, whose own SIMD already spans
+// their chunks. tests/engine/core/hash_batch_test.cc holds this, with and without the final
+// blocks in lanes, to Blake3() for every length 0..4096 (and b3sum as a third opinion), and
 // fuzz/hash_batch_fuzzer.cc for random mixes.
 //
 // This uses two functions internal to the BLAKE3 C sources (blake3_hash_many and
@@ -64,6 +67,10 @@ class Blake3Batch {
  public:
   static constexpr size_t kMaxBatchedChunks = 8;
   void Hash(const std::string_view* messages, size_t count, Digest* out);
+  // Whether final blocks are compressed 16 at a time (AVX-512F: on where the CPU has it). Off:
+  // one compression per message. For tests and benchmarks, which compare the two.
+  void UseFinalBlockLanes(bool on) { final_lanes_ = on && internal::CanCompressInLanes(); }
+  bool final_block_lanes() const { return final_lanes_; }
 
  private:
   // Blocks of one chunk for blake3_hash_many: `blocks` whole blocks from `input`, chunk
@@ -82,6 +89,8 @@ class Blake3Batch {
   std::vector<std::array<uint32_t, 8>> chunk_cvs_;  // per message, kMaxBatchedChunks slots
   std::vector<uint8_t> parents_;                     // root blocks of two-chunk messages
   std::vector<size_t> parent_of_;                    // ... and whose they are
+  bool final_lanes_ = internal::CanCompressInLanes();
+  internal::CompressLanes lanes_;
 };
 
 // Lowercase hex of a digest (64 chars).

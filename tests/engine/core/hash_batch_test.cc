@@ -10,7 +10,12 @@
 #include <vector>
 
 #include "engine/core/hash.h"
+#include "engine/core/hash_lanes.h"
 #include "tests/test_util.h"
+
+// BLAKE3's own one-block compression (internal to its C sources, as hash.cc declares it).
+extern "C" void blake3_compress_in_place(uint32_t cv[8], const uint8_t block[64],
+                                         uint8_t block_len, uint64_t counter, uint8_t flags);
 
 namespace ron {
 namespace {
@@ -28,12 +33,17 @@ std::vector<Digest> HashAll(Blake3Batch* batch, const std::vector<std::string>& 
   return out;
 }
 
+// Each test runs with each message's final block compressed alone and, where the CPU has
+// AVX-512F, 16 at a time in lanes (hash_lanes.h; elsewhere both runs take the first path).
+class HashBatchTest : public ::testing::TestWithParam<bool> {};
+
 // Every length 0..4096 (one to five chunks, every final-block length), all in one batch.
-TEST(HashBatchTest, EveryLengthUpTo4096InOneBatchEqualsOneAtATime) {
+TEST_P(HashBatchTest, EveryLengthUpTo4096InOneBatchEqualsOneAtATime) {
   std::mt19937 rng(1);
   std::vector<std::string> messages;
   for (size_t size = 0; size <= 4096; ++size) messages.push_back(RandomBytes(size, &rng));
   Blake3Batch batch;
+  batch.UseFinalBlockLanes(GetParam());
   const std::vector<Digest> out = HashAll(&batch, messages);
   for (size_t size = 0; size <= 4096; ++size) {
     ASSERT_EQ(out[size], Blake3(messages[size])) << "length " << size;
@@ -42,12 +52,13 @@ TEST(HashBatchTest, EveryLengthUpTo4096InOneBatchEqualsOneAtATime) {
 
 // The same lengths shuffled into batches of random sizes: lanes are filled by shape, so every
 // message must land back in its own slot whatever its neighbours.
-TEST(HashBatchTest, ShuffledBatchesOfRandomSizesEqualOneAtATime) {
+TEST_P(HashBatchTest, ShuffledBatchesOfRandomSizesEqualOneAtATime) {
   std::mt19937 rng(2);
   std::vector<std::string> messages;
   for (size_t size = 0; size <= 4096; ++size) messages.push_back(RandomBytes(size, &rng));
   std::shuffle(messages.begin(), messages.end(), rng);
   Blake3Batch batch;  // one instance for every call: its scratch is reused
+  batch.UseFinalBlockLanes(GetParam());
   for (size_t begin = 0; begin < messages.size();) {
     const size_t n = std::min<size_t>(1 + rng() % 70, messages.size() - begin);
     const std::vector<std::string> group(messages.begin() + begin, messages.begin() + begin + n);
@@ -58,9 +69,10 @@ TEST(HashBatchTest, ShuffledBatchesOfRandomSizesEqualOneAtATime) {
 }
 
 // Many messages of one shape fill every lane count (1, a partial group, exactly 16, more).
-TEST(HashBatchTest, SameShapeAtEveryLaneCount) {
+TEST_P(HashBatchTest, SameShapeAtEveryLaneCount) {
   std::mt19937 rng(3);
   Blake3Batch batch;
+  batch.UseFinalBlockLanes(GetParam());
   for (size_t size : {1u, 64u, 1000u, 1024u, 1036u, 2048u, 3000u}) {
     for (size_t n : {1u, 3u, 15u, 16u, 17u, 33u, 64u}) {
       std::vector<std::string> messages;
@@ -74,7 +86,7 @@ TEST(HashBatchTest, SameShapeAtEveryLaneCount) {
 }
 
 // Past kMaxBatchedChunks chunks a message goes to the one-message hasher; mixed with short ones.
-TEST(HashBatchTest, LongMessagesMixedWithShortOnes) {
+TEST_P(HashBatchTest, LongMessagesMixedWithShortOnes) {
   std::mt19937 rng(4);
   std::vector<std::string> messages;
   const size_t limit = Blake3Batch::kMaxBatchedChunks * 1024;
@@ -82,6 +94,7 @@ TEST(HashBatchTest, LongMessagesMixedWithShortOnes) {
     messages.push_back(RandomBytes(size, &rng));
   }
   Blake3Batch batch;
+  batch.UseFinalBlockLanes(GetParam());
   const std::vector<Digest> out = HashAll(&batch, messages);
   for (size_t i = 0; i < messages.size(); ++i) {
     EXPECT_EQ(out[i], Blake3(messages[i])) << messages[i].size();
@@ -90,7 +103,7 @@ TEST(HashBatchTest, LongMessagesMixedWithShortOnes) {
 
 // A third opinion on the batched digests: b3sum (the Rust implementation) over a sample of the
 // lengths 0..4096, every final-block length and every chunk edge among them.
-TEST(HashBatchTest, AgreesWithB3sum) {
+TEST_P(HashBatchTest, AgreesWithB3sum) {
   std::mt19937 rng(5);
   testing::TempDir dir;
   std::vector<std::string> messages;
@@ -101,6 +114,7 @@ TEST(HashBatchTest, AgreesWithB3sum) {
     testing::WriteFile(argv.back(), messages.back());
   }
   Blake3Batch batch;
+  batch.UseFinalBlockLanes(GetParam());
   const std::vector<Digest> out = HashAll(&batch, messages);
   const auto result = testing::RunCommand(argv, "");
   ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -114,14 +128,62 @@ TEST(HashBatchTest, AgreesWithB3sum) {
   EXPECT_EQ(i, messages.size());
 }
 
-TEST(HashBatchTest, EmptyBatchWritesNothing) {
+TEST_P(HashBatchTest, EmptyBatchWritesNothing) {
   Blake3Batch batch;
+  batch.UseFinalBlockLanes(GetParam());
   batch.Hash(nullptr, 0, nullptr);
   Digest d{};
   const std::string_view m = "abc";
   batch.Hash(&m, 1, &d);
   EXPECT_EQ(d, Blake3("abc"));
 }
+
+// The lane kernel alone against BLAKE3's own compression, lane by lane: random chaining values,
+// blocks, lengths 0..64, counters with high words, every flag combination.
+TEST(CompressLanesTest, EachLaneEqualsOneCompression) {
+  if (!internal::CanCompressInLanes()) {  // nothing to run; nothing may use it either
+    EXPECT_FALSE(Blake3Batch().final_block_lanes());
+    return;
+  }
+  std::mt19937 rng(6);
+  for (int round = 0; round < 200; ++round) {
+    internal::CompressLanes lanes;
+    uint32_t expected[internal::CompressLanes::kLanes][8];
+    for (size_t k = 0; k < internal::CompressLanes::kLanes; ++k) {
+      for (size_t w = 0; w < 8; ++w) expected[k][w] = lanes.cv[w][k] = rng();
+      const uint64_t counter = round % 2 == 0 ? rng() % 8 : (uint64_t{rng()} << 32 | rng());
+      lanes.counter_low[k] = static_cast<uint32_t>(counter);
+      lanes.counter_high[k] = static_cast<uint32_t>(counter >> 32);
+      lanes.block_len[k] = rng() % 65;
+      lanes.flags[k] = rng() % 16;
+      for (size_t b = 0; b < 64; ++b) {
+        lanes.blocks[k][b] = b < lanes.block_len[k] ? static_cast<uint8_t>(rng()) : 0;
+      }
+      blake3_compress_in_place(expected[k], lanes.blocks[k],
+                               static_cast<uint8_t>(lanes.block_len[k]), counter,
+                               static_cast<uint8_t>(lanes.flags[k]));
+    }
+    internal::CompressInLanes(&lanes);
+    for (size_t k = 0; k < internal::CompressLanes::kLanes; ++k) {
+      for (size_t w = 0; w < 8; ++w) {
+        ASSERT_EQ(lanes.cv[w][k], expected[k][w]) << "round " << round << " lane " << k;
+      }
+    }
+  }
+}
+
+// Where the CPU has AVX-512F, a Blake3Batch uses the lanes unless told not to.
+TEST(CompressLanesTest, OnByDefaultWhereTheCpuHasIt) {
+  Blake3Batch batch;
+  EXPECT_EQ(batch.final_block_lanes(), internal::CanCompressInLanes());
+  batch.UseFinalBlockLanes(false);
+  EXPECT_FALSE(batch.final_block_lanes());
+}
+
+INSTANTIATE_TEST_SUITE_P(FinalBlocks, HashBatchTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "in_lanes" : "one_by_one";
+                         });
 
 }  // namespace
 }  // namespace ron

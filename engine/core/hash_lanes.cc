@@ -1,0 +1,105 @@
+#include "engine/core/hash_lanes.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include <array>
+
+#include "engine/core/cpu.h"
+
+namespace ron::internal {
+
+#if defined(__x86_64__)
+namespace {
+
+// The message word each position of each round takes: round 0 in order, and each next round
+// the previous one's words through BLAKE3's message permutation.
+constexpr std::array<uint8_t, 16> kPermutation = {2, 6,  3,  10, 7,  0,  4,  13,
+                                                  1, 11, 12, 5,  9, 14, 15, 8};
+constexpr std::array<std::array<uint8_t, 16>, 7> kSchedule = [] {
+  std::array<std::array<uint8_t, 16>, 7> s{};
+  for (uint8_t i = 0; i < 16; ++i) s[0][i] = i;
+  for (size_t r = 1; r < 7; ++r) {
+    for (size_t i = 0; i < 16; ++i) s[r][i] = s[r - 1][kPermutation[i]];
+  }
+  return s;
+}();
+
+#define RON_AVX512 __attribute__((target("avx512f"), always_inline)) inline
+
+// The masked forms with every lane set: the plain ones start from an undefined vector, which
+// g++ 12 reports as used uninitialized (its bug 105593).
+RON_AVX512 __m512i Ror(__m512i x, int n) {
+  switch (n) {
+    case 16: return _mm512_mask_ror_epi32(x, 0xFFFF, x, 16);
+    case 12: return _mm512_mask_ror_epi32(x, 0xFFFF, x, 12);
+    case 8: return _mm512_mask_ror_epi32(x, 0xFFFF, x, 8);
+    default: return _mm512_mask_ror_epi32(x, 0xFFFF, x, 7);
+  }
+}
+
+RON_AVX512 void G(__m512i& a, __m512i& b, __m512i& c, __m512i& d, __m512i x, __m512i y) {
+  a = _mm512_add_epi32(_mm512_add_epi32(a, b), x);
+  d = Ror(_mm512_xor_si512(d, a), 16);
+  c = _mm512_add_epi32(c, d);
+  b = Ror(_mm512_xor_si512(b, c), 12);
+  a = _mm512_add_epi32(_mm512_add_epi32(a, b), y);
+  d = Ror(_mm512_xor_si512(d, a), 8);
+  c = _mm512_add_epi32(c, d);
+  b = Ror(_mm512_xor_si512(b, c), 7);
+}
+
+#undef RON_AVX512
+
+}  // namespace
+
+bool CanCompressInLanes() { return CpuHasAvx512f(); }
+
+__attribute__((target("avx512f"))) void CompressInLanes(CompressLanes* lanes) {
+  // Word w of every lane's block: lane i's block starts 16 words after lane i - 1's.
+  const __m512i lane_words = _mm512_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160,
+                                               176, 192, 208, 224, 240);
+  __m512i m[16];
+  for (int w = 0; w < 16; ++w) {
+    m[w] = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), 0xFFFF,
+                                       _mm512_add_epi32(lane_words, _mm512_set1_epi32(w)),
+                                       lanes->blocks, 4);
+  }
+  __m512i v0 = _mm512_load_si512(lanes->cv[0]), v1 = _mm512_load_si512(lanes->cv[1]);
+  __m512i v2 = _mm512_load_si512(lanes->cv[2]), v3 = _mm512_load_si512(lanes->cv[3]);
+  __m512i v4 = _mm512_load_si512(lanes->cv[4]), v5 = _mm512_load_si512(lanes->cv[5]);
+  __m512i v6 = _mm512_load_si512(lanes->cv[6]), v7 = _mm512_load_si512(lanes->cv[7]);
+  __m512i v8 = _mm512_set1_epi32(static_cast<int>(kBlake3Iv[0]));
+  __m512i v9 = _mm512_set1_epi32(static_cast<int>(kBlake3Iv[1]));
+  __m512i v10 = _mm512_set1_epi32(static_cast<int>(kBlake3Iv[2]));
+  __m512i v11 = _mm512_set1_epi32(static_cast<int>(kBlake3Iv[3]));
+  __m512i v12 = _mm512_load_si512(lanes->counter_low);
+  __m512i v13 = _mm512_load_si512(lanes->counter_high);
+  __m512i v14 = _mm512_load_si512(lanes->block_len);
+  __m512i v15 = _mm512_load_si512(lanes->flags);
+  for (const std::array<uint8_t, 16>& s : kSchedule) {
+    G(v0, v4, v8, v12, m[s[0]], m[s[1]]);  // the columns
+    G(v1, v5, v9, v13, m[s[2]], m[s[3]]);
+    G(v2, v6, v10, v14, m[s[4]], m[s[5]]);
+    G(v3, v7, v11, v15, m[s[6]], m[s[7]]);
+    G(v0, v5, v10, v15, m[s[8]], m[s[9]]);  // the diagonals
+    G(v1, v6, v11, v12, m[s[10]], m[s[11]]);
+    G(v2, v7, v8, v13, m[s[12]], m[s[13]]);
+    G(v3, v4, v9, v14, m[s[14]], m[s[15]]);
+  }
+  _mm512_store_si512(lanes->cv[0], _mm512_xor_si512(v0, v8));
+  _mm512_store_si512(lanes->cv[1], _mm512_xor_si512(v1, v9));
+  _mm512_store_si512(lanes->cv[2], _mm512_xor_si512(v2, v10));
+  _mm512_store_si512(lanes->cv[3], _mm512_xor_si512(v3, v11));
+  _mm512_store_si512(lanes->cv[4], _mm512_xor_si512(v4, v12));
+  _mm512_store_si512(lanes->cv[5], _mm512_xor_si512(v5, v13));
+  _mm512_store_si512(lanes->cv[6], _mm512_xor_si512(v6, v14));
+  _mm512_store_si512(lanes->cv[7], _mm512_xor_si512(v7, v15));
+}
+#else
+bool CanCompressInLanes() { return false; }
+void CompressInLanes(CompressLanes*) {}
+#endif
+
+}  // namespace ron::internal
