@@ -108,7 +108,8 @@ constexpr char kVerifyHelp[] =
     "--no-signatures accepts that explicitly ('ok …, signatures not checked', exit 0).\n"
     "A torn final write (not yet recovered by an append) is reported on stderr, not an error.\n"
     "Speed (records/s, MB/s) goes to stderr. Streams are verified on --threads threads\n"
-    "(default: one per core); the output does not depend on it.\n";
+    "(default: one per core), and a stream's segments are split among the threads when\n"
+    "there are fewer streams than threads; the output does not depend on it.\n";
 
 std::string DefaultWriterId() {
   char host[256] = {0};
@@ -615,8 +616,10 @@ int RunVerifyExports(const Flags& flags) {
 }
 
 // The WAL alone: every stream's frames, canonical bytes, hashes and links. Streams are
-// independent, so they are scanned on --threads threads; the results are reported in stream
-// order, so the output is the same for any thread count (the first failing stream's error).
+// independent, so they are scanned on --threads threads, and a stream with threads to spare
+// (fewer streams than threads) has its segments split among them (wal::VerifyStream); the
+// results are reported in stream order, so the output is the same for any thread count (the
+// first failing stream's error).
 int RunVerifyWal(const Flags& flags) {
   unsigned threads = 1;
   if (const int usage = ParseThreads(flags, &threads); usage != kExitOk) return usage;
@@ -634,17 +637,15 @@ int RunVerifyWal(const Flags& flags) {
   };
   std::vector<Scanned> scanned(streams.size());
   std::atomic<size_t> next{0};
+  const auto per_stream = static_cast<unsigned>(
+      std::max<size_t>(1, threads / std::max<size_t>(1, streams.size())));
   const auto work = [&] {
     const wal::ReadBufferScope buffer;  // one segment buffer for all this thread's streams
     for (size_t i = next++; i < streams.size(); i = next++) {
       const auto& [writer_id, stream] = streams[i];
       Scanned& out = scanned[i];
-      out.status = wal::ScanStream(wal::StreamDir(dir, writer_id, stream), writer_id, stream,
-                                   Limits(), wal::VerifyLevel::kFull, &out.report,
-                                   [&](const wal::RecordView& r) {
-                                     out.bytes += r.json.size();
-                                     return true;
-                                   });
+      out.status = wal::VerifyStream(wal::StreamDir(dir, writer_id, stream), writer_id, stream,
+                                     Limits(), per_stream, &out.report, &out.bytes);
     }
   };
   const auto start = Clock::now();

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <iterator>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -203,26 +204,48 @@ Status ListStreams(const std::string& root,
   return Status::Ok();
 }
 
-Status ScanStream(const std::string& dir, const std::string& writer_id, const std::string& stream,
-                  const Limits& limits, VerifyLevel level, StreamReport* report,
-                  const RecordCallback& on_record, uint64_t torn_window_bytes,
-                  uint64_t lost_write_window_bytes, uint64_t from_seq) {
+namespace {
+
+// A stream directory's segments: their numbers in order, and the first file named like one
+// but not in the canonical spelling.
+struct SegmentList {
+  std::vector<uint64_t> numbers;
+  std::string odd_name;
+};
+
+Status ListSegments(const std::string& dir, SegmentList* list) {
+  std::vector<std::string> names;
+  RON_RETURN_IF_ERROR(ListDir(dir, &names));
+  for (const std::string& name : names) {
+    uint64_t no = 0;
+    if (segment::ParseSegmentFileName(name, &no)) {
+      list->numbers.push_back(no);
+    } else if (list->odd_name.empty() && name.starts_with("wal-") && name.ends_with(".seg")) {
+      list->odd_name = name;
+    }
+  }
+  return Status::Ok();
+}
+
+// What ScanStream reads of a listing: segments [begin, end). A run that begins after the first
+// segment starts from that segment's header (its first record is not linked: the run before
+// reads the record it links to). Only the run that ends the listing checks for odd names.
+struct Run {
+  size_t begin = 0;
+  size_t end = 0;
+};
+
+Status ScanRun(const std::string& dir, const std::string& writer_id, const std::string& stream,
+               const Limits& limits, VerifyLevel level, StreamReport* report,
+               const RecordCallback& on_record, uint64_t torn_window_bytes,
+               uint64_t lost_write_window_bytes, uint64_t from_seq, const SegmentList& list,
+               Run run) {
   *report = StreamReport();
   report->writer_id = writer_id;
   report->stream = stream;
   report->dir = dir;
-  std::vector<std::string> names;
-  RON_RETURN_IF_ERROR(ListDir(dir, &names));
-  std::vector<uint64_t> numbers;
-  std::string odd_name;  // a segment-like name that is not the canonical spelling
-  for (const std::string& name : names) {
-    uint64_t no = 0;
-    if (segment::ParseSegmentFileName(name, &no)) {
-      numbers.push_back(no);
-    } else if (odd_name.empty() && name.starts_with("wal-") && name.ends_with(".seg")) {
-      odd_name = name;
-    }
-  }
+  const std::vector<uint64_t>& numbers = list.numbers;
+  const std::string& odd_name = list.odd_name;
   // The last sealed segment is the one before the newest (sealing precedes creating the next).
   const size_t full_from = level == VerifyLevel::kFull ? 0
                            : level == VerifyLevel::kChecksums
@@ -248,9 +271,19 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
   };
   // With from_seq, start at the newest segment whose header says it begins at or before it
   // (segment headers carry first_seq): a read near the head costs one segment, not the stream.
-  size_t start = 0;
+  size_t start = run.begin;
   bool link_known = true;  // the first record read links to one checked before it
-  if (from_seq > 1) {
+  if (run.begin > 0) {
+    segment::SegmentHeader header;
+    const std::string path = dir + "/" + segment::SegmentFileName(numbers[run.begin]);
+    if (!ReadSegmentHeader(path, &header)) {
+      freeze(Status(Code::kHashMismatch, "bad_header: the run's first header does not decode"),
+             path, 0);
+      return Status::Ok();
+    }
+    report->head_seq = header.first_seq - 1;
+    link_known = false;
+  } else if (from_seq > 1) {
     for (size_t i = numbers.size(); i-- > 1;) {
       segment::SegmentHeader header;
       if (!ReadSegmentHeader(dir + "/" + segment::SegmentFileName(numbers[i]), &header)) break;
@@ -262,7 +295,7 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
       }
     }
   }
-  for (size_t i = start; i < numbers.size() && !report->frozen && !stopped; ++i) {
+  for (size_t i = start; i < run.end && !report->frozen && !stopped; ++i) {
     SegmentReport seg;
     seg.segment_no = numbers[i];
     seg.path = dir + "/" + segment::SegmentFileName(numbers[i]);
@@ -391,13 +424,118 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
   }
   // A file named like a segment but not in the canonical spelling (wal-0000003.seg) was not
   // written by the engine: which records it holds, and where they belong, is unknown.
-  if (!odd_name.empty() && !report->frozen && !stopped) {
+  if (!odd_name.empty() && run.end == numbers.size() && !report->frozen && !stopped) {
     // Printed in the directory escaping: a file name may hold anything, even a newline.
     const std::string printed = segment::EscapePathComponent(odd_name);
     freeze(Status(Code::kIo, "bad_file: " + printed +
                                  " is not a segment name the engine writes (wal-<6+ digits>.seg)"),
            dir + "/" + printed, 0);
   }
+  return Status::Ok();
+}
+
+// The prev a record names, from its canonical bytes (prev is their last key, as
+// `,"prev":"b3:<64 hex>"}`), or false if they do not end so.
+bool TrailingPrev(std::string_view json, Digest* prev) {
+  constexpr std::string_view kKey = ",\"prev\":\"";
+  constexpr size_t kTail = kKey.size() + kHashTextBytes + 2;  // the quote and the brace
+  if (json.size() < kTail || !json.ends_with("\"}")) return false;
+  const std::string_view tail = json.substr(json.size() - kTail);
+  return tail.starts_with(kKey) &&
+         ParseHashText(tail.substr(kKey.size(), kHashTextBytes), prev);
+}
+
+}  // namespace
+
+Status ScanStream(const std::string& dir, const std::string& writer_id, const std::string& stream,
+                  const Limits& limits, VerifyLevel level, StreamReport* report,
+                  const RecordCallback& on_record, uint64_t torn_window_bytes,
+                  uint64_t lost_write_window_bytes, uint64_t from_seq) {
+  SegmentList list;
+  *report = StreamReport();
+  report->writer_id = writer_id;
+  report->stream = stream;
+  report->dir = dir;
+  RON_RETURN_IF_ERROR(ListSegments(dir, &list));
+  return ScanRun(dir, writer_id, stream, limits, level, report, on_record, torn_window_bytes,
+                 lost_write_window_bytes, from_seq, list, Run{0, list.numbers.size()});
+}
+
+Status VerifyStream(const std::string& dir, const std::string& writer_id,
+                    const std::string& stream, const Limits& limits, unsigned threads,
+                    StreamReport* report, uint64_t* json_bytes) {
+  const auto alone = [&] {
+    *json_bytes = 0;
+    return ScanStream(dir, writer_id, stream, limits, VerifyLevel::kFull, report,
+                      [&](const RecordView& r) {
+                        *json_bytes += r.json.size();
+                        return true;
+                      });
+  };
+  SegmentList list;
+  *report = StreamReport();
+  RON_RETURN_IF_ERROR(ListSegments(dir, &list));
+  const size_t n = list.numbers.size();
+  const size_t runs = std::min<size_t>(threads, n);
+  if (runs < 2) return alone();
+  struct Part {
+    Status status;
+    StreamReport report;
+    uint64_t bytes = 0;
+    uint64_t first_seq = 0;  // of its first record, and the prev that record names
+    Digest first_prev{};
+    bool first_prev_read = false;
+  };
+  std::vector<Part> parts(runs);
+  const auto scan = [&](size_t k) {
+    Part& part = parts[k];
+    part.status = ScanRun(dir, writer_id, stream, limits, VerifyLevel::kFull, &part.report,
+                          [&](const RecordView& r) {
+                            if (part.first_seq == 0) {
+                              part.first_seq = r.seq;
+                              part.first_prev_read = TrailingPrev(r.json, &part.first_prev);
+                            }
+                            part.bytes += r.json.size();
+                            return true;
+                          },
+                          0, kLostWriteWindowBytes, 1, list, Run{k * n / runs, (k + 1) * n / runs});
+  };
+  std::vector<std::thread> helpers;
+  for (size_t k = 1; k < runs; ++k) {
+    helpers.emplace_back([&, k] {
+      const ReadBufferScope buffers;  // this thread's window
+      scan(k);
+    });
+  }
+  scan(0);
+  for (std::thread& t : helpers) t.join();
+  // The runs say what one scan says only if each is clean, none but the last ends in a torn
+  // write, and each begins with the record after the one the run before ended with, naming its
+  // self_hash. Anything else is left to the one scan, whose verdict and offsets are the law.
+  for (size_t k = 0; k < runs; ++k) {
+    const Part& part = parts[k];
+    if (!part.status.ok() || part.report.frozen || part.report.records == 0 ||
+        (part.report.torn_tail && k + 1 < runs)) {
+      return alone();
+    }
+    if (k > 0 && (part.first_seq != parts[k - 1].report.head_seq + 1 || !part.first_prev_read ||
+                  part.first_prev != parts[k - 1].report.head_hash)) {
+      return alone();
+    }
+  }
+  // The last run's report (head, torn tail), with every run's records and segments.
+  std::vector<SegmentReport> segments;
+  uint64_t records = 0;
+  *json_bytes = 0;
+  for (Part& part : parts) {
+    records += part.report.records;
+    *json_bytes += part.bytes;
+    std::move(part.report.segments.begin(), part.report.segments.end(),
+              std::back_inserter(segments));
+  }
+  *report = std::move(parts.back().report);
+  report->records = records;
+  report->segments = std::move(segments);
   return Status::Ok();
 }
 
