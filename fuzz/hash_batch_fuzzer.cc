@@ -2,7 +2,8 @@
 // message's batched digest equals the one-message Blake3() of the same bytes, whatever the mix
 // of lengths (0..4096 and longer), their order and the batch size.
 //
-// Layout of an input: byte 0 picks how many messages the batch holds (1..64); each message then
+// Layout of an input: byte 0 picks how many messages the batch holds (1..64) and, with its top
+// bit, whether final blocks are compressed in lanes (where the CPU can); each message then
 // takes two bytes of length (little endian, mod 9000, so some pass the batched limit of
 // Blake3Batch::kMaxBatchedChunks chunks) and its content is read cyclically from the rest of
 // the input (or is all zeros when nothing is left), so short inputs still make long messages.
@@ -19,6 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   static ron::Blake3Batch batch;  // reused across inputs, as a reader reuses it
   const size_t count = 1 + data[0] % 64;
+  batch.UseFinalBlockLanes((data[0] & 0x80) != 0);  // final blocks in lanes (AVX-512F) or not
   size_t at = 1;
   std::vector<size_t> lengths;
   for (size_t i = 0; i < count; ++i) {
