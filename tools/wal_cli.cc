@@ -108,8 +108,8 @@ constexpr char kVerifyHelp[] =
     "--no-signatures accepts that explicitly ('ok …, signatures not checked', exit 0).\n"
     "A torn final write (not yet recovered by an append) is reported on stderr, not an error.\n"
     "Speed (records/s, MB/s) goes to stderr. Streams are verified on --threads threads\n"
-    "(default: one per core), and a stream's segments are split among the threads when\n"
-    "there are fewer streams than threads; the output does not depend on it.\n";
+    "(default: one per core); with at least twice as many threads as streams, each\n"
+    "stream's segments are split among its share of them. The output does not depend on it.\n";
 
 std::string DefaultWriterId() {
   char host[256] = {0};
@@ -616,10 +616,10 @@ int RunVerifyExports(const Flags& flags) {
 }
 
 // The WAL alone: every stream's frames, canonical bytes, hashes and links. Streams are
-// independent, so they are scanned on --threads threads, and a stream with threads to spare
-// (fewer streams than threads) has its segments split among them (wal::VerifyStream); the
-// results are reported in stream order, so the output is the same for any thread count (the
-// first failing stream's error).
+// independent, so they are scanned on --threads threads, and with at least twice as many
+// threads as streams each stream's segments are split among threads / streams of them
+// (wal::VerifyStream); the results are reported in stream order, so the output is the same
+// for any thread count (the first failing stream's error).
 int RunVerifyWal(const Flags& flags) {
   unsigned threads = 1;
   if (const int usage = ParseThreads(flags, &threads); usage != kExitOk) return usage;

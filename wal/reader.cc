@@ -8,6 +8,7 @@
 #include <chrono>
 #include <iterator>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -463,7 +464,7 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
 
 Status VerifyStream(const std::string& dir, const std::string& writer_id,
                     const std::string& stream, const Limits& limits, unsigned threads,
-                    StreamReport* report, uint64_t* json_bytes) {
+                    StreamReport* report, uint64_t* json_bytes, bool* in_runs) {
   const auto alone = [&] {
     *json_bytes = 0;
     return ScanStream(dir, writer_id, stream, limits, VerifyLevel::kFull, report,
@@ -475,8 +476,12 @@ Status VerifyStream(const std::string& dir, const std::string& writer_id,
   SegmentList list;
   *report = StreamReport();
   RON_RETURN_IF_ERROR(ListSegments(dir, &list));
+  if (in_runs != nullptr) *in_runs = false;
+  // The segments before the newest are sealed, so each holds records: they are split into runs,
+  // and the newest (perhaps empty, or with a header not yet complete) ends the last one.
   const size_t n = list.numbers.size();
-  const size_t runs = std::min<size_t>(threads, n);
+  const size_t sealed = n == 0 ? 0 : n - 1;
+  const size_t runs = std::min<size_t>(threads, sealed);
   if (runs < 2) return alone();
   struct Part {
     Status status;
@@ -498,16 +503,22 @@ Status VerifyStream(const std::string& dir, const std::string& writer_id,
                             part.bytes += r.json.size();
                             return true;
                           },
-                          0, kLostWriteWindowBytes, 1, list, Run{k * n / runs, (k + 1) * n / runs});
+                          0, kLostWriteWindowBytes, 1, list,
+                          Run{k * sealed / runs, k + 1 == runs ? n : (k + 1) * sealed / runs});
   };
   std::vector<std::thread> helpers;
+  std::vector<size_t> here = {0};  // the runs scanned on this thread
   for (size_t k = 1; k < runs; ++k) {
-    helpers.emplace_back([&, k] {
-      const ReadBufferScope buffers;  // this thread's window
-      scan(k);
-    });
+    try {
+      helpers.emplace_back([&, k] {
+        const ReadBufferScope buffers;  // this thread's window
+        scan(k);
+      });
+    } catch (const std::system_error&) {  // no thread to be had: this one scans it
+      here.push_back(k);
+    }
   }
-  scan(0);
+  for (size_t k : here) scan(k);
   for (std::thread& t : helpers) t.join();
   // The runs say what one scan says only if each is clean, none but the last ends in a torn
   // write, and each begins with the record after the one the run before ended with, naming its
@@ -536,6 +547,7 @@ Status VerifyStream(const std::string& dir, const std::string& writer_id,
   *report = std::move(parts.back().report);
   report->records = records;
   report->segments = std::move(segments);
+  if (in_runs != nullptr) *in_runs = true;
   return Status::Ok();
 }
 

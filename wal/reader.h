@@ -86,17 +86,20 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
                   uint64_t from_seq = 1);
 
 // ScanStream(dir, writer_id, stream, limits, VerifyLevel::kFull, report) on up to `threads`
-// threads, for verifiers: the stream's segments are split into runs of consecutive segments,
-// each scanned on its own thread from its first segment's header, and each run must begin with
-// the record after the one the run before ended with, naming its self_hash. If every run is
-// clean and they link, the report is the one ScanStream would give; if anything else is found
-// (damage, a torn write before the last run, runs that do not link), the stream is scanned
-// again by ScanStream alone, whose report (verdict, file, offset) is then returned. One segment
-// or one thread: ScanStream alone. `json_bytes` gets the canonical bytes of the records read.
-// Helper threads each hold a ReadBufferScope; the caller's own is used if it has one.
+// threads, for verifiers: the stream's sealed segments are split into runs of consecutive
+// segments (the newest ends the last run), each scanned on its own thread from its first
+// segment's header, and each run must begin with the record after the one the run before ended
+// with, naming its self_hash. If every run is clean and they link, the report is the one
+// ScanStream would give; if anything else is found (damage, a torn write before the last run,
+// runs that do not link), the stream is scanned again by ScanStream alone, whose report
+// (verdict, file, offset) is then returned. Fewer than two sealed segments or one thread:
+// ScanStream alone. `json_bytes` gets the canonical bytes of the records read; `in_runs`, if
+// given, whether the report came from the runs (tests). Helper threads each hold a
+// ReadBufferScope; the caller's own is used if it has one. A helper that cannot be started
+// leaves its run to the calling thread.
 Status VerifyStream(const std::string& dir, const std::string& writer_id,
                     const std::string& stream, const Limits& limits, unsigned threads,
-                    StreamReport* report, uint64_t* json_bytes);
+                    StreamReport* report, uint64_t* json_bytes, bool* in_runs = nullptr);
 
 // While one lives, every ScanStream on its thread walks segments through one window (and reads
 // the rare file it needs whole into one buffer) instead of fresh ones per stream: the kernel

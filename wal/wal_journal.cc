@@ -266,7 +266,7 @@ int Wal::FinishJournalAppend(std::span<const WriteOp> ops,
   if (!journal_started_) return 0;
   journal_started_ = false;
   int rc = journal_->FinishAppend();
-  ++counters_.fsync_total;
+  if (rc == 0) ++counters_.fsync_total;  // counted if it succeeds, as FlushFile counts
   ++counters_.journal_commits;
   bool write_failed = false;
   for (size_t i = 0; i < ops.size(); ++i) {
@@ -280,7 +280,7 @@ int Wal::FinishJournalAppend(std::span<const WriteOp> ops,
     if (journal_->CutLast() == 0) {
       const bool any = BuildJournalBatch(ops, chunk_ends, in_journal, results);
       rc = any ? journal_->Append(journal_batch_) : 0;
-      ++counters_.fsync_total;
+      if (any && rc == 0) ++counters_.fsync_total;
     } else {
       journal_ok_ = false;
     }

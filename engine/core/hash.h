@@ -90,7 +90,7 @@ class Blake3Batch {
   std::vector<uint8_t> parents_;                     // root blocks of two-chunk messages
   std::vector<size_t> parent_of_;                    // ... and whose they are
   bool final_lanes_ = internal::CanCompressInLanes();
-  internal::CompressLanes lanes_;
+  internal::CompressLanes lanes_{};  // unused lanes compute on zeros
 };
 
 // Lowercase hex of a digest (64 chars).

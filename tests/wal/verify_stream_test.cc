@@ -59,8 +59,9 @@ class VerifyStreamTest : public ::testing::Test {
     return names;
   }
 
-  // ScanStream's report and bytes, then VerifyStream's on 1..8 threads: all the same.
-  void ExpectSameVerdicts(const std::string& root, const std::string& what) {
+  // ScanStream's report and bytes, then VerifyStream's on 1..8 threads: all the same. `clean`:
+  // the runs' report is the one returned on 2 threads or more (else the one scan's).
+  void ExpectSameVerdicts(const std::string& root, const std::string& what, bool clean = false) {
     StreamReport expected;
     uint64_t expected_bytes = 0;
     ASSERT_TRUE(ScanStream(Dir(root), kWriter, kStream, Limits(), VerifyLevel::kFull, &expected,
@@ -73,7 +74,11 @@ class VerifyStreamTest : public ::testing::Test {
       SCOPED_TRACE(what + ", threads " + std::to_string(threads));
       StreamReport got;
       uint64_t bytes = 0;
-      ASSERT_TRUE(VerifyStream(Dir(root), kWriter, kStream, Limits(), threads, &got, &bytes).ok());
+      bool in_runs = false;
+      ASSERT_TRUE(
+          VerifyStream(Dir(root), kWriter, kStream, Limits(), threads, &got, &bytes, &in_runs)
+              .ok());
+      EXPECT_EQ(in_runs, clean && threads >= 2);
       EXPECT_EQ(bytes, expected_bytes);
       EXPECT_EQ(got.records, expected.records);
       EXPECT_EQ(got.head_seq, expected.head_seq);
@@ -100,7 +105,7 @@ TEST_F(VerifyStreamTest, ACleanStreamOnAnyThreadCount) {
   const std::string root = dir_.path() + "/a";
   Write(root, 500, 'p');
   ASSERT_GE(Segments(root).size(), 8u);
-  ExpectSameVerdicts(root, "clean");
+  ExpectSameVerdicts(root, "clean", /*clean=*/true);
   StreamReport report;
   uint64_t bytes = 0;
   ASSERT_TRUE(VerifyStream(Dir(root), kWriter, kStream, Limits(), 4, &report, &bytes).ok());
@@ -152,45 +157,51 @@ TEST_F(VerifyStreamTest, DamageIsReportedAsOneScanReportsIt) {
   }
 }
 
-// A segment whose records skip a seq but whose first record names the self_hash of the record
-// before the gap: only the seq tells the runs apart from one clean chain.
+// A sealed segment whose records skip a seq but whose first record names the self_hash of the
+// record before the gap: only the seq tells the runs apart from one clean chain.
 TEST_F(VerifyStreamTest, ASkippedSeqAtARunBoundaryIsFound) {
   const std::string root = dir_.path() + "/a";
   Write(root, 500, 'p');
   std::vector<std::string> names = Segments(root);
   ASSERT_GE(names.size(), 6u);
   for (size_t i = 5; i < names.size(); ++i) fs::remove(Dir(root) + "/" + names[i]);
-  names.resize(5);
   StreamReport before;
   ASSERT_TRUE(
       ScanStream(Dir(root), kWriter, kStream, Limits(), VerifyLevel::kFull, &before).ok());
   ASSERT_FALSE(before.frozen);
-  // Segment 6: seqs from head + 2 on, the first naming the head's self_hash.
-  segment::SegmentHeader header;
-  header.first_seq = before.head_seq + 2;
-  header.segment_no = 6;
-  std::string bytes(segment::kHeaderBytes, '\0');
-  segment::EncodeHeader(header, reinterpret_cast<uint8_t*>(bytes.data()));
-  segment::AppendPadding(0, &bytes);
+  // Segment 6 (sealed): seqs from head + 2 on, the first naming the head's self_hash; segment 7
+  // (open) goes on from there.
   Canonicalizer canonicalizer;
   CanonicalRecord record;
   std::string prev = before.HeadText();
-  for (uint64_t seq = header.first_seq; seq < header.first_seq + 5; ++seq) {
-    const std::string draft =
-        R"({"kind":"GetServed","actor":{},"subject":{},"reason":"ok","attrs":{}})";
-    Canonicalizer::DraftContext ctx{kWriter, kStream, seq, prev, 1000};
-    ASSERT_TRUE(canonicalizer.CanonicalizeDraft(draft, ctx, &record).ok());
-    segment::AppendFrame(seq, record.bytes, record.digest, &bytes);
-    prev = HashText(record.digest);
+  uint64_t seq = before.head_seq + 2;
+  for (uint64_t segment_no : {6u, 7u}) {
+    segment::SegmentHeader header;
+    header.first_seq = seq;
+    header.segment_no = segment_no;
+    header.count = segment_no == 6 ? 5 : 0;
+    std::string bytes(segment::kHeaderBytes, '\0');
+    segment::EncodeHeader(header, reinterpret_cast<uint8_t*>(bytes.data()));
+    segment::AppendPadding(0, &bytes);
+    for (int i = 0; i < 5; ++i, ++seq) {
+      const std::string draft =
+          R"({"kind":"GetServed","actor":{},"subject":{},"reason":"ok","attrs":{}})";
+      Canonicalizer::DraftContext ctx{kWriter, kStream, seq, prev, 1000};
+      ASSERT_TRUE(canonicalizer.CanonicalizeDraft(draft, ctx, &record).ok());
+      segment::AppendFrame(seq, record.bytes, record.digest, &bytes);
+      prev = HashText(record.digest);
+    }
+    segment::AppendPadding(0, &bytes);
+    testing::WriteFile(Dir(root) + "/" + segment::SegmentFileName(segment_no), bytes);
   }
-  segment::AppendPadding(0, &bytes);
-  testing::WriteFile(Dir(root) + "/" + segment::SegmentFileName(6), bytes);
   ExpectSameVerdicts(root, "skipped seq");
+  // Six sealed segments on six threads: a run begins at segment 6.
   StreamReport report;
   uint64_t json_bytes = 0;
   ASSERT_TRUE(VerifyStream(Dir(root), kWriter, kStream, Limits(), 6, &report, &json_bytes).ok());
   EXPECT_TRUE(report.frozen);
   EXPECT_EQ(report.problem.code(), Code::kSeqGap) << report.problem.ToString();
+  EXPECT_EQ(report.problem_file, Dir(root) + "/" + segment::SegmentFileName(6));
 }
 
 // `ronctl audit verify --threads N` splits a lone stream's segments among its threads: the
@@ -218,8 +229,8 @@ TEST_F(VerifyStreamTest, RonctlSaysTheSameOnAnyThreadCount) {
   for (const std::string& other : v) EXPECT_EQ(other, v[0]);
 }
 
-// A torn write at the end of the newest segment is a note in the last run's report, as in the
-// one scan; a torn end in an older segment is damage.
+// A torn write at the end of the newest, open segment is a note in the last run's report, as
+// in the one scan; an older, sealed segment cut short is damage.
 TEST_F(VerifyStreamTest, ATornTailIsTheLastRunsNote) {
   const std::string root = dir_.path() + "/a";
   Write(root, 500, 'p');
@@ -227,16 +238,27 @@ TEST_F(VerifyStreamTest, ATornTailIsTheLastRunsNote) {
   {
     const std::string path = Dir(root) + "/" + names.back();
     std::string bytes = testing::ReadFile(path);
-    bytes.resize(bytes.size() - 7);  // part of the last frame gone
+    for (size_t i = 0; i < 4; ++i) bytes[segment::kHeaderCountOffset + i] = 0;  // open
+    bytes.resize(testing::FrameOffsetOf(path, 500) + 20);  // part of the last frame
     testing::WriteFile(path, bytes);
   }
-  ExpectSameVerdicts(root, "torn newest");
+  StreamReport report;
+  ASSERT_TRUE(
+      ScanStream(Dir(root), kWriter, kStream, Limits(), VerifyLevel::kFull, &report).ok());
+  ASSERT_TRUE(report.torn_tail);
+  ASSERT_FALSE(report.frozen);
+  EXPECT_LT(report.head_seq, 500u);  // the torn batch is not counted
+  EXPECT_EQ(report.records, report.head_seq);
+  ExpectSameVerdicts(root, "torn newest", /*clean=*/true);
   {
     const std::string path = Dir(root) + "/" + names[names.size() / 2];
     std::string bytes = testing::ReadFile(path);
-    bytes.resize(bytes.size() - 7);
+    bytes.resize(bytes.size() / 2);
     testing::WriteFile(path, bytes);
   }
+  ASSERT_TRUE(
+      ScanStream(Dir(root), kWriter, kStream, Limits(), VerifyLevel::kFull, &report).ok());
+  ASSERT_TRUE(report.frozen);
   ExpectSameVerdicts(root, "cut older segment");
 }
 
