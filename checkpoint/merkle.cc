@@ -8,6 +8,12 @@ namespace ron {
 namespace {
 
 Digest Blake3Leaf(const uint8_t* data, size_t size) {
+  uint8_t buf[1 + kDigestBytes];  // a record's leaf: 0x00 and its self_hash, one block
+  if (size <= kDigestBytes) {
+    buf[0] = 0x00;
+    if (size > 0) std::memcpy(buf + 1, data, size);
+    return Blake3(buf, 1 + size);
+  }
   Blake3Hasher hasher;
   const uint8_t prefix = 0x00;
   hasher.Update(&prefix, 1);

@@ -33,8 +33,18 @@ bool ParseKeyRotated(const Record& record, std::string* old_key_id, std::string*
 }
 
 bool MayBeKeyRotated(std::string_view canonical_json) {
-  // Canonical key order puts kind right after stream and before actor.
-  return canonical_json.find(",\"kind\":\"KeyRotated\",\"actor\":") != std::string_view::npos;
+  // Canonical key order puts kind right after stream and before actor, and what comes before
+  // it is bounded: v, ts_ms (at most 20 digits), seq (20), writer_id and stream (at most 128
+  // and 64 bytes, each byte at most two once escaped: only '"' and '\\' are, control
+  // characters are refused). The search stops where the key can no longer start (the verifier
+  // asks this of every record: searching the whole record was 6 % of its time).
+  constexpr std::string_view kKey = ",\"kind\":\"KeyRotated\",\"actor\":";
+  constexpr size_t kKeyWithin =
+      std::string_view("{\"v\":1,\"ts_ms\":").size() + 20 +
+      std::string_view(",\"writer_id\":\"\"").size() + 2 * kMaxWriterIdBytes +
+      std::string_view(",\"seq\":").size() + 20 + std::string_view(",\"stream\":\"\"").size() +
+      2 * kMaxStreamBytes;
+  return canonical_json.substr(0, kKeyWithin + kKey.size()).find(kKey) != std::string_view::npos;
 }
 
 }  // namespace ron

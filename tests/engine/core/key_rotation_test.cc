@@ -20,6 +20,32 @@ Record Canonical(const std::string& draft) {
   return out.record;
 }
 
+// The cheap test looks only where kind can be: found even behind the longest writer_id and
+// stream, every byte of them escaped, and the largest ts_ms and seq.
+TEST(KeyRotationTest, MayBeKeyRotatedFindsKindBehindTheLongestNames) {
+  Canonicalizer canonicalizer;
+  CanonicalRecord out;
+  const std::string writer(kMaxWriterIdBytes, '"'), stream(kMaxStreamBytes, '\\');
+  const std::string draft =
+      R"({"ts_ms":18446744073709551615,"kind":"KeyRotated","actor":{},"subject":{},)"
+      R"("reason":"key_rotation","attrs":{}})";
+  const std::string prev = "b3:" + std::string(64, 'a');
+  const Canonicalizer::DraftContext ctx{writer, stream, 18446744073709551615u, prev, 0};
+  const Status made = canonicalizer.CanonicalizeDraft(draft, ctx, &out);
+  ASSERT_TRUE(made.ok()) << made.ToString();
+  EXPECT_TRUE(MayBeKeyRotated(out.bytes)) << out.bytes.size();
+  const Canonicalizer::DraftContext short_names{"w", "s", 2, prev, 0};
+  ASSERT_TRUE(canonicalizer.CanonicalizeDraft(draft, short_names, &out).ok());
+  EXPECT_TRUE(MayBeKeyRotated(out.bytes));
+  // A record whose attrs say so is not one.
+  ASSERT_TRUE(canonicalizer
+                  .CanonicalizeDraft(R"({"kind":"K","actor":{},"subject":{},"reason":"ok",)"
+                                     R"("attrs":{"x":",\"kind\":\"KeyRotated\",\"actor\":"}})",
+                                     short_names, &out)
+                  .ok());
+  EXPECT_FALSE(MayBeKeyRotated(out.bytes));
+}
+
 TEST(KeyRotationTest, TheEnginesDraftReadsBack) {
   std::string old_id, new_id;
   const Record r = Canonical(KeyRotatedDraft("ops-1", "ops-2"));
