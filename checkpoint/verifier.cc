@@ -6,8 +6,13 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <set>
+#include <system_error>
 #include <thread>
 
 #include "checkpoint/merkle.h"
@@ -216,9 +221,112 @@ void NoteRotation(const wal::RecordView& r, const Limits& limits,
   }
 }
 
+// ScanStream on a helper thread and each record's judgement on this one, in file order, for a
+// stream with a thread to spare: the scan (frames, canonical bytes, self_hashes, links) and the
+// Merkle trees (a leaf and node hashes per record) then overlap instead of adding up. Records
+// pass in batches through a bounded queue. `on_scanned` sees each record on the helper (its
+// bytes are valid only then); `judge` sees its seq, self_hash, file and offset on this thread
+// (json empty), and false stops the scan soon after. `judged` counts the records judged, the
+// one that stopped it included (what ScanStream counts when its callback stops it), and
+// `json_bytes` their canonical bytes. A scan error after a stop is not reported (one thread
+// would not have read that far). Without a helper thread, all of it runs here.
+Status ScanPipelined(const std::string& dir, const std::string& writer_id,
+                     const std::string& stream, const Limits& limits, wal::StreamReport* scan,
+                     const std::function<void(const wal::RecordView&)>& on_scanned,
+                     const std::function<bool(const wal::RecordView&)>& judge, uint64_t* judged,
+                     uint64_t* json_bytes) {
+  struct Item {
+    uint64_t seq;
+    Digest self_hash;
+    size_t file;  // in the batch's files
+    uint64_t offset;
+    size_t json_bytes;
+  };
+  struct Batch {
+    std::vector<std::string> files;
+    std::vector<Item> items;
+  };
+  constexpr size_t kBatchRecords = 1024, kBatchesInFlight = 4;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Batch> queue;
+  bool done = false, stop = false;  // under mu
+  Status scanned;
+  const auto produce = [&] {
+    const wal::ReadBufferScope buffers;  // the helper's window
+    Batch batch;
+    const auto hand_off = [&] {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return stop || queue.size() < kBatchesInFlight; });
+      if (stop) return false;
+      queue.push_back(std::move(batch));
+      batch = Batch();
+      cv.notify_all();
+      return true;
+    };
+    scanned = wal::ScanStream(dir, writer_id, stream, limits, wal::VerifyLevel::kFull, scan,
+                              [&](const wal::RecordView& r) {
+                                on_scanned(r);
+                                if (batch.files.empty() || batch.files.back() != *r.file) {
+                                  batch.files.push_back(*r.file);
+                                }
+                                batch.items.push_back({r.seq, r.self_hash, batch.files.size() - 1,
+                                                       r.offset, r.json.size()});
+                                return batch.items.size() < kBatchRecords || hand_off();
+                              });
+    if (!batch.items.empty()) hand_off();
+    std::lock_guard lock(mu);
+    done = true;
+    cv.notify_all();
+  };
+  *judged = 0;
+  *json_bytes = 0;
+  std::thread helper;
+  try {
+    helper = std::thread(produce);
+  } catch (const std::system_error&) {
+    return wal::ScanStream(dir, writer_id, stream, limits, wal::VerifyLevel::kFull, scan,
+                           [&](const wal::RecordView& r) {
+                             on_scanned(r);
+                             ++*judged;
+                             *json_bytes += r.json.size();
+                             return judge(r);
+                           });
+  }
+  bool stopped = false;
+  while (!stopped) {
+    Batch batch;
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return done || !queue.empty(); });
+      if (queue.empty()) break;
+      batch = std::move(queue.front());
+      queue.pop_front();
+      cv.notify_all();
+    }
+    for (const Item& item : batch.items) {
+      ++*judged;
+      *json_bytes += item.json_bytes;
+      if (!judge(wal::RecordView{item.seq, {}, item.self_hash, &batch.files[item.file],
+                                 item.offset})) {
+        stopped = true;
+        break;
+      }
+    }
+  }
+  if (stopped) {
+    std::lock_guard lock(mu);
+    stop = true;
+    cv.notify_all();
+  }
+  helper.join();
+  return stopped ? Status::Ok() : scanned;
+}
+
 // Verifies one stream into its own report (counts, notes, tails and the first failure).
+// `pipelined`: the WAL is scanned on a helper thread (ScanPipelined).
 void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_wal_stream,
-                     const std::string& writer_id, const std::string& stream,
+                     const std::string& writer_id, const std::string& stream, bool pipelined,
                      ExportVerifyReport* report) {
   report->streams++;
   std::vector<LoadedManifest> manifests;
@@ -281,66 +389,82 @@ void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_w
     failed = true;
     return false;
   };
+  // Each record in order: its leaf into the trees, the parts and checkpoints it ends checked.
+  const auto judge = [&](const wal::RecordView& r) {
+    const Digest leaf = RecordLeafHash(r.self_hash);
+    tree.Push(leaf);
+    if (ci >= cps.size()) return true;
+    if (!part_failure && pi < parts.size()) {
+      const ManifestSegment& p = *parts[pi];
+      // Every record of a part is in the part's file; the first at the part's offset.
+      const auto part_fail = [&](Code code, const char* reason, const std::string& what) {
+        part_failure = {code, reason,
+                        what + " (the WAL has seq " + std::to_string(r.seq) + " in " +
+                            *r.file + " at offset " + std::to_string(r.offset) + ")",
+                        part_files[pi], r.seq};
+      };
+      if (BaseName(*r.file) != p.file || (r.seq == p.first_seq && r.offset != p.offset)) {
+        part_fail(Code::kConflict, "segment_mismatch",
+                  "the manifest places seq " + std::to_string(r.seq) + " at " + p.file +
+                      " offset " + std::to_string(p.offset));
+      }
+      part.Push(leaf);
+      if (!part_failure && r.seq == p.last_seq) {
+        if (part.Root() != p.root) {
+          part_fail(Code::kHashMismatch, "root_mismatch",
+                    "segment part [" + std::to_string(p.first_seq) + "," +
+                        std::to_string(p.last_seq) + "] root differs from the manifest");
+        }
+        part = MerkleFrontier();
+        ++pi;
+      }
+    }
+    const Checkpoint& c = *cps[ci];
+    range.Push(leaf);
+    if (r.seq == c.last_seq) {
+      const std::string where = "checkpoint [" + std::to_string(c.first_seq) + "," +
+                                std::to_string(c.last_seq) + "]";
+      if (range.Root() != c.root) {
+        return fail(Code::kHashMismatch, "root_mismatch", where + ": range root differs", r);
+      }
+      if (r.self_hash != c.head) {
+        return fail(Code::kHashMismatch, "head_mismatch", where + ": head differs", r);
+      }
+      if (tree.Root() != c.tree_root) {
+        return fail(Code::kHashMismatch, "root_mismatch", where + ": tree_root differs", r);
+      }
+      if (part_failure) return report_part_failure();
+      range = MerkleFrontier();
+      ++ci;
+    }
+    return true;
+  };
+  const auto note_rotation = [&](const wal::RecordView& r) {
+    NoteRotation(r, options.limits, &canonicalizer, &rotations);
+  };
+  const std::string dir = wal::StreamDir(options.wal_dir, writer_id, stream);
   wal::StreamReport scan;
-  const Status scanned = wal::ScanStream(
-      wal::StreamDir(options.wal_dir, writer_id, stream), writer_id, stream, options.limits,
-      wal::VerifyLevel::kFull, &scan, [&](const wal::RecordView& r) {
-        report->bytes += r.json.size();
-        NoteRotation(r, options.limits, &canonicalizer, &rotations);
-        const Digest leaf = RecordLeafHash(r.self_hash);
-        tree.Push(leaf);
-        if (ci >= cps.size()) return true;
-        if (!part_failure && pi < parts.size()) {
-          const ManifestSegment& p = *parts[pi];
-          // Every record of a part is in the part's file; the first at the part's offset.
-          const auto part_fail = [&](Code code, const char* reason, const std::string& what) {
-            part_failure = {code, reason,
-                            what + " (the WAL has seq " + std::to_string(r.seq) + " in " +
-                                *r.file + " at offset " + std::to_string(r.offset) + ")",
-                            part_files[pi], r.seq};
-          };
-          if (BaseName(*r.file) != p.file || (r.seq == p.first_seq && r.offset != p.offset)) {
-            part_fail(Code::kConflict, "segment_mismatch",
-                      "the manifest places seq " + std::to_string(r.seq) + " at " + p.file +
-                          " offset " + std::to_string(p.offset));
-          }
-          part.Push(leaf);
-          if (!part_failure && r.seq == p.last_seq) {
-            if (part.Root() != p.root) {
-              part_fail(Code::kHashMismatch, "root_mismatch",
-                        "segment part [" + std::to_string(p.first_seq) + "," +
-                            std::to_string(p.last_seq) + "] root differs from the manifest");
-            }
-            part = MerkleFrontier();
-            ++pi;
-          }
-        }
-        const Checkpoint& c = *cps[ci];
-        range.Push(leaf);
-        if (r.seq == c.last_seq) {
-          const std::string where = "checkpoint [" + std::to_string(c.first_seq) + "," +
-                                    std::to_string(c.last_seq) + "]";
-          if (range.Root() != c.root) {
-            return fail(Code::kHashMismatch, "root_mismatch", where + ": range root differs", r);
-          }
-          if (r.self_hash != c.head) {
-            return fail(Code::kHashMismatch, "head_mismatch", where + ": head differs", r);
-          }
-          if (tree.Root() != c.tree_root) {
-            return fail(Code::kHashMismatch, "root_mismatch", where + ": tree_root differs", r);
-          }
-          if (part_failure) return report_part_failure();
-          range = MerkleFrontier();
-          ++ci;
-        }
-        return true;
-      });
+  Status scanned;
+  uint64_t records = 0, bytes = 0;
+  if (pipelined) {
+    scanned = ScanPipelined(dir, writer_id, stream, options.limits, &scan, note_rotation, judge,
+                            &records, &bytes);
+  } else {
+    scanned = wal::ScanStream(dir, writer_id, stream, options.limits, wal::VerifyLevel::kFull,
+                              &scan, [&](const wal::RecordView& r) {
+                                bytes += r.json.size();
+                                note_rotation(r);
+                                return judge(r);
+                              });
+    records = scan.records;
+  }
+  report->bytes += bytes;
   if (!scanned.ok()) {
     Fail(report, scanned.code(), "unreadable", scanned.message(), writer_id, stream,
          wal::StreamDir(options.wal_dir, writer_id, stream), 0, 0);
     return;
   }
-  report->records += scan.records;
+  report->records += records;
   if (failed) return;
   if (part_failure && !scan.frozen) {
     report_part_failure();
@@ -416,12 +540,16 @@ Status VerifyExports(const ExportVerifyOptions& options, ExportVerifyReport* rep
   const std::vector<std::pair<std::string, std::string>> keys(all.begin(), all.end());
   std::vector<ExportVerifyReport> per(keys.size());
   std::atomic<size_t> next{0}, first_failed{keys.size()};
+  // With at least two threads per stream, each stream's scan gets a helper thread of its own.
+  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  const size_t wanted = options.threads == 0 ? cores : static_cast<size_t>(options.threads);
+  const bool pipelined = wanted >= 2 * keys.size();
   const auto work = [&] {
     const wal::ReadBufferScope buffer;  // one segment buffer for all this thread's streams
     for (size_t i; (i = next++) < keys.size();) {
       if (i > first_failed.load()) continue;
       VerifyOneStream(options, exports, in_wal.count(keys[i]) > 0, keys[i].first, keys[i].second,
-                      &per[i]);
+                      pipelined, &per[i]);
       if (!per[i].failure.ok()) {
         size_t seen = first_failed.load();
         while (i < seen && !first_failed.compare_exchange_weak(seen, i)) {
@@ -429,9 +557,7 @@ Status VerifyExports(const ExportVerifyOptions& options, ExportVerifyReport* rep
       }
     }
   };
-  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
-  const size_t threads =
-      std::min(keys.size(), options.threads == 0 ? cores : static_cast<size_t>(options.threads));
+  const size_t threads = std::min(keys.size(), wanted);
   std::vector<std::thread> helpers;
   for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
   work();

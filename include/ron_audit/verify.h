@@ -33,8 +33,9 @@ struct ExportVerifyOptions {
   std::string export_dir;             // empty: the WAL alone (chains only)
   const TrustedKeys* keys = nullptr;  // null: signatures are not checked (reported)
   Limits limits;
-  // Threads that verify streams in parallel (streams are independent); 0: one per core. The
-  // report is the same for any count.
+  // Threads that verify streams in parallel (streams are independent); 0: one per core. With at
+  // least two per stream, each stream's WAL scan runs on a helper thread while the stream's
+  // Merkle trees are checked on its own. The report is the same for any count.
   unsigned threads = 0;
 };
 
