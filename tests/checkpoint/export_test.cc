@@ -73,6 +73,23 @@ int64_t SampleValue(const std::string& metrics, const std::string& prefix) {
   return -1;
 }
 
+// Two verifications of the same evidence agree: counts, notes, and the first failure.
+void ExpectSameReport(const ExportVerifyReport& a, const ExportVerifyReport& b) {
+  EXPECT_EQ(a.records, b.records);
+  EXPECT_EQ(a.bytes, b.bytes);
+  EXPECT_EQ(a.streams, b.streams);
+  EXPECT_EQ(a.checkpoints, b.checkpoints);
+  EXPECT_EQ(a.manifests, b.manifests);
+  EXPECT_EQ(a.notes, b.notes);
+  EXPECT_EQ(a.tails.size(), b.tails.size());
+  EXPECT_EQ(a.failure.ToString(), b.failure.ToString());
+  EXPECT_EQ(a.reason, b.reason);
+  EXPECT_EQ(a.stream, b.stream);
+  EXPECT_EQ(a.file, b.file);
+  EXPECT_EQ(a.offset, b.offset);
+  EXPECT_EQ(a.seq, b.seq);
+}
+
 class ExportTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -533,16 +550,7 @@ TEST_F(ExportTest, EveryTamperingIsDetectedWithItsCodeAndLocation) {
     const ExportVerifyReport r = Verify(t.keys, 1);
     // Four threads for two streams: each stream's WAL scan runs on a helper of its own, its
     // Merkle checks on the stream's thread; the report is one thread's, counts included.
-    const ExportVerifyReport piped = Verify(t.keys, 4);
-    EXPECT_EQ(piped.failure.ToString(), r.failure.ToString());
-    EXPECT_EQ(piped.reason, r.reason);
-    EXPECT_EQ(piped.file, r.file);
-    EXPECT_EQ(piped.offset, r.offset);
-    EXPECT_EQ(piped.seq, r.seq);
-    EXPECT_EQ(piped.stream, r.stream);
-    EXPECT_EQ(piped.records, r.records);
-    EXPECT_EQ(piped.bytes, r.bytes);
-    EXPECT_EQ(piped.notes, r.notes);
+    ExpectSameReport(r, Verify(t.keys, 4));
     EXPECT_EQ(r.failure.code(), t.code) << r.reason << " " << r.failure.ToString();
     if (t.reason != nullptr) {
       EXPECT_EQ(r.reason, t.reason) << r.failure.ToString();
@@ -888,24 +896,10 @@ TEST_F(ExportTest, ParallelVerificationReportsWhatOneThreadReports) {
   std::shared_ptr<Signer> key = Key("ops-1", 1);
   WriteEvidence(key);
   const TrustedKeys keys = Trust({key.get()});
-  const auto same = [](const ExportVerifyReport& a, const ExportVerifyReport& b) {
-    EXPECT_EQ(a.records, b.records);
-    EXPECT_EQ(a.streams, b.streams);
-    EXPECT_EQ(a.checkpoints, b.checkpoints);
-    EXPECT_EQ(a.manifests, b.manifests);
-    EXPECT_EQ(a.notes, b.notes);
-    EXPECT_EQ(a.tails.size(), b.tails.size());
-    EXPECT_EQ(a.failure.ToString(), b.failure.ToString());
-    EXPECT_EQ(a.reason, b.reason);
-    EXPECT_EQ(a.stream, b.stream);
-    EXPECT_EQ(a.file, b.file);
-    EXPECT_EQ(a.offset, b.offset);
-    EXPECT_EQ(a.seq, b.seq);
-  };
   const ExportVerifyReport one = Verify(&keys, 1);
   ASSERT_TRUE(one.failure.ok());
   EXPECT_EQ(one.records, 3700u);
-  for (unsigned threads : {2u, 4u, 8u}) same(one, Verify(&keys, threads));
+  for (unsigned threads : {2u, 4u, 8u}) ExpectSameReport(one, Verify(&keys, threads));
   // A changed record in each stream: s1's is the one reported, whoever finishes first.
   for (const char* stream : {"s1", "s2"}) {
     const auto [file, offset] = Frames(stream).at(700);
@@ -916,7 +910,7 @@ TEST_F(ExportTest, ParallelVerificationReportsWhatOneThreadReports) {
   const ExportVerifyReport bad = Verify(&keys, 1);
   EXPECT_EQ(bad.stream, "s1");
   EXPECT_EQ(bad.seq, 700u);
-  for (unsigned threads : {2u, 4u, 8u}) same(bad, Verify(&keys, threads));
+  for (unsigned threads : {2u, 4u, 8u}) ExpectSameReport(bad, Verify(&keys, threads));
 }
 
 // One stream whose export keeps failing backs off alone: the other streams' checkpoints are
