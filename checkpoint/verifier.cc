@@ -8,6 +8,7 @@
 #include <cctype>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -230,6 +231,8 @@ void NoteRotation(const wal::RecordView& r, const Limits& limits,
 // one that stopped it included (what ScanStream counts when its callback stops it), and
 // `json_bytes` their canonical bytes. A scan error after a stop is not reported (one thread
 // would not have read that far). Without a helper thread, all of it runs here.
+std::atomic<uint64_t> pipelined_scans{0};
+
 Status ScanPipelined(const std::string& dir, const std::string& writer_id,
                      const std::string& stream, const Limits& limits, wal::StreamReport* scan,
                      const std::function<void(const wal::RecordView&)>& on_scanned,
@@ -252,6 +255,7 @@ Status ScanPipelined(const std::string& dir, const std::string& writer_id,
   std::deque<Batch> queue;
   bool done = false, stop = false;  // under mu
   Status scanned;
+  std::exception_ptr thrown;  // by the helper: rethrown here after the join
   const auto produce = [&] {
     const wal::ReadBufferScope buffers;  // the helper's window
     Batch batch;
@@ -264,17 +268,22 @@ Status ScanPipelined(const std::string& dir, const std::string& writer_id,
       cv.notify_all();
       return true;
     };
-    scanned = wal::ScanStream(dir, writer_id, stream, limits, wal::VerifyLevel::kFull, scan,
-                              [&](const wal::RecordView& r) {
-                                on_scanned(r);
-                                if (batch.files.empty() || batch.files.back() != *r.file) {
-                                  batch.files.push_back(*r.file);
-                                }
-                                batch.items.push_back({r.seq, r.self_hash, batch.files.size() - 1,
-                                                       r.offset, r.json.size()});
-                                return batch.items.size() < kBatchRecords || hand_off();
-                              });
-    if (!batch.items.empty()) hand_off();
+    try {
+      scanned = wal::ScanStream(
+          dir, writer_id, stream, limits, wal::VerifyLevel::kFull, scan,
+          [&](const wal::RecordView& r) {
+            on_scanned(r);
+            if (batch.files.empty() || batch.files.back() != *r.file) {
+              batch.files.push_back(*r.file);
+            }
+            batch.items.push_back(
+                {r.seq, r.self_hash, batch.files.size() - 1, r.offset, r.json.size()});
+            return batch.items.size() < kBatchRecords || hand_off();
+          });
+      if (!batch.items.empty()) hand_off();
+    } catch (...) {
+      thrown = std::current_exception();
+    }
     std::lock_guard lock(mu);
     done = true;
     cv.notify_all();
@@ -284,6 +293,7 @@ Status ScanPipelined(const std::string& dir, const std::string& writer_id,
   std::thread helper;
   try {
     helper = std::thread(produce);
+    pipelined_scans.fetch_add(1, std::memory_order_relaxed);
   } catch (const std::system_error&) {
     return wal::ScanStream(dir, writer_id, stream, limits, wal::VerifyLevel::kFull, scan,
                            [&](const wal::RecordView& r) {
@@ -294,6 +304,30 @@ Status ScanPipelined(const std::string& dir, const std::string& writer_id,
                            });
   }
   bool stopped = false;
+  // However this thread leaves (a judgement that stops the scan, or one that throws), the
+  // helper is told to stop and joined first.
+  class StopAndJoin {
+   public:
+    StopAndJoin(std::mutex* mu, std::condition_variable* cv, bool* stop, std::thread* helper)
+        : mu_(mu), cv_(cv), stop_(stop), helper_(helper) {}
+    ~StopAndJoin() { Finish(); }
+    void Finish() {
+      if (!helper_->joinable()) return;
+      {
+        std::lock_guard lock(*mu_);
+        *stop_ = true;
+        cv_->notify_all();
+      }
+      helper_->join();
+    }
+
+   private:
+    std::mutex* mu_;
+    std::condition_variable* cv_;
+    bool* stop_;
+    std::thread* helper_;
+  };
+  StopAndJoin joiner(&mu, &cv, &stop, &helper);
   while (!stopped) {
     Batch batch;
     {
@@ -314,12 +348,8 @@ Status ScanPipelined(const std::string& dir, const std::string& writer_id,
       }
     }
   }
-  if (stopped) {
-    std::lock_guard lock(mu);
-    stop = true;
-    cv.notify_all();
-  }
-  helper.join();
+  joiner.Finish();  // stop (a no-op once the scan is done) and join
+  if (thrown) std::rethrow_exception(thrown);
   return stopped ? Status::Ok() : scanned;
 }
 
@@ -391,9 +421,9 @@ void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_w
   };
   // Each record in order: its leaf into the trees, the parts and checkpoints it ends checked.
   const auto judge = [&](const wal::RecordView& r) {
+    if (ci >= cps.size()) return true;  // after the last checkpoint: the hash chain only
     const Digest leaf = RecordLeafHash(r.self_hash);
     tree.Push(leaf);
-    if (ci >= cps.size()) return true;
     if (!part_failure && pi < parts.size()) {
       const ManifestSegment& p = *parts[pi];
       // Every record of a part is in the part's file; the first at the part's offset.
@@ -446,7 +476,7 @@ void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_w
   wal::StreamReport scan;
   Status scanned;
   uint64_t records = 0, bytes = 0;
-  if (pipelined) {
+  if (pipelined && !cps.empty()) {  // without checkpoints there is nothing to overlap
     scanned = ScanPipelined(dir, writer_id, stream, options.limits, &scan, note_rotation, judge,
                             &records, &bytes);
   } else {
@@ -459,13 +489,16 @@ void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_w
     records = scan.records;
   }
   report->bytes += bytes;
+  if (failed) {  // the first failure stands, whatever the scan met after it
+    report->records += records;
+    return;
+  }
   if (!scanned.ok()) {
     Fail(report, scanned.code(), "unreadable", scanned.message(), writer_id, stream,
          wal::StreamDir(options.wal_dir, writer_id, stream), 0, 0);
     return;
   }
   report->records += records;
-  if (failed) return;
   if (part_failure && !scan.frozen) {
     report_part_failure();
     return;
@@ -514,6 +547,8 @@ void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_w
 }
 
 }  // namespace
+
+uint64_t PipelinedScansForTesting() { return pipelined_scans.load(); }
 
 Status VerifyExports(const ExportVerifyOptions& options, ExportVerifyReport* report) {
   *report = ExportVerifyReport();

@@ -36,6 +36,10 @@ void LoadStreamManifests(const ExportVerifyOptions& options, const std::string& 
 std::string CheckSignatures(const Checkpoint& checkpoint, const TrustedKeys& keys,
                             const std::string& previous_key_id);
 
+// How many stream scans VerifyExports has run on a helper thread (its pipeline, two threads or
+// more per stream) in this process: for tests.
+uint64_t PipelinedScansForTesting();
+
 }  // namespace ron
 
 #endif  // CHECKPOINT_VERIFIER_H_

@@ -81,7 +81,15 @@ void ExpectSameReport(const ExportVerifyReport& a, const ExportVerifyReport& b) 
   EXPECT_EQ(a.checkpoints, b.checkpoints);
   EXPECT_EQ(a.manifests, b.manifests);
   EXPECT_EQ(a.notes, b.notes);
-  EXPECT_EQ(a.tails.size(), b.tails.size());
+  EXPECT_EQ(a.torn_tail, b.torn_tail);
+  EXPECT_EQ(a.writer_id, b.writer_id);
+  ASSERT_EQ(a.tails.size(), b.tails.size());
+  for (size_t i = 0; i < a.tails.size(); ++i) {
+    EXPECT_EQ(a.tails[i].writer_id, b.tails[i].writer_id);
+    EXPECT_EQ(a.tails[i].stream, b.tails[i].stream);
+    EXPECT_EQ(a.tails[i].from, b.tails[i].from);
+    EXPECT_EQ(a.tails[i].to, b.tails[i].to);
+  }
   EXPECT_EQ(a.failure.ToString(), b.failure.ToString());
   EXPECT_EQ(a.reason, b.reason);
   EXPECT_EQ(a.stream, b.stream);
@@ -575,6 +583,12 @@ TEST_F(ExportTest, EveryTamperingIsDetectedWithItsCodeAndLocation) {
   }
   restore();
   EXPECT_TRUE(Verify(&keys).failure.ok());
+  // The comparisons above did use the pipeline: one helper per stream on 4 threads, none on 1.
+  const uint64_t before = PipelinedScansForTesting();
+  EXPECT_TRUE(Verify(&keys, 1).failure.ok());
+  EXPECT_EQ(PipelinedScansForTesting(), before);
+  EXPECT_TRUE(Verify(&keys, 4).failure.ok());
+  EXPECT_EQ(PipelinedScansForTesting() - before, 2u);
 }
 
 TEST_F(ExportTest, RotationCrossSignsTheFirstCheckpointUnderTheNewKey) {

@@ -28,6 +28,19 @@ TEST(HashTest, IncrementalEqualsOneShot) {
   EXPECT_EQ(hasher.Finalize(), Blake3(data));
 }
 
+// Blake3() of a message of one chunk compresses its blocks itself (not through the hasher):
+// every length 0..1025 against the library's own incremental hasher.
+TEST(HashTest, OneChunkPathEqualsTheHasherForEveryLength) {
+  std::mt19937 rng(13);
+  std::string data(1025, '\0');
+  for (char& c : data) c = static_cast<char>(rng());
+  for (size_t size = 0; size <= data.size(); ++size) {
+    Blake3Hasher hasher;
+    hasher.Update(data.data(), size);
+    ASSERT_EQ(Blake3(std::string_view(data.data(), size)), hasher.Finalize()) << size;
+  }
+}
+
 // b3sum is the Rust BLAKE3 CLI: an implementation independent of the C one we link.
 TEST(HashTest, AgreesWithB3sumOnManySizes) {
   testing::TempDir dir;
