@@ -106,8 +106,11 @@ class RecordChecker {
     }
     RON_RETURN_IF_ERROR(VerifyGenesisRule(r));
     if (prev_seq != 0) {
-      Digest linked;
-      if (!ParseHashText(r.prev, &linked) || linked != prev_hash) {
+      // Compared as text: the previous self_hash written out (32 digits a step) is cheaper than
+      // decoding prev a second time (the canonical walk checked it is lowercase hex).
+      char expected[kHashTextBytes];
+      FormatHashText(prev_hash, expected);
+      if (r.prev != std::string_view(expected, kHashTextBytes)) {
         return Status(Code::kPrevMismatch, "prev does not equal the previous self_hash");
       }
     }
