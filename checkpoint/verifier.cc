@@ -222,22 +222,36 @@ void NoteRotation(const wal::RecordView& r, const Limits& limits,
   }
 }
 
-// ScanStream on a helper thread and each record's judgement on this one, in file order, for a
-// stream with a thread to spare: the scan (frames, canonical bytes, self_hashes, links) and the
-// Merkle trees (a leaf and node hashes per record) then overlap instead of adding up. Records
-// pass in batches through a bounded queue. `on_scanned` sees each record on the helper (its
-// bytes are valid only then); `judge` sees its seq, self_hash, file and offset on this thread
-// (json empty), and false stops the scan soon after. `judged` counts the records judged, the
-// one that stopped it included (what ScanStream counts when its callback stops it), and
-// `json_bytes` their canonical bytes. A scan error after a stop is not reported (one thread
-// would not have read that far). Without a helper thread, all of it runs here.
+// ScanStream with `judge` called on each record in file order. `on_helper` (a stream with a
+// thread to spare): the scan runs on a helper thread and the judgements on this one, so the scan
+// (frames, canonical bytes, self_hashes, links) and the Merkle trees (a leaf and node hashes per
+// record) then overlap instead of adding up. Records pass in batches through a bounded queue.
+// `on_scanned` sees each record on the helper (its bytes are valid only then); `judge` sees its
+// seq, self_hash, file and offset on this thread (json empty), and false stops the scan soon
+// after. `judged` counts the records judged, the one that stopped it included (what ScanStream
+// counts when its callback stops it), and `json_bytes` their canonical bytes. A scan error after
+// a stop is not reported (one thread would not have read that far). Without `on_helper`, or
+// without a thread to be had, all of it runs here.
 std::atomic<uint64_t> pipelined_scans{0};
 
-Status ScanPipelined(const std::string& dir, const std::string& writer_id,
-                     const std::string& stream, const Limits& limits, wal::StreamReport* scan,
-                     const std::function<void(const wal::RecordView&)>& on_scanned,
-                     const std::function<bool(const wal::RecordView&)>& judge, uint64_t* judged,
-                     uint64_t* json_bytes) {
+Status ScanAndJudge(const std::string& dir, const std::string& writer_id,
+                    const std::string& stream, const Limits& limits, bool on_helper,
+                    wal::StreamReport* scan,
+                    const std::function<void(const wal::RecordView&)>& on_scanned,
+                    const std::function<bool(const wal::RecordView&)>& judge, uint64_t* judged,
+                    uint64_t* json_bytes) {
+  *judged = 0;
+  *json_bytes = 0;
+  const auto here = [&] {
+    return wal::ScanStream(dir, writer_id, stream, limits, wal::VerifyLevel::kFull, scan,
+                           [&](const wal::RecordView& r) {
+                             on_scanned(r);
+                             ++*judged;
+                             *json_bytes += r.json.size();
+                             return judge(r);
+                           });
+  };
+  if (!on_helper) return here();
   struct Item {
     uint64_t seq;
     Digest self_hash;
@@ -288,20 +302,12 @@ Status ScanPipelined(const std::string& dir, const std::string& writer_id,
     done = true;
     cv.notify_all();
   };
-  *judged = 0;
-  *json_bytes = 0;
   std::thread helper;
   try {
     helper = std::thread(produce);
     pipelined_scans.fetch_add(1, std::memory_order_relaxed);
   } catch (const std::system_error&) {
-    return wal::ScanStream(dir, writer_id, stream, limits, wal::VerifyLevel::kFull, scan,
-                           [&](const wal::RecordView& r) {
-                             on_scanned(r);
-                             ++*judged;
-                             *json_bytes += r.json.size();
-                             return judge(r);
-                           });
+    return here();
   }
   bool stopped = false;
   // However this thread leaves (a judgement that stops the scan, or one that throws), the
@@ -354,7 +360,7 @@ Status ScanPipelined(const std::string& dir, const std::string& writer_id,
 }
 
 // Verifies one stream into its own report (counts, notes, tails and the first failure).
-// `pipelined`: the WAL is scanned on a helper thread (ScanPipelined).
+// `pipelined`: the WAL is scanned on a helper thread (ScanAndJudge).
 void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_wal_stream,
                      const std::string& writer_id, const std::string& stream, bool pipelined,
                      ExportVerifyReport* report) {
@@ -474,20 +480,11 @@ void VerifyOneStream(const ExportVerifyOptions& options, bool exports, bool in_w
   };
   const std::string dir = wal::StreamDir(options.wal_dir, writer_id, stream);
   wal::StreamReport scan;
-  Status scanned;
   uint64_t records = 0, bytes = 0;
-  if (pipelined && !cps.empty()) {  // without checkpoints there is nothing to overlap
-    scanned = ScanPipelined(dir, writer_id, stream, options.limits, &scan, note_rotation, judge,
-                            &records, &bytes);
-  } else {
-    scanned = wal::ScanStream(dir, writer_id, stream, options.limits, wal::VerifyLevel::kFull,
-                              &scan, [&](const wal::RecordView& r) {
-                                bytes += r.json.size();
-                                note_rotation(r);
-                                return judge(r);
-                              });
-    records = scan.records;
-  }
+  // Without checkpoints there is nothing to overlap: no helper.
+  const Status scanned = ScanAndJudge(dir, writer_id, stream, options.limits,
+                                      pipelined && !cps.empty(), &scan, note_rotation, judge,
+                                      &records, &bytes);
   report->bytes += bytes;
   if (failed) {  // the first failure stands, whatever the scan met after it
     report->records += records;

@@ -468,21 +468,26 @@ Status ScanStream(const std::string& dir, const std::string& writer_id, const st
 Status VerifyStream(const std::string& dir, const std::string& writer_id,
                     const std::string& stream, const Limits& limits, unsigned threads,
                     StreamReport* report, uint64_t* json_bytes, bool* in_runs) {
-  const auto alone = [&] {
-    *json_bytes = 0;
-    return ScanStream(dir, writer_id, stream, limits, VerifyLevel::kFull, report,
-                      [&](const RecordView& r) {
-                        *json_bytes += r.json.size();
-                        return true;
-                      });
-  };
   SegmentList list;
   *report = StreamReport();
+  report->writer_id = writer_id;
+  report->stream = stream;
+  report->dir = dir;
   RON_RETURN_IF_ERROR(ListSegments(dir, &list));
+  const size_t n = list.numbers.size();
+  // ScanStream over the same listing.
+  const auto alone = [&] {
+    *json_bytes = 0;
+    return ScanRun(dir, writer_id, stream, limits, VerifyLevel::kFull, report,
+                   [&](const RecordView& r) {
+                     *json_bytes += r.json.size();
+                     return true;
+                   },
+                   0, kLostWriteWindowBytes, 1, list, Run{0, n});
+  };
   if (in_runs != nullptr) *in_runs = false;
   // The segments before the newest are sealed, so each holds records: they are split into runs,
   // and the newest (perhaps empty, or with a header not yet complete) ends the last one.
-  const size_t n = list.numbers.size();
   const size_t sealed = n == 0 ? 0 : n - 1;
   const size_t runs = std::min<size_t>(threads, sealed);
   if (runs < 2) return alone();
