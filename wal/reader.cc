@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/core/canonical.h"
+#include "engine/core/equal_bytes.h"
 #include "engine/core/hash.h"
 #include "engine/core/verify.h"
 #include "wal/files.h"
@@ -96,7 +97,7 @@ class RecordChecker {
 
   Status Judge(const Slot& slot, uint64_t prev_seq, const Digest& prev_hash) const {
     const segment::FrameView& frame = slot.frame;
-    if (slot.record.digest != frame.self_hash) {
+    if (!internal::EqualBytes<kDigestBytes>(slot.record.digest.data(), frame.self_hash.data())) {
       return Status(Code::kHashMismatch, "self_hash does not match the canonical bytes");
     }
     const Record& r = slot.record.record;
@@ -110,7 +111,8 @@ class RecordChecker {
       // decoding prev a second time (the canonical walk checked it is lowercase hex).
       char expected[kHashTextBytes];
       FormatHashText(prev_hash, expected);
-      if (r.prev != std::string_view(expected, kHashTextBytes)) {
+      if (r.prev.size() != kHashTextBytes ||
+          !internal::EqualBytes<kHashTextBytes>(r.prev.data(), expected)) {
         return Status(Code::kPrevMismatch, "prev does not equal the previous self_hash");
       }
     }

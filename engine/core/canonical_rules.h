@@ -49,23 +49,38 @@ inline int TopKeyIndex(std::string_view key) {
   return -1;
 }
 
-inline bool IsAsciiLetter(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
-inline bool IsAsciiDigit(char c) { return c >= '0' && c <= '9'; }
+constexpr bool IsAsciiLetter(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+constexpr bool IsAsciiDigit(char c) { return c >= '0' && c <= '9'; }
+
+// What each byte may be in kind and reason, one table lookup a byte: bit 0, a kind byte after
+// the first ([A-Za-z0-9_.]); bit 1, a reason byte ([A-Za-z0-9_.:-]).
+inline constexpr std::array<uint8_t, 256> kFieldBytes = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    const char ch = static_cast<char>(c);
+    const bool word = IsAsciiLetter(ch) || IsAsciiDigit(ch) || ch == '_' || ch == '.';
+    const bool reason_only = ch == ':' || ch == '-';
+    t[static_cast<size_t>(c)] = static_cast<uint8_t>((word ? 3 : 0) | (reason_only ? 2 : 0));
+  }
+  return t;
+}();
+
+inline bool AllFieldBytes(std::string_view s, uint8_t bit) {
+  uint8_t all = bit;
+  for (const char c : s) all &= kFieldBytes[static_cast<unsigned char>(c)];
+  return all != 0;
+}
 
 // kind: [A-Za-z][A-Za-z0-9_.]{0,63}
 inline bool IsValidKind(std::string_view s) {
   if (s.empty() || s.size() > kMaxKindBytes || !IsAsciiLetter(s[0])) return false;
-  return std::all_of(s.begin() + 1, s.end(), [](char c) {
-    return IsAsciiLetter(c) || IsAsciiDigit(c) || c == '_' || c == '.';
-  });
+  return AllFieldBytes(s.substr(1), 1);
 }
 
 // reason: [A-Za-z0-9_.:-]{1,64}
 inline bool IsValidReason(std::string_view s) {
   if (s.empty() || s.size() > kMaxReasonBytes) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return IsAsciiLetter(c) || IsAsciiDigit(c) || c == '_' || c == '.' || c == ':' || c == '-';
-  });
+  return AllFieldBytes(s, 2);
 }
 
 // writer_id and stream: NFC UTF-8 of 1..max bytes without control characters.

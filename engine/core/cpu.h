@@ -8,6 +8,7 @@ namespace ron::internal {
 bool CpuHasAvx();
 bool CpuHasAvx2();
 bool CpuHasAvx512f();
+bool CpuHasAvx512bw();  // byte and word instructions (and AVX-512F)
 
 }  // namespace ron::internal
 

@@ -2,8 +2,6 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-#elif defined(__SSE2__)
-#include <emmintrin.h>
 #endif
 
 #include <cstdint>
@@ -13,7 +11,7 @@
 namespace ron::internal {
 namespace {
 
-enum class Kind { kEscape, kEscapeOrNonAscii, kNonAscii };
+using scan::Kind;
 
 template <Kind kind>
 bool IsSpecial(char ch) {
@@ -31,19 +29,7 @@ const char* FindScalar(const char* p, const char* end) {
 }
 
 #if defined(__SSE2__)
-// Bit i set: p[i] is special.
-template <Kind kind>
-uint32_t Mask16(const char* p) {
-  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  if constexpr (kind == Kind::kNonAscii) return static_cast<uint32_t>(_mm_movemask_epi8(v));
-  const __m128i quote_or_backslash =
-      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-  // Signed, below 0x20 is also every byte >= 0x80; unsigned (min with 0x1F is itself) is not.
-  const __m128i low = kind == Kind::kEscapeOrNonAscii
-                          ? _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))
-                          : _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
-  return static_cast<uint32_t>(_mm_movemask_epi8(_mm_or_si128(quote_or_backslash, low)));
-}
+using scan::Mask16;
 
 // end - p >= 16. The last 16 bytes are loaded where they end, overlapping bytes already seen.
 template <Kind kind>
@@ -81,6 +67,36 @@ __attribute__((target("avx2"))) const char* FindAvx2(const char* p, const char* 
   return m != 0 ? last + __builtin_ctz(m) : end;
 }
 
+// 64 bytes: bit i set if p[i] is special.
+template <Kind kind>
+__attribute__((target("avx512bw"))) uint64_t Mask64(const char* p) {
+  const __m512i v = _mm512_loadu_si512(p);
+  if constexpr (kind == Kind::kNonAscii) return _mm512_movepi8_mask(v);
+  const uint64_t quote_or_backslash = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('"')) |
+                                      _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\\'));
+  // As Mask16: signed, below 0x20 is also every byte >= 0x80.
+  const uint64_t low = kind == Kind::kEscapeOrNonAscii
+                           ? _mm512_cmplt_epi8_mask(v, _mm512_set1_epi8(0x20))
+                           : _mm512_cmplt_epu8_mask(v, _mm512_set1_epi8(0x20));
+  return quote_or_backslash | low;
+}
+
+// end - p >= 64, as FindSse2.
+template <Kind kind>
+__attribute__((target("avx512bw"))) const char* FindAvx512(const char* p, const char* end) {
+  for (; end - p > 64; p += 64) {
+    if (const uint64_t m = Mask64<kind>(p)) return p + __builtin_ctzll(m);
+  }
+  const char* last = end - 64;
+  const uint64_t m = Mask64<kind>(last) & (~uint64_t{0} << (p - last));
+  return m != 0 ? last + __builtin_ctzll(m) : end;
+}
+
+// Asked once, at load: a load of a flag per scan instead of a call. A scan that runs before
+// this file's initialization (another file's static initializer) sees false: SSE2, as exact.
+const bool kHasAvx2 = CpuHasAvx2();
+const bool kHasAvx512bw = CpuHasAvx512bw();
+
 #endif
 
 template <Kind kind>
@@ -89,8 +105,9 @@ const char* Find(const char* p, const char* end) {
   if (end - p < 16) return FindScalar<kind>(p, end);
 #if defined(__x86_64__)
   // A long run: one SSE2 step first (most strings end or escape early), then the wide steps.
-  if (end - p >= 64 && CpuHasAvx2()) {
+  if (end - p >= 64 && kHasAvx2) {
     if (const uint32_t m = Mask16<kind>(p)) return p + __builtin_ctz(m);
+    if (end - p >= 16 + 64 && kHasAvx512bw) return FindAvx512<kind>(p + 16, end);
     return FindAvx2<kind>(p + 16, end);
   }
 #endif

@@ -1,6 +1,7 @@
 // The text scans of the canonical form (engine/core/text_scan.h) against a byte-by-byte
-// reading: every byte value at every place of every length up to 200 (the scalar bytes, the
-// 16- and 32-byte steps and their last, overlapping loads), from every start offset 0..3.
+// reading: every byte value at every place of every length up to 300 (the scalar bytes, the
+// 16-, 32- and 64-byte steps and their last, overlapping loads: each path the CPU has), from
+// every start offset 0..3; the reader's inline first step too.
 #include "engine/core/text_scan.h"
 
 #include <gtest/gtest.h>
@@ -22,7 +23,7 @@ TEST(TextScanTest, EveryByteAtEveryPlaceAsAByteByByteReading) {
   const auto non_ascii = [](unsigned char c) { return c >= 0x80; };
   int checked = 0;
   for (int b = 0; b < 256; ++b) {
-    for (size_t len = 0; len <= 200; len += (len < 70 ? 1 : 7)) {
+    for (size_t len = 0; len <= 300; len += (len < 70 ? 1 : 7)) {
       for (size_t at = 0; at <= len; at += (at < 40 || at + 40 > len ? 1 : 5)) {
         for (size_t start = 0; start < 4 && start <= len; ++start) {
           std::string s(len, 'x');
@@ -32,6 +33,8 @@ TEST(TextScanTest, EveryByteAtEveryPlaceAsAByteByByteReading) {
           ASSERT_EQ(FindEscape(p, end), Reference(p, end, Escape))
               << "byte " << b << " at " << at << " of " << len << " from " << start;
           ASSERT_EQ(FindEscapeOrNonAscii(p, end), Reference(p, end, escape_or_non_ascii))
+              << "byte " << b << " at " << at << " of " << len << " from " << start;
+          ASSERT_EQ(FindEscapeOrNonAsciiInline(p, end), Reference(p, end, escape_or_non_ascii))
               << "byte " << b << " at " << at << " of " << len << " from " << start;
           ASSERT_EQ(FindNonAscii(p, end), Reference(p, end, non_ascii))
               << "byte " << b << " at " << at << " of " << len << " from " << start;
