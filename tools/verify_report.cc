@@ -1,6 +1,11 @@
 #include "tools/verify_report.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
+
 #include "segment/segment_format.h"
+#include "wal/files.h"
 
 namespace ron::tools {
 
@@ -15,6 +20,50 @@ std::string VerifyFailureLine(const ExportVerifyReport& report) {
          " offset " + std::to_string(report.offset) + " stream " +
          segment::PrintedStreamName(report.writer_id, report.stream) + " seq " +
          std::to_string(report.seq) + " reason " + report.reason + "\n";
+}
+
+std::vector<unsigned> AllotThreads(const std::vector<StreamWork>& streams, unsigned threads) {
+  std::vector<unsigned> allotted(streams.size(), 1);
+  for (size_t left = threads > streams.size() ? threads - streams.size() : 0; left > 0; --left) {
+    size_t best = streams.size();
+    for (size_t i = 0; i < streams.size(); ++i) {
+      if (allotted[i] >= streams[i].segments) continue;  // each thread takes a segment or more
+      // bytes / allotted, compared without division: a/x > b/y <=> a*y > b*x
+      using Wide = unsigned __int128;
+      if (best == streams.size() || Wide{streams[i].bytes} * allotted[best] >
+                                        Wide{streams[best].bytes} * allotted[i]) {
+        best = i;
+      }
+    }
+    if (best == streams.size()) break;  // no stream can use another thread
+    ++allotted[best];
+  }
+  return allotted;
+}
+
+StreamWork MeasureStream(const std::string& dir) {
+  StreamWork work;
+  std::vector<std::string> names;
+  if (!wal::ListDir(dir, &names).ok()) return work;  // the scan itself reports what is wrong
+  for (const std::string& name : names) {
+    uint64_t segment_no = 0;
+    struct stat st {};
+    if (!segment::ParseSegmentFileName(name, &segment_no) ||
+        stat((dir + "/" + name).c_str(), &st) != 0) {
+      continue;
+    }
+    ++work.segments;
+    work.bytes += static_cast<uint64_t>(st.st_size);
+  }
+  return work;
+}
+
+std::vector<size_t> LargestFirst(const std::vector<StreamWork>& streams) {
+  std::vector<size_t> order(streams.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return streams[a].bytes > streams[b].bytes; });
+  return order;
 }
 
 }  // namespace ron::tools

@@ -1,9 +1,12 @@
 // The lines `ronctl audit verify --export-dir` and `ronctl audit backup` print from the
-// forensic verifier's report (docs/CLI.md), written in one place.
+// forensic verifier's report (docs/CLI.md), written in one place; and how `ronctl audit
+// verify --threads` shares its threads among streams.
 #ifndef TOOLS_VERIFY_REPORT_H_
 #define TOOLS_VERIFY_REPORT_H_
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "ron_audit/verify.h"
 
@@ -15,6 +18,26 @@ std::string VerifyCounts(const ExportVerifyReport& report);
 // "err <Code> file <path> offset <n> stream <w>/<s> seq <n> reason <reason>\n" for the report's
 // failure (REQUIRES: !report.failure.ok()).
 std::string VerifyFailureLine(const ExportVerifyReport& report);
+
+// One stream's share of the verifier's work: its segment files and their bytes.
+struct StreamWork {
+  uint64_t bytes = 0;
+  uint64_t segments = 0;
+};
+
+// The segment files (wal-*.seg) of the stream directory `dir`, counted and summed (zeros if it
+// cannot be listed: the scan reports why).
+StreamWork MeasureStream(const std::string& dir);
+
+// The threads each stream of `ronctl audit verify --threads N` (the WAL alone) gets, when all
+// streams run side by side: one each, then every thread left over to the stream with the most
+// bytes per thread (the first of equals) that can still use one (a stream is split at segment
+// boundaries: no more threads than segments). With fewer threads than streams, one each.
+std::vector<unsigned> AllotThreads(const std::vector<StreamWork>& streams, unsigned threads);
+
+// The order in which a pool of threads takes the streams: the most bytes first (the first of
+// equals), so that the largest is not left for last.
+std::vector<size_t> LargestFirst(const std::vector<StreamWork>& streams);
 
 }  // namespace ron::tools
 

@@ -616,10 +616,10 @@ int RunVerifyExports(const Flags& flags) {
 }
 
 // The WAL alone: every stream's frames, canonical bytes, hashes and links. Streams are
-// independent, so they are scanned on --threads threads, and with at least twice as many
-// threads as streams each stream's segments are split among threads / streams of them
-// (wal::VerifyStream); the results are reported in stream order, so the output is the same
-// for any thread count (the first failing stream's error).
+// independent, so they are scanned on --threads threads, the largest first; threads beyond one
+// a stream go to the streams with the most bytes per thread, whose segments are split among
+// them (AllotThreads, wal::VerifyStream). Results are reported in stream order, so the output
+// is the same for any thread count (the first failing stream's error).
 int RunVerifyWal(const Flags& flags) {
   unsigned threads = 1;
   if (const int usage = ParseThreads(flags, &threads); usage != kExitOk) return usage;
@@ -636,16 +636,21 @@ int RunVerifyWal(const Flags& flags) {
     uint64_t bytes = 0;
   };
   std::vector<Scanned> scanned(streams.size());
+  std::vector<StreamWork> sizes;
+  for (const auto& [writer_id, stream] : streams) {
+    sizes.push_back(MeasureStream(wal::StreamDir(dir, writer_id, stream)));
+  }
+  const std::vector<unsigned> allotted = AllotThreads(sizes, threads);
+  const std::vector<size_t> order = LargestFirst(sizes);
   std::atomic<size_t> next{0};
-  const auto per_stream = static_cast<unsigned>(
-      std::max<size_t>(1, threads / std::max<size_t>(1, streams.size())));
   const auto work = [&] {
     const wal::ReadBufferScope buffer;  // one segment buffer for all this thread's streams
-    for (size_t i = next++; i < streams.size(); i = next++) {
+    for (size_t k = next++; k < streams.size(); k = next++) {
+      const size_t i = order[k];
       const auto& [writer_id, stream] = streams[i];
       Scanned& out = scanned[i];
       out.status = wal::VerifyStream(wal::StreamDir(dir, writer_id, stream), writer_id, stream,
-                                     Limits(), per_stream, &out.report, &out.bytes);
+                                     Limits(), allotted[i], &out.report, &out.bytes);
     }
   };
   const auto start = Clock::now();

@@ -28,14 +28,14 @@ class VerifyStreamTest : public ::testing::Test {
  protected:
   // `records` records in segments of ~16 KiB; `pad` (one letter) makes a different chain of
   // the same shape.
-  void Write(const std::string& root, int records, char pad) {
+  void Write(const std::string& root, int records, char pad, const char* stream = kStream) {
     WalOptions o;
     o.dir = root;
     o.rotate_bytes = 16 << 10;
     o.allow_small_segments = true;
     auto wal = Wal::Open(o);
     ASSERT_TRUE(wal.ok()) << wal.status().ToString();
-    StreamWal* s = wal.value()->GetStream(kWriter, kStream).value();
+    StreamWal* s = wal.value()->GetStream(kWriter, stream).value();
     Canonicalizer canonicalizer;
     CanonicalRecord record;
     for (int i = 0; i < records; ++i) {
@@ -43,7 +43,7 @@ class VerifyStreamTest : public ::testing::Test {
           R"({"kind":"GetServed","actor":{},"subject":{},"reason":"ok","attrs":{"pad":")" +
           std::string(300, pad) + "\"}}";
       const std::string prev = s->HeadText();
-      Canonicalizer::DraftContext ctx{kWriter, kStream, s->head_seq() + 1, prev, 1000};
+      Canonicalizer::DraftContext ctx{kWriter, stream, s->head_seq() + 1, prev, 1000};
       ASSERT_TRUE(canonicalizer.CanonicalizeDraft(draft, ctx, &record).ok());
       ASSERT_TRUE(wal.value()->Stage(s, record).ok());
       if (i % 10 == 9) {
@@ -227,6 +227,39 @@ TEST_F(VerifyStreamTest, RonctlSaysTheSameOnAnyThreadCount) {
   v = outputs();
   EXPECT_EQ(v[0].rfind("1|err HashMismatch file " + path, 0), 0u) << v[0];
   for (const std::string& other : v) EXPECT_EQ(other, v[0]);
+}
+
+// Streams of different sizes: threads beyond one a stream go to the larger one (AllotThreads),
+// and every thread count says what one thread says, clean and with damage in either stream.
+TEST_F(VerifyStreamTest, RonctlSharesThreadsAmongStreamsOfDifferentSizes) {
+  const std::string root = dir_.path() + "/a";
+  Write(root, 400, 'p', "big");
+  Write(root, 40, 'q', "small");
+  const auto outputs = [&] {
+    std::vector<std::string> out;
+    for (const char* threads : {"1", "2", "3", "4", "5", "8"}) {
+      const auto r = testing::Ronctl({"audit", "verify", "--dir", root, "--threads", threads});
+      out.push_back(std::to_string(r.exit_code) + "|" + r.out);
+    }
+    return out;
+  };
+  std::vector<std::string> v = outputs();
+  EXPECT_EQ(v[0], "0|ok 440 records, 2 streams\n");
+  for (const std::string& other : v) EXPECT_EQ(other, v[0]);
+  for (const char* stream : {"small", "big"}) {
+    const std::string dir = StreamDir(root, kWriter, stream);
+    std::vector<std::string> names;
+    ASSERT_TRUE(ListDir(dir, &names).ok());
+    const std::string path = dir + "/" + names[names.size() / 2];
+    std::string bytes = testing::ReadFile(path);
+    bytes[4096 + 100] ^= 0x01;
+    testing::WriteFile(path, bytes);
+    v = outputs();
+    EXPECT_EQ(v[0].rfind("1|err HashMismatch file " + path, 0), 0u) << v[0];
+    for (const std::string& other : v) EXPECT_EQ(other, v[0]);
+    bytes[4096 + 100] ^= 0x01;
+    testing::WriteFile(path, bytes);
+  }
 }
 
 // A torn write at the end of the newest, open segment is a note in the last run's report, as
