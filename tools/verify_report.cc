@@ -22,12 +22,22 @@ std::string VerifyFailureLine(const ExportVerifyReport& report) {
          std::to_string(report.seq) + " reason " + report.reason + "\n";
 }
 
+namespace {
+
+// wal::VerifyStream splits a stream's sealed segments (all but the newest, which ends the last
+// run) into runs of one segment or more, and only into two runs or more.
+uint64_t UsableThreads(const StreamWork& stream) {
+  return stream.segments >= 3 ? stream.segments - 1 : 1;
+}
+
+}  // namespace
+
 std::vector<unsigned> AllotThreads(const std::vector<StreamWork>& streams, unsigned threads) {
   std::vector<unsigned> allotted(streams.size(), 1);
   for (size_t left = threads > streams.size() ? threads - streams.size() : 0; left > 0; --left) {
     size_t best = streams.size();
     for (size_t i = 0; i < streams.size(); ++i) {
-      if (allotted[i] >= streams[i].segments) continue;  // each thread takes a segment or more
+      if (allotted[i] >= UsableThreads(streams[i])) continue;
       // bytes / allotted, compared without division: a/x > b/y <=> a*y > b*x
       using Wide = unsigned __int128;
       if (best == streams.size() || Wide{streams[i].bytes} * allotted[best] >

@@ -31,8 +31,9 @@ StreamWork MeasureStream(const std::string& dir);
 
 // The threads each stream of `ronctl audit verify --threads N` (the WAL alone) gets, when all
 // streams run side by side: one each, then every thread left over to the stream with the most
-// bytes per thread (the first of equals) that can still use one (a stream is split at segment
-// boundaries: no more threads than segments). With fewer threads than streams, one each.
+// bytes per thread (the first of equals) that can still use one (wal::VerifyStream splits a
+// stream's sealed segments, all but the newest: a stream of n >= 3 segment files can use n - 1
+// threads, a smaller one one). With fewer threads than streams, one each.
 std::vector<unsigned> AllotThreads(const std::vector<StreamWork>& streams, unsigned threads);
 
 // The order in which a pool of threads takes the streams: the most bytes first (the first of

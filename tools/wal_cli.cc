@@ -108,8 +108,9 @@ constexpr char kVerifyHelp[] =
     "--no-signatures accepts that explicitly ('ok …, signatures not checked', exit 0).\n"
     "A torn final write (not yet recovered by an append) is reported on stderr, not an error.\n"
     "Speed (records/s, MB/s) goes to stderr. Streams are verified on --threads threads\n"
-    "(default: one per core); with at least twice as many threads as streams, each\n"
-    "stream's segments are split among its share of them. The output does not depend on it.\n";
+    "(default: one per core), the largest stream first; threads beyond one a stream go to\n"
+    "the streams with the most bytes per thread, whose sealed segments are split among\n"
+    "them. The output does not depend on it.\n";
 
 std::string DefaultWriterId() {
   char host[256] = {0};

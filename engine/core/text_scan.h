@@ -1,6 +1,7 @@
 // Scans of text for the canonical form, 16 bytes a step (SSE2), then, for runs of 64 bytes or
 // more, 32 (AVX2) or 64 (AVX-512BW) on CPUs that have them; byte by byte elsewhere. Each
-// returns the first byte at or after `p` of its kind, or `end`. Exact: the caller needs no scan of its own after them.
+// returns the first byte at or after `p` of its kind, or `end`. Exact: the caller needs no
+// scan of its own after them.
 #ifndef ENGINE_CORE_TEXT_SCAN_H_
 #define ENGINE_CORE_TEXT_SCAN_H_
 

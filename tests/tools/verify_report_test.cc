@@ -28,9 +28,12 @@ TEST(AllotThreadsTest, OneEachThenTheMostBytesPerThread) {
   // In proportion: 300 over 3 threads and 100 over 1 are equal, and the first of equals gets
   // the fifth thread.
   EXPECT_EQ(AllotThreads(Work{{100, 10}, {300, 10}}, 5), (std::vector<unsigned>{2, 3}));
-  // No stream gets more threads than segments; what no stream can use is left unused.
-  EXPECT_EQ(AllotThreads(Work{{1000, 2}, {10, 10}}, 6), (std::vector<unsigned>{2, 4}));
+  // No stream gets more threads than it has sealed segments (all but the newest), nor two
+  // unless it has two sealed segments; what no stream can use is left unused.
+  EXPECT_EQ(AllotThreads(Work{{1000, 2}, {10, 10}}, 6), (std::vector<unsigned>{1, 5}));
+  EXPECT_EQ(AllotThreads(Work{{1000, 3}, {10, 10}}, 6), (std::vector<unsigned>{2, 4}));
   EXPECT_EQ(AllotThreads(Work{{1000, 1}, {10, 1}}, 6), (std::vector<unsigned>{1, 1}));
+  EXPECT_EQ(AllotThreads(Work{{1000, 2}, {10, 2}}, 6), (std::vector<unsigned>{1, 1}));
   EXPECT_EQ(AllotThreads(Work{{0, 0}}, 3), std::vector<unsigned>{1});
 }
 
