@@ -59,6 +59,30 @@ class VerifyStreamTest : public ::testing::Test {
     return names;
   }
 
+  // `ronctl audit verify --dir root --threads T` for each T: "exit code|stdout".
+  static std::vector<std::string> RonctlVerdicts(const std::string& root,
+                                                 const std::vector<const char*>& threads) {
+    std::vector<std::string> out;
+    for (const char* t : threads) {
+      const auto r = testing::Ronctl({"audit", "verify", "--dir", root, "--threads", t});
+      out.push_back(std::to_string(r.exit_code) + "|" + r.out);
+    }
+    return out;
+  }
+  // A byte flipped in the first frame of `path` is reported at `path` by every thread count
+  // alike; the byte is put back after.
+  static void ExpectFlipReportedAlike(const std::string& root, const std::string& path,
+                                      const std::vector<const char*>& threads) {
+    std::string bytes = testing::ReadFile(path);
+    bytes[4096 + 100] ^= 0x01;
+    testing::WriteFile(path, bytes);
+    const std::vector<std::string> v = RonctlVerdicts(root, threads);
+    EXPECT_EQ(v[0].rfind("1|err HashMismatch file " + path, 0), 0u) << v[0];
+    for (const std::string& other : v) EXPECT_EQ(other, v[0]);
+    bytes[4096 + 100] ^= 0x01;
+    testing::WriteFile(path, bytes);
+  }
+
   // ScanStream's report and bytes, then VerifyStream's on 1..8 threads: all the same. `clean`:
   // the runs' report is the one returned on 2 threads or more (else the one scan's).
   void ExpectSameVerdicts(const std::string& root, const std::string& what, bool clean = false) {
@@ -209,24 +233,11 @@ TEST_F(VerifyStreamTest, ASkippedSeqAtARunBoundaryIsFound) {
 TEST_F(VerifyStreamTest, RonctlSaysTheSameOnAnyThreadCount) {
   const std::string root = dir_.path() + "/a";
   Write(root, 500, 'p');
-  const auto outputs = [&] {
-    std::vector<std::string> out;
-    for (const char* threads : {"1", "2", "3", "8"}) {
-      const auto r = testing::Ronctl({"audit", "verify", "--dir", root, "--threads", threads});
-      out.push_back(std::to_string(r.exit_code) + "|" + r.out);
-    }
-    return out;
-  };
-  std::vector<std::string> v = outputs();
+  const std::vector<const char*> threads = {"1", "2", "3", "8"};
+  const std::vector<std::string> v = RonctlVerdicts(root, threads);
   EXPECT_EQ(v[0], "0|ok 500 records, 1 streams\n");
   for (const std::string& other : v) EXPECT_EQ(other, v[0]);
-  const std::string path = Dir(root) + "/" + Segments(root)[3];
-  std::string bytes = testing::ReadFile(path);
-  bytes[4096 + 100] ^= 0x01;
-  testing::WriteFile(path, bytes);
-  v = outputs();
-  EXPECT_EQ(v[0].rfind("1|err HashMismatch file " + path, 0), 0u) << v[0];
-  for (const std::string& other : v) EXPECT_EQ(other, v[0]);
+  ExpectFlipReportedAlike(root, Dir(root) + "/" + Segments(root)[3], threads);
 }
 
 // Streams of different sizes: threads beyond one a stream go to the larger one (AllotThreads),
@@ -235,30 +246,15 @@ TEST_F(VerifyStreamTest, RonctlSharesThreadsAmongStreamsOfDifferentSizes) {
   const std::string root = dir_.path() + "/a";
   Write(root, 400, 'p', "big");
   Write(root, 40, 'q', "small");
-  const auto outputs = [&] {
-    std::vector<std::string> out;
-    for (const char* threads : {"1", "2", "3", "4", "5", "8"}) {
-      const auto r = testing::Ronctl({"audit", "verify", "--dir", root, "--threads", threads});
-      out.push_back(std::to_string(r.exit_code) + "|" + r.out);
-    }
-    return out;
-  };
-  std::vector<std::string> v = outputs();
+  const std::vector<const char*> threads = {"1", "2", "3", "4", "5", "8"};
+  const std::vector<std::string> v = RonctlVerdicts(root, threads);
   EXPECT_EQ(v[0], "0|ok 440 records, 2 streams\n");
   for (const std::string& other : v) EXPECT_EQ(other, v[0]);
   for (const char* stream : {"small", "big"}) {
     const std::string dir = StreamDir(root, kWriter, stream);
     std::vector<std::string> names;
     ASSERT_TRUE(ListDir(dir, &names).ok());
-    const std::string path = dir + "/" + names[names.size() / 2];
-    std::string bytes = testing::ReadFile(path);
-    bytes[4096 + 100] ^= 0x01;
-    testing::WriteFile(path, bytes);
-    v = outputs();
-    EXPECT_EQ(v[0].rfind("1|err HashMismatch file " + path, 0), 0u) << v[0];
-    for (const std::string& other : v) EXPECT_EQ(other, v[0]);
-    bytes[4096 + 100] ^= 0x01;
-    testing::WriteFile(path, bytes);
+    ExpectFlipReportedAlike(root, dir + "/" + names[names.size() / 2], threads);
   }
 }
 
