@@ -5,13 +5,34 @@
 //  - the sealed form of an accepted record verifies;
 //  - the canonical fast path (ReadCanonical) accepts only bytes the full path accepts as
 //    canonical, with the same record; CheckCanonical (the WAL reader's walk) gives its verdict
-//    and record but for attrs.
+//    and record but for attrs;
+//  - the same bytes as a draft: PrepareDraft with its one-pass reading of host-written drafts
+//    gives the full parser's verdict, error, bytes and record.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
 #include "engine/core/canonical.h"
+
+namespace {
+
+void DraftsAgree(std::string_view input) {
+  static ron::Canonicalizer fast;
+  static ron::Canonicalizer& full = *[] {
+    static ron::Canonicalizer c;
+    c.UseDraftFastPath(false);
+    return &c;
+  }();
+  static ron::CanonicalRecord a, b;
+  const ron::Canonicalizer::DraftContext ctx{"svc-gw@inst-1", "ingress", 1, "b3:0", 1};
+  const ron::Status expected = full.PrepareDraft(input, ctx, &a);
+  const ron::Status got = fast.PrepareDraft(input, ctx, &b);
+  if (got.code() != expected.code() || got.message() != expected.message()) std::abort();
+  if (got.ok() && (a.bytes != b.bytes || !(a.record == b.record))) std::abort();
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static ron::Canonicalizer canonicalizer;
@@ -26,6 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!canonicalizer.Canonicalize(input, &second).ok() || second.bytes != input) std::abort();
     if (fast.record != second.record) std::abort();
   }
+  DraftsAgree(input);
   if (!canonicalizer.Canonicalize(input, &first).ok()) return 0;
   if (first.bytes.size() > canonicalizer.limits().max_record_bytes) std::abort();
   if (first.record.attrs.size() > canonicalizer.limits().max_attrs_bytes) std::abort();

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/core/unicode.h"
 #include "ron_audit/record.h"
@@ -99,6 +100,22 @@ inline void AppendInt(int64_t value, std::string* out) {
   const auto result = std::to_chars(buf, buf + sizeof(buf), value);
   out->append(buf, static_cast<size_t>(result.ptr - buf));
 }
+
+// Canonicalizer::PrepareDraft's fast path (canonical_reader.cc): a draft as hosts write it —
+// compact ASCII JSON in any key order — read in one pass into `out` (kind, actor, subject,
+// reason, attrs as canonical text, and ts_ms if the draft has it: *has_ts_ms). False means
+// only "not read here": the full path decides. Where it returns true the full path would have
+// read the same fields. `scratch` keeps its buffers across calls.
+struct DraftScratch {
+  struct Member {
+    std::string_view key;
+    size_t begin, end;  // the member's text in the attrs being written
+  };
+  std::vector<Member> members;  // a frame per open attrs object
+  std::string aside;            // an unsorted object's members while they are written back
+};
+bool ReadDraft(std::string_view draft, const Limits& limits, DraftScratch* scratch, Record* out,
+               bool* has_ts_ms);
 
 // The error of a document simdjson rejected, ranked as the law wants (malformed JSON, then
 // Float, then Utf8; json_errors.cc). `parser` is reused for a sanitized copy.

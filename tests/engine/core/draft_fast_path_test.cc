@@ -1,0 +1,217 @@
+// PrepareDraft's one-pass reading of drafts as hosts write them (compact ASCII JSON, keys in
+// any order) against the full parser: for random drafts in every spelling, for every one-byte
+// change of compact ones, and for the shapes it must leave to the full path, the verdict, the
+// error, the canonical bytes and the record are the same with the fast path on and off.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "engine/core/canonical.h"
+#include "tests/engine/core/record_spelling.h"
+
+namespace ron {
+namespace {
+
+using namespace spelling;  // NOLINT: the generator and writers of random spellings
+
+constexpr uint64_t kDefaultTs = 1700000000000;
+
+// PrepareDraft of `draft` with the fast path on (`fast`) and off (`full`): the same outcome.
+// Returns whether the fast path read it.
+bool SameBothWays(Canonicalizer* fast, Canonicalizer* full, const std::string& draft,
+                  std::string_view writer_id = "svc-gw@inst-1", std::string_view stream = "s") {
+  const Canonicalizer::DraftContext ctx{writer_id, stream, 7, "b3:0", kDefaultTs};
+  CanonicalRecord a, b;
+  b.record.attrs = "stale";  // a reused record: nothing of it may survive
+  b.record.actor.key_fpr = "stale";
+  const uint64_t before = fast->drafts_read_fast();
+  const Status expected = full->PrepareDraft(draft, ctx, &a);
+  const Status got = fast->PrepareDraft(draft, ctx, &b);
+  const bool read_fast = fast->drafts_read_fast() > before;
+  EXPECT_EQ(got.code(), expected.code()) << draft;
+  EXPECT_EQ(got.message(), expected.message()) << draft;
+  EXPECT_TRUE(!read_fast || got.ok()) << draft;
+  if (!expected.ok() || !got.ok()) return read_fast;
+  EXPECT_EQ(b.bytes, a.bytes) << draft;
+  EXPECT_TRUE(b.record == a.record) << draft;
+  EXPECT_EQ(b.attrs_text(), a.attrs_text()) << draft;
+  EXPECT_EQ(b.digest, a.digest);
+  return read_fast;
+}
+
+struct Pair {
+  explicit Pair(const Limits& limits = Limits()) : fast(limits), full(limits) {
+    full.UseDraftFastPath(false);
+  }
+  Canonicalizer fast, full;
+};
+
+TEST(DraftFastPathTest, RandomDraftsInEverySpellingEqualTheFullPath) {
+  Generator gen(20261204);
+  const Limits small{256, 768};
+  for (const Limits& limits : {Limits(), small}) {
+    Pair p(limits);
+    int read_fast = 0, full_path = 0, mutants_fast = 0;
+    for (int n = 0; n < 2000; ++n) {
+      gen.ascii_only = n % 4 != 0;
+      gen.plain_keys = n % 3 != 0;
+      gen.compact = n % 5 != 0;
+      gen.canonical_escapes = gen.ascii_only && n % 2 == 0;
+      const LogicalRecord r = gen.ascii_only ? RandomAsciiRecord(&gen) : RandomRecord(&gen);
+      const std::string draft = SpellDraft(r, &gen);
+      const bool fast = SameBothWays(&p.fast, &p.full, draft, r.writer_id, r.stream);
+      (fast ? read_fast : full_path)++;
+      if (n >= 200 || !gen.compact || !gen.canonical_escapes) continue;
+      // Every one-byte change, deletion and doubling of a compact draft.
+      for (size_t i = 0; i < draft.size(); ++i) {
+        std::string flipped = draft;
+        flipped[i] = static_cast<char>(flipped[i] ^ (1 << gen.Uniform(0, 7)));
+        mutants_fast += SameBothWays(&p.fast, &p.full, flipped, r.writer_id, r.stream);
+        std::string deleted = draft;
+        deleted.erase(i, 1);
+        mutants_fast += SameBothWays(&p.fast, &p.full, deleted, r.writer_id, r.stream);
+        std::string doubled = draft;
+        doubled.insert(i, 1, doubled[i]);
+        mutants_fast += SameBothWays(&p.fast, &p.full, doubled, r.writer_id, r.stream);
+      }
+    }
+    EXPECT_GT(read_fast, 250);  // the shapes it is for are read in one pass...
+    EXPECT_GT(full_path, 500);  // ...and every other shape reached the full path
+    EXPECT_GT(mutants_fast, 100);
+  }
+}
+
+const std::string kActor = R"("actor":{"passport_id":"u:1","anon":false,"cap_id":"c"})";
+const std::string kRest = R"("subject":{"name":"n","content_id":"b3:1"},"reason":"ok")";
+
+// A draft with `attrs` as its attrs text (and kind K).
+std::string WithAttrs(const std::string& attrs) {
+  return R"({"kind":"K",)" + kActor + "," + kRest + R"(,"attrs":)" + attrs + "}";
+}
+
+TEST(DraftFastPathTest, ReadsCompactAsciiDraftsInAnyKeyOrder) {
+  Pair p;
+  for (const std::string& draft : std::vector<std::string>{
+           WithAttrs("{}"),
+           R"({"attrs":{},"reason":"ok","subject":{},"actor":{},"kind":"K"})",
+           R"({"reason":"ok","ts_ms":5,"kind":"K","actor":{"anon":true},"subject":{},"attrs":{}})",
+           R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{},"ts_ms":0})",
+           WithAttrs(R"({"b":[{"y":1,"x":[2,{"q":null,"p":true}]}],"a":{"d":null,"c":-12}})"),
+           WithAttrs(R"({"z":"c\n\u0001\"\\","y":"\u001f\b\t\f\r","x":18446744073709551615})"),
+           WithAttrs(R"({"m":-9223372036854775808,"a":0,"Z":"","_":[]})"),
+           WithAttrs(R"({"a":[[[[[[[1]]]]]]]})"),  // seven arrays in attrs: depth 8, allowed
+           "{\"kind\":\"K\",\"actor\":{\"cap_id\":\"\x7f\\\"x\"},\"subject\":{},"  // DEL as is
+           "\"reason\":\"a:b-c.d_e\",\"attrs\":{}}",
+       }) {
+    EXPECT_TRUE(SameBothWays(&p.fast, &p.full, draft)) << draft;
+  }
+  CanonicalRecord r;
+  const Canonicalizer::DraftContext ctx{"w", "s", 1, "b3:0", kDefaultTs};
+  ASSERT_TRUE(p.fast.PrepareDraft(WithAttrs(R"({"b":{"d":1,"c":2},"a":3})"), ctx, &r).ok());
+  EXPECT_EQ(r.record.attrs, R"({"a":3,"b":{"c":2,"d":1}})");
+  EXPECT_EQ(*r.record.actor.passport_id, "u:1");
+  EXPECT_FALSE(*r.record.actor.anon);
+  EXPECT_EQ(r.record.ts_ms, kDefaultTs);
+}
+
+TEST(DraftFastPathTest, LeavesEveryOtherShapeToTheFullPath) {
+  Pair p;
+  for (const std::string& draft : std::vector<std::string>{
+           WithAttrs(R"({"a":1,"a":2})"),             // a repeated key (Schema)...
+           WithAttrs(R"({"b":1,"a":1,"b":2})"),       // ...found only once sorted
+           WithAttrs(R"({"a":{"x":1,"y":{},"x":2}})"),  // ...inside a nested object
+           R"({"kind":"K","kind":"K",)" + kActor + "," + kRest + R"(,"attrs":{}})",
+           R"({"kind":"K","actor":{"cap_id":"a","cap_id":"b"},)"
+           R"("subject":{},"reason":"ok","attrs":{}})",
+           R"({"kind":"K","actor":{"anon":true,"anon":true},)"
+           R"("subject":{},"reason":"ok","attrs":{}})",
+           WithAttrs(R"({"a":-0})"), WithAttrs(R"({"a":1.5})"), WithAttrs(R"({"a":1e3})"),
+           WithAttrs(R"({"a":01})"), WithAttrs(R"({"a":18446744073709551616})"),
+           WithAttrs(R"({"a":-9223372036854775809})"), WithAttrs(R"({"a":+1})"),
+           WithAttrs(R"({"a":[[[[[[[[1]]]]]]]]})"),  // depth 9
+           WithAttrs(R"({"a":"caf\u00e9"})"), WithAttrs("{\"a\":\"caf\xC3\xA9\"}"),
+           WithAttrs(R"({"a":"\/"})"), WithAttrs(R"({"a":"\u0041"})"),
+           WithAttrs(R"({"a":"\u000A"})"),
+           WithAttrs(R"({"a":"\u007f"})"),  // DEL is written as is
+           WithAttrs(R"({"\u0061":1})"), WithAttrs("{\"a\":\"\x01\"}"),
+           WithAttrs(R"({ "a":1})"), " " + WithAttrs("{}"), WithAttrs("{}") + "\n",
+           WithAttrs("{}") + "x", WithAttrs("{}").substr(1), WithAttrs("{"), "{}", "", "[]",
+           R"({"kind":"9K",)" + kActor + "," + kRest + R"(,"attrs":{}})",
+           R"({"kind":"K",)" + kActor + "," + kRest + "}",  // no attrs
+           R"({"kind":"K","actor":{"who":"x"},"subject":{},"reason":"ok","attrs":{}})",
+           R"({"kind":"K","actor":{},"subject":{"anon":true},"reason":"ok","attrs":{}})",
+           R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":[]})",
+           R"({"kind":"K","actor":{},"subject":{},"reason":"","attrs":{}})",
+           R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{},"ts_ms":-1})",
+           R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{},"ts_ms":"1"})",
+       }) {
+    EXPECT_FALSE(SameBothWays(&p.fast, &p.full, draft)) << draft;
+  }
+  // Keys the engine assigns are Schema in a draft, whatever their place.
+  for (const char* key : {"v", "writer_id", "seq", "stream", "prev", "self_hash"}) {
+    const std::string draft = R"({")" + std::string(key) + R"(":1,"kind":"K",)" + kActor + "," +
+                              kRest + R"(,"attrs":{}})";
+    EXPECT_FALSE(SameBothWays(&p.fast, &p.full, draft)) << draft;
+  }
+}
+
+// The bounds (attrs, then the whole record) are decided as the full path decides them, and
+// the names the engine assigns too: NFD names normalized, bad names refused, and the last pair
+// remembered only for that pair.
+TEST(DraftFastPathTest, BoundsAndAssignedNamesAsTheFullPathDecides) {
+  const Limits small{256, 768};
+  Pair p(small);
+  const std::string fill(256 - 8, 'x');  // {"a":""} is 8 bytes
+  EXPECT_TRUE(SameBothWays(&p.fast, &p.full, WithAttrs(R"({"a":")" + fill + R"("})")));
+  EXPECT_FALSE(SameBothWays(&p.fast, &p.full, WithAttrs(R"({"a":")" + fill + R"(x"})")));
+  // Unsorted: the bound holds for the sorted text, which is as long (257 bytes).
+  EXPECT_FALSE(SameBothWays(&p.fast, &p.full,
+                            WithAttrs(R"({"b":")" + fill.substr(0, 243) + R"(","a":1})")));
+  int under = 0, over = 0;
+  for (size_t cap = 0; cap <= 450; cap += 3) {  // the record crosses 768 bytes on the way
+    const std::string draft = R"({"kind":"K","actor":{"cap_id":")" + std::string(cap, 'c') +
+                              R"("},"subject":{},"reason":"ok","attrs":{"a":")" + fill + R"("}})";
+    (SameBothWays(&p.fast, &p.full, draft) ? under : over)++;
+  }
+  EXPECT_GT(under, 50);
+  EXPECT_GT(over, 10);
+  Pair q;
+  const std::string draft = WithAttrs("{}");
+  for (const std::string_view writer :
+       {"a", "b", "a", "e\xCC\x81", "\xC3\xA9", "", "x\x01", "a", "x\x7f", "\xff"}) {
+    for (const std::string_view stream : {"s", "t", "e\xCC\x81", "", "s"}) {
+      SameBothWays(&q.fast, &q.full, draft, writer, stream);
+    }
+  }
+  CanonicalRecord r;
+  ASSERT_TRUE(q.fast.PrepareDraft(draft, {"a", "s", 1, "b3:0", 1}, &r).ok());
+  ASSERT_TRUE(q.fast.PrepareDraft(draft, {"b", "s", 1, "b3:0", 1}, &r).ok());
+  EXPECT_EQ(r.record.writer_id, "b");
+  ASSERT_TRUE(q.fast.PrepareDraft(draft, {"b", "t", 1, "b3:0", 1}, &r).ok());
+  EXPECT_EQ(r.record.stream, "t");
+  EXPECT_NE(r.bytes.find(R"("writer_id":"b","seq":1,"stream":"t")"), std::string::npos);
+  EXPECT_FALSE(q.fast.PrepareDraft(draft, {"b", "", 1, "b3:0", 1}, &r).ok());
+}
+
+// What the owner does next (CompleteDraft) gives the one-step path's bytes and hash.
+TEST(DraftFastPathTest, CompletedFastDraftsEqualTheOneStepPath) {
+  Pair p;
+  CanonicalRecord prepared, completed, one;
+  const std::string draft =
+      R"({"ts_ms":9,"attrs":{"b":[1,{"d":2,"c":3}],"a":"x"},"reason":"ok","subject":{},)"
+      R"("actor":{"passport_id":"u"},"kind":"K"})";
+  const std::string prev = "b3:" + std::string(64, 'a');
+  const Canonicalizer::DraftContext ctx{"w", "s", 42, prev, kDefaultTs};
+  const uint64_t before = p.fast.drafts_read_fast();
+  ASSERT_TRUE(p.fast.PrepareDraft(draft, ctx, &prepared).ok());
+  EXPECT_EQ(p.fast.drafts_read_fast(), before + 1);
+  ASSERT_TRUE(Canonicalizer::CompleteDraft(prepared, 42, prev, p.fast.limits(), &completed).ok());
+  ASSERT_TRUE(p.full.CanonicalizeDraft(draft, ctx, &one).ok());
+  EXPECT_EQ(completed.bytes, one.bytes);
+  EXPECT_EQ(completed.digest, one.digest);
+  EXPECT_TRUE(completed.record == one.record);
+}
+
+}  // namespace
+}  // namespace ron
