@@ -12,6 +12,7 @@
 #include "engine/core/canonical.h"
 #include "engine/core/verify.h"
 #include "tools/cli_util.h"
+#include "tools/journal_cli.h"
 #include "tools/line_reader.h"
 #include "tools/proof_cli.h"
 #include "tools/salvage_cli.h"
@@ -36,6 +37,7 @@ constexpr char kAuditHelp[] =
     "  check-proof    check a receipt offline against trusted keys\n"
     "  backup         copy the export, then the WAL, beside a running engine; verify the copy\n"
     "  salvage        rebuild a damaged WAL into a new directory, byte for byte up to the damage\n"
+    "  journal        print the records a commit journal holds (left by a crash, or set aside)\n"
     "\n"
     "Run 'ronctl audit <command> --help' for the exact input and output of a command.\n";
 
@@ -202,6 +204,7 @@ int AuditMain(int argc, char** argv) {
   if (IsWalCommand(command)) return WalMain(argc, argv);
   if (IsProofCommand(command)) return ProofMain(argc, argv);
   if (IsSalvageCommand(command)) return SalvageMain(argc, argv);
+  if (IsJournalCommand(command)) return JournalMain(argc, argv);
   using Runner = int (*)(const Options&);
   struct CommandEntry {
     std::string_view name;

@@ -17,7 +17,7 @@ constexpr char kHelp[] =
     "\n"
     "groups:\n"
     "  audit    records and WAL: canon, merkle, verify-chain, append, range, inspect, verify,\n"
-    "           prove, prove-consistency, check-proof, backup, salvage\n"
+    "           prove, prove-consistency, check-proof, backup, salvage, journal\n"
     "  config   check a configuration: config check FILE\n"
     "  keygen   a new Ed25519 checkpoint-signing key: keygen --key-id ID --out FILE\n"
     "\n"

@@ -732,8 +732,9 @@ void NoteJournals(const std::string& dir) {
       std::fprintf(stderr,
                    "ronctl audit verify: commit journal %s/%s was set aside: it holds records of "
                    "a stream that was frozen when it was applied; such a stream stays frozen "
-                   "while it lacks them (docs/RUNBOOK.md section 9)\n",
-                   dir.c_str(), name.c_str());
+                   "while it lacks them ('ronctl audit journal --file %s/%s' prints them; "
+                   "docs/RUNBOOK.md section 9)\n",
+                   dir.c_str(), name.c_str(), dir.c_str(), name.c_str());
     }
   }
 }
