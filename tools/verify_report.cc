@@ -76,4 +76,29 @@ std::vector<size_t> LargestFirst(const std::vector<StreamWork>& streams) {
   return order;
 }
 
+VerifyPlan PlanVerify(const std::vector<StreamWork>& streams, unsigned threads) {
+  VerifyPlan side{false, AllotThreads(streams, threads)};
+  if (threads <= 1 || streams.empty()) return side;
+  double side_ends = 0;  // in bytes one thread scans
+  if (streams.size() <= threads) {
+    for (size_t i = 0; i < streams.size(); ++i) {
+      side_ends = std::max(side_ends, static_cast<double>(streams[i].bytes) / side.threads[i]);
+    }
+  } else {  // the pool: each stream to the thread that is free first, largest first
+    std::vector<double> load(threads, 0);
+    for (const size_t i : LargestFirst(streams)) {
+      *std::min_element(load.begin(), load.end()) += static_cast<double>(streams[i].bytes);
+    }
+    side_ends = *std::max_element(load.begin(), load.end());
+  }
+  VerifyPlan turns{true, {}};
+  double turns_end = 0;
+  for (const StreamWork& stream : streams) {
+    const auto n = static_cast<unsigned>(std::min<uint64_t>(threads, UsableThreads(stream)));
+    turns.threads.push_back(n);
+    turns_end += static_cast<double>(stream.bytes) / n;
+  }
+  return turns_end < side_ends ? turns : side;
+}
+
 }  // namespace ron::tools

@@ -36,6 +36,20 @@ StreamWork MeasureStream(const std::string& dir);
 // threads, a smaller one one). With fewer threads than streams, one each.
 std::vector<unsigned> AllotThreads(const std::vector<StreamWork>& streams, unsigned threads);
 
+// How `ronctl audit verify --threads N` (the WAL alone) runs its streams: side by side (a
+// pool of min(N, streams) threads taking them largest first, each stream on threads[i] threads:
+// AllotThreads), or one at a time, each on as many of the N threads as it can use. Whichever
+// ends sooner counting bytes per thread: side by side ends with its busiest thread (the
+// largest bytes / threads of a stream, or with more streams than threads the fullest thread of
+// the pool), one at a time after the sum of every stream's bytes / threads. Two streams of
+// 600k and 150k records on 2 threads: side by side 600k on one thread while the other idles
+// after 150k; one at a time 300k + 75k. Equal estimates: side by side.
+struct VerifyPlan {
+  bool one_at_a_time = false;
+  std::vector<unsigned> threads;  // per stream
+};
+VerifyPlan PlanVerify(const std::vector<StreamWork>& streams, unsigned threads);
+
 // The order in which a pool of threads takes the streams: the most bytes first (the first of
 // equals), so that the largest is not left for last.
 std::vector<size_t> LargestFirst(const std::vector<StreamWork>& streams);

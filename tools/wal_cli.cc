@@ -110,7 +110,8 @@ constexpr char kVerifyHelp[] =
     "Speed (records/s, MB/s) goes to stderr. Streams are verified on --threads threads\n"
     "(default: one per core), the largest stream first; threads beyond one a stream go to\n"
     "the streams with the most bytes per thread, whose sealed segments are split among\n"
-    "them. The output does not depend on it.\n";
+    "them, or streams go one at a time on all the threads they can use when that ends\n"
+    "sooner. The output does not depend on it.\n";
 
 std::string DefaultWriterId() {
   char host[256] = {0};
@@ -616,11 +617,10 @@ int RunVerifyExports(const Flags& flags) {
   return accepted ? kExitOk : kExitFailed;
 }
 
-// The WAL alone: every stream's frames, canonical bytes, hashes and links. Streams are
-// independent, so they are scanned on --threads threads, the largest first; threads beyond one
-// a stream go to the streams with the most bytes per thread, whose segments are split among
-// them (AllotThreads, wal::VerifyStream). Results are reported in stream order, so the output
-// is the same for any thread count (the first failing stream's error).
+// The WAL alone: every stream's frames, canonical bytes, hashes and links, on --threads
+// threads: streams side by side or one at a time (PlanVerify), a stream's segments split among
+// its threads (wal::VerifyStream). Results are reported in stream order, so the output is the
+// same for any thread count (the first failing stream's error).
 int RunVerifyWal(const Flags& flags) {
   unsigned threads = 1;
   if (const int usage = ParseThreads(flags, &threads); usage != kExitOk) return usage;
@@ -641,7 +641,7 @@ int RunVerifyWal(const Flags& flags) {
   for (const auto& [writer_id, stream] : streams) {
     sizes.push_back(MeasureStream(wal::StreamDir(dir, writer_id, stream)));
   }
-  const std::vector<unsigned> allotted = AllotThreads(sizes, threads);
+  const VerifyPlan plan = PlanVerify(sizes, threads);
   const std::vector<size_t> order = LargestFirst(sizes);
   std::atomic<size_t> next{0};
   const auto work = [&] {
@@ -651,14 +651,14 @@ int RunVerifyWal(const Flags& flags) {
       const auto& [writer_id, stream] = streams[i];
       Scanned& out = scanned[i];
       out.status = wal::VerifyStream(wal::StreamDir(dir, writer_id, stream), writer_id, stream,
-                                     Limits(), allotted[i], &out.report, &out.bytes);
+                                     Limits(), plan.threads[i], &out.report, &out.bytes);
     }
   };
   const auto start = Clock::now();
   std::vector<std::thread> pool;
-  const size_t helpers = std::min<size_t>(threads, streams.size());
+  const size_t helpers = plan.one_at_a_time ? 1 : std::min<size_t>(threads, streams.size());
   for (size_t t = 1; t < helpers; ++t) pool.emplace_back(work);
-  work();
+  work();  // one at a time: every stream, each spread over its own helpers
   for (std::thread& t : pool) t.join();
   uint64_t records = 0, bytes = 0;
   for (size_t i = 0; i < streams.size(); ++i) {

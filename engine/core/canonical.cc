@@ -100,6 +100,7 @@ class Canonicalizer::Impl {
   BatchScratch batch_;
   DraftScratch draft_scratch_;
   // The last names PreparePlainDraft assigned: as given, and as assigned (NFC).
+  bool names_checked_ = false;  // the four below hold a pair that passed
   std::string named_writer_id_, named_stream_, assigned_writer_id_, assigned_stream_;
 };
 
@@ -266,11 +267,12 @@ bool Canonicalizer::Impl::PreparePlainDraft(std::string_view draft, const DraftC
   r.prev.assign(kGenesisPrev);
   // The names as BuildDraftFields assigns them; a name it would refuse is its error to give.
   // An engine names the same few over and over: the last pair assigned is remembered.
-  if (ctx.writer_id != named_writer_id_ || ctx.stream != named_stream_) {
+  if (!names_checked_ || ctx.writer_id != named_writer_id_ || ctx.stream != named_stream_) {
     if (!AssignName(ctx.writer_id, kMaxWriterIdBytes, "writer_id", &r.writer_id).ok() ||
         !AssignName(ctx.stream, kMaxStreamBytes, "stream", &r.stream).ok()) {
       return false;
     }
+    names_checked_ = true;
     named_writer_id_.assign(ctx.writer_id);
     named_stream_.assign(ctx.stream);
     assigned_writer_id_ = r.writer_id;

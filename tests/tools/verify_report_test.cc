@@ -37,6 +37,34 @@ TEST(AllotThreadsTest, OneEachThenTheMostBytesPerThread) {
   EXPECT_EQ(AllotThreads(Work{{0, 0}}, 3), std::vector<unsigned>{1});
 }
 
+// Side by side or one at a time, whichever ends sooner by bytes per thread.
+TEST(AllotThreadsTest, PlanVerifyRunsStreamsOneAtATimeWhenSideBySideWouldIdle) {
+  const auto expect = [](const Work& work, unsigned threads, bool one_at_a_time,
+                         const std::vector<unsigned>& per_stream) {
+    const VerifyPlan plan = PlanVerify(work, threads);
+    EXPECT_EQ(plan.one_at_a_time, one_at_a_time) << threads << " threads";
+    EXPECT_EQ(plan.threads, per_stream) << threads << " threads";
+  };
+  // 600 and 150 on two threads: side by side ends after 600, one at a time after 300 + 75.
+  expect(Work{{600, 20}, {150, 5}}, 2, true, {2, 2});
+  // On three: side by side 600/2 = 300, one at a time 200 + 50.
+  expect(Work{{600, 20}, {150, 5}}, 3, true, {3, 3});
+  // Equal streams: side by side wastes nothing, and equal estimates stay side by side.
+  expect(Work{{300, 20}, {300, 20}}, 2, false, {1, 1});
+  expect(Work{{300, 20}, {300, 20}}, 4, false, {2, 2});
+  // A stream that cannot be split (under three segment files) would leave threads idle.
+  expect(Work{{600, 2}, {150, 2}}, 2, false, {1, 1});
+  expect(Work{{600, 20}, {150, 2}}, 2, true, {2, 1});  // 300 + 150 < 600
+  // Many small streams: the pool.
+  expect(Work{{100, 2}, {100, 2}, {100, 2}, {90, 2}}, 2, false, {1, 1, 1, 1});
+  // More streams than threads, one large: the pool ends with 900 on one thread, one at a time
+  // after 450 + 50 + 50 + 50.
+  expect(Work{{900, 30}, {100, 30}, {100, 30}, {100, 30}}, 2, true, {2, 2, 2, 2});
+  // One thread, or nothing to verify: side by side, one thread each.
+  expect(Work{{600, 20}, {150, 5}}, 1, false, {1, 1});
+  expect(Work{}, 4, false, {});
+}
+
 TEST(AllotThreadsTest, LargestFirstKeepsTheOrderOfEquals) {
   EXPECT_EQ(LargestFirst(Work{{5, 1}, {9, 1}, {5, 1}, {7, 1}}),
             (std::vector<size_t>{1, 3, 0, 2}));
