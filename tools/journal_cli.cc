@@ -1,6 +1,9 @@
 #include "tools/journal_cli.h"
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <span>
 #include <string>
@@ -10,6 +13,7 @@
 #include "engine/core/canonical.h"
 #include "segment/segment_format.h"
 #include "tools/cli_util.h"
+#include "wal/files.h"
 #include "wal/journal.h"
 
 namespace ron::tools {
@@ -23,19 +27,54 @@ constexpr char kJournalHelp[] =
     "because a stream it names was frozen (docs/RUNBOOK.md section 9). Reads only; never\n"
     "changes the file. A journal moved out of the WAL reads the same.\n"
     "stdout: the sealed records of every whole batch, one per line, in the order they were\n"
-    "committed (as 'audit range' prints them; with --writer-id and --stream, that stream's only,\n"
-    "which 'audit verify-chain' then checks as one chain). Each is verified first (frame\n"
-    "checksum, canonical bytes, self_hash); the first that fails stops with 'err <Code> batch\n"
-    "<b> offset <o>' (exit 1), and damage followed by a whole batch with 'err Io <detail>'.\n"
-    "stderr: one line per stream, 'stream <W>/<S> records <n> seq <first>..<last>' (names\n"
-    "escaped as in the WAL's directories), and 'torn last batch' when the last batch was cut\n"
-    "short (its commit never returned: nothing in it was acknowledged).\n"
-    "exit: 0, 1 as above, 2 on a usage error.\n";
+    "committed (as 'audit range' prints them). With --writer-id and --stream (the names as the\n"
+    "records hold them, not escaped), that stream's only, which 'audit verify-chain' then\n"
+    "checks as one chain. Each record is verified first (frame checksum, canonical bytes,\n"
+    "self_hash); the first that fails ends the output with 'err <Code> batch <b> offset <o>'\n"
+    "after the records before it. A damaged batch with a whole batch after it (acknowledged\n"
+    "records past the damage, not printed) and a file that is no journal end it with\n"
+    "'err Io <detail>'. Either way exit 1, and the detail goes to stderr too.\n"
+    "stderr: one line per stream printed, 'stream <W>/<S> records <n> seq <first>..<last>'\n"
+    "(names escaped as in the WAL's directories), 'no records of stream <W>/<S>' when the\n"
+    "stream asked for has none, 'torn last batch' when the last batch was cut short (its\n"
+    "commit never returned: nothing in it was acknowledged), and 'no batch' for a journal\n"
+    "whose header was never written whole.\n"
+    "exit: 0, 1 as above, 2 on a usage error (a name that is no valid writer_id or stream).\n";
 
 struct StreamSeen {
   size_t records = 0;
   uint64_t first = 0, last = 0;
 };
+
+int Refuse(const Status& status) {
+  std::printf("err %s %s\n", std::string(CodeName(status.code())).c_str(),
+              status.message().c_str());
+  std::fprintf(stderr, "ronctl audit journal: %s\n", status.ToString().c_str());
+  return kExitFailed;
+}
+
+// A file shorter than the journal's magic: a journal whose creation was cut short (nothing in
+// it was ever acknowledged; what it holds is the start of the magic) or no journal. -1 for a
+// longer file, which ScanJournal reads; else the exit code.
+int ShortFile(const std::string& path) {
+  int fd = -1;
+  uint64_t size = 0;
+  if (const Status opened = wal::OpenRegularFile(path, wal::Links::kRefuse, &fd, &size);
+      !opened.ok()) {
+    return Refuse(opened);
+  }
+  char head[sizeof(wal::kJournalMagic)] = {};
+  size_t done = 0;
+  const Status read = wal::PreadAll(fd, head, sizeof(head), path, &done);
+  close(fd);
+  if (!read.ok()) return Refuse(read);
+  if (done == sizeof(head)) return -1;
+  if (std::memcmp(head, wal::kJournalMagic, done) != 0) {
+    return Refuse(Status(Code::kIo, path + " is not a commit journal (bad magic)"));
+  }
+  std::fprintf(stderr, "no batch\n");
+  return kExitOk;
+}
 
 int Run(const std::map<std::string, std::string>& flags) {
   if (!flags.count("file")) return UsageError("audit journal", "--file is required");
@@ -43,7 +82,16 @@ int Run(const std::map<std::string, std::string>& flags) {
     return UsageError("audit journal", "--writer-id and --stream go together");
   }
   const bool filter = flags.count("stream") != 0;
+  if (filter) {
+    for (const auto& [flag, kind] : {std::pair{"writer-id", NameKind::kWriterId},
+                                     std::pair{"stream", NameKind::kStream}}) {
+      if (const Status named = CheckName(flags.at(flag), kind); !named.ok()) {
+        return UsageError("audit journal", "--" + std::string(flag) + ": " + named.message());
+      }
+    }
+  }
   const std::string path = flags.at("file");
+  if (const int short_file = ShortFile(path); short_file >= 0) return short_file;
   Canonicalizer canonicalizer;  // the default bounds: the widest any engine writes
   CanonicalRecord record;
   std::map<std::pair<std::string, std::string>, StreamSeen> streams;
@@ -89,6 +137,10 @@ int Run(const std::map<std::string, std::string>& flags) {
                  static_cast<unsigned long long>(seen.first),
                  static_cast<unsigned long long>(seen.last));
   }
+  if (filter && streams.empty()) {
+    std::fprintf(stderr, "no records of stream %s\n",
+                 segment::PrintedStreamName(flags.at("writer-id"), flags.at("stream")).c_str());
+  }
   if (torn) std::fprintf(stderr, "torn last batch\n");
   if (!failed.ok()) {
     std::printf("err %s batch %llu offset %llu\n", std::string(CodeName(failed.code())).c_str(),
@@ -97,13 +149,7 @@ int Run(const std::map<std::string, std::string>& flags) {
     std::fprintf(stderr, "ronctl audit journal: %s\n", failed.ToString().c_str());
     return kExitFailed;
   }
-  if (!read.ok()) {
-    std::printf("err %s %s\n", std::string(CodeName(read.code())).c_str(),
-                read.message().c_str());
-    std::fprintf(stderr, "ronctl audit journal: %s\n", read.ToString().c_str());
-    return kExitFailed;
-  }
-  return kExitOk;
+  return read.ok() ? kExitOk : Refuse(read);
 }
 
 }  // namespace

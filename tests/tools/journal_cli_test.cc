@@ -4,6 +4,7 @@
 // no journal refused. The journals are written here byte for byte as the WAL writes them
 // (wal/journal.h), so that every shape can be made.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstring>
 #include <filesystem>
@@ -161,6 +162,75 @@ TEST_F(JournalCliTest, DamageARecordThatDoesNotHashAndNoJournalAreRefused) {
   EXPECT_EQ(none.exit_code, 1);
   EXPECT_NE(none.out.find("not a commit journal"), std::string::npos) << none.out;
 
+  // A failure in a later batch: the batches before it, and its records before the failure.
+  std::vector<std::string> three(3);
+  std::vector<std::string> good;
+  for (size_t k = 0; k < three.size(); ++k) {
+    wal::BeginJournalBatch(&three[k]);
+    good.push_back(Next("c", &three[k]));
+    if (k == 1) {
+      Next("d", &three[k], /*bad_hash=*/true);
+      Next("c", &three[k]);
+    }
+    wal::EndJournalBatch(&three[k]);
+  }
+  const CommandResult later = Run(Journal(three));
+  EXPECT_EQ(later.exit_code, 1);
+  EXPECT_EQ(later.out.rfind(good[0] + "\n" + good[1] + "\nerr HashMismatch batch 1 offset ", 0),
+            0u)
+      << later.out;
+  EXPECT_NE(later.err.find("stream w@j/c records 2 seq 1..2\n"), std::string::npos) << later.err;
+  // The same through the filter: the other stream's records are not printed, the failure is.
+  const CommandResult filtered = Run(Journal(three), {"--writer-id", "w@j", "--stream", "d"});
+  EXPECT_EQ(filtered.exit_code, 1);
+  EXPECT_EQ(filtered.out.rfind("err HashMismatch batch 1 offset ", 0), 0u) << filtered.out;
+  EXPECT_NE(filtered.err.find("no records of stream w@j/d"), std::string::npos) << filtered.err;
+
+  // Damage after printed batches, with a whole batch after it.
+  std::vector<std::string> clean(3);
+  std::string printed;  // the first batch's record: all that comes before the damage
+  for (size_t k = 0; k < clean.size(); ++k) {
+    wal::BeginJournalBatch(&clean[k]);
+    const std::string sealed = Next("e", &clean[k]);
+    if (k == 0) printed = sealed + "\n";
+    wal::EndJournalBatch(&clean[k]);
+  }
+  std::string late_damage = Journal(clean);
+  late_damage[wal::kJournalHeaderBytes + clean[0].size() + 100] ^= 1;  // the second batch
+  const CommandResult late_io = Run(late_damage);
+  EXPECT_EQ(late_io.exit_code, 1);
+  EXPECT_EQ(late_io.out.rfind(printed + "err Io ", 0), 0u) << late_io.out;
+  EXPECT_NE(late_io.out.find("whole commit batch after it"), std::string::npos) << late_io.out;
+
+  // Files shorter than the magic: an empty or half-written header holds no batch; anything
+  // else is no journal. A FIFO or a link is refused, never waited for or followed.
+  for (const std::string& bytes : {std::string(), std::string("RON-J")}) {
+    const CommandResult none_yet = Run(bytes);
+    EXPECT_EQ(none_yet.exit_code, 0) << none_yet.out;
+    EXPECT_EQ(none_yet.out, "");
+    EXPECT_EQ(none_yet.err, "no batch\n");
+  }
+  const CommandResult junk = Run("XYZ");
+  EXPECT_EQ(junk.exit_code, 1);
+  EXPECT_NE(junk.out.find("not a commit journal"), std::string::npos) << junk.out;
+  const std::string fifo = dir_.path() + "/fifo.jnl";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const CommandResult from_fifo = Ronctl({"audit", "journal", "--file", fifo});
+  EXPECT_EQ(from_fifo.exit_code, 1);
+  EXPECT_EQ(from_fifo.out.rfind("err Io ", 0), 0u) << from_fifo.out;
+  const std::string link = dir_.path() + "/link.jnl";
+  testing::WriteFile(dir_.path() + "/real.jnl", Journal(batches));
+  std::filesystem::create_symlink(dir_.path() + "/real.jnl", link);
+  EXPECT_EQ(Ronctl({"audit", "journal", "--file", link}).exit_code, 1);
+
+  // Names are checked as everywhere: a name no record can hold is a usage error.
+  EXPECT_EQ(Ronctl({"audit", "journal", "--file", fifo, "--writer-id", "", "--stream", "s"})
+                .exit_code,
+            2);
+  EXPECT_EQ(Ronctl({"audit", "journal", "--file", fifo, "--writer-id", "w", "--stream",
+                    "e\xCC\x81"})
+                .exit_code,
+            2);
   EXPECT_EQ(Ronctl({"audit", "journal"}).exit_code, 2);
   EXPECT_EQ(Ronctl({"audit", "journal", "--file", "x", "--stream", "s"}).exit_code, 2);
   EXPECT_EQ(Ronctl({"audit", "journal", "--file", dir_.path() + "/missing"}).exit_code, 1);
