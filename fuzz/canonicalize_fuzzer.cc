@@ -18,12 +18,8 @@
 namespace {
 
 void DraftsAgree(std::string_view input) {
-  static ron::Canonicalizer fast;
-  static ron::Canonicalizer& full = *[] {
-    static ron::Canonicalizer c;
-    c.UseDraftFastPath(false);
-    return &c;
-  }();
+  static ron::Canonicalizer fast, full;
+  full.UseDraftFastPath(false);
   static ron::CanonicalRecord a, b;
   // Names the engine assigns (mostly), and names it refuses or normalizes, by input length.
   static constexpr std::string_view kOdd[] = {"", "x\x01", "e\xCC\x81", "\xff"};

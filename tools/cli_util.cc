@@ -44,6 +44,14 @@ int UsageError(std::string_view command, std::string_view message) {
   return kExitUsage;
 }
 
+int FailWith(std::string_view command, const Status& status) {
+  std::printf("err %s %s\n", std::string(CodeName(status.code())).c_str(),
+              status.message().c_str());
+  std::fprintf(stderr, "ronctl %.*s: %s\n", static_cast<int>(command.size()), command.data(),
+               status.ToString().c_str());
+  return kExitFailed;
+}
+
 void Write(FILE* out, std::string_view s) { std::fwrite(s.data(), 1, s.size(), out); }
 
 }  // namespace ron::tools

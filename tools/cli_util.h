@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ron_audit/status.h"
+
 namespace ron::tools {
 
 // Exit codes of every ronctl command.
@@ -27,6 +29,10 @@ bool ParseFlags(int argc, char** argv, int first, const std::vector<std::string>
 
 // Reports a usage error on stderr as one line and returns kExitUsage.
 int UsageError(std::string_view command, std::string_view message);
+
+// Reports a failure: "err <Code> <message>" on stdout, "ronctl <command>: <status>" on
+// stderr; returns kExitFailed.
+int FailWith(std::string_view command, const Status& status);
 
 // Writes `s` to `out` in full.
 void Write(FILE* out, std::string_view s);

@@ -46,12 +46,7 @@ struct StreamSeen {
   uint64_t first = 0, last = 0;
 };
 
-int Refuse(const Status& status) {
-  std::printf("err %s %s\n", std::string(CodeName(status.code())).c_str(),
-              status.message().c_str());
-  std::fprintf(stderr, "ronctl audit journal: %s\n", status.ToString().c_str());
-  return kExitFailed;
-}
+int Refuse(const Status& status) { return FailWith("audit journal", status); }
 
 // A file shorter than the journal's magic: a journal whose creation was cut short (nothing in
 // it was ever acknowledged; what it holds is the start of the magic) or no journal. -1 for a
@@ -82,6 +77,8 @@ int Run(const std::map<std::string, std::string>& flags) {
     return UsageError("audit journal", "--writer-id and --stream go together");
   }
   const bool filter = flags.count("stream") != 0;
+  const std::string want_writer = filter ? flags.at("writer-id") : "";
+  const std::string want_stream = filter ? flags.at("stream") : "";
   if (filter) {
     for (const auto& [flag, kind] : {std::pair{"writer-id", NameKind::kWriterId},
                                      std::pair{"stream", NameKind::kStream}}) {
@@ -118,7 +115,7 @@ int Run(const std::map<std::string, std::string>& flags) {
             return verified;
           }
           const Record& r = record.record;
-          if (filter && (r.writer_id != flags.at("writer-id") || r.stream != flags.at("stream"))) {
+          if (filter && (r.writer_id != want_writer || r.stream != want_stream)) {
             continue;
           }
           StreamSeen& seen = streams[{r.writer_id, r.stream}];
@@ -139,7 +136,7 @@ int Run(const std::map<std::string, std::string>& flags) {
   }
   if (filter && streams.empty()) {
     std::fprintf(stderr, "no records of stream %s\n",
-                 segment::PrintedStreamName(flags.at("writer-id"), flags.at("stream")).c_str());
+                 segment::PrintedStreamName(want_writer, want_stream).c_str());
   }
   if (torn) std::fprintf(stderr, "torn last batch\n");
   if (!failed.ok()) {

@@ -85,13 +85,6 @@ constexpr char kSalvageHelp[] =
     "Exit 0 if NEW holds every record of WAL and no stream is behind its export, 1 if not\n"
     "(NEW is still consistent and verifies) or on an I/O error ('err …'), 2 on a usage error.\n";
 
-int Fail(const char* command, const Status& status) {
-  std::printf("err %s %s\n", std::string(CodeName(status.code())).c_str(),
-              status.message().c_str());
-  std::fprintf(stderr, "ronctl audit %s: %s\n", command, status.ToString().c_str());
-  return kExitFailed;
-}
-
 Status Errno(const std::string& what, const std::string& path) {
   return Status(Code::kIo, what + " " + path + ": " + std::strerror(errno));
 }
@@ -475,21 +468,21 @@ int RunSalvage(const Flags& flags) {
   auto src_lock = wal::DirLock::Acquire(src, "ronctl audit salvage");
   if (!src_lock.ok() &&
       src_lock.status().message().find("in use by another writer") != std::string::npos) {
-    return Fail("salvage", src_lock.status());
+    return FailWith("audit salvage", src_lock.status());
   }
   const Status made = MakeFreshDir(dst);
-  if (!made.ok()) return Fail("salvage", made);
+  if (!made.ok()) return FailWith("audit salvage", made);
   auto dst_lock = wal::DirLock::Acquire(dst, "ronctl audit salvage");
-  if (!dst_lock.ok()) return Fail("salvage", dst_lock.status());
+  if (!dst_lock.ok()) return FailWith("audit salvage", dst_lock.status());
   FILE* quarantine = nullptr;
   if (flags.count("quarantine")) {
     const std::string& path = flags.at("quarantine");
     const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) return Fail("salvage", Errno("cannot create", path));
+    if (fd < 0) return FailWith("audit salvage", Errno("cannot create", path));
     quarantine = fdopen(fd, "w");
     if (quarantine == nullptr) {
       close(fd);
-      return Fail("salvage", Errno("cannot open", path));
+      return FailWith("audit salvage", Errno("cannot open", path));
     }
   }
   // Every stream of the WAL and of the backup (a stream directory that is gone comes back).
@@ -513,7 +506,7 @@ int RunSalvage(const Flags& flags) {
     fclose(quarantine);
   }
   if (status.ok()) status = wal::FsyncDir(dst);
-  if (!status.ok()) return Fail("salvage", status);
+  if (!status.ok()) return FailWith("audit salvage", status);
   const std::string export_dir = flags.count("export-dir") ? flags.at("export-dir") : "";
   uint64_t kept = 0, lost = 0, quarantined = 0;
   bool complete = true;
@@ -547,7 +540,7 @@ int RunSalvage(const Flags& flags) {
     if (export_dir.empty()) continue;
     ExportTail tail;
     const Status read = ReadExportTail(export_dir, streams[i].first, streams[i].second, &tail);
-    if (!read.ok()) return Fail("salvage", read);
+    if (!read.ok()) return FailWith("audit salvage", read);
     if (tail.last_seq > s.kept) {
       complete = false;
       std::printf("behind_export %s kept 1..%s export through %s\n", s.name.c_str(),
@@ -557,7 +550,7 @@ int RunSalvage(const Flags& flags) {
   if (!export_dir.empty()) {  // exported streams that neither the WAL nor the backup holds
     std::vector<std::pair<std::string, std::string>> exported;
     const Status listed = ListExportStreams(export_dir, &exported);
-    if (!listed.ok()) return Fail("salvage", listed);
+    if (!listed.ok()) return FailWith("audit salvage", listed);
     for (const auto& [writer, stream] : exported) {
       if (std::find(streams.begin(), streams.end(), std::make_pair(writer, stream)) !=
           streams.end()) {
@@ -565,7 +558,7 @@ int RunSalvage(const Flags& flags) {
       }
       ExportTail tail;
       const Status read = ReadExportTail(export_dir, writer, stream, &tail);
-      if (!read.ok()) return Fail("salvage", read);
+      if (!read.ok()) return FailWith("audit salvage", read);
       if (tail.last_seq == 0) continue;
       complete = false;
       std::printf("behind_export %s kept 1..0 export through %llu\n",
@@ -650,7 +643,7 @@ int RunBackup(const Flags& flags) {
   Result<TrustedKeys> keys = TrustedKeys();
   if (flags.count("trusted-keys")) {
     keys = TrustedKeys::Load(flags.at("trusted-keys"));
-    if (!keys.ok()) return Fail("backup", keys.status());
+    if (!keys.ok()) return FailWith("audit backup", keys.status());
   }
   const std::string src = flags.at("dir"), dst = flags.at("out");
   Status status = MakeFreshDir(dst);
@@ -667,14 +660,14 @@ int RunBackup(const Flags& flags) {
   }
   if (status.ok()) status = wal::FsyncDir(wal_copy);
   if (status.ok()) status = wal::FsyncDir(dst);
-  if (!status.ok()) return Fail("backup", status);
+  if (!status.ok()) return FailWith("audit backup", status);
   ExportVerifyOptions options;
   options.wal_dir = wal_copy;
   if (flags.count("export-dir")) options.export_dir = export_copy;
   if (flags.count("trusted-keys")) options.keys = &keys.value();
   ExportVerifyReport report;
   status = VerifyExports(options, &report);
-  if (!status.ok()) return Fail("backup", status);
+  if (!status.ok()) return FailWith("audit backup", status);
   for (const std::string& note : report.notes) {
     std::fprintf(stderr, "ronctl audit backup: %s\n", note.c_str());
   }
