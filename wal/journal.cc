@@ -6,6 +6,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -40,7 +41,7 @@ uint64_t Load64(const char* p) {
 }
 
 // Reads the batch at `offset` into *buf (header and frames) if it is whole there: its magic,
-// a length within the file, and a matching checksum.
+// a length within the file and kMaxJournalBatchBytes, and a matching checksum.
 Status WholeBatchAt(int fd, const std::string& path, uint64_t file_size, uint64_t offset,
                     std::string* buf, bool* whole) {
   *whole = false;
@@ -52,12 +53,50 @@ Status WholeBatchAt(int fd, const std::string& path, uint64_t file_size, uint64_
     return Status::Ok();
   }
   const uint64_t length = Load64(header + 16);
-  if (length > file_size - offset - kJournalBatchHeaderBytes) return Status::Ok();
+  if (length > kMaxJournalBatchBytes || length > file_size - offset - kJournalBatchHeaderBytes) {
+    return Status::Ok();
+  }
   buf->resize(kJournalBatchHeaderBytes + static_cast<size_t>(length));
   RON_RETURN_IF_ERROR(PreadAll(fd, buf->data(), buf->size(), path, &done, offset));
   if (done != buf->size()) return Status::Ok();
   const std::string_view checked = std::string_view(*buf).substr(16);
   *whole = segment::FrameChecksum(checked) == Load64(buf->data() + 8);
+  return Status::Ok();
+}
+
+// What follows the first batch that is not whole, at `offset`, read once through a window
+// (holes skipped): the end (zeros, *torn false), or a torn last batch (*torn: its commit never
+// returned) when no later block starts with a batch header. A writer starts a batch only once
+// the one before was acknowledged (a failed one is cut out first), and no torn write holds a
+// header past its first block (the frames are canonical JSON, which never holds the magic's
+// FF, and a frame's length is never FF 'R' 'O' 'N'): a header there means the damaged batch
+// was acknowledged.
+Status ReadTail(int fd, const std::string& path, uint64_t size, uint64_t offset, std::string* buf,
+                bool* torn) {
+  constexpr size_t kBlock = segment::kPaddingAlignBytes;
+  buf->resize(kBlock * 256);
+  for (uint64_t at = offset; at < size; at += buf->size()) {
+    // A hole reads as zeros: skipped (where the file system cannot say, read).
+    const off_t data = lseek(fd, static_cast<off_t>(at), SEEK_DATA);
+    if (data < 0 && errno == ENXIO) break;
+    if (data >= 0) at = static_cast<uint64_t>(data) / kBlock * kBlock;
+    size_t done = 0;
+    RON_RETURN_IF_ERROR(PreadAll(fd, buf->data(), buf->size(), path, &done, at));
+    static constexpr char kZeros[kBlock] = {};
+    for (size_t block = 0; block < done; block += kBlock) {
+      const char* p = buf->data() + block;
+      const size_t n = std::min(kBlock, done - block);
+      *torn = *torn || std::memcmp(p, kZeros, n) != 0;
+      if (n >= sizeof(kJournalBatchMagic) && (at != offset || block != 0) &&
+          std::memcmp(p, kJournalBatchMagic, sizeof(kJournalBatchMagic)) == 0) {
+        return Status(Code::kIo, path + ": damaged batch at offset " + std::to_string(offset) +
+                                     " with a commit batch after it at offset " +
+                                     std::to_string(at + block) +
+                                     " (so the damaged one was acknowledged)");
+      }
+    }
+    if (done < buf->size()) break;
+  }
   return Status::Ok();
 }
 
@@ -255,32 +294,18 @@ Status ScanJournal(const std::string& path, size_t max_record_bytes, const Journ
   if (std::memcmp(magic, kJournalMagic, sizeof(kJournalMagic)) != 0) {
     return Status(Code::kIo, path + " is not a commit journal (bad magic)");
   }
+  if (size > kMaxJournalFileBytes) {
+    return Status(Code::kIo, path + " is damaged: " + std::to_string(size) +
+                                 " bytes, longer than any commit journal (" +
+                                 std::to_string(kMaxJournalFileBytes) + ")");
+  }
   std::string buf;
   std::vector<segment::FrameView> frames;
   uint32_t batch = 0;
   for (uint64_t offset = kJournalHeaderBytes; offset < size; ++batch) {
     bool whole = false;
     RON_RETURN_IF_ERROR(WholeBatchAt(fd, path, size, offset, &buf, &whole));
-    if (!whole) {
-      // The end (zeros), or a torn last batch: its commit never returned, unless a whole batch
-      // follows.
-      for (uint64_t at = offset + segment::kPaddingAlignBytes; at < size;
-           at += segment::kPaddingAlignBytes) {
-        RON_RETURN_IF_ERROR(WholeBatchAt(fd, path, size, at, &buf, &whole));
-        if (whole) {
-          return Status(Code::kIo, path + ": damaged batch at offset " + std::to_string(offset) +
-                                       " with a whole commit batch after it");
-        }
-      }
-      // Zeros to the end are the end; anything else there is what the torn write left.
-      buf.resize(segment::kPaddingAlignBytes * 16);
-      for (uint64_t at = offset; at < size && !*torn; at += buf.size()) {
-        RON_RETURN_IF_ERROR(PreadAll(fd, buf.data(), buf.size(), path, &done, at));
-        const std::string_view read(buf.data(), done);
-        *torn = read.find_first_not_of('\0') != std::string_view::npos;
-      }
-      return Status::Ok();
-    }
+    if (!whole) return ReadTail(fd, path, size, offset, &buf, torn);
     frames.clear();
     const std::string_view bytes = buf;
     for (uint64_t at = kJournalBatchHeaderBytes; at < bytes.size();) {

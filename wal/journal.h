@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "ron_audit/status.h"
+#include "engine/core/limits.h"
 #include "segment/segment_format.h"
 #include "wal/io.h"
 
@@ -48,6 +49,22 @@ bool IsJournalFileName(std::string_view name);
 
 inline constexpr uint8_t kJournalBatchMagic[8] = {0xFF, 0x52, 0x4F, 0x4E, 0x4A, 0x42, 0x00, 0x02};
 inline constexpr size_t kJournalBatchHeaderBytes = 24;
+
+// The frames one batch holds at most, in bytes: a commit whose journaled frames would be more
+// is made durable file by file instead (Wal::CommitStreams). Readers take a longer batch for
+// damage, so that no length read from a file makes them hold more than this.
+inline constexpr uint64_t kMaxJournalBatchBytes = 64ull << 20;
+static_assert(limits::kMaxBatchRecords *
+                      (Limits::kDefaultMaxRecordBytes + kSealSuffixBytes +
+                       segment::kFrameOverheadBytes) <=
+                  kMaxJournalBatchBytes,
+              "an engine commit always fits one batch");
+// WalOptions::journal_max_bytes at most. A journal is emptied once it holds journal_max_bytes,
+// so no WAL writes one longer than kMaxJournalFileBytes: readers refuse a longer file as
+// damage before reading it.
+inline constexpr uint64_t kMaxJournalMaxBytes = 1ull << 30;
+inline constexpr uint64_t kMaxJournalFileBytes =
+    kMaxJournalMaxBytes + kMaxJournalBatchBytes + 2 * segment::kPaddingAlignBytes;
 
 // Starts a batch in `out` (cleared): room for its header; the frames are appended after it.
 void BeginJournalBatch(std::string* out);
@@ -66,7 +83,8 @@ class JournalWriter {
   JournalWriter(const JournalWriter&) = delete;
   JournalWriter& operator=(const JournalWriter&) = delete;
 
-  // Writes `batch` (BeginJournalBatch, frames, EndJournalBatch) at the end and fdatasyncs the journal. 0, or -errno: the batch was not acknowledged, and it is cut back
+  // Writes `batch` (BeginJournalBatch, frames, EndJournalBatch) at the end and fdatasyncs the
+  // journal. 0, or -errno: the batch was not acknowledged, and it is cut back
   // out of the file (cut_failed() if even that failed), so that recovery never adopts it; the
   // caller stops using the journal (it is never written again).
   int Append(std::string_view batch);
@@ -106,11 +124,13 @@ class JournalWriter {
 
 // Reads the journal at `path` batch by batch (memory: one batch), calling `on_batch` with each
 // whole batch's frames in file order (`bytes` the batch's frames, `frames` views into them, both
-// valid during the call; frame offsets are the file's). A
-// last batch that is cut short or damaged is a torn tail (*torn; its commit never returned).
-// Damage followed by a whole batch is Io: batches after it were acknowledged, and the damaged
-// one may have been too. A batch whose checksum matches but whose frames do not fill it exactly
-// is Io (no writer makes one). `on_batch` may stop the read with an error of its own.
+// valid during the call; frame offsets are the file's). A last batch that is cut short or
+// damaged is a torn tail (*torn; its commit never returned). Damage followed by another batch
+// header, whole or not, is Io: a writer starts a batch only once the one before it was
+// acknowledged, so the damaged batch was. A batch whose checksum matches but whose frames do
+// not fill it exactly is Io (no writer makes one), and so is a file longer than
+// kMaxJournalFileBytes. Time: linear in the file's size; memory: one batch, at most
+// kMaxJournalBatchBytes. `on_batch` may stop the read with an error of its own.
 using JournalBatchFn =
     std::function<Status(uint32_t batch, std::string_view bytes,
                          std::span<const segment::FrameView> frames)>;

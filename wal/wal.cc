@@ -99,8 +99,11 @@ Status WalOptions::Validate() const {
   if (direct_batch_bytes < 2 * segment::kPaddingAlignBytes || direct_batch_bytes > (8u << 20)) {
     return Status(Code::kSchema, "direct_batch_bytes must be in [8KiB, 8MiB]");
   }
-  if (journal_max_bytes < (1ull << 20) || journal_max_bytes > (1ull << 30)) {
+  if (journal_max_bytes < (1ull << 20) || journal_max_bytes > kMaxJournalMaxBytes) {
     return Status(Code::kSchema, "journal_max_bytes must be in [1MiB, 1GiB]");
+  }
+  if (journal_max_batch_bytes == 0 || journal_max_batch_bytes > kMaxJournalBatchBytes) {
+    return Status(Code::kSchema, "journal_max_batch_bytes must be in [1, 64MiB]");
   }
   return limits.Validate();
 }
@@ -563,14 +566,13 @@ Status Wal::CommitStreams(bool force_sync) {
   const bool sync = force_sync || options_.fsync == FsyncPolicy::kAlways;
   // A journal that can take no more batches: the streams with frames only in it are synced in
   // their segments first (see below: their commits may not bypass the journal).
-  const Status left = !journal_ok_ && !journaled_.empty() ? SyncJournaled() : Status::Ok();
+  Status left = !journal_ok_ && !journaled_.empty() ? SyncJournaled() : Status::Ok();
   // Many files on the journal's file system: written without a sync (nor padding), made
   // durable by one append to the journal (wal/journal.h). A stream whose frames are durable
   // only in the journal commits through it whatever the count, until it is synced: so every
   // acknowledged frame after its first journaled one is in the journal, which is what lets
   // recovery take damage to them for a torn write (JournalCoversCut).
-  const bool journal_open =
-      sync && journal_ok_ && options_.write_mode == WriteMode::kBuffered;
+  bool journal_open = sync && journal_ok_ && options_.write_mode == WriteMode::kBuffered;
   bool use_journal = false;
   if (journal_open && !force_sync) {
     size_t covered_files = 0;
@@ -582,6 +584,19 @@ Status Wal::CommitStreams(bool force_sync) {
   const auto to_journal = [&](const StreamWal* s) {
     return journal_open && JournalCovers(s) && (use_journal || s->journaled_);
   };
+  if (journal_open) {
+    uint64_t batch_bytes = 0;
+    for (const StreamWal* s : dirty_) {
+      if (s->state_ == StreamState::kOk && to_journal(s)) batch_bytes += s->pending_.size();
+    }
+    if (batch_bytes > options_.journal_max_batch_bytes) {
+      // More than one batch may hold (readers refuse a longer one): the streams with frames
+      // only in the journal are synced in their segments, then this commit syncs each file.
+      const Status synced = SyncJournaled();
+      if (left.ok()) left = synced;
+      journal_open = false;
+    }
+  }
   for (StreamWal* s : dirty_) {
     s->dirty_ = false;
     if (s->pending_.empty() || s->state_ != StreamState::kOk) continue;

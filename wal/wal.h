@@ -128,6 +128,10 @@ struct WalOptions {
   size_t journal_min_files = 0;
   static constexpr uint64_t kDefaultJournalMaxBytes = 64ull << 20;
   uint64_t journal_max_bytes = kDefaultJournalMaxBytes;  // [1 MiB, 1 GiB]
+  // A commit whose journaled frames would be more bytes than this is made durable file by file
+  // instead (after the streams with frames only in the journal are synced in their segments).
+  // No engine commit comes near the default (wal/journal.h); lower only in tests.
+  uint64_t journal_max_batch_bytes = kMaxJournalBatchBytes;  // [1, kMaxJournalBatchBytes]
   FaultInjector* faults = nullptr;    // tests and drills only; not owned
   bool allow_small_segments = false;  // tests only: permits rotate_bytes < 8 MiB
   // Journals recovery must leave alone: those other WALs sharing the directory write now (the

@@ -383,6 +383,53 @@ TEST_F(JournalTest, AJournaledStreamCommitsThroughTheJournalUntilItIsSynced) {
   EXPECT_GE(wal->journal_records_applied(), 4u);
 }
 
+// A commit whose journaled frames would be more than one batch may hold (readers take a longer
+// batch for damage) syncs the streams with frames only in the journal, then each file of its
+// own: the journal is left empty, and never holds a batch over the bound.
+TEST_F(JournalTest, ACommitTooLargeForOneBatchSyncsEachFileInstead) {
+  if (!JournalHere()) return;
+  WalOptions o = Options();
+  o.journal_max_batch_bytes = 8192;
+  o.syncfs_min_files = 0;  // each file its own fdatasync, to be seen below
+  std::map<std::string, int> fds;  // segment path -> fd
+  {
+    auto wal = Open(o);
+    CommitRound(wal.get(), 0, kStreams, 1);  // ~4 KiB: one batch
+    EXPECT_EQ(wal->counters().journal_commits, 1u);
+    ASSERT_TRUE(wal->has_journaled_records());
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+      std::error_code ec;
+      const auto target = std::filesystem::read_symlink(entry.path(), ec);
+      if (!ec) fds[target.string()] = std::stoi(entry.path().filename().string());
+    }
+    const size_t seen = faults_.events.size();
+    CommitRound(wal.get(), 0, kStreams, 4);  // ~16 KiB
+    EXPECT_EQ(wal->counters().journal_commits, 1u) << "not through the journal";
+    EXPECT_FALSE(wal->has_journaled_records());
+    for (int i = 0; i < kStreams; ++i) {
+      ASSERT_EQ(fds.count(Segment(i)), 1u) << Segment(i);
+      const int fd = fds[Segment(i)];
+      size_t syncs = 0;
+      for (size_t e = seen; e < faults_.events.size(); ++e) {
+        syncs += faults_.events[e] == std::pair<int, long>{fd, -1};
+      }
+      EXPECT_GE(syncs, 1u) << Segment(i) << " synced with its own fdatasync";
+    }
+    JournalContents c;
+    ASSERT_TRUE(ReadJournal(wal->journal_path(), Limits().max_record_bytes, &c).ok());
+    EXPECT_TRUE(c.frames.empty()) << "emptied, and the large commit not in it";
+    CommitRound(wal.get(), 0, kStreams, 1);
+    EXPECT_EQ(wal->counters().journal_commits, 2u) << "small commits journaled again";
+    ASSERT_TRUE(ReadJournal(wal->journal_path(), Limits().max_record_bytes, &c).ok());
+    ASSERT_EQ(c.batches.size(), 1u);
+    EXPECT_LE(c.batches[0].size(), o.journal_max_batch_bytes);
+  }  // a crash: the last round is in the journal
+  auto wal = Open(o);
+  ExpectEveryAcknowledgedRecord(wal.get());
+  o.journal_max_batch_bytes = kMaxJournalBatchBytes + 1;
+  EXPECT_EQ(Wal::Open(o).status().code(), Code::kSchema);
+}
+
 // A WAL dropped without Close (a failed open, a writer thread reopening after a full disk)
 // leaves no empty journal behind; one that holds records stays for the next Open.
 TEST_F(JournalTest, ADroppedWalRemovesItsJournalOnlyWhenItHoldsNothing) {

@@ -1,0 +1,183 @@
+// Reading a commit journal (wal/journal.h, ScanJournal) whatever a file holds: damage followed
+// by any batch header is refused (that damaged batch was acknowledged), a batch longer than a
+// writer makes is damage and is never read whole, a file longer than any journal is refused
+// unread, and a file of batch headers on every block is read once, not once per header.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "segment/segment_format.h"
+#include "tests/test_util.h"
+#include "wal/journal.h"
+
+namespace ron::wal {
+namespace {
+
+constexpr size_t kBlock = 4096;
+
+std::string Header() {
+  std::string header(kJournalHeaderBytes, '\0');
+  std::memcpy(header.data(), kJournalMagic, sizeof(kJournalMagic));
+  return header;
+}
+
+// A whole batch with no frames: one block.
+std::string EmptyBatch() {
+  std::string batch;
+  BeginJournalBatch(&batch);
+  EndJournalBatch(&batch);
+  return batch;
+}
+
+// The same, its checksum wrong.
+std::string DamagedBatch() {
+  std::string batch = EmptyBatch();
+  batch[8] ^= 1;
+  return batch;
+}
+
+// A batch header claiming `length` bytes of zero frames, its checksum right for them.
+std::string HeaderOfZeros(uint64_t length) {
+  std::string checked(8 + length, '\0');
+  std::memcpy(checked.data(), &length, sizeof(length));
+  const uint64_t checksum = segment::FrameChecksum(checked);
+  std::string header(kBlock, '\0');
+  std::memcpy(header.data(), kJournalBatchMagic, sizeof(kJournalBatchMagic));
+  std::memcpy(header.data() + 8, &checksum, sizeof(checksum));
+  std::memcpy(header.data() + 16, &length, sizeof(length));
+  return header;
+}
+
+class JournalReadTest : public ::testing::Test {
+ protected:
+  // Writes `bytes` as the journal, then makes it `size` bytes long (a hole), if larger.
+  void Make(const std::string& bytes, uint64_t size = 0) {
+    const int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(pwrite(fd, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
+    if (size > bytes.size()) {
+      ASSERT_EQ(ftruncate(fd, static_cast<off_t>(size)), 0);
+    }
+    close(fd);
+  }
+  Status Scan(bool* torn) {
+    batches_ = 0;
+    return ScanJournal(
+        path_, Limits().max_record_bytes,
+        [&](uint32_t, std::string_view, std::span<const segment::FrameView>) {
+          ++batches_;
+          return Status::Ok();
+        },
+        torn);
+  }
+
+  testing::TempDir dir_;
+  std::string path_ = dir_.path() + "/#journal-0123456789abcdef.jnl";
+  int batches_ = 0;
+};
+
+TEST_F(JournalReadTest, DamageIsATornTailOnlyWhenNoBatchHeaderFollowsIt) {
+  const std::string whole = EmptyBatch(), damaged = DamagedBatch();
+  const std::string zeros(kBlock, '\0'), junk(kBlock, 'j');
+  struct Case {
+    std::string after_one_whole;
+    bool ok, torn;
+    std::string offsets;  // named by the error
+  };
+  const std::vector<Case> cases = {
+      {"", true, false, ""},
+      {zeros + zeros, true, false, ""},
+      {damaged, true, true, ""},
+      {damaged + zeros + junk, true, true, ""},
+      {junk + whole, false, false, "offset 8192 with a commit batch after it at offset 12288"},
+      // A writer starts a batch only once the one before was acknowledged: a second damaged
+      // batch after the first means the first was acknowledged.
+      {damaged + damaged, false, false, "offset 8192 with a commit batch after it at offset 12288"},
+      {damaged + zeros + damaged + whole, false, false, "at offset 16384"},
+      {damaged + std::string(300 * kBlock, 'x') + whole, false, false,
+       "at offset " + std::to_string(kBlock * 303)},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(i);
+    Make(Header() + whole + cases[i].after_one_whole);
+    bool torn = false;
+    const Status st = Scan(&torn);
+    EXPECT_EQ(st.ok(), cases[i].ok) << st.ToString();
+    if (!st.ok()) {
+      EXPECT_EQ(st.code(), Code::kIo);
+      EXPECT_NE(st.message().find(path_), std::string::npos) << st.ToString();
+      EXPECT_NE(st.message().find(cases[i].offsets), std::string::npos) << st.ToString();
+      continue;
+    }
+    EXPECT_EQ(torn, cases[i].torn);
+    EXPECT_EQ(batches_, 1);
+  }
+}
+
+// No writer makes a batch of more than kMaxJournalBatchBytes of frames: a longer one is taken
+// for damage (here a torn tail), whatever its checksum says; one of exactly that many is read.
+TEST_F(JournalReadTest, ABatchLongerThanAnyWriterMakesIsDamage) {
+  for (const uint64_t length : {kMaxJournalBatchBytes + 1, kMaxJournalBatchBytes}) {
+    SCOPED_TRACE(length);
+    const std::string head = Header() + EmptyBatch() + HeaderOfZeros(length);
+    Make(head, 2 * kBlock + kJournalBatchHeaderBytes + length);
+    bool torn = false;
+    const Status st = Scan(&torn);
+    if (length > kMaxJournalBatchBytes) {
+      ASSERT_TRUE(st.ok()) << st.ToString();
+      EXPECT_TRUE(torn);
+      EXPECT_EQ(batches_, 1);
+    } else {
+      // Read whole, and then its frames (zeros) are no frames.
+      EXPECT_EQ(st.code(), Code::kIo);
+      EXPECT_NE(st.message().find("malformed frame"), std::string::npos) << st.ToString();
+    }
+  }
+}
+
+// No WAL writes a journal longer than kMaxJournalFileBytes: a longer file is refused before
+// anything past its header is read; one of exactly that length is read to its end.
+TEST_F(JournalReadTest, AFileLongerThanAnyJournalIsRefusedUnread) {
+  Make(Header() + EmptyBatch(), kMaxJournalFileBytes + 1);
+  bool torn = false;
+  Status st = Scan(&torn);
+  EXPECT_EQ(st.code(), Code::kIo);
+  EXPECT_NE(st.message().find("longer than any commit journal"), std::string::npos)
+      << st.ToString();
+  EXPECT_EQ(batches_, 0);
+  Make(Header() + EmptyBatch(), kMaxJournalFileBytes);
+  st = Scan(&torn);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_FALSE(torn) << "zeros to the end";
+  EXPECT_EQ(batches_, 1);
+}
+
+// A batch header on every block, each claiming the rest of the file and none whole: refused at
+// the second header, each block looked at once (it took a read and checksum of the rest of the
+// file per block before).
+TEST_F(JournalReadTest, HeadersOnEveryBlockAreReadOnce) {
+  constexpr size_t kBlocks = 4096;  // 16 MiB
+  std::string file = Header();
+  for (size_t b = 0; b < kBlocks; ++b) {
+    std::string header = HeaderOfZeros(0);
+    const uint64_t length = (kBlocks - b) * kBlock - kJournalBatchHeaderBytes;
+    std::memcpy(header.data() + 16, &length, sizeof(length));
+    file += header;
+  }
+  Make(file);
+  bool torn = false;
+  const Status st = Scan(&torn);
+  EXPECT_EQ(st.code(), Code::kIo);
+  EXPECT_NE(st.message().find("offset 4096 with a commit batch after it at offset 8192"),
+            std::string::npos)
+      << st.ToString();
+  EXPECT_EQ(batches_, 0);
+}
+
+}  // namespace
+}  // namespace ron::wal
