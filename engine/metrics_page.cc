@@ -103,6 +103,21 @@ std::string RenderMetricsPage(const MetricsPageInputs& in) {
                 "Checkpoint + manifest latency (sign, write, fsync) per export batch.", &out,
                 service);
   }
+  BatchTimes batches;  // every writer thread's, merged
+  for (const auto& w : in.workers) w->AddBatchTimes(&batches);
+  wal::LatencyHistogram::RenderHeader(
+      "audit_batch_seconds",
+      "Writer-thread time per committed batch, by phase: stage (records checked, chained and "
+      "framed), commit (the sink's write and sync, per the fsync policy), complete (tickets "
+      "completed, waiting callers woken).",
+      &out);
+  batches.stage.RenderSamples("audit_batch_seconds", &out, service + ",phase=\"stage\"");
+  batches.commit.RenderSamples("audit_batch_seconds", &out, service + ",phase=\"commit\"");
+  batches.complete.RenderSamples("audit_batch_seconds", &out, service + ",phase=\"complete\"");
+  single("audit_batch_records_total", "counter",
+         "Records staged by the batches audit_batch_seconds counts (over its _count: records "
+         "per batch).",
+         batches.records);
   wal::WalMetricsSnapshot wal;  // every worker's WAL, merged
   bool any = false;
   for (const auto& w : in.workers) any = w->WalMetrics(&wal) || any;

@@ -272,16 +272,28 @@ void Worker::ProcessBatch(std::vector<Task>* batch) {
       checkpoint_requested = checkpoint_requested || std::get<FlushTask>(task).checkpoint;
     }
   }
+  const auto staged_at = Clock::now();
   const Status committed = sink_->Commit();
+  const auto committed_at = Clock::now();
   if (wal_sink_ != nullptr) {
-    if (Clock::now() - started > options_.wal_time_budget) ctx_.metrics->wal_timeouts++;
+    if (committed_at - staged_at > options_.wal_time_budget) ctx_.metrics->wal_timeouts++;
     WatchSpace(committed);
   }
   // Heads are published once per batch, before any ticket of it completes, so a host that saw
   // its ticket complete also sees a head at least that far along.
   PublishHeads();
   SnapshotWal();
+  const auto completing_at = Clock::now();
   CompleteStaged(committed, &staged);
+  if (!staged.empty()) {
+    const auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
+    const double completed = seconds(Clock::now() - completing_at);
+    std::lock_guard<std::mutex> lock(snapshot_mu_);
+    batch_times_.stage.Observe(seconds(staged_at - started));
+    batch_times_.commit.Observe(seconds(committed_at - staged_at));
+    batch_times_.complete.Observe(completed);
+    batch_times_.records += staged.size();
+  }
   if (checkpoint_requested && cutter_ != nullptr) {
     cutter_->CutAll();
     cutter_->OfferCuts(wal_sink_->wal(), true);
@@ -428,6 +440,11 @@ void Worker::PublishHeads() {
 void Worker::AppendedCounts(std::map<std::pair<std::string, std::string>, uint64_t>* out) const {
   std::lock_guard<std::mutex> lock(snapshot_mu_);
   for (const auto& [key, n] : appended_by_) (*out)[key] += n.load(std::memory_order_relaxed);
+}
+
+void Worker::AddBatchTimes(BatchTimes* out) const {
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  out->Merge(batch_times_);
 }
 
 bool Worker::WalMetrics(wal::WalMetricsSnapshot* out) const {

@@ -27,6 +27,23 @@
 
 namespace ron {
 
+// Where a writer thread's time goes, per batch it commits (the metrics page's
+// audit_batch_seconds and audit_batch_records_total): what an operator reads to tell a
+// writer held by the device (commit) from one held by the CPU (stage) or by waking callers
+// (complete).
+struct BatchTimes {
+  wal::LatencyHistogram stage;     // the batch's records checked, chained, framed and staged
+  wal::LatencyHistogram commit;    // the sink's commit: write and sync (per the fsync policy)
+  wal::LatencyHistogram complete;  // tickets completed: waiting callers woken
+  uint64_t records = 0;            // records staged by those batches
+  void Merge(const BatchTimes& other) {
+    stage.Merge(other.stage);
+    commit.Merge(other.commit);
+    complete.Merge(other.complete);
+    records += other.records;
+  }
+};
+
 // What a worker needs of its engine, and no more. Everything outlives the worker.
 // The commit journals the writer threads' WALs write now (wal/journal.h): a WAL that opens
 // (at Start, or again after a full disk) applies every other journal it finds, never these.
@@ -106,6 +123,8 @@ class Worker {
   }
   void AppendedCounts(std::map<std::pair<std::string, std::string>, uint64_t>* out) const;
   bool WalMetrics(wal::WalMetricsSnapshot* out) const;
+  // Where this writer thread's time went, per batch it committed: added to *out.
+  void AddBatchTimes(BatchTimes* out) const;
   // After Join: the sink's close, or Closed when tasks were dropped at the deadline.
   Status close_status() const { return close_status_; }
 
@@ -143,9 +162,10 @@ class Worker {
   const size_t index_;
   TaskQueue queue_;
   std::thread thread_;
-  mutable std::mutex snapshot_mu_;  // guards wal_metrics_ and appended_by_'s shape
+  mutable std::mutex snapshot_mu_;  // guards wal_metrics_, batch_times_ and appended_by_'s shape
   AppendedByLabel appended_by_;     // inserted by the worker under snapshot_mu_
   wal::WalMetricsSnapshot wal_metrics_;
+  BatchTimes batch_times_;
   bool has_wal_metrics_ = false;
   // Owned by the worker thread alone:
   std::unique_ptr<Sink> sink_;

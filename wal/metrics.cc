@@ -31,7 +31,17 @@ void LatencyHistogram::Observe(double seconds) {
 
 void LatencyHistogram::Render(const std::string& name, const std::string& help,
                               std::string* out, const std::string& labels) const {
+  RenderHeader(name, help, out);
+  RenderSamples(name, out, labels);
+}
+
+void LatencyHistogram::RenderHeader(const std::string& name, const std::string& help,
+                                    std::string* out) {
   *out += "# HELP " + name + " " + help + "\n# TYPE " + name + " histogram\n";
+}
+
+void LatencyHistogram::RenderSamples(const std::string& name, std::string* out,
+                                     const std::string& labels) const {
   const std::string before_le = labels.empty() ? "{" : "{" + labels + ",";
   const std::string only = labels.empty() ? "" : "{" + labels + "}";
   uint64_t cumulative = 0;

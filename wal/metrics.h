@@ -24,6 +24,12 @@ class LatencyHistogram {
   // (e.g. `service="x"`, already escaped) goes on every sample.
   void Render(const std::string& name, const std::string& help, std::string* out,
               const std::string& labels = "") const;
+  // Render's two halves, for a histogram of several label sets: the HELP/TYPE lines once,
+  // then the samples of each set.
+  static void RenderHeader(const std::string& name, const std::string& help, std::string* out);
+  void RenderSamples(const std::string& name, std::string* out,
+                     const std::string& labels = "") const;
+  double sum() const { return sum_; }
   uint64_t count() const { return count_; }
   // Adds another histogram's observations (to combine several WALs).
   void Merge(const LatencyHistogram& other);

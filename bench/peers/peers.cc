@@ -598,8 +598,29 @@ class RonTarget : public Target {
   uint64_t busy() const { return busy_; }
   // Records per durable flush, from the engine's own counters (0 if it has none).
   double RecordsPerSync() const {
-    const double syncs = Metric("wal_fsync_total");
-    return syncs > 0 ? Metric("wal_records_written_total") / syncs : 0;
+    const std::string text = engine_->MetricsText();
+    const double syncs = Metric(text, "wal_fsync_total");
+    return syncs > 0 ? Metric(text, "wal_records_written_total") / syncs : 0;
+  }
+  // Where the writer threads' time went (the engine's audit_batch_seconds): the mean of each
+  // phase per batch, in µs, and records per batch; zeros when no batch was counted.
+  struct Phases {
+    double stage_us = 0, commit_us = 0, complete_us = 0, records = 0;
+  };
+  Phases BatchPhases() const {
+    const std::string text = engine_->MetricsText();
+    Phases p;
+    const double batches = Metric(text, "audit_batch_seconds_count", "phase=\"commit\"");
+    if (batches <= 0) return p;
+    const auto mean_us = [&](const char* phase) {
+      const std::string label = std::string("phase=\"") + phase + "\"";
+      return Metric(text, "audit_batch_seconds_sum", label) / batches * 1e6;
+    };
+    p.stage_us = mean_us("stage");
+    p.commit_us = mean_us("commit");
+    p.complete_us = mean_us("complete");
+    p.records = Metric(text, "audit_batch_records_total") / batches;
+    return p;
   }
 
  private:
@@ -609,13 +630,16 @@ class RonTarget : public Target {
   std::vector<std::vector<ron::Ticket>> tickets_;
   std::atomic<uint64_t> busy_{0};
 
-  // The value of an unlabelled (or service-labelled) series of MetricsText().
-  double Metric(std::string_view name) const {
-    const std::string text = engine_->MetricsText();
+  // The value of the first series `name` of a MetricsText() page whose labels hold `label`
+  // (any, when empty).
+  static double Metric(const std::string& text, std::string_view name,
+                       std::string_view label = {}) {
     std::istringstream in(text);
     for (std::string line; std::getline(in, line);) {
       if (line.compare(0, name.size(), name) != 0 || line.size() <= name.size()) continue;
       if (line[name.size()] != ' ' && line[name.size()] != '{') continue;
+      const std::string_view series = std::string_view(line).substr(0, line.rfind(' '));
+      if (!label.empty() && series.find(label) == std::string_view::npos) continue;
       return std::atof(line.substr(line.rfind(' ') + 1).c_str());
     }
     return 0;
@@ -632,6 +656,7 @@ struct Cell {
   uint64_t records = 0, bytes = 0, busy = 0;
   double seconds = 0, p50_us = 0, p99_us = 0;
   double per_sync = 0;  // records per durable flush, where known (device, ron-audit)
+  RonTarget::Phases phases;  // ron-audit: its writer threads' time per batch
   std::string error;
   double per_s() const { return seconds > 0 ? static_cast<double>(records) / seconds : 0; }
   double mb_s() const { return seconds > 0 ? static_cast<double>(bytes) / 1e6 / seconds : 0; }
@@ -796,6 +821,7 @@ void RunCell(const Options& opt, const std::vector<Pool>& pools, Cell* cell) {
   if (auto* ron_target = dynamic_cast<RonTarget*>(target.get())) {
     cell->busy = ron_target->busy();
     cell->per_sync = ron_target->RecordsPerSync();
+    cell->phases = ron_target->BatchPhases();
   }
   if (std::string e = target->Close(); error.empty()) error = e;
   target.reset();
@@ -883,6 +909,12 @@ void WriteJson(const Options& opt, const ron::bench::Facts& facts, const std::ve
          ", \"mb_per_s\": " + JsonNumber(c.mb_s()) + ", \"p50_us\": " + JsonNumber(c.p50_us) +
          ", \"p99_us\": " + JsonNumber(c.p99_us) +
          ", \"records_per_sync\": " + (c.per_sync > 0 ? JsonNumber(c.per_sync) : "null") +
+         (c.phases.records > 0
+              ? ", \"records_per_batch\": " + JsonNumber(c.phases.records) +
+                    ", \"batch_stage_us\": " + JsonNumber(c.phases.stage_us) +
+                    ", \"batch_commit_us\": " + JsonNumber(c.phases.commit_us) +
+                    ", \"batch_complete_us\": " + JsonNumber(c.phases.complete_us)
+              : std::string()) +
          ", \"vs_device\": " + (r.device ? JsonNumber(*r.device) : "null") +
          ", \"vs_best_peer\": " + (r.best_peer ? JsonNumber(*r.best_peer) : "null") +
          ", \"error\": " + (c.error.empty() ? "null" : JsonString(c.error)) + "}" +
@@ -1102,6 +1134,15 @@ int main(int argc, char** argv) {
     const Ratios r = RatiosOf(cells, c);
     std::printf("summary: %-22s %-22s vs device %-7s vs best peer %s\n", c.system.c_str(),
                 c.group.c_str(), Ratio(r.device).c_str(), Ratio(r.best_peer).c_str());
+  }
+  std::printf("\nron-audit's writer threads per batch (means, from the engine's "
+              "audit_batch_seconds):\n");
+  for (const Cell& c : cells) {
+    if (c.phases.records <= 0) continue;
+    std::printf("phases: %-22s %-22s %6.1f records: stage %7.1f µs  commit %7.1f µs  "
+                "complete %6.1f µs\n",
+                c.system.c_str(), c.group.c_str(), c.phases.records, c.phases.stage_us,
+                c.phases.commit_us, c.phases.complete_us);
   }
   std::printf("load average at the end: %s\n", LoadAverage().c_str());
   std::printf("engine: sink=wal fsync=always, WAL io backend %s%s\n",

@@ -89,12 +89,30 @@ TEST_P(EngineTest, ConcurrentProducersEveryAckedRecordExactlyOnce) {
         << stream;
   }
   EXPECT_GT(testing::MetricValue(metrics, "audit_bytes_total"), 0);  // not zero
+  // Where the writer threads' time went: every record staged by a counted batch, each batch
+  // counted once per phase, with time in each phase.
+  EXPECT_EQ(testing::MetricValue(metrics, "audit_batch_records_total"),
+            static_cast<double>(total));
+  const double batches = testing::MetricValue(metrics, "audit_batch_seconds_count",
+                                              "phase=\"commit\"");
+  EXPECT_GE(batches, 1);
+  EXPECT_LE(batches, static_cast<double>(total));
+  for (const char* phase : {"stage", "commit", "complete"}) {
+    const std::string labels = std::string("phase=\"") + phase + "\"";
+    EXPECT_EQ(testing::MetricValue(metrics, "audit_batch_seconds_count", labels), batches)
+        << phase;
+    EXPECT_EQ(testing::MetricValue(metrics, "audit_batch_seconds_bucket", labels + ",le=\"+Inf\""),
+              batches)
+        << phase;
+    EXPECT_GT(testing::MetricValue(metrics, "audit_batch_seconds_sum", labels), 0) << phase;
+  }
   // Every golden metric of docs/OBSERVABILITY.md is on the page.
   for (const char* golden :
        {"audit_appended_total", "audit_drop_total", "audit_queue_depth", "audit_bytes_total",
         "audit_export_checkpoints_total", "io_timeouts_total", "audit_verify_fail_total",
         "tasks_spawned_total", "tasks_aborted_total", "busy_rejections_total",
-        "audit_dedupe_hits_total", "export_batch_seconds"}) {
+        "audit_dedupe_hits_total", "export_batch_seconds", "audit_batch_seconds",
+        "audit_batch_records_total"}) {
     EXPECT_NE(metrics.find(std::string("# TYPE ") + golden + " "), std::string::npos) << golden;
   }
   const auto check = testing::RunCommand({"/usr/bin/promtool", "check", "metrics"}, metrics);
