@@ -25,6 +25,7 @@
 #include "engine/worker.h"
 #include "segment/segment_format.h"
 #include "wal/files.h"
+#include "wal/journal.h"
 #include "wal/metrics.h"
 #include "wal/reader.h"
 #include "wal/wal.h"
@@ -135,7 +136,7 @@ class Engine::Impl {
     if (o.max_streams_per_worker == 0) return bad("max_streams_per_worker must be at least 1");
     if (o.ram_records_per_stream == 0) return bad("ram_records_per_stream must be at least 1");
     if (o.wal_time_budget.count() <= 0) return bad("wal_time_budget must be positive");
-    if (o.journal_max_bytes < (1ull << 20) || o.journal_max_bytes > (1ull << 30)) {
+    if (o.journal_max_bytes < (1ull << 20) || o.journal_max_bytes > wal::kMaxJournalMaxBytes) {
       return bad("journal_max_bytes must be in [1MiB, 1GiB]");
     }
     if (o.config.UsesWal() &&

@@ -5,7 +5,8 @@
 // reads out of bounds (ASan), delivers exactly the whole batches in file order with frames that
 // fill them, and gives the verdict of the rule in docs/FORMAT.md ("The commit journal"),
 // recomputed here byte by byte with XXH3 of its own: the whole batches, then the end (zeros),
-// a torn tail, or Io (a batch header after the damage, or frames that do not fill a batch).
+// a torn tail, or Io (a batch header after the damage, a length no writer makes, or frames
+// that do not fill a batch).
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -37,11 +38,19 @@ bool MagicAt(const std::string& file, size_t pos) {
          std::memcmp(file.data() + pos, ron::wal::kJournalBatchMagic, 8) == 0;
 }
 
-// The frames' length when the batch at `pos` is whole (FORMAT.md), else -1.
+// A batch header a writer makes: the magic, then (at +16) a length of at most 64 MiB.
+bool HeaderAt(const std::string& file, size_t pos) {
+  return pos + 24 <= file.size() && MagicAt(file, pos) &&
+         LoadLe(file.data() + pos + 16, 8) <= (64u << 20);
+}
+
+// The frames' length when the batch at `pos` is whole (FORMAT.md), else -1; -2 for the magic
+// with a length no writer makes (over 64 MiB), which is Io.
 int64_t WholeLength(const std::string& file, size_t pos) {
   if (pos + 24 > file.size() || !MagicAt(file, pos)) return -1;
+  if (!HeaderAt(file, pos)) return -2;
   const uint64_t length = LoadLe(file.data() + pos + 16, 8);
-  if (length > (64u << 20) || length > file.size() - pos - 24) return -1;
+  if (length > file.size() - pos - 24) return -1;
   if (XXH3_64bits(file.data() + pos + 16, 8 + length) != LoadLe(file.data() + pos + 8, 8)) {
     return -1;
   }
@@ -69,14 +78,28 @@ struct Batch {
   size_t length;
 };
 
-const std::string& Path() {
-  static const std::string path = [] {
-    char dir[] = "/tmp/ron-journal-fuzz-XXXXXX";
-    if (mkdtemp(dir) == nullptr) std::abort();
-    return std::string(dir) + "/#journal-0123456789abcdef.jnl";
-  }();
-  return path;
-}
+// A directory of its own under $TMPDIR (or /tmp) for one input's journal, removed with it
+// (the replay test ends its child with _exit: nothing may be left for exit handlers).
+struct JournalFile {
+  std::string dir, path;
+  explicit JournalFile(const std::string& bytes) {
+    const char* tmp = std::getenv("TMPDIR");
+    dir = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/ron-journal-fuzz-XXXXXX";
+    if (mkdtemp(dir.data()) == nullptr) std::abort();
+    path = dir + "/#journal-0123456789abcdef.jnl";
+    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) {
+      std::abort();
+    }
+    close(fd);
+  }
+  ~JournalFile() {
+    unlink(path.c_str());
+    rmdir(dir.c_str());
+  }
+  JournalFile(const JournalFile&) = delete;
+  JournalFile& operator=(const JournalFile&) = delete;
+};
 
 }  // namespace
 
@@ -99,7 +122,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<Batch> whole;
   size_t pos = kBlock;
   bool malformed = false;
-  for (int64_t length; pos < file.size() && (length = WholeLength(file, pos)) >= 0;) {
+  int64_t length = -1;
+  for (; pos < file.size() && (length = WholeLength(file, pos)) >= 0;) {
     whole.push_back({pos, static_cast<size_t>(length)});
     if (!FramesFill(file, pos + 24, pos + 24 + static_cast<size_t>(length))) {
       malformed = true;
@@ -107,18 +131,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     pos = (pos + 24 + static_cast<size_t>(length) + kBlock - 1) / kBlock * kBlock;
   }
+  const bool oversize = pos < file.size() && length == -2;
   bool torn = false, header_after = false;
-  if (!malformed) {
+  if (!malformed && !oversize) {
     for (size_t i = pos; i < file.size(); ++i) torn = torn || file[i] != 0;
-    for (size_t b = pos + kBlock; b < file.size(); b += kBlock) header_after |= MagicAt(file, b);
+    for (size_t b = pos + kBlock; b < file.size(); b += kBlock) header_after |= HeaderAt(file, b);
   }
 
-  const std::string& path = Path();
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0 || write(fd, file.data(), file.size()) != static_cast<ssize_t>(file.size())) {
-    std::abort();
-  }
-  close(fd);
+  const JournalFile journal(file);
+  const std::string& path = journal.path;
   size_t delivered = 0;
   bool got_torn = false;
   const ron::Status st = ron::wal::ScanJournal(
@@ -140,7 +161,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         return ron::Status::Ok();
       },
       &got_torn);
-  if (malformed || header_after) {
+  if (malformed || oversize || header_after) {
     if (st.code() != ron::Code::kIo) std::abort();
     if (delivered != whole.size() - (malformed ? 1 : 0)) std::abort();
   } else {

@@ -40,8 +40,18 @@ uint64_t Load64(const char* p) {
   return le64toh(v);
 }
 
+// Whether `header` (at least kJournalBatchHeaderBytes) starts a batch of a length a writer
+// makes: the magic, and at most kMaxJournalBatchBytes of frames.
+bool BatchHeader(const char* header) {
+  return std::memcmp(header, kJournalBatchMagic, sizeof(kJournalBatchMagic)) == 0 &&
+         Load64(header + 16) <= kMaxJournalBatchBytes;
+}
+
 // Reads the batch at `offset` into *buf (header and frames) if it is whole there: its magic,
-// a length within the file and kMaxJournalBatchBytes, and a matching checksum.
+// a length within the file, and a matching checksum. A length over kMaxJournalBatchBytes is
+// Io: no writer of this format makes one, and no torn write does (the header is written whole,
+// in the batch's first sector), so it is damage or a batch this build cannot read (an earlier
+// build of the same format had no bound), never a torn tail to drop.
 Status WholeBatchAt(int fd, const std::string& path, uint64_t file_size, uint64_t offset,
                     std::string* buf, bool* whole) {
   *whole = false;
@@ -53,9 +63,13 @@ Status WholeBatchAt(int fd, const std::string& path, uint64_t file_size, uint64_
     return Status::Ok();
   }
   const uint64_t length = Load64(header + 16);
-  if (length > kMaxJournalBatchBytes || length > file_size - offset - kJournalBatchHeaderBytes) {
-    return Status::Ok();
+  if (!BatchHeader(header)) {
+    return Status(Code::kIo, path + ": the batch at offset " + std::to_string(offset) +
+                                 " claims " + std::to_string(length) +
+                                 " bytes of frames, more than any writer puts in one batch (" +
+                                 std::to_string(kMaxJournalBatchBytes) + ")");
   }
+  if (length > file_size - offset - kJournalBatchHeaderBytes) return Status::Ok();
   buf->resize(kJournalBatchHeaderBytes + static_cast<size_t>(length));
   RON_RETURN_IF_ERROR(PreadAll(fd, buf->data(), buf->size(), path, &done, offset));
   if (done != buf->size()) return Status::Ok();
@@ -64,13 +78,15 @@ Status WholeBatchAt(int fd, const std::string& path, uint64_t file_size, uint64_
   return Status::Ok();
 }
 
-// What follows the first batch that is not whole, at `offset`, read once through a window
-// (holes skipped): the end (zeros, *torn false), or a torn last batch (*torn: its commit never
-// returned) when no later block starts with a batch header. A writer starts a batch only once
-// the one before was acknowledged (a failed one is cut out first), and no torn write holds a
-// header past its first block (the frames are canonical JSON, which never holds the magic's
-// FF, and a frame's length is never FF 'R' 'O' 'N'): a header there means the damaged batch
-// was acknowledged.
+// What follows the first batch that is not whole, at `offset`, up to `size` (the file may
+// grow meanwhile: a live journal read by a tool), read once through a window (holes skipped):
+// the end (zeros, *torn false), or a torn last batch (*torn: its commit never returned) when
+// no later block starts with a batch header. A writer starts a batch only once the one before
+// was acknowledged (a failed one is cut out first, durably), and no torn write holds a header
+// past its first block: the frames' JSON never holds the magic's FF, and where their binary
+// fields (length, seq, self_hash, checksum) happen to spell the magic, the length that follows
+// it is not one a writer makes (BatchHeader) but with a chance of about 2^-38. A header there
+// means the damaged batch was acknowledged.
 Status ReadTail(int fd, const std::string& path, uint64_t size, uint64_t offset, std::string* buf,
                 bool* torn) {
   constexpr size_t kBlock = segment::kPaddingAlignBytes;
@@ -80,22 +96,23 @@ Status ReadTail(int fd, const std::string& path, uint64_t size, uint64_t offset,
     const off_t data = lseek(fd, static_cast<off_t>(at), SEEK_DATA);
     if (data < 0 && errno == ENXIO) break;
     if (data >= 0) at = static_cast<uint64_t>(data) / kBlock * kBlock;
+    if (at >= size) break;
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf->size(), size - at));
     size_t done = 0;
-    RON_RETURN_IF_ERROR(PreadAll(fd, buf->data(), buf->size(), path, &done, at));
+    RON_RETURN_IF_ERROR(PreadAll(fd, buf->data(), want, path, &done, at));
     static constexpr char kZeros[kBlock] = {};
     for (size_t block = 0; block < done; block += kBlock) {
       const char* p = buf->data() + block;
       const size_t n = std::min(kBlock, done - block);
       *torn = *torn || std::memcmp(p, kZeros, n) != 0;
-      if (n >= sizeof(kJournalBatchMagic) && (at != offset || block != 0) &&
-          std::memcmp(p, kJournalBatchMagic, sizeof(kJournalBatchMagic)) == 0) {
+      if (n >= kJournalBatchHeaderBytes && (at != offset || block != 0) && BatchHeader(p)) {
         return Status(Code::kIo, path + ": damaged batch at offset " + std::to_string(offset) +
-                                     " with a commit batch after it at offset " +
+                                     " with a commit batch header after it at offset " +
                                      std::to_string(at + block) +
                                      " (so the damaged one was acknowledged)");
       }
     }
-    if (done < buf->size()) break;
+    if (done < want) break;
   }
   return Status::Ok();
 }
@@ -295,9 +312,10 @@ Status ScanJournal(const std::string& path, size_t max_record_bytes, const Journ
     return Status(Code::kIo, path + " is not a commit journal (bad magic)");
   }
   if (size > kMaxJournalFileBytes) {
-    return Status(Code::kIo, path + " is damaged: " + std::to_string(size) +
-                                 " bytes, longer than any commit journal (" +
-                                 std::to_string(kMaxJournalFileBytes) + ")");
+    return Status(Code::kIo, path + " is " + std::to_string(size) +
+                                 " bytes, longer than any commit journal this build writes or "
+                                 "reads (" + std::to_string(kMaxJournalFileBytes) +
+                                 "): damaged, or written by an earlier build without its bound");
   }
   std::string buf;
   std::vector<segment::FrameView> frames;

@@ -16,8 +16,9 @@
 //  24     frames       segment frames (FORMAT.md §3, byte for byte what the segments hold) for
 //                      any streams, in commit order
 // then zeros up to the next 4 KiB boundary, where the next batch starts, so that no write ever
-// touches a block holding an acknowledged batch. A batch is whole when its checksum matches; a
-// torn write never is. Readers route each frame by the writer_id and stream its record names.
+// touches a block holding an acknowledged batch. A batch is whole when its checksum matches
+// (and its length is at most kMaxJournalBatchBytes); a torn write never is. Readers route each
+// frame by the writer_id and stream its record names.
 //
 // Thread-safety: a JournalWriter belongs to its Wal's owner thread; the functions are reentrant.
 #ifndef WAL_JOURNAL_H_
@@ -58,7 +59,7 @@ static_assert(limits::kMaxBatchRecords *
                       (Limits::kDefaultMaxRecordBytes + kSealSuffixBytes +
                        segment::kFrameOverheadBytes) <=
                   kMaxJournalBatchBytes,
-              "an engine commit always fits one batch");
+              "an engine commit at the default max_batch_records fits one batch");
 // WalOptions::journal_max_bytes at most. A journal is emptied once it holds journal_max_bytes,
 // so no WAL writes one longer than kMaxJournalFileBytes: readers refuse a longer file as
 // damage before reading it.
@@ -127,9 +128,10 @@ class JournalWriter {
 // valid during the call; frame offsets are the file's). A last batch that is cut short or
 // damaged is a torn tail (*torn; its commit never returned). Damage followed by another batch
 // header, whole or not, is Io: a writer starts a batch only once the one before it was
-// acknowledged, so the damaged batch was. A batch whose checksum matches but whose frames do
-// not fill it exactly is Io (no writer makes one), and so is a file longer than
-// kMaxJournalFileBytes. Time: linear in the file's size; memory: one batch, at most
+// acknowledged, so the damaged batch was; so is a batch header claiming more than
+// kMaxJournalBatchBytes (no writer or torn write makes one). A batch whose checksum matches
+// but whose frames do not fill it exactly is Io (no writer makes one), and so is a file longer
+// than kMaxJournalFileBytes. Time: linear in the file's size; memory: one batch, at most
 // kMaxJournalBatchBytes. `on_batch` may stop the read with an error of its own.
 using JournalBatchFn =
     std::function<Status(uint32_t batch, std::string_view bytes,

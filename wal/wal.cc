@@ -590,7 +590,7 @@ Status Wal::CommitStreams(bool force_sync) {
       if (s->state_ == StreamState::kOk && to_journal(s)) batch_bytes += s->pending_.size();
     }
     if (batch_bytes > options_.journal_max_batch_bytes) {
-      // More than one batch may hold (readers refuse a longer one): the streams with frames
+      // More than a batch may hold (readers refuse a longer one): the streams with frames
       // only in the journal are synced in their segments, then this commit syncs each file.
       const Status synced = SyncJournaled();
       if (left.ok()) left = synced;

@@ -130,7 +130,8 @@ struct WalOptions {
   uint64_t journal_max_bytes = kDefaultJournalMaxBytes;  // [1 MiB, 1 GiB]
   // A commit whose journaled frames would be more bytes than this is made durable file by file
   // instead (after the streams with frames only in the journal are synced in their segments).
-  // No engine commit comes near the default (wal/journal.h); lower only in tests.
+  // No engine commit at the default max_batch_records (1024) comes near the default
+  // (wal/journal.h); lower only in tests.
   uint64_t journal_max_batch_bytes = kMaxJournalBatchBytes;  // [1, kMaxJournalBatchBytes]
   FaultInjector* faults = nullptr;    // tests and drills only; not owned
   bool allow_small_segments = false;  // tests only: permits rotate_bytes < 8 MiB

@@ -154,7 +154,7 @@ TEST_F(JournalCliTest, DamageARecordThatDoesNotHashAndNoJournalAreRefused) {
   const CommandResult io = Run(damaged);
   EXPECT_EQ(io.exit_code, 1);
   EXPECT_EQ(io.out.rfind("err Io ", 0), 0u) << io.out;
-  EXPECT_NE(io.out.find("with a commit batch after it"), std::string::npos) << io.out;
+  EXPECT_NE(io.out.find("with a commit batch header after it"), std::string::npos) << io.out;
 
   std::string segment = Journal(batches);
   segment[0] = 'X';
@@ -200,7 +200,7 @@ TEST_F(JournalCliTest, DamageARecordThatDoesNotHashAndNoJournalAreRefused) {
   const CommandResult late_io = Run(late_damage);
   EXPECT_EQ(late_io.exit_code, 1);
   EXPECT_EQ(late_io.out.rfind(printed + "err Io ", 0), 0u) << late_io.out;
-  EXPECT_NE(late_io.out.find("with a commit batch after it"), std::string::npos) << late_io.out;
+  EXPECT_NE(late_io.out.find("with a commit batch header after it"), std::string::npos) << late_io.out;
 
   // Files shorter than the magic: an empty or half-written header holds no batch; anything
   // else is no journal. A FIFO or a link is refused, never waited for or followed.

@@ -1,7 +1,7 @@
 // Reading a commit journal (wal/journal.h, ScanJournal) whatever a file holds: damage followed
 // by any batch header is refused (that damaged batch was acknowledged), a batch longer than a
-// writer makes is damage and is never read whole, a file longer than any journal is refused
-// unread, and a file of batch headers on every block is read once, not once per header.
+// writer makes is refused unread, a file longer than any journal is refused unread, holes are
+// skipped, and a file of batch headers on every block is read once, not once per header.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -81,8 +81,17 @@ class JournalReadTest : public ::testing::Test {
   int batches_ = 0;
 };
 
+// The magic, then a length over kMaxJournalBatchBytes: a block no writer starts.
+std::string Oversized() {
+  std::string block = HeaderOfZeros(0);
+  const uint64_t length = kMaxJournalBatchBytes + 1;
+  std::memcpy(block.data() + 16, &length, sizeof(length));
+  return block;
+}
+
 TEST_F(JournalReadTest, DamageIsATornTailOnlyWhenNoBatchHeaderFollowsIt) {
   const std::string whole = EmptyBatch(), damaged = DamagedBatch();
+  const std::string kAfter8192 = "offset 8192 with a commit batch header after it at offset ";
   const std::string zeros(kBlock, '\0'), junk(kBlock, 'j');
   struct Case {
     std::string after_one_whole;
@@ -94,13 +103,19 @@ TEST_F(JournalReadTest, DamageIsATornTailOnlyWhenNoBatchHeaderFollowsIt) {
       {zeros + zeros, true, false, ""},
       {damaged, true, true, ""},
       {damaged + zeros + junk, true, true, ""},
-      {junk + whole, false, false, "offset 8192 with a commit batch after it at offset 12288"},
+      {junk + whole, false, false, kAfter8192 + "12288"},
       // A writer starts a batch only once the one before was acknowledged: a second damaged
       // batch after the first means the first was acknowledged.
-      {damaged + damaged, false, false, "offset 8192 with a commit batch after it at offset 12288"},
+      {damaged + damaged, false, false, kAfter8192 + "12288"},
       {damaged + zeros + damaged + whole, false, false, "at offset 16384"},
       {damaged + std::string(300 * kBlock, 'x') + whole, false, false,
-       "at offset " + std::to_string(kBlock * 303)},
+       kAfter8192 + std::to_string(kBlock * 303)},
+      // The first block of the second 1 MiB window read after the damage.
+      {damaged + std::string(255 * kBlock, 'x') + whole, false, false,
+       kAfter8192 + std::to_string(8192 + (1 << 20))},
+      // The magic with a length no writer makes (binary frame fields can spell the magic; what
+      // follows it then is no batch length): not a header, so a torn tail.
+      {damaged + Oversized(), true, true, ""},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     SCOPED_TRACE(i);
@@ -119,9 +134,11 @@ TEST_F(JournalReadTest, DamageIsATornTailOnlyWhenNoBatchHeaderFollowsIt) {
   }
 }
 
-// No writer makes a batch of more than kMaxJournalBatchBytes of frames: a longer one is taken
-// for damage (here a torn tail), whatever its checksum says; one of exactly that many is read.
-TEST_F(JournalReadTest, ABatchLongerThanAnyWriterMakesIsDamage) {
+// No writer makes a batch of more than kMaxJournalBatchBytes of frames, and no torn write
+// leaves one (the header is written whole): a longer one is refused unread, whatever its
+// checksum says, and not dropped as a torn tail (an earlier build had no bound, and such a
+// batch may hold acknowledged records); one of exactly that many is read.
+TEST_F(JournalReadTest, ABatchLongerThanAnyWriterMakesIsRefused) {
   for (const uint64_t length : {kMaxJournalBatchBytes + 1, kMaxJournalBatchBytes}) {
     SCOPED_TRACE(length);
     const std::string head = Header() + EmptyBatch() + HeaderOfZeros(length);
@@ -129,8 +146,10 @@ TEST_F(JournalReadTest, ABatchLongerThanAnyWriterMakesIsDamage) {
     bool torn = false;
     const Status st = Scan(&torn);
     if (length > kMaxJournalBatchBytes) {
-      ASSERT_TRUE(st.ok()) << st.ToString();
-      EXPECT_TRUE(torn);
+      EXPECT_EQ(st.code(), Code::kIo);
+      EXPECT_NE(st.message().find("the batch at offset 8192 claims 67108865 bytes of frames"),
+                std::string::npos)
+          << st.ToString();
       EXPECT_EQ(batches_, 1);
     } else {
       // Read whole, and then its frames (zeros) are no frames.
@@ -157,6 +176,30 @@ TEST_F(JournalReadTest, AFileLongerThanAnyJournalIsRefusedUnread) {
   EXPECT_EQ(batches_, 1);
 }
 
+// Holes after damage are skipped, not taken for the end: a whole batch past a hole of more than
+// the read window, at an offset that starts no window, is still found.
+TEST_F(JournalReadTest, HolesAfterDamageAreSkippedNotTakenForTheEnd) {
+  const uint64_t later = 8192 + 3 * (1 << 20) + 5 * kBlock;
+  Make(Header() + EmptyBatch() + DamagedBatch(), later + kBlock);
+  const int fd = open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  const std::string whole = EmptyBatch();
+  ASSERT_EQ(pwrite(fd, whole.data(), whole.size(), static_cast<off_t>(later)),
+            static_cast<ssize_t>(whole.size()));
+  close(fd);
+  bool torn = false;
+  Status st = Scan(&torn);
+  EXPECT_EQ(st.code(), Code::kIo);
+  EXPECT_NE(st.message().find("at offset " + std::to_string(later)), std::string::npos)
+      << st.ToString();
+  // The same hole with nothing after it: the damaged batch is a torn tail.
+  Make(Header() + EmptyBatch() + DamagedBatch(), later + kBlock);
+  st = Scan(&torn);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE(torn);
+  EXPECT_EQ(batches_, 1);
+}
+
 // A batch header on every block, each claiming the rest of the file and none whole: refused at
 // the second header, each block looked at once (it took a read and checksum of the rest of the
 // file per block before).
@@ -173,7 +216,7 @@ TEST_F(JournalReadTest, HeadersOnEveryBlockAreReadOnce) {
   bool torn = false;
   const Status st = Scan(&torn);
   EXPECT_EQ(st.code(), Code::kIo);
-  EXPECT_NE(st.message().find("offset 4096 with a commit batch after it at offset 8192"),
+  EXPECT_NE(st.message().find("offset 4096 with a commit batch header after it at offset 8192"),
             std::string::npos)
       << st.ToString();
   EXPECT_EQ(batches_, 0);
