@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <span>
 
 #include "checkpoint/builder.h"
@@ -33,6 +34,13 @@
 namespace ron {
 
 static_assert(Engine::kMaxReadRecords == limits::kMaxReadRecords);
+
+// The answer to a task its owner's queue did not take.
+Status NotQueued(PushResult pushed) {
+  return pushed == PushResult::kClosed
+             ? Status(Code::kClosed, "engine is closed")
+             : Status(Code::kBusy, "audit_backpressure: the writer's queue is full");
+}
 
 // ---- The engine -------------------------------------------------------------------------------
 
@@ -252,34 +260,86 @@ class Engine::Impl {
   }
 
   Result<Ticket> Emit(std::string_view stream, std::string_view draft) {
+    EmitTask task;
+    std::optional<Result<Ticket>> answer;
+    if (!PrepareEmit(stream, draft, &task, &answer)) return std::move(*answer);
+    const std::shared_ptr<TicketState> ticket = task.ticket;
+    return Queue(OwnerOf(writer_id_, stream), std::move(task), stream, ticket);
+  }
+
+  // Emit's work on the caller's thread: true with the task to queue (its ticket set), or false
+  // with *answer, Emit's answer already: the error, or the ticket that failed with it.
+  bool PrepareEmit(std::string_view stream, std::string_view draft, EmitTask* task,
+                   std::optional<Result<Ticket>>* answer) {
     metrics_.emitted++;
-    if (closed_) return Refuse(Status(Code::kClosed, "engine is closed"), stream);
+    if (closed_) {
+      answer->emplace(Refuse(Status(Code::kClosed, "engine is closed"), stream));
+      return false;
+    }
     if (draft.size() > kMaxInputBytes) {
-      return Refuse(Status(Code::kRecordTooLarge, "draft longer than 65536 bytes"), stream);
+      answer->emplace(
+          Refuse(Status(Code::kRecordTooLarge, "draft longer than 65536 bytes"), stream));
+      return false;
     }
     auto ticket = std::make_shared<TicketState>();
+    const auto failed = [&](const Status& status) {  // reported through the ticket (contract)
+      CountReject(status, {.stream = stream});
+      ticket->Complete(status, {});
+      answer->emplace(Ticket(ticket));
+      return false;
+    };
     // The stream is keyed by its name from here on: one spelling only, in both profiles.
-    if (Status named = CheckName(stream, NameKind::kStream); !named.ok()) {
-      CountReject(named, {.stream = stream});
-      ticket->Complete(named, {});
-      return Ticket(ticket);
-    }
-    // Everything but seq, prev and the hash happens here, on the caller's thread (docs/API.md): the stream's owner only splices them in and hashes.
-    EmitTask task{std::string(stream), {}, ticket, {}};
+    if (Status named = CheckName(stream, NameKind::kStream); !named.ok()) return failed(named);
+    // Everything but seq, prev and the hash happens here, on the caller's thread (docs/API.md):
+    // the stream's owner only splices them in and hashes.
+    task->stream.assign(stream);
+    task->ticket = ticket;
     if (!options_.canonicalize_in_emit) {
-      task.draft.assign(draft.empty() ? std::string_view(" ") : draft);  // " " is Schema too
-      return Queue(OwnerOf(writer_id_, stream), std::move(task), stream, ticket);
+      task->draft.assign(draft.empty() ? std::string_view(" ") : draft);  // " " is Schema too
+      return true;
     }
     const Canonicalizer::DraftContext ctx{writer_id_, stream, 1, kGenesisPrev, NowMs()};
     Canonicalizer& canonicalizer = CallerCanonicalizer();
-    Status prepared = canonicalizer.PrepareDraft(draft, ctx, &task.prepared);
-    if (prepared.ok()) prepared = ApplyIpPolicy(&canonicalizer, &task.prepared);
-    if (!prepared.ok()) {  // reported through the ticket, as the contract says
-      CountReject(prepared, {.stream = stream});
-      ticket->Complete(prepared, {});
-      return Ticket(ticket);
+    Status prepared = canonicalizer.PrepareDraft(draft, ctx, &task->prepared);
+    if (prepared.ok()) prepared = ApplyIpPolicy(&canonicalizer, &task->prepared);
+    return prepared.ok() || failed(prepared);
+  }
+
+  // Emit of many drafts to one stream: each prepared as Emit prepares it, the prepared ones
+  // handed to the owner in runs of up to kGroup (one hand-over each, so that it commits them
+  // together instead of one fragment per wake-up); an answer given at once (a refused draft)
+  // goes after the run before it.
+  size_t EmitMany(std::string_view stream, std::span<const std::string_view> drafts,
+                  std::vector<Result<Ticket>>* results) {
+    constexpr size_t kGroup = 256;
+    ScratchLease lease;
+    BatchScratch& scratch = lease.get();
+    scratch.Reset(0);
+    size_t taken = 0;
+    const auto refused = [&](PushResult pushed, const Task&) {
+      if (pushed == PushResult::kFull) metrics_.busy++;
+      results->push_back(Refuse(NotQueued(pushed), stream));
+    };
+    for (const std::string_view draft : drafts) {
+      EmitTask task;
+      std::optional<Result<Ticket>> answer;
+      if (!PrepareEmit(stream, draft, &task, &answer)) {
+        if (!scratch.PushRun(results, &taken, refused)) return taken;
+        const bool closed = answer->code() == Code::kClosed;
+        results->push_back(std::move(*answer));
+        ++taken;
+        if (closed) return taken;
+        continue;
+      }
+      if (scratch.run_owner == nullptr) scratch.run_owner = &OwnerOf(writer_id_, stream);
+      scratch.run_tickets.push_back(task.ticket);
+      scratch.run.emplace_back(std::move(task));
+      if (scratch.run.size() == kGroup && !scratch.PushRun(results, &taken, refused)) {
+        return taken;
+      }
     }
-    return Queue(OwnerOf(writer_id_, stream), std::move(task), stream, ticket);
+    scratch.PushRun(results, &taken, refused);
+    return taken;
   }
 
   // privacy.ip_mode (engine/privacy.h): a prepared draft whose attrs hold IP address literals
@@ -339,18 +399,11 @@ class Engine::Impl {
   Result<Ticket> Queue(Worker& owner, Task&& task, std::string_view stream,
                        const std::shared_ptr<TicketState>& ticket, std::string_view writer = {}) {
     const std::string stream_copy(stream);  // the task (and its string) moves into the queue
-    switch (owner.TryPush(std::move(task))) {
-      case PushResult::kQueued:
-        return Ticket(ticket);
-      case PushResult::kClosed:
-        return Refuse(Status(Code::kClosed, "engine is closed"), stream_copy, writer);
-      case PushResult::kFull:
-        break;
-    }
+    const PushResult pushed = owner.TryPush(std::move(task));
+    if (pushed == PushResult::kQueued) return Ticket(ticket);
     // Emit's callers pass no writer (it is this engine's); AppendSealed passes the record's.
-    (writer.empty() ? metrics_.busy : metrics_.busy_sealed)++;
-    return Refuse(Status(Code::kBusy, "audit_backpressure: the writer's queue is full"),
-                  stream_copy, writer);
+    if (pushed == PushResult::kFull) (writer.empty() ? metrics_.busy : metrics_.busy_sealed)++;
+    return Refuse(NotQueued(pushed), stream_copy, writer);
   }
 
   Result<AppendResult> AppendSealed(std::string_view sealed, Deadline deadline) {
@@ -385,28 +438,12 @@ class Engine::Impl {
       results->reserve(std::max(2 * results->capacity(), results->size() + sealed.size()));
     }
     // Pushes the run; false (after the Busy or Closed entry) if not all of it was queued.
-    const auto flush_run = [&] {
-      if (scratch.run.empty()) return true;
-      size_t pushed = 0;
-      const PushResult pushed_all =
-          scratch.run_owner->TryPushMany(scratch.run.data(), scratch.run.size(), &pushed);
-      for (size_t k = 0; k < pushed; ++k) results->push_back(Ticket(scratch.run_tickets[k]));
-      taken += pushed;
-      if (pushed < scratch.run.size()) {
-        const Record& r = std::get<SealedTask>(scratch.run[pushed]).record.record;
-        if (pushed_all == PushResult::kFull) metrics_.busy_sealed++;
-        results->push_back(Refuse(
-            pushed_all == PushResult::kClosed
-                ? Status(Code::kClosed, "engine is closed")
-                : Status(Code::kBusy, "audit_backpressure: the writer's queue is full"),
-            r.stream, r.writer_id));
-        ++taken;
-      }
-      const bool all = pushed == scratch.run.size();
-      scratch.run.clear();
-      scratch.run_tickets.clear();
-      return all;
+    const auto refused = [&](PushResult pushed, const Task& first_left) {
+      const Record& r = std::get<SealedTask>(first_left).record.record;
+      if (pushed == PushResult::kFull) metrics_.busy_sealed++;
+      results->push_back(Refuse(NotQueued(pushed), r.stream, r.writer_id));
     };
+    const auto flush_run = [&] { return scratch.PushRun(results, &taken, refused); };
     for (size_t begin = 0; begin < sealed.size(); begin += kGroup) {
       if (closed_) {
         results->push_back(Refuse(Status(Code::kClosed, "engine is closed"), {}));
@@ -674,6 +711,11 @@ Result<Ticket> Engine::OfferSealed(std::string_view sealed) { return impl_->Offe
 size_t Engine::OfferSealedMany(std::span<const std::string_view> sealed,
                                std::vector<Result<Ticket>>* results) {
   return impl_->OfferSealedMany(sealed, results);
+}
+
+size_t Engine::EmitMany(std::string_view stream, std::span<const std::string_view> drafts,
+                        std::vector<Result<Ticket>>* results) {
+  return impl_->EmitMany(stream, drafts, results);
 }
 
 StreamInfo Engine::State(std::string_view writer_id, std::string_view stream) const {

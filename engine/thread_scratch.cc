@@ -13,6 +13,32 @@ Canonicalizer& ThreadCanonicalizer(const Limits& limits) {
   return *canonicalizer;
 }
 
+// g++ 12 takes the moves of Result<Ticket> (a variant) when *results grows for a Status
+// that is never read uninitialized (a known false positive of -Wmaybe-uninitialized).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+bool BatchScratch::PushRun(std::vector<Result<Ticket>>* results, size_t* taken,
+                           const std::function<void(PushResult, const Task&)>& refused) {
+  if (run.empty()) return true;
+  size_t pushed = 0;
+  const PushResult result = run_owner->TryPushMany(run.data(), run.size(), &pushed);
+  for (size_t k = 0; k < pushed; ++k) results->push_back(Ticket(run_tickets[k]));
+  *taken += pushed;
+  const bool all = pushed == run.size();
+  if (!all) {
+    refused(result, run[pushed]);
+    ++*taken;
+  }
+  run.clear();
+  run_tickets.clear();
+  return all;
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
 ScratchLease::ScratchLease() {
   thread_local BatchScratch scratch;
   if (scratch.in_use) {

@@ -1,10 +1,11 @@
 // Per-calling-thread scratch of the engine's public calls: a canonicalizer, and the buffers of
-// OfferSealedMany. Split from engine.cc.
+// OfferSealedMany and EmitMany. Split from engine.cc.
 //
 // Thread-safety: each object belongs to the calling thread (thread_local).
 #ifndef ENGINE_THREAD_SCRATCH_H_
 #define ENGINE_THREAD_SCRATCH_H_
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -18,7 +19,7 @@ namespace ron {
 // with other limits uses the thread).
 Canonicalizer& ThreadCanonicalizer(const Limits& limits);
 
-// Scratch of OfferSealedMany, one per calling thread (ThreadBatchScratch), reused.
+// Scratch of OfferSealedMany and EmitMany, one per calling thread (ThreadBatchScratch), reused.
 struct BatchScratch {
   bool in_use = false;  // a call on this thread is using it (see ScratchLease)
   std::vector<CanonicalRecord> records;
@@ -29,9 +30,17 @@ struct BatchScratch {
   Worker* run_owner = nullptr;
   void Reset(size_t n) {
     run_owner = nullptr;  // the last call's run was pushed (or dropped after a Busy)
+    run.clear();
+    run_tickets.clear();
     records.resize(n);
     status.resize(n);
   }
+  // Pushes the run to run_owner in one hand-over (one lock, one wake-up): a ticket per task
+  // queued is appended to *results. If not all of it was queued, `refused` appends the entry of
+  // the first task left (given the push's result: Busy or Closed), and false is returned.
+  // *taken counts the entries appended; the run is left empty.
+  bool PushRun(std::vector<Result<Ticket>>* results, size_t* taken,
+               const std::function<void(PushResult, const Task&)>& refused);
 };
 
 // The calling thread's scratch for one OfferSealedMany, or a fresh one when that is in use:

@@ -331,11 +331,11 @@ int RunAppend(const Flags& flags) {
     while (!pending.empty() && !fatal && pending.front().ticket.done()) settle_front();
     if (ack) std::fflush(stdout);
   };
-  // Sealed records (replay, import) are offered a group at a time in input order and kept in
-  // flight like drafts; each stream's owner applies them in that order. A group is what the
-  // reader already holds, up to kGroup lines: OfferSealedMany checks their hashes side by side
-  // and hands each stream's owner its run of them at once (one commit for the group, not one
-  // per fragment the owner happened to wake up to).
+  // Lines are offered a group at a time in input order and kept in flight; each stream's owner
+  // applies them in that order. A group is what the reader already holds, up to kGroup lines:
+  // OfferSealedMany (sealed records: replay, import) checks their hashes side by side, and it
+  // and EmitMany (drafts) hand the owner its run of them at once (one commit for the group, not
+  // one per fragment the owner happened to wake up to).
   constexpr size_t kGroup = 256;
   std::vector<std::string> group;
   std::vector<uint64_t> group_lines;
@@ -345,13 +345,15 @@ int RunAppend(const Flags& flags) {
     views.assign(group.begin(), group.end());
     size_t at = 0;
     while (at < views.size() && !fatal) {
-      // Backpressure: at most a queue's worth in flight.
-      while (!pending.empty() && pending.size() + (views.size() - at) > window && !fatal) {
-        settle_front();
-      }
+      // Backpressure: at most a queue's worth in flight, so that a file read faster than the
+      // disk writes waits for room instead of meeting Busy (and logging every refusal).
+      const size_t chunk = std::min(views.size() - at, window);
+      while (!pending.empty() && pending.size() + chunk > window && !fatal) settle_front();
       if (fatal) break;
       offered.clear();
-      engine.OfferSealedMany(std::span(views).subspan(at), &offered);
+      const std::span<const std::string_view> rest = std::span(views).subspan(at, chunk);
+      (void)(sealed ? engine.OfferSealedMany(rest, &offered)
+                    : engine.EmitMany(stream, rest, &offered));
       for (Result<Ticket>& t : offered) {
         if (t.ok()) {
           pending.push_back({group_lines[at++], t.value(), Status::Ok()});
@@ -388,32 +390,11 @@ int RunAppend(const Flags& flags) {
                    static_cast<unsigned long long>(line_no));
       continue;
     }
-    if (sealed) {
-      group.emplace_back(line);
-      group_lines.push_back(line_no);
-      if (group.size() < kGroup && reader.HasBufferedLine()) continue;
-      offer_group();
-      if (fatal) break;
-    } else {
-      // Backpressure: at most a queue's worth in flight, so that a file read faster than the
-      // disk writes waits for room instead of meeting Busy (and logging every refusal).
-      while (pending.size() >= window && !fatal) settle_front();
-      if (fatal) break;
-      for (;;) {
-        Result<Ticket> t = engine.Emit(stream, line);
-        if (t.ok()) {
-          pending.push_back({line_no, t.value(), Status::Ok()});
-          break;
-        }
-        if (t.code() != Code::kBusy || pending.empty()) {  // Busy with nothing in flight: odd
-          fatal = true;
-          fail(t.status());
-          break;
-        }
-        settle_front();  // the writer is behind: wait for the oldest record, then retry
-        if (fatal) break;
-      }
-    }
+    group.emplace_back(line);
+    group_lines.push_back(line_no);
+    if (group.size() < kGroup && reader.HasBufferedLine()) continue;
+    offer_group();
+    if (fatal) break;
     // Print what is durable; when no more input is waiting, wait for everything in flight.
     settle_done();
     if (!reader.HasBufferedLine() && !StdinReady()) {

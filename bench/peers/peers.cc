@@ -17,7 +17,8 @@
 //               OfferSealedMany of 256 then Wait on the last ticket (every ticket is checked afterwards); batch 1 =
 //               AppendSealed
 //   ron-audit Emit           the drafts that produce those very records (same writer_id, stream
-//               and ts_ms, fresh WAL): Emit ×batch then Wait on the last
+//               and ts_ms, fresh WAL): batch 256 = one EmitMany of 256 then Wait on the last;
+//               batch 1 = Emit, then Wait
 // Grid: writers 1 and 2 (one stream each; the two streams sit on different engine workers),
 // batch 1 and 256. Then the per-record acknowledgement rows: 4 and 64 producer threads, each
 // writing one record and waiting until it is durable, over the same two streams.
@@ -513,13 +514,18 @@ class RonTarget : public Target {
       return r.value().outcome == ron::AppendOutcome::kAppended ? "" : "AppendSealed: Duplicate";
     }
     std::vector<ron::Ticket>& kept = tickets_[static_cast<size_t>(w)];
-    if (!emit_) {  // the bulk path: OfferSealedMany checks the batch's hashes side by side
-      std::vector<std::string_view> views(pool.sealed.begin() + static_cast<long>(from),
-                                          pool.sealed.begin() + static_cast<long>(from + n));
+    if (n > 1) {  // the bulk paths: OfferSealedMany (hashes checked side by side), EmitMany
+      std::vector<std::string_view> views(n, pool.draft);
+      if (!emit_) {
+        views.assign(pool.sealed.begin() + static_cast<long>(from),
+                     pool.sealed.begin() + static_cast<long>(from + n));
+      }
       std::vector<ron::Result<ron::Ticket>> results;
       for (size_t at = 0; at < n;) {
         results.clear();
-        engine_->OfferSealedMany(std::span(views).subspan(at), &results);
+        const auto rest = std::span(views).subspan(at);
+        (void)(emit_ ? engine_->EmitMany(pool.stream, rest, &results)
+                     : engine_->OfferSealedMany(rest, &results));
         for (auto& t : results) {
           if (t.ok()) {
             kept.push_back(t.value());
@@ -534,20 +540,10 @@ class RonTarget : public Target {
       auto r = kept.back().Wait(After(60));
       return r.ok() ? "" : "Wait: " + r.status().ToString();
     }
-    for (size_t i = 0; i < n; ++i) {
-      for (;;) {
-        auto t = emit_ ? engine_->Emit(pool.stream, pool.draft)
-                       : engine_->OfferSealed(pool.sealed[from + i]);
-        if (t.ok()) {
-          kept.push_back(t.value());
-          break;
-        }
-        if (t.code() != ron::Code::kBusy) return t.status().ToString();
-        busy_++;  // the owner's queue is full: wait for what was offered before, then retry
-        if (!kept.empty()) (void)kept.back().Wait(After(60));
-      }
-    }
-    auto r = kept.back().Wait(After(60));
+    auto t = engine_->Emit(pool.stream, pool.draft);  // batch 1 (the queue is empty: no Busy)
+    if (!t.ok()) return "Emit: " + t.status().ToString();
+    kept.push_back(t.value());
+    auto r = t.value().Wait(After(60));
     return r.ok() ? "" : "Wait: " + r.status().ToString();
   }
   std::string One(int, int s, uint64_t) override {

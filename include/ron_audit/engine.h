@@ -173,6 +173,17 @@ class RON_AUDIT_EXPORT Engine {
   // (privacy.ip_mode, default drop: docs/CONFIG.md), so the sealed record never holds one.
   Result<Ticket> Emit(std::string_view stream, std::string_view draft_json);
 
+  // Emit of many drafts to one stream, as a host with a batch in hand emits it: each draft is
+  // prepared exactly as Emit prepares it, and what Emit would have returned for it is appended
+  // to *results (its ticket, or its error; a bad draft's ticket has already failed). The
+  // prepared drafts are handed to the stream's writer thread together (up to 256 at a time), so
+  // that it commits them together rather than in fragments as each call wakes it. Stops after
+  // the first Busy or Closed (that entry included): the drafts after it were not taken; emit
+  // them again, from there, once the writer has caught up. Returns the number of entries
+  // appended. Never blocks. Records of one thread's calls land in the order given.
+  size_t EmitMany(std::string_view stream, std::span<const std::string_view> drafts,
+                  std::vector<Result<Ticket>>* results);
+
   // A sealed record from replay, import or a retry (docs/API.md): seq == head+1 and prev == head
   // → Appended; seq ≤ head and the stored record at seq has the same self_hash → Duplicate (the
   // original position, counted in audit_dedupe_hits_total); same seq, other hash → Conflict;

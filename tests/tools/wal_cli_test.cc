@@ -363,6 +363,17 @@ TEST_F(WalCliTest, AppendWaitsForRoomInsteadOfMeetingBusy) {
   EXPECT_EQ(Ronctl({"audit", "append", "--dir", Dir(), "--stream", "bulk", "--queue-depth", "0"})
                 .exit_code,
             2);
+  // The same records imported sealed, through the same 16-deep queue: no Busy met either.
+  const auto range = Ronctl({"audit", "range", "--dir", Dir(), "--stream", "bulk"});
+  ASSERT_EQ(range.exit_code, 0) << range.err;
+  testing::WriteFile(file, range.out);
+  const std::string copy = tmp_.path() + "/copy";
+  const auto sealed = testing::RonctlFromFile(
+      {"audit", "append", "--dir", copy, "--sealed", "--queue-depth", "16"}, file);
+  EXPECT_EQ(sealed.exit_code, 0) << sealed.err.substr(0, 2000);
+  EXPECT_EQ(sealed.err.find("audit.append.reject"), std::string::npos)
+      << sealed.err.substr(0, 2000);
+  EXPECT_EQ(Ronctl({"audit", "verify", "--dir", copy}).out, "ok 5000 records, 1 streams\n");
 }
 
 TEST_F(WalCliTest, LooseDirectoryIsRefused) {

@@ -1,0 +1,157 @@
+// Engine::EmitMany (docs/API.md): each draft answered as Emit answers it, in order, the
+// prepared ones handed to the writer together (one commit for a batch that fits), a stop at
+// the first Busy that resuming from there makes good, and Closed after Close.
+#include <gtest/gtest.h>
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/core/canonical.h"
+#include "ron_audit/engine.h"
+#include "tests/engine/engine_test_util.h"
+#include "tests/test_util.h"
+
+namespace ron {
+namespace {
+
+using std::chrono::seconds;
+
+Deadline Far() { return engine_test::In(seconds(60)); }
+
+class EmitManyTest : public ::testing::Test {
+ protected:
+  EngineOptions Options(const std::string& name, uint32_t queue_depth = 100000) {
+    return engine_test::WalEngineOptions(tmp_.path() + "/" + name, 1, queue_depth);
+  }
+  // The fields a draft decides of each stored record of `stream` (not ts_ms, prev, self_hash).
+  std::vector<std::string> Stored(const std::string& name, const std::string& stream) {
+    std::vector<std::string> fields;
+    Canonicalizer c;
+    CanonicalRecord r;
+    for (const std::string& sealed :
+         engine_test::StoredIn(tmp_.path() + "/" + name, "svc-test@inst-1", stream)) {
+      EXPECT_TRUE(c.VerifySealed(sealed, &r).ok());
+      fields.push_back(std::to_string(r.record.seq) + " " + r.record.kind + " " +
+                       r.record.reason + " " + r.record.attrs);
+    }
+    return fields;
+  }
+  testing::TempDir tmp_;
+};
+
+// What EmitMany answers and stores for each draft is what Emit does: good drafts, drafts that
+// fail their ticket (a float, bad UTF-8, an unknown key), one refused at once (longer than the
+// input bound), one whose IP literal privacy.ip_mode drops, in one call.
+TEST_F(EmitManyTest, EachDraftGetsEmitsAnswerAndRecord) {
+  std::vector<std::string> drafts;
+  for (int i = 0; i < 40; ++i) drafts.push_back(engine_test::Draft(i));
+  drafts[5] = R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{"f":1.5}})";
+  drafts[6] = "{\"kind\":\"K\",\"actor\":{},\"subject\":{},\"reason\":\"\xff\",\"attrs\":{}}";
+  drafts[17] = R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{},"x":1})";
+  drafts[20] = std::string(70000, ' ');
+  drafts[33] = R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{"ip":"10.1.2.3"}})";
+  const std::vector<std::string_view> views(drafts.begin(), drafts.end());
+
+  auto one = engine_test::OpenEngine(Options("one"));
+  auto many = engine_test::OpenEngine(Options("many"));
+  ASSERT_NE(one, nullptr);
+  ASSERT_NE(many, nullptr);
+  std::vector<Result<Ticket>> singles;
+  for (const std::string_view d : views) singles.push_back(one->Emit("s", d));
+  std::vector<Result<Ticket>> results;
+  ASSERT_EQ(many->EmitMany("s", views, &results), drafts.size());
+  ASSERT_EQ(results.size(), drafts.size());
+  for (size_t i = 0; i < drafts.size(); ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_EQ(results[i].ok(), singles[i].ok()) << results[i].status().ToString();
+    if (!results[i].ok()) {
+      EXPECT_EQ(results[i].code(), singles[i].code());
+      EXPECT_EQ(results[i].status().message(), singles[i].status().message());
+      continue;
+    }
+    const auto got = results[i].value().Wait(Far());
+    const auto want = singles[i].value().Wait(Far());
+    ASSERT_EQ(got.ok(), want.ok()) << got.status().ToString();
+    if (!got.ok()) {
+      EXPECT_EQ(got.status().code(), want.status().code());
+      EXPECT_EQ(got.status().message(), want.status().message());
+    } else {
+      EXPECT_EQ(got.value().seq, want.value().seq);
+    }
+  }
+  EXPECT_EQ(results[20].code(), Code::kRecordTooLarge);
+  EXPECT_EQ(results[5].value().Wait(Far()).status().code(), Code::kFloat);
+  ASSERT_TRUE(one->Close(Far()).ok());
+  ASSERT_TRUE(many->Close(Far()).ok());
+  const std::vector<std::string> stored = Stored("many", "s");
+  EXPECT_EQ(stored.size(), 36u);
+  EXPECT_EQ(stored, Stored("one", "s"));
+}
+
+// A batch of drafts that fits the writer's batch is committed as one: the writer is handed all
+// of it at once, instead of waking for the first draft and committing fragments.
+TEST_F(EmitManyTest, ABatchIsCommittedTogether) {
+  auto engine = engine_test::OpenEngine(Options("w"));
+  ASSERT_NE(engine, nullptr);
+  std::vector<std::string> drafts;
+  for (int i = 0; i < 256; ++i) drafts.push_back(engine_test::Draft(i));
+  const std::vector<std::string_view> views(drafts.begin(), drafts.end());
+  std::vector<Result<Ticket>> results;
+  ASSERT_EQ(engine->EmitMany("s", views, &results), 256u);
+  for (const auto& r : results) ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(results.back().value().Wait(Far()).ok());
+  const std::string metrics = engine->MetricsText();
+  EXPECT_EQ(testing::MetricValue(metrics, "audit_batch_records_total"), 256);
+  EXPECT_EQ(testing::MetricValue(metrics, "audit_batch_seconds_count", "phase=\"commit\""), 1)
+      << metrics;
+}
+
+// EmitMany stops after the first Busy (nothing after it was taken); emitting again from there
+// once the writer caught up lands every draft once, in order. After Close: Closed, once.
+TEST_F(EmitManyTest, StopsAtBusyResumesAndIsClosedAfterClose) {
+  auto engine = engine_test::OpenEngine(Options("w", 16));
+  ASSERT_NE(engine, nullptr);
+  std::vector<std::string> drafts;
+  for (int i = 0; i < 400; ++i) drafts.push_back(engine_test::Draft(i));
+  const std::vector<std::string_view> all(drafts.begin(), drafts.end());
+  std::vector<Ticket> tickets;
+  size_t at = 0, busy = 0;
+  while (at < all.size()) {
+    std::vector<Result<Ticket>> results;
+    const size_t n = engine->EmitMany("s", std::span(all).subspan(at), &results);
+    ASSERT_EQ(n, results.size());
+    ASSERT_GT(n, 0u);
+    for (size_t k = 0; k < n; ++k) {
+      if (!results[k].ok()) {
+        ASSERT_EQ(results[k].code(), Code::kBusy);
+        ASSERT_EQ(k, n - 1) << "nothing is taken after a Busy";
+        ++busy;
+        ASSERT_TRUE(tickets.back().Wait(Far()).ok());  // let the writer catch up
+        break;
+      }
+      tickets.push_back(results[k].value());
+      ++at;
+    }
+  }
+  EXPECT_GT(busy, 0u) << "a 16-deep queue should have refused some of 400 drafts at once";
+  for (size_t i = 0; i < tickets.size(); ++i) {
+    const auto r = tickets[i].Wait(Far());
+    ASSERT_TRUE(r.ok()) << i << " " << r.status().ToString();
+    EXPECT_EQ(r.value().seq, i + 1);
+  }
+  ASSERT_TRUE(engine->Close(Far()).ok());
+  std::vector<Result<Ticket>> after;
+  EXPECT_EQ(engine->EmitMany("s", all, &after), 1u);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].code(), Code::kClosed);
+  const std::vector<std::string> stored = Stored("w", "s");
+  ASSERT_EQ(stored.size(), 400u);
+  for (size_t i = 0; i < stored.size(); ++i) {
+    EXPECT_EQ(stored[i], std::to_string(i + 1) + " GetServed ok {\"i\":" + std::to_string(i) +
+                             "}");
+  }
+}
+
+}  // namespace
+}  // namespace ron
