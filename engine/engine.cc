@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
-#include <optional>
 #include <span>
 
 #include "checkpoint/builder.h"
@@ -17,6 +16,7 @@
 #include "engine/core/key_rotation.h"
 #include "engine/core/limits.h"
 #include "engine/core/verify.h"
+#include "engine/draft_intake.h"
 #include "engine/engine_internal.h"
 #include "engine/thread_scratch.h"
 #include "engine/event_log.h"
@@ -36,7 +36,7 @@ namespace ron {
 static_assert(Engine::kMaxReadRecords == limits::kMaxReadRecords);
 
 // The answer to a task its owner's queue did not take.
-Status NotQueued(PushResult pushed) {
+static Status NotQueued(PushResult pushed) {
   return pushed == PushResult::kClosed
              ? Status(Code::kClosed, "engine is closed")
              : Status(Code::kBusy, "audit_backpressure: the writer's queue is full");
@@ -260,98 +260,84 @@ class Engine::Impl {
   }
 
   Result<Ticket> Emit(std::string_view stream, std::string_view draft) {
+    metrics_.emitted++;
+    if (closed_) return Refuse(Status(Code::kClosed, "engine is closed"), stream);
     EmitTask task;
-    std::optional<Result<Ticket>> answer;
-    if (!PrepareEmit(stream, draft, &task, &answer)) return std::move(*answer);
+    const DraftVerdict v = PrepareDraftTask(Intake(), stream, draft, &task);
+    if (v.kind != DraftVerdict::Kind::kQueue) return Answer(v, stream);
+    metrics_.pii_redacted += v.redacted;
     const std::shared_ptr<TicketState> ticket = task.ticket;
     return Queue(OwnerOf(writer_id_, stream), std::move(task), stream, ticket);
   }
 
-  // Emit's work on the caller's thread: true with the task to queue (its ticket set), or false
-  // with *answer, Emit's answer already: the error, or the ticket that failed with it.
-  bool PrepareEmit(std::string_view stream, std::string_view draft, EmitTask* task,
-                   std::optional<Result<Ticket>>* answer) {
-    metrics_.emitted++;
-    if (closed_) {
-      answer->emplace(Refuse(Status(Code::kClosed, "engine is closed"), stream));
-      return false;
-    }
-    if (draft.size() > kMaxInputBytes) {
-      answer->emplace(
-          Refuse(Status(Code::kRecordTooLarge, "draft longer than 65536 bytes"), stream));
-      return false;
-    }
+  DraftIntake Intake() const {
+    return {writer_id_, limits_, ip_policy_, options_.canonicalize_in_emit};
+  }
+
+  // The answer to a draft not queued, counted (and logged) now: its error, or (the contract for
+  // a bad draft) a ticket that has failed with it.
+  Result<Ticket> Answer(const DraftVerdict& v, std::string_view stream) {
+    if (v.kind == DraftVerdict::Kind::kRefused) return Refuse(v.status, stream);
+    CountReject(v.status, {.stream = stream});
     auto ticket = std::make_shared<TicketState>();
-    const auto failed = [&](const Status& status) {  // reported through the ticket (contract)
-      CountReject(status, {.stream = stream});
-      ticket->Complete(status, {});
-      answer->emplace(Ticket(ticket));
-      return false;
-    };
-    // The stream is keyed by its name from here on: one spelling only, in both profiles.
-    if (Status named = CheckName(stream, NameKind::kStream); !named.ok()) return failed(named);
-    // Everything but seq, prev and the hash happens here, on the caller's thread (docs/API.md):
-    // the stream's owner only splices them in and hashes.
-    task->stream.assign(stream);
-    task->ticket = ticket;
-    if (!options_.canonicalize_in_emit) {
-      task->draft.assign(draft.empty() ? std::string_view(" ") : draft);  // " " is Schema too
-      return true;
-    }
-    const Canonicalizer::DraftContext ctx{writer_id_, stream, 1, kGenesisPrev, NowMs()};
-    Canonicalizer& canonicalizer = CallerCanonicalizer();
-    Status prepared = canonicalizer.PrepareDraft(draft, ctx, &task->prepared);
-    if (prepared.ok()) prepared = ApplyIpPolicy(&canonicalizer, &task->prepared);
-    return prepared.ok() || failed(prepared);
+    ticket->Complete(v.status, {});
+    return Ticket(ticket);
   }
 
   // Emit of many drafts to one stream: each prepared as Emit prepares it, the prepared ones
   // handed to the owner in runs of up to kGroup (one hand-over each, so that it commits them
-  // together instead of one fragment per wake-up); an answer given at once (a refused draft)
-  // goes after the run before it.
+  // together instead of one fragment per wake-up). A draft is counted (emitted, redacted,
+  // refused and logged) only once answered, so that a run cut short by Busy leaves no trace of
+  // the drafts the host emits again; an answer given at once goes after the run before it.
   size_t EmitMany(std::string_view stream, std::span<const std::string_view> drafts,
                   std::vector<Result<Ticket>>* results) {
     constexpr size_t kGroup = 256;
     ScratchLease lease;
     BatchScratch& scratch = lease.get();
     scratch.Reset(0);
+    std::vector<size_t> redacted;  // per task of the run
     size_t taken = 0;
     const auto refused = [&](PushResult pushed, const Task&) {
       if (pushed == PushResult::kFull) metrics_.busy++;
       results->push_back(Refuse(NotQueued(pushed), stream));
     };
+    const auto push = [&] {
+      const size_t before = taken;
+      const bool all = scratch.PushRun(results, &taken, refused);
+      const size_t queued = taken - before - (all ? 0 : 1);
+      for (size_t k = 0; k < queued; ++k) metrics_.pii_redacted += redacted[k];
+      redacted.clear();
+      return all;
+    };
     for (const std::string_view draft : drafts) {
       EmitTask task;
-      std::optional<Result<Ticket>> answer;
-      if (!PrepareEmit(stream, draft, &task, &answer)) {
-        if (!scratch.PushRun(results, &taken, refused)) return taken;
-        const bool closed = answer->code() == Code::kClosed;
-        results->push_back(std::move(*answer));
+      const DraftVerdict v = closed_ ? DraftVerdict{DraftVerdict::Kind::kRefused,
+                                                    Status(Code::kClosed, "engine is closed")}
+                                     : PrepareDraftTask(Intake(), stream, draft, &task);
+      if (v.kind != DraftVerdict::Kind::kQueue) {
+        if (!push()) break;
+        results->push_back(Answer(v, stream));
         ++taken;
-        if (closed) return taken;
+        if (v.status.code() == Code::kClosed) break;
         continue;
       }
       if (scratch.run_owner == nullptr) scratch.run_owner = &OwnerOf(writer_id_, stream);
+      redacted.push_back(v.redacted);
       scratch.run_tickets.push_back(task.ticket);
       scratch.run.emplace_back(std::move(task));
-      if (scratch.run.size() == kGroup && !scratch.PushRun(results, &taken, refused)) {
-        return taken;
-      }
+      if (scratch.run.size() == kGroup && !push()) break;
     }
-    scratch.PushRun(results, &taken, refused);
+    if (!scratch.run.empty()) push();
+    metrics_.emitted += taken;  // each answer once, as Emit counts each call
     return taken;
   }
 
-  // privacy.ip_mode (engine/privacy.h): a prepared draft whose attrs hold IP address literals
-  // gets them dropped, coarsened or hashed, and is rendered again (still with seq 1, b3:0).
+  // privacy.ip_mode on a draft prepared by the owner (canonicalize_in_emit = false).
   Status ApplyIpPolicy(Canonicalizer* canonicalizer, CanonicalRecord* prepared) {
-    std::string rewritten;
-    const size_t n = ip_policy_.Apply(prepared->record.attrs, &rewritten);
-    if (n == 0) return Status::Ok();
-    metrics_.pii_redacted += n;
-    Record record = prepared->record;
-    record.attrs = std::move(rewritten);
-    return canonicalizer->Encode(record, prepared);
+    size_t redacted = 0;
+    const Status status = RedactPrepared(ip_policy_, canonicalizer, prepared, &redacted);
+    metrics_.pii_redacted += redacted;
+    return status;
   }
 
   // One canonicalizer per calling thread (they are not thread-safe), rebuilt if an engine with

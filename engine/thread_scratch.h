@@ -43,9 +43,9 @@ struct BatchScratch {
                const std::function<void(PushResult, const Task&)>& refused);
 };
 
-// The calling thread's scratch for one OfferSealedMany, or a fresh one when that is in use:
-// the host's log callback, called from inside OfferSealedMany (audit.verify.fail), may call it
-// again on the same thread.
+// The calling thread's scratch for one OfferSealedMany or EmitMany, or a fresh one when that is
+// in use: the host's log callback, called from inside either (audit.verify.fail,
+// audit.append.reject), may call one again on the same thread.
 class ScratchLease {
  public:
   ScratchLease();

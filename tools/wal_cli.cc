@@ -347,9 +347,11 @@ int RunAppend(const Flags& flags) {
     while (at < views.size() && !fatal) {
       // Backpressure: at most a queue's worth in flight, so that a file read faster than the
       // disk writes waits for room instead of meeting Busy (and logging every refusal).
-      const size_t chunk = std::min(views.size() - at, window);
-      while (!pending.empty() && pending.size() + chunk > window && !fatal) settle_front();
+      // Room for half a queue (or the rest) first, then as much as fits.
+      const size_t want = std::min(views.size() - at, std::max<size_t>(1, window / 2));
+      while (!pending.empty() && pending.size() + want > window && !fatal) settle_front();
       if (fatal) break;
+      const size_t chunk = std::min(views.size() - at, window - pending.size());
       offered.clear();
       const std::span<const std::string_view> rest = std::span(views).subspan(at, chunk);
       (void)(sealed ? engine.OfferSealedMany(rest, &offered)

@@ -29,7 +29,6 @@ class LatencyHistogram {
   static void RenderHeader(const std::string& name, const std::string& help, std::string* out);
   void RenderSamples(const std::string& name, std::string* out,
                      const std::string& labels = "") const;
-  double sum() const { return sum_; }
   uint64_t count() const { return count_; }
   // Adds another histogram's observations (to combine several WALs).
   void Merge(const LatencyHistogram& other);

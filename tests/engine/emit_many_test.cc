@@ -82,6 +82,15 @@ TEST_F(EmitManyTest, EachDraftGetsEmitsAnswerAndRecord) {
   }
   EXPECT_EQ(results[20].code(), Code::kRecordTooLarge);
   EXPECT_EQ(results[5].value().Wait(Far()).status().code(), Code::kFloat);
+  // Counted as Emit counts them.
+  const std::string one_page = one->MetricsText(), many_page = many->MetricsText();
+  for (const char* metric : {"audit_emitted_total", "audit_rejected_total",
+                             "audit_pii_redacted_total"}) {
+    EXPECT_EQ(testing::MetricValue(many_page, metric), testing::MetricValue(one_page, metric))
+        << metric;
+  }
+  EXPECT_EQ(testing::MetricValue(many_page, "audit_emitted_total"), 40);
+  EXPECT_EQ(testing::MetricValue(many_page, "audit_pii_redacted_total"), 1);
   ASSERT_TRUE(one->Close(Far()).ok());
   ASSERT_TRUE(many->Close(Far()).ok());
   const std::vector<std::string> stored = Stored("many", "s");
@@ -101,6 +110,7 @@ TEST_F(EmitManyTest, ABatchIsCommittedTogether) {
   ASSERT_EQ(engine->EmitMany("s", views, &results), 256u);
   for (const auto& r : results) ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_TRUE(results.back().value().Wait(Far()).ok());
+  ASSERT_TRUE(engine->Flush(Far()).ok());  // the writer counts a batch after its tickets
   const std::string metrics = engine->MetricsText();
   EXPECT_EQ(testing::MetricValue(metrics, "audit_batch_records_total"), 256);
   EXPECT_EQ(testing::MetricValue(metrics, "audit_batch_seconds_count", "phase=\"commit\""), 1)
@@ -135,6 +145,12 @@ TEST_F(EmitManyTest, StopsAtBusyResumesAndIsClosedAfterClose) {
     }
   }
   EXPECT_GT(busy, 0u) << "a 16-deep queue should have refused some of 400 drafts at once";
+  // Each answer counted once (a Busy one too, as Emit counts it), none of the drafts prepared
+  // but not taken.
+  const std::string page = engine->MetricsText();
+  EXPECT_EQ(testing::MetricValue(page, "audit_emitted_total"), static_cast<double>(400 + busy));
+  EXPECT_EQ(testing::MetricValue(page, "busy_rejections_total", "endpoint=\"emit\""),
+            static_cast<double>(busy));
   for (size_t i = 0; i < tickets.size(); ++i) {
     const auto r = tickets[i].Wait(Far());
     ASSERT_TRUE(r.ok()) << i << " " << r.status().ToString();
@@ -151,6 +167,40 @@ TEST_F(EmitManyTest, StopsAtBusyResumesAndIsClosedAfterClose) {
     EXPECT_EQ(stored[i], std::to_string(i + 1) + " GetServed ok {\"i\":" + std::to_string(i) +
                              "}");
   }
+}
+
+// The log callback may call EmitMany again on the same thread (it runs inside the outer call,
+// at the audit.append.reject of a bad draft): both calls land all their good drafts, in order.
+TEST_F(EmitManyTest, EmitManyFromTheLogCallbackOfAnotherCall) {
+  std::vector<std::string> outer, inner;
+  for (int i = 0; i < 300; ++i) outer.push_back(engine_test::Draft(i));
+  for (int i = 0; i < 300; ++i) inner.push_back(engine_test::Draft(1000 + i));
+  outer[150] = R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{"f":0.5}})";
+  const std::vector<std::string_view> outer_views(outer.begin(), outer.end());
+  const std::vector<std::string_view> inner_views(inner.begin(), inner.end());
+  Engine* engine_ptr = nullptr;
+  std::vector<Result<Ticket>> inner_results;
+  bool nested = false;
+  EngineOptions o = Options("w");
+  o.log = [&](std::string_view line) {
+    if (nested || line.find("audit.append.reject") == std::string_view::npos) return;
+    nested = true;
+    engine_ptr->EmitMany("inner", inner_views, &inner_results);
+  };
+  auto engine = engine_test::OpenEngine(o);
+  ASSERT_NE(engine, nullptr);
+  engine_ptr = engine.get();
+  std::vector<Result<Ticket>> results;
+  ASSERT_EQ(engine->EmitMany("outer", outer_views, &results), outer.size());
+  ASSERT_TRUE(nested);
+  ASSERT_EQ(inner_results.size(), inner.size());
+  ASSERT_TRUE(engine->Flush(Far()).ok());
+  ASSERT_TRUE(engine->Close(Far()).ok());
+  const std::vector<std::string> got_outer = Stored("w", "outer"), got_inner = Stored("w", "inner");
+  ASSERT_EQ(got_outer.size(), 299u);
+  ASSERT_EQ(got_inner.size(), 300u);
+  EXPECT_EQ(got_outer[150], "151 GetServed ok {\"i\":151}");
+  EXPECT_EQ(got_inner[299], "300 GetServed ok {\"i\":1299}");
 }
 
 }  // namespace

@@ -1,0 +1,49 @@
+#include "engine/draft_intake.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "engine/thread_scratch.h"
+
+namespace ron {
+
+DraftVerdict PrepareDraftTask(const DraftIntake& in, std::string_view stream,
+                              std::string_view draft, EmitTask* task) {
+  DraftVerdict v;
+  if (draft.size() > kMaxInputBytes) {
+    v.kind = DraftVerdict::Kind::kRefused;
+    v.status = Status(Code::kRecordTooLarge, "draft longer than 65536 bytes");
+    return v;
+  }
+  // The stream is keyed by its name from here on: one spelling only, in both profiles.
+  v.status = CheckName(stream, NameKind::kStream);
+  if (v.status.ok()) {
+    task->stream.assign(stream);
+    task->ticket = std::make_shared<TicketState>();
+    if (!in.canonicalize) {  // the owner canonicalizes
+      task->draft.assign(draft.empty() ? std::string_view(" ") : draft);  // " " is Schema too
+      return v;
+    }
+    const Canonicalizer::DraftContext ctx{in.writer_id, stream, 1, kGenesisPrev, NowMs()};
+    Canonicalizer& canonicalizer = ThreadCanonicalizer(in.limits);
+    v.status = canonicalizer.PrepareDraft(draft, ctx, &task->prepared);
+    if (v.status.ok()) {
+      v.status = RedactPrepared(in.ip_policy, &canonicalizer, &task->prepared, &v.redacted);
+    }
+  }
+  if (!v.status.ok()) v.kind = DraftVerdict::Kind::kFailed;
+  return v;
+}
+
+Status RedactPrepared(const IpPolicy& policy, Canonicalizer* canonicalizer,
+                      CanonicalRecord* prepared, size_t* redacted) {
+  std::string rewritten;
+  *redacted = policy.Apply(prepared->record.attrs, &rewritten);
+  if (*redacted == 0) return Status::Ok();
+  Record record = prepared->record;
+  record.attrs = std::move(rewritten);
+  return canonicalizer->Encode(record, prepared);
+}
+
+}  // namespace ron
