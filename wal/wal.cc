@@ -176,10 +176,14 @@ Result<StreamWal*> Wal::GetStream(const std::string& writer_id, const std::strin
   return raw;
 }
 
+// Room is kept for two paddings: the commit's own, and one that emptying the commit journal
+// (SyncJournaled, at the start of a commit) may write under frames already staged. With one, a
+// segment could end up to 4 KiB past rotate_bytes, and past kMaxSegmentBytes, which readers
+// refuse, at the largest rotate_bytes.
 bool Wal::SegmentFull(const StreamWal* s, size_t next_frame_bytes) const {
   if (s->fd_ < 0 || s->segment_frames_ == 0) return false;
-  const uint64_t size_after =
-      s->write_offset_ + s->pending_.size() + next_frame_bytes + segment::kPaddingAlignBytes;
+  const uint64_t size_after = s->write_offset_ + s->pending_.size() + next_frame_bytes +
+                              2 * segment::kPaddingAlignBytes;
   if (size_after > options_.rotate_bytes) return true;
   return !s->segment_preallocated_ && preallocator_ != nullptr &&
          size_after > WalOptions::kUnpreallocatedRotateBytes &&
