@@ -294,7 +294,7 @@ class Engine::Impl {
     constexpr size_t kGroup = 256;
     ScratchLease lease;
     BatchScratch& scratch = lease.get();
-    scratch.Reset(0);
+    scratch.ResetRun();
     std::vector<size_t> redacted;  // per task of the run
     size_t taken = 0;
     const auto refused = [&](PushResult pushed, const Task&) {

@@ -29,11 +29,15 @@ struct BatchScratch {
   std::vector<std::shared_ptr<TicketState>> run_tickets;
   Worker* run_owner = nullptr;
   void Reset(size_t n) {
+    ResetRun();
+    records.resize(n);
+    status.resize(n);
+  }
+  // The run alone (EmitMany: the records and their buffers stay for OfferSealedMany).
+  void ResetRun() {
     run_owner = nullptr;  // the last call's run was pushed (or dropped after a Busy)
     run.clear();
     run_tickets.clear();
-    records.resize(n);
-    status.resize(n);
   }
   // Pushes the run to run_owner in one hand-over (one lock, one wake-up): a ticket per task
   // queued is appended to *results. If not all of it was queued, `refused` appends the entry of
