@@ -327,7 +327,7 @@ class Engine::Impl {
       scratch.run.emplace_back(std::move(task));
       if (scratch.run.size() == kGroup && !push()) break;
     }
-    if (!scratch.run.empty()) push();
+    push();  // the last run (nothing to do when empty)
     metrics_.emitted += taken;  // each answer once, as Emit counts each call
     return taken;
   }

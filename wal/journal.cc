@@ -63,7 +63,7 @@ Status WholeBatchAt(int fd, const std::string& path, uint64_t file_size, uint64_
     return Status::Ok();
   }
   const uint64_t length = Load64(header + 16);
-  if (!BatchHeader(header)) {
+  if (length > kMaxJournalBatchBytes) {
     return Status(Code::kIo, path + ": the batch at offset " + std::to_string(offset) +
                                  " claims " + std::to_string(length) +
                                  " bytes of frames, more than any writer puts in one batch (" +

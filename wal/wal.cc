@@ -588,18 +588,12 @@ Status Wal::CommitStreams(bool force_sync) {
   const auto to_journal = [&](const StreamWal* s) {
     return journal_open && JournalCovers(s) && (use_journal || s->journaled_);
   };
-  if (journal_open) {
-    uint64_t batch_bytes = 0;
-    for (const StreamWal* s : dirty_) {
-      if (s->state_ == StreamState::kOk && to_journal(s)) batch_bytes += s->pending_.size();
-    }
-    if (batch_bytes > options_.journal_max_batch_bytes) {
-      // More than a batch may hold (readers refuse a longer one): the streams with frames
-      // only in the journal are synced in their segments, then this commit syncs each file.
-      const Status synced = SyncJournaled();
-      if (left.ok()) left = synced;
-      journal_open = false;
-    }
+  if (journal_open && JournalBatchTooLarge(to_journal)) {
+    // The streams with frames only in the journal are synced in their segments, then this
+    // commit syncs each file.
+    const Status synced = SyncJournaled();
+    if (left.ok()) left = synced;
+    journal_open = false;
   }
   for (StreamWal* s : dirty_) {
     s->dirty_ = false;

@@ -371,6 +371,9 @@ class Wal {
   // Makes every stream whose frames are durable only in the journal durable in its segment
   // (one syncfs), then empties the journal.
   Status SyncJournaled();
+  // Whether the frames this commit would journal (of the dirty streams `to_journal` picks) are
+  // more than one batch may hold (journal_max_batch_bytes: readers refuse a longer one).
+  bool JournalBatchTooLarge(const std::function<bool(const StreamWal*)>& to_journal) const;
   // `s`'s frames are synced in its segment: it no longer relies on the journal.
   void LeaveJournal(StreamWal* s);
   // Flushes `fd` for a stream's durability: the fault injector first, then fdatasync (syncfs of

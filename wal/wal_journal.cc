@@ -310,6 +310,14 @@ int Wal::PadToBlock(StreamWal* s) {
   return rc;
 }
 
+bool Wal::JournalBatchTooLarge(const std::function<bool(const StreamWal*)>& to_journal) const {
+  uint64_t batch_bytes = 0;
+  for (const StreamWal* s : dirty_) {
+    if (s->state_ == StreamState::kOk && to_journal(s)) batch_bytes += s->pending_.size();
+  }
+  return batch_bytes > options_.journal_max_batch_bytes;
+}
+
 Status Wal::SyncJournaled() {
   if (journal_ == nullptr) return Status::Ok();
   const std::vector<StreamWal*> epoch = journaled_;  // Fail takes streams out of journaled_

@@ -515,8 +515,10 @@ class RonTarget : public Target {
     }
     std::vector<ron::Ticket>& kept = tickets_[static_cast<size_t>(w)];
     if (n > 1) {  // the bulk paths: OfferSealedMany (hashes checked side by side), EmitMany
-      std::vector<std::string_view> views(n, pool.draft);
-      if (!emit_) {
+      std::vector<std::string_view> views;
+      if (emit_) {
+        views.assign(n, pool.draft);
+      } else {
         views.assign(pool.sealed.begin() + static_cast<long>(from),
                      pool.sealed.begin() + static_cast<long>(from + n));
       }
