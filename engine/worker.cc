@@ -67,6 +67,7 @@ Status Worker::OpenSink() {
   w.backend = options_.io_backend;
   w.write_mode = options_.write_mode;
   w.drop_synced_pages = !options_.keep_written_pages_cached;
+  w.preallocate = options_.preallocate_segments;
   w.syncfs_min_files = options_.syncfs_min_streams;
   w.journal_min_files = options_.journal_min_streams;
   w.journal_max_bytes = options_.journal_max_bytes;

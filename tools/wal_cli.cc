@@ -41,6 +41,7 @@ constexpr char kAppendHelp[] =
     "       ronctl audit append --dir DIR --sealed\n"
     "         [--fsync always|on_checkpoint|never] [--ack] [--io-backend auto|io_uring|pwritev]\n"
     "         [--write-mode buffered|direct] [--queue-depth N] [--workers N] [--metrics FILE]\n"
+    "         [--preallocate on|off]\n"
     "         [--export-dir DIR [--checkpoint-every N] [--export-every DUR]\n"
     "          [--signer-key FILE --key-id ID\n"
     "           [--previous-signer-key FILE | --rotate-without-cross-signature]]]\n"
@@ -56,6 +57,8 @@ constexpr char kAppendHelp[] =
     "--workers N (1..8; default 1, with --sealed one per core): writer threads; each stream\n"
     "belongs to one of them (a hash of writer_id and stream).\n"
     "--write-mode: buffered writes + linked fdatasync (default), or O_DIRECT + RWF_DSYNC.\n"
+    "--preallocate off: segments grow by appending instead of being zero-filled ahead (on,\n"
+    "the default: syncs carry no metadata, but the disk writes each segment twice).\n"
     "--export-dir: also cut Merkle checkpoints every N records (default 50000, at least 1000),\n"
     "every DUR (default 15m) and at the end, each with its manifest, into DIR (0700). With\n"
     "--signer-key (an Ed25519 key file from 'ronctl keygen', mode 0600) and --key-id they are\n"
@@ -196,6 +199,13 @@ int RunAppend(const Flags& flags) {
   if (flags.count("write-mode") &&
       !wal::ParseWriteMode(flags.at("write-mode"), &options.write_mode)) {
     return UsageError("audit append", "--write-mode must be buffered or direct");
+  }
+  if (flags.count("preallocate")) {
+    const std::string& v = flags.at("preallocate");
+    if (v != "on" && v != "off") {
+      return UsageError("audit append", "--preallocate must be on or off");
+    }
+    options.preallocate_segments = v == "on";
   }
   options.writer_id = flags.count("writer-id") ? flags.at("writer-id") : DefaultWriterId();
   if (const Status named = CheckName(options.writer_id, NameKind::kWriterId); !named.ok()) {
@@ -753,7 +763,8 @@ int WalMain(int argc, char** argv) {
   static const std::map<std::string, Spec> kSpecs = {
       {"append",
        {kAppendHelp,
-        {"dir", "stream", "writer-id", "fsync", "io-backend", "write-mode", "queue-depth", "workers", "metrics",
+        {"dir", "stream", "writer-id", "fsync", "io-backend", "write-mode", "preallocate",
+         "queue-depth", "workers", "metrics",
          "export-dir",
          "checkpoint-every", "export-every", "signer-key", "key-id", "previous-signer-key"},
         {"ack", "sealed", "rotate-without-cross-signature"},

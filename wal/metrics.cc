@@ -76,6 +76,7 @@ WalMetricsSnapshot WalMetricsSnapshot::Of(const Wal& wal, bool with_streams) {
   m.records_written = c.records_written;
   m.segments_created = c.segments_created;
   m.segments_preallocated = c.segments_preallocated;
+  m.zero_filled_bytes = wal.bytes_zero_filled();
   m.journal_commits = c.journal_commits;
   m.journal_records_applied = wal.journal_records_applied();
   m.fsync = wal.fsync_histogram();
@@ -101,6 +102,7 @@ void WalMetricsSnapshot::AddTotals(const WalMetricsSnapshot& o) {
   records_written += o.records_written;
   segments_created += o.segments_created;
   segments_preallocated += o.segments_preallocated;
+  zero_filled_bytes += o.zero_filled_bytes;
   journal_commits += o.journal_commits;
   journal_records_applied += o.journal_records_applied;
   fsync.Merge(o.fsync);
@@ -129,6 +131,10 @@ std::string WalMetricsSnapshot::Text(const std::string& labels) const {
   Counter("wal_segments_created_total", "Segments created.", segments_created, labels, &out);
   Counter("wal_segments_preallocated_total", "Segments that were zero-filled ahead of need.",
           segments_preallocated, labels, &out);
+  Counter("wal_zero_filled_bytes_total",
+          "Zeros written ahead of need into segments (taken or not): preallocation's extra "
+          "writes next to wal_written_bytes_total.",
+          zero_filled_bytes, labels, &out);
   Counter("wal_journal_commits_total",
           "Commits made durable by one append to the commit journal (many streams each).",
           journal_commits, labels, &out);

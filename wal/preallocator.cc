@@ -19,7 +19,8 @@ constexpr size_t kChunkBytes = 256 * 1024;
 constexpr double kMaxBytesPerSecond = 512.0 * 1024 * 1024;
 
 // Creates `path` and writes `bytes` zeros, durably. Removes the file on failure.
-bool ZeroFill(const std::string& path, uint64_t bytes, const std::atomic<bool>& stop) {
+bool ZeroFill(const std::string& path, uint64_t bytes, const std::atomic<bool>& stop,
+              std::atomic<uint64_t>* written) {
   int fd = open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_DIRECT, 0600);
   if (fd < 0 && errno == EINVAL) {  // a file system without O_DIRECT
     fd = open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
@@ -41,6 +42,7 @@ bool ZeroFill(const std::string& path, uint64_t bytes, const std::atomic<bool>& 
     if (w < 0 && errno == EINTR) continue;
     ok = w > 0;
     done += ok ? static_cast<uint64_t>(w) : 0;
+    if (ok) written->fetch_add(static_cast<uint64_t>(w), std::memory_order_relaxed);
     const auto due =
         start + std::chrono::duration<double>(static_cast<double>(done) / kMaxBytesPerSecond);
     std::this_thread::sleep_until(
@@ -54,7 +56,8 @@ bool ZeroFill(const std::string& path, uint64_t bytes, const std::atomic<bool>& 
 
 }  // namespace
 
-Preallocator::Preallocator() : thread_([this] { Run(); }) {}
+Preallocator::Preallocator(std::atomic<uint64_t>* zero_filled)
+    : zero_filled_(zero_filled), thread_([this] { Run(); }) {}
 
 Preallocator::~Preallocator() {
   {
@@ -127,7 +130,7 @@ void Preallocator::Run() {
       queue_.pop_front();
       filling_ = true;
     }
-    const bool ok = ZeroFill(job.path, job.bytes, stopping_);  // no lock held across the I/O
+    const bool ok = ZeroFill(job.path, job.bytes, stopping_, zero_filled_);  // no lock held across the I/O
     std::lock_guard<std::mutex> lock(mu_);
     filling_ = false;
     const bool unwanted = discard_.erase(job.path) == 1;

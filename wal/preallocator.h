@@ -27,7 +27,9 @@ class Preallocator {
  public:
   static constexpr size_t kMaxQueued = 64;  // bounded: further requests are dropped
 
-  Preallocator();
+  // `zero_filled` (which must outlive the preallocator) counts the zeros it writes, files
+  // abandoned or not taken included: what preallocation costs the disk on top of the records.
+  explicit Preallocator(std::atomic<uint64_t>* zero_filled);
   ~Preallocator();  // stops the thread; removes prepared files nobody took
   Preallocator(const Preallocator&) = delete;
   Preallocator& operator=(const Preallocator&) = delete;
@@ -63,6 +65,7 @@ class Preallocator {
   bool stop_ = false;
   bool filling_ = false;  // the worker holds a job
   std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t>* zero_filled_;
   uint64_t prepared_ = 0;
   uint64_t failed_ = 0;
   std::thread thread_;

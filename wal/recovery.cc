@@ -145,8 +145,9 @@ Status Wal::OpenRecoveredStream(StreamWal* s, const StreamReport& report) {
   RON_RETURN_IF_ERROR(OpenSegmentFd(newest.path, &fd));
   AdoptFd(s, fd);
   s->write_offset_ = end;
-  s->segment_preallocated_ =
-      newest.file_bytes >= options_.rotate_bytes;  // zero-filled files are full size
+  // A zero-filled segment keeps its zeros after the records (unless a torn tail was cut).
+  s->segment_zone_ = !report.torn_tail && newest.file_bytes > end ? newest.file_bytes : 0;
+  s->zone_grown_ = s->segment_zone_;
   s->segment_first_seq_ = newest.scan.header.first_seq;
   s->segment_frames_ = newest.scan.frames;
   return Status::Ok();

@@ -126,7 +126,9 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options) {
                            options.inline_write_max_bytes);
   if (wal->io_ == nullptr) return Status(Code::kIo, wal->backend_note_);
   wal->syncfs_reports_errors_ = SyncfsReportsErrors();
-  if (options.preallocate) wal->preallocator_ = std::make_unique<Preallocator>();
+  if (options.preallocate) {
+    wal->preallocator_ = std::make_unique<Preallocator>(&wal->zero_filled_);
+  }
   wal->max_open_segments_ =
       options.max_open_segments != 0 ? options.max_open_segments : SegmentFdBudget();
   RON_RETURN_IF_ERROR(wal->Recover());
@@ -176,37 +178,6 @@ Result<StreamWal*> Wal::GetStream(const std::string& writer_id, const std::strin
   return raw;
 }
 
-// Room is kept for two paddings: the commit's own, and one that emptying the commit journal
-// (SyncJournaled, at the start of a commit) may write under frames already staged. With one, a
-// segment could end up to 4 KiB past rotate_bytes, and past kMaxSegmentBytes, which readers
-// refuse, at the largest rotate_bytes.
-bool Wal::SegmentFull(const StreamWal* s, size_t next_frame_bytes) const {
-  if (s->fd_ < 0 || s->segment_frames_ == 0) return false;
-  const uint64_t size_after = s->write_offset_ + s->pending_.size() + next_frame_bytes +
-                              2 * segment::kPaddingAlignBytes;
-  if (size_after > options_.rotate_bytes) return true;
-  return !s->segment_preallocated_ && preallocator_ != nullptr &&
-         size_after > WalOptions::kUnpreallocatedRotateBytes &&
-         preallocator_->IsReady(
-             PreallocPath(s->dir_ + "/" + segment::SegmentFileName(s->segment_no_ + 1)));
-}
-
-// Asks for the active segment's successor once the stream has shown it writes (its segment
-// holds kPreallocAfterBytes, or an eighth of rotate_bytes) and the WAL's budget of prepared
-// files allows; else asks again after the stream's next commit.
-void Wal::MaybeRequestNextSegment(StreamWal* s) {
-  if (preallocator_ == nullptr || s->state_ != StreamState::kOk || s->successor_requested_ ||
-      s->fd_ < 0) {
-    return;
-  }
-  const uint64_t threshold = std::min(WalOptions::kPreallocAfterBytes, options_.rotate_bytes / 8);
-  if (s->write_offset_ < kBlockBytes + threshold) return;
-  if (preallocator_->outstanding() >= options_.max_prepared_segments) return;
-  preallocator_->Request(PreallocPath(s->dir_ + "/" + segment::SegmentFileName(s->segment_no_ + 1)),
-                         options_.rotate_bytes);
-  s->successor_requested_ = true;
-}
-
 Status Wal::OpenSegmentFd(const std::string& path, int* fd) const {
   return OpenOwnFileForWrite(path, options_.write_mode == WriteMode::kDirect ? O_DIRECT : 0, fd);
 }
@@ -251,13 +222,19 @@ Status Wal::CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq)
     unlink(path.c_str());
     return synced;
   }
-  if (use_prepared) ++counters_.segments_preallocated;
+  uint64_t zone = 0;  // the prepared file's zero-filled size
+  if (use_prepared) {
+    struct stat st {};
+    zone = fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+    s->zone_grown_ = std::max(s->zone_grown_, zone);
+    ++counters_.segments_preallocated;
+  }
   AdoptFd(s, fd);
   s->segment_no_ = segment_no;
   s->segment_first_seq_ = first_seq;
   s->segment_frames_ = 0;
   s->write_offset_ = kBlockBytes;
-  s->segment_preallocated_ = use_prepared;
+  s->segment_zone_ = zone;
   s->successor_requested_ = false;
   ++counters_.segments_created;
   return Status::Ok();
@@ -364,7 +341,7 @@ Status Wal::SealActiveSegment(StreamWal* s) {
   const auto block = HeaderBlock(header);
   // A zero-filled segment sealed before it is full (at close) gives its unused zeros back; the
   // seal's fdatasync below also makes the new size durable.
-  if (s->segment_preallocated_ && ftruncate(s->fd_, static_cast<off_t>(s->write_offset_)) != 0) {
+  if (s->segment_zone_ != 0 && ftruncate(s->fd_, static_cast<off_t>(s->write_offset_)) != 0) {
     const Status status =
         IoErrorStatus(-errno, "cannot trim segment " + std::to_string(s->segment_no_));
     CloseFd(s);
@@ -452,7 +429,7 @@ void Wal::Fail(StreamWal* s, const Status& status) {
                                               "; outcome unknown: the failed batch could not be "
                                               "removed (State or Read tell after a reopen)");
     }
-    if (pending) s->segment_preallocated_ = false;
+    if (pending) s->segment_zone_ = 0;  // cut back: no zeros left after write_offset_
   }
   if (s->journaled_) {
     if (synced) {
@@ -764,6 +741,7 @@ Status Wal::Close() {
     Status sealed = SealActiveSegment(s.get());
     if (status.ok() && !sealed.ok()) status = sealed;
   }
+  preallocator_.reset();  // stops its thread: a zero-fill is abandoned, unused files removed
   // Everything the journal held is in synced segments now; one kept for a stream that failed
   // (journal_ok_ false) stays for the next Open.
   if (journal_ != nullptr && journal_ok_ && journaled_.empty() &&

@@ -22,6 +22,7 @@
 #ifndef WAL_WAL_H_
 #define WAL_WAL_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -70,8 +71,9 @@ struct WalOptions {
   static constexpr uint64_t kMinRotateBytes = limits::kMinRotateBytes;
   static constexpr uint64_t kDefaultRotateBytes = limits::kDefaultRotateBytes;
   // A segment that was not zero-filled ahead (a stream's first, or one the preallocator had not
-  // finished) is sealed early — once it holds this much and a zero-filled successor is ready —
-  // because its extending writes make every fdatasync commit the file size as well.
+  // finished) is sealed early — once it holds this much (or rotate_bytes, if less) and a
+  // zero-filled successor is ready — because its extending writes make every fdatasync commit
+  // the file size as well.
   static constexpr uint64_t kUnpreallocatedRotateBytes = 8ull << 20;
 
   std::string dir;                              // the WAL root; created 0700 if missing
@@ -82,11 +84,12 @@ struct WalOptions {
   WriteMode write_mode = WriteMode::kBuffered;
   static constexpr size_t kDefaultDirectBatchBytes = limits::kDefaultDirectBatchBytes;
   size_t direct_batch_bytes = kDefaultDirectBatchBytes;  // kDirect: bytes per write in flight
-  // Zero-fill the next segment of an active stream ahead of need: once its active segment holds
-  // kPreallocAfterBytes (or an eighth of rotate_bytes, if less), and with at most
-  // max_prepared_segments such files (each rotate_bytes) on disk at once for this WAL. A stream
-  // that writes little never gets one: its segment grows only as far as its records.
-  static constexpr uint64_t kPreallocAfterBytes = limits::kPreallocAfterBytes;
+  // Zero-fill the next segment of an active stream ahead of need, twice the size of the one
+  // before (16 MiB after a first segment of 8 MiB, then 32, … up to rotate_bytes), once the
+  // active segment holds a quarter of its size; a segment is sealed once it passes its
+  // zero-filled size with its successor ready (wal/wal_prealloc.cc). At most
+  // max_prepared_segments such files wait on disk at once for this WAL. A stream that writes
+  // little never gets one: its segment grows only as far as its records.
   bool preallocate = true;
   size_t max_prepared_segments = 4;
   // Segment files this WAL keeps open at most. Past it, the least recently written idle
@@ -195,7 +198,8 @@ class StreamWal {
   uint64_t segment_first_seq_ = 0;
   uint64_t segment_frames_ = 0;        // frames written or staged into the active segment
   uint64_t write_offset_ = 0;          // where the next batch goes (4 KiB aligned)
-  bool segment_preallocated_ = false;  // the active segment was zero-filled ahead
+  uint64_t segment_zone_ = 0;          // bytes of the active segment zero-filled ahead (0: none)
+  uint64_t zone_grown_ = 0;            // the largest zero-filled segment this stream has had
   bool successor_requested_ = false;   // its successor was asked of the preallocator
   bool parked_ = false;      // the active segment is open, but its fd was closed (fd budget)
   uint64_t dev_ = 0;         // the file system of the active segment (st_dev), for syncfs
@@ -260,7 +264,9 @@ class Wal {
   // Flushes with fdatasync regardless of policy (checkpoints, close).
   Status Sync();
 
-  // Seals nothing and closes every file; staged work is committed first.
+  // Commits staged work, seals every active segment (header written, zero-filled tail trimmed)
+  // and closes its file, and stops the preallocator (a segment zero-filled ahead and not taken
+  // is removed).
   Status Close();
 
   const WalCounters& counters() const { return counters_; }
@@ -283,6 +289,8 @@ class Wal {
   size_t stream_count() const { return streams_.size(); }
   // Segments the preallocator has zero-filled so far (0 without preallocation).
   uint64_t segments_prepared() const { return preallocator_ ? preallocator_->prepared() : 0; }
+  // Zeros the preallocator has written for this WAL, files abandoned or not taken included.
+  uint64_t bytes_zero_filled() const { return zero_filled_.load(std::memory_order_relaxed); }
   const StreamReport* recovery_report(const StreamWal* s) const;
   // The commit journal this WAL writes ("" without one), and how many records recovery took
   // from journals into their segments.
@@ -300,8 +308,11 @@ class Wal {
   Status Recover();
   Status OpenRecoveredStream(StreamWal* s, const StreamReport& report);
   Status CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq);
+  // Rotation and preallocation (wal/wal_prealloc.cc).
   bool SegmentFull(const StreamWal* s, size_t next_frame_bytes) const;
   void MaybeRequestNextSegment(StreamWal* s);
+  uint64_t SegmentZone(const StreamWal* s) const;
+  std::string SuccessorPath(const StreamWal* s) const;
   Status SealActiveSegment(StreamWal* s);
   void Fail(StreamWal* s, const Status& status);
   void DropStaged(StreamWal* s);
@@ -390,6 +401,7 @@ class Wal {
   size_t open_segments_ = 0;
   uint64_t write_clock_ = 0;
   std::unique_ptr<IoBackend> io_;
+  std::atomic<uint64_t> zero_filled_{0};  // before preallocator_, which writes it
   std::unique_ptr<Preallocator> preallocator_;
   std::string backend_note_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<StreamWal>> streams_;

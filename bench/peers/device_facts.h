@@ -164,6 +164,24 @@ inline void AddQueueFacts(const std::string& disk, const std::string& prefix, Fa
 
 }  // namespace device_facts_detail
 
+// The whole disk under `dir` ("" when there is none: tmpfs, overlay, network).
+inline std::string DiskOfDir(const std::string& dir) {
+  struct stat st {};
+  return stat(dir.c_str(), &st) == 0 ? device_facts_detail::DiskOf(st.st_dev) : "";
+}
+
+// Bytes the disk has written since boot, all its users together (/sys/block/DISK/stat: the
+// seventh field counts 512-byte sectors, whatever the logical block size). 0 if unknown.
+inline uint64_t DiskBytesWritten(const std::string& disk) {
+  if (disk.empty()) return 0;
+  std::ifstream in("/sys/block/" + disk + "/stat");
+  uint64_t field[7] = {};
+  for (uint64_t& f : field) {
+    if (!(in >> f)) return 0;
+  }
+  return field[6] * 512;
+}
+
 inline Facts DeviceFacts(const std::string& dir) {
   namespace d = device_facts_detail;
   namespace fs = std::filesystem;

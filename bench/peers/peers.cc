@@ -25,7 +25,7 @@
 //
 // usage: peers [--dir DIR] [--seconds S] [--records N] [--keep] [--json PATH|-]
 //              [--systems device,device-append,sqlite,rocksdb,ron-sealed,ron-emit]
-//              [--only grid|ack] [--producers 4,64] [--sqlite-mutex]
+//              [--only grid|ack] [--producers 4,64] [--sqlite-mutex] [--preallocate on|off]
 #include <fcntl.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -80,6 +80,7 @@ struct Options {
   bool grid = true, ack = true;
   std::vector<int> producers{4, 64};
   bool sqlite_mutex = false;
+  bool preallocate = true;  // ron-audit: EngineOptions::preallocate_segments
   std::string command;
 };
 
@@ -490,7 +491,7 @@ class RocksTarget : public Target {
 class RonTarget : public Target {
  public:
   RonTarget(const std::string& dir, const std::vector<Pool>* pools, int workers, bool emit,
-            int threads)
+            int threads, bool preallocate)
       : pools_(pools), emit_(emit), tickets_(static_cast<size_t>(threads)) {
     ron::EngineOptions o;
     o.writer_id = kWriterId;
@@ -500,6 +501,7 @@ class RonTarget : public Target {
     o.config.queue_depth = 4096;
     o.config.wal.dir = dir;
     o.config.wal.fsync = ron::FsyncPolicy::kAlways;
+    o.preallocate_segments = preallocate;
     auto opened = ron::Engine::Open(o);
     if (!opened.ok()) Die("engine open: " + opened.status().ToString());
     engine_ = std::move(opened).value();
@@ -652,12 +654,17 @@ struct Cell {
   std::string key;     // device | device-append | sqlite | rocksdb | ron-sealed | ron-emit
   int writers = 0, batch = 0, producers = 0;
   uint64_t records = 0, bytes = 0, busy = 0;
+  uint64_t disk_bytes = 0;  // what the disk wrote from the target's open to its close (0: unknown)
   double seconds = 0, p50_us = 0, p99_us = 0;
   double per_sync = 0;  // records per durable flush, where known (device, ron-audit)
   RonTarget::Phases phases;  // ron-audit: its writer threads' time per batch
   std::string error;
   double per_s() const { return seconds > 0 ? static_cast<double>(records) / seconds : 0; }
   double mb_s() const { return seconds > 0 ? static_cast<double>(bytes) / 1e6 / seconds : 0; }
+  // Bytes the disk wrote per record byte acknowledged (0: unknown).
+  double write_amp() const {
+    return bytes > 0 ? static_cast<double>(disk_bytes) / static_cast<double>(bytes) : 0;
+  }
 };
 
 const char* DisplayName(const std::string& key) {
@@ -725,7 +732,15 @@ std::unique_ptr<Target> MakeTarget(const std::string& key, const std::string& di
   if (key == "rocksdb") return std::make_unique<RocksTarget>(dir, pools);
   // The ack rows spread their producers over both streams: two workers, one per stream.
   return std::make_unique<RonTarget>(dir, pools, ack ? kStreams : writers, key == "ron-emit",
-                                     threads);
+                                     threads, opt.preallocate);
+}
+
+// Writes back everything dirty on the file system of `dir`.
+void SyncFs(const std::string& dir) {
+  if (const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
+    (void)syncfs(fd);
+    close(fd);
+  }
 }
 
 std::string g_io_backend;  // the engine's WAL backend, as the first ron-audit cell reports it
@@ -741,15 +756,14 @@ void RunCell(const Options& opt, const std::vector<Pool>& pools, Cell* cell) {
   fs::remove_all(dir, ec);
   fs::create_directories(dir);
   fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
-  // Let the previous cell's writeback (and its deletion) settle before this one starts.
-  if (const int fd = open(opt.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
-    (void)syncfs(fd);
-    close(fd);
-  }
+  SyncFs(opt.dir);  // the previous cell's writeback (and its deletion) settles first
   std::fprintf(stderr, "peers: %-20s %-22s ", cell->group.c_str(), cell->system.c_str());
   std::fflush(stderr);
   const int threads = ack ? cell->producers : cell->writers;
   auto target = MakeTarget(cell->key, dir, &pools, cell->writers, threads, ack, opt);
+  // Counted from here (the device rows' zero-fill is behind us) to the target's close, synced.
+  const std::string disk = ron::bench::DiskOfDir(opt.dir);
+  const uint64_t disk_before = ron::bench::DiskBytesWritten(disk);
   if (auto* ron_target = dynamic_cast<RonTarget*>(target.get()); ron_target && g_io_backend.empty())
     g_io_backend = ron_target->io_backend();
   std::mutex err_mu;
@@ -823,6 +837,9 @@ void RunCell(const Options& opt, const std::vector<Pool>& pools, Cell* cell) {
   }
   if (std::string e = target->Close(); error.empty()) error = e;
   target.reset();
+  SyncFs(opt.dir);
+  const uint64_t disk_after = ron::bench::DiskBytesWritten(disk);
+  if (disk_before > 0 && disk_after >= disk_before) cell->disk_bytes = disk_after - disk_before;
   cell->error = error;
   if (!opt.keep) fs::remove_all(dir, ec);
   if (error.empty()) {
@@ -907,6 +924,9 @@ void WriteJson(const Options& opt, const ron::bench::Facts& facts, const std::ve
          ", \"mb_per_s\": " + JsonNumber(c.mb_s()) + ", \"p50_us\": " + JsonNumber(c.p50_us) +
          ", \"p99_us\": " + JsonNumber(c.p99_us) +
          ", \"records_per_sync\": " + (c.per_sync > 0 ? JsonNumber(c.per_sync) : "null") +
+         ", \"disk_bytes_written\": " + (c.disk_bytes > 0 ? std::to_string(c.disk_bytes) : "null") +
+         ", \"disk_bytes_per_record_byte\": " +
+         (c.write_amp() > 0 ? JsonNumber(c.write_amp()) : "null") +
          (c.phases.records > 0
               ? ", \"records_per_batch\": " + JsonNumber(c.phases.records) +
                     ", \"batch_stage_us\": " + JsonNumber(c.phases.stage_us) +
@@ -930,8 +950,9 @@ void WriteJson(const Options& opt, const ron::bench::Facts& facts, const std::ve
 }
 
 void PrintTable(const std::vector<Cell>& cells) {
-  std::printf("%-20s %-22s %8s %9s %7s %8s %8s %8s %9s %12s\n", "group", "system", "records",
-              "records/s", "MB/s", "p50 µs", "p99 µs", "rec/sync", "vs device", "vs best peer");
+  std::printf("%-20s %-22s %8s %9s %7s %8s %8s %8s %7s %9s %12s\n", "group", "system",
+              "records", "records/s", "MB/s", "p50 µs", "p99 µs", "rec/sync", "disk/B", "vs device",
+              "vs best peer");
   std::string last_group;
   for (const Cell& c : cells) {
     if (!last_group.empty() && c.group != last_group) std::printf("\n");
@@ -943,9 +964,12 @@ void PrintTable(const std::vector<Cell>& cells) {
     }
     char per_sync[16] = "-";
     if (c.per_sync > 0) std::snprintf(per_sync, sizeof per_sync, "%.1f", c.per_sync);
-    std::printf("%-20s %-22s %8llu %9.0f %7.1f %8.0f %8.0f %8s %9s %12s\n", c.group.c_str(),
+    char amp[16] = "-";
+    if (c.write_amp() > 0) std::snprintf(amp, sizeof amp, "%.2f", c.write_amp());
+    std::printf("%-20s %-22s %8llu %9.0f %7.1f %8.0f %8.0f %8s %7s %9s %12s\n", c.group.c_str(),
                 c.system.c_str(), static_cast<unsigned long long>(c.records), c.per_s(), c.mb_s(),
-                c.p50_us, c.p99_us, per_sync, Ratio(r.device).c_str(), Ratio(r.best_peer).c_str());
+                c.p50_us, c.p99_us, per_sync, amp, Ratio(r.device).c_str(),
+                Ratio(r.best_peer).c_str());
   }
 }
 
@@ -970,6 +994,7 @@ void Usage() {
                "usage: peers [--dir DIR] [--seconds S] [--records N] [--keep] [--json PATH|-]\n"
                "             [--systems device,device-append,sqlite,rocksdb,ron-sealed,ron-emit]\n"
                "             [--only grid|ack] [--producers 4,64] [--sqlite-mutex]\n"
+               "             [--preallocate on|off]\n"
                "Each cell runs until every writer wrote N records (default 100000 per writer)\n"
                "or S seconds passed (default 2), whichever comes first.\n");
 }
@@ -1008,6 +1033,10 @@ Options ParseArgs(int argc, char** argv) {
       opt.json = value();
     } else if (a == "--sqlite-mutex") {
       opt.sqlite_mutex = true;
+    } else if (a == "--preallocate") {
+      const std::string v = value();
+      if (v != "on" && v != "off") Die("--preallocate takes on or off");
+      opt.preallocate = v == "on";
     } else if (a == "--systems") {
       opt.systems.clear();
       for (const std::string& s : Split(value())) {
@@ -1120,7 +1149,10 @@ int main(int argc, char** argv) {
       "device append: into a growing file. In the ack rows each producer writes and fdatasyncs on\n"
       "its own (one shared file, no group commit): a naive baseline there, not a ceiling.\n"
       "rec/sync: records per durable flush (device: per fdatasync; ron-audit: its WAL "
-      "counters).\n\n");
+      "counters).\n"
+      "disk/B: bytes the disk wrote (/sys/block/DISK/stat, from the target's open to its close,\n"
+      "synced) per record byte: logs, metadata, preallocation, compaction. Whole-disk counters:\n"
+      "other writers on that disk count too.\n\n");
   PrintTable(cells);
   std::printf("\nron-audit over the device limit and the best peer (records/s, same group):\n");
   int failed = 0;
@@ -1130,8 +1162,11 @@ int main(int argc, char** argv) {
     busy += c.busy;
     if (c.key != "ron-sealed" && c.key != "ron-emit") continue;
     const Ratios r = RatiosOf(cells, c);
-    std::printf("summary: %-22s %-22s vs device %-7s vs best peer %s\n", c.system.c_str(),
-                c.group.c_str(), Ratio(r.device).c_str(), Ratio(r.best_peer).c_str());
+    char amp[16] = "-";
+    if (c.write_amp() > 0) std::snprintf(amp, sizeof amp, "%.2f", c.write_amp());
+    std::printf("summary: %-22s %-22s vs device %-7s vs best peer %-7s disk/B %s\n",
+                c.system.c_str(), c.group.c_str(), Ratio(r.device).c_str(),
+                Ratio(r.best_peer).c_str(), amp);
   }
   std::printf("\nron-audit's writer threads per batch (means, from the engine's "
               "audit_batch_seconds):\n");
@@ -1143,7 +1178,8 @@ int main(int argc, char** argv) {
                 c.phases.commit_us, c.phases.complete_us);
   }
   std::printf("load average at the end: %s\n", LoadAverage().c_str());
-  std::printf("engine: sink=wal fsync=always, WAL io backend %s%s\n",
+  std::printf("engine: sink=wal fsync=always, segments %s, WAL io backend %s%s\n",
+              opt.preallocate ? "zero-filled ahead" : "not preallocated",
               g_io_backend.empty() ? "(not run)" : g_io_backend.c_str(),
               busy ? (", " + std::to_string(busy) + " Busy answers retried").c_str() : "");
   if (!opt.json.empty()) WriteJson(opt, facts, pools, cells);

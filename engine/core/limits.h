@@ -57,8 +57,6 @@ inline constexpr size_t kReadWindowBytes = 1 * kMiB;
 inline constexpr uint64_t kMinRotateBytes = 8 * kMiB;
 inline constexpr uint64_t kDefaultRotateBytes = 128 * kMiB;
 inline constexpr uint64_t kMaxSegmentBytes = 1024 * kMiB;
-// A stream's next segment is preallocated only once its active one holds this much.
-inline constexpr uint64_t kPreallocAfterBytes = 1 * kMiB;
 // O_DIRECT: writes in flight at once, and the bytes of each.
 inline constexpr size_t kMaxWritesInFlight = 32;
 inline constexpr size_t kDefaultDirectBatchBytes = 64 * 1024;
@@ -77,8 +75,6 @@ inline constexpr size_t kMaxSaltBytes = 1 * kMiB;
 // ---- How they relate -----------------------------------------------------------------------------
 
 static_assert(kMinRotateBytes <= kDefaultRotateBytes && kDefaultRotateBytes <= kMaxSegmentBytes);
-static_assert(kPreallocAfterBytes < kMinRotateBytes,
-              "a segment must reach the preallocation point before it rotates");
 static_assert(kDefaultDirectBatchBytes % 4096 == 0, "O_DIRECT batches are 4 KiB aligned");
 static_assert(kLostWriteWindowBytes < kMinRotateBytes,
               "the lost-write window lies within one segment");

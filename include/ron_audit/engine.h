@@ -59,6 +59,15 @@ struct EngineOptions {
   // the drop (docs/PERFORMANCE.md). Reads of recent records (Read, ronctl audit verify) then
   // come from the disk. True: keep them cached.
   bool keep_written_pages_cached = false;
+  // Zero-fill each active stream's next segment ahead of need, on a helper thread (O_DIRECT,
+  // at most 512 MB/s), so that its commits overwrite written blocks: an fdatasync then carries
+  // no size or extent metadata (one device round trip, not two). The price is that the disk
+  // writes every segment twice (zeros, then records): about 2 bytes per record byte, which
+  // halves what a bandwidth-capped volume (cloud block storage) can take and doubles flash wear.
+  // False: segments grow with their records (each fdatasync also commits the new size). Which
+  // is faster depends on the device: `bench/peers --preallocate on|off` measures it, with the
+  // disk's bytes per record byte (docs/BENCH_RIG.md).
+  bool preallocate_segments = true;
   // fsync=always, buffered writes: a commit that writes at least this many segment files (one
   // per stream it touches) makes them durable with one syncfs per file system instead of one
   // fdatasync per file, so one device cache flush instead of one per file: ~2x the records/s

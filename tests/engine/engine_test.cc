@@ -20,6 +20,7 @@
 #include "tests/test_util.h"
 #include "wal/files.h"
 #include "wal/reader.h"
+#include "wal/wal.h"
 
 namespace ron::engine_test {
 namespace {
@@ -396,6 +397,66 @@ TEST(EngineWalTest, WrittenPagesLeaveThePageCacheUnlessKept) {
       EXPECT_EQ(cached, 0u);
     }
     ASSERT_TRUE(engine->Close(In(seconds(10))).ok());
+  }
+}
+
+// Files under `dir` (recursively) whose names end in ".prealloc": segments being zero-filled
+// ahead of need, or ready and not taken yet.
+size_t PreparedSegments(const std::string& dir) {
+  size_t n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    n += name.size() > 9 && name.compare(name.size() - 9, 9, ".prealloc") == 0 ? 1 : 0;
+  }
+  return n;
+}
+
+// The engine hands its preallocation choice to its WAL: once a stream's first segment holds
+// 2 MiB its successor is zero-filled ahead, unless preallocate_segments is false (segments then
+// only grow with their records). The stream's records are the same either way.
+TEST(EngineWalTest, SegmentsAreZeroFilledAheadUnlessTurnedOff) {
+  for (const bool preallocate : {true, false}) {
+    SCOPED_TRACE(preallocate ? "preallocate" : "no preallocation");
+    testing::TempDir tmp;
+    const std::string dir = tmp.path() + "/wal";
+    EngineOptions o = WalEngineOptions(dir, 1, 4096);
+    o.config.wal.fsync = FsyncPolicy::kNever;
+    o.config.wal.rotate_bytes = wal::WalOptions::kMinRotateBytes;
+    o.preallocate_segments = preallocate;
+    auto engine = OpenEngine(o);
+    ASSERT_NE(engine, nullptr);
+    const std::string stream_dir = wal::StreamDir(dir, o.writer_id, "s");
+    const auto segment_bytes = [&]() -> off_t {  // the stream's (only) segment
+      std::vector<std::string> names;
+      if (!wal::ListDir(stream_dir, &names).ok()) return -1;
+      std::erase_if(names, [](const std::string& n) { return !n.ends_with(".seg"); });
+      struct stat st {};
+      if (names.size() != 1) return -1;
+      return stat((stream_dir + "/" + names[0]).c_str(), &st) == 0 ? st.st_size : -1;
+    };
+    int emitted = 0;
+    while (segment_bytes() < (5 << 19)) {  // 2.5 MiB: past a quarter of the first's 8 MiB
+      std::vector<Ticket> tickets;
+      for (int i = 0; i < 1000; ++i, ++emitted) {
+        auto t = engine->Emit("s", Draft(emitted));
+        ASSERT_TRUE(t.ok()) << t.status().ToString();
+        tickets.push_back(t.value());
+      }
+      for (Ticket& t : tickets) ASSERT_TRUE(t.Wait(In(seconds(30))).ok());
+      ASSERT_TRUE(engine->Flush(In(seconds(30))).ok());
+      ASSERT_LT(emitted, 100000) << "the segment does not grow";
+    }
+    // The zero-fill request is made by the commit that passed 2 MiB; the file appears once the
+    // preallocator's thread takes it (at once: nothing else is queued).
+    const auto deadline = std::chrono::steady_clock::now() + seconds(preallocate ? 30 : 1);
+    while (PreparedSegments(dir) == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(PreparedSegments(dir), preallocate ? 1u : 0u);
+    EXPECT_EQ(engine->State(o.writer_id, "s").head_seq, static_cast<uint64_t>(emitted));
+    ASSERT_TRUE(engine->Close(In(seconds(10))).ok());
+    EXPECT_EQ(PreparedSegments(dir), 0u) << "a prepared segment nobody took is removed at close";
   }
 }
 

@@ -156,6 +156,37 @@ TEST_F(WalCliTest, EveryBackendAndWriteModeWrites) {
   EXPECT_EQ(Ronctl({"audit", "verify", "--dir", Dir()}).out, "ok 12 records, 1 streams\n");
 }
 
+// --preallocate: on (default), a stream past 2 MiB has its next segment zero-filled ahead, which
+// the metrics count; off, nothing is zero-filled and the records are the same.
+TEST_F(WalCliTest, PreallocationCanBeTurnedOff) {
+  std::string input;
+  const std::string pad(900, 'p');
+  for (int i = 0; i < 10000; ++i) {  // ~9.5 MiB: the zero-fill asked for at 2 MiB has begun
+    input += R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{"p":")" + pad +
+             "\"}}\n";
+  }
+  for (const char* mode : {"on", "off"}) {
+    SCOPED_TRACE(mode);
+    const std::string dir = Dir() + "-" + mode, metrics = dir + ".prom";
+    const auto r = Ronctl({"audit", "append", "--dir", dir, "--stream", "s", "--writer-id", "w",
+                           "--preallocate", mode, "--metrics", metrics},
+                          input);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const double zeros = testing::MetricValue(testing::ReadFile(metrics),
+                                              "wal_zero_filled_bytes_total");
+    if (std::string(mode) == "on") {
+      EXPECT_GT(zeros, 0) << "a 16 MiB successor is being zero-filled when the run ends";
+    } else {
+      EXPECT_EQ(zeros, 0);
+    }
+    EXPECT_EQ(Ronctl({"audit", "verify", "--dir", dir}).out, "ok 10000 records, 1 streams\n");
+  }
+  EXPECT_EQ(Ronctl({"audit", "append", "--dir", Dir(), "--stream", "s", "--preallocate", "yes"},
+                   "")
+                .exit_code,
+            2);
+}
+
 TEST_F(WalCliTest, RangeVerifiesAndPrintsSealedRecords) {
   ASSERT_EQ(Append(Drafts(10)).exit_code, 0);
   auto r = Ronctl({"audit", "range", "--dir", Dir(), "--stream", "ingress"});

@@ -480,65 +480,6 @@ TEST_P(WalTest, OptionsAreValidated) {
   EXPECT_EQ(Wal::Open(o).code(), Code::kSchema);
 }
 
-TEST_P(WalTest, NextSegmentIsZeroFilledAheadOfNeed) {
-  const uint64_t rotate = 64 * 1024;
-  auto wal = OpenWal(Options(rotate));
-  // A stream's successor is asked for once its segment holds an eighth of rotate_bytes (8 KiB
-  // here): 30 records of ~300 bytes.
-  ASSERT_TRUE(Append(wal.get(), "a", 30).ok());
-  const uint64_t first_taken = wal->counters().segments_preallocated;
-  EXPECT_EQ(first_taken, 0u);  // a stream's first segment is never zero-filled ahead
-  for (int i = 0; i < 400 && wal->segments_prepared() < 1; ++i) usleep(5000);
-  ASSERT_EQ(wal->segments_prepared(), 1u);  // segment 2, ahead of need
-  while (wal->counters().segments_created < 2) ASSERT_TRUE(Append(wal.get(), "a", 10).ok());
-  EXPECT_EQ(wal->counters().segments_preallocated, first_taken + 1);
-  // The renamed segment keeps its full, zero-filled size; frames overwrite it in place …
-  const std::string second = StreamDir(dir_.path() + "/wal", "w@test", "a") + "/wal-000002.seg";
-  EXPECT_EQ(fs::file_size(second), rotate);
-  ASSERT_TRUE(wal->Close().ok());
-  // … and sealing it at close gives the unused zeros back.
-  EXPECT_LT(fs::file_size(second), rotate);
-  EXPECT_EQ(fs::file_size(second) % 4096, 0u);
-  wal.reset();
-  const StreamReport report = Scan("a");
-  EXPECT_FALSE(report.frozen) << report.problem.ToString();
-  EXPECT_EQ(report.segments.back().scan.outcome, segment::ScanOutcome::kCleanEnd);
-  // Prepared files nobody took (segment 1 came too late; the next one was never needed) are gone.
-  std::vector<std::string> names;
-  ASSERT_TRUE(ListDir(StreamDir(dir_.path() + "/wal", "w@test", "a"), &names).ok());
-  for (const std::string& name : names)
-    EXPECT_EQ(name.find(".prealloc"), std::string::npos) << name;
-}
-
-// Disk ahead of need is budgeted: streams that write little hold no zero-filled file at all,
-// and however many streams are active, at most max_prepared_segments files wait on disk.
-TEST_P(WalTest, ZeroFilledSegmentsAheadOfNeedAreBudgeted) {
-  WalOptions o = Options(256 * 1024);  // active past 32 KiB
-  o.max_prepared_segments = 3;
-  auto wal = OpenWal(o);
-  const auto prepared_on_disk = [&] {
-    size_t n = 0;
-    for (const auto& e : fs::recursive_directory_iterator(dir_.path() + "/wal")) {
-      n += e.path().string().ends_with(".prealloc");
-    }
-    return n;
-  };
-  for (int i = 0; i < 30; ++i) ASSERT_TRUE(Append(wal.get(), "quiet" + std::to_string(i), 1).ok());
-  usleep(100000);
-  EXPECT_EQ(prepared_on_disk(), 0u);
-  EXPECT_EQ(wal->segments_prepared(), 0u);
-  for (const auto& e : fs::recursive_directory_iterator(dir_.path() + "/wal")) {
-    if (e.path().extension() == ".seg") {
-      EXPECT_LE(e.file_size(), 8192u) << e.path();
-    }
-  }
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(Append(wal.get(), "busy" + std::to_string(i), 150).ok());
-  for (int i = 0; i < 400 && wal->segments_prepared() < 3; ++i) usleep(5000);
-  EXPECT_EQ(wal->segments_prepared(), 3u);
-  usleep(100000);
-  EXPECT_EQ(prepared_on_disk(), 3u);
-}
-
 // Descriptors are budgeted: past max_open_segments the least recently written idle stream's
 // segment is closed (synced first unless fsync=always) and reopened when it writes again;
 // nothing fails, and every record is where it belongs after Close and a reopen.
@@ -582,41 +523,6 @@ TEST_P(WalTest, SegmentFdsStayWithinTheirBudget) {
     ASSERT_TRUE(Append(wal.get(), "s3", 1).ok());
     EXPECT_EQ(wal->GetStream("w@test", "s3").value()->head_seq(), 7u);
   }
-}
-
-TEST_P(WalTest, SegmentsThatWereNotZeroFilledRotateEarly) {
-  WalOptions o = Options(32ull << 20);
-  o.allow_small_segments = false;
-  o.preallocate = false;
-  {
-    auto wal = OpenWal(o);  // segment 1 written without preallocation
-    ASSERT_TRUE(Append(wal.get(), "a", 10).ok());
-  }
-  o.preallocate = true;
-  auto wal = OpenWal(o);
-  // Past 1 MiB the stream counts as active and a zero-filled segment 2 is asked for.
-  const std::string first = StreamDir(dir_.path() + "/wal", "w@test", "a") + "/wal-000001.seg";
-  while (fs::file_size(first) < (2u << 20)) ASSERT_TRUE(Append(wal.get(), "a", 256).ok());
-  for (int i = 0; i < 400 && wal->segments_prepared() == 0; ++i) usleep(5000);
-  ASSERT_EQ(wal->segments_prepared(), 1u);
-  while (wal->counters().segments_created < 1) ASSERT_TRUE(Append(wal.get(), "a", 256).ok());
-  // Segment 1 was sealed at 8 MiB, not 32 MiB, because a zero-filled successor was ready.
-  EXPECT_LE(fs::file_size(first), WalOptions::kUnpreallocatedRotateBytes);
-  EXPECT_GT(fs::file_size(first), WalOptions::kUnpreallocatedRotateBytes - (64u << 10));
-  EXPECT_EQ(wal->counters().segments_preallocated, 1u);
-}
-
-TEST_P(WalTest, LeftoverPreparedSegmentsAreRemovedOnOpen) {
-  {
-    auto wal = OpenWal(Options());
-    ASSERT_TRUE(Append(wal.get(), "a", 1).ok());
-  }
-  const std::string leftover =
-      StreamDir(dir_.path() + "/wal", "w@test", "a") + "/wal-000007.seg.prealloc";
-  testing::WriteFile(leftover, std::string(100, '\0'));
-  auto wal = OpenWal(Options());
-  EXPECT_FALSE(fs::exists(leftover));
-  EXPECT_EQ(wal->GetStream("w@test", "a").value()->head_seq(), 1u);
 }
 
 TEST_P(WalTest, OnlyTheContiguousDurablePrefixIsAcknowledged) {

@@ -1,0 +1,227 @@
+// Segments zero-filled ahead of need (wal/wal_prealloc.cc): when a stream's successor is asked
+// for, how large it is, when a segment is sealed, the budget of prepared files, and what is left
+// on disk. Under buffered and O_DIRECT writes (the preallocator itself always writes O_DIRECT).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "segment/segment_format.h"
+#include "tests/test_util.h"
+#include "wal/files.h"
+#include "wal/reader.h"
+#include "wal/wal.h"
+
+namespace ron::wal {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kWriter[] = "w@test";
+constexpr uint64_t kMiB = 1 << 20;
+
+class PreallocTest : public ::testing::TestWithParam<WriteMode> {
+ protected:
+  WalOptions Options(uint64_t rotate_bytes) {
+    WalOptions o;
+    o.dir = dir_.path() + "/wal";
+    o.write_mode = GetParam();
+    o.rotate_bytes = rotate_bytes;
+    o.allow_small_segments = true;
+    return o;
+  }
+  std::unique_ptr<Wal> OpenWal(const WalOptions& o) {
+    auto r = Wal::Open(o);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? std::move(r).value() : nullptr;
+  }
+  // Stages n records of ~480 bytes on `stream`, continuing its chain, then commits.
+  Status Append(Wal* wal, const std::string& stream, int n) {
+    auto got = wal->GetStream(kWriter, stream);
+    if (!got.ok()) return got.status();
+    StreamWal* s = got.value();
+    for (int i = 0; i < n; ++i) {
+      const std::string draft =
+          R"({"kind":"GetServed","actor":{},"subject":{},"reason":"ok","attrs":{"i":)" +
+          std::to_string(s->head_seq() + 1) + R"(,"pad":")" + std::string(200, 'p') + "\"}}";
+      const std::string prev = s->HeadText();
+      Canonicalizer::DraftContext ctx{kWriter, stream, s->head_seq() + 1, prev, 1000};
+      RON_RETURN_IF_ERROR(canonicalizer_.CanonicalizeDraft(draft, ctx, &record_));
+      RON_RETURN_IF_ERROR(wal->Stage(s, record_));
+    }
+    return wal->Commit();
+  }
+  std::string SegmentPath(const std::string& stream, uint64_t segment_no) {
+    return StreamDir(dir_.path() + "/wal", kWriter, stream) + "/" +
+           segment::SegmentFileName(segment_no);
+  }
+  size_t PreparedOnDisk() {
+    size_t n = 0;
+    for (const auto& e : fs::recursive_directory_iterator(dir_.path() + "/wal")) {
+      n += e.path().string().ends_with(".prealloc");
+    }
+    return n;
+  }
+  // Waits (bounded) until the preallocator has prepared `n` files in all.
+  void WaitPrepared(Wal* wal, uint64_t n) {
+    for (int i = 0; i < 2000 && wal->segments_prepared() < n; ++i) usleep(5000);
+    ASSERT_EQ(wal->segments_prepared(), n);
+  }
+
+  testing::TempDir dir_;
+  Canonicalizer canonicalizer_;
+  CanonicalRecord record_;
+};
+
+TEST_P(PreallocTest, NextSegmentIsZeroFilledAheadOfNeed) {
+  const uint64_t rotate = 64 * 1024;
+  auto wal = OpenWal(Options(rotate));
+  // A stream's successor is asked for once its segment holds a quarter of its zone (here
+  // rotate_bytes, under kUnpreallocatedRotateBytes): 16 KiB after the header.
+  const std::string first = SegmentPath("a", 1);
+  ASSERT_TRUE(Append(wal.get(), "a", 10).ok());
+  ASSERT_LT(fs::file_size(first), 4096 + rotate / 4);
+  usleep(100000);
+  EXPECT_EQ(PreparedOnDisk(), 0u) << "asked for before a quarter";
+  while (fs::file_size(first) < 4096 + rotate / 4) ASSERT_TRUE(Append(wal.get(), "a", 5).ok());
+  EXPECT_EQ(wal->counters().segments_preallocated, 0u);  // a stream's first is never ahead
+  WaitPrepared(wal.get(), 1);                              // segment 2, ahead of need
+  while (wal->counters().segments_created < 2) ASSERT_TRUE(Append(wal.get(), "a", 10).ok());
+  EXPECT_EQ(wal->counters().segments_preallocated, 1u);
+  // The renamed segment keeps its zero-filled size (twice the zone, up to rotate_bytes);
+  // frames overwrite it in place …
+  const std::string second = SegmentPath("a", 2);
+  EXPECT_EQ(fs::file_size(second), rotate);
+  ASSERT_TRUE(wal->Close().ok());
+  // … and sealing it at close gives the unused zeros back; the preallocator's thread is
+  // stopped, and whatever it prepared for segment 3 is removed.
+  EXPECT_LT(fs::file_size(second), rotate);
+  EXPECT_EQ(fs::file_size(second) % 4096, 0u);
+  EXPECT_EQ(PreparedOnDisk(), 0u);
+  wal.reset();
+  StreamReport report;
+  ASSERT_TRUE(ScanStream(StreamDir(dir_.path() + "/wal", kWriter, "a"), kWriter, "a", Limits(),
+                         VerifyLevel::kFull, &report)
+                  .ok());
+  EXPECT_FALSE(report.frozen) << report.problem.ToString();
+  EXPECT_EQ(report.segments.back().scan.outcome, segment::ScanOutcome::kCleanEnd);
+}
+
+// Successors double from the first segment's 8 MiB up to rotate_bytes, and a segment is sealed
+// as soon as it passes its zero-filled size with its successor ready: a stream that stops
+// leaves zeros of at most twice what its last segment held when it asked.
+TEST_P(PreallocTest, SuccessorsDoubleUpToRotateBytes) {
+  const uint64_t rotate = 32 * kMiB;
+  auto wal = OpenWal(Options(rotate));
+  // Sizes the stream's segments 1..4 get: appended to 8 MiB, then zero-filled 16, 32, 32.
+  const uint64_t zone[] = {0, 8 * kMiB, 16 * kMiB, 32 * kMiB};
+  uint64_t prepared = 0;
+  while (wal->counters().segments_created < 4) {
+    ASSERT_TRUE(Append(wal.get(), "a", 256).ok());
+    // Whenever a successor was asked for, let it be ready before the writer could need it, so
+    // that every segment is sealed at its zone's end (none is left growing by appends).
+    if (fs::exists(PreallocPath(SegmentPath("a", prepared + 2)))) {
+      WaitPrepared(wal.get(), ++prepared);
+    }
+  }
+  for (uint64_t n = 1; n <= 3; ++n) {  // sealed: within one commit of its zone's end
+    SCOPED_TRACE("segment " + std::to_string(n));
+    EXPECT_LE(fs::file_size(SegmentPath("a", n)), zone[n]);
+    EXPECT_GT(fs::file_size(SegmentPath("a", n)), zone[n] - 256 * 1024);
+  }
+  EXPECT_EQ(fs::file_size(SegmentPath("a", 4)), rotate);  // active: 2 × 32 MiB, capped
+  EXPECT_EQ(wal->counters().segments_preallocated, 3u);
+  ASSERT_TRUE(wal->Close().ok());
+}
+
+// A zero-filled segment still open at a crash is reopened as one: its zone is its file size,
+// so it is sealed there once its successor (twice that) is ready.
+TEST_P(PreallocTest, AZeroFilledSegmentKeepsItsZoneAcrossACrash) {
+  const uint64_t rotate = 64 * kMiB;
+  uint64_t prepared = 0;
+  {
+    auto wal = OpenWal(Options(rotate));
+    while (wal->counters().segments_created < 2) {
+      ASSERT_TRUE(Append(wal.get(), "a", 256).ok());
+      if (fs::exists(PreallocPath(SegmentPath("a", 2)))) WaitPrepared(wal.get(), prepared = 1);
+    }
+    ASSERT_TRUE(Append(wal.get(), "a", 256).ok());  // into segment 2, which is 16 MiB of zeros
+  }  // no Close: segment 2 stays as a crash leaves it, unsealed and untrimmed
+  ASSERT_EQ(fs::file_size(SegmentPath("a", 2)), 16 * kMiB);
+  auto wal = OpenWal(Options(rotate));
+  while (wal->counters().segments_created < 1) {
+    ASSERT_TRUE(Append(wal.get(), "a", 256).ok());
+    if (fs::exists(PreallocPath(SegmentPath("a", 3)))) WaitPrepared(wal.get(), 1);
+  }
+  EXPECT_LE(fs::file_size(SegmentPath("a", 2)), 16 * kMiB);
+  EXPECT_GT(fs::file_size(SegmentPath("a", 2)), 16 * kMiB - 256 * 1024);
+  EXPECT_EQ(fs::file_size(SegmentPath("a", 3)), 32 * kMiB);
+  ASSERT_TRUE(wal->Close().ok());
+}
+
+// Disk ahead of need is budgeted: streams that write little hold no zero-filled file at all,
+// and however many streams are active, at most max_prepared_segments files wait on disk.
+TEST_P(PreallocTest, ZeroFilledSegmentsAheadOfNeedAreBudgeted) {
+  WalOptions o = Options(256 * 1024);  // active past 64 KiB
+  o.max_prepared_segments = 3;
+  auto wal = OpenWal(o);
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(Append(wal.get(), "quiet" + std::to_string(i), 1).ok());
+  usleep(100000);
+  EXPECT_EQ(PreparedOnDisk(), 0u);
+  EXPECT_EQ(wal->segments_prepared(), 0u);
+  for (const auto& e : fs::recursive_directory_iterator(dir_.path() + "/wal")) {
+    if (e.path().extension() == ".seg") {
+      EXPECT_LE(e.file_size(), 8192u) << e.path();
+    }
+  }
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(Append(wal.get(), "busy" + std::to_string(i), 200).ok());
+  WaitPrepared(wal.get(), 3);
+  usleep(100000);
+  EXPECT_EQ(PreparedOnDisk(), 3u);
+}
+
+TEST_P(PreallocTest, SegmentsThatWereNotZeroFilledRotateEarly) {
+  WalOptions o = Options(32 * kMiB);
+  o.allow_small_segments = false;
+  o.preallocate = false;
+  {
+    auto wal = OpenWal(o);  // segment 1 written without preallocation
+    ASSERT_TRUE(Append(wal.get(), "a", 10).ok());
+  }
+  o.preallocate = true;
+  auto wal = OpenWal(o);
+  // Past a quarter of 8 MiB the stream counts as active and a zero-filled segment 2 is asked for.
+  const std::string first = SegmentPath("a", 1);
+  while (fs::file_size(first) < 3 * kMiB) ASSERT_TRUE(Append(wal.get(), "a", 256).ok());
+  WaitPrepared(wal.get(), 1);
+  while (wal->counters().segments_created < 1) ASSERT_TRUE(Append(wal.get(), "a", 256).ok());
+  // Segment 1 was sealed at 8 MiB, not 32 MiB, because a zero-filled successor was ready.
+  EXPECT_LE(fs::file_size(first), WalOptions::kUnpreallocatedRotateBytes);
+  EXPECT_GT(fs::file_size(first), WalOptions::kUnpreallocatedRotateBytes - 256 * 1024);
+  EXPECT_EQ(wal->counters().segments_preallocated, 1u);
+  EXPECT_EQ(fs::file_size(SegmentPath("a", 2)), 16 * kMiB);  // twice the zone it follows
+}
+
+TEST_P(PreallocTest, LeftoverPreparedSegmentsAreRemovedOnOpen) {
+  {
+    auto wal = OpenWal(Options(WalOptions::kDefaultRotateBytes));
+    ASSERT_TRUE(Append(wal.get(), "a", 1).ok());
+  }
+  const std::string leftover = PreallocPath(SegmentPath("a", 7));
+  testing::WriteFile(leftover, std::string(100, '\0'));
+  auto wal = OpenWal(Options(WalOptions::kDefaultRotateBytes));
+  EXPECT_FALSE(fs::exists(leftover));
+  EXPECT_EQ(wal->GetStream(kWriter, "a").value()->head_seq(), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, PreallocTest,
+                         ::testing::Values(WriteMode::kBuffered, WriteMode::kDirect),
+                         [](const ::testing::TestParamInfo<WriteMode>& info) {
+                           return info.param == WriteMode::kBuffered ? "Buffered" : "Direct";
+                         });
+
+}  // namespace
+}  // namespace ron::wal
