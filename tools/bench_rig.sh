@@ -35,7 +35,14 @@ work=$(mktemp -d "$dir/ron-peers.XXXXXX") || {
   exit 2
 }
 log=$(mktemp)
-trap 'rm -rf "$work" "$log" "$log.off"' EXIT
+log_off=$(mktemp)
+keep=0
+for arg in "$@"; do [[ "$arg" == --keep ]] && keep=1; done
+if [[ $keep -eq 1 ]]; then
+  trap 'rm -f "$log" "$log_off"; echo "bench_rig: the cells'"'"' files are kept in $work"' EXIT
+else
+  trap 'rm -rf "$work" "$log" "$log_off"' EXIT
+fi
 
 have() { command -v "$1" >/dev/null 2>&1; }
 sysval() { [[ -r "$1" ]] && tr -s ' \n' ' ' <"$1" | sed 's/ $//' || echo "?"; }
@@ -110,11 +117,11 @@ status=${PIPESTATUS[0]}
 set -e
 echo
 # Zero-filled segments (the default) make each commit's fdatasync carry no metadata, at the
-# price of writing the disk twice: which wins depends on the device, so the grid's ron-audit
-# rows run again without them (EngineOptions::preallocate_segments = false). The flags given
-# come first: these override their --systems, --only and --preallocate (and a --json PATH is
-# left to the first pass).
-status_off=0
+# price of writing the disk twice: which wins depends on the device and the commit's size, so
+# ron-audit's rows run again without them (EngineOptions::preallocate_segments = false), in
+# their own directory (so that --keep keeps both passes' files). The flags given come first:
+# these override their --systems and --preallocate; a --json PATH is the first pass's only.
+status_off=-
 if [[ $status -eq 0 ]]; then
   echo "== ron-audit again, segments not zero-filled ahead (--preallocate off)"
   again=()
@@ -123,20 +130,25 @@ if [[ $status -eq 0 ]]; then
     again+=("$1")
     shift
   done
+  mkdir -m 0700 "$work/off"
   set +e
-  "$peers" --dir "$work" "${again[@]}" --systems device,ron-sealed,ron-emit --only grid \
-    --preallocate off 2>&1 | tee "$log.off"
+  "$peers" --dir "$work/off" "${again[@]}" --systems device,ron-sealed,ron-emit \
+    --preallocate off 2>&1 | tee "$log_off"
   status_off=${PIPESTATUS[0]}
   set -e
   echo
 fi
 echo "== ron-audit against the device limit on $dir (records/s, same writers and batch)"
 grep '^summary: ron-audit' "$log" | sed 's/^summary: /  /' || echo "  (no ron-audit rows ran)"
-if [[ -s "$log.off" ]]; then
+if [[ -s "$log_off" ]]; then
   echo "== the same without zero-filled segments (EngineOptions::preallocate_segments = false)"
-  grep '^summary: ron-audit' "$log.off" | sed 's/^summary: /  /' || echo "  (no rows ran)"
+  grep '^summary: ron-audit' "$log_off" | sed 's/^summary: /  /' || echo "  (no rows ran)"
 fi
-if [[ $status -ne 0 || $status_off -ne 0 ]]; then
-  echo "bench_rig: bench/peers failed (exit $status, $status_off without preallocation)" >&2
-  exit $((status != 0 ? status : status_off))
+if [[ $status -ne 0 ]]; then
+  echo "bench_rig: bench/peers failed (exit $status; the pass without preallocation not run)" >&2
+  exit "$status"
+fi
+if [[ $status_off -ne 0 ]]; then
+  echo "bench_rig: bench/peers without preallocation failed (exit $status_off)" >&2
+  exit "$status_off"
 fi

@@ -289,6 +289,8 @@ class Wal {
   size_t stream_count() const { return streams_.size(); }
   // Segments the preallocator has zero-filled so far (0 without preallocation).
   uint64_t segments_prepared() const { return preallocator_ ? preallocator_->prepared() : 0; }
+  // Segments asked of the preallocator and not taken yet (queued, being zero-filled, or ready).
+  size_t segments_ahead() const { return preallocator_ ? preallocator_->outstanding() : 0; }
   // Zeros the preallocator has written for this WAL, files abandoned or not taken included.
   uint64_t bytes_zero_filled() const { return zero_filled_.load(std::memory_order_relaxed); }
   const StreamReport* recovery_report(const StreamWal* s) const;

@@ -55,9 +55,13 @@ void Wal::MaybeRequestNextSegment(StreamWal* s) {
     return;
   }
   const uint64_t zone = SegmentZone(s);
-  if (s->write_offset_ < segment::kHeaderBytes + zone / 4) return;  // frames after the header
+  // Frames start at 4096 (the header's block).
+  if (s->write_offset_ < segment::kPaddingAlignBytes + zone / 4) return;
   if (preallocator_->outstanding() >= options_.max_prepared_segments) return;
-  const uint64_t bytes = std::min(options_.rotate_bytes, 2 * std::max(zone, s->zone_grown_));
+  // Whole 4 KiB blocks, which O_DIRECT zero-filling needs (rotate_bytes, and a zone recovered
+  // from a file's size, need not be).
+  const uint64_t bytes = std::min(options_.rotate_bytes, 2 * std::max(zone, s->zone_grown_)) /
+                         segment::kPaddingAlignBytes * segment::kPaddingAlignBytes;
   preallocator_->Request(SuccessorPath(s), bytes);
   s->successor_requested_ = true;
 }

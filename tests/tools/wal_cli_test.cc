@@ -161,7 +161,7 @@ TEST_F(WalCliTest, EveryBackendAndWriteModeWrites) {
 TEST_F(WalCliTest, PreallocationCanBeTurnedOff) {
   std::string input;
   const std::string pad(900, 'p');
-  for (int i = 0; i < 10000; ++i) {  // ~9.5 MiB: the zero-fill asked for at 2 MiB has begun
+  for (int i = 0; i < 20000; ++i) {  // ~19 MiB: the zero-fill asked for at 2 MiB has begun
     input += R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{"p":")" + pad +
              "\"}}\n";
   }
@@ -179,7 +179,7 @@ TEST_F(WalCliTest, PreallocationCanBeTurnedOff) {
     } else {
       EXPECT_EQ(zeros, 0);
     }
-    EXPECT_EQ(Ronctl({"audit", "verify", "--dir", dir}).out, "ok 10000 records, 1 streams\n");
+    EXPECT_EQ(Ronctl({"audit", "verify", "--dir", dir}).out, "ok 20000 records, 1 streams\n");
   }
   EXPECT_EQ(Ronctl({"audit", "append", "--dir", Dir(), "--stream", "s", "--preallocate", "yes"},
                    "")

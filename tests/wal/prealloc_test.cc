@@ -1,6 +1,7 @@
 // Segments zero-filled ahead of need (wal/wal_prealloc.cc): when a stream's successor is asked
 // for, how large it is, when a segment is sealed, the budget of prepared files, and what is left
 // on disk. Under buffered and O_DIRECT writes (the preallocator itself always writes O_DIRECT).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -70,6 +71,14 @@ class PreallocTest : public ::testing::TestWithParam<WriteMode> {
     for (int i = 0; i < 2000 && wal->segments_prepared() < n; ++i) usleep(5000);
     ASSERT_EQ(wal->segments_prepared(), n);
   }
+  // If a commit asked for a successor that is not ready yet, waits until it is, so that the
+  // writer never outruns the zero-fill (every segment is then sealed at its zone's end).
+  void LetSuccessorBeReady(Wal* wal) {
+    const uint64_t prepared = wal->segments_prepared();
+    const uint64_t ready = prepared - wal->counters().segments_preallocated;  // not taken yet
+    const uint64_t ahead = wal->segments_ahead();
+    if (ahead > ready) WaitPrepared(wal, prepared + (ahead - ready));
+  }
 
   testing::TempDir dir_;
   Canonicalizer canonicalizer_;
@@ -95,9 +104,13 @@ TEST_P(PreallocTest, NextSegmentIsZeroFilledAheadOfNeed) {
   // frames overwrite it in place …
   const std::string second = SegmentPath("a", 2);
   EXPECT_EQ(fs::file_size(second), rotate);
+  while (wal->segments_ahead() == 0) ASSERT_TRUE(Append(wal.get(), "a", 5).ok());
+  WaitPrepared(wal.get(), 2);  // segment 3, which the stream will not reach
+  EXPECT_EQ(PreparedOnDisk(), 1u);
+  ASSERT_EQ(wal->counters().segments_created, 2u);
   ASSERT_TRUE(wal->Close().ok());
   // … and sealing it at close gives the unused zeros back; the preallocator's thread is
-  // stopped, and whatever it prepared for segment 3 is removed.
+  // stopped, and what it prepared for segment 3 is removed.
   EXPECT_LT(fs::file_size(second), rotate);
   EXPECT_EQ(fs::file_size(second) % 4096, 0u);
   EXPECT_EQ(PreparedOnDisk(), 0u);
@@ -118,14 +131,9 @@ TEST_P(PreallocTest, SuccessorsDoubleUpToRotateBytes) {
   auto wal = OpenWal(Options(rotate));
   // Sizes the stream's segments 1..4 get: appended to 8 MiB, then zero-filled 16, 32, 32.
   const uint64_t zone[] = {0, 8 * kMiB, 16 * kMiB, 32 * kMiB};
-  uint64_t prepared = 0;
   while (wal->counters().segments_created < 4) {
     ASSERT_TRUE(Append(wal.get(), "a", 256).ok());
-    // Whenever a successor was asked for, let it be ready before the writer could need it, so
-    // that every segment is sealed at its zone's end (none is left growing by appends).
-    if (fs::exists(PreallocPath(SegmentPath("a", prepared + 2)))) {
-      WaitPrepared(wal.get(), ++prepared);
-    }
+    LetSuccessorBeReady(wal.get());
   }
   for (uint64_t n = 1; n <= 3; ++n) {  // sealed: within one commit of its zone's end
     SCOPED_TRACE("segment " + std::to_string(n));
@@ -141,24 +149,53 @@ TEST_P(PreallocTest, SuccessorsDoubleUpToRotateBytes) {
 // so it is sealed there once its successor (twice that) is ready.
 TEST_P(PreallocTest, AZeroFilledSegmentKeepsItsZoneAcrossACrash) {
   const uint64_t rotate = 64 * kMiB;
-  uint64_t prepared = 0;
-  {
-    auto wal = OpenWal(Options(rotate));
-    while (wal->counters().segments_created < 2) {
-      ASSERT_TRUE(Append(wal.get(), "a", 256).ok());
-      if (fs::exists(PreallocPath(SegmentPath("a", 2)))) WaitPrepared(wal.get(), prepared = 1);
+  for (const bool torn : {false, true}) {
+    SCOPED_TRACE(torn ? "torn tail" : "clean end");
+    fs::remove_all(dir_.path() + "/wal");
+    {
+      auto wal = OpenWal(Options(rotate));
+      while (wal->counters().segments_created < 2) {
+        ASSERT_TRUE(Append(wal.get(), "a", 256).ok());
+        LetSuccessorBeReady(wal.get());
+      }
+      ASSERT_TRUE(Append(wal.get(), "a", 256).ok());  // into segment 2: 16 MiB of zeros
+    }  // no Close: segment 2 stays as a crash leaves it, unsealed and untrimmed
+    const std::string second = SegmentPath("a", 2);
+    ASSERT_EQ(fs::file_size(second), 16 * kMiB);
+    if (torn) {  // the next batch's write, begun and never completed: bytes in the zeros
+      const std::string bytes = testing::ReadFile(second);
+      const size_t end = bytes.find_last_not_of('\0') + 1;  // the records (padded to 4 KiB)
+      const int fd = open(second.c_str(), O_WRONLY);
+      ASSERT_GE(fd, 0);
+      ASSERT_EQ(pwrite(fd, "torn!", 5, static_cast<off_t>((end + 4095) / 4096 * 4096)), 5);
+      close(fd);
     }
-    ASSERT_TRUE(Append(wal.get(), "a", 256).ok());  // into segment 2, which is 16 MiB of zeros
-  }  // no Close: segment 2 stays as a crash leaves it, unsealed and untrimmed
-  ASSERT_EQ(fs::file_size(SegmentPath("a", 2)), 16 * kMiB);
-  auto wal = OpenWal(Options(rotate));
-  while (wal->counters().segments_created < 1) {
-    ASSERT_TRUE(Append(wal.get(), "a", 256).ok());
-    if (fs::exists(PreallocPath(SegmentPath("a", 3)))) WaitPrepared(wal.get(), 1);
+    auto wal = OpenWal(Options(rotate));
+    while (wal->counters().segments_created < 1) {
+      ASSERT_TRUE(Append(wal.get(), "a", 256).ok());
+      LetSuccessorBeReady(wal.get());
+    }
+    // Clean: the zeros are its zone (16 MiB), its successor twice that. Torn: cut back to
+    // its records, it counts as a segment that was not zero-filled (sealed at 8 MiB).
+    const uint64_t zone = torn ? 8 * kMiB : 16 * kMiB;
+    EXPECT_LE(fs::file_size(second), zone);
+    EXPECT_GT(fs::file_size(second), zone - 256 * 1024);
+    EXPECT_EQ(fs::file_size(SegmentPath("a", 3)), 2 * zone);
+    ASSERT_TRUE(wal->Close().ok());
   }
-  EXPECT_LE(fs::file_size(SegmentPath("a", 2)), 16 * kMiB);
-  EXPECT_GT(fs::file_size(SegmentPath("a", 2)), 16 * kMiB - 256 * 1024);
-  EXPECT_EQ(fs::file_size(SegmentPath("a", 3)), 32 * kMiB);
+}
+
+// rotate_bytes need not be a whole number of 4 KiB blocks; the files zero-filled ahead (with
+// O_DIRECT) always are.
+TEST_P(PreallocTest, AnUnalignedRotateBytesStillGetsZeroFilledSegments) {
+  const uint64_t rotate = 64 * 1024 + 1000;
+  auto wal = OpenWal(Options(rotate));
+  while (wal->counters().segments_created < 3) {
+    ASSERT_TRUE(Append(wal.get(), "a", 5).ok());
+    LetSuccessorBeReady(wal.get());
+  }
+  EXPECT_EQ(wal->counters().segments_preallocated, 2u);
+  EXPECT_EQ(fs::file_size(SegmentPath("a", 3)), 64 * 1024u);
   ASSERT_TRUE(wal->Close().ok());
 }
 
