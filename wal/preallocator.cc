@@ -130,7 +130,8 @@ void Preallocator::Run() {
       queue_.pop_front();
       filling_ = true;
     }
-    const bool ok = ZeroFill(job.path, job.bytes, stopping_, zero_filled_);  // no lock held across the I/O
+    // No lock held across the I/O.
+    const bool ok = ZeroFill(job.path, job.bytes, stopping_, zero_filled_);
     std::lock_guard<std::mutex> lock(mu_);
     filling_ = false;
     const bool unwanted = discard_.erase(job.path) == 1;

@@ -6,9 +6,9 @@
 // by appending; once it holds a quarter of its zone (below), a zero-filled successor twice that
 // zone is asked for (16 MiB after the first segment's 8 MiB, then 32, 64, … up to rotate_bytes),
 // and the segment is sealed as soon as it passes its zone with the successor ready. So a stream
-// that stops leaves at most one successor it did not use, no larger than twice what it had
-// written into its last segment before asking — where a fixed rotate_bytes successor asked for
-// at 1 MiB made a stream of 10 MiB write 128 MiB of zeros (docs/PERFORMANCE.md).
+// that stops leaves at most one successor it did not use, no larger than twice the segment it
+// follows (which it had filled to a quarter at least) — where a fixed rotate_bytes successor
+// asked for at 1 MiB made a stream of 10 MiB write 128 MiB of zeros (docs/PERFORMANCE.md).
 #include <algorithm>
 
 #include "segment/segment_format.h"

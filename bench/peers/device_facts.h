@@ -215,6 +215,22 @@ inline Facts DeviceFacts(const std::string& dir) {
   return facts;
 }
 
+// The 1, 5 and 15 minute load averages: a loaded machine makes any durable-write figure suspect.
+inline std::string LoadAverage() {
+  FILE* f = std::fopen("/proc/loadavg", "r");
+  if (f == nullptr) return "?";
+  char buf[64] = {0};
+  const bool got = std::fgets(buf, sizeof buf, f) != nullptr;
+  std::fclose(f);
+  std::string text = got ? buf : "?";
+  // "0.52 0.58 0.59 1/467 12345": the first three fields.
+  size_t end = 0;
+  for (int field = 0; field < 3 && end != std::string::npos; ++field) {
+    end = text.find(' ', end == 0 ? 0 : end + 1);
+  }
+  return text.substr(0, end);
+}
+
 }  // namespace ron::bench
 
 #endif  // BENCH_PEERS_DEVICE_FACTS_H_
