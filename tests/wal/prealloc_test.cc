@@ -12,6 +12,7 @@
 
 #include "segment/segment_format.h"
 #include "tests/test_util.h"
+#include "tests/wal/stage_records.h"
 #include "wal/files.h"
 #include "wal/reader.h"
 #include "wal/wal.h"
@@ -41,18 +42,8 @@ class PreallocTest : public ::testing::TestWithParam<WriteMode> {
   }
   // Stages n records of ~480 bytes on `stream`, continuing its chain, then commits.
   Status Append(Wal* wal, const std::string& stream, int n) {
-    auto got = wal->GetStream(kWriter, stream);
-    if (!got.ok()) return got.status();
-    StreamWal* s = got.value();
-    for (int i = 0; i < n; ++i) {
-      const std::string draft =
-          R"({"kind":"GetServed","actor":{},"subject":{},"reason":"ok","attrs":{"i":)" +
-          std::to_string(s->head_seq() + 1) + R"(,"pad":")" + std::string(200, 'p') + "\"}}";
-      const std::string prev = s->HeadText();
-      Canonicalizer::DraftContext ctx{kWriter, stream, s->head_seq() + 1, prev, 1000};
-      RON_RETURN_IF_ERROR(canonicalizer_.CanonicalizeDraft(draft, ctx, &record_));
-      RON_RETURN_IF_ERROR(wal->Stage(s, record_));
-    }
+    RON_RETURN_IF_ERROR(
+        testing::StageRecords(wal, &canonicalizer_, &record_, kWriter, stream, n));
     return wal->Commit();
   }
   std::string SegmentPath(const std::string& stream, uint64_t segment_no) {

@@ -19,6 +19,7 @@
 
 #include "segment/segment_format.h"
 #include "tests/test_util.h"
+#include "tests/wal/stage_records.h"
 #include "wal/files.h"
 
 namespace ron::wal {
@@ -75,19 +76,7 @@ class WalTest : public ::testing::TestWithParam<WalParam> {
   // Stages n records on (w, s) continuing its chain.
   Status StageRecords(Wal* wal, const std::string& stream, int n,
                       const std::string& writer = "w@test") {
-    auto got = wal->GetStream(writer, stream);
-    if (!got.ok()) return got.status();
-    StreamWal* s = got.value();
-    for (int i = 0; i < n; ++i) {
-      const std::string draft =
-          R"({"kind":"GetServed","actor":{},"subject":{},"reason":"ok","attrs":{"i":)" +
-          std::to_string(s->head_seq() + 1) + R"(,"pad":")" + std::string(200, 'p') + "\"}}";
-      const std::string prev = s->HeadText();
-      Canonicalizer::DraftContext ctx{writer, stream, s->head_seq() + 1, prev, 1000};
-      RON_RETURN_IF_ERROR(canonicalizer_.CanonicalizeDraft(draft, ctx, &record_));
-      RON_RETURN_IF_ERROR(wal->Stage(s, record_));
-    }
-    return Status::Ok();
+    return testing::StageRecords(wal, &canonicalizer_, &record_, writer, stream, n);
   }
   StreamReport Scan(const std::string& stream, const std::string& writer = "w@test") {
     StreamReport report;
