@@ -1,6 +1,6 @@
 // Segments zero-filled ahead of need (wal/wal_prealloc.cc): when a stream's successor is asked
 // for, how large it is, when a segment is sealed, the budget of prepared files, and what is left
-// on disk. Under buffered and O_DIRECT writes (the preallocator itself always writes O_DIRECT).
+// on disk. Under every WAL I/O configuration (the preallocator itself always writes O_DIRECT).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -12,7 +12,7 @@
 
 #include "segment/segment_format.h"
 #include "tests/test_util.h"
-#include "tests/wal/stage_records.h"
+#include "tests/wal/wal_test_util.h"
 #include "wal/files.h"
 #include "wal/reader.h"
 #include "wal/wal.h"
@@ -25,12 +25,14 @@ namespace fs = std::filesystem;
 constexpr char kWriter[] = "w@test";
 constexpr uint64_t kMiB = 1 << 20;
 
-class PreallocTest : public ::testing::TestWithParam<WriteMode> {
+class PreallocTest : public ::testing::TestWithParam<testing::WalParam> {
  protected:
   WalOptions Options(uint64_t rotate_bytes) {
     WalOptions o;
     o.dir = dir_.path() + "/wal";
-    o.write_mode = GetParam();
+    o.backend = GetParam().backend;
+    o.write_mode = GetParam().mode;
+    o.inline_write_max_bytes = GetParam().inline_bytes;
     o.rotate_bytes = rotate_bytes;
     o.allow_small_segments = true;
     return o;
@@ -245,11 +247,8 @@ TEST_P(PreallocTest, LeftoverPreparedSegmentsAreRemovedOnOpen) {
   EXPECT_EQ(wal->GetStream(kWriter, "a").value()->head_seq(), 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, PreallocTest,
-                         ::testing::Values(WriteMode::kBuffered, WriteMode::kDirect),
-                         [](const ::testing::TestParamInfo<WriteMode>& info) {
-                           return info.param == WriteMode::kBuffered ? "Buffered" : "Direct";
-                         });
+INSTANTIATE_TEST_SUITE_P(Backends, PreallocTest, testing::AllWalParams(),
+                         testing::WalParamName);
 
 }  // namespace
 }  // namespace ron::wal

@@ -19,7 +19,7 @@
 
 #include "segment/segment_format.h"
 #include "tests/test_util.h"
-#include "tests/wal/stage_records.h"
+#include "tests/wal/wal_test_util.h"
 #include "wal/files.h"
 
 namespace ron::wal {
@@ -39,12 +39,7 @@ class ScriptedFaults : public FaultInjector {
   int fail_write_at = 0, fail_fsync_at = 0, fail_fsync_also_at = 0, error = EIO;
 };
 
-struct WalParam {
-  IoBackendKind backend;
-  WriteMode mode;
-  // io_uring: a commit of one write up to this size runs on the owner thread (0: the ring).
-  size_t inline_bytes = 0;
-};
+using testing::WalParam;
 
 class WalTest : public ::testing::TestWithParam<WalParam> {
  protected:
@@ -693,23 +688,7 @@ TEST_P(WalTest, ManyFilesInOneCommitAreSyncedTogether) {
   }
 }
 
-std::string ParamName(const ::testing::TestParamInfo<WalParam>& info) {
-  return std::string(info.param.backend == IoBackendKind::kPwritev ? "pwritev" : "io_uring") +
-         (info.param.mode == WriteMode::kDirect ? "_direct" : "_buffered") +
-         (info.param.inline_bytes > 0 ? "_inline" : "");
-}
-
-INSTANTIATE_TEST_SUITE_P(Backends, WalTest,
-                         ::testing::Values(WalParam{IoBackendKind::kIoUring, WriteMode::kBuffered},
-                                           WalParam{IoBackendKind::kPwritev, WriteMode::kBuffered},
-                                           WalParam{IoBackendKind::kIoUring, WriteMode::kDirect},
-                                           WalParam{IoBackendKind::kPwritev, WriteMode::kDirect},
-                                           // what the engine runs: small commits inline
-                                           WalParam{IoBackendKind::kIoUring, WriteMode::kBuffered,
-                                                    kDefaultInlineWriteBytes},
-                                           WalParam{IoBackendKind::kIoUring, WriteMode::kDirect,
-                                                    kDefaultInlineWriteBytes}),
-                         ParamName);
+INSTANTIATE_TEST_SUITE_P(Backends, WalTest, testing::AllWalParams(), testing::WalParamName);
 
 }  // namespace
 }  // namespace ron::wal
