@@ -132,7 +132,7 @@ if [[ $status -eq 0 ]]; then
   done
   mkdir -m 0700 "$work/off"
   set +e
-  "$peers" --dir "$work/off" "${again[@]}" --systems device,ron-sealed,ron-emit \
+  "$peers" --dir "$work/off" ${again[@]+"${again[@]}"} --systems device,ron-sealed,ron-emit \
     --preallocate off 2>&1 | tee "$log_off"
   status_off=${PIPESTATUS[0]}
   set -e

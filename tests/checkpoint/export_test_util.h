@@ -36,7 +36,7 @@ namespace ron::export_test {
 namespace fs = std::filesystem;
 using std::chrono::seconds;
 
-constexpr char kWriter[] = "svc-ledger@inst-1";
+inline constexpr char kWriter[] = "svc-ledger@inst-1";
 
 inline Deadline In(seconds d) { return std::chrono::steady_clock::now() + d; }
 

@@ -175,7 +175,7 @@ TEST_F(WalCliTest, PreallocationCanBeTurnedOff) {
     const double zeros = testing::MetricValue(testing::ReadFile(metrics),
                                               "wal_zero_filled_bytes_total");
     if (std::string(mode) == "on") {
-      EXPECT_GT(zeros, 0) << "a 16 MiB successor is being zero-filled when the run ends";
+      EXPECT_GT(zeros, 0) << "successors (16 MiB, then 32) were zero-filled ahead";
     } else {
       EXPECT_EQ(zeros, 0);
     }
