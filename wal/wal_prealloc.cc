@@ -40,7 +40,9 @@ bool Wal::SegmentFull(const StreamWal* s, size_t next_frame_bytes) const {
                               2 * segment::kPaddingAlignBytes;
   if (size_after > options_.rotate_bytes) return true;
   // Past its zone a segment grows by appending: sealed once a zero-filled successor is ready.
-  return preallocator_ != nullptr && size_after > SegmentZone(s) &&
+  // Only one that was asked for can be (no path built, no lock taken per record otherwise: a
+  // stream past its zone while the budget of prepared files is spent stages many).
+  return s->successor_requested_ && preallocator_ != nullptr && size_after > SegmentZone(s) &&
          preallocator_->IsReady(SuccessorPath(s));
 }
 
