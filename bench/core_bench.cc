@@ -4,10 +4,12 @@
 #include <benchmark/benchmark.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "checkpoint/merkle.h"
 #include "engine/core/canonical.h"
+#include "engine/core/hash.h"
 #include "engine/privacy.h"
 
 namespace {
@@ -124,6 +126,61 @@ void BM_CompleteDraft1KiB(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_CompleteDraft1KiB);
+
+// A writer's batch of 256 drafts of one stream, chained: record n+1 holds the hash of record n.
+// range(0) 0: CompleteDraft one after another (splice, then the one-message BLAKE3 of each);
+// 1: as the writer thread stages a batch (engine/worker.cc) — every record spliced with a
+// stand-in prev, the blocks before prev hashed in lanes across the batch (Blake3Prefix), then
+// each prev written and its last blocks compressed (tests/engine/emit_batch_test.cc holds the
+// two to the same records).
+void BM_ChainBatchOf1KiBDrafts(benchmark::State& state) {
+  constexpr size_t kBatch = 256;
+  ron::Canonicalizer c;
+  ron::CanonicalRecord prepared;
+  const ron::Canonicalizer::DraftContext ctx{"svc-gateway@inst-1", "ingress", 1, "b3:0",
+                                             1763800000000};
+  if (!c.PrepareDraft(Draft1KiB(), ctx, &prepared).ok()) state.SkipWithError("bad draft");
+  std::vector<ron::CanonicalRecord> records(kBatch);
+  std::vector<std::string_view> views(kBatch);
+  std::vector<size_t> tails(kBatch);
+  ron::Blake3Prefix prefix;
+  const std::string stand_in = "b3:" + std::string(64, '0');
+  ron::Digest head{};
+  uint64_t seq = 123456;
+  for (auto _ : state) {
+    char text[ron::kHashTextBytes];
+    if (state.range(0) == 0) {
+      for (ron::CanonicalRecord& r : records) {
+        const std::string_view prev = ron::HeadText(seq, head, text);
+        if (!ron::Canonicalizer::CompleteDraft(prepared, ++seq, prev, c.limits(), &r).ok()) {
+          state.SkipWithError("complete failed");
+        }
+        head = r.digest;
+      }
+    } else {
+      for (size_t i = 0; i < kBatch; ++i) {
+        ron::CanonicalRecord& r = records[i];
+        if (!ron::Canonicalizer::SpliceDraft(prepared, seq + 1 + i, stand_in, c.limits(), &r)
+                 .ok()) {
+          state.SkipWithError("splice failed");
+        }
+        views[i] = r.bytes;
+        tails[i] = r.bytes.size() - 2 - stand_in.size();
+      }
+      prefix.Start(views.data(), tails.data(), kBatch);
+      for (size_t i = 0; i < kBatch; ++i) {
+        ron::CanonicalRecord& r = records[i];
+        ron::FormatHashText(head, r.bytes.data() + tails[i]);
+        r.digest = head = prefix.Finish(i, r.bytes);
+      }
+      seq += kBatch;
+    }
+    benchmark::DoNotOptimize(head);
+  }
+  state.counters["records/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * kBatch), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_ChainBatchOf1KiBDrafts)->Arg(0)->Arg(1);
 
 void BM_VerifySealed1KiB(benchmark::State& state) {
   ron::Canonicalizer c;

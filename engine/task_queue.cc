@@ -92,7 +92,6 @@ bool TaskQueue::PushUnbounded(Task&& task) {
 
 void TaskQueue::PopBatch(size_t max, const Clock::time_point* wake, std::vector<Task>* batch,
                          bool* stopping, Deadline* deadline) {
-  std::vector<Task> leftover;
   {
     std::unique_lock<std::mutex> lock(mu_);
     const auto ready = [&] { return stopping_ || !queue_.empty(); };
@@ -115,27 +114,33 @@ void TaskQueue::PopBatch(size_t max, const Clock::time_point* wake, std::vector<
       }
       queue_.pop_front_keep();
     }
-    // Old tasks beyond the new batch's size are freed here, after the lock (rare: only when a
-    // batch is smaller than the one before it).
+    // Old tasks beyond the new batch's size are freed below, after the lock (when a batch is
+    // smaller than the one before it).
     if (batch->size() > n) {
-      leftover.assign(std::make_move_iterator(batch->begin() + static_cast<ptrdiff_t>(n)),
+      to_free_.assign(std::make_move_iterator(batch->begin() + static_cast<ptrdiff_t>(n)),
                       std::make_move_iterator(batch->end()));
       batch->resize(n);
     }
   }
-  leftover.clear();
+  FreeTaken();
   if (block_) room_cv_.notify_all();
 }
 
 void TaskQueue::ReleaseParked() {
-  std::vector<Task> parked;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!parked_) return;
     parked_ = false;
-    queue_.TakeParked(&parked);
+    queue_.TakeParked(&to_free_);
   }
-}  // `parked` is freed here, after the lock
+  FreeTaken();  // the parked tasks are freed here, after the lock
+}
+
+void TaskQueue::FreeTaken() {
+  to_free_.clear();
+  // Kept up to a default batch of tasks (~600 KiB); a larger one is given back.
+  if (to_free_.capacity() > kKeptToFree) std::vector<Task>().swap(to_free_);
+}
 
 std::vector<Task> TaskQueue::TakeAll() {
   std::vector<Task> rest;

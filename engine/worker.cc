@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <future>
 #include <type_traits>
 
 #include "engine/ram_sink.h"
+#include "engine/core/check.h"
 #include "engine/core/limits.h"
 
 namespace ron {
@@ -256,15 +258,18 @@ void Worker::ProcessBatch(std::vector<Task>* batch) {
     return;
   }
   last_ = {};
-  std::vector<Staged> staged;
+  std::vector<Staged>& staged = staged_;  // empty; its capacity kept from batch to batch
   staged.reserve(batch->size());
   std::vector<std::shared_ptr<TicketState>> flushes;
   bool checkpoint_requested = false;
   const auto started = Clock::now();
   for (Task& task : *batch) {
     if (auto* e = std::get_if<EmitTask>(&task)) {
-      HandleEmit(e, &staged);
-    } else if (auto* s = std::get_if<SealedTask>(&task)) {
+      QueueEmit(e, &staged);
+      continue;
+    }
+    StageEmits(&staged);  // in order: this task may read or seal into the same streams
+    if (auto* s = std::get_if<SealedTask>(&task)) {
       HandleSealed(s, &staged);
     } else if (auto* r = std::get_if<ReadTask>(&task)) {
       sink_->Read(r);
@@ -273,6 +278,7 @@ void Worker::ProcessBatch(std::vector<Task>* batch) {
       checkpoint_requested = checkpoint_requested || std::get<FlushTask>(task).checkpoint;
     }
   }
+  StageEmits(&staged);
   const auto staged_at = Clock::now();
   const Status committed = sink_->Commit();
   const auto committed_at = Clock::now();
@@ -306,6 +312,7 @@ void Worker::ProcessBatch(std::vector<Task>* batch) {
     SnapshotWal();
   }
   for (auto& f : flushes) f->Complete(flushed, {});
+  staged.clear();
   // The tasks stay in *batch (staged entries pointed at their stream names until now): the next
   // PopBatch hands them back to the queue, whose producers free them (TaskQueue::PopBatch).
 }
@@ -357,24 +364,86 @@ Status Worker::RoomForNewStream() const {
                                "not help, a higher limit at the next Open will");
 }
 
-void Worker::HandleEmit(EmitTask* task, std::vector<Staged>* staged) {
+namespace {
+
+// The most drafts QueueEmit holds before they are staged: what a writer keeps between batches
+// (records of at most max_record_bytes, 4 KiB, each) stays bounded, and the queued records
+// stay in the CPU's caches (256 KiB of 1 KiB records).
+constexpr size_t kMaxQueuedEmits = 256;
+// The prev a queued record holds while the record before it in its stream is queued too: any
+// valid hash text of the real one's length.
+constexpr std::string_view kStandInPrev =
+    "b3:0000000000000000000000000000000000000000000000000000000000000000";
+static_assert(kStandInPrev.size() == kHashTextBytes);
+
+}  // namespace
+
+void Worker::QueueEmit(EmitTask* task, std::vector<Staged>* staged) {
   auto got = StreamFor(ctx_.writer_id, task->stream, /*seq=*/0);
   if (!got.ok()) return Reject(task->ticket, got.status());
   SinkStream* s = got.value();
   Status st = Prepare(task);
-  if (st.ok()) {
-    char head[kHashTextBytes];
-    st = Canonicalizer::CompleteDraft(task->prepared, s->head_seq() + 1, s->HeadText(head),
-                                      ctx_.limits, &record_);
+  // The stream's next seq: after its last queued record (whose hash is not known yet), else
+  // after its head.
+  const CanonicalRecord* before = nullptr;
+  for (size_t i = queued_.size(); i-- > 0;) {
+    if (queued_[i].stream == s) {
+      before = &queued_records_[i];
+      break;
+    }
   }
-  if (st.ok()) st = sink_->Stage(s, record_);
+  char head[kHashTextBytes];
+  const uint64_t seq = before != nullptr ? before->record.seq + 1 : s->head_seq() + 1;
+  const std::string_view prev = before != nullptr ? kStandInPrev : s->HeadText(head);
+  if (queued_records_.size() == queued_.size()) queued_records_.emplace_back();
+  CanonicalRecord& record = queued_records_[queued_.size()];
+  if (st.ok()) st = Canonicalizer::SpliceDraft(task->prepared, seq, prev, ctx_.limits, &record);
   if (!st.ok()) return Reject(task->ticket, st);
-  staged->push_back({task->ticket,
-                     {record_.record.seq, record_.digest},
-                     s,
-                     record_.bytes.size(),
-                     CounterFor(record_.record),
-                     task->stream});
+  queued_.push_back({task, s});
+  if (queued_.size() >= kMaxQueuedEmits) StageEmits(staged);
+}
+
+void Worker::StageEmits(std::vector<Staged>* staged) {
+  if (queued_.empty()) return;
+  const size_t n = queued_.size();
+  queued_views_.resize(n);
+  queued_tails_.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const CanonicalRecord& record = queued_records_[i];
+    queued_views_[i] = record.bytes;
+    queued_tails_[i] = record.bytes.size() - 2 - record.record.prev.size();  // before prev"}
+  }
+  prefix_.Start(queued_views_.data(), queued_tails_.data(), n);
+  for (size_t i = 0; i < n; ++i) {
+    const auto [task, s] = queued_[i];
+    CanonicalRecord& record = queued_records_[i];
+    char head[kHashTextBytes];
+    const std::string_view prev = s->HeadText(head);
+    Status st;
+    if (record.record.seq == s->head_seq() + 1) {
+      RON_CHECK(prev.size() == record.record.prev.size());
+      std::memcpy(record.bytes.data() + queued_tails_[i], prev.data(), prev.size());
+      record.record.prev.assign(prev);
+      record.digest = prefix_.Finish(i, record.bytes);
+    } else {
+      // The stage of a record before it in its stream failed: its seq and prev are the
+      // stream's next ones, not those it was queued with.
+      st = Canonicalizer::CompleteDraft(task->prepared, s->head_seq() + 1, prev, ctx_.limits,
+                                        &record);
+    }
+    if (st.ok()) st = sink_->Stage(s, record);
+    if (!st.ok()) {
+      Reject(task->ticket, st);
+      continue;
+    }
+    staged->push_back({task->ticket,
+                       {record.record.seq, record.digest},
+                       s,
+                       record.bytes.size(),
+                       CounterFor(record.record),
+                       task->stream});
+  }
+  queued_.clear();
 }
 
 void Worker::HandleSealed(SealedTask* task, std::vector<Staged>* staged) {
@@ -415,8 +484,8 @@ void Worker::HandleSealed(SealedTask* task, std::vector<Staged>* staged) {
     return Reject(task->ticket, found);
   }
   if (stored != task->record.digest) {
-    return Reject(task->ticket,
-                  Status(Code::kConflict, "seq " + std::to_string(r.seq) + " holds another record"));
+    return Reject(task->ticket, Status(Code::kConflict, "seq " + std::to_string(r.seq) +
+                                                            " holds another record"));
   }
   if (r.seq > s->durable_seq()) {
     // The original is staged in this very batch and not durable yet: "stored" is not true

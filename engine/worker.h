@@ -18,6 +18,7 @@
 
 #include "checkpoint/builder.h"
 #include "engine/checkpoint_cutter.h"
+#include "engine/core/hash.h"
 #include "engine/event_log.h"
 #include "engine/sink.h"
 #include "engine/task_queue.h"
@@ -139,7 +140,13 @@ class Worker {
   void ProcessBatch(std::vector<Task>* batch);
   void RefuseWhileSuspended(std::vector<Task>* batch);
   void CompleteStaged(const Status& committed, std::vector<Staged>* staged);
-  void HandleEmit(EmitTask* task, std::vector<Staged>* staged);
+  // A batch's drafts are staged together (docs/PERFORMANCE.md): QueueEmit splices each with its
+  // seq and prev — a stand-in of prev's length when the record before it in its stream is
+  // queued too — and StageEmits hashes every queued record's blocks before prev in SIMD lanes
+  // (Blake3Prefix), then writes each prev, finishes its hash and stages it, in queue order. Any
+  // other task, and the batch's end, stages what is queued first.
+  void QueueEmit(EmitTask* task, std::vector<Staged>* staged);
+  void StageEmits(std::vector<Staged>* staged);
   void HandleSealed(SealedTask* task, std::vector<Staged>* staged);
   Status Prepare(EmitTask* task);
   Status RoomForNewStream() const;
@@ -171,7 +178,16 @@ class Worker {
   std::unique_ptr<Sink> sink_;
   WalSink* wal_sink_ = nullptr;               // sink_ when it is a WAL
   std::unique_ptr<CheckpointCutter> cutter_;  // export sinks only
-  CanonicalRecord record_;
+  struct QueuedEmit {
+    EmitTask* task;
+    SinkStream* stream;
+  };
+  std::vector<Staged> staged_;  // the batch's staged records, until their tickets complete
+  std::vector<QueuedEmit> queued_;
+  std::vector<CanonicalRecord> queued_records_;  // queued_[i]'s record; kept across batches
+  std::vector<std::string_view> queued_views_;
+  std::vector<size_t> queued_tails_;
+  Blake3Prefix prefix_;
   // The stream of the previous record of this batch, and the counter of the previous
   // (kind, stream): a batch is mostly runs of one stream, which skip the sink's and
   // appended_by_'s map lookups (string compares of pair keys). Cleared at each batch, as a

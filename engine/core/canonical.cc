@@ -652,6 +652,14 @@ Status Canonicalizer::PrepareDraft(std::string_view draft_json, const DraftConte
 Status Canonicalizer::CompleteDraft(const CanonicalRecord& prepared, uint64_t seq,
                                     std::string_view prev, const Limits& limits,
                                     CanonicalRecord* out) {
+  RON_RETURN_IF_ERROR(SpliceDraft(prepared, seq, prev, limits, out));
+  out->digest = Blake3(out->bytes);
+  return Status::Ok();
+}
+
+Status Canonicalizer::SpliceDraft(const CanonicalRecord& prepared, uint64_t seq,
+                                  std::string_view prev, const Limits& limits,
+                                  CanonicalRecord* out) {
   out->attrs_at = out->attrs_bytes = 0;
   if (seq == 0) return Status(Code::kSchema, "seq must be >= 1");
   if (!IsValidPrev(prev)) return Status(Code::kSchema, "prev must be b3:0 or b3:<64 hex>");
@@ -681,7 +689,6 @@ Status Canonicalizer::CompleteDraft(const CanonicalRecord& prepared, uint64_t se
                                              " bytes, limit " +
                                              std::to_string(limits.max_record_bytes));
   }
-  out->digest = Blake3(bytes);
   return Status::Ok();
 }
 

@@ -126,6 +126,12 @@ class Canonicalizer {
                       CanonicalRecord* prepared);
   static Status CompleteDraft(const CanonicalRecord& prepared, uint64_t seq, std::string_view prev,
                               const Limits& limits, CanonicalRecord* out);
+  // CompleteDraft without the hash (out->digest is left as it was), for a writer that hashes a
+  // batch's records together (Blake3Prefix): `prev` may stand in for the real one if it has
+  // its length, since prev is the record's last field — the real one is written over it at
+  // out->bytes.size() - 2 - prev.size() (and into out->record.prev) before the record is hashed.
+  static Status SpliceDraft(const CanonicalRecord& prepared, uint64_t seq, std::string_view prev,
+                            const Limits& limits, CanonicalRecord* out);
   // PrepareDraft reads a draft as hosts write it (compact ASCII JSON, keys in any order) in one
   // pass, without the parser, NFC or escaping, and takes the full path for anything else; the
   // result is the same byte for byte. On by default; off for tests and benchmarks that compare

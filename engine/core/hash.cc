@@ -5,11 +5,13 @@
 #include <emmintrin.h>
 #endif
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
 #include <string_view>
 
+#include "engine/core/check.h"
 #include "engine/core/hash_lanes.h"
 
 // Two functions internal to the BLAKE3 C sources (declared in their blake3_impl.h, which is C
@@ -152,25 +154,38 @@ Cv JoinTree(const Cv* cvs, size_t n, bool root) {
   return cv;
 }
 
-// A message of one chunk (at most 1024 bytes): its blocks compressed in turn from the key, the
-// first with CHUNK_START, the last (1..64 bytes, zero-padded; the empty block of the empty
-// message) with CHUNK_END | ROOT, whose chaining value is the digest (the root output's first
-// 32 bytes). What the one-message hasher computes, without its state, its buffer and its
-// extendable-output finalization: most of the cost of a Merkle leaf (33 bytes) or node (65).
-Digest Blake3OneChunk(const uint8_t* data, size_t size) {
-  Cv cv;
-  std::memcpy(cv.data(), kBlake3Iv, sizeof(kBlake3Iv));
-  const size_t blocks = size == 0 ? 1 : (size + kBlockBytes - 1) / kBlockBytes;
-  for (size_t b = 0; b + 1 < blocks; ++b) {
-    blake3_compress_in_place(cv.data(), data + b * kBlockBytes, kBlockBytes, 0,
+// Compresses a chunk (`bytes` long, 0..1024: the empty chunk of the empty message is one empty
+// block) into `cv` from its block `from` on (`cv` holds the chaining value after the blocks
+// before it; the key when from is 0): whole blocks, the first with CHUNK_START, then the final
+// block (1..64 bytes, zero-padded) with CHUNK_END, and ROOT when `root` (the message's only
+// chunk: cv is then the digest, the root output's first 32 bytes).
+void CompressChunkFrom(Cv* cv, const uint8_t* chunk, size_t bytes, size_t from, uint64_t counter,
+                       bool root) {
+  const size_t blocks = bytes == 0 ? 1 : (bytes + kBlockBytes - 1) / kBlockBytes;
+  for (size_t b = from; b + 1 < blocks; ++b) {
+    blake3_compress_in_place(cv->data(), chunk + b * kBlockBytes, kBlockBytes, counter,
                              b == 0 ? kChunkStart : 0);
   }
-  const size_t final_bytes = size - (blocks - 1) * kBlockBytes;
+  const size_t final_bytes = bytes - (blocks - 1) * kBlockBytes;
   uint8_t block[kBlockBytes] = {};
-  if (final_bytes > 0) std::memcpy(block, data + (blocks - 1) * kBlockBytes, final_bytes);
-  blake3_compress_in_place(
-      cv.data(), block, static_cast<uint8_t>(final_bytes), 0,
-      static_cast<uint8_t>(kChunkEnd | kRoot | (blocks == 1 ? kChunkStart : 0)));
+  if (final_bytes > 0) std::memcpy(block, chunk + (blocks - 1) * kBlockBytes, final_bytes);
+  blake3_compress_in_place(cv->data(), block, static_cast<uint8_t>(final_bytes), counter,
+                           static_cast<uint8_t>(kChunkEnd | (root ? kRoot : 0) |
+                                                (blocks == 1 ? kChunkStart : 0)));
+}
+
+Cv Key() {
+  Cv cv;
+  std::memcpy(cv.data(), kBlake3Iv, sizeof(kBlake3Iv));
+  return cv;
+}
+
+// A message of one chunk (at most 1024 bytes), hashed as the one-message hasher would, without
+// its state, its buffer and its extendable-output finalization: most of the cost of a Merkle
+// leaf (33 bytes) or node (65).
+Digest Blake3OneChunk(const uint8_t* data, size_t size) {
+  Cv cv = Key();
+  CompressChunkFrom(&cv, data, size, 0, 0, /*root=*/true);
   Digest out;
   StoreCv(cv, out.data());
   return out;
@@ -178,8 +193,46 @@ Digest Blake3OneChunk(const uint8_t* data, size_t size) {
 
 }  // namespace
 
+namespace internal {
+
+void ChunkJobs::Run(Cv* cvs, size_t stride) {
+  // One blake3_hash_many call per (blocks, chunk_end, chunk): it takes one counter and one
+  // block count for all its inputs. A counting sort on that key (in message order within a
+  // key) puts each call's jobs next to each other.
+  constexpr size_t kKeys = kBlocksPerChunk * 2 * kMaxChunk;
+  const auto key = [](const Job& job) {
+    return ((job.blocks - 1) * 2 + (job.chunk_end ? 1 : 0)) * kMaxChunk + job.chunk;
+  };
+  std::array<uint32_t, kKeys + 1> next{};
+  for (const Job& job : jobs_) ++next[key(job) + 1];
+  for (size_t k = 1; k <= kKeys; ++k) next[k] += next[k - 1];
+  sorted_.resize(jobs_.size());
+  for (const Job& job : jobs_) sorted_[next[key(job)]++] = job;
+  for (size_t begin = 0; begin < sorted_.size();) {
+    size_t end = begin + 1;
+    const Job& first = sorted_[begin];
+    while (end < sorted_.size() && sorted_[end].blocks == first.blocks &&
+           sorted_[end].chunk_end == first.chunk_end && sorted_[end].chunk == first.chunk) {
+      ++end;
+    }
+    inputs_.clear();
+    for (size_t j = begin; j < end; ++j) inputs_.push_back(sorted_[j].input);
+    cvs_out_.resize((end - begin) * 32);
+    blake3_hash_many(inputs_.data(), inputs_.size(), first.blocks, kBlake3Iv, first.chunk,
+                     /*increment_counter=*/false, /*flags=*/0, kChunkStart,
+                     first.chunk_end ? kChunkEnd : 0, cvs_out_.data());
+    for (size_t j = begin; j < end; ++j) {
+      cvs[sorted_[j].message * stride + sorted_[j].chunk] =
+          LoadCv(cvs_out_.data() + (j - begin) * 32);
+    }
+    begin = end;
+  }
+}
+
+}  // namespace internal
+
 void Blake3Batch::Hash(const std::string_view* messages, size_t count, Digest* out) {
-  jobs_.clear();
+  jobs_.Clear();
   chunk_cvs_.resize(count * kMaxBatchedChunks);
   for (size_t i = 0; i < count; ++i) {
     const auto* data = reinterpret_cast<const uint8_t*>(messages[i].data());
@@ -187,48 +240,17 @@ void Blake3Batch::Hash(const std::string_view* messages, size_t count, Digest* o
     const size_t chunks = ChunkCount(size);
     if (chunks > kMaxBatchedChunks) continue;  // the one-message hasher, below
     for (size_t c = 0; c + 1 < chunks; ++c) {
-      jobs_.push_back({i, c, kBlocksPerChunk, true, data + c * kChunkBytes});
+      jobs_.Add(i, c, kBlocksPerChunk, true, data + c * kChunkBytes);
     }
     const size_t last = chunks - 1;
     const size_t blocks = BlocksBeforeFinal(size - last * kChunkBytes);
     if (blocks > 0) {
-      jobs_.push_back({i, last, blocks, false, data + last * kChunkBytes});
+      jobs_.Add(i, last, blocks, false, data + last * kChunkBytes);
     } else {
-      std::memcpy(chunk_cvs_[i * kMaxBatchedChunks + last].data(), kBlake3Iv, sizeof(kBlake3Iv));
+      chunk_cvs_[i * kMaxBatchedChunks + last] = Key();
     }
   }
-  // One blake3_hash_many call per (blocks, chunk_end, counter): it takes one counter and one
-  // block count for all its inputs. A counting sort on that key (in message order within a
-  // key) puts each call's jobs next to each other.
-  constexpr size_t kKeys = kBlocksPerChunk * 2 * kMaxBatchedChunks;
-  const auto key = [](const Job& job) {
-    return ((job.blocks - 1) * 2 + (job.chunk_end ? 1 : 0)) * kMaxBatchedChunks + job.chunk;
-  };
-  std::array<uint32_t, kKeys + 1> next{};
-  for (const Job& job : jobs_) ++next[key(job) + 1];
-  for (size_t k = 1; k <= kKeys; ++k) next[k] += next[k - 1];
-  sorted_.resize(jobs_.size());
-  for (const Job& job : jobs_) sorted_[next[key(job)]++] = job;
-  jobs_.swap(sorted_);
-  for (size_t begin = 0; begin < jobs_.size();) {
-    size_t end = begin + 1;
-    const Job& first = jobs_[begin];
-    while (end < jobs_.size() && jobs_[end].blocks == first.blocks &&
-           jobs_[end].chunk_end == first.chunk_end && jobs_[end].chunk == first.chunk) {
-      ++end;
-    }
-    inputs_.clear();
-    for (size_t j = begin; j < end; ++j) inputs_.push_back(jobs_[j].input);
-    cvs_out_.resize((end - begin) * 32);
-    blake3_hash_many(inputs_.data(), inputs_.size(), first.blocks, kBlake3Iv, first.chunk,
-                     /*increment_counter=*/false, /*flags=*/0, kChunkStart,
-                     first.chunk_end ? kChunkEnd : 0, cvs_out_.data());
-    for (size_t j = begin; j < end; ++j) {
-      chunk_cvs_[jobs_[j].message * kMaxBatchedChunks + jobs_[j].chunk] =
-          LoadCv(cvs_out_.data() + (j - begin) * 32);
-    }
-    begin = end;
-  }
+  jobs_.Run(chunk_cvs_.data(), kMaxBatchedChunks);
   parents_.clear();
   parent_of_.clear();
   // Each message's final block: with AVX-512, 16 messages' at once (CompressInLanes), else one
@@ -305,6 +327,59 @@ void Blake3Batch::Hash(const std::string_view* messages, size_t count, Digest* o
       std::memcpy(out[parent_of_[k]].data(), cvs_out_.data() + k * 32, kDigestBytes);
     }
   }
+}
+
+void Blake3Prefix::Start(const std::string_view* messages, const size_t* tails, size_t count) {
+  constexpr size_t kMax = internal::ChunkJobs::kMaxChunk;
+  jobs_.Clear();
+  states_.resize(count);
+  cvs_.resize(count * kMax);
+  for (size_t i = 0; i < count; ++i) {
+    const auto* data = reinterpret_cast<const uint8_t*>(messages[i].data());
+    const size_t size = messages[i].size();
+    const size_t chunks = ChunkCount(size);
+    State& state = states_[i];
+    state = {size, 0, chunks <= kMax};
+    if (!state.batched) continue;
+    // Whole blocks before the tail's block, and never the final block (Finish's, with
+    // CHUNK_END and maybe ROOT): the last chunk's start plus its blocks before the final one.
+    const size_t last = chunks - 1;
+    const size_t final_at = last * kChunkBytes + BlocksBeforeFinal(size - last * kChunkBytes) *
+                                                     kBlockBytes;
+    state.done = std::min(std::min(tails[i], size) / kBlockBytes * kBlockBytes, final_at);
+    const size_t whole = state.done / kChunkBytes;  // chunks done whole (none is the last)
+    for (size_t c = 0; c < whole; ++c) {
+      jobs_.Add(i, c, kBlocksPerChunk, true, data + c * kChunkBytes);
+    }
+    const size_t blocks = (state.done % kChunkBytes) / kBlockBytes;
+    if (blocks > 0) {
+      jobs_.Add(i, whole, blocks, false, data + whole * kChunkBytes);
+    } else {
+      cvs_[i * kMax + whole] = Key();
+    }
+  }
+  jobs_.Run(cvs_.data(), kMax);
+}
+
+Digest Blake3Prefix::Finish(size_t i, std::string_view message) const {
+  constexpr size_t kMax = internal::ChunkJobs::kMaxChunk;
+  const State& state = states_[i];
+  RON_CHECK(message.size() == state.size);
+  if (!state.batched) return Blake3(message);
+  const auto* data = reinterpret_cast<const uint8_t*>(message.data());
+  const size_t chunks = ChunkCount(state.size);
+  Cv cvs[kMax];
+  const size_t resume = state.done / kChunkBytes;  // the chunk Start stopped in
+  std::copy_n(&cvs_[i * kMax], resume + 1, cvs);
+  for (size_t c = resume; c < chunks; ++c) {
+    if (c > resume) cvs[c] = Key();
+    const size_t bytes = std::min(kChunkBytes, state.size - c * kChunkBytes);
+    const size_t from = c == resume ? (state.done % kChunkBytes) / kBlockBytes : 0;
+    CompressChunkFrom(&cvs[c], data + c * kChunkBytes, bytes, from, c, /*root=*/chunks == 1);
+  }
+  Digest out;
+  StoreCv(JoinTree(cvs, chunks, /*root=*/true), out.data());
+  return out;
 }
 
 std::string ToHex(const Digest& digest) {

@@ -37,6 +37,39 @@ class Blake3Hasher {
   alignas(8) unsigned char state_[1920];  // >= sizeof(blake3_hasher); checked in hash.cc
 };
 
+namespace internal {
+
+// Whole blocks of messages' chunks, compressed in SIMD lanes: Add queues `blocks` whole blocks
+// from `input`, chunk `chunk` of message `message` (its counter), CHUNK_START on the first and
+// CHUNK_END on the last when `chunk_end` (the whole chunk); Run groups them by (blocks,
+// chunk_end, chunk), one blake3_hash_many call per group, and stores each job's chaining value
+// at cvs[message * stride + chunk]. For Blake3Batch and Blake3Prefix.
+class ChunkJobs {
+ public:
+  using Cv = std::array<uint32_t, 8>;
+  static constexpr size_t kMaxChunk = 8;  // chunk < kMaxChunk
+  void Clear() { jobs_.clear(); }
+  void Add(size_t message, uint64_t chunk, size_t blocks, bool chunk_end, const uint8_t* input) {
+    jobs_.push_back({message, chunk, blocks, chunk_end, input});
+  }
+  void Run(Cv* cvs, size_t stride);
+
+ private:
+  struct Job {
+    size_t message;
+    uint64_t chunk;
+    size_t blocks;
+    bool chunk_end;
+    const uint8_t* input;
+  };
+  std::vector<Job> jobs_;
+  std::vector<Job> sorted_;  // jobs_ in blake3_hash_many calls' order
+  std::vector<const uint8_t*> inputs_;
+  std::vector<uint8_t> cvs_out_;
+};
+
+}  // namespace internal
+
 // BLAKE3-256 of many independent messages at once (records whose self_hash is being checked,
 // not chained): Hash(messages, n, out) leaves out[i] == Blake3(messages[i]) for every i, bit
 // for bit, but compresses the chunks of different messages side by side in SIMD lanes (16 at
@@ -65,7 +98,7 @@ class Blake3Hasher {
 // Not thread-safe: one Blake3Batch per thread (it keeps its scratch between calls).
 class Blake3Batch {
  public:
-  static constexpr size_t kMaxBatchedChunks = 8;
+  static constexpr size_t kMaxBatchedChunks = internal::ChunkJobs::kMaxChunk;
   void Hash(const std::string_view* messages, size_t count, Digest* out);
   // Whether final blocks are compressed 16 at a time (AVX-512F: on where the CPU has it). Off:
   // one compression per message. For tests and benchmarks, which compare the two.
@@ -73,17 +106,7 @@ class Blake3Batch {
   bool final_block_lanes() const { return final_lanes_; }
 
  private:
-  // Blocks of one chunk for blake3_hash_many: `blocks` whole blocks from `input`, chunk
-  // `chunk` of message `message`; `chunk_end` when they are the whole chunk (not the last).
-  struct Job {
-    size_t message;
-    uint64_t chunk;
-    size_t blocks;
-    bool chunk_end;
-    const uint8_t* input;
-  };
-  std::vector<Job> jobs_;
-  std::vector<Job> sorted_;  // jobs_ in blake3_hash_many calls' order
+  internal::ChunkJobs jobs_;
   std::vector<const uint8_t*> inputs_;
   std::vector<uint8_t> cvs_out_;
   std::vector<std::array<uint32_t, 8>> chunk_cvs_;  // per message, kMaxBatchedChunks slots
@@ -91,6 +114,36 @@ class Blake3Batch {
   std::vector<size_t> parent_of_;                    // ... and whose they are
   bool final_lanes_ = internal::CanCompressInLanes();
   internal::CompressLanes lanes_{};  // unused lanes compute on zeros
+};
+
+// BLAKE3-256 of messages whose last bytes are not known yet, many at a time: a chained
+// record's `prev` (the hash of the record before it in its stream) is its last field, so all
+// of a batch's records but their last block or two can be hashed before any of them is
+// complete. Start(messages, tails, n) compresses, for every message, the blocks that end at
+// or before tails[i] (the bytes from tails[i] on may still change; tails[i] <= size), the
+// records side by side in SIMD lanes as Blake3Batch does, but never a message's final block.
+// Finish(i, message) then compresses the rest: `message` must be as long as messages[i] was
+// and hold the same bytes before tails[i] (it may be another copy of them). Finish(i, m) ==
+// Blake3(m), bit for bit: tests/engine/core/hash_prefix_test.cc holds it so for every length
+// 0..4096 and tails across it (b3sum as a third opinion), fuzz/hash_prefix_fuzzer.cc for
+// random mixes. Messages over kMaxBatchedChunks chunks are hashed whole by Finish.
+//
+// Not thread-safe: one Blake3Prefix per thread (it keeps its scratch between calls). Start
+// discards the previous Start's state.
+class Blake3Prefix {
+ public:
+  void Start(const std::string_view* messages, const size_t* tails, size_t count);
+  Digest Finish(size_t i, std::string_view message) const;
+
+ private:
+  struct State {
+    size_t size;  // the message's length at Start
+    size_t done;  // bytes compressed by Start: whole blocks, before the tail and the final block
+    bool batched;
+  };
+  std::vector<State> states_;
+  std::vector<internal::ChunkJobs::Cv> cvs_;  // per message, kMaxChunk slots
+  internal::ChunkJobs jobs_;
 };
 
 // Lowercase hex of a digest (64 chars).

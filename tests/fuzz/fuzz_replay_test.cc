@@ -18,6 +18,7 @@
 extern "C" int RonFuzz_canonicalize_fuzzer(const uint8_t*, size_t);
 extern "C" int RonFuzz_export_manifest_fuzzer(const uint8_t*, size_t);
 extern "C" int RonFuzz_hash_batch_fuzzer(const uint8_t*, size_t);
+extern "C" int RonFuzz_hash_prefix_fuzzer(const uint8_t*, size_t);
 extern "C" int RonFuzz_journal_scan_fuzzer(const uint8_t*, size_t);
 extern "C" int RonFuzz_proof_fuzzer(const uint8_t*, size_t);
 extern "C" int RonFuzz_record_parse_fuzzer(const uint8_t*, size_t);
@@ -83,6 +84,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Target{"canonicalize_fuzzer", RonFuzz_canonicalize_fuzzer},
                       Target{"export_manifest_fuzzer", RonFuzz_export_manifest_fuzzer},
                       Target{"hash_batch_fuzzer", RonFuzz_hash_batch_fuzzer},
+                      Target{"hash_prefix_fuzzer", RonFuzz_hash_prefix_fuzzer},
                       Target{"journal_scan_fuzzer", RonFuzz_journal_scan_fuzzer},
                       Target{"proof_fuzzer", RonFuzz_proof_fuzzer},
                       Target{"record_parse_fuzzer", RonFuzz_record_parse_fuzzer},
