@@ -10,9 +10,9 @@
 #include <future>
 #include <type_traits>
 
-#include "engine/ram_sink.h"
 #include "engine/core/check.h"
 #include "engine/core/limits.h"
+#include "engine/ram_sink.h"
 
 namespace ron {
 
@@ -142,11 +142,13 @@ void Worker::Run() {
     } else if (exporting) {
       wake_at = &next_export_;
     }
-    // About to sleep for lack of work: the answered batch, and the answered tasks parked in the
-    // queue's free slots, are freed now, so that an idle engine keeps no record's memory.
+    // About to sleep for lack of work: the answered batch, the answered tasks parked in the
+    // queue's free slots and the records of the last staged drafts are freed now, so that an
+    // idle engine keeps no record's memory.
     if (queue_.depth() == 0) {
       batch.clear();
       queue_.ReleaseParked();
+      queued_records_.clear();
     }
     queue_.PopBatch(options_.max_batch_records, wake_at, &batch, &stopping, &deadline);
     if (stopping && Clock::now() >= deadline) {
@@ -397,7 +399,7 @@ void Worker::QueueEmit(EmitTask* task, std::vector<Staged>* staged) {
   const std::string_view prev = before != nullptr ? kStandInPrev : s->HeadText(head);
   if (queued_records_.size() == queued_.size()) queued_records_.emplace_back();
   CanonicalRecord& record = queued_records_[queued_.size()];
-  if (st.ok()) st = Canonicalizer::SpliceDraft(task->prepared, seq, prev, ctx_.limits, &record);
+  if (st.ok()) st = Canonicalizer::SpliceDraft(&task->prepared, seq, prev, ctx_.limits, &record);
   if (!st.ok()) return Reject(task->ticket, st);
   queued_.push_back({task, s});
   if (queued_.size() >= kMaxQueuedEmits) StageEmits(staged);
@@ -428,8 +430,7 @@ void Worker::StageEmits(std::vector<Staged>* staged) {
     } else {
       // The stage of a record before it in its stream failed: its seq and prev are the
       // stream's next ones, not those it was queued with.
-      st = Canonicalizer::CompleteDraft(task->prepared, s->head_seq() + 1, prev, ctx_.limits,
-                                        &record);
+      st = Canonicalizer::Resplice(&record, s->head_seq() + 1, prev, ctx_.limits);
     }
     if (st.ok()) st = sink_->Stage(s, record);
     if (!st.ok()) {

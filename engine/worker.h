@@ -144,7 +144,10 @@ class Worker {
   // seq and prev — a stand-in of prev's length when the record before it in its stream is
   // queued too — and StageEmits hashes every queued record's blocks before prev in SIMD lanes
   // (Blake3Prefix), then writes each prev, finishes its hash and stages it, in queue order. Any
-  // other task, and the batch's end, stages what is queued first.
+  // other task, and the batch's end, stages what is queued first. Where this differs from
+  // staging each draft as it comes (only after a stage failed, i.e. its stream failed): the
+  // record bound is checked with the seq a draft was queued with, and drafts refused when
+  // queued are answered before earlier ones refused when staged.
   void QueueEmit(EmitTask* task, std::vector<Staged>* staged);
   void StageEmits(std::vector<Staged>* staged);
   void HandleSealed(SealedTask* task, std::vector<Staged>* staged);

@@ -649,20 +649,24 @@ Status Canonicalizer::PrepareDraft(std::string_view draft_json, const DraftConte
                       nullptr);
 }
 
-Status Canonicalizer::CompleteDraft(const CanonicalRecord& prepared, uint64_t seq,
-                                    std::string_view prev, const Limits& limits,
-                                    CanonicalRecord* out) {
-  RON_RETURN_IF_ERROR(SpliceDraft(prepared, seq, prev, limits, out));
-  out->digest = Blake3(out->bytes);
+namespace {
+
+Status TooLarge(size_t bytes, const Limits& limits) {
+  return Status(Code::kRecordTooLarge, "canonical record is " + std::to_string(bytes) +
+                                           " bytes, limit " +
+                                           std::to_string(limits.max_record_bytes));
+}
+
+Status CheckSeqAndPrev(uint64_t seq, std::string_view prev) {
+  if (seq == 0) return Status(Code::kSchema, "seq must be >= 1");
+  if (!IsValidPrev(prev)) return Status(Code::kSchema, "prev must be b3:0 or b3:<64 hex>");
   return Status::Ok();
 }
 
-Status Canonicalizer::SpliceDraft(const CanonicalRecord& prepared, uint64_t seq,
-                                  std::string_view prev, const Limits& limits,
-                                  CanonicalRecord* out) {
-  out->attrs_at = out->attrs_bytes = 0;
-  if (seq == 0) return Status(Code::kSchema, "seq must be >= 1");
-  if (!IsValidPrev(prev)) return Status(Code::kSchema, "prev must be b3:0 or b3:<64 hex>");
+// A prepared draft's bytes with seq and prev spliced in, into *bytes; the record bound checked.
+Status SpliceBytes(const CanonicalRecord& prepared, uint64_t seq, std::string_view prev,
+                   const Limits& limits, std::string* bytes) {
+  RON_RETURN_IF_ERROR(CheckSeqAndPrev(seq, prev));
   // The prepared bytes hold ,"seq":1,"stream": once (JSON strings before it escape every
   // quote) and end with ,"prev":"b3:0"} (prev is the last key).
   constexpr std::string_view kSeqKey = ",\"seq\":1,\"stream\":";
@@ -673,22 +677,68 @@ Status Canonicalizer::SpliceDraft(const CanonicalRecord& prepared, uint64_t seq,
             in.compare(in.size() - kPrevTail.size(), kPrevTail.size(), kPrevTail) == 0 &&
             prepared.record.seq == 1);
   const size_t digits_at = at + 7;  // after ,"seq":
+  bytes->clear();
+  bytes->reserve(in.size() + 20 + prev.size());
+  bytes->append(in, 0, digits_at);
+  AppendUint(seq, bytes);
+  bytes->append(in, digits_at + 1, in.size() - kPrevTail.size() + 9 - (digits_at + 1));
+  bytes->append(prev);
+  bytes->append("\"}");
+  if (bytes->size() > limits.max_record_bytes) return TooLarge(bytes->size(), limits);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Canonicalizer::CompleteDraft(const CanonicalRecord& prepared, uint64_t seq,
+                                    std::string_view prev, const Limits& limits,
+                                    CanonicalRecord* out) {
+  out->attrs_at = out->attrs_bytes = 0;
+  RON_RETURN_IF_ERROR(SpliceBytes(prepared, seq, prev, limits, &out->bytes));
   out->record = prepared.record;
   out->record.seq = seq;
   out->record.prev.assign(prev);
-  std::string& bytes = out->bytes;
-  bytes.clear();
-  bytes.reserve(in.size() + 20 + prev.size());
-  bytes.append(in, 0, digits_at);
-  AppendUint(seq, &bytes);
-  bytes.append(in, digits_at + 1, in.size() - kPrevTail.size() + 9 - (digits_at + 1));
-  bytes.append(prev);
-  bytes.append("\"}");
-  if (bytes.size() > limits.max_record_bytes) {
-    return Status(Code::kRecordTooLarge, "canonical record is " + std::to_string(bytes.size()) +
-                                             " bytes, limit " +
-                                             std::to_string(limits.max_record_bytes));
-  }
+  out->digest = Blake3(out->bytes);
+  return Status::Ok();
+}
+
+Status Canonicalizer::SpliceDraft(CanonicalRecord* prepared, uint64_t seq, std::string_view prev,
+                                  const Limits& limits, CanonicalRecord* out) {
+  out->attrs_at = out->attrs_bytes = 0;
+  RON_RETURN_IF_ERROR(SpliceBytes(*prepared, seq, prev, limits, &out->bytes));
+  std::swap(out->record, prepared->record);
+  out->record.seq = seq;
+  out->record.prev.assign(prev);
+  return Status::Ok();
+}
+
+Status Canonicalizer::Resplice(CanonicalRecord* record, uint64_t seq, std::string_view prev,
+                               const Limits& limits) {
+  RON_RETURN_IF_ERROR(CheckSeqAndPrev(seq, prev));
+  // Its bytes hold ,"seq":<digits>,"stream": once (as SpliceBytes's) and end with its prev
+  // and "}.
+  constexpr std::string_view kSeqKey = ",\"seq\":";
+  constexpr std::string_view kStreamKey = ",\"stream\":";
+  std::string& bytes = record->bytes;
+  const std::string& old_prev = record->record.prev;
+  const size_t at = bytes.find(kSeqKey);
+  RON_CHECK(at != std::string::npos);
+  const size_t digits_at = at + kSeqKey.size();
+  const size_t digits_end = bytes.find(',', digits_at);
+  RON_CHECK(digits_end != std::string::npos &&
+            bytes.compare(digits_end, kStreamKey.size(), kStreamKey) == 0 &&
+            bytes.size() >= digits_end + old_prev.size() + 2 &&
+            bytes.compare(bytes.size() - 2 - old_prev.size(), old_prev.size(), old_prev) == 0);
+  std::string digits;
+  AppendUint(seq, &digits);
+  const size_t size = bytes.size() - (digits_end - digits_at) + digits.size() -
+                      old_prev.size() + prev.size();
+  if (size > limits.max_record_bytes) return TooLarge(size, limits);
+  bytes.replace(bytes.size() - 2 - old_prev.size(), old_prev.size(), prev);
+  bytes.replace(digits_at, digits_end - digits_at, digits);
+  record->record.seq = seq;
+  record->record.prev.assign(prev);
+  record->digest = Blake3(bytes);
   return Status::Ok();
 }
 

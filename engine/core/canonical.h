@@ -130,8 +130,16 @@ class Canonicalizer {
   // batch's records together (Blake3Prefix): `prev` may stand in for the real one if it has
   // its length, since prev is the record's last field — the real one is written over it at
   // out->bytes.size() - 2 - prev.size() (and into out->record.prev) before the record is hashed.
-  static Status SpliceDraft(const CanonicalRecord& prepared, uint64_t seq, std::string_view prev,
+  // The prepared record's fields are moved, not copied: prepared->record and out->record are
+  // swapped (prepared->bytes is left as it was), so *prepared is spent unless it fails.
+  static Status SpliceDraft(CanonicalRecord* prepared, uint64_t seq, std::string_view prev,
                             const Limits& limits, CanonicalRecord* out);
+  // Splices another seq and prev into a record SpliceDraft or CompleteDraft made, in place,
+  // and hashes it: the same bytes, fields, digest and errors as CompleteDraft of its prepared
+  // record with these. For a record whose seq changed after it was spliced (a record before it
+  // in its stream was refused).
+  static Status Resplice(CanonicalRecord* record, uint64_t seq, std::string_view prev,
+                         const Limits& limits);
   // PrepareDraft reads a draft as hosts write it (compact ASCII JSON, keys in any order) in one
   // pass, without the parser, NFC or escaping, and takes the full path for anything else; the
   // result is the same byte for byte. On by default; off for tests and benchmarks that compare

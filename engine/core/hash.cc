@@ -16,10 +16,10 @@
 
 // Two functions internal to the BLAKE3 C sources (declared in their blake3_impl.h, which is C
 // only): checked against version 1.3.1 below. Another version must be re-checked by hand (the
-// signatures and the flags) and the tests of tests/core/hash_batch_test.cc run before this
-// line is changed.
+// signatures and the flags) and the tests of tests/engine/core/hash_batch_test.cc and
+// hash_prefix_test.cc run before this line is changed.
 static_assert(std::string_view(BLAKE3_VERSION_STRING) == "1.3.1",
-              "Blake3Batch calls BLAKE3 internals checked only against BLAKE3 1.3.1");
+              "Blake3Batch and Blake3Prefix call BLAKE3 internals checked only against 1.3.1");
 extern "C" {
 void blake3_compress_in_place(uint32_t cv[8], const uint8_t block[64], uint8_t block_len,
                               uint64_t counter, uint8_t flags);

@@ -120,13 +120,14 @@ class Blake3Batch {
 // record's `prev` (the hash of the record before it in its stream) is its last field, so all
 // of a batch's records but their last block or two can be hashed before any of them is
 // complete. Start(messages, tails, n) compresses, for every message, the blocks that end at
-// or before tails[i] (the bytes from tails[i] on may still change; tails[i] <= size), the
-// records side by side in SIMD lanes as Blake3Batch does, but never a message's final block.
-// Finish(i, message) then compresses the rest: `message` must be as long as messages[i] was
-// and hold the same bytes before tails[i] (it may be another copy of them). Finish(i, m) ==
-// Blake3(m), bit for bit: tests/engine/core/hash_prefix_test.cc holds it so for every length
-// 0..4096 and tails across it (b3sum as a third opinion), fuzz/hash_prefix_fuzzer.cc for
-// random mixes. Messages over kMaxBatchedChunks chunks are hashed whole by Finish.
+// or before tails[i] (the bytes from tails[i] on may still change; a tail past the end is
+// taken as the end), the records side by side in SIMD lanes as Blake3Batch does, but never a
+// message's final block. Finish(i, message) then compresses the rest: `message` must be as
+// long as messages[i] was and hold the same bytes before tails[i] (it may be another copy of
+// them). Finish(i, m) == Blake3(m), bit for bit: tests/engine/core/hash_prefix_test.cc holds
+// it so for every length 0..4096 and tails across it (b3sum as a third opinion),
+// fuzz/hash_prefix_fuzzer.cc for random mixes. Messages over internal::ChunkJobs::kMaxChunk
+// (8) chunks are hashed whole by Finish.
 //
 // Not thread-safe: one Blake3Prefix per thread (it keeps its scratch between calls). Start
 // discards the previous Start's state.

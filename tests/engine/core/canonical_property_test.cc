@@ -232,6 +232,77 @@ TEST(CanonicalPropertyTest, PreparedAndCompletedDraftsEqualTheOneStepPath) {
   }
 }
 
+// What a writer thread does with a batch's drafts (engine/worker.cc): SpliceDraft moves the
+// prepared record's fields into the record (bytes and fields as CompleteDraft's, unhashed), and
+// Resplice, for a record whose seq changed after it was spliced, gives CompleteDraft's record
+// for the new seq and prev — across seqs and prevs of other lengths, errors included.
+TEST(CanonicalPropertyTest, SplicedAndResplicedDraftsEqualTheOneStepPath) {
+  Generator gen(20261205);
+  const Limits small{256, 768};
+  const uint64_t seqs[] = {1, 9, 10, 123456789, UINT64_MAX};
+  for (const Limits& limits : {Limits(), small}) {
+    Canonicalizer one(limits), two(limits);
+    CanonicalRecord a, prepared, spliced;
+    int compared = 0;
+    for (int i = 0; i < 2 * kRecords; ++i) {
+      const LogicalRecord r = RandomRecord(&gen);
+      const std::string draft = SpellDraft(r, &gen);
+      const std::string hash_prev = HashText(Blake3(draft));
+      const uint64_t first = seqs[gen.Uniform(0, 4)], then = seqs[gen.Uniform(0, 4)];
+      const std::string first_prev = first == 1 ? "b3:0" : "b3:" + std::string(64, '0');
+      const std::string then_prev = then == 1 ? "b3:0" : hash_prev;
+      const Canonicalizer::DraftContext ctx{r.writer_id, r.stream, first, first_prev, 1};
+      if (!two.PrepareDraft(draft, ctx, &prepared).ok()) continue;
+      const CanonicalRecord kept = prepared;
+      const Status expected_first = one.CanonicalizeDraft(draft, ctx, &a);
+      const Status got_first =
+          Canonicalizer::SpliceDraft(&prepared, first, first_prev, limits, &spliced);
+      ASSERT_EQ(got_first.code(), expected_first.code()) << draft << " seq " << first;
+      if (!got_first.ok()) {
+        EXPECT_TRUE(prepared.record == kept.record);  // a refused splice moves nothing
+        continue;
+      }
+      EXPECT_EQ(spliced.bytes, a.bytes);
+      EXPECT_TRUE(spliced.record == a.record);
+      EXPECT_EQ(Blake3(spliced.bytes), a.digest);
+      const Canonicalizer::DraftContext then_ctx{r.writer_id, r.stream, then, then_prev, 1};
+      const Status expected = one.CanonicalizeDraft(draft, then_ctx, &a);
+      const Status got = Canonicalizer::Resplice(&spliced, then, then_prev, limits);
+      ASSERT_EQ(got.code(), expected.code())
+          << draft << " seq " << first << " then " << then << ": " << expected.ToString();
+      if (!expected.ok()) continue;
+      ++compared;
+      EXPECT_EQ(spliced.bytes, a.bytes);
+      EXPECT_EQ(spliced.digest, a.digest);
+      EXPECT_TRUE(spliced.record == a.record);
+    }
+    EXPECT_GT(compared, 200);
+  }
+  // A record just under the bound with seq 1 and prev b3:0 goes over it with seq 2 and a hash:
+  // refused by Resplice and by SpliceDraft, which then change nothing.
+  Canonicalizer c;
+  for (size_t pad = 3000;; ++pad) {
+    const std::string draft = R"({"kind":"K","actor":{"cap_id":"u"},"subject":{"name":")" +
+                              std::string(pad, 'x') + R"("},"reason":"ok","attrs":{}})";
+    CanonicalRecord prepared, record, unused;
+    ASSERT_TRUE(c.PrepareDraft(draft, {"w", "s", 1, "b3:0", 1}, &prepared).ok()) << pad;
+    if (prepared.bytes.size() + 20 <= Limits().max_record_bytes) continue;
+    const std::string prev = "b3:" + std::string(64, 'a');
+    const CanonicalRecord kept = prepared;
+    EXPECT_EQ(Canonicalizer::SpliceDraft(&prepared, 2, prev, Limits(), &unused).code(),
+              Code::kRecordTooLarge);
+    EXPECT_TRUE(prepared.record == kept.record);
+    ASSERT_TRUE(Canonicalizer::SpliceDraft(&prepared, 1, "b3:0", Limits(), &record).ok());
+    const std::string bytes = record.bytes;
+    EXPECT_EQ(Canonicalizer::Resplice(&record, 2, prev, Limits()).code(), Code::kRecordTooLarge);
+    EXPECT_EQ(record.bytes, bytes);
+    EXPECT_EQ(record.record.seq, 1u);
+    EXPECT_EQ(c.CanonicalizeDraft(draft, {"w", "s", 2, prev, 1}, &unused).code(),
+              Code::kRecordTooLarge);
+    break;
+  }
+}
+
 // The fast path's string walk goes 16, 32 (AVX2) or 64 (AVX-512BW) bytes a step and its
 // numbers are read without an overflow check below 20 digits: a special byte at every place of
 // strings of every length around those steps (in reason, attrs, writer_id and stream), and

@@ -40,7 +40,7 @@ std::vector<std::string> StartRewriteFinish(Blake3Prefix* prefix, std::vector<st
   return messages;
 }
 
-// Every length 0..4096 (one to five chunks, every final-block length) with the tail a record's
+// Every length 0..4096 (one to four chunks, every final-block length) with the tail a record's
 // prev would have (67 + 2 bytes from the end), all in one Start.
 TEST(HashPrefixTest, EveryLengthUpTo4096WithARecordsTail) {
   std::mt19937 rng(1);
