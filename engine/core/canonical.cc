@@ -707,6 +707,7 @@ Status Canonicalizer::SpliceDraft(CanonicalRecord* prepared, uint64_t seq, std::
   out->attrs_at = out->attrs_bytes = 0;
   RON_RETURN_IF_ERROR(SpliceBytes(*prepared, seq, prev, limits, &out->bytes));
   std::swap(out->record, prepared->record);
+  prepared->record.seq = 0;  // spent: splicing it again stops at SpliceBytes's check
   out->record.seq = seq;
   out->record.prev.assign(prev);
   return Status::Ok();
@@ -736,6 +737,7 @@ Status Canonicalizer::Resplice(CanonicalRecord* record, uint64_t seq, std::strin
   if (size > limits.max_record_bytes) return TooLarge(size, limits);
   bytes.replace(bytes.size() - 2 - old_prev.size(), old_prev.size(), prev);
   bytes.replace(digits_at, digits_end - digits_at, digits);
+  record->attrs_at = record->attrs_bytes = 0;
   record->record.seq = seq;
   record->record.prev.assign(prev);
   record->digest = Blake3(bytes);

@@ -131,13 +131,14 @@ class Canonicalizer {
   // its length, since prev is the record's last field — the real one is written over it at
   // out->bytes.size() - 2 - prev.size() (and into out->record.prev) before the record is hashed.
   // The prepared record's fields are moved, not copied: prepared->record and out->record are
-  // swapped (prepared->bytes is left as it was), so *prepared is spent unless it fails.
+  // swapped (prepared->bytes is left as it was), so *prepared is spent unless it fails (its
+  // seq is then 0: splicing it again stops on a check). `prev` must not point into *prepared.
   static Status SpliceDraft(CanonicalRecord* prepared, uint64_t seq, std::string_view prev,
                             const Limits& limits, CanonicalRecord* out);
   // Splices another seq and prev into a record SpliceDraft or CompleteDraft made, in place,
   // and hashes it: the same bytes, fields, digest and errors as CompleteDraft of its prepared
   // record with these. For a record whose seq changed after it was spliced (a record before it
-  // in its stream was refused).
+  // in its stream was refused). `prev` must not point into *record.
   static Status Resplice(CanonicalRecord* record, uint64_t seq, std::string_view prev,
                          const Limits& limits);
   // PrepareDraft reads a draft as hosts write it (compact ASCII JSON, keys in any order) in one
