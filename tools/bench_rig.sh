@@ -119,20 +119,36 @@ echo
 # Zero-filled segments (the default) make each commit's fdatasync carry no metadata, at the
 # price of writing the disk twice: which wins depends on the device and the commit's size, so
 # ron-audit's rows run again without them (EngineOptions::preallocate_segments = false), in
-# their own directory (so that --keep keeps both passes' files). The flags given come first:
-# these override their --systems and --preallocate; a --json PATH is the first pass's only.
+# their own directory (so that --keep keeps both passes' files), with the device limit to
+# compare them with: those of a --systems given (none: no second pass), else both. The other
+# flags given come first, overridden by --preallocate off; a --json PATH is the first pass's.
 status_off=-
-if [[ $status -eq 0 ]]; then
+again=()
+systems=device,ron-sealed,ron-emit
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --json) shift 2 || shift; continue ;;
+    --systems)
+      systems=device
+      IFS=, read -ra asked <<< "${2:-}"
+      for s in ${asked[@]+"${asked[@]}"}; do
+        if [[ "$s" == ron-* ]]; then systems+=",$s"; fi
+      done
+      shift 2 || shift
+      continue
+      ;;
+  esac
+  again+=("$1")
+  shift
+done
+if [[ $status -eq 0 && "$systems" == device ]]; then
+  echo "== no ron-audit rows in --systems: no pass without zero-filled segments"
+  echo
+elif [[ $status -eq 0 ]]; then
   echo "== ron-audit again, segments not zero-filled ahead (--preallocate off)"
-  again=()
-  while [[ $# -gt 0 ]]; do
-    if [[ "$1" == --json ]]; then shift 2; continue; fi
-    again+=("$1")
-    shift
-  done
   mkdir -m 0700 "$work/off"
   set +e
-  "$peers" --dir "$work/off" ${again[@]+"${again[@]}"} --systems device,ron-sealed,ron-emit \
+  "$peers" --dir "$work/off" ${again[@]+"${again[@]}"} --systems "$systems" \
     --preallocate off 2>&1 | tee "$log_off"
   status_off=${PIPESTATUS[0]}
   set -e
