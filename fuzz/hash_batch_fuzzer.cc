@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/core/hash.h"
+#include "fuzz/fuzz_messages.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
@@ -32,14 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view pool =
       at < size ? std::string_view(reinterpret_cast<const char*>(data) + at, size - at)
                 : std::string_view();
-  std::vector<std::string> messages;
-  size_t from = 0;
-  for (size_t length : lengths) {
-    std::string m(length, '\0');
-    for (size_t k = 0; k < length && !pool.empty(); ++k) m[k] = pool[(from + k) % pool.size()];
-    from += length;
-    messages.push_back(std::move(m));
-  }
+  const std::vector<std::string> messages = ron::fuzz::MessagesFromPool(lengths, pool);
   std::vector<std::string_view> views(messages.begin(), messages.end());
   std::vector<ron::Digest> out(views.size());
   batch.Hash(views.data(), views.size(), out.data());

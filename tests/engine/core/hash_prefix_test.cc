@@ -5,22 +5,18 @@
 
 #include <algorithm>
 #include <random>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "engine/core/hash.h"
+#include "tests/engine/core/hash_test_util.h"
 #include "tests/test_util.h"
 
 namespace ron {
 namespace {
 
-std::string RandomBytes(size_t size, std::mt19937* rng) {
-  std::string data(size, '\0');
-  for (char& c : data) c = static_cast<char>((*rng)());
-  return data;
-}
+using testing::RandomBytes;
 
 // Starts `messages` with `tails`, then rewrites every byte from each tail on (as a record's
 // prev is written once the record before it is hashed) and finishes each, in a copy of its own.
@@ -128,21 +124,7 @@ TEST(HashPrefixTest, AgreesWithB3sum) {
   Blake3Prefix prefix;
   std::vector<Digest> out;
   const std::vector<std::string> done = StartRewriteFinish(&prefix, messages, tails, &out);
-  std::vector<std::string> argv = {"/usr/bin/b3sum", "--no-names"};
-  for (size_t i = 0; i < done.size(); ++i) {
-    argv.push_back(dir.path() + "/m" + std::to_string(i));
-    testing::WriteFile(argv.back(), done[i]);
-  }
-  const auto result = testing::RunCommand(argv, "");
-  ASSERT_EQ(result.exit_code, 0) << result.err;
-  std::istringstream lines(result.out);
-  std::string line;
-  size_t i = 0;
-  for (; std::getline(lines, line); ++i) {
-    ASSERT_LT(i, out.size());
-    EXPECT_EQ(line, ToHex(out[i])) << "length " << done[i].size();
-  }
-  EXPECT_EQ(i, done.size());
+  testing::ExpectB3sumAgrees(done, out, dir.path());
 }
 
 }  // namespace
