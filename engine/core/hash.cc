@@ -136,6 +136,13 @@ size_t BlocksBeforeFinal(size_t bytes) {
   return bytes == 0 ? 0 : (bytes + kBlockBytes - 1) / kBlockBytes - 1;
 }
 
+// BLAKE3's key for hashing (the IV): the chaining value every chunk and parent node starts from.
+Cv Key() {
+  Cv cv;
+  std::memcpy(cv.data(), kBlake3Iv, sizeof(kBlake3Iv));
+  return cv;
+}
+
 // The tree over `n` chunk chaining values: the left subtree holds the largest power of two of
 // chunks below n, as the BLAKE3 hasher builds it.
 Cv JoinTree(const Cv* cvs, size_t n, bool root) {
@@ -147,8 +154,7 @@ Cv JoinTree(const Cv* cvs, size_t n, bool root) {
   uint8_t block[kBlockBytes];
   StoreCv(l, block);
   StoreCv(r, block + 32);
-  Cv cv;
-  std::memcpy(cv.data(), kBlake3Iv, sizeof(kBlake3Iv));
+  Cv cv = Key();
   blake3_compress_in_place(cv.data(), block, kBlockBytes, 0,
                            static_cast<uint8_t>(kParent | (root ? kRoot : 0)));
   return cv;
@@ -172,12 +178,6 @@ void CompressChunkFrom(Cv* cv, const uint8_t* chunk, size_t bytes, size_t from, 
   blake3_compress_in_place(cv->data(), block, static_cast<uint8_t>(final_bytes), counter,
                            static_cast<uint8_t>(kChunkEnd | (root ? kRoot : 0) |
                                                 (blocks == 1 ? kChunkStart : 0)));
-}
-
-Cv Key() {
-  Cv cv;
-  std::memcpy(cv.data(), kBlake3Iv, sizeof(kBlake3Iv));
-  return cv;
 }
 
 // A message of one chunk (at most 1024 bytes), hashed as the one-message hasher would, without
