@@ -60,6 +60,9 @@ class Sink {
   virtual void Read(ReadTask* task) = 0;
   // Seals and closes whatever the sink holds open.
   virtual Status Close() = 0;
+  // The writer thread is idle: frees the emptied buffers kept from batch to batch (the WAL's
+  // per-stream write buffers). Records the sink holds by design (sink=ram's ring) stay.
+  virtual void ReleaseBuffers() {}
 };
 
 }  // namespace ron

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <future>
+#include <optional>
 #include <type_traits>
 
 #include "engine/core/check.h"
@@ -129,6 +130,9 @@ void Worker::Pin() {
 void Worker::Run() {
   const bool exporting = cutter_ != nullptr;
   std::vector<Task> batch;
+  // When an idle writer frees what it keeps (set when it runs out of work while keeping any).
+  std::optional<Clock::time_point> release_at;
+  bool keeping = false;  // buffers of a batch are kept, not yet freed by an idle turn
   for (;;) {
     bool stopping = false;
     Deadline deadline;
@@ -142,15 +146,30 @@ void Worker::Run() {
     } else if (exporting) {
       wake_at = &next_export_;
     }
-    // About to sleep for lack of work: the answered batch, the answered tasks parked in the
-    // queue's free slots and the records of the last staged drafts are freed now, so that an
-    // idle engine keeps no record's memory.
-    if (queue_.depth() == 0) {
-      batch.clear();
-      queue_.ReleaseParked();
-      queued_records_.clear();
+    // Out of work: once none came for kIdleRelease, the answered batch, the answered tasks
+    // parked in the queue's free slots, the records of the last staged drafts and the sink's
+    // write buffers are freed, so that an idle engine keeps no record's memory. Not at once: a
+    // writer that outpaces its producers runs out of work between most batches, and would
+    // allocate them all anew.
+    if (keeping && queue_.depth() == 0) {
+      const auto now = Clock::now();
+      if (!release_at) release_at = now + limits::kIdleRelease;
+      if (now >= *release_at) {
+        batch.clear();
+        queue_.ReleaseParked();
+        queued_records_.clear();
+        if (sink_ != nullptr) sink_->ReleaseBuffers();
+        keeping = false;
+        release_at.reset();
+      } else if (wake_at == nullptr || *release_at < *wake_at) {
+        wake_at = &*release_at;
+      }
     }
     queue_.PopBatch(options_.max_batch_records, wake_at, &batch, &stopping, &deadline);
+    if (!batch.empty()) {
+      keeping = true;
+      release_at.reset();
+    }
     if (stopping && Clock::now() >= deadline) {
       Abort(&batch);
       break;

@@ -705,6 +705,14 @@ Status Wal::CommitStreams(bool force_sync) {
 
 Status Wal::Commit() { return CommitStreams(false); }
 
+void Wal::ReleaseBuffers() {
+  for (auto& [key, s] : streams_) {
+    if (!s->pending_.empty()) continue;  // staged, not committed yet
+    std::string().swap(s->pending_);
+    std::vector<StreamWal::PendingFrame>().swap(s->pending_frames_);
+  }
+}
+
 Status Wal::StoredDigest(StreamWal* s, uint64_t seq, Digest* digest) {
   for (const StreamWal::PendingFrame& f : s->pending_frames_) {
     if (f.seq == seq) {

@@ -287,6 +287,10 @@ class Wal {
   // The stream if this WAL holds it (recovered or created), else null; never creates one.
   StreamWal* FindStream(const std::string& writer_id, const std::string& stream) const;
   size_t stream_count() const { return streams_.size(); }
+  // Frees the write buffers of the streams with nothing staged. A stream keeps its buffer from
+  // commit to commit, at the size of the largest batch it wrote (up to max_batch_records
+  // records); the owner calls this when it goes idle, so that idle streams keep none.
+  void ReleaseBuffers();
   // Segments the preallocator has zero-filled so far (0 without preallocation).
   uint64_t segments_prepared() const { return preallocator_ ? preallocator_->prepared() : 0; }
   // Segments asked of the preallocator and not taken yet (queued, being zero-filled, or ready).
