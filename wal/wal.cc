@@ -468,7 +468,9 @@ Status Wal::Stage(StreamWal* s, const CanonicalRecord& record) {
   }
   s->last_write_ = ++write_clock_;
   if (SegmentFull(s, segment::FrameBytes(record.bytes.size()))) {
-    RON_RETURN_IF_ERROR(CommitStreams(false));
+    // What is staged goes out before the segment is sealed. A failure of another stream's
+    // write fails that stream alone (its records answer with it): this one goes on.
+    (void)CommitStreams(false);
     if (s->state_ != StreamState::kOk) return AsIoError(s->failure_);
     Status sealed = SealActiveSegment(s);
     if (!sealed.ok()) {

@@ -316,6 +316,30 @@ TEST_P(WalTest, WriteErrorIsFatalForTheStream) {
   EXPECT_TRUE(Append(wal.get(), "a", 1).ok());
 }
 
+// A stream that fills its segment commits what every stream staged before sealing it: a write
+// error there fails the stream it hit, not the record being staged on the other one.
+TEST_P(WalTest, AnotherStreamsWriteErrorAtASegmentsEndFailsThatStreamAlone) {
+  auto wal = OpenWal(Options(64 * 1024));
+  ASSERT_TRUE(StageRecords(wal.get(), "b", 1).ok());  // both segments created before the fault
+  ASSERT_TRUE(StageRecords(wal.get(), "a", 1).ok());
+  faults_.fail_write_at = faults_.writes + 1;  // the next write: b's, in a's segment-end commit
+  int staged = 1;
+  while (wal->counters().segments_created < 3) {  // b's, a's first, and a's next
+    ASSERT_LT(staged, 1000);
+    const Status st = StageRecords(wal.get(), "a", 1);
+    ASSERT_TRUE(st.ok()) << "record " << staged + 1 << " of a: " << st.ToString();
+    ++staged;
+  }
+  EXPECT_EQ(wal->GetStream("w@test", "b").value()->state(), StreamState::kFailed);
+  EXPECT_EQ(StageRecords(wal.get(), "b", 1).code(), Code::kIo);
+  ASSERT_TRUE(wal->Commit().ok());
+  EXPECT_EQ(wal->GetStream("w@test", "a").value()->durable_seq(), static_cast<uint64_t>(staged));
+  ASSERT_TRUE(wal->Close().ok());
+  const StreamReport report = Scan("a");
+  EXPECT_FALSE(report.frozen) << report.problem.ToString();
+  EXPECT_EQ(report.records, static_cast<uint64_t>(staged));
+}
+
 // A batch publishes and commits what it touched, not every stream of the WAL: the changed list
 // names each stream whose head or state moved once, and the stream-set version moves only when
 // a stream is added or changes state.
