@@ -1,5 +1,6 @@
 #include "checkpoint/builder.h"
 
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -241,6 +242,7 @@ std::optional<size_t> CheckpointBuilder::PickLocked(Clock::time_point now,
 }
 
 void CheckpointBuilder::Run() {
+  pthread_setname_np(pthread_self(), "ron-checkpoint");  // for top -H, perf and gdb; best effort
   for (;;) {
     Item item;
     size_t index = 0;

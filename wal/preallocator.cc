@@ -1,6 +1,7 @@
 #include "wal/preallocator.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -120,6 +121,7 @@ uint64_t Preallocator::failed() const {
 }
 
 void Preallocator::Run() {
+  pthread_setname_np(pthread_self(), "ron-prealloc");  // for top -H, perf and gdb; best effort
   for (;;) {
     Job job;
     {

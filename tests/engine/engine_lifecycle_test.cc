@@ -19,8 +19,10 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
+#include <string>
 #include <thread>
 
 #include "engine/core/canonical.h"
@@ -60,6 +62,28 @@ TEST_P(EngineTest, CloseStopsIntakeJoinsThreadsAndReleasesFiles) {
   }
   EXPECT_LE(CountEntries("/proc/self/task"), threads_before);
   EXPECT_EQ(CountEntries("/proc/self/fd"), fds_before);
+}
+
+// The writer threads carry names an operator's top -H, perf or gdb shows (docs/OBSERVABILITY.md).
+TEST_P(EngineTest, WriterThreadsAreNamed) {
+  const auto names = [] {  // thread id → name
+    std::map<std::string, std::string> out;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+      std::ifstream comm(task.path() / "comm");
+      std::string name;
+      if (std::getline(comm, name)) out[task.path().filename()] = name;
+    }
+    return out;
+  };
+  const auto before = names();
+  auto engine = Open(Options(2));
+  std::multiset<std::string> started;  // the names of the threads Open started
+  for (const auto& [tid, name] : names()) {
+    if (before.count(tid) == 0) started.insert(name);
+  }
+  EXPECT_EQ(started.count("ron-writer-0"), 1u);
+  EXPECT_EQ(started.count("ron-writer-1"), 1u);
+  ASSERT_TRUE(engine->Close(In(seconds(10))).ok());
 }
 
 // docs/CONFIG.md "switch sink=ram → wal at reload: new workers started; old drain; chain
