@@ -77,9 +77,10 @@ class TaskQueue {
   // the queue went idle is freed by ReleaseParked.
   void PopBatch(size_t max, const Clock::time_point* wake, std::vector<Task>* batch, bool* stopping,
                 Deadline* deadline);
-  // For the owner about to wait for work: frees (on the calling thread, outside the lock) the
-  // answered tasks still parked in free ring slots, so that an idle queue keeps no record's
-  // memory. Cheap when PopBatch recycled nothing since the last call.
+  // For the owner once idle (a writer thread: after limits::kIdleRelease without work): frees
+  // (on the calling thread, outside the lock) the answered tasks still parked in free ring
+  // slots, so that an idle queue keeps no record's memory. Cheap when PopBatch recycled nothing
+  // since the last call.
   void ReleaseParked();
   // Takes everything still queued (at the Close deadline).
   std::vector<Task> TakeAll();

@@ -135,7 +135,8 @@ void Worker::Run() {
   std::vector<Task> batch;
   // When an idle writer frees what it keeps (set when it runs out of work while keeping any).
   std::optional<Clock::time_point> release_at;
-  bool keeping = false;  // buffers of a batch are kept, not yet freed by an idle turn
+  // Buffers are kept, not yet freed by an idle turn (at the start: what recovery left).
+  bool keeping = true;
   for (;;) {
     bool stopping = false;
     Deadline deadline;
@@ -467,6 +468,9 @@ void Worker::StageEmits(std::vector<Staged>* staged) {
                        task->stream});
   }
   queued_.clear();
+  // The records of a burst long past go once batches are much smaller (work trickling in
+  // faster than kIdleRelease never lets the writer go idle).
+  if (queued_records_.size() > 4 * n + 16) queued_records_.resize(n);
 }
 
 void Worker::HandleSealed(SealedTask* task, std::vector<Staged>* staged) {

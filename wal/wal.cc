@@ -307,6 +307,10 @@ Status Wal::Park(StreamWal* s) {
   CloseFd(s);
   s->parked_ = true;
   ++counters_.segment_fds_parked;
+  if (s->pending_.empty()) {  // a stream parked is one not written lately: its buffer goes too
+    std::string().swap(s->pending_);
+    std::vector<StreamWal::PendingFrame>().swap(s->pending_frames_);
+  }
   return Status::Ok();
 }
 
@@ -469,8 +473,11 @@ Status Wal::Stage(StreamWal* s, const CanonicalRecord& record) {
   s->last_write_ = ++write_clock_;
   if (SegmentFull(s, segment::FrameBytes(record.bytes.size()))) {
     // What is staged goes out before the segment is sealed. A failure of another stream's
-    // write fails that stream alone (its records answer with it): this one goes on.
-    (void)CommitStreams(false);
+    // write fails that stream alone (its records answer with it): this one goes on. The error
+    // is still the batch's: the next Commit returns it (a full disk suspends the writer).
+    if (Status committed = CommitStreams(false); !committed.ok() && inner_error_.ok()) {
+      inner_error_ = std::move(committed);
+    }
     if (s->state_ != StreamState::kOk) return AsIoError(s->failure_);
     Status sealed = SealActiveSegment(s);
     if (!sealed.ok()) {
@@ -705,7 +712,14 @@ Status Wal::CommitStreams(bool force_sync) {
   return first_error.ok() ? left : first_error;
 }
 
-Status Wal::Commit() { return CommitStreams(false); }
+Status Wal::Commit() {
+  Status committed = CommitStreams(false);
+  if (!inner_error_.ok()) {
+    if (committed.ok()) committed = std::move(inner_error_);
+    inner_error_ = Status::Ok();
+  }
+  return committed;
+}
 
 void Wal::ReleaseBuffers() {
   for (auto& [key, s] : streams_) {
@@ -713,6 +727,9 @@ void Wal::ReleaseBuffers() {
     std::string().swap(s->pending_);
     std::vector<StreamWal::PendingFrame>().swap(s->pending_frames_);
   }
+  staging_.reset();  // kDirect's aligned copy of a commit, and the journal's batch: both are
+  staging_bytes_ = 0;  // used within a commit only
+  std::string().swap(journal_batch_);
 }
 
 Status Wal::StoredDigest(StreamWal* s, uint64_t seq, Digest* digest) {

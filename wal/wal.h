@@ -241,8 +241,9 @@ class Wal {
   Status Stage(StreamWal* s, const CanonicalRecord& record);
 
   // Writes every staged batch, then fdatasyncs per policy; returns when durable. Ok only if
-  // every touched stream succeeded; a failed stream is kFailed and its staged records are lost
-  // (never acknowledged).
+  // every touched stream succeeded, here and in the commits Stage made since the last Commit
+  // (when a segment filled); a failed stream is kFailed and its staged records are lost (never
+  // acknowledged).
   Status Commit();
 
   // The self_hash of the record at `seq` of `s` (staged or on disk). REQUIRES: seq <= head.
@@ -287,9 +288,10 @@ class Wal {
   // The stream if this WAL holds it (recovered or created), else null; never creates one.
   StreamWal* FindStream(const std::string& writer_id, const std::string& stream) const;
   size_t stream_count() const { return streams_.size(); }
-  // Frees the write buffers of the streams with nothing staged. A stream keeps its buffer from
-  // commit to commit, at the size of the largest batch it wrote (up to max_batch_records
-  // records); the owner calls this when it goes idle, so that idle streams keep none.
+  // Frees the write buffers of the streams with nothing staged, and the commit's own (kDirect's
+  // aligned copy, the journal's batch). A stream keeps its buffer from commit to commit, at the
+  // size of the largest batch it wrote (up to max_batch_records records), until this call or
+  // until it is parked; the owner calls this once it has been idle for limits::kIdleRelease.
   void ReleaseBuffers();
   // Segments the preallocator has zero-filled so far (0 without preallocation).
   uint64_t segments_prepared() const { return preallocator_ ? preallocator_->prepared() : 0; }
@@ -431,6 +433,9 @@ class Wal {
   bool journal_ok_ = false;    // journal_ may take batches (no write or sync of it has failed)
   bool journal_needed_ = false;  // a stream failed while its frames were only in journal_
   uint64_t journal_dev_ = 0;   // its file system (st_dev): the streams it can cover
+  // The first error of a commit Stage made when a segment filled (that stream went on): the
+  // next Commit returns it.
+  Status inner_error_;
   std::string journal_batch_;  // the batch being built, reused (in flight until Finish)
   bool journal_started_ = false;
   std::vector<StreamWal*> journaled_;  // streams with frames durable only in the journal

@@ -181,6 +181,7 @@ TEST(EmitBatchTest, AnIdleWriterFreesTheRecordsItKeptForItsBatches) {
   testing::TempDir tmp;
   EngineOptions o = engine_test::WalEngineOptions(tmp.path() + "/wal", 1, 1024);
   o.max_batch_records = 256;  // a batch's bytes stay below the bound checked below
+  o.preallocate_segments = false;  // no zero-fill (and its buffer) running at the end
   engine_test::SlowWrites slow(5);  // records queue meanwhile: full batches
   auto engine = engine_test::OpenEngine(o, &slow);
   ASSERT_NE(engine, nullptr);
@@ -203,11 +204,17 @@ TEST(EmitBatchTest, AnIdleWriterFreesTheRecordsItKeptForItsBatches) {
   const size_t before = LiveHeapBytes();
   // Records of ~3.5 KiB: 2 MiB in all. Kept past the idle turn, the 600 answered tasks would
   // hold 2.1 MiB, the last batch's 256 queued records 0.9 MiB, and the stream's WAL write
-  // buffer a batch's bytes, 0.9 MiB (what stays when all are freed: ~0.07 MiB, measured).
+  // buffer a batch's bytes, 0.9 MiB (what stays when all are freed: ~0.07 MiB, measured, and
+  // up to ~0.3 MiB more if the queue's list of tasks to free grew in this round).
   emit_all(kDrafts, 3400);
-  std::this_thread::sleep_for(idle);
-  const size_t after = LiveHeapBytes();
-  EXPECT_LT(after, before + (512 << 10)) << "before " << before << ", after " << after;
+  const size_t bound = before + (768 << 10);
+  size_t after = 0;
+  for (int i = 0; i < 250; ++i) {  // the writer's idle turn, on a loaded machine too
+    std::this_thread::sleep_for(idle);
+    after = LiveHeapBytes();
+    if (after < bound) break;
+  }
+  EXPECT_LT(after, bound) << "before " << before << ", after " << after;
   ASSERT_TRUE(engine->Close(engine_test::In(std::chrono::seconds(60))).ok());
 }
 

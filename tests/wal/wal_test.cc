@@ -332,6 +332,7 @@ TEST_P(WalTest, AnotherStreamsWriteErrorAtASegmentsEndFailsThatStreamAlone) {
   }
   EXPECT_EQ(wal->GetStream("w@test", "b").value()->state(), StreamState::kFailed);
   EXPECT_EQ(StageRecords(wal.get(), "b", 1).code(), Code::kIo);
+  EXPECT_EQ(wal->Commit().code(), Code::kIo);  // b's error is the batch's, reported once
   ASSERT_TRUE(wal->Commit().ok());
   EXPECT_EQ(wal->GetStream("w@test", "a").value()->durable_seq(), static_cast<uint64_t>(staged));
   ASSERT_TRUE(wal->Close().ok());
