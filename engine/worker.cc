@@ -468,9 +468,9 @@ void Worker::StageEmits(std::vector<Staged>* staged) {
                        task->stream});
   }
   queued_.clear();
-  // The records of a burst long past go once batches are much smaller (work trickling in
-  // faster than kIdleRelease never lets the writer go idle).
-  if (queued_records_.size() > 4 * n + 16) queued_records_.resize(n);
+  // The records of a burst long past go, half at a time, while batches are much smaller (work
+  // trickling in faster than kIdleRelease never lets the writer go idle).
+  if (queued_records_.size() > 4 * n + 16) queued_records_.resize(queued_records_.size() / 2);
 }
 
 void Worker::HandleSealed(SealedTask* task, std::vector<Staged>* staged) {
