@@ -727,8 +727,9 @@ void Wal::ReleaseBuffers() {
     std::string().swap(s->pending_);
     std::vector<StreamWal::PendingFrame>().swap(s->pending_frames_);
   }
-  staging_.reset();  // kDirect's aligned copy of a commit, and the journal's batch: both are
-  staging_bytes_ = 0;  // used within a commit only
+  // kDirect's aligned copy of a commit and the journal's batch are used within a commit only.
+  staging_.reset();
+  staging_bytes_ = 0;
   std::string().swap(journal_batch_);
 }
 
