@@ -629,12 +629,14 @@ Status Wal::Commit() {
   return committed;
 }
 
+void Wal::FreeWriteBuffer(StreamWal* s) {
+  if (!s->pending_.empty()) return;  // staged, not committed yet
+  std::string().swap(s->pending_);
+  std::vector<StreamWal::PendingFrame>().swap(s->pending_frames_);
+}
+
 void Wal::ReleaseBuffers() {
-  for (auto& [key, s] : streams_) {
-    if (!s->pending_.empty()) continue;  // staged, not committed yet
-    std::string().swap(s->pending_);
-    std::vector<StreamWal::PendingFrame>().swap(s->pending_frames_);
-  }
+  for (auto& [key, s] : streams_) FreeWriteBuffer(s.get());
   // kDirect's aligned copy of a commit and the journal's batch are used within a commit only.
   staging_.reset();
   staging_bytes_ = 0;

@@ -323,6 +323,8 @@ class Wal {
   std::string SuccessorPath(const StreamWal* s) const;
   Status SealActiveSegment(StreamWal* s);
   void Fail(StreamWal* s, const Status& status);
+  // Frees s's write buffer (its capacity) when nothing is staged in it.
+  static void FreeWriteBuffer(StreamWal* s);
   void DropStaged(StreamWal* s);
   void MarkChanged(StreamWal* s);
   Status CommitStreams(bool force_sync);

@@ -81,10 +81,7 @@ Status Wal::Park(StreamWal* s) {
   CloseFd(s);
   s->parked_ = true;
   ++counters_.segment_fds_parked;
-  if (s->pending_.empty()) {  // a stream parked is one not written lately: its buffer goes too
-    std::string().swap(s->pending_);
-    std::vector<StreamWal::PendingFrame>().swap(s->pending_frames_);
-  }
+  FreeWriteBuffer(s);  // a stream parked is one not written lately: its buffer goes too
   return Status::Ok();
 }
 
