@@ -1,5 +1,6 @@
 // Shared by the bench rigs (and the chaos rig and tests): the 1 KiB record they write, a
-// percentile helper and the process's resident set size.
+// percentile helper, the process's resident set size, and figures read from an engine's
+// metrics page.
 #ifndef BENCH_BENCH_UTIL_H_
 #define BENCH_BENCH_UTIL_H_
 
@@ -8,7 +9,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ron::bench {
@@ -37,6 +41,42 @@ inline uint64_t RssKiB() {
     std::fclose(f);
   }
   return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) / 1024;
+}
+
+// The value of the first series of `name` (whose labels contain `label`, if given) on a
+// Prometheus text page; 0 if there is none.
+inline double MetricValue(const std::string& text, std::string_view name,
+                          std::string_view label = {}) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.compare(0, name.size(), name) != 0 || line.size() <= name.size()) continue;
+    if (line[name.size()] != ' ' && line[name.size()] != '{') continue;
+    const std::string_view series = std::string_view(line).substr(0, line.rfind(' '));
+    if (!label.empty() && series.find(label) == std::string_view::npos) continue;
+    return std::atof(line.substr(line.rfind(' ') + 1).c_str());
+  }
+  return 0;
+}
+
+// Where an engine's writer threads' time went (its audit_batch_seconds): the mean of each
+// phase per batch, in µs, and records per batch; zeros when no batch was counted.
+struct BatchPhases {
+  double stage_us = 0, commit_us = 0, complete_us = 0, records = 0;
+};
+inline BatchPhases BatchPhasesOf(const std::string& metrics_text) {
+  BatchPhases p;
+  const double batches =
+      MetricValue(metrics_text, "audit_batch_seconds_count", "phase=\"commit\"");
+  if (batches <= 0) return p;
+  const auto mean_us = [&](const char* phase) {
+    const std::string label = std::string("phase=\"") + phase + "\"";
+    return MetricValue(metrics_text, "audit_batch_seconds_sum", label) / batches * 1e6;
+  };
+  p.stage_us = mean_us("stage");
+  p.commit_us = mean_us("commit");
+  p.complete_us = mean_us("complete");
+  p.records = MetricValue(metrics_text, "audit_batch_records_total") / batches;
+  return p;
 }
 
 }  // namespace ron::bench

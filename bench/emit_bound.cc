@@ -10,7 +10,8 @@
 //   call's last ticket waited before the next). Context switches and CPU time per record
 //   (getrusage of the process, every thread, user + system): the wake-ups between producer,
 //   writer thread and io_uring that a record costs, and a figure that a disk slower or faster
-//   from one minute to the next moves far less than records/s.
+//   from one minute to the next moves far less than records/s. Then, per path, where the
+//   writer threads' time went (the engine's audit_batch_seconds, per record).
 // Run it as is (glibc malloc) and under LD_PRELOAD=libmimalloc.so.2 to compare allocators in
 // one run (make bench does both).
 //
@@ -272,17 +273,25 @@ int main(int argc, char** argv) {
               "| --- | --- | --- | --- | --- | --- | --- |\n",
               g_fsync == ron::FsyncPolicy::kNever ? "never" : "always",
               static_cast<unsigned long long>(records));
-  const auto print = [&](const char* label, const Run& r, const char* extra) {
+  // The writer threads' side of each path, printed after the main table.
+  struct WriterSide {
+    std::string label;
+    ron::bench::BatchPhases phases;
+  };
+  std::vector<WriterSide> writers;
+  const auto print = [&](const char* label, const Run& r, const char* extra,
+                         const ron::Engine& engine) {
     std::printf("| %s | %.0f | %.2fx%s | %.1f | %.0f | %.3f | %.2f |\n", label, r.per_s,
                 r.per_s / bound, extra, r.allocs, r.bytes, r.switches, r.cpu_us);
     std::fflush(stdout);
+    writers.push_back({label, ron::bench::BatchPhasesOf(engine.MetricsText())});
   };
   FreshDir(dir);
   Run one;
   {
     auto engine = ron::Engine::Open(WalOptions(dir, 1)).value();
     one = Drive(engine.get(), {two[0]}, records, nullptr);
-    print("Emit, 1 stream, 1 writer thread", one, "");
+    print("Emit, 1 stream, 1 writer thread", one, "", *engine);
     (void)engine->Close(Clock::now() + std::chrono::seconds(60));
   }
   // The sealed records just written, to offer them again into a fresh WAL.
@@ -303,24 +312,31 @@ int main(int argc, char** argv) {
     const Run r = Drive(engine.get(), two, records, nullptr);
     char extra[64];
     std::snprintf(extra, sizeof(extra), " (%.2fx 1 stream)", r.per_s / one.per_s);
-    print("Emit, 2 streams, 2 writer threads", r, extra);
+    print("Emit, 2 streams, 2 writer threads", r, extra, *engine);
     (void)engine->Close(Clock::now() + std::chrono::seconds(60));
   }
   FreshDir(dir);
   if (sealed[0].size() == records) {
     auto engine = ron::Engine::Open(WalOptions(dir, 1)).value();
     print("OfferSealed of those records, 1 stream", Drive(engine.get(), {two[0]}, records, &sealed),
-          "");
+          "", *engine);
     (void)engine->Close(Clock::now() + std::chrono::seconds(60));
     FreshDir(dir);
     engine = ron::Engine::Open(WalOptions(dir, 1)).value();
     print("OfferSealedMany of those records, 256 a call, 1 stream",
-          DriveMany(engine.get(), sealed[0]), "");
+          DriveMany(engine.get(), sealed[0]), "", *engine);
     (void)engine->Close(Clock::now() + std::chrono::seconds(60));
   } else {
     std::fprintf(stderr, "emit_bound: read back %zu records, not %llu\n", sealed[0].size(),
                  static_cast<unsigned long long>(records));
     return 1;
+  }
+  std::printf("\n| path: the writer threads' time per record (µs) | records / batch | stage | "
+              "commit | complete |\n| --- | --- | --- | --- | --- |\n");
+  for (const WriterSide& w : writers) {
+    const double per = w.phases.records > 0 ? 1 / w.phases.records : 0;
+    std::printf("| %s | %.0f | %.2f | %.2f | %.2f |\n", w.label.c_str(), w.phases.records,
+                w.phases.stage_us * per, w.phases.commit_us * per, w.phases.complete_us * per);
   }
   fs::remove_all(dir);
   return 0;

@@ -1,10 +1,20 @@
 #include "engine/task_queue.h"
 
+#include "engine/core/check.h"
+
 #include <algorithm>
 #include <utility>
 #include <variant>
 
 namespace ron {
+namespace {
+
+// Flush, read and checkpoint tasks: pushed unbounded, and never waiting for a batch.
+bool IsControl(const Task& task) {
+  return !std::holds_alternative<EmitTask>(task) && !std::holds_alternative<SealedTask>(task);
+}
+
+}  // namespace
 
 void TaskRing::push_back(Task&& task) {
   if (count_ == slots_.size()) {
@@ -28,32 +38,52 @@ void TaskRing::TakeParked(std::vector<Task>* out) {
 
 PushResult TaskQueue::TryPush(Task&& task) {
   const std::string_view stream = StreamOf(task);
-  bool was_empty = false;
+  bool wake = false;
   {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
       if (stopping_) return PushResult::kClosed;
       if (queue_.size() < capacity_ && !StreamFull(stream)) break;
-      if (!block_) return PushResult::kFull;
+      // Full: an owner gathering more takes what is queued now.
+      const bool wake_owner = TakeWake(/*full=*/true);
+      if (!block_) {
+        lock.unlock();
+        if (wake_owner) cv_.notify_one();
+        return PushResult::kFull;
+      }
+      if (wake_owner) cv_.notify_one();
       room_cv_.wait(lock);
     }
-    was_empty = queue_.empty();
     CountIn(stream);
+    const bool half_full = StreamHalfFull(stream);  // `stream` views the task: before the move
     queue_.push_back(std::move(task));
+    wake = TakeWake(/*full=*/false, half_full);
   }
-  // The owner only sleeps on an empty queue: wake it only then (a futex call per record would
-  // cost more than the record).
-  if (was_empty) cv_.notify_one();
+  // The owner is woken once per wait, when the queue reaches what it waits for (a futex call
+  // per record would cost more than the record).
+  if (wake) cv_.notify_one();
   return PushResult::kQueued;
+}
+
+bool TaskQueue::TakeWake(bool full, bool half_full) {
+  refused_ = refused_ || full;
+  if (!owner_waiting_ || queue_.empty()) return false;
+  if (!full && !half_full && queue_.size() < want_) return false;
+  owner_waiting_ = false;
+  return true;
+}
+
+bool TaskQueue::OwnerWaiting() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return owner_waiting_;
 }
 
 PushResult TaskQueue::TryPushMany(Task* tasks, size_t n, size_t* pushed) {
   *pushed = 0;
-  bool was_empty = false;
+  bool wake = false;
   PushResult result = PushResult::kQueued;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    was_empty = queue_.empty();
     for (size_t i = 0; i < n && result == PushResult::kQueued; ++i) {
       const std::string_view stream = StreamOf(tasks[i]);
       for (;;) {
@@ -66,17 +96,19 @@ PushResult TaskQueue::TryPushMany(Task* tasks, size_t n, size_t* pushed) {
           result = PushResult::kFull;
           break;
         }
-        if (*pushed > 0 && was_empty) cv_.notify_one();  // let the owner make room
-        was_empty = false;
+        if (TakeWake(/*full=*/true)) cv_.notify_one();  // let the owner make room
         room_cv_.wait(lock);
       }
       if (result != PushResult::kQueued) break;
       CountIn(stream);
+      const bool half_full = StreamHalfFull(stream);
       queue_.push_back(std::move(tasks[i]));
       ++*pushed;
+      wake = TakeWake(/*full=*/false, half_full) || wake;
     }
+    wake = TakeWake(/*full=*/result == PushResult::kFull) || wake;
   }
-  if (was_empty && *pushed > 0) cv_.notify_one();
+  if (wake) cv_.notify_one();
   return result;
 }
 
@@ -84,22 +116,52 @@ bool TaskQueue::PushUnbounded(Task&& task) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return false;
+    control_queued_ += IsControl(task) ? 1 : 0;
     queue_.push_back(std::move(task));
+    owner_waiting_ = false;
   }
-  cv_.notify_one();
+  cv_.notify_one();  // a control task ends a gather too
   return true;
 }
 
 void TaskQueue::PopBatch(size_t max, const Clock::time_point* wake, std::vector<Task>* batch,
-                         bool* stopping, Deadline* deadline) {
+                         bool* stopping, Deadline* deadline, Gather* gather) {
   {
     std::unique_lock<std::mutex> lock(mu_);
-    const auto ready = [&] { return stopping_ || !queue_.empty(); };
-    if (wake != nullptr) {
-      cv_.wait_until(lock, *wake, ready);
-    } else {
-      cv_.wait(lock, ready);
+    // Woken by a push that reached want_, a control task (which clears owner_waiting_ too), or
+    // Stop; a timed-out or spurious wake-up finds owner_waiting_ still set.
+    const auto woken = [&] { return stopping_ || !owner_waiting_; };
+    // At most half the queue: producers are never refused while the owner waits for more.
+    const size_t gather_tasks =
+        gather != nullptr ? std::min({gather->tasks, max, capacity_ / 2}) : size_t{0};
+    if (!stopping_ && !queue_.empty() && queue_.size() < gather_tasks && control_queued_ == 0 &&
+        !refused_) {
+      want_ = gather_tasks;
+      owner_waiting_ = true;
+      const Clock::time_point until =
+          wake != nullptr ? std::min(gather->until, *wake) : gather->until;
+      for (size_t seen = queue_.size();;) {
+        const Clock::time_point slice_end = Clock::now() + gather->slice;
+        if (slice_end >= until) {  // the last, partial slice
+          cv_.wait_until(lock, until, woken);
+          break;
+        }
+        if (cv_.wait_until(lock, slice_end, woken) || refused_) break;
+        if (queue_.size() == seen) {  // a whole slice brought nothing: the callers wait
+          gather->stalled = true;
+          break;
+        }
+        seen = queue_.size();
+      }
     }
+    want_ = 1;
+    owner_waiting_ = queue_.empty() && !stopping_;
+    if (wake != nullptr) {
+      cv_.wait_until(lock, *wake, woken);
+    } else {
+      cv_.wait(lock, woken);
+    }
+    owner_waiting_ = false;
     *stopping = stopping_;
     *deadline = stop_deadline_;
     const size_t n = std::min(queue_.size(), max);
@@ -107,6 +169,10 @@ void TaskQueue::PopBatch(size_t max, const Clock::time_point* wake, std::vector<
     parked_ = parked_ || recycled > 0;
     for (size_t i = 0; i < n; ++i) {
       CountOut(StreamOf(queue_.front()));
+      if (IsControl(queue_.front())) {
+        RON_CHECK(control_queued_ > 0);
+        --control_queued_;
+      }
       if (i < recycled) {
         std::swap((*batch)[i], queue_.front());
       } else {
@@ -121,6 +187,7 @@ void TaskQueue::PopBatch(size_t max, const Clock::time_point* wake, std::vector<
                       std::make_move_iterator(batch->end()));
       batch->resize(n);
     }
+    refused_ = false;  // the batch taken made room
   }
   FreeTaken();
   if (block_) room_cv_.notify_all();
@@ -150,6 +217,7 @@ std::vector<Task> TaskQueue::TakeAll() {
     queue_.pop_front();
   }
   in_queue_.clear();
+  control_queued_ = 0;
   return rest;
 }
 
@@ -171,6 +239,14 @@ size_t TaskQueue::depth() const {
 void TaskQueue::StreamDepths(std::vector<std::pair<std::string, uint64_t>>* out) const {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [stream, n] : in_queue_) out->emplace_back(stream, n);
+}
+
+bool TaskQueue::StreamHalfFull(std::string_view stream) const {
+  if (stream.empty() || per_stream_->empty()) return false;
+  const auto limit = per_stream_->find(stream);
+  if (limit == per_stream_->end()) return false;
+  const auto n = in_queue_.find(stream);
+  return n != in_queue_.end() && 2 * n->second >= limit->second;
 }
 
 bool TaskQueue::StreamFull(std::string_view stream) const {

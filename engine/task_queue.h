@@ -75,13 +75,28 @@ class TaskQueue {
   // thread rather than on the owner's (under glibc malloc, freeing another thread's allocations
   // was about a third of the owner's time on a one-stream Emit). What no push replaced before
   // the queue went idle is freed by ReleaseParked.
+  //
+  // `gather` (optional): when fewer than gather->tasks are queued (but some are; at most half
+  // the queue's capacity, and `max`), first waits until that many are, or until gather->until
+  // (or `wake`, if sooner), or a control task, a push refused as full, a stream at half its
+  // bound, or Stop comes; pushes in between do not wake the owner. It looks every
+  // gather->slice and stops early (setting gather->stalled) when a whole slice brought no task.
+  // No gather while a control task is queued or since a push was refused.
+  struct Gather {
+    size_t tasks = 0;
+    Clock::time_point until;
+    Clock::duration slice{};
+    bool stalled = false;  // out
+  };
   void PopBatch(size_t max, const Clock::time_point* wake, std::vector<Task>* batch, bool* stopping,
-                Deadline* deadline);
+                Deadline* deadline, Gather* gather = nullptr);
   // For the owner once idle (a writer thread: after limits::kIdleRelease without work): frees
   // (on the calling thread, outside the lock) the answered tasks still parked in free ring
   // slots, so that an idle queue keeps no record's memory. Cheap when PopBatch recycled nothing
   // since the last call.
   void ReleaseParked();
+  // Whether the owner is waiting in PopBatch now (tests: to act once it waits).
+  bool OwnerWaiting() const;
   // Takes everything still queued (at the Close deadline).
   std::vector<Task> TakeAll();
 
@@ -95,6 +110,12 @@ class TaskQueue {
  private:
   static constexpr size_t kMaxTrackedStreams = limits::kQueueTrackedStreams;
   bool StreamFull(std::string_view stream) const;  // REQUIRES: mu_ held
+  // After a push (or one refused because the queue or its stream is full: `full`; into a
+  // stream that now holds half its bound: `half_full`): whether to wake the owner, which waits
+  // for as many tasks as are queued now (or for any, once a push was refused or a stream is at
+  // half its bound); true once per wait. REQUIRES: mu_ held; the caller notifies cv_ if true.
+  bool TakeWake(bool full, bool half_full = false);
+  bool StreamHalfFull(std::string_view stream) const;  // REQUIRES: mu_ held
   void CountIn(std::string_view stream);           // REQUIRES: mu_ held
   void CountOut(std::string_view stream);          // REQUIRES: mu_ held
 
@@ -107,6 +128,14 @@ class TaskQueue {
   TaskRing queue_;
   std::map<std::string, uint32_t, std::less<>> in_queue_;  // stream → tasks queued
   bool stopping_ = false;
+  // The owner waits on cv_ until `want_` tasks are queued (1; more while it gathers), and has
+  // not been woken for it yet.
+  bool owner_waiting_ = false;
+  size_t want_ = 1;
+  // What keeps the owner from gathering: control tasks queued (they wait for no batch), and a
+  // push refused as full since the last PopBatch (no more can come).
+  size_t control_queued_ = 0;
+  bool refused_ = false;
   bool parked_ = false;  // PopBatch swapped answered tasks into the ring since ReleaseParked
   Deadline stop_deadline_;
   // The owner's alone (PopBatch and ReleaseParked): answered tasks taken out under the lock to

@@ -137,6 +137,9 @@ void Worker::Run() {
   std::optional<Clock::time_point> release_at;
   // Buffers are kept, not yet freed by an idle turn (at the start: what recovery left).
   bool keeping = true;
+  const bool cheap_commits =
+      !options_.config.UsesWal() || options_.config.wal.fsync != FsyncPolicy::kAlways;
+  Clock::time_point gather_after{};  // no gathering before (after one that stalled)
   for (;;) {
     bool stopping = false;
     Deadline deadline;
@@ -169,7 +172,16 @@ void Worker::Run() {
         wake_at = &*release_at;
       }
     }
-    queue_.PopBatch(options_.max_batch_records, wake_at, &batch, &stopping, &deadline);
+    // A commit that costs no sync: a few tasks waiting wait for more (limits::kGatherTasks),
+    // unless a gather found the callers waiting on what was queued lately.
+    TaskQueue::Gather gather;
+    const bool gathering = cheap_commits && Clock::now() >= gather_after;
+    if (gathering) {
+      gather = {limits::kGatherTasks, Clock::now() + limits::kGatherDelay, limits::kGatherSlice};
+    }
+    queue_.PopBatch(options_.max_batch_records, wake_at, &batch, &stopping, &deadline,
+                    gathering ? &gather : nullptr);
+    if (gather.stalled) gather_after = Clock::now() + limits::kGatherBackoff;
     if (!batch.empty()) {
       keeping = true;
       release_at.reset();

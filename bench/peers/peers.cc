@@ -294,25 +294,9 @@ class RonTarget : public Target {
     const double syncs = Metric(text, "wal_fsync_total");
     return syncs > 0 ? Metric(text, "wal_records_written_total") / syncs : 0;
   }
-  // Where the writer threads' time went (the engine's audit_batch_seconds): the mean of each
-  // phase per batch, in µs, and records per batch; zeros when no batch was counted.
-  struct Phases {
-    double stage_us = 0, commit_us = 0, complete_us = 0, records = 0;
-  };
-  Phases BatchPhases() const {
-    const std::string text = engine_->MetricsText();
-    Phases p;
-    const double batches = Metric(text, "audit_batch_seconds_count", "phase=\"commit\"");
-    if (batches <= 0) return p;
-    const auto mean_us = [&](const char* phase) {
-      const std::string label = std::string("phase=\"") + phase + "\"";
-      return Metric(text, "audit_batch_seconds_sum", label) / batches * 1e6;
-    };
-    p.stage_us = mean_us("stage");
-    p.commit_us = mean_us("commit");
-    p.complete_us = mean_us("complete");
-    p.records = Metric(text, "audit_batch_records_total") / batches;
-    return p;
+  // Where the writer threads' time went (the engine's audit_batch_seconds).
+  ron::bench::BatchPhases BatchPhases() const {
+    return ron::bench::BatchPhasesOf(engine_->MetricsText());
   }
 
  private:
@@ -324,17 +308,8 @@ class RonTarget : public Target {
 
   // The value of the first series `name` of a MetricsText() page whose labels hold `label`
   // (any, when empty).
-  static double Metric(const std::string& text, std::string_view name,
-                       std::string_view label = {}) {
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) {
-      if (line.compare(0, name.size(), name) != 0 || line.size() <= name.size()) continue;
-      if (line[name.size()] != ' ' && line[name.size()] != '{') continue;
-      const std::string_view series = std::string_view(line).substr(0, line.rfind(' '));
-      if (!label.empty() && series.find(label) == std::string_view::npos) continue;
-      return std::atof(line.substr(line.rfind(' ') + 1).c_str());
-    }
-    return 0;
+  static double Metric(const std::string& text, std::string_view name) {
+    return ron::bench::MetricValue(text, name);
   }
 };
 
@@ -349,7 +324,7 @@ struct Cell {
   uint64_t disk_bytes = 0;  // what the disk wrote from the target's open to its close (0: unknown)
   double seconds = 0, p50_us = 0, p99_us = 0;
   double per_sync = 0;  // records per durable flush, where known (device, ron-audit)
-  RonTarget::Phases phases;  // ron-audit: its writer threads' time per batch
+  ron::bench::BatchPhases phases;  // ron-audit: its writer threads' time per batch
   std::string error;
   double per_s() const { return seconds > 0 ? static_cast<double>(records) / seconds : 0; }
   double mb_s() const { return seconds > 0 ? static_cast<double>(bytes) / 1e6 / seconds : 0; }

@@ -39,6 +39,20 @@ inline constexpr std::chrono::milliseconds kSuspendedPoll{100};
 // records, the WAL's write buffers) once it has had no work for this long: a writer that outpaces its producers runs
 // out of work between most batches, and freeing them each time only allocated them anew.
 inline constexpr std::chrono::milliseconds kIdleRelease{10};
+// A writer whose commits cost no sync (fsync=never or on_checkpoint, sink=ram) that finds fewer
+// than kGatherTasks tasks waiting lets up to kGatherDelay pass for more before it takes them,
+// and is not woken by each task pushed meanwhile: else a writer that outpaces its producer
+// takes a few records per batch, and pays a wake-up, a write and a batch's overhead for each
+// few (one-stream Emit under fsync=never ran at half the rate of fsync=always;
+// docs/PERFORMANCE.md). It looks every kGatherSlice: once a whole slice brought nothing
+// (callers waiting for what is queued), it takes what is there and does not gather again for
+// kGatherBackoff. Tasks that do not wait for a batch (flush, read, checkpoint), a push refused
+// as full, a stream at half its queue bound, and Close end a gather; it waits for at most half
+// the queue (engine/task_queue.h).
+inline constexpr size_t kGatherTasks = 128;
+inline constexpr std::chrono::microseconds kGatherDelay{200};
+inline constexpr std::chrono::microseconds kGatherSlice{50};
+inline constexpr std::chrono::milliseconds kGatherBackoff{20};
 // Open waits this long for the KeyRotated records of a restart under a new key.
 inline constexpr std::chrono::seconds kRestartRotationDeadline{60};
 // A failing export retries after kExportBackoffFirst, doubling up to kExportBackoffMax.

@@ -1,13 +1,17 @@
 // The writer's queue: PopBatch hands out exactly the queued tasks, in order, whatever the
 // batch vector held before (the previous batch's tasks are recycled into the ring, never popped
-// again), and pushes into recycled slots keep each task's own contents.
+// again), and pushes into recycled slots keep each task's own contents. A gathering PopBatch
+// waits for a batch's worth, and for nothing else than what ends a gather.
 #include "engine/task_queue.h"
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -127,6 +131,130 @@ TEST_F(TaskQueueTest, PerStreamCountsFollowEveryBatchOut) {
   EXPECT_EQ(depths(), (std::map<std::string, uint64_t>{{"s", 0}, {"t", 0}}));
   EXPECT_EQ(queue.depth(), 0u);
   EXPECT_EQ(queue.TryPush(Named("s")), PushResult::kQueued);
+}
+
+// A gathering PopBatch on an owner thread, while `meanwhile` runs on this one once the owner
+// waits (so that what it does lands during the gather, however late the thread starts).
+struct Gathered {
+  std::vector<std::string> names;  // the batch's streams ("flush" for a flush task)
+  bool stalled = false, stopping = false;
+  Clock::duration took{};
+};
+Gathered PopGathering(TaskQueue* queue, size_t tasks, Clock::duration slice,
+                      const std::function<void()>& meanwhile) {
+  Gathered out;
+  std::thread owner([&] {
+    TaskQueue::Gather gather{tasks, Clock::now() + std::chrono::seconds(5), slice};
+    std::vector<Task> batch;
+    Deadline deadline;
+    const auto start = Clock::now();
+    queue->PopBatch(100, nullptr, &batch, &out.stopping, &deadline, &gather);
+    out.took = Clock::now() - start;
+    out.stalled = gather.stalled;
+    for (const Task& t : batch) {
+      const auto* e = std::get_if<EmitTask>(&t);
+      out.names.push_back(e != nullptr ? e->stream : "flush");
+    }
+  });
+  const auto give_up = Clock::now() + std::chrono::seconds(5);
+  while (!queue->OwnerWaiting() && Clock::now() < give_up) std::this_thread::yield();
+  meanwhile();
+  owner.join();
+  return out;
+}
+
+void Pause(int ms = 50) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+// The gathers below end well before their 5 s; one that does not end when it should takes that
+// long and fails here.
+constexpr auto kPrompt = std::chrono::milliseconds(2500);
+
+TEST_F(TaskQueueTest, AGatherWaitsForItsTasksAndIsNotWokenBeforeThem) {
+  Push({"a", "b", "c"});
+  const Gathered g = PopGathering(&queue_, 6, std::chrono::seconds(5), [&] {
+    Push({"d"});  // 4 of 6: the owner sleeps on
+    Pause();
+    std::vector<Task> two;
+    two.push_back(Named("e"));
+    two.push_back(Named("f"));
+    size_t pushed = 0;
+    EXPECT_EQ(queue_.TryPushMany(two.data(), two.size(), &pushed), PushResult::kQueued);
+  });
+  EXPECT_EQ(g.names, (std::vector<std::string>{"a", "b", "c", "d", "e", "f"}));
+  EXPECT_FALSE(g.stalled);
+  EXPECT_LT(g.took, kPrompt);
+}
+
+TEST_F(TaskQueueTest, AWholeSliceThatBringsNothingEndsAGather) {
+  Push({"a", "b", "c"});
+  const Gathered g = PopGathering(&queue_, 5, std::chrono::milliseconds(20), [] {});
+  EXPECT_EQ(g.names, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(g.stalled);
+  EXPECT_LT(g.took, kPrompt);
+  // A slice that brought a task is followed by another: the task of the second one makes 5.
+  Push({"a", "b", "c"});
+  const Gathered more = PopGathering(&queue_, 5, std::chrono::milliseconds(400), [&] {
+    Pause(40);  // in the first slice
+    Push({"d"});
+    Pause(560);  // in the second
+    Push({"e"});
+  });
+  EXPECT_EQ(more.names, (std::vector<std::string>{"a", "b", "c", "d", "e"}));
+  EXPECT_FALSE(more.stalled);
+}
+
+TEST_F(TaskQueueTest, AControlTaskAStreamAtHalfItsBoundOrStopEndAGather) {
+  Push({"a", "b", "c"});
+  Gathered g = PopGathering(&queue_, 5, std::chrono::seconds(5), [&] {
+    ASSERT_TRUE(queue_.PushUnbounded(FlushTask{std::make_shared<TicketState>()}));
+  });
+  EXPECT_EQ(g.names, (std::vector<std::string>{"a", "b", "c", "flush"}));
+  EXPECT_FALSE(g.stalled);
+  EXPECT_LT(g.took, kPrompt);
+  // The flush was taken: the next gather waits again.
+  Push({"a"});
+  g = PopGathering(&queue_, 2, std::chrono::seconds(5), [&] { Push({"b"}); });
+  EXPECT_EQ(g.names, (std::vector<std::string>{"a", "b"}));
+
+  // A stream bounded to 6 tasks: its third wakes the owner, before any push is refused.
+  const std::map<std::string, uint32_t, std::less<>> bounds{{"s", 6}};
+  TaskQueue bounded(64, &bounds, false);
+  ASSERT_EQ(bounded.TryPush(Named("s")), PushResult::kQueued);
+  g = PopGathering(&bounded, 20, std::chrono::seconds(5), [&] {
+    ASSERT_EQ(bounded.TryPush(Named("t")), PushResult::kQueued);
+    ASSERT_EQ(bounded.TryPush(Named("s")), PushResult::kQueued);
+    Pause();
+    ASSERT_EQ(bounded.TryPush(Named("s")), PushResult::kQueued);
+  });
+  EXPECT_EQ(g.names, (std::vector<std::string>{"s", "t", "s", "s"}));
+  EXPECT_LT(g.took, kPrompt);
+
+  Push({"a", "b", "c"});
+  g = PopGathering(&queue_, 5, std::chrono::seconds(5), [&] { queue_.Stop(Clock::now()); });
+  EXPECT_TRUE(g.stopping);
+  EXPECT_EQ(g.names, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_LT(g.took, kPrompt);
+}
+
+// A gather waits for half the queue at most: a queue of 8 is taken at 4 tasks, however many
+// the gather asked for, so that no push meets a full queue while the owner waits.
+TEST_F(TaskQueueTest, AGatherWaitsForHalfTheQueueAtMost) {
+  TaskQueue small(8, &no_stream_bounds_, false);
+  ASSERT_EQ(small.TryPush(Named("a")), PushResult::kQueued);
+  const Gathered g = PopGathering(&small, 100, std::chrono::seconds(5), [&] {
+    for (const char* n : {"b", "c", "d"}) ASSERT_EQ(small.TryPush(Named(n)), PushResult::kQueued);
+  });
+  EXPECT_EQ(g.names, (std::vector<std::string>{"a", "b", "c", "d"}));
+  EXPECT_LT(g.took, kPrompt);
+}
+
+// An owner with nothing queued waits for the first task, as without a gather: a caller that
+// waits for its one record is not made to wait for others.
+TEST_F(TaskQueueTest, AnEmptyQueueWakesTheOwnerForOneTaskEvenWhenItGathers) {
+  const Gathered g = PopGathering(&queue_, 5, std::chrono::seconds(5), [&] { Push({"a"}); });
+  EXPECT_EQ(g.names, (std::vector<std::string>{"a"}));
+  EXPECT_FALSE(g.stalled);
+  EXPECT_LT(g.took, kPrompt);
 }
 
 }  // namespace
