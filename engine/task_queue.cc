@@ -66,7 +66,6 @@ PushResult TaskQueue::TryPush(Task&& task) {
 }
 
 bool TaskQueue::TakeWake(bool full, bool half_full) {
-  refused_ = refused_ || full;
   if (!owner_waiting_ || queue_.empty()) return false;
   if (!full && !half_full && queue_.size() < want_) return false;
   owner_waiting_ = false;
@@ -96,7 +95,10 @@ PushResult TaskQueue::TryPushMany(Task* tasks, size_t n, size_t* pushed) {
           result = PushResult::kFull;
           break;
         }
-        if (TakeWake(/*full=*/true)) cv_.notify_one();  // let the owner make room
+        // Let the owner make room: woken now, also if an earlier push of this run was to wake
+        // it (its notify would otherwise wait for this run to end, which waits for room).
+        if (TakeWake(/*full=*/true) || wake) cv_.notify_one();
+        wake = false;
         room_cv_.wait(lock);
       }
       if (result != PushResult::kQueued) break;
@@ -135,7 +137,7 @@ void TaskQueue::PopBatch(size_t max, const Clock::time_point* wake, std::vector<
     const size_t gather_tasks =
         gather != nullptr ? std::min({gather->tasks, max, capacity_ / 2}) : size_t{0};
     if (!stopping_ && !queue_.empty() && queue_.size() < gather_tasks && control_queued_ == 0 &&
-        !refused_) {
+        !AnyStreamHalfFull()) {
       want_ = gather_tasks;
       owner_waiting_ = true;
       const Clock::time_point until =
@@ -146,7 +148,7 @@ void TaskQueue::PopBatch(size_t max, const Clock::time_point* wake, std::vector<
           cv_.wait_until(lock, until, woken);
           break;
         }
-        if (cv_.wait_until(lock, slice_end, woken) || refused_) break;
+        if (cv_.wait_until(lock, slice_end, woken)) break;
         if (queue_.size() == seen) {  // a whole slice brought nothing: the callers wait
           gather->stalled = true;
           break;
@@ -187,7 +189,6 @@ void TaskQueue::PopBatch(size_t max, const Clock::time_point* wake, std::vector<
                       std::make_move_iterator(batch->end()));
       batch->resize(n);
     }
-    refused_ = false;  // the batch taken made room
   }
   FreeTaken();
   if (block_) room_cv_.notify_all();
@@ -247,6 +248,14 @@ bool TaskQueue::StreamHalfFull(std::string_view stream) const {
   if (limit == per_stream_->end()) return false;
   const auto n = in_queue_.find(stream);
   return n != in_queue_.end() && 2 * n->second >= limit->second;
+}
+
+bool TaskQueue::AnyStreamHalfFull() const {
+  for (const auto& [stream, limit] : *per_stream_) {
+    const auto n = in_queue_.find(stream);
+    if (n != in_queue_.end() && 2 * n->second >= limit) return true;
+  }
+  return false;
 }
 
 bool TaskQueue::StreamFull(std::string_view stream) const {

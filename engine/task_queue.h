@@ -1,6 +1,6 @@
 // A writer thread's bounded queue: callers push without waiting for I/O (a full queue answers
 // Busy, or waits under shed_policy=block, for tests only), the owner takes batches. The lock
-// guards only the deque and the per-stream counts.
+// guards only the deque, the per-stream counts and what the owner waits for (its gather).
 //
 // Thread-safety: every method may be called from any thread.
 #ifndef ENGINE_TASK_QUEUE_H_
@@ -81,7 +81,7 @@ class TaskQueue {
   // (or `wake`, if sooner), or a control task, a push refused as full, a stream at half its
   // bound, or Stop comes; pushes in between do not wake the owner. It looks every
   // gather->slice and stops early (setting gather->stalled) when a whole slice brought no task.
-  // No gather while a control task is queued or since a push was refused.
+  // No gather while a control task is queued or a stream holds half its bound.
   struct Gather {
     size_t tasks = 0;
     Clock::time_point until;
@@ -116,6 +116,7 @@ class TaskQueue {
   // half its bound); true once per wait. REQUIRES: mu_ held; the caller notifies cv_ if true.
   bool TakeWake(bool full, bool half_full = false);
   bool StreamHalfFull(std::string_view stream) const;  // REQUIRES: mu_ held
+  bool AnyStreamHalfFull() const;                      // REQUIRES: mu_ held
   void CountIn(std::string_view stream);           // REQUIRES: mu_ held
   void CountOut(std::string_view stream);          // REQUIRES: mu_ held
 
@@ -132,10 +133,8 @@ class TaskQueue {
   // not been woken for it yet.
   bool owner_waiting_ = false;
   size_t want_ = 1;
-  // What keeps the owner from gathering: control tasks queued (they wait for no batch), and a
-  // push refused as full since the last PopBatch (no more can come).
+  // Control tasks queued (they wait for no batch): no gather while there are any.
   size_t control_queued_ = 0;
-  bool refused_ = false;
   bool parked_ = false;  // PopBatch swapped answered tasks into the ring since ReleaseParked
   Deadline stop_deadline_;
   // The owner's alone (PopBatch and ReleaseParked): answered tasks taken out under the lock to

@@ -306,8 +306,7 @@ class RonTarget : public Target {
   std::vector<std::vector<ron::Ticket>> tickets_;
   std::atomic<uint64_t> busy_{0};
 
-  // The value of the first series `name` of a MetricsText() page whose labels hold `label`
-  // (any, when empty).
+  // The value of the first series `name` of a MetricsText() page.
   static double Metric(const std::string& text, std::string_view name) {
     return ron::bench::MetricValue(text, name);
   }

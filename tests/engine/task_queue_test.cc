@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -191,16 +192,16 @@ TEST_F(TaskQueueTest, AWholeSliceThatBringsNothingEndsAGather) {
   EXPECT_EQ(g.names, (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_TRUE(g.stalled);
   EXPECT_LT(g.took, kPrompt);
-  // A slice that brought a task is followed by another: the task of the second one makes 5.
+  // A slice that brought a task is followed by another: two slices at least.
   Push({"a", "b", "c"});
-  const Gathered more = PopGathering(&queue_, 5, std::chrono::milliseconds(400), [&] {
-    Pause(40);  // in the first slice
+  const auto slice = std::chrono::milliseconds(300);
+  const Gathered more = PopGathering(&queue_, 5, slice, [&] {
+    Pause(40);
     Push({"d"});
-    Pause(560);  // in the second
-    Push({"e"});
   });
-  EXPECT_EQ(more.names, (std::vector<std::string>{"a", "b", "c", "d", "e"}));
-  EXPECT_FALSE(more.stalled);
+  EXPECT_EQ(more.names, (std::vector<std::string>{"a", "b", "c", "d"}));
+  EXPECT_TRUE(more.stalled);
+  EXPECT_GE(more.took, 2 * slice);
 }
 
 TEST_F(TaskQueueTest, AControlTaskAStreamAtHalfItsBoundOrStopEndAGather) {
@@ -234,6 +235,58 @@ TEST_F(TaskQueueTest, AControlTaskAStreamAtHalfItsBoundOrStopEndAGather) {
   EXPECT_TRUE(g.stopping);
   EXPECT_EQ(g.names, (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_LT(g.took, kPrompt);
+}
+
+// A stream already at half its bound when the owner comes back: no gather (its next pushes
+// could be refused while the owner waits).
+TEST_F(TaskQueueTest, NoGatherWhileAStreamHoldsHalfItsBound) {
+  const std::map<std::string, uint32_t, std::less<>> bounds{{"s", 4}};
+  TaskQueue bounded(64, &bounds, false);
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(bounded.TryPush(Named("s")), PushResult::kQueued);
+  TaskQueue::Gather gather{5, Clock::now() + std::chrono::seconds(5), std::chrono::seconds(5)};
+  std::vector<Task> batch;
+  bool stopping = false;
+  Deadline deadline;
+  const auto start = Clock::now();
+  bounded.PopBatch(100, nullptr, &batch, &stopping, &deadline, &gather);
+  EXPECT_LT(Clock::now() - start, kPrompt);
+  EXPECT_EQ(Names(batch), (std::vector<std::string>{"s", "s"}));
+}
+
+// shed_policy=block: a run of pushes larger than the queue wakes an owner asleep on the empty
+// queue when it fills, and goes on once the owner made room.
+TEST_F(TaskQueueTest, ARunLargerThanABlockingQueueWakesTheOwnerWhenItFills) {
+  TaskQueue blocking(4, &no_stream_bounds_, /*block=*/true);
+  std::vector<std::string> taken;
+  std::thread owner([&] {
+    std::vector<Task> batch;
+    bool stopping = false;
+    Deadline deadline;
+    while (taken.size() < 6 && !stopping) {
+      blocking.PopBatch(100, nullptr, &batch, &stopping, &deadline);
+      for (const std::string& n : Names(batch)) taken.push_back(n);
+    }
+  });
+  // A run stuck for lack of a wake-up fails (Stop answers it Closed) rather than hangs.
+  std::atomic<bool> done{false};
+  std::thread watchdog([&] {
+    const auto until = Clock::now() + std::chrono::seconds(5);
+    while (!done && Clock::now() < until) Pause(10);
+    if (!done) blocking.Stop(Clock::now());
+  });
+  const auto give_up = Clock::now() + std::chrono::seconds(5);
+  while (!blocking.OwnerWaiting() && Clock::now() < give_up) std::this_thread::yield();
+  std::vector<Task> run;
+  for (const char* n : {"a", "b", "c", "d", "e", "f"}) run.push_back(Named(n));
+  size_t pushed = 0;
+  const auto start = Clock::now();
+  EXPECT_EQ(blocking.TryPushMany(run.data(), run.size(), &pushed), PushResult::kQueued);
+  EXPECT_EQ(pushed, 6u);
+  EXPECT_LT(Clock::now() - start, kPrompt);
+  owner.join();
+  done = true;
+  watchdog.join();
+  EXPECT_EQ(taken, (std::vector<std::string>{"a", "b", "c", "d", "e", "f"}));
 }
 
 // A gather waits for half the queue at most: a queue of 8 is taken at 4 tasks, however many
