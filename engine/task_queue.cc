@@ -1,10 +1,10 @@
 #include "engine/task_queue.h"
 
-#include "engine/core/check.h"
-
 #include <algorithm>
 #include <utility>
 #include <variant>
+
+#include "engine/core/check.h"
 
 namespace ron {
 namespace {
