@@ -61,7 +61,8 @@ class Sink {
   // Seals and closes whatever the sink holds open.
   virtual Status Close() = 0;
   // The writer thread is idle: frees the emptied buffers kept from batch to batch (the WAL's
-  // per-stream write buffers and its commit's own). Records the sink holds by design (sink=ram's ring) stay.
+  // per-stream write buffers and its commit's own). Records the sink holds by design
+  // (sink=ram's ring) stay.
   virtual void ReleaseBuffers() {}
 };
 

@@ -80,6 +80,7 @@ bool TaskQueue::OwnerWaiting() const {
 PushResult TaskQueue::TryPushMany(Task* tasks, size_t n, size_t* pushed) {
   *pushed = 0;
   bool wake = false;
+  bool half_full = false;  // a stream of the run reached half its bound
   PushResult result = PushResult::kQueued;
   {
     std::unique_lock<std::mutex> lock(mu_);
@@ -95,20 +96,17 @@ PushResult TaskQueue::TryPushMany(Task* tasks, size_t n, size_t* pushed) {
           result = PushResult::kFull;
           break;
         }
-        // Let the owner make room: woken now, also if an earlier push of this run was to wake
-        // it (its notify would otherwise wait for this run to end, which waits for room).
-        if (TakeWake(/*full=*/true) || wake) cv_.notify_one();
-        wake = false;
+        if (TakeWake(/*full=*/true)) cv_.notify_one();  // let the owner make room
         room_cv_.wait(lock);
       }
       if (result != PushResult::kQueued) break;
       CountIn(stream);
-      const bool half_full = StreamHalfFull(stream);
+      half_full = half_full || StreamHalfFull(stream);  // `stream` views the task: before the move
       queue_.push_back(std::move(tasks[i]));
       ++*pushed;
-      wake = TakeWake(/*full=*/false, half_full) || wake;
     }
-    wake = TakeWake(/*full=*/result == PushResult::kFull) || wake;
+    // Once for the run: the owner wakes to all of it.
+    wake = TakeWake(/*full=*/result == PushResult::kFull, half_full);
   }
   if (wake) cv_.notify_one();
   return result;
@@ -242,28 +240,22 @@ void TaskQueue::StreamDepths(std::vector<std::pair<std::string, uint64_t>>* out)
   for (const auto& [stream, n] : in_queue_) out->emplace_back(stream, n);
 }
 
-bool TaskQueue::StreamHalfFull(std::string_view stream) const {
+bool TaskQueue::StreamAtLeast(std::string_view stream, uint32_t parts) const {
   if (stream.empty() || per_stream_->empty()) return false;
   const auto limit = per_stream_->find(stream);
-  if (limit == per_stream_->end()) return false;
+  return limit != per_stream_->end() && QueuedAtLeast(stream, limit->second, parts);
+}
+
+bool TaskQueue::QueuedAtLeast(std::string_view stream, uint32_t limit, uint32_t parts) const {
   const auto n = in_queue_.find(stream);
-  return n != in_queue_.end() && 2 * n->second >= limit->second;
+  return n != in_queue_.end() && uint64_t{parts} * n->second >= limit;
 }
 
 bool TaskQueue::AnyStreamHalfFull() const {
   for (const auto& [stream, limit] : *per_stream_) {
-    const auto n = in_queue_.find(stream);
-    if (n != in_queue_.end() && 2 * n->second >= limit) return true;
+    if (QueuedAtLeast(stream, limit, 2)) return true;
   }
   return false;
-}
-
-bool TaskQueue::StreamFull(std::string_view stream) const {
-  if (stream.empty() || per_stream_->empty()) return false;
-  const auto limit = per_stream_->find(stream);
-  if (limit == per_stream_->end()) return false;
-  const auto n = in_queue_.find(stream);
-  return n != in_queue_.end() && n->second >= limit->second;
 }
 
 void TaskQueue::CountIn(std::string_view stream) {

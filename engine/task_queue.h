@@ -109,14 +109,19 @@ class TaskQueue {
 
  private:
   static constexpr size_t kMaxTrackedStreams = limits::kQueueTrackedStreams;
-  bool StreamFull(std::string_view stream) const;  // REQUIRES: mu_ held
+  // Whether `stream` holds its bound (or half of it: StreamHalfFull), if it has one.
+  // REQUIRES: mu_ held (so do the helpers below).
+  bool StreamFull(std::string_view stream) const { return StreamAtLeast(stream, 1); }
+  bool StreamHalfFull(std::string_view stream) const { return StreamAtLeast(stream, 2); }
+  // Whether `parts` times the tasks of `stream` queued reach its bound (`limit`).
+  bool StreamAtLeast(std::string_view stream, uint32_t parts) const;
+  bool QueuedAtLeast(std::string_view stream, uint32_t limit, uint32_t parts) const;
   // After a push (or one refused because the queue or its stream is full: `full`; into a
   // stream that now holds half its bound: `half_full`): whether to wake the owner, which waits
   // for as many tasks as are queued now (or for any, once a push was refused or a stream is at
   // half its bound); true once per wait. REQUIRES: mu_ held; the caller notifies cv_ if true.
   bool TakeWake(bool full, bool half_full = false);
-  bool StreamHalfFull(std::string_view stream) const;  // REQUIRES: mu_ held
-  bool AnyStreamHalfFull() const;                      // REQUIRES: mu_ held
+  bool AnyStreamHalfFull() const;  // REQUIRES: mu_ held
   void CountIn(std::string_view stream);           // REQUIRES: mu_ held
   void CountOut(std::string_view stream);          // REQUIRES: mu_ held
 

@@ -174,11 +174,10 @@ void Worker::Run() {
     }
     // A commit that costs no sync: a few tasks waiting wait for more (limits::kGatherTasks),
     // unless a gather found the callers waiting on what was queued lately.
-    TaskQueue::Gather gather;
-    const bool gathering = cheap_commits && Clock::now() >= gather_after;
-    if (gathering) {
-      gather = {limits::kGatherTasks, Clock::now() + limits::kGatherDelay, limits::kGatherSlice};
-    }
+    const Clock::time_point now = cheap_commits ? Clock::now() : Clock::time_point{};
+    const bool gathering = cheap_commits && now >= gather_after;
+    TaskQueue::Gather gather{limits::kGatherTasks, now + limits::kGatherDelay,
+                             limits::kGatherSlice};
     queue_.PopBatch(options_.max_batch_records, wake_at, &batch, &stopping, &deadline,
                     gathering ? &gather : nullptr);
     if (gather.stalled) gather_after = Clock::now() + limits::kGatherBackoff;

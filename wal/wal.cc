@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "engine/core/check.h"
 #include "segment/segment_format.h"
@@ -622,11 +623,8 @@ Status Wal::CommitStreams(bool force_sync) {
 
 Status Wal::Commit() {
   Status committed = CommitStreams(false);
-  if (!inner_error_.ok()) {
-    if (committed.ok()) committed = std::move(inner_error_);
-    inner_error_ = Status::Ok();
-  }
-  return committed;
+  Status inner = std::exchange(inner_error_, Status::Ok());  // reported once
+  return committed.ok() ? inner : committed;
 }
 
 void Wal::FreeWriteBuffer(StreamWal* s) {

@@ -291,8 +291,8 @@ class RonTarget : public Target {
   // Records per durable flush, from the engine's own counters (0 if it has none).
   double RecordsPerSync() const {
     const std::string text = engine_->MetricsText();
-    const double syncs = Metric(text, "wal_fsync_total");
-    return syncs > 0 ? Metric(text, "wal_records_written_total") / syncs : 0;
+    const double syncs = ron::bench::MetricValue(text, "wal_fsync_total");
+    return syncs > 0 ? ron::bench::MetricValue(text, "wal_records_written_total") / syncs : 0;
   }
   // Where the writer threads' time went (the engine's audit_batch_seconds).
   ron::bench::BatchPhases BatchPhases() const {
@@ -306,10 +306,6 @@ class RonTarget : public Target {
   std::vector<std::vector<ron::Ticket>> tickets_;
   std::atomic<uint64_t> busy_{0};
 
-  // The value of the first series `name` of a MetricsText() page.
-  static double Metric(const std::string& text, std::string_view name) {
-    return ron::bench::MetricValue(text, name);
-  }
 };
 
 // ---- Cells ------------------------------------------------------------------------------------

@@ -132,7 +132,8 @@ class Canonicalizer {
   // out->bytes.size() - 2 - prev.size() (and into out->record.prev) before the record is hashed.
   // The prepared record's fields are moved, not copied: prepared->record and out->record are
   // swapped (prepared->bytes is left as it was), so on success *prepared is spent (its seq is
-  // set to 0: splicing it again stops on a check); on failure it is left as it was. `prev` must not point into *prepared.
+  // set to 0: splicing it again stops on a check); on failure it is left as it was. `prev` must
+  // not point into *prepared.
   static Status SpliceDraft(CanonicalRecord* prepared, uint64_t seq, std::string_view prev,
                             const Limits& limits, CanonicalRecord* out);
   // Splices another seq and prev into a record SpliceDraft or CompleteDraft made, in place,

@@ -36,8 +36,9 @@ inline constexpr uint32_t kRejectLogsPerSecond = 20;
 // A writer suspended by a full disk looks for free space this often.
 inline constexpr std::chrono::milliseconds kSuspendedPoll{100};
 // A writer thread frees the buffers it reuses from batch to batch (answered tasks, queued
-// records, the WAL's write buffers) once it has had no work for this long: a writer that outpaces its producers runs
-// out of work between most batches, and freeing them each time only allocated them anew.
+// records, the WAL's write buffers) once it has had no work for this long: a writer that
+// outpaces its producers runs out of work between most batches, and freeing them each time
+// only allocated them anew.
 inline constexpr std::chrono::milliseconds kIdleRelease{10};
 // A writer whose commits cost no sync (fsync=never or on_checkpoint, sink=ram) that finds fewer
 // than kGatherTasks tasks waiting lets up to kGatherDelay pass for more before it takes them,
