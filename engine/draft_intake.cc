@@ -27,10 +27,15 @@ DraftVerdict PrepareDraftTask(const DraftIntake& in, std::string_view stream,
     }
     const Canonicalizer::DraftContext ctx{in.writer_id, stream, 1, kGenesisPrev, NowMs()};
     Canonicalizer& canonicalizer = ThreadCanonicalizer(in.limits);
-    v.status = canonicalizer.PrepareDraft(draft, ctx, &task->prepared);
+    // Canonicalized into the calling thread's record, whose buffers stay for its next draft;
+    // the task takes what its owner reads (its allocations are then freed on the owner's
+    // thread: the fewer, the less the two threads' heaps churn).
+    thread_local CanonicalRecord scratch;
+    v.status = canonicalizer.PrepareDraft(draft, ctx, &scratch);
     if (v.status.ok()) {
-      v.status = RedactPrepared(in.ip_policy, &canonicalizer, &task->prepared, &v.redacted);
+      v.status = RedactPrepared(in.ip_policy, &canonicalizer, &scratch, &v.redacted);
     }
+    if (v.status.ok()) KeepChainFields(scratch, &task->prepared);
   }
   if (!v.status.ok()) v.kind = DraftVerdict::Kind::kFailed;
   return v;

@@ -403,8 +403,9 @@ class Engine::Impl {
 
   Result<Ticket> OfferSealed(std::string_view sealed) {
     if (closed_) return Refuse(Status(Code::kClosed, "engine is closed"), {});
-    SealedTask task;
-    const Status verified = CallerCanonicalizer().VerifySealed(sealed, &task.record);
+    SealedTask task;  // with the fields its owner reads, as OfferSealedMany's
+    const Status verified =
+        CallerCanonicalizer().VerifySealed(sealed, &task.record, Canonicalizer::Attrs::kChain);
     return OfferVerified(verified, std::move(task));
   }
 

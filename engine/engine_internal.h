@@ -66,7 +66,9 @@ Status FromLogCallback(const char* what);
 
 struct EmitTask {
   std::string stream;
-  CanonicalRecord prepared;  // canonicalized on the caller's thread; seq and prev still to come
+  // Canonicalized on the caller's thread, seq and prev still to come; only the fields the
+  // owner reads are kept (KeepChainFields, engine/core/canonical.h).
+  CanonicalRecord prepared;
   std::shared_ptr<TicketState> ticket;
   std::string draft;  // instead, when the owner canonicalizes (canonicalize_in_emit = false)
 };

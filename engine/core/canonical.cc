@@ -560,9 +560,13 @@ Status SelfHashMismatch() {
 }  // namespace
 
 Status Canonicalizer::VerifySealed(std::string_view sealed, CanonicalRecord* out) {
+  return VerifySealed(sealed, out, Attrs::kCopy);
+}
+
+Status Canonicalizer::VerifySealed(std::string_view sealed, CanonicalRecord* out, Attrs attrs) {
   Digest stored;
   bool hash_pending = false;
-  RON_RETURN_IF_ERROR(VerifySealedExceptHash(sealed, out, &stored, &hash_pending));
+  RON_RETURN_IF_ERROR(VerifySealedExceptHash(sealed, out, &stored, &hash_pending, attrs));
   if (hash_pending) {
     out->digest = Blake3(out->bytes);
     if (out->digest != stored) return SelfHashMismatch();
@@ -688,6 +692,16 @@ Status SpliceBytes(const CanonicalRecord& prepared, uint64_t seq, std::string_vi
   return Status::Ok();
 }
 
+// A spliced record's attrs place (CanonicalRecord::attrs_at), from its prepared record's: the
+// attrs follow seq, whose one digit became those of `seq`; none if record.attrs holds them.
+void PlaceSplicedAttrs(const CanonicalRecord& prepared, uint64_t seq, CanonicalRecord* out) {
+  size_t digits = 1;
+  for (uint64_t v = seq; v >= 10; v /= 10) ++digits;
+  out->attrs_bytes = prepared.attrs_bytes;
+  out->attrs_at =
+      prepared.attrs_bytes == 0 ? 0 : prepared.attrs_at + static_cast<uint32_t>(digits - 1);
+}
+
 }  // namespace
 
 Status Canonicalizer::CompleteDraft(const CanonicalRecord& prepared, uint64_t seq,
@@ -695,6 +709,7 @@ Status Canonicalizer::CompleteDraft(const CanonicalRecord& prepared, uint64_t se
                                     CanonicalRecord* out) {
   out->attrs_at = out->attrs_bytes = 0;
   RON_RETURN_IF_ERROR(SpliceBytes(prepared, seq, prev, limits, &out->bytes));
+  PlaceSplicedAttrs(prepared, seq, out);
   out->record = prepared.record;
   out->record.seq = seq;
   out->record.prev.assign(prev);
@@ -706,6 +721,7 @@ Status Canonicalizer::SpliceDraft(CanonicalRecord* prepared, uint64_t seq, std::
                                   const Limits& limits, CanonicalRecord* out) {
   out->attrs_at = out->attrs_bytes = 0;
   RON_RETURN_IF_ERROR(SpliceBytes(*prepared, seq, prev, limits, &out->bytes));
+  PlaceSplicedAttrs(*prepared, seq, out);
   std::swap(out->record, prepared->record);
   prepared->record.seq = 0;  // spent: splicing it again stops at SpliceBytes's check
   out->record.seq = seq;
@@ -737,11 +753,37 @@ Status Canonicalizer::Resplice(CanonicalRecord* record, uint64_t seq, std::strin
   if (size > limits.max_record_bytes) return TooLarge(size, limits);
   bytes.replace(bytes.size() - 2 - old_prev.size(), old_prev.size(), prev);
   bytes.replace(digits_at, digits_end - digits_at, digits);
-  record->attrs_at = record->attrs_bytes = 0;
+  if (record->attrs_bytes != 0) {  // the attrs follow seq
+    record->attrs_at = static_cast<uint32_t>(record->attrs_at + digits.size() -
+                                             (digits_end - digits_at));
+  }
   record->record.seq = seq;
   record->record.prev.assign(prev);
   record->digest = Blake3(bytes);
   return Status::Ok();
+}
+
+void KeepChainFields(const CanonicalRecord& from, CanonicalRecord* to) {
+  to->bytes = from.bytes;
+  to->digest = from.digest;
+  // The attrs text ends where ,"prev":"<prev>"} begins (prev is the last key, and a prev
+  // needs no escape).
+  const Record& f = from.record;
+  to->attrs_bytes = static_cast<uint32_t>(from.attrs_text().size());
+  to->attrs_at = static_cast<uint32_t>(to->bytes.size() - 11 - f.prev.size() - to->attrs_bytes);
+  RON_CHECK(to->bytes.compare(to->attrs_at + to->attrs_bytes, 9, ",\"prev\":\"") == 0);
+  Record& r = to->record;
+  r.v = f.v;
+  r.ts_ms = f.ts_ms;
+  r.writer_id = f.writer_id;
+  r.seq = f.seq;
+  r.stream = f.stream;
+  r.kind = f.kind;
+  r.prev = f.prev;
+  r.actor = {};
+  r.subject = {};
+  r.reason.clear();
+  r.attrs.clear();
 }
 
 Status Canonicalizer::Encode(const Record& record, CanonicalRecord* out) {

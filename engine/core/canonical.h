@@ -47,6 +47,13 @@ struct CanonicalRecord {
   }
 };
 
+// A record as the engine's tasks carry a prepared draft to its writer thread: a copy of
+// `from`'s bytes and digest and of the fields the writer reads (v, ts_ms, writer_id, seq,
+// stream, kind and prev, as Canonicalizer::CheckChain keeps them); actor, subject, reason and
+// attrs are left empty (their text is in the bytes; attrs_at and attrs_bytes say where the
+// attrs are). REQUIRES: `from` ends with its prev, as every record does.
+void KeepChainFields(const CanonicalRecord& from, CanonicalRecord* to);
+
 // `,"self_hash":"` + "b3:<64 hex>" + `"}`: what sealing appends in place of the final `}`.
 inline constexpr size_t kSealSuffixBytes = 14 + kHashTextBytes + 2;
 static_assert(kSealSuffixBytes == 83);
@@ -68,19 +75,20 @@ class Canonicalizer {
   // Verifies a sealed record: parse, re-canonicalize, require the bytes to equal the input
   // without self_hash (else Schema), recompute the hash (else HashMismatch). On success `out`
   // holds the record, its canonical bytes and digest.
-  Status VerifySealed(std::string_view sealed, CanonicalRecord* out);
-
-  // VerifySealed of many records: status[i] and out[i] are what VerifySealed(sealed[i],
-  // &out[i]) gives, but the self_hashes of the records are computed side by side in SIMD
-  // lanes (Blake3Batch, bit-identical), several times cheaper per record than one by one.
   // Attrs::kLocate: a record read on the fast path gets no copy of its attrs text in
   // record.attrs, only its place in `bytes` (attrs_text() gives it either way): for callers
   // that look at attrs once and keep the bytes, as the engine's import path does.
   // Attrs::kChain: as kLocate, and a record read on the fast path keeps only the fields
   // CheckChain keeps (reason, actor and subject are left empty: the engine's writer reads
   // none of them). A record the fast path gives up on is filled whole, as always.
-  // REQUIRES: out and status hold sealed.size() elements.
   enum class Attrs { kCopy, kLocate, kChain };
+  Status VerifySealed(std::string_view sealed, CanonicalRecord* out);
+  Status VerifySealed(std::string_view sealed, CanonicalRecord* out, Attrs attrs);
+
+  // VerifySealed of many records: status[i] and out[i] are what VerifySealed(sealed[i],
+  // &out[i], attrs) gives, but the self_hashes of the records are computed side by side in
+  // SIMD lanes (Blake3Batch, bit-identical), several times cheaper per record than one by one.
+  // REQUIRES: out and status hold sealed.size() elements.
   void VerifySealedMany(std::span<const std::string_view> sealed, CanonicalRecord* out,
                         Status* status, Attrs attrs = Attrs::kCopy);
 
@@ -121,7 +129,9 @@ class Canonicalizer {
   // parsing, NFC, every field rule and bound — with seq 1 and prev b3:0 standing in
   // (`context.seq` and `context.prev` are ignored); CompleteDraft then splices in the real seq
   // and prev, checks the record bound again and hashes. The result is byte for byte
-  // CanonicalizeDraft's, errors included. CompleteDraft is static: no parser needed.
+  // CanonicalizeDraft's, errors included. CompleteDraft is static: no parser needed. A
+  // prepared record that locates its attrs in its bytes (attrs_bytes > 0, record.attrs empty,
+  // as the engine's tasks carry them) gives records that do too (so does Resplice).
   Status PrepareDraft(std::string_view draft_json, const DraftContext& context,
                       CanonicalRecord* prepared);
   static Status CompleteDraft(const CanonicalRecord& prepared, uint64_t seq, std::string_view prev,

@@ -232,6 +232,21 @@ TEST(CanonicalPropertyTest, PreparedAndCompletedDraftsEqualTheOneStepPath) {
   }
 }
 
+// `got` is `full` as the engine's tasks carry it (KeepChainFields): the same bytes and digest,
+// the attrs found in the bytes, of the fields only those the writer reads.
+void ExpectChainFieldsOf(const CanonicalRecord& full, const CanonicalRecord& got) {
+  EXPECT_EQ(got.bytes, full.bytes);
+  EXPECT_EQ(got.digest, full.digest);
+  EXPECT_EQ(got.attrs_text(), full.attrs_text());
+  EXPECT_GT(got.attrs_bytes, 0u);
+  Record chain = full.record;
+  chain.actor = Actor();
+  chain.subject = Subject();
+  chain.reason.clear();
+  chain.attrs.clear();
+  EXPECT_EQ(got.record, chain);
+}
+
 // What a writer thread does with a batch's drafts (engine/worker.cc): SpliceDraft moves the
 // prepared record's fields into the record (bytes and fields as CompleteDraft's, unhashed), and
 // Resplice, for a record whose seq changed after it was spliced, gives CompleteDraft's record
@@ -254,6 +269,9 @@ TEST(CanonicalPropertyTest, SplicedAndResplicedDraftsEqualTheOneStepPath) {
       const Canonicalizer::DraftContext ctx{r.writer_id, r.stream, first, first_prev, 1};
       if (!two.PrepareDraft(draft, ctx, &prepared).ok()) continue;
       const CanonicalRecord kept = prepared;
+      // The same prepared record as the engine's tasks carry it (KeepChainFields).
+      CanonicalRecord slim, slim_spliced, slim_completed;
+      KeepChainFields(prepared, &slim);
       const Status expected_first = one.CanonicalizeDraft(draft, ctx, &a);
       const Status got_first =
           Canonicalizer::SpliceDraft(&prepared, first, first_prev, limits, &spliced);
@@ -265,6 +283,12 @@ TEST(CanonicalPropertyTest, SplicedAndResplicedDraftsEqualTheOneStepPath) {
       EXPECT_EQ(spliced.bytes, a.bytes);
       EXPECT_TRUE(spliced.record == a.record);
       EXPECT_EQ(Blake3(spliced.bytes), a.digest);
+      ASSERT_TRUE(Canonicalizer::CompleteDraft(slim, first, first_prev, limits, &slim_completed)
+                      .ok());
+      ExpectChainFieldsOf(a, slim_completed);
+      ASSERT_TRUE(Canonicalizer::SpliceDraft(&slim, first, first_prev, limits, &slim_spliced).ok());
+      slim_spliced.digest = a.digest;
+      ExpectChainFieldsOf(a, slim_spliced);
       const Canonicalizer::DraftContext then_ctx{r.writer_id, r.stream, then, then_prev, 1};
       const Status expected = one.CanonicalizeDraft(draft, then_ctx, &a);
       const Status got = Canonicalizer::Resplice(&spliced, then, then_prev, limits);
@@ -275,6 +299,8 @@ TEST(CanonicalPropertyTest, SplicedAndResplicedDraftsEqualTheOneStepPath) {
       EXPECT_EQ(spliced.bytes, a.bytes);
       EXPECT_EQ(spliced.digest, a.digest);
       EXPECT_TRUE(spliced.record == a.record);
+      ASSERT_TRUE(Canonicalizer::Resplice(&slim_spliced, then, then_prev, limits).ok());
+      ExpectChainFieldsOf(a, slim_spliced);
     }
     EXPECT_GT(compared, 200);
   }

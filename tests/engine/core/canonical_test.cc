@@ -478,8 +478,21 @@ TEST(VerifySealedManyTest, EachRecordGetsVerifySealedsVerdict) {
       chain_fields.actor = Actor();
       chain_fields.subject = Subject();
       EXPECT_EQ(chained[i].record, chain_fields) << i;
+      // VerifySealed of one record under kChain (OfferSealed), into a record with stale
+      // fields and a stale attrs place: the same as VerifySealedMany's.
+      CanonicalRecord single = located[(i + 1) % views.size()];
+      single.attrs_at = 7, single.attrs_bytes = 2;
+      ASSERT_TRUE(c.VerifySealed(views[i], &single, Canonicalizer::Attrs::kChain).ok()) << i;
+      EXPECT_EQ(single.bytes, one.bytes) << i;
+      EXPECT_EQ(single.digest, one.digest) << i;
+      EXPECT_EQ(single.attrs_text(), one.record.attrs) << i;
+      EXPECT_EQ(single.record, chain_fields) << i;
     } else {
       EXPECT_EQ(chained_status[i].code(), expected.code()) << i;
+      CanonicalRecord single;
+      EXPECT_EQ(c.VerifySealed(views[i], &single, Canonicalizer::Attrs::kChain).code(),
+                expected.code())
+          << i;
     }
   }
   EXPECT_EQ(status[4].code(), Code::kHashMismatch);
