@@ -28,8 +28,7 @@ DraftVerdict PrepareDraftTask(const DraftIntake& in, std::string_view stream,
     const Canonicalizer::DraftContext ctx{in.writer_id, stream, 1, kGenesisPrev, NowMs()};
     Canonicalizer& canonicalizer = ThreadCanonicalizer(in.limits);
     // Canonicalized into the calling thread's record, whose buffers stay for its next draft;
-    // the task takes what its owner reads (its allocations are then freed on the owner's
-    // thread: the fewer, the less the two threads' heaps churn).
+    // the task takes only what its owner reads (fewer allocations handed between threads).
     thread_local CanonicalRecord scratch;
     v.status = canonicalizer.PrepareDraft(draft, ctx, &scratch);
     if (v.status.ok()) {

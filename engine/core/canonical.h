@@ -37,9 +37,10 @@ struct CanonicalRecord {
   Record record;      // typed, NFC-normalized fields
   std::string bytes;  // canonical JSON without self_hash
   Digest digest{};    // BLAKE3-256(bytes): self_hash and dedupe key
-  // Where the attrs text sits in `bytes` when record.attrs was left empty (VerifySealedMany
-  // with Attrs::kLocate); 0 bytes: record.attrs holds it. Every Canonicalizer call that fills
-  // a record sets them.
+  // Where the attrs text sits in `bytes` when record.attrs was left empty (VerifySealed and
+  // VerifySealedMany with Attrs::kLocate or kChain, KeepChainFields, and what SpliceDraft,
+  // CompleteDraft and Resplice make of such a record); 0 bytes: record.attrs holds it. Every
+  // Canonicalizer call that fills a record sets them.
   uint32_t attrs_at = 0, attrs_bytes = 0;
   std::string_view attrs_text() const {
     return attrs_bytes == 0 ? std::string_view(record.attrs)
@@ -51,7 +52,8 @@ struct CanonicalRecord {
 // `from`'s bytes and digest and of the fields the writer reads (v, ts_ms, writer_id, seq,
 // stream, kind and prev, as Canonicalizer::CheckChain keeps them); actor, subject, reason and
 // attrs are left empty (their text is in the bytes; attrs_at and attrs_bytes say where the
-// attrs are). REQUIRES: `from` ends with its prev, as every record does.
+// attrs are). REQUIRES: `from` is laid out as every record is (its attrs, then its prev,
+// which needs no escape, last); a record that is not stops on a check.
 void KeepChainFields(const CanonicalRecord& from, CanonicalRecord* to);
 
 // `,"self_hash":"` + "b3:<64 hex>" + `"}`: what sealing appends in place of the final `}`.
@@ -74,7 +76,8 @@ class Canonicalizer {
 
   // Verifies a sealed record: parse, re-canonicalize, require the bytes to equal the input
   // without self_hash (else Schema), recompute the hash (else HashMismatch). On success `out`
-  // holds the record, its canonical bytes and digest.
+  // holds the record (whole under Attrs::kCopy, the default; the others below), its canonical
+  // bytes and digest.
   // Attrs::kLocate: a record read on the fast path gets no copy of its attrs text in
   // record.attrs, only its place in `bytes` (attrs_text() gives it either way): for callers
   // that look at attrs once and keep the bytes, as the engine's import path does.
