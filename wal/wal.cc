@@ -235,7 +235,7 @@ Status Wal::CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq)
   s->segment_frames_ = 0;
   s->write_offset_ = kBlockBytes;
   s->segment_zone_ = zone;
-  s->successor_requested_ = false;
+  s->successor_path_.clear();
   ++counters_.segments_created;
   return Status::Ok();
 }

@@ -200,7 +200,9 @@ class StreamWal {
   uint64_t write_offset_ = 0;          // where the next batch goes (4 KiB aligned)
   uint64_t segment_zone_ = 0;          // bytes of the active segment zero-filled ahead (0: none)
   uint64_t zone_grown_ = 0;            // the largest zero-filled segment this stream has had
-  bool successor_requested_ = false;   // its successor was asked of the preallocator
+  // Its successor's path, once asked of the preallocator (empty: not asked): SegmentFull looks
+  // it up per record while the stream is past its zone, without building it each time.
+  std::string successor_path_;
   bool parked_ = false;      // the active segment is open, but its fd was closed (fd budget)
   uint64_t dev_ = 0;         // the file system of the active segment (st_dev), for syncfs
   bool syncfs_ok_ = false;   // that file system is one syncfs covers (SyncfsCovers)

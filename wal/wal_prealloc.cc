@@ -42,8 +42,8 @@ bool Wal::SegmentFull(const StreamWal* s, size_t next_frame_bytes) const {
   // Past its zone a segment grows by appending: sealed once a zero-filled successor is ready.
   // Only one that was asked for can be (no path built, no lock taken per record otherwise: a
   // stream past its zone while the budget of prepared files is spent stages many).
-  return s->successor_requested_ && preallocator_ != nullptr && size_after > SegmentZone(s) &&
-         preallocator_->IsReady(SuccessorPath(s));
+  return !s->successor_path_.empty() && preallocator_ != nullptr &&
+         size_after > SegmentZone(s) && preallocator_->IsReady(s->successor_path_);
 }
 
 // Asks for the active segment's successor once the stream has filled a quarter of the zone
@@ -52,7 +52,7 @@ bool Wal::SegmentFull(const StreamWal* s, size_t next_frame_bytes) const {
 // (at most 512 MB/s) time to finish before the writer reaches the zone's end at up to ~190
 // MB/s a stream while sizes double, ~380 MB/s once they stay at rotate_bytes.
 void Wal::MaybeRequestNextSegment(StreamWal* s) {
-  if (preallocator_ == nullptr || s->state_ != StreamState::kOk || s->successor_requested_ ||
+  if (preallocator_ == nullptr || s->state_ != StreamState::kOk || !s->successor_path_.empty() ||
       s->fd_ < 0) {
     return;
   }
@@ -64,8 +64,8 @@ void Wal::MaybeRequestNextSegment(StreamWal* s) {
   // from a file's size, need not be).
   const uint64_t bytes = std::min(options_.rotate_bytes, 2 * std::max(zone, s->zone_grown_)) /
                          segment::kPaddingAlignBytes * segment::kPaddingAlignBytes;
-  preallocator_->Request(SuccessorPath(s), bytes);
-  s->successor_requested_ = true;
+  s->successor_path_ = SuccessorPath(s);
+  preallocator_->Request(s->successor_path_, bytes);
 }
 
 }  // namespace ron::wal

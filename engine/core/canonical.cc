@@ -484,6 +484,7 @@ Status Canonicalizer::Impl::WriteObject(dom::object object, int depth, std::stri
 }
 
 void Canonicalizer::Impl::WriteRecord(const Record& r, std::string* out, size_t* attrs_bytes) {
+  using std::string_view_literals::operator""sv;  // literals without a strlen each
   // One allocation for the whole record: the keys, numbers and quotes take under 256 bytes;
   // escapes may still grow it.
   const auto optional_size = [](const std::optional<std::string>& v) {
@@ -494,46 +495,46 @@ void Canonicalizer::Impl::WriteRecord(const Record& r, std::string* out, size_t*
                optional_size(r.actor.passport_id) + optional_size(r.subject.content_id) +
                optional_size(r.subject.ledger_txid) + optional_size(r.subject.name) +
                r.reason.size() + r.attrs.size() + r.prev.size());
-  out->append("{\"v\":");
+  out->append("{\"v\":"sv);
   AppendUint(r.v, out);
-  out->append(",\"ts_ms\":");
+  out->append(",\"ts_ms\":"sv);
   AppendUint(r.ts_ms, out);
-  out->append(",\"writer_id\":");
+  out->append(",\"writer_id\":"sv);
   AppendJsonString(r.writer_id, out);
-  out->append(",\"seq\":");
+  out->append(",\"seq\":"sv);
   AppendUint(r.seq, out);
-  out->append(",\"stream\":");
+  out->append(",\"stream\":"sv);
   AppendJsonString(r.stream, out);
-  out->append(",\"kind\":");
+  out->append(",\"kind\":"sv);
   AppendJsonString(r.kind, out);
   // actor and subject keys are fixed sets, written in their byte-wise sorted order.
-  out->append(",\"actor\":{");
-  const char* sep = "";
+  out->append(",\"actor\":{"sv);
+  std::string_view sep;
   if (r.actor.anon) {
-    out->append(*r.actor.anon ? "\"anon\":true" : "\"anon\":false");
-    sep = ",";
+    out->append(*r.actor.anon ? "\"anon\":true"sv : "\"anon\":false"sv);
+    sep = ","sv;
   }
-  const auto field = [&](const char* name, const std::optional<std::string>& value) {
+  const auto field = [&](std::string_view name, const std::optional<std::string>& value) {
     if (!value) return;
     out->append(sep);
     out->append(name);
     AppendJsonString(*value, out);
-    sep = ",";
+    sep = ","sv;
   };
-  field("\"cap_id\":", r.actor.cap_id);
-  field("\"key_fpr\":", r.actor.key_fpr);
-  field("\"passport_id\":", r.actor.passport_id);
-  out->append("},\"subject\":{");
-  sep = "";
-  field("\"content_id\":", r.subject.content_id);
-  field("\"ledger_txid\":", r.subject.ledger_txid);
-  field("\"name\":", r.subject.name);
-  out->append("},\"reason\":");
+  field("\"cap_id\":"sv, r.actor.cap_id);
+  field("\"key_fpr\":"sv, r.actor.key_fpr);
+  field("\"passport_id\":"sv, r.actor.passport_id);
+  out->append("},\"subject\":{"sv);
+  sep = {};
+  field("\"content_id\":"sv, r.subject.content_id);
+  field("\"ledger_txid\":"sv, r.subject.ledger_txid);
+  field("\"name\":"sv, r.subject.name);
+  out->append("},\"reason\":"sv);
   AppendJsonString(r.reason, out);
-  out->append(",\"attrs\":");
+  out->append(",\"attrs\":"sv);
   out->append(r.attrs);
   *attrs_bytes = r.attrs.size();
-  out->append(",\"prev\":");
+  out->append(",\"prev\":"sv);
   AppendJsonString(r.prev, out);
   out->push_back('}');
 }

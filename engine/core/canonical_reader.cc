@@ -544,7 +544,7 @@ class DraftReader : CanonicalReader {
       const size_t at = out->size();
       out->push_back('"');
       out->append(key);
-      out->append("\":");
+      out->append("\":", 2);
       if (!RenderValue(depth + 1, out)) return false;
       // Inner objects pushed their members above this frame and took them off again.
       members.push_back({key, at, out->size()});
