@@ -27,14 +27,13 @@ DraftVerdict PrepareDraftTask(const DraftIntake& in, std::string_view stream,
     }
     const Canonicalizer::DraftContext ctx{in.writer_id, stream, 1, kGenesisPrev, NowMs()};
     Canonicalizer& canonicalizer = ThreadCanonicalizer(in.limits);
-    // Canonicalized into the calling thread's record, whose buffers stay for its next draft;
-    // the task takes only what its owner reads (fewer allocations handed between threads).
-    thread_local CanonicalRecord scratch;
-    v.status = canonicalizer.PrepareDraft(draft, ctx, &scratch);
+    // The task carries only what its owner reads (Attrs::kChain): no copy of the attrs or of
+    // the fields the writer does not read, allocated here and freed on another thread.
+    v.status = canonicalizer.PrepareDraft(draft, ctx, &task->prepared,
+                                          Canonicalizer::Attrs::kChain);
     if (v.status.ok()) {
-      v.status = RedactPrepared(in.ip_policy, &canonicalizer, &scratch, &v.redacted);
+      v.status = RedactPrepared(in.ip_policy, &canonicalizer, &task->prepared, &v.redacted);
     }
-    if (v.status.ok()) KeepChainFields(scratch, &task->prepared);
   }
   if (!v.status.ok()) v.kind = DraftVerdict::Kind::kFailed;
   return v;
@@ -43,9 +42,16 @@ DraftVerdict PrepareDraftTask(const DraftIntake& in, std::string_view stream,
 Status RedactPrepared(const IpPolicy& policy, Canonicalizer* canonicalizer,
                       CanonicalRecord* prepared, size_t* redacted) {
   std::string rewritten;
-  *redacted = policy.Apply(prepared->record.attrs, &rewritten);
+  *redacted = policy.Apply(prepared->attrs_text(), &rewritten);
   if (*redacted == 0) return Status::Ok();
-  Record record = prepared->record;
+  Record record;
+  if (prepared->attrs_bytes == 0) {  // the record is whole
+    record = prepared->record;
+  } else {  // only part of it was kept (Attrs::kChain): read it whole again from its bytes
+    CanonicalRecord whole;
+    RON_RETURN_IF_ERROR(canonicalizer->Canonicalize(prepared->bytes, &whole));
+    record = std::move(whole.record);
+  }
   record.attrs = std::move(rewritten);
   return canonicalizer->Encode(record, prepared);
 }

@@ -41,7 +41,8 @@ DraftVerdict PrepareDraftTask(const DraftIntake& in, std::string_view stream,
                               std::string_view draft, EmitTask* task);
 
 // privacy.ip_mode on a prepared draft: the IP address literals in its attrs dropped, coarsened
-// or hashed, and the record rendered again (still with seq 1 and b3:0); *redacted: how many.
+// or hashed, and the record rendered again (still with seq 1 and b3:0; whole, read again from
+// its bytes if only part of it was kept); *redacted: how many.
 Status RedactPrepared(const IpPolicy& policy, Canonicalizer* canonicalizer,
                       CanonicalRecord* prepared, size_t* redacted);
 

@@ -67,7 +67,7 @@ Status FromLogCallback(const char* what);
 struct EmitTask {
   std::string stream;
   // Canonicalized on the caller's thread, seq and prev still to come; only the fields the
-  // owner reads are kept (KeepChainFields, engine/core/canonical.h).
+  // owner reads are kept (Canonicalizer::Attrs::kChain).
   CanonicalRecord prepared;
   std::shared_ptr<TicketState> ticket;
   std::string draft;  // instead, when the owner canonicalizes (canonicalize_in_emit = false)

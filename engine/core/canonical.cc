@@ -45,7 +45,8 @@ class Canonicalizer::Impl {
                Digest* stored_hash);
   // PrepareDraft's fast path (ReadDraft): true with `out` filled as Parse would fill it for a
   // draft (seq 1, prev b3:0, no digest); false: not read here, take Parse.
-  bool PreparePlainDraft(std::string_view draft, const DraftContext& ctx, CanonicalRecord* out);
+  bool PreparePlainDraft(std::string_view draft, const DraftContext& ctx, CanonicalRecord* out,
+                         Attrs attrs);
   // Writes a record's fields in canonical layout (strings escaped, attrs as given).
   void WriteRecord(const Record& r, std::string* out, size_t* attrs_bytes);
   // Reused by VerifySealed for the sealed text without its self_hash.
@@ -100,8 +101,10 @@ class Canonicalizer::Impl {
   BatchScratch batch_;
   DraftScratch draft_scratch_;
   // The last names PreparePlainDraft assigned: as given, and as assigned (NFC).
-  bool names_checked_ = false;  // the four below hold a pair that passed
+  bool names_checked_ = false;  // the strings below hold a pair that passed
   std::string named_writer_id_, named_stream_, assigned_writer_id_, assigned_stream_;
+  std::string names_text_;   // ,"writer_id":…,"seq":1,"stream":…,"kind":" with the last pair
+  std::string draft_attrs_;  // a draft's attrs, rendered by ReadDraft
 };
 
 bool ContainsDouble(dom::element e) {
@@ -256,36 +259,111 @@ Status Canonicalizer::Impl::BuildCommonFields(const std::array<dom::element, kTo
 }
 
 bool Canonicalizer::Impl::PreparePlainDraft(std::string_view draft, const DraftContext& ctx,
-                                            CanonicalRecord* out) {
-  out->attrs_at = out->attrs_bytes = 0;
-  Record& r = out->record;
-  bool has_ts_ms = false;
-  if (!ReadDraft(draft, limits_, &draft_scratch_, &r, &has_ts_ms)) return false;
-  r.v = kRecordVersion;
-  if (!has_ts_ms) r.ts_ms = ctx.default_ts_ms;
-  r.seq = 1;
-  r.prev.assign(kGenesisPrev);
+                                            CanonicalRecord* out, Attrs attrs) {
+  using std::string_view_literals::operator""sv;
+  DraftFields d;
+  if (!ReadDraft(draft, limits_, &draft_scratch_, &d, &draft_attrs_)) return false;
   // The names as BuildDraftFields assigns them; a name it would refuse is its error to give.
-  // An engine names the same few over and over: the last pair assigned is remembered.
+  // An engine names the same few over and over: the last pair assigned is remembered, and the
+  // record's text from writer_id to kind's opening quote with them.
   if (!names_checked_ || ctx.writer_id != named_writer_id_ || ctx.stream != named_stream_) {
-    if (!AssignName(ctx.writer_id, kMaxWriterIdBytes, "writer_id", &r.writer_id).ok() ||
-        !AssignName(ctx.stream, kMaxStreamBytes, "stream", &r.stream).ok()) {
+    names_checked_ = false;
+    if (!AssignName(ctx.writer_id, kMaxWriterIdBytes, "writer_id", &assigned_writer_id_).ok() ||
+        !AssignName(ctx.stream, kMaxStreamBytes, "stream", &assigned_stream_).ok()) {
       return false;
     }
     names_checked_ = true;
     named_writer_id_.assign(ctx.writer_id);
     named_stream_.assign(ctx.stream);
-    assigned_writer_id_ = r.writer_id;
-    assigned_stream_ = r.stream;
-  } else {
-    r.writer_id = assigned_writer_id_;
-    r.stream = assigned_stream_;
+    names_text_.assign(",\"writer_id\":"sv);
+    AppendJsonString(assigned_writer_id_, &names_text_);
+    names_text_.append(",\"seq\":1,\"stream\":"sv);
+    AppendJsonString(assigned_stream_, &names_text_);
+    names_text_.append(",\"kind\":\""sv);
   }
-  size_t attrs_bytes = 0;
-  out->bytes.clear();
-  WriteRecord(r, &out->bytes, &attrs_bytes);
+  const uint64_t ts_ms = d.has_ts_ms ? d.ts_ms : ctx.default_ts_ms;
+  // WriteRecord's layout, the draft's strings written as read (their canonical text), in one
+  // allocation: the record holds the draft's text (it has no whitespace) and little more.
+  std::string& b = out->bytes;
+  b.clear();
+  b.reserve(draft.size() + names_text_.size() + 64);
+  b.append("{\"v\":"sv);
+  AppendUint(kRecordVersion, &b);
+  b.append(",\"ts_ms\":"sv);
+  AppendUint(ts_ms, &b);
+  b.append(names_text_);
+  b.append(d.kind);
+  b.append("\",\"actor\":{"sv);
+  std::string_view sep;
+  if (d.anon) {
+    b.append(*d.anon ? "\"anon\":true"sv : "\"anon\":false"sv);
+    sep = ","sv;
+  }
+  const auto field = [&](std::string_view name, const std::optional<std::string_view>& raw) {
+    if (!raw) return;
+    b.append(sep);
+    b.append(name);
+    b.push_back('"');
+    b.append(*raw);
+    b.push_back('"');
+    sep = ","sv;
+  };
+  field("\"cap_id\":"sv, d.actor[0]);
+  field("\"key_fpr\":"sv, d.actor[1]);
+  field("\"passport_id\":"sv, d.actor[2]);
+  b.append("},\"subject\":{"sv);
+  sep = {};
+  field("\"content_id\":"sv, d.subject[0]);
+  field("\"ledger_txid\":"sv, d.subject[1]);
+  field("\"name\":"sv, d.subject[2]);
+  b.append("},\"reason\":\""sv);
+  b.append(d.reason);
+  b.append("\",\"attrs\":"sv);
+  const size_t attrs_at = b.size();
+  b.append(draft_attrs_);
+  b.append(",\"prev\":\""sv);
+  b.append(kGenesisPrev);
+  b.append("\"}"sv);
   out->digest = Digest{};
-  return out->bytes.size() <= limits_.max_record_bytes;  // over: the full path's error
+
+  Record& r = out->record;
+  r.v = kRecordVersion;
+  r.ts_ms = ts_ms;
+  r.writer_id = assigned_writer_id_;
+  r.seq = 1;
+  r.stream = assigned_stream_;
+  r.kind.assign(d.kind);
+  r.prev.assign(kGenesisPrev);
+  if (attrs == Attrs::kChain) {
+    r.actor = Actor();
+    r.subject = Subject();
+    r.reason.clear();
+  } else {
+    const auto text = [&](int bit, const std::optional<std::string_view>& raw,
+                          std::optional<std::string>* to) {
+      if (!raw) return to->reset();
+      to->emplace();
+      if (d.escaped & (1u << bit)) return DecodeJsonText(*raw, &**to);
+      (*to)->assign(*raw);
+    };
+    r.actor.anon = d.anon;
+    text(0, d.actor[0], &r.actor.cap_id);
+    text(1, d.actor[1], &r.actor.key_fpr);
+    text(2, d.actor[2], &r.actor.passport_id);
+    text(3, d.subject[0], &r.subject.content_id);
+    text(4, d.subject[1], &r.subject.ledger_txid);
+    text(5, d.subject[2], &r.subject.name);
+    r.reason.assign(d.reason);
+  }
+  if (attrs == Attrs::kCopy) {
+    r.attrs.assign(draft_attrs_);
+    out->attrs_at = out->attrs_bytes = 0;
+  } else {
+    r.attrs.clear();
+    out->attrs_at = static_cast<uint32_t>(attrs_at);
+    out->attrs_bytes = static_cast<uint32_t>(draft_attrs_.size());
+  }
+  return b.size() <= limits_.max_record_bytes;  // over: the full path's error
 }
 
 // A name the engine assigns (writer_id, stream): valid UTF-8, NFC, the length/control rule.
@@ -642,8 +720,8 @@ Status Canonicalizer::CanonicalizeDraft(std::string_view draft_json, const Draft
 }
 
 Status Canonicalizer::PrepareDraft(std::string_view draft_json, const DraftContext& context,
-                                   CanonicalRecord* prepared) {
-  if (draft_fast_path_ && impl_->PreparePlainDraft(draft_json, context, prepared)) {
+                                   CanonicalRecord* prepared, Attrs attrs) {
+  if (draft_fast_path_ && impl_->PreparePlainDraft(draft_json, context, prepared, attrs)) {
     ++drafts_read_fast_;
     return Status::Ok();
   }
@@ -762,29 +840,6 @@ Status Canonicalizer::Resplice(CanonicalRecord* record, uint64_t seq, std::strin
   record->record.prev.assign(prev);
   record->digest = Blake3(bytes);
   return Status::Ok();
-}
-
-void KeepChainFields(const CanonicalRecord& from, CanonicalRecord* to) {
-  to->bytes = from.bytes;
-  to->digest = from.digest;
-  // The attrs text ends where ,"prev":"<prev>"} begins (prev is the last key, and a prev
-  // needs no escape).
-  const Record& f = from.record;
-  to->attrs_bytes = static_cast<uint32_t>(from.attrs_text().size());
-  to->attrs_at = static_cast<uint32_t>(to->bytes.size() - 11 - f.prev.size() - to->attrs_bytes);
-  RON_CHECK(to->bytes.compare(to->attrs_at + to->attrs_bytes, 9, ",\"prev\":\"") == 0);
-  Record& r = to->record;
-  r.v = f.v;
-  r.ts_ms = f.ts_ms;
-  r.writer_id = f.writer_id;
-  r.seq = f.seq;
-  r.stream = f.stream;
-  r.kind = f.kind;
-  r.prev = f.prev;
-  r.actor = {};
-  r.subject = {};
-  r.reason.clear();
-  r.attrs.clear();
 }
 
 Status Canonicalizer::Encode(const Record& record, CanonicalRecord* out) {

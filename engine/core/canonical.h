@@ -38,7 +38,7 @@ struct CanonicalRecord {
   std::string bytes;  // canonical JSON without self_hash
   Digest digest{};    // BLAKE3-256(bytes): self_hash and dedupe key
   // Where the attrs text sits in `bytes` when record.attrs was left empty (VerifySealed and
-  // VerifySealedMany with Attrs::kLocate or kChain, KeepChainFields, and what SpliceDraft,
+  // VerifySealedMany and PrepareDraft with Attrs::kLocate or kChain, and what SpliceDraft,
   // CompleteDraft and Resplice make of such a record); 0 bytes: record.attrs holds it. Every
   // Canonicalizer call that fills a record sets them.
   uint32_t attrs_at = 0, attrs_bytes = 0;
@@ -47,14 +47,6 @@ struct CanonicalRecord {
                             : std::string_view(bytes).substr(attrs_at, attrs_bytes);
   }
 };
-
-// A record as the engine's tasks carry a prepared draft to its writer thread: a copy of
-// `from`'s bytes and digest and of the fields the writer reads (v, ts_ms, writer_id, seq,
-// stream, kind and prev, as Canonicalizer::CheckChain keeps them); actor, subject, reason and
-// attrs are left empty (their text is in the bytes; attrs_at and attrs_bytes say where the
-// attrs are). REQUIRES: `from` is laid out as every record is (its attrs, then its prev,
-// which needs no escape, last); a record that is not stops on a check.
-void KeepChainFields(const CanonicalRecord& from, CanonicalRecord* to);
 
 // `,"self_hash":"` + "b3:<64 hex>" + `"}`: what sealing appends in place of the final `}`.
 inline constexpr size_t kSealSuffixBytes = 14 + kHashTextBytes + 2;
@@ -132,11 +124,13 @@ class Canonicalizer {
   // parsing, NFC, every field rule and bound — with seq 1 and prev b3:0 standing in
   // (`context.seq` and `context.prev` are ignored); CompleteDraft then splices in the real seq
   // and prev, checks the record bound again and hashes. The result is byte for byte
-  // CanonicalizeDraft's, errors included. CompleteDraft is static: no parser needed. A
-  // prepared record that locates its attrs in its bytes (attrs_bytes > 0, record.attrs empty,
-  // as the engine's tasks carry them) gives records that do too (so does Resplice).
+  // CanonicalizeDraft's, errors included. CompleteDraft is static: no parser needed.
+  // `attrs`: as VerifySealed's (a draft read on the fast path; one the fast path gives up on is
+  // filled whole): Attrs::kChain is what the engine's tasks carry to their writer thread. A
+  // prepared record that locates its attrs in its bytes (attrs_bytes > 0, record.attrs empty)
+  // gives records that do too (so does Resplice).
   Status PrepareDraft(std::string_view draft_json, const DraftContext& context,
-                      CanonicalRecord* prepared);
+                      CanonicalRecord* prepared, Attrs attrs = Attrs::kCopy);
   static Status CompleteDraft(const CanonicalRecord& prepared, uint64_t seq, std::string_view prev,
                               const Limits& limits, CanonicalRecord* out);
   // CompleteDraft without the hash (out->digest is left as it was), for a writer that hashes a

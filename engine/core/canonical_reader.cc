@@ -156,7 +156,7 @@ class CanonicalReader {
       out->assign(raw);
       return true;
     }
-    Decode(raw, out);
+    DecodeJsonText(raw, out);
     return true;
   }
 
@@ -168,7 +168,7 @@ class CanonicalReader {
     bool escaped = false;
     if (!String(&raw, &escaped)) return false;
     if (escaped) {
-      Decode(raw, out);
+      DecodeJsonText(raw, out);
       return IsValidName(*out, max_bytes);
     }
     bool del = false;
@@ -188,26 +188,7 @@ class CanonicalReader {
     return String(&raw, &escaped) && !escaped && IsValidReason(raw);
   }
 
-  // The text of a string whose escapes String checked.
-  static void Decode(std::string_view raw, std::string* out) {
-    out->clear();
-    for (size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] != '\\') {
-        out->push_back(raw[i]);
-        continue;
-      }
-      const char e = raw[++i];
-      constexpr std::string_view kShort = "btnfr", kDecoded = "\b\t\n\f\r";
-      if (e == 'u') {  // \u00xx (String checked the form)
-        out->push_back(static_cast<char>((raw[i + 3] - '0') * 16 + LowerHexValue(raw[i + 4])));
-        i += 4;
-      } else if (const size_t k = kShort.find(e); k != std::string_view::npos) {
-        out->push_back(kDecoded[k]);
-      } else {
-        out->push_back(e);  // " or backslash
-      }
-    }
-  }
+
 
   // An optional actor/subject key in its sorted place; absent, it consumes nothing.
   template <size_t N>
@@ -352,14 +333,13 @@ class DraftReader : CanonicalReader {
   DraftReader(std::string_view in, const Limits& limits, DraftScratch* scratch)
       : CanonicalReader(in, limits), scratch_(*scratch) {}
 
-  bool Read(Record* r, bool* has_ts_ms) {
+  bool Read(DraftFields* d, std::string* attrs) {
     constexpr uint32_t kRequired =
         1u << kKind | 1u << kActor | 1u << kSubject | 1u << kReason | 1u << kAttrs;
-    r->actor = Actor();
-    r->subject = Subject();
-    r->attrs.clear();
+    *d = DraftFields();
+    attrs->clear();
     // One allocation: attrs are never longer than the draft, nor (if read) than their bound.
-    r->attrs.reserve(std::min(static_cast<size_t>(end_ - p_), limits_.max_attrs_bytes));
+    attrs->reserve(std::min(static_cast<size_t>(end_ - p_), limits_.max_attrs_bytes));
     scratch_.members.clear();
     uint32_t seen = 0;
     if (!Lit("{")) return false;
@@ -373,24 +353,22 @@ class DraftReader : CanonicalReader {
       bool ok = false;
       switch (index) {
         case kTsMs:
-          ok = Digits(&r->ts_ms);
+          ok = Digits(&d->ts_ms);
           break;
-        case kKind:
-          ok = Text(&r->kind) && IsValidKind(r->kind);
+        case kKind:  // a valid kind holds no byte an escape stands for
+          ok = String(&d->kind, &escaped) && !escaped && IsValidKind(d->kind);
           break;
         case kActor:
-          ok = Members(kActorKeys, &r->actor.anon,
-                       {&r->actor.cap_id, &r->actor.key_fpr, &r->actor.passport_id});
+          ok = Members(kActorKeys, &d->anon, &d->actor, 0, &d->escaped);
           break;
         case kSubject:
-          ok = Members(kSubjectKeys, nullptr,
-                       {&r->subject.content_id, &r->subject.ledger_txid, &r->subject.name});
+          ok = Members(kSubjectKeys, nullptr, &d->subject, 3, &d->escaped);
           break;
-        case kReason:
-          ok = Text(&r->reason) && IsValidReason(r->reason);
+        case kReason:  // neither does a valid reason
+          ok = String(&d->reason, &escaped) && !escaped && IsValidReason(d->reason);
           break;
         default:  // kAttrs
-          ok = SortedObject(1, &r->attrs) && r->attrs.size() <= limits_.max_attrs_bytes;
+          ok = SortedObject(1, attrs) && attrs->size() <= limits_.max_attrs_bytes;
           break;
       }
       if (!ok) return false;
@@ -398,7 +376,7 @@ class DraftReader : CanonicalReader {
       if (!Lit(",")) return false;
     }
     ++p_;
-    *has_ts_ms = (seen & (1u << kTsMs)) != 0;
+    d->has_ts_ms = (seen & (1u << kTsMs)) != 0;
     return p_ == end_ && (seen & kRequired) == kRequired;
   }
 
@@ -430,9 +408,12 @@ class DraftReader : CanonicalReader {
   static constexpr std::array<std::string_view, 3> kSubjectKeys = {"content_id", "ledger_txid",
                                                                    "name"};
 
-  // An actor or subject object, its keys in any order, each at most once.
+  // An actor or subject object, its keys in any order, each at most once: each value's text
+  // as written into its slot, and bit `first_bit` + its slot set in *escaped if it holds an
+  // escape.
   bool Members(const std::array<std::string_view, 3>& keys, std::optional<bool>* anon,
-               std::array<std::optional<std::string>*, 3> slots) {
+               std::array<std::optional<std::string_view>, 3>* slots, int first_bit,
+               uint32_t* escaped_bits) {
     if (!Lit("{")) return false;
     if (Peek('}')) {
       ++p_;
@@ -455,10 +436,12 @@ class DraftReader : CanonicalReader {
         size_t at = 0;
         while (at < keys.size() && !SameKey(keys[at], key)) ++at;
         if (at == keys.size()) return false;
-        std::optional<std::string>* slot = slots[at];
-        if (slot->has_value()) return false;
-        slot->emplace();
-        if (!Text(&**slot)) return false;
+        std::optional<std::string_view>& slot = (*slots)[at];
+        if (slot.has_value()) return false;
+        std::string_view raw;
+        if (!String(&raw, &escaped)) return false;
+        slot = raw;
+        if (escaped) *escaped_bits |= 1u << (first_bit + static_cast<int>(at));
       }
       if (Peek('}')) {
         ++p_;
@@ -467,6 +450,7 @@ class DraftReader : CanonicalReader {
       if (!Lit(",")) return false;
     }
   }
+
 
   static bool SameKey(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
@@ -586,11 +570,31 @@ class DraftReader : CanonicalReader {
 
 }  // namespace
 
+void internal::DecodeJsonText(std::string_view raw, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] != '\\') {
+      out->push_back(raw[i]);
+      continue;
+    }
+    const char e = raw[++i];
+    constexpr std::string_view kShort = "btnfr", kDecoded = "\b\t\n\f\r";
+    if (e == 'u') {  // \u00xx (String checked the form)
+      out->push_back(static_cast<char>((raw[i + 3] - '0') * 16 + LowerHexValue(raw[i + 4])));
+      i += 4;
+    } else if (const size_t k = kShort.find(e); k != std::string_view::npos) {
+      out->push_back(kDecoded[k]);
+    } else {
+      out->push_back(e);  // " or backslash
+    }
+  }
+}
+
 bool internal::ReadDraft(std::string_view draft, const Limits& limits, DraftScratch* scratch,
-                         Record* out, bool* has_ts_ms) {
+                         DraftFields* out, std::string* attrs) {
   if (draft.size() > kMaxInputBytes) return false;
   DraftReader reader(draft, limits, scratch);
-  return reader.Read(out, has_ts_ms);
+  return reader.Read(out, attrs);
 }
 
 bool Canonicalizer::ReadCanonical(std::string_view bytes, CanonicalRecord* out) const {

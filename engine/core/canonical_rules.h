@@ -11,6 +11,7 @@
 #include <array>
 #include <charconv>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -102,10 +103,28 @@ inline void AppendInt(int64_t value, std::string* out) {
 }
 
 // Canonicalizer::PrepareDraft's fast path (canonical_reader.cc): a draft as hosts write it —
-// compact ASCII JSON in any key order — read in one pass into `out` (kind, actor, subject,
-// reason, attrs as canonical text, and ts_ms if the draft has it: *has_ts_ms). False means
-// only "not read here": the full path decides. Where it returns true the full path would have
-// read the same fields. `scratch` keeps its buffers across calls.
+// compact ASCII JSON in any key order — read in one pass into `out` and its attrs, as
+// canonical text, into *attrs. False means only "not read here": the full path decides. Where
+// it returns true the full path would have read the same fields. `scratch` keeps its buffers
+// across calls.
+//
+// Each string is given as written in the draft (between its quotes), which is its canonical
+// JSON text: the reader accepts only the escapes the canonical form writes (and none in kind
+// or reason, whose rules allow no byte an escape stands for). `escaped` has bit i set when
+// actor string i (0..2) or subject string i - 3 (3..5) holds one: its text is then
+// DecodeJsonText of it.
+struct DraftFields {
+  bool has_ts_ms = false;
+  uint64_t ts_ms = 0;
+  std::string_view kind, reason;
+  std::optional<bool> anon;
+  std::array<std::optional<std::string_view>, 3> actor;    // cap_id, key_fpr, passport_id
+  std::array<std::optional<std::string_view>, 3> subject;  // content_id, ledger_txid, name
+  uint32_t escaped = 0;
+};
+// The text of a JSON string's contents that the reader checked (its escapes are the
+// canonical form's), into *out.
+void DecodeJsonText(std::string_view raw, std::string* out);
 struct DraftScratch {
   struct Member {
     std::string_view key;
@@ -114,8 +133,8 @@ struct DraftScratch {
   std::vector<Member> members;  // a frame per open attrs object
   std::string aside;            // an unsorted object's members while they are written back
 };
-bool ReadDraft(std::string_view draft, const Limits& limits, DraftScratch* scratch, Record* out,
-               bool* has_ts_ms);
+bool ReadDraft(std::string_view draft, const Limits& limits, DraftScratch* scratch,
+               DraftFields* out, std::string* attrs);
 
 // The error of a document simdjson rejected, ranked as the law wants (malformed JSON, then
 // Float, then Utf8; json_errors.cc). `parser` is reused for a sanitized copy.

@@ -39,6 +39,26 @@ bool SameBothWays(Canonicalizer* fast, Canonicalizer* full, const std::string& d
   EXPECT_TRUE(b.record == a.record) << draft;
   EXPECT_EQ(b.attrs_text(), a.attrs_text()) << draft;
   EXPECT_EQ(b.digest, Digest{}) << draft;  // hashed by CompleteDraft, once seq and prev are in
+  // Attrs::kChain (what the engine's tasks carry), into a reused record: the same verdict and
+  // bytes; read fast, the attrs found in the bytes and only the writer's fields kept, else
+  // the whole record.
+  static CanonicalRecord c;
+  c.record.reason = "stale";
+  c.attrs_at = 3, c.attrs_bytes = 4;
+  const uint64_t before_chain = fast->drafts_read_fast();
+  EXPECT_TRUE(fast->PrepareDraft(draft, ctx, &c, Canonicalizer::Attrs::kChain).ok()) << draft;
+  EXPECT_EQ(fast->drafts_read_fast() > before_chain, read_fast) << draft;
+  EXPECT_EQ(c.bytes, a.bytes) << draft;
+  EXPECT_EQ(c.attrs_text(), a.attrs_text()) << draft;
+  Record chain = a.record;
+  if (read_fast) {
+    EXPECT_GT(c.attrs_bytes, 0u) << draft;
+    chain.actor = Actor();
+    chain.subject = Subject();
+    chain.reason.clear();
+    chain.attrs.clear();
+  }
+  EXPECT_TRUE(c.record == chain) << draft;
   return read_fast;
 }
 
