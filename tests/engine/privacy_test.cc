@@ -152,5 +152,41 @@ TEST(IpPolicyTest, EmitStoresNoAddressAndAppendSealedRefusesOne) {
   }
 }
 
+// Emit keeps only the writer's fields of a record it prepared on the fast path; one it must
+// redact is read whole again from its bytes: every other field is stored as the draft had it
+// (the fast path, the full path for a draft with whitespace, and the owner's path).
+TEST(IpPolicyTest, ARedactedDraftKeepsEveryOtherField) {
+  const std::string fields =
+      R"("kind":"GetServed","actor":{"passport_id":"u:7","anon":false,"cap_id":"c\"q"},)"
+      R"("subject":{"name":"objects/0123456789abcdef","ledger_txid":"t1"},"reason":"ok.1",)";
+  const std::string draft = "{" + fields + R"("attrs":{"peer":"10.1.2.3","n":[1,"x"]}})";
+  const std::string spaced = "{ " + fields + R"("attrs":{"peer":"10.1.2.3","n":[1,"x"]}})";
+  for (const bool in_emit : {true, false}) {
+    EngineOptions o;
+    o.writer_id = "svc-gw@inst-1";
+    o.canonicalize_in_emit = in_emit;
+    auto engine = Engine::Open(o);
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    for (const std::string& d : {draft, spaced}) {
+      auto t = engine.value()->Emit("ingress", d);
+      ASSERT_TRUE(t.ok());
+      const auto done = t.value().Wait(std::chrono::steady_clock::now() + seconds(10));
+      ASSERT_TRUE(done.ok()) << done.status().ToString() << " " << d;
+    }
+    const auto stored = engine.value()->Read("svc-gw@inst-1", "ingress", 1, 2,
+                                             std::chrono::steady_clock::now() + seconds(10));
+    ASSERT_TRUE(stored.ok() && stored.value().size() == 2u);
+    for (const std::string& record : stored.value()) {
+      EXPECT_NE(record.find(R"("kind":"GetServed","actor":{"anon":false,"cap_id":"c\"q",)"
+                            R"("passport_id":"u:7"},"subject":{"ledger_txid":"t1",)"
+                            R"("name":"objects/0123456789abcdef"},"reason":"ok.1",)"
+                            R"("attrs":{"n":[1,"x"],"peer":null},"prev":)"),
+                std::string::npos)
+          << record;
+    }
+    ASSERT_TRUE(engine.value()->Close(std::chrono::steady_clock::now() + seconds(10)).ok());
+  }
+}
+
 }  // namespace
 }  // namespace ron
