@@ -27,8 +27,9 @@ DraftVerdict PrepareDraftTask(const DraftIntake& in, std::string_view stream,
     }
     const Canonicalizer::DraftContext ctx{in.writer_id, stream, 1, kGenesisPrev, NowMs()};
     Canonicalizer& canonicalizer = ThreadCanonicalizer(in.limits);
-    // The task carries only what its owner reads (Attrs::kChain): no copy of the attrs or of
-    // the fields the writer does not read, allocated here and freed on another thread.
+    // Prepared with Attrs::kChain: read on the fast path (most drafts), the task carries only
+    // what its owner reads — no copy of the attrs or of the fields the writer does not read,
+    // allocated here and freed on another thread.
     v.status = canonicalizer.PrepareDraft(draft, ctx, &task->prepared,
                                           Canonicalizer::Attrs::kChain);
     if (v.status.ok()) {
@@ -47,7 +48,7 @@ Status RedactPrepared(const IpPolicy& policy, Canonicalizer* canonicalizer,
   Record record;
   if (prepared->attrs_bytes == 0) {  // the record is whole
     record = prepared->record;
-  } else {  // only part of it was kept (Attrs::kChain): read it whole again from its bytes
+  } else {  // attrs located (Attrs::kChain, kLocate): read it whole again from its bytes
     CanonicalRecord whole;
     RON_RETURN_IF_ERROR(canonicalizer->Canonicalize(prepared->bytes, &whole));
     record = std::move(whole.record);

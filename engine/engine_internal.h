@@ -66,8 +66,9 @@ Status FromLogCallback(const char* what);
 
 struct EmitTask {
   std::string stream;
-  // Canonicalized on the caller's thread, seq and prev still to come; only the fields the
-  // owner reads are kept (Canonicalizer::Attrs::kChain).
+  // Canonicalized on the caller's thread, seq and prev still to come; prepared with
+  // Canonicalizer::Attrs::kChain (a draft read on the fast path keeps only the fields the owner
+  // reads; one read on the full path, or redacted, is whole).
   CanonicalRecord prepared;
   std::shared_ptr<TicketState> ticket;
   std::string draft;  // instead, when the owner canonicalizes (canonicalize_in_emit = false)

@@ -44,7 +44,8 @@ class Canonicalizer::Impl {
   Status Parse(std::string_view json, const Mode& mode, CanonicalRecord* out,
                Digest* stored_hash);
   // PrepareDraft's fast path (ReadDraft): true with `out` filled as Parse would fill it for a
-  // draft (seq 1, prev b3:0, no digest); false: not read here, take Parse.
+  // draft (seq 1, prev b3:0, no digest; under Attrs::kLocate or kChain, as VerifySealed's);
+  // false: not read here, take Parse.
   bool PreparePlainDraft(std::string_view draft, const DraftContext& ctx, CanonicalRecord* out,
                          Attrs attrs);
   // Writes a record's fields in canonical layout (strings escaped, attrs as given).
@@ -261,6 +262,9 @@ Status Canonicalizer::Impl::BuildCommonFields(const std::array<dom::element, kTo
 bool Canonicalizer::Impl::PreparePlainDraft(std::string_view draft, const DraftContext& ctx,
                                             CanonicalRecord* out, Attrs attrs) {
   using std::string_view_literals::operator""sv;
+  // The record is longer than its draft (the same keys and text, and more): one over the
+  // bound is the full path's error to give, without reading it here first.
+  if (draft.size() > limits_.max_record_bytes) return false;
   DraftFields d;
   if (!ReadDraft(draft, limits_, &draft_scratch_, &d, &draft_attrs_)) return false;
   // The names as BuildDraftFields assigns them; a name it would refuse is its error to give.
@@ -801,7 +805,7 @@ Status Canonicalizer::SpliceDraft(CanonicalRecord* prepared, uint64_t seq, std::
   out->attrs_at = out->attrs_bytes = 0;
   RON_RETURN_IF_ERROR(SpliceBytes(*prepared, seq, prev, limits, &out->bytes));
   PlaceSplicedAttrs(*prepared, seq, out);
-  std::swap(out->record, prepared->record);
+  out->record = std::move(prepared->record);  // a third of a swap's moves
   prepared->record.seq = 0;  // spent: splicing it again stops at SpliceBytes's check
   out->record.seq = seq;
   out->record.prev.assign(prev);

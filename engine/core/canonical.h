@@ -128,7 +128,7 @@ class Canonicalizer {
   // `attrs`: as VerifySealed's (a draft read on the fast path; one the fast path gives up on is
   // filled whole): Attrs::kChain is what the engine's tasks carry to their writer thread. A
   // prepared record that locates its attrs in its bytes (attrs_bytes > 0, record.attrs empty)
-  // gives records that do too (so does Resplice).
+  // gives records that do too (so does Resplice). `draft_json` must not point into *prepared.
   Status PrepareDraft(std::string_view draft_json, const DraftContext& context,
                       CanonicalRecord* prepared, Attrs attrs = Attrs::kCopy);
   static Status CompleteDraft(const CanonicalRecord& prepared, uint64_t seq, std::string_view prev,
@@ -137,8 +137,8 @@ class Canonicalizer {
   // batch's records together (Blake3Prefix): `prev` may stand in for the real one if it has
   // its length, since prev is the record's last field — the real one is written over it at
   // out->bytes.size() - 2 - prev.size() (and into out->record.prev) before the record is hashed.
-  // The prepared record's fields are moved, not copied: prepared->record and out->record are
-  // swapped (prepared->bytes is left as it was), so on success *prepared is spent (its seq is
+  // The prepared record's fields are moved, not copied, into out->record (prepared->record is
+  // left moved-from, prepared->bytes as it was), so on success *prepared is spent (its seq is
   // set to 0: splicing it again stops on a check); on failure it is left as it was. `prev` must
   // not point into *prepared.
   static Status SpliceDraft(CanonicalRecord* prepared, uint64_t seq, std::string_view prev,

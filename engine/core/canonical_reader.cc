@@ -188,8 +188,6 @@ class CanonicalReader {
     return String(&raw, &escaped) && !escaped && IsValidReason(raw);
   }
 
-
-
   // An optional actor/subject key in its sorted place; absent, it consumes nothing.
   template <size_t N>
   bool Optional(const char (&key)[N], bool* first, std::optional<std::string>* slot) {
@@ -316,7 +314,6 @@ class CanonicalReader {
   const Keep keep_;
   size_t attrs_at_ = 0, attrs_bytes_ = 0;
 };
-
 
 // ---- Drafts in the shapes hosts write -----------------------------------------------------
 //
@@ -450,7 +447,6 @@ class DraftReader : CanonicalReader {
       if (!Lit(",")) return false;
     }
   }
-
 
   static bool SameKey(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
