@@ -77,8 +77,7 @@ class Canonicalizer {
   // CheckChain keeps (reason, actor and subject are left empty: the engine's writer reads
   // none of them). A record the fast path gives up on is filled whole, as always.
   enum class Attrs { kCopy, kLocate, kChain };
-  Status VerifySealed(std::string_view sealed, CanonicalRecord* out);
-  Status VerifySealed(std::string_view sealed, CanonicalRecord* out, Attrs attrs);
+  Status VerifySealed(std::string_view sealed, CanonicalRecord* out, Attrs attrs = Attrs::kCopy);
 
   // VerifySealed of many records: status[i] and out[i] are what VerifySealed(sealed[i],
   // &out[i], attrs) gives, but the self_hashes of the records are computed side by side in

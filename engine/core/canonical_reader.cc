@@ -320,7 +320,8 @@ class CanonicalReader {
 // A draft from a JSON library is compact, ASCII and in its own key order. DraftReader reads
 // such a draft once: its strings and numbers are taken as written when that is how the
 // canonical form writes them (String and Int accept exactly that text), and only the order of
-// keys is changed — top-level, actor and subject keys go to their fixed places (WriteRecord),
+// keys is changed — top-level, actor and subject keys go to their fixed places (the record is
+// written from them in WriteRecord's layout: Canonicalizer::Impl::PreparePlainDraft),
 // attrs objects are rendered with their members sorted. Like CanonicalReader it gives up on
 // anything else (whitespace, non-ASCII text, an escape the canonical form writes otherwise, a
 // number not in shortest form, an unknown or repeated key, a bound crossed), and the caller

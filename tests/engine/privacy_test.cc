@@ -113,12 +113,18 @@ TEST(IpPolicyTest, ASaltThatIsNoRegularFileOrTooLargeIsRefused) {
   EXPECT_FALSE(IpPolicy::FromConfig(privacy).ok());
 }
 
+// An engine of writer svc-gw@inst-1 that canonicalizes drafts on the caller's thread
+// (`in_emit`) or on the owner's, in the default configuration (ip_mode drop).
+auto OpenGateway(bool in_emit) {
+  EngineOptions o;
+  o.writer_id = "svc-gw@inst-1";
+  o.canonicalize_in_emit = in_emit;
+  return Engine::Open(o);
+}
+
 TEST(IpPolicyTest, EmitStoresNoAddressAndAppendSealedRefusesOne) {
   for (const bool in_emit : {true, false}) {
-    EngineOptions o;
-    o.writer_id = "svc-gw@inst-1";
-    o.canonicalize_in_emit = in_emit;
-    auto engine = Engine::Open(o);
+    auto engine = OpenGateway(in_emit);
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
     auto t = engine.value()->Emit(
         "ingress",
@@ -162,10 +168,7 @@ TEST(IpPolicyTest, ARedactedDraftKeepsEveryOtherField) {
   const std::string draft = "{" + fields + R"("attrs":{"peer":"10.1.2.3","n":[1,"x"]}})";
   const std::string spaced = "{ " + fields + R"("attrs":{"peer":"10.1.2.3","n":[1,"x"]}})";
   for (const bool in_emit : {true, false}) {
-    EngineOptions o;
-    o.writer_id = "svc-gw@inst-1";
-    o.canonicalize_in_emit = in_emit;
-    auto engine = Engine::Open(o);
+    auto engine = OpenGateway(in_emit);
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
     for (const std::string& d : {draft, spaced}) {
       auto t = engine.value()->Emit("ingress", d);
