@@ -32,7 +32,8 @@ DraftVerdict PrepareDraftTask(const DraftIntake& in, std::string_view stream,
     // allocated here and freed on another thread.
     v.status = canonicalizer.PrepareDraft(draft, ctx, &task->prepared,
                                           Canonicalizer::Attrs::kChain);
-    if (v.status.ok()) {
+    // privacy.ip_mode: most drafts' reading showed no attrs string that could be an address.
+    if (v.status.ok() && canonicalizer.attrs_may_hold_address()) {
       v.status = RedactPrepared(in.ip_policy, &canonicalizer, &task->prepared, &v.redacted);
     }
   }

@@ -4,8 +4,9 @@
 
 #include <cstring>
 
-#include "wal/files.h"
+#include "engine/core/canonical_rules.h"
 #include "engine/core/limits.h"
+#include "wal/files.h"
 
 namespace ron {
 namespace {
@@ -13,17 +14,10 @@ namespace {
 constexpr size_t kMaxAddressBytes = 45;  // INET6_ADDRSTRLEN - 1
 constexpr size_t kMaxSaltBytes = limits::kMaxSaltBytes;
 
-bool IsAddressChar(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
-         c == '.';
-}
-
 // 4 (IPv4) or 6 (IPv6) if `s` is exactly an address literal, else 0. Fills `bytes` (16).
 int AddressKind(std::string_view s, unsigned char* bytes) {
-  if (s.size() < 2 || s.size() > kMaxAddressBytes) return 0;
-  for (char c : s) {
-    if (!IsAddressChar(c)) return 0;
-  }
+  // The draft reader's filter too (Canonicalizer::attrs_may_hold_address): one definition.
+  if (!internal::MayBeAddressLiteral(s)) return 0;
   char text[kMaxAddressBytes + 1];
   std::memcpy(text, s.data(), s.size());
   text[s.size()] = '\0';

@@ -48,7 +48,7 @@ class Canonicalizer::Impl {
   // draft (seq 1, prev b3:0, no digest; under Attrs::kLocate or kChain, as VerifySealed's);
   // false: not read here, take Parse.
   bool PreparePlainDraft(std::string_view draft, const DraftContext& ctx, CanonicalRecord* out,
-                         Attrs attrs);
+                         Attrs attrs, bool* attrs_may_hold_address);
   // Writes a record's fields in canonical layout (strings escaped, attrs as given).
   void WriteRecord(const Record& r, std::string* out, size_t* attrs_bytes);
   // Reused by VerifySealed for the sealed text without its self_hash.
@@ -261,7 +261,8 @@ Status Canonicalizer::Impl::BuildCommonFields(const std::array<dom::element, kTo
 }
 
 bool Canonicalizer::Impl::PreparePlainDraft(std::string_view draft, const DraftContext& ctx,
-                                            CanonicalRecord* out, Attrs attrs) {
+                                            CanonicalRecord* out, Attrs attrs,
+                                            bool* attrs_may_hold_address) {
   using std::string_view_literals::operator""sv;
   // The record is longer than its draft (the same keys and text, and more): one over the
   // bound is the full path's error to give, without reading it here first.
@@ -286,6 +287,7 @@ bool Canonicalizer::Impl::PreparePlainDraft(std::string_view draft, const DraftC
     AppendJsonString(assigned_stream_, &names_text_);
     names_text_.append(",\"kind\":\""sv);
   }
+  *attrs_may_hold_address = d.attrs_may_hold_address;
   const uint64_t ts_ms = d.has_ts_ms ? d.ts_ms : ctx.default_ts_ms;
   // WriteRecord's layout, the draft's strings written as read (their canonical text), in one
   // allocation: the record holds the draft's text (it has no whitespace) and little more.
@@ -722,10 +724,13 @@ Status Canonicalizer::CanonicalizeDraft(std::string_view draft_json, const Draft
 
 Status Canonicalizer::PrepareDraft(std::string_view draft_json, const DraftContext& context,
                                    CanonicalRecord* prepared, Attrs attrs) {
-  if (draft_fast_path_ && impl_->PreparePlainDraft(draft_json, context, prepared, attrs)) {
+  attrs_may_hold_address_ = true;
+  if (draft_fast_path_ &&
+      impl_->PreparePlainDraft(draft_json, context, prepared, attrs, &attrs_may_hold_address_)) {
     ++drafts_read_fast_;
     return Status::Ok();
   }
+  attrs_may_hold_address_ = true;
   DraftContext stand_in = context;
   stand_in.seq = 1;
   stand_in.prev = kGenesisPrev;

@@ -154,6 +154,10 @@ class Canonicalizer {
   // the two. drafts_read_fast() counts the drafts it read.
   void UseDraftFastPath(bool on) { draft_fast_path_ = on; }
   uint64_t drafts_read_fast() const { return drafts_read_fast_; }
+  // After PrepareDraft succeeded: false only for a draft read on the fast path none of whose
+  // attrs string values could be an IP address literal (2..45 bytes of hex digits, dots and
+  // colons), so that privacy.ip_mode need not scan its attrs again.
+  bool attrs_may_hold_address() const { return attrs_may_hold_address_; }
 
   // Serializes a typed record: equivalent to Canonicalize() of its JSON text. Strings are
   // NFC-normalized and checked; record.attrs must be JSON object text (canonicalized here).
@@ -174,6 +178,7 @@ class Canonicalizer {
   std::unique_ptr<Impl> impl_;
   bool draft_fast_path_ = true;
   uint64_t drafts_read_fast_ = 0;
+  bool attrs_may_hold_address_ = true;
 };
 
 // Checks a writer_id or stream name as the record law wants it (docs/FORMAT.md §1): valid UTF-8,

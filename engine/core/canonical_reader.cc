@@ -375,6 +375,7 @@ class DraftReader : CanonicalReader {
     }
     ++p_;
     d->has_ts_ms = (seen & (1u << kTsMs)) != 0;
+    d->attrs_may_hold_address = may_hold_address_;
     return p_ == end_ && (seen & kRequired) == kRequired;
   }
 
@@ -484,6 +485,7 @@ class DraftReader : CanonicalReader {
         std::string_view raw;
         bool escaped = false;
         if (!String(&raw, &escaped)) return false;
+        may_hold_address_ = may_hold_address_ || MayBeAddressLiteral(raw);
         break;
       }
       case 't':
@@ -563,6 +565,7 @@ class DraftReader : CanonicalReader {
   }
 
   DraftScratch& scratch_;
+  bool may_hold_address_ = false;  // an attrs string value read so far passes MayBeAddressLiteral
 };
 
 }  // namespace

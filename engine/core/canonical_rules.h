@@ -115,6 +115,7 @@ inline void AppendInt(int64_t value, std::string* out) {
 // DecodeJsonText of it.
 struct DraftFields {
   bool has_ts_ms = false;
+  bool attrs_may_hold_address = false;  // an attrs string value passes MayBeAddressLiteral
   uint64_t ts_ms = 0;
   std::string_view kind, reason;
   std::optional<bool> anon;
@@ -122,6 +123,17 @@ struct DraftFields {
   std::array<std::optional<std::string_view>, 3> subject;  // content_id, ledger_txid, name
   uint32_t escaped = 0;
 };
+// Whether a JSON string value could be an IP address literal: 2..45 bytes of hex digits,
+// dots and colons. privacy.ip_mode (engine/privacy.cc) parses only the strings that pass.
+inline bool MayBeAddressLiteral(std::string_view s) {
+  if (s.size() < 2 || s.size() > 45) return false;  // 45: INET6_ADDRSTRLEN - 1
+  for (const char c : s) {
+    const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (!hex && c != ':' && c != '.') return false;
+  }
+  return true;
+}
+
 // The text of a JSON string's contents that the reader checked (its escapes are the
 // canonical form's), into *out.
 void DecodeJsonText(std::string_view raw, std::string* out);

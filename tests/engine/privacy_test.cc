@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <random>
 #include <string>
 
 #include "engine/core/canonical.h"
@@ -189,6 +190,66 @@ TEST(IpPolicyTest, ARedactedDraftKeepsEveryOtherField) {
     }
     ASSERT_TRUE(engine.value()->Close(std::chrono::steady_clock::now() + seconds(10)).ok());
   }
+}
+
+// Emit scans a draft's attrs for addresses only when reading it saw a string value that could
+// be one (Canonicalizer::attrs_may_hold_address): a draft whose attrs hold an address anywhere
+// is always scanned; for random attrs of short strings of address characters, a draft not
+// scanned holds none.
+TEST(IpPolicyTest, OnlyDraftsThatMayHoldAnAddressAreScanned) {
+  Canonicalizer c;
+  const IpPolicy policy;  // drop
+  const Canonicalizer::DraftContext ctx{"w", "s", 1, "b3:0", 1};
+  const auto prepare = [&](const std::string& attrs, bool* fast) {
+    const std::string draft =
+        R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":)" + attrs + "}";
+    CanonicalRecord r;
+    const uint64_t before = c.drafts_read_fast();
+    EXPECT_TRUE(c.PrepareDraft(draft, ctx, &r, Canonicalizer::Attrs::kChain).ok()) << draft;
+    *fast = c.drafts_read_fast() > before;
+    return std::pair(c.attrs_may_hold_address(), policy.HasAddress(r.attrs_text()));
+  };
+  bool fast = false;
+  for (const char* attrs :
+       {R"({"a":"10.0.0.1"})", R"({"a":{"b":["x","2001:db8::1"]}})", R"({"z":1,"a":[["::1"]]})",
+        R"({"a":"127.000.0.1"})", R"({ "a":"x"})"}) {  // the last: the full path
+    EXPECT_TRUE(prepare(attrs, &fast).first) << attrs;
+  }
+  const std::string long_hex = std::string(32, 'a') + std::string(14, ':');  // 46 bytes
+  for (const std::string& attrs :
+       {std::string(R"({"10.0.0.1":"x"})"), std::string(R"({"a":"10.0.0.1 "})"),
+        std::string(R"({"a":"g1"})"), R"({"a":1,"b":[2,true,null],"c":")" + long_hex + "\"}"}) {
+    EXPECT_FALSE(prepare(attrs, &fast).first) << attrs;
+    EXPECT_TRUE(fast) << attrs;
+  }
+  std::mt19937 gen(20261205);
+  const auto uniform = [&](int lo, int hi) {
+    return std::uniform_int_distribution<int>(lo, hi)(gen);
+  };
+  static constexpr char kChars[] = "0123456789abcdefABCDEF.:x";
+  int scanned = 0, skipped = 0, found = 0;
+  for (int n = 0; n < 3000; ++n) {
+    std::string attrs = "{";
+    const int members = uniform(1, 4);
+    for (int m = 0; m < members; ++m) {
+      std::string value;
+      for (int k = uniform(0, 46); k > 0; --k) value.push_back(kChars[uniform(0, 24)]);
+      static constexpr const char* kAddresses[] = {"10.1.2.3", "::1", "fe80::1:2", "1.1.1.1"};
+      if (uniform(0, 9) == 0) value = kAddresses[uniform(0, 3)];
+      if (m > 0) attrs += ",";
+      attrs += "\"k" + std::to_string(m) + "\":";
+      attrs += uniform(0, 3) == 0 ? "[\"" + value + "\"]" : "\"" + value + "\"";
+    }
+    attrs += "}";
+    const auto [may_hold, holds] = prepare(attrs, &fast);
+    EXPECT_TRUE(fast) << attrs;
+    EXPECT_TRUE(may_hold || !holds) << attrs;
+    (may_hold ? scanned : skipped)++;
+    found += holds;
+  }
+  EXPECT_GT(scanned, 300);  // both outcomes, and real addresses among them
+  EXPECT_GT(skipped, 300);
+  EXPECT_GT(found, 100);
 }
 
 }  // namespace
