@@ -32,8 +32,7 @@ DraftVerdict PrepareDraftTask(const DraftIntake& in, std::string_view stream,
     // allocated here and freed on another thread.
     v.status = canonicalizer.PrepareDraft(draft, ctx, &task->prepared,
                                           Canonicalizer::Attrs::kChain);
-    // privacy.ip_mode: most drafts' reading showed no attrs string that could be an address.
-    if (v.status.ok() && canonicalizer.attrs_may_hold_address()) {
+    if (v.status.ok()) {
       v.status = RedactPrepared(in.ip_policy, &canonicalizer, &task->prepared, &v.redacted);
     }
   }
@@ -43,6 +42,9 @@ DraftVerdict PrepareDraftTask(const DraftIntake& in, std::string_view stream,
 
 Status RedactPrepared(const IpPolicy& policy, Canonicalizer* canonicalizer,
                       CanonicalRecord* prepared, size_t* redacted) {
+  *redacted = 0;
+  // Most drafts' reading showed no attrs string that could be an address: nothing to scan.
+  if (!canonicalizer->attrs_may_hold_address()) return Status::Ok();
   std::string rewritten;
   *redacted = policy.Apply(prepared->attrs_text(), &rewritten);
   if (*redacted == 0) return Status::Ok();

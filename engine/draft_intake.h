@@ -42,7 +42,8 @@ DraftVerdict PrepareDraftTask(const DraftIntake& in, std::string_view stream,
 
 // privacy.ip_mode on a prepared draft: the IP address literals in its attrs dropped, coarsened
 // or hashed, and the record rendered again (still with seq 1 and b3:0; whole, read again from
-// its bytes if only part of it was kept); *redacted: how many.
+// its bytes if only part of it was kept); *redacted: how many. `canonicalizer` is the one whose
+// last PrepareDraft prepared *prepared (its attrs_may_hold_address() spares most scans).
 Status RedactPrepared(const IpPolicy& policy, Canonicalizer* canonicalizer,
                       CanonicalRecord* prepared, size_t* redacted);
 

@@ -11,14 +11,13 @@
 namespace ron {
 namespace {
 
-constexpr size_t kMaxAddressBytes = 45;  // INET6_ADDRSTRLEN - 1
 constexpr size_t kMaxSaltBytes = limits::kMaxSaltBytes;
 
 // 4 (IPv4) or 6 (IPv6) if `s` is exactly an address literal, else 0. Fills `bytes` (16).
 int AddressKind(std::string_view s, unsigned char* bytes) {
   // The draft reader's filter too (Canonicalizer::attrs_may_hold_address): one definition.
   if (!internal::MayBeAddressLiteral(s)) return 0;
-  char text[kMaxAddressBytes + 1];
+  char text[internal::kMaxAddressLiteralBytes + 1];
   std::memcpy(text, s.data(), s.size());
   text[s.size()] = '\0';
   if (inet_pton(AF_INET, text, bytes) == 1) return 4;

@@ -9,7 +9,8 @@
 namespace ron {
 namespace {
 
-// Flush, read and checkpoint tasks: pushed unbounded, and never waiting for a batch.
+// Flush (with or without a checkpoint) and read tasks: pushed unbounded, never waiting for a
+// batch.
 bool IsControl(const Task& task) {
   return !std::holds_alternative<EmitTask>(task) && !std::holds_alternative<SealedTask>(task);
 }
@@ -55,7 +56,8 @@ PushResult TaskQueue::TryPush(Task&& task) {
       room_cv_.wait(lock);
     }
     CountIn(stream);
-    const bool half_full = StreamHalfFull(stream);  // `stream` views the task: before the move
+    // `stream` views the task: before the move. Only an owner waiting is woken by it.
+    const bool half_full = owner_waiting_ && StreamHalfFull(stream);
     queue_.push_back(std::move(task));
     wake = TakeWake(/*full=*/false, half_full);
   }

@@ -41,7 +41,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -49,7 +48,6 @@
 #include <mutex>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <span>
 #include <string>
 #include <string_view>

@@ -724,7 +724,6 @@ Status Canonicalizer::CanonicalizeDraft(std::string_view draft_json, const Draft
 
 Status Canonicalizer::PrepareDraft(std::string_view draft_json, const DraftContext& context,
                                    CanonicalRecord* prepared, Attrs attrs) {
-  attrs_may_hold_address_ = true;
   if (draft_fast_path_ &&
       impl_->PreparePlainDraft(draft_json, context, prepared, attrs, &attrs_may_hold_address_)) {
     ++drafts_read_fast_;

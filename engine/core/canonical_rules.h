@@ -123,10 +123,12 @@ struct DraftFields {
   std::array<std::optional<std::string_view>, 3> subject;  // content_id, ledger_txid, name
   uint32_t escaped = 0;
 };
-// Whether a JSON string value could be an IP address literal: 2..45 bytes of hex digits,
-// dots and colons. privacy.ip_mode (engine/privacy.cc) parses only the strings that pass.
+// Whether a JSON string value could be an IP address literal: 2..kMaxAddressLiteralBytes
+// bytes of hex digits, dots and colons. privacy.ip_mode (engine/privacy.cc) parses only the
+// strings that pass.
+inline constexpr size_t kMaxAddressLiteralBytes = 45;  // INET6_ADDRSTRLEN - 1
 inline bool MayBeAddressLiteral(std::string_view s) {
-  if (s.size() < 2 || s.size() > 45) return false;  // 45: INET6_ADDRSTRLEN - 1
+  if (s.size() < 2 || s.size() > kMaxAddressLiteralBytes) return false;
   for (const char c : s) {
     const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
     if (!hex && c != ':' && c != '.') return false;
