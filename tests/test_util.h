@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "ron_audit/record.h"
+
 namespace ron::testing {
 
 // The build directory of the binaries under test ($RON_BUILD_DIR, default "build").
@@ -82,6 +84,15 @@ std::vector<std::string> SplitLines(const std::string& text);
 std::string RecordJson(uint64_t seq, const std::string& prev, const std::string& attrs = "{}",
                        const std::string& writer_id = "svc-test@inst-1",
                        const std::string& stream = "ingress");
+
+// `r` as Canonicalizer::Attrs::kChain keeps it: its reason, actor, subject and attrs emptied.
+inline Record ChainFieldsOf(Record r) {
+  r.actor = Actor();
+  r.subject = Subject();
+  r.reason.clear();
+  r.attrs.clear();
+  return r;
+}
 
 }  // namespace ron::testing
 

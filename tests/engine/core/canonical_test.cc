@@ -473,10 +473,7 @@ TEST(VerifySealedManyTest, EachRecordGetsVerifySealedsVerdict) {
       EXPECT_EQ(chained[i].bytes, one.bytes) << i;
       EXPECT_EQ(chained[i].digest, one.digest) << i;
       EXPECT_EQ(chained[i].attrs_text(), one.record.attrs) << i;
-      Record chain_fields = without_attrs;
-      chain_fields.reason.clear();
-      chain_fields.actor = Actor();
-      chain_fields.subject = Subject();
+      const Record chain_fields = testing::ChainFieldsOf(one.record);
       EXPECT_EQ(chained[i].record, chain_fields) << i;
       // VerifySealed of one record under kChain (OfferSealed), into a record with stale
       // fields and a stale attrs place: the same as VerifySealedMany's.
