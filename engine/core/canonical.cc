@@ -106,7 +106,7 @@ class Canonicalizer::Impl {
   bool names_checked_ = false;  // the strings below hold a pair that passed
   std::string named_writer_id_, named_stream_, assigned_writer_id_, assigned_stream_;
   std::string names_text_;   // ,"writer_id":…,"seq":1,"stream":…,"kind":" with the last pair
-  std::string draft_attrs_;  // a draft's attrs, rendered by ReadDraft
+  std::string draft_attrs_;  // a draft's attrs, when ReadDraft renders them
 };
 
 bool ContainsDouble(dom::element e) {
@@ -327,7 +327,7 @@ bool Canonicalizer::Impl::PreparePlainDraft(std::string_view draft, const DraftC
   b.append(d.reason);
   b.append("\",\"attrs\":"sv);
   const size_t attrs_at = b.size();
-  b.append(draft_attrs_);
+  AppendDraftAttrs(draft, d, draft_scratch_, &b);
   b.append(",\"prev\":\""sv);
   b.append(kGenesisPrev);
   b.append("\"}"sv);
@@ -363,12 +363,12 @@ bool Canonicalizer::Impl::PreparePlainDraft(std::string_view draft, const DraftC
     r.reason.assign(d.reason);
   }
   if (attrs == Attrs::kCopy) {
-    r.attrs.assign(draft_attrs_);
+    r.attrs.assign(b, attrs_at, d.attrs.size());
     out->attrs_at = out->attrs_bytes = 0;
   } else {
     r.attrs.clear();
     out->attrs_at = static_cast<uint32_t>(attrs_at);
-    out->attrs_bytes = static_cast<uint32_t>(draft_attrs_.size());
+    out->attrs_bytes = static_cast<uint32_t>(d.attrs.size());
   }
   return b.size() <= limits_.max_record_bytes;  // over: the full path's error
 }

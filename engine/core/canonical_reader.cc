@@ -237,12 +237,13 @@ class CanonicalReader {
     return Digits(&magnitude) && magnitude != 0 && magnitude <= (uint64_t{1} << 63);
   }
 
-  // A value whose container, if it is one, is at `depth`.
-  bool Value(int depth) {
+  // A value whose container, if it is one, is at `depth`. If `address` is given, it is set
+  // when a string value passes MayBeAddressLiteral (a draft's attrs: privacy.ip_mode).
+  bool Value(int depth, bool* address = nullptr) {
     if (p_ >= end_) return false;
     switch (*p_) {
       case '{':
-        return Object(depth);
+        return Object(depth, address);
       case '[':
         if (depth > kMaxAttrsDepth) return false;
         ++p_;
@@ -251,7 +252,7 @@ class CanonicalReader {
           return true;
         }
         for (;;) {
-          if (!Value(depth + 1)) return false;
+          if (!Value(depth + 1, address)) return false;
           if (Peek(']')) {
             ++p_;
             return true;
@@ -261,7 +262,9 @@ class CanonicalReader {
       case '"': {
         std::string_view raw;
         bool escaped;
-        return String(&raw, &escaped);
+        if (!String(&raw, &escaped)) return false;
+        if (address != nullptr && !*address) *address = MayBeAddressLiteral(raw);
+        return true;
       }
       case 't':
         return Lit("true");
@@ -285,7 +288,7 @@ class CanonicalReader {
   }
 
   // An object at `depth` with keys in strictly increasing byte order (so no duplicates).
-  bool Object(int depth) {
+  bool Object(int depth, bool* address = nullptr) {
     if (depth > kMaxAttrsDepth || !Lit("{")) return false;
     if (Peek('}')) {
       ++p_;
@@ -298,7 +301,7 @@ class CanonicalReader {
       // An escaped key would have to be compared decoded: left to the full path.
       if (!String(&key, &escaped) || escaped || (!first && !KeyLess(previous, key))) return false;
       previous = key;
-      if (!Lit(":") || !Value(depth + 1)) return false;
+      if (!Lit(":") || !Value(depth + 1, address)) return false;
       if (Peek('}')) {
         ++p_;
         return true;
@@ -335,9 +338,6 @@ class DraftReader : CanonicalReader {
     constexpr uint32_t kRequired =
         1u << kKind | 1u << kActor | 1u << kSubject | 1u << kReason | 1u << kAttrs;
     *d = DraftFields();
-    attrs->clear();
-    // One allocation: attrs are never longer than the draft, nor (if read) than their bound.
-    attrs->reserve(std::min(static_cast<size_t>(end_ - p_), limits_.max_attrs_bytes));
     scratch_.members.clear();
     uint32_t seen = 0;
     if (!Lit("{")) return false;
@@ -366,7 +366,7 @@ class DraftReader : CanonicalReader {
           ok = String(&d->reason, &escaped) && !escaped && IsValidReason(d->reason);
           break;
         default:  // kAttrs
-          ok = SortedObject(1, attrs) && attrs->size() <= limits_.max_attrs_bytes;
+          ok = Attrs(d, attrs);
           break;
       }
       if (!ok) return false;
@@ -448,6 +448,55 @@ class DraftReader : CanonicalReader {
       }
       if (!Lit(",")) return false;
     }
+  }
+
+  // The attrs object. A host's attrs are mostly canonical as written but for the order of
+  // their top-level keys (a hash map's): read once, d->attrs is then their text in the draft,
+  // and, if the keys were out of order, scratch_.members lists its members in sorted order
+  // (AppendDraftAttrs writes them). Attrs with an object inside that is not canonical as
+  // written are read again and rendered into *rendered.
+  bool Attrs(DraftFields* d, std::string* rendered) {
+    const char* const start = p_;
+    bool reorder = false;
+    if (AttrsAsWritten(&reorder)) {
+      d->attrs = std::string_view(start, static_cast<size_t>(p_ - start));
+      d->attrs_reordered = reorder;
+      return d->attrs.size() <= limits_.max_attrs_bytes;
+    }
+    p_ = start;
+    scratch_.members.clear();
+    rendered->clear();
+    // One allocation: attrs are never longer than the draft, nor (if read) than their bound.
+    rendered->reserve(std::min(static_cast<size_t>(end_ - p_), limits_.max_attrs_bytes));
+    if (!SortedObject(1, rendered) || rendered->size() > limits_.max_attrs_bytes) return false;
+    d->attrs = *rendered;
+    return true;
+  }
+
+  // An attrs object whose values are canonical as written (CanonicalReader::Value: inner
+  // objects' keys in order); each member's text in the draft listed, sorted by key if
+  // *reorder is set. False also on a repeated top-level key (then so is SortedObject's).
+  bool AttrsAsWritten(bool* reorder) {
+    if (!Lit("{")) return false;
+    if (Peek('}')) {
+      ++p_;
+      return true;
+    }
+    std::vector<DraftScratch::Member>& members = scratch_.members;
+    for (;;) {
+      const size_t member = static_cast<size_t>(p_ - begin_);
+      std::string_view key;
+      bool escaped = false;
+      if (!String(&key, &escaped) || escaped || !Lit(":") || !Value(2, &may_hold_address_)) {
+        return false;
+      }
+      if (!members.empty() && !KeyLess(members.back().key, key)) *reorder = true;
+      members.push_back({key, member, static_cast<size_t>(p_ - begin_)});
+      if (Peek('}')) break;
+      if (!Lit(",")) return false;
+    }
+    ++p_;
+    return !*reorder || SortMembers(0);
   }
 
   static bool SameKey(std::string_view a, std::string_view b) {
@@ -542,11 +591,10 @@ class DraftReader : CanonicalReader {
     return true;
   }
 
-  // Rewrites the members of the frame from `frame` in sorted order; false on a repeated key.
-  bool Sort(size_t frame, std::string* out) {
+  // Sorts the members of the frame from `frame` by key; false on a repeated key.
+  bool SortMembers(size_t frame) {
     std::vector<DraftScratch::Member>& members = scratch_.members;
     const auto first = members.begin() + static_cast<ptrdiff_t>(frame);
-    const size_t region = first->begin;  // the first member read: where the members begin
     std::sort(first, members.end(), [](const DraftScratch::Member& a,
                                        const DraftScratch::Member& b) {
       return KeyLess(a.key, b.key);
@@ -554,6 +602,15 @@ class DraftReader : CanonicalReader {
     for (auto m = first + 1; m < members.end(); ++m) {
       if (SameKey(m->key, (m - 1)->key)) return false;
     }
+    return true;
+  }
+
+  // Rewrites the members of the frame from `frame` in sorted order; false on a repeated key.
+  bool Sort(size_t frame, std::string* out) {
+    std::vector<DraftScratch::Member>& members = scratch_.members;
+    const auto first = members.begin() + static_cast<ptrdiff_t>(frame);
+    const size_t region = first->begin;  // the first member read: where the members begin
+    if (!SortMembers(frame)) return false;
     std::string& aside = scratch_.aside;
     aside.assign(*out, region, std::string::npos);
     out->resize(region);
@@ -588,6 +645,26 @@ void internal::DecodeJsonText(std::string_view raw, std::string* out) {
       out->push_back(e);  // " or backslash
     }
   }
+}
+
+void internal::AppendDraftAttrs(std::string_view draft, const DraftFields& d,
+                                const DraftScratch& scratch, std::string* out) {
+  if (!d.attrs_reordered) {
+    out->append(d.attrs);
+    return;
+  }
+  // The same members and commas, in another order: the same length.
+  const size_t at = out->size();
+  out->resize(at + d.attrs.size());
+  char* w = out->data() + at;
+  *w++ = '{';
+  for (const DraftScratch::Member& m : scratch.members) {
+    if (&m != scratch.members.data()) *w++ = ',';
+    std::memcpy(w, draft.data() + m.begin, m.end - m.begin);
+    w += m.end - m.begin;
+  }
+  *w++ = '}';
+  RON_CHECK(w == out->data() + out->size());
 }
 
 bool internal::ReadDraft(std::string_view draft, const Limits& limits, DraftScratch* scratch,

@@ -103,8 +103,9 @@ inline void AppendInt(int64_t value, std::string* out) {
 }
 
 // Canonicalizer::PrepareDraft's fast path (canonical_reader.cc): a draft as hosts write it —
-// compact ASCII JSON in any key order — read in one pass into `out` and its attrs, as
-// canonical text, into *attrs. False means only "not read here": the full path decides. Where
+// compact ASCII JSON in any key order — read in one pass into `out` (its attrs rendered into
+// *attrs only when an object inside them needs its keys sorted; AppendDraftAttrs writes them).
+// False means only "not read here": the full path decides. Where
 // it returns true the full path would have read the same fields. `scratch` keeps its buffers
 // across calls.
 //
@@ -122,6 +123,10 @@ struct DraftFields {
   std::array<std::optional<std::string_view>, 3> actor;    // cap_id, key_fpr, passport_id
   std::array<std::optional<std::string_view>, 3> subject;  // content_id, ledger_txid, name
   uint32_t escaped = 0;
+  // The attrs' canonical text (in the draft, or rendered) — unless attrs_reordered: then the
+  // draft's attrs object, whose members are written in another order (AppendDraftAttrs).
+  std::string_view attrs;
+  bool attrs_reordered = false;
 };
 // Whether a JSON string value could be an IP address literal: 2..kMaxAddressLiteralBytes
 // bytes of hex digits, dots and colons. privacy.ip_mode (engine/privacy.cc) parses only the
@@ -142,13 +147,16 @@ void DecodeJsonText(std::string_view raw, std::string* out);
 struct DraftScratch {
   struct Member {
     std::string_view key;
-    size_t begin, end;  // the member's text in the attrs being written
+    size_t begin, end;  // the member's text in the attrs being written, or in the draft
   };
   std::vector<Member> members;  // a frame per open attrs object
   std::string aside;            // an unsorted object's members while they are written back
 };
 bool ReadDraft(std::string_view draft, const Limits& limits, DraftScratch* scratch,
                DraftFields* out, std::string* attrs);
+// Appends the attrs ReadDraft read from `draft` (with the same scratch) in canonical form.
+void AppendDraftAttrs(std::string_view draft, const DraftFields& d, const DraftScratch& scratch,
+                      std::string* out);
 
 // The error of a document simdjson rejected, ranked as the law wants (malformed JSON, then
 // Float, then Utf8; json_errors.cc). `parser` is reused for a sanitized copy.

@@ -176,6 +176,44 @@ TEST(DraftFastPathTest, LeavesEveryOtherShapeToTheFullPath) {
   }
 }
 
+// Attrs canonical as written but for the order of their top-level keys are written from the
+// draft's text, members moved; attrs with an inner object out of order are rendered: either
+// way as the full path writes them, and a repeated key at any level is refused by both.
+TEST(DraftFastPathTest, AttrsInEveryOrderAsTheFullPathWritesThem) {
+  Pair p;
+  const struct {
+    std::string attrs, canonical;
+  } cases[] = {
+      {"{}", "{}"},
+      {R"({"z":1})", R"({"z":1})"},
+      {R"({"a":1,"b":{"c":[true,null],"d":"x"}})", R"({"a":1,"b":{"c":[true,null],"d":"x"}})"},
+      {R"({"b":{"c":1,"d":2},"a":[{"e":-3}],"ab":""})",
+       R"({"a":[{"e":-3}],"ab":"","b":{"c":1,"d":2}})"},
+      {R"({"c":"x,y","b":"}","a":"\",\""})", R"({"a":"\",\"","b":"}","c":"x,y"})"},
+      {R"({"a":{"d":1,"c":2},"b":0})", R"({"a":{"c":2,"d":1},"b":0})"},
+      {R"({"b":[{"d":1,"c":2}],"a":0})", R"({"a":0,"b":[{"c":2,"d":1}]})"},
+      {R"({"b":1,"a":{"x":{"z":1,"y":2}}})", R"({"a":{"x":{"y":2,"z":1}},"b":1})"},
+  };
+  const Canonicalizer::DraftContext ctx{"w", "s", 1, "b3:0", kDefaultTs};
+  for (const auto& c : cases) {
+    const std::string draft = WithAttrs(c.attrs);
+    EXPECT_TRUE(SameBothWays(&p.fast, &p.full, draft)) << draft;
+    for (const auto attrs : {Canonicalizer::Attrs::kCopy, Canonicalizer::Attrs::kChain}) {
+      CanonicalRecord r;
+      ASSERT_TRUE(p.fast.PrepareDraft(draft, ctx, &r, attrs).ok()) << draft;
+      EXPECT_EQ(r.attrs_text(), c.canonical) << draft;
+      EXPECT_NE(r.bytes.find(",\"attrs\":" + c.canonical + ",\"prev\":"), std::string::npos);
+    }
+  }
+  for (const std::string attrs :
+       {R"({"a":1,"b":2,"a":3})", R"({"b":1,"a":2,"b":3})", R"({"a":{"c":1,"c":2}})",
+        R"({"b":{"c":1,"c":2},"a":1})", R"({"b":{"d":1,"c":2,"d":3},"a":1})"}) {
+    EXPECT_FALSE(SameBothWays(&p.fast, &p.full, WithAttrs(attrs))) << attrs;
+    CanonicalRecord r;
+    EXPECT_EQ(p.fast.PrepareDraft(WithAttrs(attrs), ctx, &r).code(), Code::kSchema) << attrs;
+  }
+}
+
 // The bounds (attrs, then the whole record) are decided as the full path decides them, and
 // the names the engine assigns too: NFD names normalized, bad names refused, and the last pair
 // remembered only for that pair.
