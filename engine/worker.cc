@@ -287,6 +287,26 @@ void Worker::RefuseWhileSuspended(std::vector<Task>* batch) {
   batch->clear();
 }
 
+namespace {
+
+// A task's record was written on its caller's CPU: the writer's first read of it (the copy
+// SpliceDraft makes, or the frame of a sealed record) waits on lines from another core's
+// cache. Asked for one task ahead, they arrive while the record before it is handled
+// (`emit_bound`: the writer's stage time per Emit −19 %; two ahead gained nothing more).
+void PrefetchRecord(const Task& task) {
+  const std::string* bytes = nullptr;
+  if (const auto* e = std::get_if<EmitTask>(&task)) {
+    bytes = &e->prepared.bytes;
+  } else if (const auto* s = std::get_if<SealedTask>(&task)) {
+    bytes = &s->record.bytes;
+  } else {
+    return;
+  }
+  for (size_t at = 0; at < bytes->size(); at += 64) __builtin_prefetch(bytes->data() + at);
+}
+
+}  // namespace
+
 void Worker::ProcessBatch(std::vector<Task>* batch) {
   if (suspended_) TryResume();
   if (suspended_) {  // disk_full_action=suspend: refuse until space returns
@@ -299,7 +319,10 @@ void Worker::ProcessBatch(std::vector<Task>* batch) {
   std::vector<std::shared_ptr<TicketState>> flushes;
   bool checkpoint_requested = false;
   const auto started = Clock::now();
-  for (Task& task : *batch) {
+  if (!batch->empty()) PrefetchRecord(batch->front());
+  for (size_t i = 0; i < batch->size(); ++i) {
+    Task& task = (*batch)[i];
+    if (i + 1 < batch->size()) PrefetchRecord((*batch)[i + 1]);
     if (auto* e = std::get_if<EmitTask>(&task)) {
       QueueEmit(e, &staged);
       continue;
