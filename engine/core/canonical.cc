@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <cstring>
 #include <deque>
 #include <vector>
 
@@ -289,48 +291,69 @@ bool Canonicalizer::Impl::PreparePlainDraft(std::string_view draft, const DraftC
   }
   *attrs_may_hold_address = d.attrs_may_hold_address;
   const uint64_t ts_ms = d.has_ts_ms ? d.ts_ms : ctx.default_ts_ms;
-  // WriteRecord's layout, the draft's strings written as read (their canonical text), in one
-  // allocation: the record holds the draft's text (it has no whitespace) and little more.
+  // WriteRecord's layout, the draft's strings written as read (their canonical text). The
+  // pieces are laid out twice, measured and then copied into the record sized once (a
+  // string append per piece was ~40 % of writing it).
+  char v_text[24], ts_text[24];
+  const std::string_view v(v_text, static_cast<size_t>(
+                                       std::to_chars(v_text, v_text + 24, kRecordVersion).ptr -
+                                       v_text));
+  const std::string_view ts(
+      ts_text, static_cast<size_t>(std::to_chars(ts_text, ts_text + 24, ts_ms).ptr - ts_text));
+  const auto layout = [&](auto&& put, auto&& put_attrs) {
+    put("{\"v\":"sv);
+    put(v);
+    put(",\"ts_ms\":"sv);
+    put(ts);
+    put(names_text_);
+    put(d.kind);
+    put("\",\"actor\":{"sv);
+    std::string_view sep;
+    if (d.anon) {
+      put(*d.anon ? "\"anon\":true"sv : "\"anon\":false"sv);
+      sep = ","sv;
+    }
+    const auto field = [&](std::string_view name, const std::optional<std::string_view>& raw) {
+      if (!raw) return;
+      put(sep);
+      put(name);
+      put(*raw);
+      put("\""sv);
+      sep = ","sv;
+    };
+    field("\"cap_id\":\""sv, d.actor[0]);
+    field("\"key_fpr\":\""sv, d.actor[1]);
+    field("\"passport_id\":\""sv, d.actor[2]);
+    put("},\"subject\":{"sv);
+    sep = {};
+    field("\"content_id\":\""sv, d.subject[0]);
+    field("\"ledger_txid\":\""sv, d.subject[1]);
+    field("\"name\":\""sv, d.subject[2]);
+    put("},\"reason\":\""sv);
+    put(d.reason);
+    put("\",\"attrs\":"sv);
+    put_attrs();
+    put(",\"prev\":\""sv);
+    put(kGenesisPrev);
+    put("\"}"sv);
+  };
+  size_t size = 0;
+  layout([&](std::string_view s) { size += s.size(); }, [&] { size += d.attrs.size(); });
   std::string& b = out->bytes;
   b.clear();
-  b.reserve(draft.size() + names_text_.size() + 64);
-  b.append("{\"v\":"sv);
-  AppendUint(kRecordVersion, &b);
-  b.append(",\"ts_ms\":"sv);
-  AppendUint(ts_ms, &b);
-  b.append(names_text_);
-  b.append(d.kind);
-  b.append("\",\"actor\":{"sv);
-  std::string_view sep;
-  if (d.anon) {
-    b.append(*d.anon ? "\"anon\":true"sv : "\"anon\":false"sv);
-    sep = ","sv;
-  }
-  const auto field = [&](std::string_view name, const std::optional<std::string_view>& raw) {
-    if (!raw) return;
-    b.append(sep);
-    b.append(name);
-    b.push_back('"');
-    b.append(*raw);
-    b.push_back('"');
-    sep = ","sv;
-  };
-  field("\"cap_id\":"sv, d.actor[0]);
-  field("\"key_fpr\":"sv, d.actor[1]);
-  field("\"passport_id\":"sv, d.actor[2]);
-  b.append("},\"subject\":{"sv);
-  sep = {};
-  field("\"content_id\":"sv, d.subject[0]);
-  field("\"ledger_txid\":"sv, d.subject[1]);
-  field("\"name\":"sv, d.subject[2]);
-  b.append("},\"reason\":\""sv);
-  b.append(d.reason);
-  b.append("\",\"attrs\":"sv);
-  const size_t attrs_at = b.size();
-  AppendDraftAttrs(draft, d, draft_scratch_, &b);
-  b.append(",\"prev\":\""sv);
-  b.append(kGenesisPrev);
-  b.append("\"}"sv);
+  b.resize(size);
+  char* w = b.data();
+  size_t attrs_at = 0;
+  layout(
+      [&](std::string_view s) {
+        std::memcpy(w, s.data(), s.size());
+        w += s.size();
+      },
+      [&] {
+        attrs_at = static_cast<size_t>(w - b.data());
+        w = WriteDraftAttrs(draft, d, draft_scratch_, w);
+      });
+  RON_CHECK(w == b.data() + b.size());
   out->digest = Digest{};
 
   Record& r = out->record;

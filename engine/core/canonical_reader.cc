@@ -456,7 +456,7 @@ class DraftReader : CanonicalReader {
   // The attrs object. A host's attrs are mostly canonical as written but for the order of
   // their top-level keys (a hash map's): read once, d->attrs is then their text in the draft,
   // and, if the keys were out of order, scratch_.members lists its members in sorted order
-  // (AppendDraftAttrs writes them). Attrs with an object inside that is not canonical as
+  // (WriteDraftAttrs writes them). Attrs with an object inside that is not canonical as
   // written are read again and rendered into *rendered.
   bool Attrs(DraftFields* d, std::string* rendered) {
     const char* const start = p_;
@@ -650,16 +650,14 @@ void internal::DecodeJsonText(std::string_view raw, std::string* out) {
   }
 }
 
-void internal::AppendDraftAttrs(std::string_view draft, const DraftFields& d,
-                                const DraftScratch& scratch, std::string* out) {
+char* internal::WriteDraftAttrs(std::string_view draft, const DraftFields& d,
+                                const DraftScratch& scratch, char* out) {
   if (!d.attrs_reordered) {
-    out->append(d.attrs);
-    return;
+    std::memcpy(out, d.attrs.data(), d.attrs.size());
+    return out + d.attrs.size();
   }
   // The same members and commas, in another order: the same length.
-  const size_t at = out->size();
-  out->resize(at + d.attrs.size());
-  char* w = out->data() + at;
+  char* w = out;
   *w++ = '{';
   for (const DraftScratch::Member& m : scratch.members) {
     if (&m != scratch.members.data()) *w++ = ',';
@@ -667,7 +665,8 @@ void internal::AppendDraftAttrs(std::string_view draft, const DraftFields& d,
     w += m.end - m.begin;
   }
   *w++ = '}';
-  RON_CHECK(w == out->data() + out->size());
+  RON_CHECK(w == out + d.attrs.size());
+  return w;
 }
 
 bool internal::ReadDraft(std::string_view draft, const Limits& limits, DraftScratch* scratch,

@@ -104,7 +104,7 @@ inline void AppendInt(int64_t value, std::string* out) {
 
 // Canonicalizer::PrepareDraft's fast path (canonical_reader.cc): a draft as hosts write it —
 // compact ASCII JSON in any key order — read in one pass into `out` (its attrs rendered into
-// *attrs only when an object inside them needs its keys sorted; AppendDraftAttrs writes them).
+// *attrs only when an object inside them needs its keys sorted; WriteDraftAttrs writes them).
 // False means only "not read here": the full path decides. Where
 // it returns true the full path would have read the same fields. `scratch` keeps its buffers
 // across calls.
@@ -124,7 +124,7 @@ struct DraftFields {
   std::array<std::optional<std::string_view>, 3> subject;  // content_id, ledger_txid, name
   uint32_t escaped = 0;
   // The attrs' canonical text (in the draft, or rendered) — unless attrs_reordered: then the
-  // draft's attrs object, whose members are written in another order (AppendDraftAttrs).
+  // draft's attrs object, whose members are written in another order (WriteDraftAttrs).
   std::string_view attrs;
   bool attrs_reordered = false;
 };
@@ -154,9 +154,10 @@ struct DraftScratch {
 };
 bool ReadDraft(std::string_view draft, const Limits& limits, DraftScratch* scratch,
                DraftFields* out, std::string* attrs);
-// Appends the attrs ReadDraft read from `draft` (with the same scratch) in canonical form.
-void AppendDraftAttrs(std::string_view draft, const DraftFields& d, const DraftScratch& scratch,
-                      std::string* out);
+// Writes the attrs ReadDraft read from `draft` (with the same scratch) in canonical form,
+// d.attrs.size() bytes, at `out`; returns their end.
+char* WriteDraftAttrs(std::string_view draft, const DraftFields& d, const DraftScratch& scratch,
+                      char* out);
 
 // The error of a document simdjson rejected, ranked as the law wants (malformed JSON, then
 // Float, then Utf8; json_errors.cc). `parser` is reused for a sanitized copy.
