@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <future>
 #include <optional>
@@ -292,7 +293,7 @@ namespace {
 // A task's record was written on its caller's CPU: the writer's first read of it (the copy
 // SpliceDraft makes, or the frame of a sealed record) waits on lines from another core's
 // cache. Asked for one task ahead, they arrive while the record before it is handled
-// (`emit_bound`: the writer's stage time per Emit −19 %; two ahead gained nothing more).
+// (`emit_bound`: a small gain, CPU per record −6 % at the median; two ahead gained nothing).
 void PrefetchRecord(const Task& task) {
   const std::string* bytes = nullptr;
   if (const auto* e = std::get_if<EmitTask>(&task)) {
@@ -302,7 +303,12 @@ void PrefetchRecord(const Task& task) {
   } else {
     return;
   }
-  for (size_t at = 0; at < bytes->size(); at += 64) __builtin_prefetch(bytes->data() + at);
+  // Every 64-byte line the bytes touch, from the one their first byte is in.
+  const auto first = reinterpret_cast<uintptr_t>(bytes->data()) & ~uintptr_t{63};
+  const uintptr_t end = reinterpret_cast<uintptr_t>(bytes->data() + bytes->size());
+  for (uintptr_t line = first; line < end; line += 64) {
+    __builtin_prefetch(reinterpret_cast<const void*>(line));
+  }
 }
 
 }  // namespace

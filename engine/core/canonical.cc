@@ -308,7 +308,7 @@ bool Canonicalizer::Impl::PreparePlainDraft(std::string_view draft, const DraftC
     put(names_text_);
     put(d.kind);
     put("\",\"actor\":{"sv);
-    std::string_view sep;
+    std::string_view sep = ""sv;  // never a null view: each piece goes to memcpy
     if (d.anon) {
       put(*d.anon ? "\"anon\":true"sv : "\"anon\":false"sv);
       sep = ","sv;
@@ -325,7 +325,7 @@ bool Canonicalizer::Impl::PreparePlainDraft(std::string_view draft, const DraftC
     field("\"key_fpr\":\""sv, d.actor[1]);
     field("\"passport_id\":\""sv, d.actor[2]);
     put("},\"subject\":{"sv);
-    sep = {};
+    sep = ""sv;
     field("\"content_id\":\""sv, d.subject[0]);
     field("\"ledger_txid\":\""sv, d.subject[1]);
     field("\"name\":\""sv, d.subject[2]);

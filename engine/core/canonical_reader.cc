@@ -328,7 +328,8 @@ class CanonicalReader {
 // canonical form writes them (String and Int accept exactly that text), and only the order of
 // keys is changed — top-level, actor and subject keys go to their fixed places (the record is
 // written from them in WriteRecord's layout: Canonicalizer::Impl::PreparePlainDraft),
-// attrs objects are rendered with their members sorted. Like CanonicalReader it gives up on
+// attrs members are copied from the draft in sorted order (an object inside them whose keys
+// are out of order makes them rendered, sorted, instead). Like CanonicalReader it gives up on
 // anything else (whitespace, non-ASCII text, an escape the canonical form writes otherwise, a
 // number not in shortest form, an unknown or repeated key, a bound crossed), and the caller
 // takes the full path, which also finds the exact error.

@@ -105,9 +105,8 @@ inline void AppendInt(int64_t value, std::string* out) {
 // Canonicalizer::PrepareDraft's fast path (canonical_reader.cc): a draft as hosts write it —
 // compact ASCII JSON in any key order — read in one pass into `out` (its attrs rendered into
 // *attrs only when an object inside them needs its keys sorted; WriteDraftAttrs writes them).
-// False means only "not read here": the full path decides. Where
-// it returns true the full path would have read the same fields. `scratch` keeps its buffers
-// across calls.
+// False means only "not read here": the full path decides. Where it returns true the full
+// path would have read the same fields. `scratch` keeps its buffers across calls.
 //
 // Each string is given as written in the draft (between its quotes), which is its canonical
 // JSON text: the reader accepts only the escapes the canonical form writes (and none in kind

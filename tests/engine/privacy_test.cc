@@ -212,7 +212,8 @@ TEST(IpPolicyTest, OnlyDraftsThatMayHoldAnAddressAreScanned) {
   bool fast = false;
   for (const char* attrs :
        {R"({"a":"10.0.0.1"})", R"({"a":{"b":["x","2001:db8::1"]}})", R"({"z":1,"a":[["::1"]]})",
-        R"({"a":"127.000.0.1"})", R"({ "a":"x"})"}) {  // the last: the full path
+        R"({"a":"127.000.0.1"})", R"({"b":{"d":1,"c":"10.0.0.1"},"a":1})",  // rendered
+        R"({ "a":"x"})"}) {  // the last: the full path
     EXPECT_TRUE(prepare(attrs, &fast).first) << attrs;
   }
   const std::string long_hex = std::string(32, 'a') + std::string(14, ':');  // 46 bytes
@@ -237,8 +238,14 @@ TEST(IpPolicyTest, OnlyDraftsThatMayHoldAnAddressAreScanned) {
       static constexpr const char* kAddresses[] = {"10.1.2.3", "::1", "fe80::1:2", "1.1.1.1"};
       if (uniform(0, 9) == 0) value = kAddresses[uniform(0, 3)];
       if (m > 0) attrs += ",";
-      attrs += "\"k" + std::to_string(m) + "\":";
-      attrs += uniform(0, 3) == 0 ? "[\"" + value + "\"]" : "\"" + value + "\"";
+      // Keys in order or not; a value in an array, or in an object out of order (its attrs
+      // are then rendered rather than taken from the draft).
+      attrs += "\"k" + std::to_string(n % 2 == 0 ? m : members - m) + "\":";
+      const std::string quoted = "\"" + value + "\"";
+      const int shape = uniform(0, 5);
+      attrs += shape == 0   ? "[" + quoted + "]"
+               : shape == 1 ? R"({"y":1,"x":)" + quoted + "}"
+                            : quoted;
     }
     attrs += "}";
     const auto [may_hold, holds] = prepare(attrs, &fast);

@@ -4,10 +4,12 @@
 // error, the canonical bytes and the record are the same with the fast path on and off.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "engine/core/canonical.h"
+#include "engine/core/canonical_rules.h"
 #include "tests/engine/core/record_spelling.h"
 #include "tests/test_util.h"
 
@@ -202,15 +204,49 @@ TEST(DraftFastPathTest, AttrsInEveryOrderAsTheFullPathWritesThem) {
       CanonicalRecord r;
       ASSERT_TRUE(p.fast.PrepareDraft(draft, ctx, &r, attrs).ok()) << draft;
       EXPECT_EQ(r.attrs_text(), c.canonical) << draft;
-      EXPECT_NE(r.bytes.find(",\"attrs\":" + c.canonical + ",\"prev\":"), std::string::npos);
+      EXPECT_NE(r.bytes.find(",\"attrs\":" + c.canonical + ",\"prev\":"), std::string::npos)
+          << draft;
     }
   }
   for (const std::string attrs :
        {R"({"a":1,"b":2,"a":3})", R"({"b":1,"a":2,"b":3})", R"({"a":{"c":1,"c":2}})",
-        R"({"b":{"c":1,"c":2},"a":1})", R"({"b":{"d":1,"c":2,"d":3},"a":1})"}) {
+        R"({"b":{"c":1,"c":2},"a":1})", R"({"b":{"d":1,"c":2,"d":3},"a":1})",
+        R"({"b":[{"c":1,"c":2}],"a":1})"}) {
     EXPECT_FALSE(SameBothWays(&p.fast, &p.full, WithAttrs(attrs))) << attrs;
     CanonicalRecord r;
     EXPECT_EQ(p.fast.PrepareDraft(WithAttrs(attrs), ctx, &r).code(), Code::kSchema) << attrs;
+  }
+}
+
+// Which way ReadDraft read each attrs: their text in the draft (its members listed in sorted
+// order when the top-level keys were not), or rendered when an object inside them needs its
+// keys sorted.
+TEST(DraftFastPathTest, AttrsAreTakenFromTheDraftUnlessAnInnerObjectNeedsSorting) {
+  const Limits limits;
+  internal::DraftScratch scratch;
+  std::string rendered;
+  const struct {
+    std::string attrs;
+    bool from_draft, reordered;
+  } cases[] = {
+      {"{}", true, false},
+      {R"({"a":1,"b":{"c":[true,null],"d":"x"}})", true, false},
+      {R"({"b":{},"a":[]})", true, true},
+      {R"({"b":{"c":1,"d":2},"a":[{"e":-3}],"ab":""})", true, true},
+      {R"({"a":{"d":1,"c":2},"b":0})", false, false},
+      {R"({"b":[{"d":1,"c":2}],"a":0})", false, false},
+  };
+  for (const auto& c : cases) {
+    const std::string draft = WithAttrs(c.attrs);
+    internal::DraftFields d;
+    ASSERT_TRUE(internal::ReadDraft(draft, limits, &scratch, &d, &rendered)) << draft;
+    const auto at = reinterpret_cast<uintptr_t>(d.attrs.data());
+    const auto begin = reinterpret_cast<uintptr_t>(draft.data());
+    EXPECT_EQ(at >= begin && at + d.attrs.size() <= begin + draft.size(), c.from_draft) << draft;
+    EXPECT_EQ(d.attrs_reordered, c.reordered) << draft;
+    if (!c.from_draft) {
+      EXPECT_EQ(d.attrs.data(), rendered.data()) << draft;
+    }
   }
 }
 
@@ -223,9 +259,11 @@ TEST(DraftFastPathTest, BoundsAndAssignedNamesAsTheFullPathDecides) {
   const std::string fill(256 - 8, 'x');  // {"a":""} is 8 bytes
   EXPECT_TRUE(SameBothWays(&p.fast, &p.full, WithAttrs(R"({"a":")" + fill + R"("})")));
   EXPECT_FALSE(SameBothWays(&p.fast, &p.full, WithAttrs(R"({"a":")" + fill + R"(x"})")));
-  // Unsorted: the bound holds for the sorted text, which is as long (257 bytes).
+  // Unsorted: the bound holds for the sorted text, which is as long (257 bytes; 256 fit).
   EXPECT_FALSE(SameBothWays(&p.fast, &p.full,
                             WithAttrs(R"({"b":")" + fill.substr(0, 243) + R"(","a":1})")));
+  EXPECT_TRUE(SameBothWays(&p.fast, &p.full,
+                           WithAttrs(R"({"b":")" + fill.substr(0, 242) + R"(","a":1})")));
   int under = 0, over = 0;
   for (size_t cap = 0; cap <= 450; cap += 3) {  // the record crosses 768 bytes on the way
     const std::string draft = R"({"kind":"K","actor":{"cap_id":")" + std::string(cap, 'c') +
