@@ -16,8 +16,14 @@ DraftVerdict PrepareDraftTask(const DraftIntake& in, std::string_view stream,
     v.status = Status(Code::kRecordTooLarge, "draft longer than 65536 bytes");
     return v;
   }
-  // The stream is keyed by its name from here on: one spelling only, in both profiles.
-  v.status = CheckName(stream, NameKind::kStream);
+  // The stream is keyed by its name from here on: one spelling only, in both profiles. A
+  // thread's callers name the same few streams over and over: the last one that passed here
+  // is not checked again.
+  thread_local std::string t_checked_stream;
+  if (stream.empty() || stream != t_checked_stream) {
+    v.status = CheckName(stream, NameKind::kStream);
+    if (v.status.ok()) t_checked_stream.assign(stream);
+  }
   if (v.status.ok()) {
     task->stream.assign(stream);
     task->ticket = std::make_shared<TicketState>();

@@ -262,11 +262,14 @@ class Engine::Impl {
   Result<Ticket> Emit(std::string_view stream, std::string_view draft) {
     metrics_.emitted++;
     if (closed_) return Refuse(Status(Code::kClosed, "engine is closed"), stream);
-    EmitTask task;
-    const DraftVerdict v = PrepareDraftTask(Intake(), stream, draft, &task);
+    // Prepared in the Task it is pushed as: moving a prepared EmitTask into one touched each
+    // of its record's strings (~600 instructions).
+    Task task(std::in_place_type<EmitTask>);
+    EmitTask& emit = std::get<EmitTask>(task);
+    const DraftVerdict v = PrepareDraftTask(Intake(), stream, draft, &emit);
     if (v.kind != DraftVerdict::Kind::kQueue) return Answer(v, stream);
     metrics_.pii_redacted += v.redacted;
-    const std::shared_ptr<TicketState> ticket = task.ticket;
+    const std::shared_ptr<TicketState> ticket = emit.ticket;
     return Queue(OwnerOf(writer_id_, stream), std::move(task), stream, ticket);
   }
 

@@ -236,6 +236,14 @@ TEST_P(EngineTest, AStreamNameIsOneSpellingInEveryProfile) {
     EXPECT_NE(refused.status().message().find("NFC"), std::string::npos);
     EXPECT_EQ(engine->State(engine->writer_id(), "caf\xc3\xa9").head_seq, before + 1);
     EXPECT_EQ(engine->State(engine->writer_id(), "cafe\xcc\x81").head_seq, 0u);
+    // A name that passed is not checked again on this thread; an empty one never passes.
+    for (const std::string_view stream : {"", "cafe\xcc\x81", "caf\xc3\xa9\x01"}) {
+      auto again = engine->Emit(stream, Draft(3));
+      ASSERT_TRUE(again.ok());
+      const auto answer = again.value().Wait(In(seconds(10)));
+      EXPECT_EQ(answer.code(), Code::kSchema) << stream;
+      EXPECT_NE(answer.status().message().find("stream must be"), std::string::npos) << stream;
+    }
     ASSERT_TRUE(engine->Close(In(seconds(10))).ok());
   }
 }
