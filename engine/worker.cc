@@ -325,7 +325,6 @@ void Worker::ProcessBatch(std::vector<Task>* batch) {
   std::vector<std::shared_ptr<TicketState>> flushes;
   bool checkpoint_requested = false;
   const auto started = Clock::now();
-  if (!batch->empty()) PrefetchRecord(batch->front());
   for (size_t i = 0; i < batch->size(); ++i) {
     Task& task = (*batch)[i];
     if (i + 1 < batch->size()) PrefetchRecord((*batch)[i + 1]);

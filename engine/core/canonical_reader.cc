@@ -534,24 +534,8 @@ class DraftReader : CanonicalReader {
         ++p_;
         out->push_back(']');
         return true;
-      case '"': {
-        std::string_view raw;
-        bool escaped = false;
-        if (!String(&raw, &escaped)) return false;
-        may_hold_address_ = may_hold_address_ || MayBeAddressLiteral(raw);
-        break;
-      }
-      case 't':
-        if (!Lit("true")) return false;
-        break;
-      case 'f':
-        if (!Lit("false")) return false;
-        break;
-      case 'n':
-        if (!Lit("null")) return false;
-        break;
-      default:
-        if (!Int()) return false;
+      default:  // a scalar: checked (and noted) as the canonical walk does, written as read
+        if (!Value<true>(depth, &may_hold_address_)) return false;
         break;
     }
     out->append(start, static_cast<size_t>(p_ - start));  // written as read
