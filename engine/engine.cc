@@ -266,6 +266,7 @@ class Engine::Impl {
     // of its record's strings (~600 instructions).
     Task task(std::in_place_type<EmitTask>);
     EmitTask& emit = std::get<EmitTask>(task);
+    emit.prepared.bytes.swap(ThreadReusedRecord());  // the buffer the last push gave back
     const DraftVerdict v = PrepareDraftTask(Intake(), stream, draft, &emit);
     if (v.kind != DraftVerdict::Kind::kQueue) return Answer(v, stream);
     metrics_.pii_redacted += v.redacted;
@@ -313,11 +314,14 @@ class Engine::Impl {
       return all;
     };
     for (const std::string_view draft : drafts) {
-      EmitTask task;
+      // Prepared in the Task it is pushed as (as Emit's), into a buffer a push gave back.
+      EmitTask& task = std::get<EmitTask>(scratch.run.emplace_back(std::in_place_type<EmitTask>));
+      scratch.TakeReused(&task.prepared.bytes);
       const DraftVerdict v = closed_ ? DraftVerdict{DraftVerdict::Kind::kRefused,
                                                     Status(Code::kClosed, "engine is closed")}
                                      : PrepareDraftTask(Intake(), stream, draft, &task);
       if (v.kind != DraftVerdict::Kind::kQueue) {
+        scratch.run.pop_back();
         if (!push()) break;
         results->push_back(Answer(v, stream));
         ++taken;
@@ -327,7 +331,6 @@ class Engine::Impl {
       if (scratch.run_owner == nullptr) scratch.run_owner = &OwnerOf(writer_id_, stream);
       redacted.push_back(v.redacted);
       scratch.run_tickets.push_back(task.ticket);
-      scratch.run.emplace_back(std::move(task));
       if (scratch.run.size() == kGroup && !push()) break;
     }
     push();  // the last run (nothing to do when empty)
@@ -368,15 +371,6 @@ class Engine::Impl {
     return Status::Ok();
   }
 
-  // The rest of OfferSealed once the record's verdict is known: refused, or queued.
-  Result<Ticket> OfferVerified(const Status& verified, SealedTask task) {
-    RON_RETURN_IF_ERROR(Admit(verified, task));
-    task.ticket = std::make_shared<TicketState>();
-    auto ticket = task.ticket;
-    const std::string writer = task.record.record.writer_id;
-    const std::string stream = task.record.record.stream;
-    return Queue(OwnerOf(writer, stream), std::move(task), stream, ticket, writer);
-  }
 
   // An error answered on the caller's thread: counted (and logged, rate-limited).
   Status Refuse(Status status, std::string_view stream, std::string_view writer = {}) {
@@ -385,14 +379,18 @@ class Engine::Impl {
     return status;
   }
 
+  // `stream` and `writer` may view the task: it is moved only if queued.
   Result<Ticket> Queue(Worker& owner, Task&& task, std::string_view stream,
                        const std::shared_ptr<TicketState>& ticket, std::string_view writer = {}) {
-    const std::string stream_copy(stream);  // the task (and its string) moves into the queue
-    const PushResult pushed = owner.TryPush(std::move(task));
-    if (pushed == PushResult::kQueued) return Ticket(ticket);
+    SlotLeftovers leftovers;
+    const PushResult pushed = owner.TryPush(std::move(task), &leftovers);
+    if (pushed == PushResult::kQueued) {
+      KeepReused(&leftovers.bytes, &ThreadReusedRecord());
+      return Ticket(ticket);
+    }
     // Emit's callers pass no writer (it is this engine's); AppendSealed passes the record's.
     if (pushed == PushResult::kFull) (writer.empty() ? metrics_.busy : metrics_.busy_sealed)++;
-    return Refuse(NotQueued(pushed), stream_copy, writer);
+    return Refuse(NotQueued(pushed), stream, writer);
   }
 
   Result<AppendResult> AppendSealed(std::string_view sealed, Deadline deadline) {
@@ -406,10 +404,18 @@ class Engine::Impl {
 
   Result<Ticket> OfferSealed(std::string_view sealed) {
     if (closed_) return Refuse(Status(Code::kClosed, "engine is closed"), {});
-    SealedTask task;  // with the fields its owner reads, as OfferSealedMany's
+    // Verified in the Task it is pushed as (as Emit's draft), into a buffer a push gave back;
+    // with the fields its owner reads, as OfferSealedMany's.
+    Task queued(std::in_place_type<SealedTask>);
+    SealedTask& task = std::get<SealedTask>(queued);
+    task.record.bytes.swap(ThreadReusedRecord());
     const Status verified =
         CallerCanonicalizer().VerifySealed(sealed, &task.record, Canonicalizer::Attrs::kChain);
-    return OfferVerified(verified, std::move(task));
+    RON_RETURN_IF_ERROR(Admit(verified, task));
+    task.ticket = std::make_shared<TicketState>();
+    const std::shared_ptr<TicketState> ticket = task.ticket;
+    const Record& r = task.record.record;
+    return Queue(OwnerOf(r.writer_id, r.stream), std::move(queued), r.stream, ticket, r.writer_id);
   }
 
   // OfferSealed of many: every check but the hash per record, the hashes of the records that
@@ -441,6 +447,9 @@ class Engine::Impl {
       }
       const size_t n = std::min(kGroup, sealed.size() - begin);
       scratch.Reset(n);
+      for (CanonicalRecord& r : scratch.records) {  // those moved into the last group's tasks
+        if (r.bytes.capacity() <= std::string().capacity()) scratch.TakeReused(&r.bytes);
+      }
       // The tasks keep the bytes and the fields the owner reads (Attrs::kChain); attrs are
       // only scanned (Admit), from the bytes. The
       // canonicalizer is fetched per group: a log callback run by Admit may use an engine with

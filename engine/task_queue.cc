@@ -17,14 +17,24 @@ bool IsControl(const Task& task) {
 
 }  // namespace
 
-void TaskRing::push_back(Task&& task) {
+void TaskRing::push_back(Task&& task, SlotLeftovers* leftovers) {
   if (count_ == slots_.size()) {
     std::vector<Task> grown(std::max<size_t>(16, 2 * slots_.size()));
     for (size_t i = 0; i < count_; ++i) grown[i] = std::move(slots_[(head_ + i) % slots_.size()]);
     slots_.swap(grown);
     head_ = 0;
   }
-  slots_[(head_ + count_) % slots_.size()] = std::move(task);
+  Task& slot = slots_[(head_ + count_) % slots_.size()];
+  if (leftovers != nullptr) {
+    if (auto* emit = std::get_if<EmitTask>(&slot)) {
+      leftovers->bytes.swap(emit->prepared.bytes);
+      leftovers->ticket.swap(emit->ticket);
+    } else if (auto* sealed = std::get_if<SealedTask>(&slot)) {
+      leftovers->bytes.swap(sealed->record.bytes);
+      leftovers->ticket.swap(sealed->ticket);
+    }
+  }
+  slot = std::move(task);
   ++count_;
 }
 
@@ -37,7 +47,7 @@ void TaskRing::TakeParked(std::vector<Task>* out) {
   }
 }
 
-PushResult TaskQueue::TryPush(Task&& task) {
+PushResult TaskQueue::TryPush(Task&& task, SlotLeftovers* leftovers) {
   const std::string_view stream = StreamOf(task);
   bool wake = false;
   {
@@ -58,7 +68,7 @@ PushResult TaskQueue::TryPush(Task&& task) {
     CountIn(stream);
     // `stream` views the task: before the move. Only an owner waiting is woken by it.
     const bool half_full = owner_waiting_ && StreamHalfFull(stream);
-    queue_.push_back(std::move(task));
+    queue_.push_back(std::move(task), leftovers);
     wake = TakeWake(/*full=*/false, half_full);
   }
   // The owner is woken once per wait, when the queue reaches what it waits for (a futex call
@@ -79,7 +89,8 @@ bool TaskQueue::OwnerWaiting() const {
   return owner_waiting_;
 }
 
-PushResult TaskQueue::TryPushMany(Task* tasks, size_t n, size_t* pushed) {
+PushResult TaskQueue::TryPushMany(Task* tasks, size_t n, size_t* pushed,
+                                  SlotLeftovers* leftovers) {
   *pushed = 0;
   bool wake = false;
   bool half_full = false;  // a stream of the run reached half its bound
@@ -104,7 +115,7 @@ PushResult TaskQueue::TryPushMany(Task* tasks, size_t n, size_t* pushed) {
       if (result != PushResult::kQueued) break;
       CountIn(stream);
       half_full = half_full || StreamHalfFull(stream);  // `stream` views the task: before the move
-      queue_.push_back(std::move(tasks[i]));
+      queue_.push_back(std::move(tasks[i]), leftovers != nullptr ? &leftovers[i] : nullptr);
       ++*pushed;
     }
     // Once for the run: the owner wakes to all of it.

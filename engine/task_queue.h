@@ -8,6 +8,7 @@
 
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -20,6 +21,15 @@ namespace ron {
 
 enum class PushResult { kQueued, kFull, kClosed };
 
+// What a push takes out of the answered task it replaces in its ring slot, for the pushing
+// caller to reuse or free after the queue's lock: the task's record buffer (its bytes, cleared
+// or not: a caller that prepares its next record into it allocates nothing for it) and its
+// ticket (often the last reference to it).
+struct SlotLeftovers {
+  std::string bytes;
+  std::shared_ptr<TicketState> ticket;
+};
+
 // A FIFO of tasks in one array used as a ring: it grows by doubling and never shrinks, so a
 // steady stream of pushes and pops allocates nothing (std::deque allocates a block every few
 // tasks: Task is hundreds of bytes).
@@ -28,7 +38,9 @@ class TaskRing {
   bool empty() const { return count_ == 0; }
   size_t size() const { return count_; }
   Task& front() { return slots_[head_]; }
-  void push_back(Task&& task);
+  // If `leftovers` is given (empty), it takes those of the answered task parked in the slot
+  // the new task goes to (see TaskQueue::TryPush).
+  void push_back(Task&& task, SlotLeftovers* leftovers = nullptr);
   void pop_front() {
     slots_[head_] = Task();  // release the task's strings and ticket now
     pop_front_keep();
@@ -56,12 +68,17 @@ class TaskQueue {
             bool block)
       : capacity_(capacity), per_stream_(per_stream), block_(block) {}
 
-  PushResult TryPush(Task&& task);
+  // The task is moved into the queue on kQueued only; otherwise it is left as it was.
+  // `leftovers` (optional, empty): on kQueued, those of the answered task the push replaced in
+  // its ring slot, if any (else they stay there until that task is freed).
+  PushResult TryPush(Task&& task, SlotLeftovers* leftovers = nullptr);
   // TryPush of tasks[0..n) in order under one lock, with at most one wake-up of the owner (it
   // then finds them all at once): stops at the first that does not fit, which is left in
   // place with every task after it. *pushed: how many were queued; the result is kQueued when
-  // all were, else why tasks[*pushed] was not.
-  PushResult TryPushMany(Task* tasks, size_t n, size_t* pushed);
+  // all were, else why tasks[*pushed] was not. `leftovers` (optional): n empty ones,
+  // leftovers[k] as TryPush's for tasks[k].
+  PushResult TryPushMany(Task* tasks, size_t n, size_t* pushed,
+                         SlotLeftovers* leftovers = nullptr);
   // Control tasks (flush, read, checkpoint) are never shed; refused (false) once the queue is
   // stopping, so that a call racing Close gets Closed at once instead of waiting for a thread
   // that will never take it.

@@ -19,6 +19,16 @@ namespace ron {
 // with other limits uses the thread).
 Canonicalizer& ThreadCanonicalizer(const Limits& limits);
 
+// Record buffers come back from the queue: a push takes the buffer of the answered task it
+// replaces in the ring (TaskQueue::TryPush's `leftovers`), and the calling thread prepares its
+// next record into it instead of allocating one (and freeing the old one) per record.
+// The calling thread's buffer for its next Emit or OfferSealed (empty, maybe with capacity):
+// swap it into the record to prepare.
+std::string& ThreadReusedRecord();
+// Keeps *returned (a buffer a push gave back) in *kept, cleared, if *kept is empty and its
+// capacity is at most limits::kReusedRecordBytes; else frees it now.
+void KeepReused(std::string* returned, std::string* kept);
+
 // Scratch of OfferSealedMany and EmitMany, one per calling thread (ThreadBatchScratch), reused.
 struct BatchScratch {
   bool in_use = false;  // a call on this thread is using it (see ScratchLease)
@@ -28,6 +38,16 @@ struct BatchScratch {
   std::vector<Task> run;
   std::vector<std::shared_ptr<TicketState>> run_tickets;
   Worker* run_owner = nullptr;
+  // Record buffers PushRun got back (at most limits::kReusedRecordBuffers), for the next
+  // records prepared here; and the pushes' out-array.
+  std::vector<std::string> reused;
+  std::vector<SlotLeftovers> leftovers;
+  // Moves a kept buffer into *bytes (an empty record's), if one is left.
+  void TakeReused(std::string* bytes) {
+    if (reused.empty()) return;
+    bytes->swap(reused.back());
+    reused.pop_back();
+  }
   void Reset(size_t n) {
     ResetRun();
     records.resize(n);

@@ -109,9 +109,12 @@ class Worker {
   // Starts the thread. The sink (and a WAL's io_uring, created SINGLE_ISSUER) is opened on the
   // worker thread itself, which is the only thread that ever submits to it.
   Status Start();
-  PushResult TryPush(Task&& task) { return queue_.TryPush(std::move(task)); }
-  PushResult TryPushMany(Task* tasks, size_t n, size_t* pushed) {
-    return queue_.TryPushMany(tasks, n, pushed);
+  PushResult TryPush(Task&& task, SlotLeftovers* leftovers = nullptr) {
+    return queue_.TryPush(std::move(task), leftovers);
+  }
+  PushResult TryPushMany(Task* tasks, size_t n, size_t* pushed,
+                         SlotLeftovers* leftovers = nullptr) {
+    return queue_.TryPushMany(tasks, n, pushed, leftovers);
   }
   [[nodiscard]] bool PushUnbounded(Task&& task) { return queue_.PushUnbounded(std::move(task)); }
   void Stop(Deadline deadline) { queue_.Stop(deadline); }

@@ -103,6 +103,55 @@ TEST_F(TaskQueueTest, ReleaseParkedFreesTheAnsweredTasksAndKeepsTheQueuedOnes) {
   EXPECT_EQ(Pop(5), (std::vector<std::string>{"c"}));
 }
 
+// A push hands its caller the record buffer and the ticket of the answered task it replaces in
+// its ring slot (to reuse or free after the lock), from a TryPush or a TryPushMany; a push into
+// a slot that never held a task hands back nothing, and a push refused leaves its task as it
+// was.
+TEST_F(TaskQueueTest, APushTakesTheLeftoversOfTheAnsweredTaskItReplaces) {
+  // The ring starts with 16 slots: 16 answered tasks are swapped into all of them.
+  const auto answered = std::make_shared<TicketState>();
+  std::vector<std::string> names;
+  for (int i = 0; i < 16; ++i) {
+    Task old = Named("old" + std::to_string(i), answered);
+    std::get<EmitTask>(old).prepared.bytes = "record " + std::to_string(i) + std::string(200, 'r');
+    batch_.push_back(std::move(old));
+    names.push_back("p" + std::to_string(i));
+  }
+  SlotLeftovers fresh;
+  ASSERT_EQ(queue_.TryPush(Named(names[0]), &fresh), PushResult::kQueued);
+  EXPECT_TRUE(fresh.bytes.empty());
+  EXPECT_EQ(fresh.ticket, nullptr);
+  Push(std::vector<std::string>(names.begin() + 1, names.end()));
+  EXPECT_EQ(Pop(16), names);  // every slot now holds an answered task
+  EXPECT_EQ(answered.use_count(), 17);
+
+  SlotLeftovers one;
+  ASSERT_EQ(queue_.TryPush(Named("c"), &one), PushResult::kQueued);
+  EXPECT_EQ(one.bytes, "record 0" + std::string(200, 'r'));
+  EXPECT_EQ(one.ticket, answered);
+  std::vector<Task> two;
+  two.push_back(Named("d"));
+  std::vector<SlotLeftovers> more(1);
+  size_t pushed = 0;
+  ASSERT_EQ(queue_.TryPushMany(two.data(), 1, &pushed, more.data()), PushResult::kQueued);
+  EXPECT_EQ(more[0].bytes, "record 1" + std::string(200, 'r'));
+  EXPECT_EQ(more[0].ticket, answered);
+  one = SlotLeftovers();
+  more.clear();
+  EXPECT_EQ(answered.use_count(), 15);  // the two tasks replaced hold it no longer
+  EXPECT_EQ(Pop(5), (std::vector<std::string>{"c", "d"}));  // queued whole
+
+  const std::map<std::string, uint32_t, std::less<>> bounds{{"s", 1}};
+  TaskQueue bounded(8, &bounds, false);
+  ASSERT_EQ(bounded.TryPush(Named("s")), PushResult::kQueued);
+  Task refused = Named("s");
+  SlotLeftovers none;
+  ASSERT_EQ(bounded.TryPush(std::move(refused), &none), PushResult::kFull);
+  EXPECT_EQ(Names({refused}), std::vector<std::string>{"s"});  // as it was
+  EXPECT_TRUE(none.bytes.empty());
+  EXPECT_EQ(none.ticket, nullptr);
+}
+
 // Per-stream counts follow the tasks out, whether a batch takes every queued task or part of
 // them, with runs of one stream and streams interleaved: a stream at its bound has room again
 // exactly when its tasks leave.
