@@ -15,6 +15,17 @@ bool IsControl(const Task& task) {
   return !std::holds_alternative<EmitTask>(task) && !std::holds_alternative<SealedTask>(task);
 }
 
+// The record buffer and the ticket of an emit or sealed task (null for the others): what an
+// answered task leaves in a ring slot for the producer whose push replaces it.
+std::string* RecordBytes(Task* task) {
+  if (auto* emit = std::get_if<EmitTask>(task)) return &emit->prepared.bytes;
+  if (auto* sealed = std::get_if<SealedTask>(task)) return &sealed->record.bytes;
+  return nullptr;
+}
+std::shared_ptr<TicketState>* TicketOf(Task* task) {
+  return std::visit([](auto& t) { return &t.ticket; }, *task);
+}
+
 }  // namespace
 
 void TaskRing::push_back(Task&& task, SlotLeftovers* leftovers) {
@@ -26,13 +37,8 @@ void TaskRing::push_back(Task&& task, SlotLeftovers* leftovers) {
   }
   Task& slot = slots_[(head_ + count_) % slots_.size()];
   if (leftovers != nullptr) {
-    if (auto* emit = std::get_if<EmitTask>(&slot)) {
-      leftovers->bytes.swap(emit->prepared.bytes);
-      leftovers->ticket.swap(emit->ticket);
-    } else if (auto* sealed = std::get_if<SealedTask>(&slot)) {
-      leftovers->bytes.swap(sealed->record.bytes);
-      leftovers->ticket.swap(sealed->ticket);
-    }
+    if (std::string* bytes = RecordBytes(&slot)) leftovers->bytes.swap(*bytes);
+    leftovers->ticket.swap(*TicketOf(&slot));
   }
   slot = std::move(task);
   ++count_;
@@ -187,7 +193,16 @@ void TaskQueue::PopBatch(size_t max, const Clock::time_point* wake, std::vector<
         --control_queued_;
       }
       if (i < recycled) {
-        std::swap((*batch)[i], queue_.front());
+        // The answered task's record buffer and ticket go to the slot (where a push takes
+        // them: TryPush's `leftovers`), the queued task to the batch: one move, where a swap
+        // of the two tasks made three (~9 % of a one-stream writer's time in `perf`).
+        Task& answered = (*batch)[i];
+        SlotLeftovers parked;
+        if (std::string* bytes = RecordBytes(&answered)) parked.bytes.swap(*bytes);
+        parked.ticket.swap(*TicketOf(&answered));
+        answered = std::move(queue_.front());
+        if (std::string* bytes = RecordBytes(&queue_.front())) bytes->swap(parked.bytes);
+        TicketOf(&queue_.front())->swap(parked.ticket);
       } else {
         batch->push_back(std::move(queue_.front()));
       }

@@ -86,12 +86,12 @@ class TaskQueue {
 
   // Waits until a task is queued, the queue stops, or `wake` (if set) passes; then moves up to
   // `max` tasks into *batch, which holds exactly those on return. Sets *stopping and *deadline
-  // from Stop. Tasks *batch held on entry (the previous batch, answered) are swapped into the
-  // ring slots the new ones leave: a producer's next push into a slot takes their buffers in
-  // exchange for its own, so memory a caller allocated for a record is freed on a caller's
-  // thread rather than on the owner's (under glibc malloc, freeing another thread's allocations
-  // was about a third of the owner's time on a one-stream Emit). What no push replaced before
-  // the queue went idle is freed by ReleaseParked.
+  // from Stop. Tasks *batch held on entry (the previous batch, answered) leave their record
+  // buffers and tickets in the ring slots the new ones leave: a producer's next push into a
+  // slot takes them (TryPush's `leftovers`), so memory a caller allocated for a record is
+  // reused or freed on a caller's thread rather than on the owner's (under glibc malloc,
+  // freeing another thread's allocations was about a third of the owner's time on a one-stream
+  // Emit). What no push replaced before the queue went idle is freed by ReleaseParked.
   //
   // `gather` (optional): when fewer than gather->tasks are queued (but some are; at most half
   // the queue's capacity, and `max`), first waits until that many are, or until gather->until
