@@ -108,6 +108,7 @@ class Canonicalizer::Impl {
   bool names_checked_ = false;  // the strings below hold a pair that passed
   std::string named_writer_id_, named_stream_, assigned_writer_id_, assigned_stream_;
   std::string names_text_;   // ,"writer_id":…,"seq":1,"stream":…,"kind":" with the last pair
+  size_t names_seq_at_ = 0;  // where ,"seq":1 starts in names_text_
   std::string draft_attrs_;  // a draft's attrs, when ReadDraft renders them
 };
 
@@ -285,6 +286,7 @@ bool Canonicalizer::Impl::PreparePlainDraft(std::string_view draft, const DraftC
     named_stream_.assign(ctx.stream);
     names_text_.assign(",\"writer_id\":"sv);
     AppendJsonString(assigned_writer_id_, &names_text_);
+    names_seq_at_ = names_text_.size();
     names_text_.append(",\"seq\":1,\"stream\":"sv);
     AppendJsonString(assigned_stream_, &names_text_);
     names_text_.append(",\"kind\":\""sv);
@@ -354,6 +356,8 @@ bool Canonicalizer::Impl::PreparePlainDraft(std::string_view draft, const DraftC
         w = WriteDraftAttrs(draft, d, draft_scratch_, w);
       });
   RON_CHECK(w == b.data() + b.size());
+  // names_text_ follows {"v":<v>,"ts_ms":<ts>.
+  out->seq_at = static_cast<uint32_t>(5 + v.size() + 9 + ts.size() + names_seq_at_);
   out->digest = Digest{};
 
   Record& r = out->record;

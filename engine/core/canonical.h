@@ -42,6 +42,9 @@ struct CanonicalRecord {
   // CompleteDraft and Resplice make of such a record); 0 bytes: record.attrs holds it. Every
   // Canonicalizer call that fills a record sets them.
   uint32_t attrs_at = 0, attrs_bytes = 0;
+  // A hint: where PrepareDraft's fast path put `,"seq":1,"stream":` in `bytes` (0: not known).
+  // SpliceDraft and CompleteDraft check it before they use it, and search for it otherwise.
+  uint32_t seq_at = 0;
   std::string_view attrs_text() const {
     return attrs_bytes == 0 ? std::string_view(record.attrs)
                             : std::string_view(bytes).substr(attrs_at, attrs_bytes);

@@ -9,6 +9,7 @@
 
 #include "engine/core/canonical_rules.h"
 #include "engine/core/check.h"
+#include "engine/core/equal_bytes.h"
 #include "engine/core/hash.h"
 
 namespace ron {
@@ -34,13 +35,20 @@ Status SpliceBytes(const CanonicalRecord& prepared, uint64_t seq, std::string_vi
                    const Limits& limits, std::string* bytes) {
   RON_RETURN_IF_ERROR(CheckSeqAndPrev(seq, prev));
   // The prepared bytes hold ,"seq":1,"stream": once (JSON strings before it escape every
-  // quote) and end with ,"prev":"b3:0"} (prev is the last key).
+  // quote), where prepared.seq_at says if it is set (a search of the record's first bytes
+  // was ~14 % of a one-stream writer's time in `perf`), and end with ,"prev":"b3:0"} (prev is
+  // the last key).
   constexpr std::string_view kSeqKey = ",\"seq\":1,\"stream\":";
   constexpr std::string_view kPrevTail = ",\"prev\":\"b3:0\"}";
   const std::string& in = prepared.bytes;
-  const size_t at = in.find(kSeqKey);
+  size_t at = prepared.seq_at;
+  if (at == 0 || in.size() < at + kSeqKey.size() ||
+      !EqualBytes<kSeqKey.size()>(in.data() + at, kSeqKey.data())) {
+    at = in.find(kSeqKey);
+  }
   RON_CHECK(at != std::string::npos && in.size() >= kPrevTail.size() &&
-            in.compare(in.size() - kPrevTail.size(), kPrevTail.size(), kPrevTail) == 0 &&
+            EqualBytes<kPrevTail.size()>(in.data() + in.size() - kPrevTail.size(),
+                                         kPrevTail.data()) &&
             prepared.record.seq == 1);
   const size_t digits_at = at + 7;  // after ,"seq":
   bytes->clear();
@@ -69,7 +77,7 @@ void PlaceSplicedAttrs(const CanonicalRecord& prepared, uint64_t seq, CanonicalR
 Status Canonicalizer::CompleteDraft(const CanonicalRecord& prepared, uint64_t seq,
                                     std::string_view prev, const Limits& limits,
                                     CanonicalRecord* out) {
-  out->attrs_at = out->attrs_bytes = 0;
+  out->attrs_at = out->attrs_bytes = out->seq_at = 0;
   RON_RETURN_IF_ERROR(SpliceBytes(prepared, seq, prev, limits, &out->bytes));
   PlaceSplicedAttrs(prepared, seq, out);
   out->record = prepared.record;
@@ -81,7 +89,7 @@ Status Canonicalizer::CompleteDraft(const CanonicalRecord& prepared, uint64_t se
 
 Status Canonicalizer::SpliceDraft(CanonicalRecord* prepared, uint64_t seq, std::string_view prev,
                                   const Limits& limits, CanonicalRecord* out) {
-  out->attrs_at = out->attrs_bytes = 0;
+  out->attrs_at = out->attrs_bytes = out->seq_at = 0;
   RON_RETURN_IF_ERROR(SpliceBytes(*prepared, seq, prev, limits, &out->bytes));
   PlaceSplicedAttrs(*prepared, seq, out);
   out->record = std::move(prepared->record);  // a move: a third of a swap's work

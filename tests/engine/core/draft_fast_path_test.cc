@@ -314,5 +314,35 @@ TEST(DraftFastPathTest, CompletedFastDraftsEqualTheOneStepPath) {
   EXPECT_TRUE(completed.record == one.record);
 }
 
+// The fast path notes where seq sits in the prepared bytes (seq_at), for the owner's splice; a
+// hint that is wrong (anywhere else, past the end, or left from another record) is searched
+// past, and the record comes out the same.
+TEST(DraftFastPathTest, TheSeqHintIsCheckedBeforeItIsUsed) {
+  Pair p;
+  CanonicalRecord prepared, expected;
+  const std::string draft =
+      R"({"kind":"K","actor":{"cap_id":",\"seq\":1,\"stream\":"},"subject":{},"reason":"ok",)"
+      R"("attrs":{"x":",\"seq\":1,\"stream\":"}})";
+  const std::string prev = "b3:" + std::string(64, 'b');
+  for (const std::string_view writer : {"w", "a-much-longer-writer@instance-7"}) {
+    const Canonicalizer::DraftContext ctx{writer, "s", 1, kGenesisPrev, kDefaultTs};
+    const uint64_t before = p.fast.drafts_read_fast();
+    const Status status = p.fast.PrepareDraft(draft, ctx, &prepared);
+    ASSERT_TRUE(status.ok()) << writer << ": " << status.ToString();
+    ASSERT_EQ(p.fast.drafts_read_fast(), before + 1);
+    ASSERT_GT(prepared.seq_at, 0u);
+    EXPECT_EQ(prepared.bytes.substr(prepared.seq_at, 18), R"(,"seq":1,"stream":)");
+    ASSERT_TRUE(Canonicalizer::CompleteDraft(prepared, 7, prev, p.fast.limits(), &expected).ok());
+    EXPECT_EQ(expected.bytes.find(R"(,"seq":7,"stream":"s")"), prepared.seq_at);
+    for (size_t at = 0; at <= prepared.bytes.size() + 40; ++at) {
+      CanonicalRecord hinted = prepared, spliced;
+      hinted.seq_at = static_cast<uint32_t>(at);
+      ASSERT_TRUE(Canonicalizer::SpliceDraft(&hinted, 7, prev, p.fast.limits(), &spliced).ok());
+      ASSERT_EQ(spliced.bytes, expected.bytes) << "seq_at " << at;
+      EXPECT_EQ(spliced.seq_at, 0u);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ron
