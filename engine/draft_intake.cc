@@ -26,7 +26,7 @@ DraftVerdict PrepareDraftTask(const DraftIntake& in, std::string_view stream,
   }
   if (v.status.ok()) {
     task->stream.assign(stream);
-    task->ticket = std::make_shared<TicketState>();
+    if (task->ticket == nullptr) task->ticket = std::make_shared<TicketState>();
     if (!in.canonicalize) {  // the owner canonicalizes
       task->draft.assign(draft.empty() ? std::string_view(" ") : draft);  // " " is Schema too
       return v;

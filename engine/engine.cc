@@ -266,7 +266,7 @@ class Engine::Impl {
     // of its record's strings (~600 instructions).
     Task task(std::in_place_type<EmitTask>);
     EmitTask& emit = std::get<EmitTask>(task);
-    emit.prepared.bytes.swap(ThreadReusedRecord());  // the buffer the last push gave back
+    TakeLeftovers(&emit.prepared.bytes, &emit.ticket);  // what the last push gave back
     const DraftVerdict v = PrepareDraftTask(Intake(), stream, draft, &emit);
     if (v.kind != DraftVerdict::Kind::kQueue) return Answer(v, stream);
     metrics_.pii_redacted += v.redacted;
@@ -317,6 +317,7 @@ class Engine::Impl {
       // Prepared in the Task it is pushed as (as Emit's), into a buffer a push gave back.
       EmitTask& task = std::get<EmitTask>(scratch.run.emplace_back(std::in_place_type<EmitTask>));
       scratch.TakeReused(&task.prepared.bytes);
+      task.ticket = scratch.TakeTicket();
       const DraftVerdict v = closed_ ? DraftVerdict{DraftVerdict::Kind::kRefused,
                                                     Status(Code::kClosed, "engine is closed")}
                                      : PrepareDraftTask(Intake(), stream, draft, &task);
@@ -385,7 +386,7 @@ class Engine::Impl {
     SlotLeftovers leftovers;
     const PushResult pushed = owner.TryPush(std::move(task), &leftovers);
     if (pushed == PushResult::kQueued) {
-      KeepReused(&leftovers.bytes, &ThreadReusedRecord());
+      KeepLeftovers(&leftovers, &ThreadLeftovers());
       return Ticket(ticket);
     }
     // Emit's callers pass no writer (it is this engine's); AppendSealed passes the record's.
@@ -404,15 +405,15 @@ class Engine::Impl {
 
   Result<Ticket> OfferSealed(std::string_view sealed) {
     if (closed_) return Refuse(Status(Code::kClosed, "engine is closed"), {});
-    // Verified in the Task it is pushed as (as Emit's draft), into a buffer a push gave back;
-    // with the fields its owner reads, as OfferSealedMany's.
+    // Verified in the Task it is pushed as (as Emit's draft), into a buffer a push gave back,
+    // with the fields its owner reads (as OfferSealedMany's); answered through a ticket state
+    // a push gave back.
     Task queued(std::in_place_type<SealedTask>);
     SealedTask& task = std::get<SealedTask>(queued);
-    task.record.bytes.swap(ThreadReusedRecord());
+    TakeLeftovers(&task.record.bytes, &task.ticket);
     const Status verified =
         CallerCanonicalizer().VerifySealed(sealed, &task.record, Canonicalizer::Attrs::kChain);
     RON_RETURN_IF_ERROR(Admit(verified, task));
-    task.ticket = std::make_shared<TicketState>();
     const std::shared_ptr<TicketState> ticket = task.ticket;
     const Record& r = task.record.record;
     return Queue(OwnerOf(r.writer_id, r.stream), std::move(queued), r.stream, ticket, r.writer_id);
@@ -469,7 +470,7 @@ class Engine::Impl {
         Worker* owner = &OwnerOf(task.record.record.writer_id, task.record.record.stream);
         if (owner != scratch.run_owner && !flush_run()) return taken;
         scratch.run_owner = owner;
-        task.ticket = std::make_shared<TicketState>();
+        task.ticket = scratch.TakeTicket();
         scratch.run_tickets.push_back(task.ticket);
         scratch.run.emplace_back(std::move(task));
       }

@@ -59,6 +59,13 @@ bool TicketState::Wait(Deadline deadline) {
     waiters_.fetch_sub(1, std::memory_order_relaxed);
   }
 }
+void TicketState::Reset() {
+  state_.store(kPending, std::memory_order_relaxed);
+  waiters_.store(0, std::memory_order_relaxed);
+  status_ = Status::Ok();
+  receipt_ = Receipt();
+  outcome_ = AppendOutcome::kAppended;
+}
 Result<Receipt> TicketState::result() const {
   if (!done()) return Status(Code::kBusy, "not done yet");
   if (!status_.ok()) return status_;

@@ -40,6 +40,9 @@ class TicketState {
  public:
   void Complete(Status status, Receipt receipt, AppendOutcome outcome = AppendOutcome::kAppended);
   bool Wait(Deadline deadline);
+  // Pending again, for a new record (engine/thread_scratch.h: KeepLeftovers).
+  // REQUIRES: no one else refers to this state, and that is known after an acquire fence.
+  void Reset();
   bool done() const { return state_.load(std::memory_order_acquire) == kDone; }
   // Before done(): Busy, and kAppended.
   Result<Receipt> result() const;

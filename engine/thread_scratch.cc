@@ -1,5 +1,7 @@
 #include "engine/thread_scratch.h"
 
+#include <atomic>
+
 namespace ron {
 
 Canonicalizer& ThreadCanonicalizer(const Limits& limits) {
@@ -13,18 +15,38 @@ Canonicalizer& ThreadCanonicalizer(const Limits& limits) {
   return *canonicalizer;
 }
 
-std::string& ThreadReusedRecord() {
-  thread_local std::string reused;
-  return reused;
+SlotLeftovers& ThreadLeftovers() {
+  thread_local SlotLeftovers kept;
+  return kept;
 }
 
-void KeepReused(std::string* returned, std::string* kept) {
-  if (kept->empty() && kept->capacity() < returned->capacity() &&
-      returned->capacity() <= limits::kReusedRecordBytes) {
-    returned->clear();
-    kept->swap(*returned);
+bool KeepLeftovers(SlotLeftovers* returned, SlotLeftovers* kept) {
+  std::string& bytes = returned->bytes;
+  if (kept->bytes.empty() && kept->bytes.capacity() < bytes.capacity() &&
+      bytes.capacity() <= limits::kReusedRecordBytes) {
+    bytes.clear();
+    kept->bytes.swap(bytes);
   }
-  *returned = std::string();
+  bytes = std::string();
+  // One owner left (this one): the others' last uses of the state (the writer's answer, a
+  // host's read of it) happened before their releases of it, which the fence orders before
+  // the reset. The copy does too under libstdc++, whose count changes are acq_rel, and is
+  // what ThreadSanitizer sees (it does not model fences).
+  if (kept->ticket == nullptr && returned->ticket != nullptr &&
+      returned->ticket.use_count() == 1) {
+    std::atomic_thread_fence(std::memory_order_acquire);
+    { const std::shared_ptr<TicketState> acquire = returned->ticket; }
+    returned->ticket->Reset();
+    kept->ticket = std::move(returned->ticket);
+  }
+  returned->ticket.reset();
+  return kept->ticket != nullptr;
+}
+
+void TakeLeftovers(std::string* bytes, std::shared_ptr<TicketState>* ticket) {
+  SlotLeftovers& kept = ThreadLeftovers();
+  bytes->swap(kept.bytes);
+  *ticket = kept.ticket != nullptr ? std::move(kept.ticket) : std::make_shared<TicketState>();
 }
 
 // g++ 12 takes the moves of Result<Ticket> (a variant) when *results grows for a Status
@@ -40,16 +62,14 @@ bool BatchScratch::PushRun(std::vector<Result<Ticket>>* results, size_t* taken,
   leftovers.resize(run.size());  // empty: the last run's were cleared
   const PushResult result =
       run_owner->TryPushMany(run.data(), run.size(), &pushed, leftovers.data());
-  for (size_t k = 0; k < pushed && reused.size() < limits::kReusedRecordBuffers; ++k) {
-    std::string& buffer = leftovers[k].bytes;
-    if (buffer.capacity() <= std::string().capacity() ||
-        buffer.capacity() > limits::kReusedRecordBytes) {
-      continue;
-    }
-    buffer.clear();
-    reused.push_back(std::move(buffer));
+  for (size_t k = 0; k < pushed && reused.size() < limits::kReusedRecordBuffers &&
+                     reused_tickets.size() < limits::kReusedRecordBuffers;
+       ++k) {
+    SlotLeftovers kept;
+    if (KeepLeftovers(&leftovers[k], &kept)) reused_tickets.push_back(std::move(kept.ticket));
+    if (kept.bytes.capacity() > std::string().capacity()) reused.push_back(std::move(kept.bytes));
   }
-  leftovers.clear();  // frees the rest, and releases the tickets
+  leftovers.clear();  // frees the rest, and releases the other tickets
   for (size_t k = 0; k < pushed; ++k) results->push_back(Ticket(run_tickets[k]));
   *taken += pushed;
   const bool all = pushed == run.size();

@@ -19,15 +19,20 @@ namespace ron {
 // with other limits uses the thread).
 Canonicalizer& ThreadCanonicalizer(const Limits& limits);
 
-// Record buffers come back from the queue: a push takes the buffer of the answered task it
-// replaces in the ring (TaskQueue::TryPush's `leftovers`), and the calling thread prepares its
-// next record into it instead of allocating one (and freeing the old one) per record.
-// The calling thread's buffer for its next Emit or OfferSealed (empty, maybe with capacity):
-// swap it into the record to prepare.
-std::string& ThreadReusedRecord();
-// Keeps *returned (a buffer a push gave back) in *kept, cleared, if *kept is empty and its
-// capacity is at most limits::kReusedRecordBytes; else frees it now.
-void KeepReused(std::string* returned, std::string* kept);
+// Record buffers and ticket states come back from the queue: a push takes those of the
+// answered task it replaces in the ring (TaskQueue::TryPush's `leftovers`), and the calling
+// thread prepares its next record into the buffer and answers it through the ticket state,
+// instead of allocating both (and freeing the old ones) per record.
+// The calling thread's leftovers for its next Emit or OfferSealed: a buffer (empty, maybe with
+// capacity) and a ticket state (pending, or null).
+SlotLeftovers& ThreadLeftovers();
+// Moves into *kept what *returned holds and *kept lacks: the buffer, cleared, if its capacity
+// is at most limits::kReusedRecordBytes; the ticket state, reset, if nothing else refers to
+// it. Frees the rest now. Returns whether *kept has a ticket state.
+bool KeepLeftovers(SlotLeftovers* returned, SlotLeftovers* kept);
+// For a new record: the calling thread's kept buffer into *bytes (an empty string's place),
+// and its kept ticket state, else a new one, into *ticket.
+void TakeLeftovers(std::string* bytes, std::shared_ptr<TicketState>* ticket);
 
 // Scratch of OfferSealedMany and EmitMany, one per calling thread (ThreadBatchScratch), reused.
 struct BatchScratch {
@@ -38,15 +43,23 @@ struct BatchScratch {
   std::vector<Task> run;
   std::vector<std::shared_ptr<TicketState>> run_tickets;
   Worker* run_owner = nullptr;
-  // Record buffers PushRun got back (at most limits::kReusedRecordBuffers), for the next
-  // records prepared here; and the pushes' out-array.
+  // What PushRun got back (KeepLeftovers: at most limits::kReusedRecordBuffers buffers and
+  // ticket states), for the next records prepared here; and the pushes' out-array.
   std::vector<std::string> reused;
+  std::vector<std::shared_ptr<TicketState>> reused_tickets;
   std::vector<SlotLeftovers> leftovers;
   // Moves a kept buffer into *bytes (an empty record's), if one is left.
   void TakeReused(std::string* bytes) {
     if (reused.empty()) return;
     bytes->swap(reused.back());
     reused.pop_back();
+  }
+  // A new record's ticket state: a kept one, else a new one.
+  std::shared_ptr<TicketState> TakeTicket() {
+    if (reused_tickets.empty()) return std::make_shared<TicketState>();
+    std::shared_ptr<TicketState> ticket = std::move(reused_tickets.back());
+    reused_tickets.pop_back();
+    return ticket;
   }
   void Reset(size_t n) {
     ResetRun();

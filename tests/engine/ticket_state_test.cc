@@ -43,6 +43,27 @@ TEST(TicketStateTest, PendingUntilCompletedAndTheFirstCompleteWins) {
 // Waiters asleep on the word are all woken by one Complete. A lost wake-up would leave them
 // asleep until their deadline (20 s), which the bound of 10 s per round (a liveness check, not
 // a speed target: they wake within microseconds) tells apart.
+// A state reset for a new record (the engine reuses the states pushes give back) is pending
+// again: it forgets its answer, and the next Complete is the one that counts.
+TEST(TicketStateTest, AResetStateIsPendingAgain) {
+  for (const Status& first : {Status::Ok(), Status(Code::kIo, "fsync failed")}) {
+    TicketState t;
+    t.Complete(first, ReceiptAt(7), AppendOutcome::kDuplicate);
+    ASSERT_TRUE(t.done());
+    t.Reset();
+    EXPECT_FALSE(t.done());
+    EXPECT_FALSE(t.Wait(steady_clock::now()));
+    EXPECT_EQ(t.result().status().code(), Code::kBusy);
+    EXPECT_EQ(t.outcome(), AppendOutcome::kAppended);
+    std::thread completer([&] { t.Complete(Status::Ok(), ReceiptAt(9)); });
+    EXPECT_TRUE(t.Wait(steady_clock::now() + seconds(30)));
+    completer.join();
+    ASSERT_TRUE(t.result().ok());
+    EXPECT_EQ(t.result().value().seq, 9u);
+    EXPECT_EQ(t.outcome(), AppendOutcome::kAppended);
+  }
+}
+
 TEST(TicketStateTest, OneCompleteWakesEveryWaiter) {
   for (int round = 0; round < 20; ++round) {
     const auto start = steady_clock::now();
