@@ -100,16 +100,21 @@ uint64_t FrameChecksum(std::string_view bytes) { return Xxh3(bytes.data(), bytes
 
 void AppendFrame(uint64_t seq, std::string_view json, const Digest& self_hash, std::string* out) {
   RON_CHECK(!json.empty() && json.size() < kPaddingMarker);
+  // Appended piece by piece: a resize would first zero the frame's bytes (a memset of each
+  // record on the writer thread).
   const size_t start = out->size();
-  out->resize(start + FrameBytes(json.size()));
-  auto* p = reinterpret_cast<uint8_t*>(out->data() + start);
-  Put32(static_cast<uint32_t>(json.size()), p);
-  p[4] = kRecordMajor;
-  Put64(seq, p + 5);
-  std::memcpy(p + kFramePrefixBytes, json.data(), json.size());
-  std::memcpy(p + kFramePrefixBytes + json.size(), self_hash.data(), kDigestBytes);
-  const size_t checked = kFramePrefixBytes + json.size() + kDigestBytes;
-  Put64(Xxh3(p, checked), p + checked);
+  out->reserve(start + FrameBytes(json.size()));
+  uint8_t prefix[kFramePrefixBytes];
+  Put32(static_cast<uint32_t>(json.size()), prefix);
+  prefix[4] = kRecordMajor;
+  Put64(seq, prefix + 5);
+  out->append(reinterpret_cast<const char*>(prefix), kFramePrefixBytes);
+  out->append(json);
+  out->append(reinterpret_cast<const char*>(self_hash.data()), kDigestBytes);
+  uint8_t checksum[8];
+  Put64(Xxh3(out->data() + start, out->size() - start), checksum);
+  out->append(reinterpret_cast<const char*>(checksum), sizeof(checksum));
+  RON_CHECK(out->size() == start + FrameBytes(json.size()));
 }
 
 void AppendPadding(uint64_t base_offset, std::string* out) {
