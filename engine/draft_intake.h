@@ -35,8 +35,9 @@ struct DraftIntake {
   bool canonicalize;  // EngineOptions::canonicalize_in_emit
 };
 
-// Prepares `draft` for `stream` into *task (its stream, its draft or prepared record, a fresh
-// ticket); what to do with it is the verdict.
+// Prepares `draft` for `stream` into *task (its stream, its draft or prepared record, and a
+// new ticket unless it holds one: the engine's callers pass one a push gave back); what to do
+// with it is the verdict.
 DraftVerdict PrepareDraftTask(const DraftIntake& in, std::string_view stream,
                               std::string_view draft, EmitTask* task);
 

@@ -262,16 +262,14 @@ class Engine::Impl {
   Result<Ticket> Emit(std::string_view stream, std::string_view draft) {
     metrics_.emitted++;
     if (closed_) return Refuse(Status(Code::kClosed, "engine is closed"), stream);
-    // Prepared in the Task it is pushed as: moving a prepared EmitTask into one touched each
-    // of its record's strings (~600 instructions).
+    // Prepared in the Task it is pushed as (moving one in touched each string of the record).
     Task task(std::in_place_type<EmitTask>);
     EmitTask& emit = std::get<EmitTask>(task);
     TakeLeftovers(&emit.prepared.bytes, &emit.ticket);  // what the last push gave back
     const DraftVerdict v = PrepareDraftTask(Intake(), stream, draft, &emit);
-    if (v.kind != DraftVerdict::Kind::kQueue) return Answer(v, stream);
+    if (v.kind != DraftVerdict::Kind::kQueue) return Answer(v, stream, &task);
     metrics_.pii_redacted += v.redacted;
-    const std::shared_ptr<TicketState> ticket = emit.ticket;
-    return Queue(OwnerOf(writer_id_, stream), std::move(task), stream, ticket);
+    return Queue(OwnerOf(writer_id_, stream), std::move(task), stream);
   }
 
   DraftIntake Intake() const {
@@ -279,8 +277,9 @@ class Engine::Impl {
   }
 
   // The answer to a draft not queued, counted (and logged) now: its error, or (the contract for
-  // a bad draft) a ticket that has failed with it.
-  Result<Ticket> Answer(const DraftVerdict& v, std::string_view stream) {
+  // a bad draft) a ticket that has failed with it. Its task (if given) gives its leftovers back.
+  Result<Ticket> Answer(const DraftVerdict& v, std::string_view stream, Task* task = nullptr) {
+    if (task != nullptr) GiveBackLeftovers(task);
     if (v.kind == DraftVerdict::Kind::kRefused) return Refuse(v.status, stream);
     CountReject(v.status, {.stream = stream});
     auto ticket = std::make_shared<TicketState>();
@@ -316,8 +315,7 @@ class Engine::Impl {
     for (const std::string_view draft : drafts) {
       // Prepared in the Task it is pushed as (as Emit's), into a buffer a push gave back.
       EmitTask& task = std::get<EmitTask>(scratch.run.emplace_back(std::in_place_type<EmitTask>));
-      scratch.TakeReused(&task.prepared.bytes);
-      task.ticket = scratch.TakeTicket();
+      scratch.TakeReused(&task.prepared.bytes, &task.ticket);
       const DraftVerdict v = closed_ ? DraftVerdict{DraftVerdict::Kind::kRefused,
                                                     Status(Code::kClosed, "engine is closed")}
                                      : PrepareDraftTask(Intake(), stream, draft, &task);
@@ -372,7 +370,6 @@ class Engine::Impl {
     return Status::Ok();
   }
 
-
   // An error answered on the caller's thread: counted (and logged, rate-limited).
   Status Refuse(Status status, std::string_view stream, std::string_view writer = {}) {
     if (status.code() == Code::kClosed) metrics_.drop_closed++;
@@ -380,16 +377,19 @@ class Engine::Impl {
     return status;
   }
 
-  // `stream` and `writer` may view the task: it is moved only if queued.
+  // `stream` and `writer` (a sealed record's; none for Emit's: this engine's) may view the
+  // task: it is moved only if queued, else gives its buffer and ticket back for the next.
   Result<Ticket> Queue(Worker& owner, Task&& task, std::string_view stream,
-                       const std::shared_ptr<TicketState>& ticket, std::string_view writer = {}) {
+                       std::string_view writer = {}) {
+    std::shared_ptr<TicketState> ticket = *TicketOf(&task);
     SlotLeftovers leftovers;
     const PushResult pushed = owner.TryPush(std::move(task), &leftovers);
     if (pushed == PushResult::kQueued) {
       KeepLeftovers(&leftovers, &ThreadLeftovers());
-      return Ticket(ticket);
+      return Ticket(std::move(ticket));
     }
-    // Emit's callers pass no writer (it is this engine's); AppendSealed passes the record's.
+    ticket.reset();
+    GiveBackLeftovers(&task);
     if (pushed == PushResult::kFull) (writer.empty() ? metrics_.busy : metrics_.busy_sealed)++;
     return Refuse(NotQueued(pushed), stream, writer);
   }
@@ -405,18 +405,19 @@ class Engine::Impl {
 
   Result<Ticket> OfferSealed(std::string_view sealed) {
     if (closed_) return Refuse(Status(Code::kClosed, "engine is closed"), {});
-    // Verified in the Task it is pushed as (as Emit's draft), into a buffer a push gave back,
-    // with the fields its owner reads (as OfferSealedMany's); answered through a ticket state
-    // a push gave back.
+    // Verified into the Task it is pushed as (as Emit's), with a buffer and ticket a push gave
+    // back; with the fields its owner reads, as OfferSealedMany's.
     Task queued(std::in_place_type<SealedTask>);
     SealedTask& task = std::get<SealedTask>(queued);
     TakeLeftovers(&task.record.bytes, &task.ticket);
     const Status verified =
         CallerCanonicalizer().VerifySealed(sealed, &task.record, Canonicalizer::Attrs::kChain);
-    RON_RETURN_IF_ERROR(Admit(verified, task));
-    const std::shared_ptr<TicketState> ticket = task.ticket;
+    if (const Status admitted = Admit(verified, task); !admitted.ok()) {
+      GiveBackLeftovers(&queued);
+      return admitted;
+    }
     const Record& r = task.record.record;
-    return Queue(OwnerOf(r.writer_id, r.stream), std::move(queued), r.stream, ticket, r.writer_id);
+    return Queue(OwnerOf(r.writer_id, r.stream), std::move(queued), r.stream, r.writer_id);
   }
 
   // OfferSealed of many: every check but the hash per record, the hashes of the records that

@@ -43,6 +43,13 @@ bool KeepLeftovers(SlotLeftovers* returned, SlotLeftovers* kept) {
   return kept->ticket != nullptr;
 }
 
+void GiveBackLeftovers(Task* task) {
+  SlotLeftovers back;
+  if (std::string* bytes = RecordBytes(task)) back.bytes.swap(*bytes);
+  back.ticket.swap(*TicketOf(task));
+  KeepLeftovers(&back, &ThreadLeftovers());
+}
+
 void TakeLeftovers(std::string* bytes, std::shared_ptr<TicketState>* ticket) {
   SlotLeftovers& kept = ThreadLeftovers();
   bytes->swap(kept.bytes);

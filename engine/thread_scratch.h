@@ -33,6 +33,9 @@ bool KeepLeftovers(SlotLeftovers* returned, SlotLeftovers* kept);
 // For a new record: the calling thread's kept buffer into *bytes (an empty string's place),
 // and its kept ticket state, else a new one, into *ticket.
 void TakeLeftovers(std::string* bytes, std::shared_ptr<TicketState>* ticket);
+// A task that was not queued gives its buffer and ticket back (KeepLeftovers), for the
+// calling thread's next record.
+void GiveBackLeftovers(Task* task);
 
 // Scratch of OfferSealedMany and EmitMany, one per calling thread (ThreadBatchScratch), reused.
 struct BatchScratch {
@@ -48,8 +51,10 @@ struct BatchScratch {
   std::vector<std::string> reused;
   std::vector<std::shared_ptr<TicketState>> reused_tickets;
   std::vector<SlotLeftovers> leftovers;
-  // Moves a kept buffer into *bytes (an empty record's), if one is left.
-  void TakeReused(std::string* bytes) {
+  // Moves a kept buffer into *bytes (an empty record's), if one is left; and a kept ticket
+  // state, else a new one, into *ticket (if given).
+  void TakeReused(std::string* bytes, std::shared_ptr<TicketState>* ticket = nullptr) {
+    if (ticket != nullptr) *ticket = TakeTicket();
     if (reused.empty()) return;
     bytes->swap(reused.back());
     reused.pop_back();

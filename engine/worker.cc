@@ -378,7 +378,8 @@ void Worker::ProcessBatch(std::vector<Task>* batch) {
   for (auto& f : flushes) f->Complete(flushed, {});
   staged.clear();
   // The tasks stay in *batch (staged entries pointed at their stream names until now): the next
-  // PopBatch hands them back to the queue, whose producers free them (TaskQueue::PopBatch).
+  // PopBatch leaves their record buffers and tickets in the queue, where producers take them
+  // for reuse (TaskQueue::PopBatch).
 }
 
 void Worker::CompleteStaged(const Status& committed, std::vector<Staged>* staged) {

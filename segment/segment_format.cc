@@ -103,7 +103,6 @@ void AppendFrame(uint64_t seq, std::string_view json, const Digest& self_hash, s
   // Appended piece by piece: a resize would first zero the frame's bytes (a memset of each
   // record on the writer thread).
   const size_t start = out->size();
-  out->reserve(start + FrameBytes(json.size()));
   uint8_t prefix[kFramePrefixBytes];
   Put32(static_cast<uint32_t>(json.size()), prefix);
   prefix[4] = kRecordMajor;

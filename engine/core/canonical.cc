@@ -140,7 +140,8 @@ Status Canonicalizer::Impl::ParseDocument(std::string_view json, dom::element* r
 
 Status Canonicalizer::Impl::Parse(std::string_view json, const Mode& mode, CanonicalRecord* out,
                                   Digest* stored_hash) {
-  out->attrs_at = out->attrs_bytes = 0;  // record.attrs holds them (a reused record may not)
+  // record.attrs holds them (a reused record may not); no seq hint
+  out->attrs_at = out->attrs_bytes = out->seq_at = 0;
   if (json.size() > kMaxInputBytes) {
     return Status(Code::kRecordTooLarge, "input longer than 65536 bytes");
   }
@@ -709,7 +710,7 @@ void Canonicalizer::VerifySealedMany(std::span<const std::string_view> sealed,
 Status Canonicalizer::VerifySealedExceptHash(std::string_view sealed, CanonicalRecord* out,
                                              Digest* stored, bool* hash_pending, Attrs attrs) {
   *hash_pending = false;
-  out->attrs_at = out->attrs_bytes = 0;
+  out->attrs_at = out->attrs_bytes = out->seq_at = 0;
   if (sealed.size() > kMaxInputBytes) {
     return Status(Code::kRecordTooLarge, "input longer than 65536 bytes");
   }

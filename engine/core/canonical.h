@@ -42,8 +42,10 @@ struct CanonicalRecord {
   // CompleteDraft and Resplice make of such a record); 0 bytes: record.attrs holds it. Every
   // Canonicalizer call that fills a record sets them.
   uint32_t attrs_at = 0, attrs_bytes = 0;
-  // A hint: where PrepareDraft's fast path put `,"seq":1,"stream":` in `bytes` (0: not known).
-  // SpliceDraft and CompleteDraft check it before they use it, and search for it otherwise.
+  // A hint: where PrepareDraft's fast path put `,"seq":1,"stream":` in `bytes` (0: not known;
+  // the calls that fill a record set it). SpliceDraft and CompleteDraft use it only if those
+  // bytes are there and before the attrs (whose keys may spell them too), and search for them
+  // otherwise.
   uint32_t seq_at = 0;
   std::string_view attrs_text() const {
     return attrs_bytes == 0 ? std::string_view(record.attrs)

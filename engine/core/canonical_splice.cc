@@ -34,17 +34,19 @@ Status CheckSeqAndPrev(uint64_t seq, std::string_view prev) {
 Status SpliceBytes(const CanonicalRecord& prepared, uint64_t seq, std::string_view prev,
                    const Limits& limits, std::string* bytes) {
   RON_RETURN_IF_ERROR(CheckSeqAndPrev(seq, prev));
-  // The prepared bytes hold ,"seq":1,"stream": once (JSON strings before it escape every
-  // quote), where prepared.seq_at says if it is set (a search of the record's first bytes
-  // was ~14 % of a one-stream writer's time in `perf`), and end with ,"prev":"b3:0"} (prev is
+  // The prepared bytes hold ,"seq":1,"stream": once before the attrs (JSON strings before it
+  // escape every quote; attrs keys are not escaped, and may spell it again), where
+  // prepared.seq_at says if it is set (a search of the record's first bytes was ~14 % of a
+  // one-stream writer's time in `perf`), and end with the attrs and ,"prev":"b3:0"} (prev is
   // the last key).
   constexpr std::string_view kSeqKey = ",\"seq\":1,\"stream\":";
   constexpr std::string_view kPrevTail = ",\"prev\":\"b3:0\"}";
   const std::string& in = prepared.bytes;
+  const size_t after_attrs = kPrevTail.size() + prepared.attrs_text().size();
   size_t at = prepared.seq_at;
-  if (at == 0 || in.size() < at + kSeqKey.size() ||
+  if (at == 0 || in.size() < after_attrs || at + kSeqKey.size() > in.size() - after_attrs ||
       !EqualBytes<kSeqKey.size()>(in.data() + at, kSeqKey.data())) {
-    at = in.find(kSeqKey);
+    at = in.find(kSeqKey);  // the first: before the attrs
   }
   RON_CHECK(at != std::string::npos && in.size() >= kPrevTail.size() &&
             EqualBytes<kPrevTail.size()>(in.data() + in.size() - kPrevTail.size(),

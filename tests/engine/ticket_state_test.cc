@@ -40,9 +40,6 @@ TEST(TicketStateTest, PendingUntilCompletedAndTheFirstCompleteWins) {
   EXPECT_EQ(failed.result().status().code(), Code::kIo);
 }
 
-// Waiters asleep on the word are all woken by one Complete. A lost wake-up would leave them
-// asleep until their deadline (20 s), which the bound of 10 s per round (a liveness check, not
-// a speed target: they wake within microseconds) tells apart.
 // A state reset for a new record (the engine reuses the states pushes give back) is pending
 // again: it forgets its answer, and the next Complete is the one that counts.
 TEST(TicketStateTest, AResetStateIsPendingAgain) {
@@ -64,6 +61,9 @@ TEST(TicketStateTest, AResetStateIsPendingAgain) {
   }
 }
 
+// Waiters asleep on the word are all woken by one Complete. A lost wake-up would leave them
+// asleep until their deadline (20 s), which the bound of 10 s per round (a liveness check, not
+// a speed target: they wake within microseconds) tells apart.
 TEST(TicketStateTest, OneCompleteWakesEveryWaiter) {
   for (int round = 0; round < 20; ++round) {
     const auto start = steady_clock::now();

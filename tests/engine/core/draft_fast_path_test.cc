@@ -315,14 +315,15 @@ TEST(DraftFastPathTest, CompletedFastDraftsEqualTheOneStepPath) {
 }
 
 // The fast path notes where seq sits in the prepared bytes (seq_at), for the owner's splice; a
-// hint that is wrong (anywhere else, past the end, or left from another record) is searched
-// past, and the record comes out the same.
+// hint that is wrong (anywhere else, at the same bytes in an escaped string or spelled by attrs
+// keys, past the end, or left from another record) is searched past, and the record comes out
+// the same.
 TEST(DraftFastPathTest, TheSeqHintIsCheckedBeforeItIsUsed) {
   Pair p;
   CanonicalRecord prepared, expected;
   const std::string draft =
       R"({"kind":"K","actor":{"cap_id":",\"seq\":1,\"stream\":"},"subject":{},"reason":"ok",)"
-      R"("attrs":{"x":",\"seq\":1,\"stream\":"}})";
+      R"("attrs":{"a":1,"seq":1,"stream":2,"x":",\"seq\":1,\"stream\":"}})";
   const std::string prev = "b3:" + std::string(64, 'b');
   for (const std::string_view writer : {"w", "a-much-longer-writer@instance-7"}) {
     const Canonicalizer::DraftContext ctx{writer, "s", 1, kGenesisPrev, kDefaultTs};
