@@ -28,9 +28,10 @@ inline constexpr size_t kMaxLabelSets = 512;
 inline constexpr size_t kMaxWaitingCutsPerStream = 16;
 // Records one Engine::Read returns at most.
 inline constexpr size_t kMaxReadRecords = 65536;
-// A record buffer a caller's thread keeps for its next Emit or EmitMany (taken from the
-// answered task its push replaces in the queue): at most this capacity each, and at most
-// kReusedRecordBuffers of them (EmitMany's runs); a larger one is freed.
+// The record buffer and ticket state a calling thread keeps for its next record (taken from
+// the answered task its push replaced in the queue; engine/thread_scratch.h): one of each for
+// Emit and OfferSealed, up to kReusedRecordBuffers of each for EmitMany and OfferSealedMany,
+// buffers of at most kReusedRecordBytes capacity (a larger one is freed).
 inline constexpr size_t kReusedRecordBytes = 4096;
 inline constexpr size_t kReusedRecordBuffers = 256;
 // Rejections logged per second before audit.log.suppressed sums up the rest.
