@@ -328,6 +328,9 @@ inline LogicalRecord RandomAsciiRecord(Generator* gen) {
   LogicalRecord r = RandomRecord(gen);
   r.writer_id = "svc-gw@inst-" + std::to_string(gen->Uniform(0, 9));
   r.stream = gen->Coin() ? "ingress" : "lock.events";
+  // Every actor and subject key, here where the draft fast path reads them.
+  if (gen->Coin()) r.actor.Add("key_fpr", MakeString(gen->Text(3)));
+  if (gen->Coin()) r.subject.Add("ledger_txid", MakeString(gen->Text(3)));
   return r;
 }
 
