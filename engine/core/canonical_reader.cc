@@ -409,31 +409,21 @@ class DraftReader : CanonicalReader {
   // order; "anon", a boolean, is actor's too) or of subject's (content_id, ledger_txid,
   // name), else -1. Each set's names differ in length: a length and a word compare (a loop
   // over the names, byte by byte, was ~120 instructions a member).
-  static int ActorSlot(std::string_view key) {
+  template <size_t A, size_t B, size_t C>
+  static int SlotAmong(std::string_view key, const char (&a)[A], const char (&b)[B],
+                       const char (&c)[C]) {
+    static_assert(A != B && B != C && A != C, "names told apart by their lengths");
     const char* k = key.data();
-    switch (key.size()) {
-      case 6:
-        return EqualBytes<6>(k, "cap_id") ? 0 : -1;
-      case 7:
-        return EqualBytes<7>(k, "key_fpr") ? 1 : -1;
-      case 11:
-        return EqualBytes<11>(k, "passport_id") ? 2 : -1;
-      default:
-        return -1;
-    }
+    if (key.size() == A - 1) return EqualBytes<A - 1>(k, a) ? 0 : -1;
+    if (key.size() == B - 1) return EqualBytes<B - 1>(k, b) ? 1 : -1;
+    if (key.size() == C - 1) return EqualBytes<C - 1>(k, c) ? 2 : -1;
+    return -1;
+  }
+  static int ActorSlot(std::string_view key) {
+    return SlotAmong(key, "cap_id", "key_fpr", "passport_id");
   }
   static int SubjectSlot(std::string_view key) {
-    const char* k = key.data();
-    switch (key.size()) {
-      case 10:
-        return EqualBytes<10>(k, "content_id") ? 0 : -1;
-      case 11:
-        return EqualBytes<11>(k, "ledger_txid") ? 1 : -1;
-      case 4:
-        return EqualBytes<4>(k, "name") ? 2 : -1;
-      default:
-        return -1;
-    }
+    return SlotAmong(key, "content_id", "ledger_txid", "name");
   }
 
   // An actor or subject object, its keys in any order, each at most once: each value's text
