@@ -25,6 +25,10 @@ std::string* RecordBytes(Task* task) {
 std::shared_ptr<TicketState>* TicketOf(Task* task) {
   return std::visit([](auto& t) { return &t.ticket; }, *task);
 }
+void SwapLeftovers(Task* task, SlotLeftovers* leftovers) {
+  if (std::string* bytes = RecordBytes(task)) bytes->swap(leftovers->bytes);
+  TicketOf(task)->swap(leftovers->ticket);
+}
 
 void TaskRing::push_back(Task&& task, SlotLeftovers* leftovers) {
   if (count_ == slots_.size()) {
@@ -34,10 +38,7 @@ void TaskRing::push_back(Task&& task, SlotLeftovers* leftovers) {
     head_ = 0;
   }
   Task& slot = slots_[(head_ + count_) % slots_.size()];
-  if (leftovers != nullptr) {
-    if (std::string* bytes = RecordBytes(&slot)) leftovers->bytes.swap(*bytes);
-    leftovers->ticket.swap(*TicketOf(&slot));
-  }
+  if (leftovers != nullptr) SwapLeftovers(&slot, leftovers);
   slot = std::move(task);
   ++count_;
 }
@@ -199,11 +200,9 @@ void TaskQueue::PopBatch(size_t max, const Clock::time_point* wake, std::vector<
         // kind, nothing of the answered task is freed here, under the lock.
         Task& answered = (*batch)[i];
         SlotLeftovers parked;
-        RecordBytes(&answered)->swap(parked.bytes);
-        TicketOf(&answered)->swap(parked.ticket);
+        SwapLeftovers(&answered, &parked);
         answered = std::move(queued);
-        RecordBytes(&queued)->swap(parked.bytes);
-        TicketOf(&queued)->swap(parked.ticket);
+        SwapLeftovers(&queued, &parked);
       } else if (i < recycled) {  // a control task on either side: the whole task is parked
         std::swap((*batch)[i], queued);
       } else {

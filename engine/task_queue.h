@@ -32,6 +32,8 @@ struct SlotLeftovers {
 // The record buffer of an emit or sealed task (null for the others), and any task's ticket.
 std::string* RecordBytes(Task* task);
 std::shared_ptr<TicketState>* TicketOf(Task* task);
+// Swaps the task's record buffer (if it has one) and ticket with *leftovers's.
+void SwapLeftovers(Task* task, SlotLeftovers* leftovers);
 
 // A FIFO of tasks in one array used as a ring: it grows by doubling and never shrinks, so a
 // steady stream of pushes and pops allocates nothing (std::deque allocates a block every few

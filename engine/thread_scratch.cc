@@ -45,8 +45,7 @@ bool KeepLeftovers(SlotLeftovers* returned, SlotLeftovers* kept) {
 
 void GiveBackLeftovers(Task* task) {
   SlotLeftovers back;
-  if (std::string* bytes = RecordBytes(task)) back.bytes.swap(*bytes);
-  back.ticket.swap(*TicketOf(task));
+  SwapLeftovers(task, &back);
   KeepLeftovers(&back, &ThreadLeftovers());
 }
 
