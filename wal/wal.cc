@@ -233,6 +233,7 @@ Status Wal::CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq)
   s->segment_no_ = segment_no;
   s->segment_first_seq_ = first_seq;
   s->segment_frames_ = 0;
+  s->segment_writes_ = s->segment_write_bytes_ = 0;
   s->write_offset_ = kBlockBytes;
   s->segment_zone_ = zone;
   s->successor_path_.clear();
@@ -604,6 +605,8 @@ Status Wal::CommitStreams(bool force_sync) {
       (void)posix_fadvise(s->fd_, static_cast<off_t>(ops[i].offset),
                           static_cast<off_t>(ops[i].size), POSIX_FADV_DONTNEED);
     }
+    ++s->segment_writes_;
+    s->segment_write_bytes_ += ops[i].size;
     MaybeRequestNextSegment(s);
     counters_.bytes_written += ops[i].size;
     if (ops[i].sync || ops[i].dsync) ++counters_.fsync_total;  // syncfs counts its own

@@ -92,6 +92,14 @@ struct WalOptions {
   // little never gets one: its segment grows only as far as its records.
   bool preallocate = true;
   size_t max_prepared_segments = 4;
+  // A stream whose writes into its active segment average more than this many bytes gets no
+  // zero-filled successor: its segments grow by appending. The zeros cost the disk as many bytes
+  // as the records and every fdatasync flushes them with the commit, which halved the records/s
+  // of commits of 28 KiB and more on a disk that writes ~650 MB/s, while the size an appending
+  // fdatasync commits is a fixed cost that only small commits feel (docs/PERFORMANCE.md). 0:
+  // zero-fill whatever the writes.
+  static constexpr uint64_t kDefaultZeroFillMaxWriteBytes = 16 * 1024;
+  uint64_t zero_fill_max_write_bytes = kDefaultZeroFillMaxWriteBytes;
   // Segment files this WAL keeps open at most. Past it, the least recently written idle
   // stream's file is closed (synced first unless fsync=always) and reopened when the stream
   // writes again, so a WAL with more streams than descriptors neither fails them nor starves
@@ -197,6 +205,8 @@ class StreamWal {
   uint64_t segment_no_ = 0;
   uint64_t segment_first_seq_ = 0;
   uint64_t segment_frames_ = 0;        // frames written or staged into the active segment
+  // Writes into the active segment since it was opened or recovered, and their bytes.
+  uint64_t segment_writes_ = 0, segment_write_bytes_ = 0;
   uint64_t write_offset_ = 0;          // where the next batch goes (4 KiB aligned)
   uint64_t segment_zone_ = 0;          // bytes of the active segment zero-filled ahead (0: none)
   uint64_t zone_grown_ = 0;            // the largest zero-filled segment this stream has had

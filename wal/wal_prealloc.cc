@@ -9,6 +9,8 @@
 // that stops leaves at most one successor it did not use, no larger than twice the segment it
 // follows (which it had filled to a quarter at least) — where a fixed rotate_bytes successor
 // asked for at 1 MiB made a stream of 10 MiB write 128 MiB of zeros (docs/PERFORMANCE.md).
+// Only a stream whose writes are small gets one (WalOptions::zero_fill_max_write_bytes): for
+// large commits the zeros cost more than the size an appending fdatasync commits.
 #include <algorithm>
 
 #include "segment/segment_format.h"
@@ -59,6 +61,13 @@ void Wal::MaybeRequestNextSegment(StreamWal* s) {
   const uint64_t zone = SegmentZone(s);
   // Frames start at 4096 (the header's block).
   if (s->write_offset_ < segment::kPaddingAlignBytes + zone / 4) return;
+  // A stream that writes in large commits appends (WalOptions::zero_fill_max_write_bytes); one
+  // recovered and not written since is judged after its next write.
+  if (options_.zero_fill_max_write_bytes != 0 &&
+      (s->segment_writes_ == 0 ||
+       s->segment_write_bytes_ / s->segment_writes_ > options_.zero_fill_max_write_bytes)) {
+    return;
+  }
   if (preallocator_->outstanding() >= options_.max_prepared_segments) return;
   // Whole 4 KiB blocks, which O_DIRECT zero-filling needs (rotate_bytes, and a zone recovered
   // from a file's size, need not be).

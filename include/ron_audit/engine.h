@@ -65,8 +65,10 @@ struct EngineOptions {
   // writes every segment twice (zeros, then records): about 2 bytes per record byte, which
   // halves what a bandwidth-capped volume (cloud block storage) can take and doubles flash wear.
   // False: segments grow with their records (each fdatasync also commits the new size). Which
-  // is faster depends on the device: `bench/peers --preallocate on|off` measures it, with the
-  // disk's bytes per record byte (docs/BENCH_RIG.md).
+  // is faster depends on the device and on the commits: `bench/peers --preallocate on|off`
+  // measures it, with the disk's bytes per record byte (docs/BENCH_RIG.md). Even when true, a
+  // stream whose writes average more than 16 KiB a commit (bulk imports, busy streams) appends:
+  // its commits are large enough that the size an fdatasync commits costs less than the zeros.
   bool preallocate_segments = true;
   // fsync=always, buffered writes: a commit that writes at least this many segment files (one
   // per stream it touches) makes them durable with one syncfs per file system instead of one

@@ -35,6 +35,9 @@ class PreallocTest : public ::testing::TestWithParam<testing::WalParam> {
     o.inline_write_max_bytes = GetParam().inline_bytes;
     o.rotate_bytes = rotate_bytes;
     o.allow_small_segments = true;
+    // The zero-fill itself, whatever the commits' size (some commit 256 records, ~120 KiB);
+    // which streams get it by their commits' size is LargeCommitsAppend's.
+    o.zero_fill_max_write_bytes = 0;
     return o;
   }
   std::unique_ptr<Wal> OpenWal(const WalOptions& o) {
@@ -236,6 +239,42 @@ TEST_P(PreallocTest, SegmentsThatWereNotZeroFilledRotateEarly) {
   EXPECT_GT(fs::file_size(first), WalOptions::kUnpreallocatedRotateBytes - 256 * 1024);
   EXPECT_EQ(wal->counters().segments_preallocated, 1u);
   EXPECT_EQ(fs::file_size(SegmentPath("a", 2)), 16 * kMiB);  // twice the zone it follows
+}
+
+// Which streams get a zero-filled successor, by the size of their writes
+// (WalOptions::zero_fill_max_write_bytes, default 16 KiB): one committing 256 records (~120 KiB)
+// at a time appends, past its quarter and on into a second segment; one committing 5 (~2.4
+// KiB) at a time gets its successor. After a reopen a stream is judged by what it writes from
+// then on, not by the bytes its segment held before.
+TEST_P(PreallocTest, LargeCommitsAppend) {
+  WalOptions o = Options(2 * kMiB);  // a zone of 2 MiB: a successor is asked for past 512 KiB
+  o.zero_fill_max_write_bytes = WalOptions::kDefaultZeroFillMaxWriteBytes;
+  {
+    auto wal = OpenWal(o);
+    while (wal->counters().segments_created < 2) {
+      ASSERT_TRUE(Append(wal.get(), "bulk", 256).ok());
+    }
+    while (fs::file_size(SegmentPath("bulk", 2)) < 4096 + kMiB) {
+      ASSERT_TRUE(Append(wal.get(), "bulk", 256).ok());
+    }
+    usleep(100000);
+    EXPECT_EQ(wal->segments_prepared(), 0u);
+    EXPECT_EQ(PreparedOnDisk(), 0u);
+    EXPECT_EQ(wal->counters().segments_preallocated, 0u);
+    EXPECT_LE(fs::file_size(SegmentPath("bulk", 1)), 2 * kMiB);  // sealed at rotate_bytes
+    do {
+      ASSERT_TRUE(Append(wal.get(), "few", 5).ok());
+    } while (fs::file_size(SegmentPath("few", 1)) < 4096 + 512 * 1024);
+    WaitPrepared(wal.get(), 1);
+    EXPECT_EQ(PreparedOnDisk(), 1u);
+  }
+  auto wal = OpenWal(o);  // what "few" had prepared is removed; nothing is asked for yet
+  usleep(100000);
+  EXPECT_EQ(wal->segments_prepared(), 0u);
+  EXPECT_EQ(PreparedOnDisk(), 0u);
+  // One small commit: "bulk" (past its quarter, 1 MiB in large writes) now gets a successor.
+  ASSERT_TRUE(Append(wal.get(), "bulk", 1).ok());
+  WaitPrepared(wal.get(), 1);
 }
 
 TEST_P(PreallocTest, LeftoverPreparedSegmentsAreRemovedOnOpen) {
