@@ -51,8 +51,9 @@ bool Wal::SegmentFull(const StreamWal* s, size_t next_frame_bytes) const {
 // Asks for the active segment's successor once the stream has filled a quarter of the zone
 // (so a stream that writes little never gets one) and the WAL's budget of prepared files
 // allows; else asks again after the stream's next commit. A quarter leaves the zero-fill
-// (at most 512 MB/s) time to finish before the writer reaches the zone's end at up to ~190
-// MB/s a stream while sizes double, ~380 MB/s once they stay at rotate_bytes.
+// (at most 128 MB/s) time to finish before the writer reaches the zone's end at up to ~48
+// MB/s a stream while sizes double, ~96 MB/s once they stay at rotate_bytes; a faster stream
+// appends past its zone until the successor is ready (SegmentFull).
 void Wal::MaybeRequestNextSegment(StreamWal* s) {
   if (preallocator_ == nullptr || s->state_ != StreamState::kOk || !s->successor_path_.empty() ||
       s->fd_ < 0) {

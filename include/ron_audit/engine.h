@@ -60,7 +60,7 @@ struct EngineOptions {
   // come from the disk. True: keep them cached.
   bool keep_written_pages_cached = false;
   // Zero-fill each active stream's next segment ahead of need, on a helper thread (O_DIRECT,
-  // at most 512 MB/s), so that its commits overwrite written blocks: an fdatasync then carries
+  // at most 128 MB/s), so that its commits overwrite written blocks: an fdatasync then carries
   // no size or extent metadata (one device round trip, not two). The price is that the disk
   // writes every segment twice (zeros, then records): about 2 bytes per record byte, which
   // halves what a bandwidth-capped volume (cloud block storage) can take and doubles flash wear.
