@@ -359,8 +359,8 @@ class Engine::Impl {
       }
       return Refuse(verified, {});
     }
-    // A sealed record cannot be redacted without breaking its hash (engine/privacy.h).
-    if (ip_policy_.HasAddress(task.record.attrs_text())) {
+    // Not redactable (its hash; engine/privacy.h); scanned if an attrs string may be an address.
+    if (task.record.attrs_may_hold_address && ip_policy_.HasAddress(task.record.attrs_text())) {
       metrics_.pii_blocked++;
       return Refuse(Status(Code::kSchema,
                            "attrs holds an IP address literal, which "

@@ -711,6 +711,7 @@ Status Canonicalizer::VerifySealedExceptHash(std::string_view sealed, CanonicalR
                                              Digest* stored, bool* hash_pending, Attrs attrs) {
   *hash_pending = false;
   out->attrs_at = out->attrs_bytes = out->seq_at = 0;
+  out->attrs_may_hold_address = true;
   if (sealed.size() > kMaxInputBytes) {
     return Status(Code::kRecordTooLarge, "input longer than 65536 bytes");
   }

@@ -47,6 +47,10 @@ struct CanonicalRecord {
   // bytes are there and before the attrs (whose keys may spell them too), and search for them
   // otherwise.
   uint32_t seq_at = 0;
+  // Set by VerifySealed and VerifySealedMany (other calls leave it): false when no string value
+  // in attrs could be an IP address literal (internal::MayBeAddressLiteral), so that
+  // privacy.ip_mode need not scan them; true when not known.
+  bool attrs_may_hold_address = true;
   std::string_view attrs_text() const {
     return attrs_bytes == 0 ? std::string_view(record.attrs)
                             : std::string_view(bytes).substr(attrs_at, attrs_bytes);

@@ -54,6 +54,11 @@ class CanonicalReader {
   // After a successful Read: where the attrs text sits in the input.
   size_t attrs_at() const { return attrs_at_; }
   size_t attrs_bytes() const { return attrs_bytes_; }
+  // Read notes whether an attrs string value passes MayBeAddressLiteral (privacy.ip_mode
+  // parses only those); off by default, so that the verifier's walk pays nothing for it.
+  void NoteAddresses() { note_addresses_ = true; }
+  // After a Read with NoteAddresses: false when no attrs string value could be an address.
+  bool attrs_may_hold_address() const { return !note_addresses_ || attrs_address_; }
 
   bool Read(Record* r) {
     r->v = kRecordVersion;
@@ -90,7 +95,10 @@ class CanonicalReader {
       return false;
     }
     const char* attrs = p_;
-    if (!Object(1) || static_cast<size_t>(p_ - attrs) > limits_.max_attrs_bytes) return false;
+    if (!(note_addresses_ ? Object<true>(1, &attrs_address_) : Object(1)) ||
+        static_cast<size_t>(p_ - attrs) > limits_.max_attrs_bytes) {
+      return false;
+    }
     attrs_at_ = static_cast<size_t>(attrs - begin_);
     attrs_bytes_ = static_cast<size_t>(p_ - attrs);
     if (keep_ == Keep::kAll) {
@@ -319,6 +327,8 @@ class CanonicalReader {
   const Limits& limits_;
   const Keep keep_;
   size_t attrs_at_ = 0, attrs_bytes_ = 0;
+  bool note_addresses_ = false;
+  bool attrs_address_ = false;  // with note_addresses_: an attrs string value may be one
 };
 
 // ---- Drafts in the shapes hosts write -----------------------------------------------------
@@ -690,7 +700,9 @@ bool Canonicalizer::ReadCanonicalInPlace(CanonicalRecord* out, Attrs attrs) cons
                          attrs == Attrs::kCopy     ? CanonicalReader::Keep::kAll
                          : attrs == Attrs::kLocate ? CanonicalReader::Keep::kAllButAttrs
                                                    : CanonicalReader::Keep::kChain);
+  reader.NoteAddresses();
   if (!reader.Read(&out->record)) return false;
+  out->attrs_may_hold_address = reader.attrs_may_hold_address();
   if (attrs != Attrs::kCopy) {
     out->attrs_at = static_cast<uint32_t>(reader.attrs_at());
     out->attrs_bytes = static_cast<uint32_t>(reader.attrs_bytes());
