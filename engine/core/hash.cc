@@ -253,8 +253,8 @@ void Blake3Batch::Hash(const std::string_view* messages, size_t count, Digest* o
   jobs_.Run(chunk_cvs_.data(), kMaxBatchedChunks);
   parents_.clear();
   parent_of_.clear();
-  // Each message's final block: with AVX-512, 16 messages' at once (CompressInLanes), else one
-  // compression each. Then its chunk chaining values are joined (`Join`).
+  // Each message's final block: with AVX-512 or AVX2, 16 messages' at once (CompressInLanes),
+  // else one compression each. Then its chunk chaining values are joined (`Join`).
   internal::CompressLanes& lanes = lanes_;
   size_t lane_message[internal::CompressLanes::kLanes];
   size_t used = 0;

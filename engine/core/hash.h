@@ -81,8 +81,8 @@ class ChunkJobs {
 // blocks, CHUNK_START..CHUNK_END). The last chunk's whole blocks before its final block are
 // grouped by (block count, counter) the same way; its final block (1..64 bytes, zero-padded, or
 // the empty block of the empty message) is compressed with CHUNK_END, and ROOT when it is the
-// only chunk: 16 messages' final blocks at once with AVX-512F (hash_lanes.h, each lane with
-// its own length, counter and flags), else one compression per message. The chunk chaining
+// only chunk: 16 messages' final blocks at once with AVX-512F or AVX2 (hash_lanes.h, each lane
+// with its own length, counter and flags), else one compression per message. The chunk chaining
 // values are then joined into BLAKE3's tree (the left subtree holds the largest power of two
 // of chunks below the count; PARENT nodes, ROOT at the top): the single root node of every
 // two-chunk message in lanes again, deeper trees one compression per node. Messages longer
@@ -100,7 +100,8 @@ class Blake3Batch {
  public:
   static constexpr size_t kMaxBatchedChunks = internal::ChunkJobs::kMaxChunk;
   void Hash(const std::string_view* messages, size_t count, Digest* out);
-  // Whether final blocks are compressed 16 at a time (AVX-512F: on where the CPU has it). Off:
+  // Whether final blocks are compressed 16 at a time (AVX-512F or AVX2: on where the CPU has
+  // either). Off:
   // one compression per message. For tests and benchmarks, which compare the two.
   void UseFinalBlockLanes(bool on) { final_lanes_ = on && internal::CanCompressInLanes(); }
   bool final_block_lanes() const { return final_lanes_; }

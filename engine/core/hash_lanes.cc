@@ -52,11 +52,108 @@ RON_AVX512 void G(__m512i& a, __m512i& b, __m512i& c, __m512i& d, __m512i x, __m
 
 #undef RON_AVX512
 
+#define RON_AVX2 __attribute__((target("avx2"), always_inline)) inline
+
+// Rotations right: by 16 and 8 a byte shuffle within each word, by 12 and 7 two shifts.
+RON_AVX2 __m256i Ror2(__m256i x, int n) {
+  switch (n) {
+    case 16:
+      return _mm256_shuffle_epi8(x, _mm256_setr_epi8(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15,
+                                                     12, 13, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9,
+                                                     14, 15, 12, 13));
+    case 8:
+      return _mm256_shuffle_epi8(x, _mm256_setr_epi8(1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14,
+                                                     15, 12, 1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8,
+                                                     13, 14, 15, 12));
+    case 12: return _mm256_or_si256(_mm256_srli_epi32(x, 12), _mm256_slli_epi32(x, 20));
+    default: return _mm256_or_si256(_mm256_srli_epi32(x, 7), _mm256_slli_epi32(x, 25));
+  }
+}
+
+RON_AVX2 void G2(__m256i& a, __m256i& b, __m256i& c, __m256i& d, __m256i x, __m256i y) {
+  a = _mm256_add_epi32(_mm256_add_epi32(a, b), x);
+  d = Ror2(_mm256_xor_si256(d, a), 16);
+  c = _mm256_add_epi32(c, d);
+  b = Ror2(_mm256_xor_si256(b, c), 12);
+  a = _mm256_add_epi32(_mm256_add_epi32(a, b), y);
+  d = Ror2(_mm256_xor_si256(d, a), 8);
+  c = _mm256_add_epi32(c, d);
+  b = Ror2(_mm256_xor_si256(b, c), 7);
+}
+
+RON_AVX2 __m256i Load8(const uint32_t* row) {
+  return _mm256_load_si256(reinterpret_cast<const __m256i*>(row));
+}
+RON_AVX2 void Store8(uint32_t* row, __m256i v) {
+  _mm256_store_si256(reinterpret_cast<__m256i*>(row), v);
+}
+
+// Lanes first .. first + 7 of `lanes` (first: 0 or 8, so that rows stay 32-byte aligned).
+__attribute__((target("avx2"))) void CompressEightLanes(CompressLanes* lanes, size_t first) {
+  // Word w of every lane's block: lane i's block starts 16 words after lane i - 1's.
+  const __m256i lane_words = _mm256_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112);
+  const auto* words = reinterpret_cast<const int*>(lanes->blocks[first]);
+  __m256i m[16];
+  for (int w = 0; w < 16; ++w) {
+    m[w] = _mm256_i32gather_epi32(words, _mm256_add_epi32(lane_words, _mm256_set1_epi32(w)), 4);
+  }
+  __m256i v0 = Load8(lanes->cv[0] + first), v1 = Load8(lanes->cv[1] + first);
+  __m256i v2 = Load8(lanes->cv[2] + first), v3 = Load8(lanes->cv[3] + first);
+  __m256i v4 = Load8(lanes->cv[4] + first), v5 = Load8(lanes->cv[5] + first);
+  __m256i v6 = Load8(lanes->cv[6] + first), v7 = Load8(lanes->cv[7] + first);
+  __m256i v8 = _mm256_set1_epi32(static_cast<int>(kBlake3Iv[0]));
+  __m256i v9 = _mm256_set1_epi32(static_cast<int>(kBlake3Iv[1]));
+  __m256i v10 = _mm256_set1_epi32(static_cast<int>(kBlake3Iv[2]));
+  __m256i v11 = _mm256_set1_epi32(static_cast<int>(kBlake3Iv[3]));
+  __m256i v12 = Load8(lanes->counter_low + first), v13 = Load8(lanes->counter_high + first);
+  __m256i v14 = Load8(lanes->block_len + first), v15 = Load8(lanes->flags + first);
+  for (const std::array<uint8_t, 16>& s : kSchedule) {
+    G2(v0, v4, v8, v12, m[s[0]], m[s[1]]);  // the columns
+    G2(v1, v5, v9, v13, m[s[2]], m[s[3]]);
+    G2(v2, v6, v10, v14, m[s[4]], m[s[5]]);
+    G2(v3, v7, v11, v15, m[s[6]], m[s[7]]);
+    G2(v0, v5, v10, v15, m[s[8]], m[s[9]]);  // the diagonals
+    G2(v1, v6, v11, v12, m[s[10]], m[s[11]]);
+    G2(v2, v7, v8, v13, m[s[12]], m[s[13]]);
+    G2(v3, v4, v9, v14, m[s[14]], m[s[15]]);
+  }
+  Store8(lanes->cv[0] + first, _mm256_xor_si256(v0, v8));
+  Store8(lanes->cv[1] + first, _mm256_xor_si256(v1, v9));
+  Store8(lanes->cv[2] + first, _mm256_xor_si256(v2, v10));
+  Store8(lanes->cv[3] + first, _mm256_xor_si256(v3, v11));
+  Store8(lanes->cv[4] + first, _mm256_xor_si256(v4, v12));
+  Store8(lanes->cv[5] + first, _mm256_xor_si256(v5, v13));
+  Store8(lanes->cv[6] + first, _mm256_xor_si256(v6, v14));
+  Store8(lanes->cv[7] + first, _mm256_xor_si256(v7, v15));
+}
+
+#undef RON_AVX2
+
+__attribute__((target("avx512f"))) void CompressSixteenLanes(CompressLanes* lanes);
+
 }  // namespace
 
-bool CanCompressInLanes() { return CpuHasAvx512f(); }
+bool CanCompressInLanes() { return CpuHasAvx512f() || CpuHasAvx2(); }
+bool CanCompressInLanesAvx2() { return CpuHasAvx2(); }
 
-__attribute__((target("avx512f"))) void CompressInLanes(CompressLanes* lanes) {
+void CompressInLanes(CompressLanes* lanes) {
+  static const bool avx512 = CpuHasAvx512f();
+  if (avx512) {
+    CompressSixteenLanes(lanes);
+  } else {
+    CompressInLanesAvx2(lanes);
+  }
+}
+
+void CompressInLanesAvx2(CompressLanes* lanes) {
+  static_assert(CompressLanes::kLanes == 16);
+  CompressEightLanes(lanes, 0);
+  CompressEightLanes(lanes, 8);
+}
+
+namespace {
+
+__attribute__((target("avx512f"))) void CompressSixteenLanes(CompressLanes* lanes) {
   // Word w of every lane's block: lane i's block starts 16 words after lane i - 1's.
   const __m512i lane_words = _mm512_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160,
                                                176, 192, 208, 224, 240);
@@ -97,9 +194,13 @@ __attribute__((target("avx512f"))) void CompressInLanes(CompressLanes* lanes) {
   _mm512_store_si512(lanes->cv[6], _mm512_xor_si512(v6, v14));
   _mm512_store_si512(lanes->cv[7], _mm512_xor_si512(v7, v15));
 }
+
+}  // namespace
 #else
 bool CanCompressInLanes() { return false; }
+bool CanCompressInLanesAvx2() { return false; }
 void CompressInLanes(CompressLanes*) {}
+void CompressInLanesAvx2(CompressLanes*) {}
 #endif
 
 }  // namespace ron::internal

@@ -1,4 +1,5 @@
-// BLAKE3's compression function in 16 SIMD lanes (AVX-512F), one independent block per lane,
+// BLAKE3's compression function in 16 SIMD lanes (AVX-512F; with AVX2, two passes of eight),
+// one independent block per lane,
 // each with its own chaining value, counter, block length and flags: what Blake3Batch needs for
 // the final block of each message's last chunk (1..64 bytes, so not a job for
 // blake3_hash_many, which compresses whole 64-byte blocks only). Written from the BLAKE3
@@ -28,14 +29,19 @@ struct CompressLanes {
   alignas(64) uint8_t blocks[kLanes][64];  // zero-padded after block_len bytes
 };
 
-// Whether CompressInLanes can run here (AVX-512F, asked once).
+// Whether CompressInLanes can run here (AVX-512F or AVX2, asked once).
 bool CanCompressInLanes();
 
 // Replaces every lane's cv with the first eight words of its compression's output (what
 // blake3_compress_in_place leaves): a chunk's chaining value, or the first 32 bytes of the
 // root output when flags hold ROOT. All 16 lanes are computed; unused lanes are ignored.
-// Only when CanCompressInLanes().
+// Only when CanCompressInLanes(). AVX-512F where the CPU has it, else CompressInLanesAvx2.
 void CompressInLanes(CompressLanes* lanes);
+
+// The AVX2 form alone (tests hold it to the specification on CPUs that have AVX-512 too).
+// Only when CanCompressInLanesAvx2().
+bool CanCompressInLanesAvx2();
+void CompressInLanesAvx2(CompressLanes* lanes);
 
 }  // namespace ron::internal
 

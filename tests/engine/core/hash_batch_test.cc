@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/core/hash.h"
+#include "engine/core/cpu.h"
 #include "engine/core/hash_lanes.h"
 #include "tests/engine/core/hash_test_util.h"
 #include "tests/test_util.h"
@@ -122,12 +123,10 @@ TEST_P(HashBatchTest, EmptyBatchWritesNothing) {
 }
 
 // The lane kernel alone against BLAKE3's own compression, lane by lane: random chaining values,
-// blocks, lengths 0..64, counters with high words, every flag combination.
-TEST(CompressLanesTest, EachLaneEqualsOneCompression) {
-  if (!internal::CanCompressInLanes()) {  // nothing to run; nothing may use it either
-    EXPECT_FALSE(Blake3Batch().final_block_lanes());
-    return;
-  }
+// blocks, lengths 0..64, counters with high words, every flag combination. Each form the CPU
+// runs: the one CompressInLanes picks, and the AVX2 one (CompressInLanes' own where AVX-512F is
+// missing).
+void ExpectEachLaneEqualsOneCompression(void (*compress)(internal::CompressLanes*)) {
   std::mt19937 rng(6);
   for (int round = 0; round < 200; ++round) {
     internal::CompressLanes lanes;
@@ -146,7 +145,7 @@ TEST(CompressLanesTest, EachLaneEqualsOneCompression) {
                                static_cast<uint8_t>(lanes.block_len[k]), counter,
                                static_cast<uint8_t>(lanes.flags[k]));
     }
-    internal::CompressInLanes(&lanes);
+    compress(&lanes);
     for (size_t k = 0; k < internal::CompressLanes::kLanes; ++k) {
       for (size_t w = 0; w < 8; ++w) {
         ASSERT_EQ(lanes.cv[w][k], expected[k][w]) << "round " << round << " lane " << k;
@@ -155,7 +154,21 @@ TEST(CompressLanesTest, EachLaneEqualsOneCompression) {
   }
 }
 
-// Where the CPU has AVX-512F, a Blake3Batch uses the lanes unless told not to.
+TEST(CompressLanesTest, EachLaneEqualsOneCompression) {
+  if (!internal::CanCompressInLanes()) {  // nothing to run; nothing may use it either
+    EXPECT_FALSE(Blake3Batch().final_block_lanes());
+    return;
+  }
+  ExpectEachLaneEqualsOneCompression(internal::CompressInLanes);
+}
+
+TEST(CompressLanesTest, EachLaneEqualsOneCompressionWithAvx2) {
+  EXPECT_EQ(internal::CanCompressInLanesAvx2(), internal::CpuHasAvx2());
+  if (!internal::CanCompressInLanesAvx2()) return;  // no AVX2: the test above covers the rest
+  ExpectEachLaneEqualsOneCompression(internal::CompressInLanesAvx2);
+}
+
+// Where the CPU has AVX-512F or AVX2, a Blake3Batch uses the lanes unless told not to.
 TEST(CompressLanesTest, OnByDefaultWhereTheCpuHasIt) {
   Blake3Batch batch;
   EXPECT_EQ(batch.final_block_lanes(), internal::CanCompressInLanes());
