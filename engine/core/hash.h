@@ -101,8 +101,7 @@ class Blake3Batch {
   static constexpr size_t kMaxBatchedChunks = internal::ChunkJobs::kMaxChunk;
   void Hash(const std::string_view* messages, size_t count, Digest* out);
   // Whether final blocks are compressed 16 at a time (AVX-512F or AVX2: on where the CPU has
-  // either). Off:
-  // one compression per message. For tests and benchmarks, which compare the two.
+  // either). Off: one compression per message. For tests and benchmarks, which compare the two.
   void UseFinalBlockLanes(bool on) { final_lanes_ = on && internal::CanCompressInLanes(); }
   bool final_block_lanes() const { return final_lanes_; }
 

@@ -1,11 +1,10 @@
 // BLAKE3's compression function in 16 SIMD lanes (AVX-512F; with AVX2, two passes of eight),
-// one independent block per lane,
-// each with its own chaining value, counter, block length and flags: what Blake3Batch needs for
-// the final block of each message's last chunk (1..64 bytes, so not a job for
-// blake3_hash_many, which compresses whole 64-byte blocks only). Written from the BLAKE3
-// specification (§2.2: the G function, the round's columns then diagonals, the message
-// permutation, seven rounds); tests/engine/core/hash_batch_test.cc holds Blake3Batch with and
-// without it to the one-message Blake3 for every length 0..4096.
+// one independent block per lane, each with its own chaining value, counter, block length and
+// flags: what Blake3Batch needs for the final block of each message's last chunk (1..64 bytes,
+// so not a job for blake3_hash_many, which compresses whole 64-byte blocks only). Written from
+// the BLAKE3 specification (§2.2: the G function, the round's columns then diagonals, the
+// message permutation, seven rounds); tests/engine/core/hash_batch_test.cc holds Blake3Batch
+// with and without it to the one-message Blake3 for every length 0..4096.
 #ifndef ENGINE_CORE_HASH_LANES_H_
 #define ENGINE_CORE_HASH_LANES_H_
 

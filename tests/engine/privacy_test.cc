@@ -351,8 +351,8 @@ TEST(IpPolicyTest, OnlySealedRecordsThatMayHoldAnAddressAreScanned) {
   for (const size_t i : {0u, 2u}) {
     EXPECT_TRUE(results[i].value().Wait(std::chrono::steady_clock::now() + seconds(10)).ok());
   }
-  EXPECT_NE(engine.value()->MetricsText().find("audit_pii_blocked_total{service=\"ron-audit\"} 1\n"),
-            std::string::npos);
+  const std::string metrics = engine.value()->MetricsText();
+  EXPECT_NE(metrics.find("audit_pii_blocked_total{service=\"ron-audit\"} 1\n"), std::string::npos);
   ASSERT_TRUE(engine.value()->Close(std::chrono::steady_clock::now() + seconds(10)).ok());
 }
 
