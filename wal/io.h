@@ -7,7 +7,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -61,14 +60,13 @@ class IoBackend {
 };
 
 // io_uring: an Execute of one write of at most this many bytes runs on the calling thread
-// (pwrite + fdatasync, as the pwritev backend does); by default every single write does.
-// Through the ring a buffered write goes to an io-wq worker and its completion back to the
-// caller, two thread hops: one record at a time ran ~1.3x faster on the thread (p50 ~190
-// instead of ~260 µs), and one stream's batches of 256 records (~290 KiB) 1.1-1.3x at two
-// writers on a host whose disk bounds them (docs/PERFORMANCE.md). So do writes that wait on
-// nothing (neither sync nor dsync: copies into the page cache, made durable later or never).
-// Several writes at once that sync go through the ring, which runs their fdatasyncs in parallel.
-inline constexpr size_t kDefaultInlineWriteBytes = std::numeric_limits<size_t>::max();
+// (pwrite + fdatasync, as the pwritev backend does). Through the ring a buffered write goes to
+// an io-wq worker and its completion back to the caller, two thread hops that cost more than a
+// small write: one record at a time ran ~1.3x faster with p50 ~190 instead of ~260 µs
+// (docs/PERFORMANCE.md). So do writes that wait on nothing (neither sync nor dsync: copies into
+// the page cache, made durable later or never). Larger batches, and several writes at once
+// that sync (the ring runs their fdatasyncs in parallel), go through the ring.
+inline constexpr size_t kDefaultInlineWriteBytes = 64 << 10;
 
 // Creates the backend. kAuto tries io_uring and falls back to pwritev when the kernel refuses
 // (seccomp, kernel.io_uring_disabled); `*note` then says why, for a one-time log line.

@@ -113,7 +113,7 @@ struct WalOptions {
   // False: the kernel keeps them cached.
   bool drop_synced_pages = true;
   // io_uring: a commit that is one write of at most this many bytes is written on the owner
-  // thread (wal/io.h, kDefaultInlineWriteBytes: any size); 0: every commit through the ring.
+  // thread (wal/io.h, kDefaultInlineWriteBytes); 0: every commit through the ring.
   size_t inline_write_max_bytes = kDefaultInlineWriteBytes;
   // kBuffered, fsync=always: a commit that writes at least this many segment files writes them
   // all, then makes them durable with one syncfs per file system instead of one fdatasync per
