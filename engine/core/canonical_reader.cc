@@ -328,7 +328,9 @@ class CanonicalReader {
   const Keep keep_;
   size_t attrs_at_ = 0, attrs_bytes_ = 0;
   bool note_addresses_ = false;
-  bool attrs_address_ = false;  // with note_addresses_: an attrs string value may be one
+  // An attrs string value read so far passes MayBeAddressLiteral (noted by Read with
+  // NoteAddresses, and always by DraftReader).
+  bool attrs_address_ = false;
 };
 
 // ---- Drafts in the shapes hosts write -----------------------------------------------------
@@ -389,7 +391,7 @@ class DraftReader : CanonicalReader {
     }
     ++p_;
     d->has_ts_ms = (seen & (1u << kTsMs)) != 0;
-    d->attrs_may_hold_address = may_hold_address_;
+    d->attrs_may_hold_address = attrs_address_;
     return p_ == end_ && (seen & kRequired) == kRequired;
   }
 
@@ -515,7 +517,7 @@ class DraftReader : CanonicalReader {
       const size_t member = static_cast<size_t>(p_ - begin_);
       std::string_view key;
       bool escaped = false;
-      if (!String(&key, &escaped) || escaped || !Lit(":") || !Value<true>(2, &may_hold_address_)) {
+      if (!String(&key, &escaped) || escaped || !Lit(":") || !Value<true>(2, &attrs_address_)) {
         return false;
       }
       if (!members.empty() && !KeyLess(members.back().key, key)) *reorder = true;
@@ -559,7 +561,7 @@ class DraftReader : CanonicalReader {
         out->push_back(']');
         return true;
       default:  // a scalar: checked (and noted) as the canonical walk does, written as read
-        if (!Value<true>(depth, &may_hold_address_)) return false;
+        if (!Value<true>(depth, &attrs_address_)) return false;
         break;
     }
     out->append(start, static_cast<size_t>(p_ - start));  // written as read
@@ -634,7 +636,6 @@ class DraftReader : CanonicalReader {
   }
 
   DraftScratch& scratch_;
-  bool may_hold_address_ = false;  // an attrs string value read so far passes MayBeAddressLiteral
 };
 
 }  // namespace
