@@ -546,20 +546,24 @@ class Engine::Impl {
     if (max_records == 0) return std::vector<std::string>();  // nothing asked, in every profile
     auto sealed = std::make_shared<std::vector<std::string>>();
     const std::string writer(writer_id), name(stream);
+    // Through the owner: reads of the RAM ring, and a WAL stream's frames it holds back unwritten
+    // (EngineOptions::journal_hold_bytes), written out for the files' reader.
+    const auto ask_owner = [&]() -> Status {
+      auto ticket = std::make_shared<TicketState>();
+      if (!OwnerOf(writer, name)
+               .PushUnbounded(ReadTask{writer, name, from_seq, max_records, sealed, ticket})) {
+        return Status(Code::kClosed, "engine is closed");
+      }
+      if (!ticket->Wait(deadline)) return Status(Code::kBusy, "deadline exceeded");
+      return ticket->result().status();
+    };
     if (options_.config.UsesWal()) {
-      if (Info(writer, name).head_seq < from_seq) return std::vector<std::string>();
+      const uint64_t head = Info(writer, name).head_seq;
+      if (head < from_seq) return std::vector<std::string>();
       wal::StreamReport report;
-      RON_RETURN_IF_ERROR(wal::ScanStream(wal::StreamDir(options_.config.wal.dir, writer, name),
-                                          writer, name, limits_, wal::VerifyLevel::kChecksums,
-                                          &report,
-                                          [&](const wal::RecordView& r) {
-                                            if (r.seq < from_seq) return true;
-                                            std::string text;
-                                            ron::AppendSealed(r.json, r.self_hash, &text);
-                                            sealed->push_back(std::move(text));
-                                            return sealed->size() < max_records;
-                                          },
-                                          0, wal::kLostWriteWindowBytes, from_seq));
+      RON_RETURN_IF_ERROR(ReadStreamFiles(options_.config.wal.dir, writer, name, limits_,
+                                          {from_seq, max_records, head}, ask_owner, sealed.get(),
+                                          &report));
       if (report.frozen && report.problem_seq < from_seq + max_records) {
         // The scan stopped at a changed frame inside the requested range.
         metrics_.verify_hash++;
@@ -574,13 +578,7 @@ class Engine::Impl {
                                                  std::to_string(report.problem_offset));
       }
     } else {
-      auto ticket = std::make_shared<TicketState>();
-      if (!OwnerOf(writer, name)
-               .PushUnbounded(ReadTask{writer, name, from_seq, max_records, sealed, ticket})) {
-        return Status(Code::kClosed, "engine is closed");
-      }
-      if (!ticket->Wait(deadline)) return Status(Code::kBusy, "deadline exceeded");
-      RON_RETURN_IF_ERROR(ticket->result().status());
+      RON_RETURN_IF_ERROR(ask_owner());
     }
     // Verification on read: every record's bytes and self_hash, and every link between them.
     ChainVerifier verifier(limits_);

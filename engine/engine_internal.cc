@@ -119,4 +119,32 @@ AppendOutcome Ticket::outcome() const {
   return state_ == nullptr ? AppendOutcome::kAppended : state_->outcome();
 }
 
+Status ReadStreamFiles(const std::string& wal_dir, const std::string& writer,
+                       const std::string& stream, const Limits& limits, const ReadRange& range,
+                       const std::function<Status()>& write_out, std::vector<std::string>* out,
+                       wal::StreamReport* report) {
+  const auto scan = [&] {
+    out->clear();
+    *report = wal::StreamReport{};
+    return wal::ScanStream(
+        wal::StreamDir(wal_dir, writer, stream), writer, stream, limits,
+        wal::VerifyLevel::kChecksums, report,
+        [&](const wal::RecordView& r) {
+          if (r.seq < range.from_seq) return true;
+          std::string text;
+          AppendSealed(r.json, r.self_hash, &text);
+          out->push_back(std::move(text));
+          return out->size() < range.max_records;
+        },
+        0, wal::kLostWriteWindowBytes, range.from_seq);
+  };
+  RON_RETURN_IF_ERROR(scan());
+  const uint64_t wanted = std::min<uint64_t>(range.max_records, range.head - range.from_seq + 1);
+  if (report->frozen || range.head < range.from_seq || out->size() >= wanted) {
+    return Status::Ok();
+  }
+  RON_RETURN_IF_ERROR(write_out());
+  return scan();
+}
+
 }  // namespace ron

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include "engine/core/canonical.h"
 #include "engine/core/limits.h"
 #include "ron_audit/engine.h"
+#include "wal/reader.h"
 
 namespace ron {
 
@@ -121,6 +123,21 @@ struct LogFields {
   std::string_view reason{};
   std::string_view msg{};
 };
+
+// A WAL stream's records from `from_seq` on (at most `max_records`, as sealed text) read from
+// its files in `wal_dir`, checksums checked; *report says where the scan stopped and why. When
+// the files end before `head` (an acknowledged seq) and before max_records, `write_out` has the
+// stream's owner write what it holds back (EngineOptions::journal_hold_bytes), and they are
+// read again.
+struct ReadRange {
+  uint64_t from_seq = 1;
+  size_t max_records = 0;
+  uint64_t head = 0;
+};
+Status ReadStreamFiles(const std::string& wal_dir, const std::string& writer,
+                       const std::string& stream, const Limits& limits, const ReadRange& range,
+                       const std::function<Status()>& write_out, std::vector<std::string>* out,
+                       wal::StreamReport* report);
 
 }  // namespace ron
 

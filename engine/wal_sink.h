@@ -35,7 +35,10 @@ class WalSink final : public Sink {
   Status Sync() override { return wal_->Sync(); }
   void PublishHeads(const std::function<void(const std::string&, const std::string&,
                                              const StreamInfo&)>& publish) override;
-  void Read(ReadTask* task) override { task->ticket->Complete(Status::Ok(), {}); }
+  // Reads of the files need the owner only for the frames it holds back (journal_hold_bytes).
+  void Read(ReadTask* task) override {
+    task->ticket->Complete(wal_->WriteOutHeld(task->writer_id, task->stream), {});
+  }
   Status Close() override { return wal_->Close(); }
   void ReleaseBuffers() override { wal_->ReleaseBuffers(); }
 

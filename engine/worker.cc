@@ -78,6 +78,7 @@ Status Worker::OpenSink() {
   w.syncfs_min_files = options_.syncfs_min_streams;
   w.journal_min_files = options_.journal_min_streams;
   w.journal_max_bytes = options_.journal_max_bytes;
+  w.journal_hold_bytes = options_.journal_hold_bytes;
   LiveJournals* live = ctx_.live_journals;
   if (live != nullptr) {
     w.live_journal = [live](const std::string& path) { return live->Contains(path); };

@@ -244,6 +244,9 @@ Status Wal::CreateSegment(StreamWal* s, uint64_t segment_no, uint64_t first_seq)
 Status Wal::SealActiveSegment(StreamWal* s) {
   if (s->parked_) RON_RETURN_IF_ERROR(Unpark(s));
   if (s->fd_ < 0) return Status::Ok();
+  if (const int rc = WriteOutHeld(s); rc < 0) {
+    return IoErrorStatus(rc, "WAL write of " + s->stream_);
+  }
   RON_CHECK(s->pending_.empty());
   // Frames durable only in the journal are synced before the header says the segment is sealed:
   // one write-back may land in any order, and a sealed segment must hold all it counts.
@@ -276,9 +279,10 @@ Status Wal::SealActiveSegment(StreamWal* s) {
 }
 
 // Staged records were never acknowledged: the head goes back to the durable one.
+// Frames held (committed through the journal, not written yet) stay.
 void Wal::DropStaged(StreamWal* s) {
-  s->pending_.clear();
-  s->pending_frames_.clear();
+  s->pending_.resize(s->held_bytes_);
+  s->pending_frames_.resize(s->held_frames_);
   s->head_seq_ = s->durable_seq_;
   s->head_hash_ = s->durable_hash_;
   MarkChanged(s);
@@ -332,10 +336,15 @@ void Wal::Fail(StreamWal* s, const Status& status) {
   // A journaled stream's acknowledged frames are synced in its segment by the same fdatasync;
   // if that fails they may be only in the journal, which is then kept as it is (never emptied
   // nor removed) for the next open.
-  const bool pending = !s->pending_frames_.empty();
+  // Frames held for the journal are written first: they were acknowledged.
+  const int held = s->held_bytes_ == 0 ? 0 : WriteOutHeld(s);
+  const bool pending = s->pending_frames_.size() > s->held_frames_;
   bool synced = false;
   if (s->fd_ >= 0 && (pending || s->journaled_)) {
-    int rc = pending && ftruncate(s->fd_, static_cast<off_t>(s->write_offset_)) != 0 ? -errno : 0;
+    int rc = held;
+    if (rc == 0 && pending && ftruncate(s->fd_, static_cast<off_t>(s->write_offset_)) != 0) {
+      rc = -errno;
+    }
     if (rc == 0) rc = FlushFile(s->fd_);
     synced = rc == 0;
     if (!synced && pending) {
@@ -477,7 +486,8 @@ Status Wal::CommitStreams(bool force_sync) {
   if (journal_open && !force_sync) {
     size_t covered_files = 0;
     for (const StreamWal* s : dirty_) {
-      covered_files += !s->pending_.empty() && s->state_ == StreamState::kOk && JournalCovers(s);
+      covered_files += s->pending_.size() > s->held_bytes_ && s->state_ == StreamState::kOk &&
+                       JournalCovers(s);
     }
     use_journal = covered_files >= options_.journal_min_files;
   }
@@ -493,7 +503,7 @@ Status Wal::CommitStreams(bool force_sync) {
   }
   for (StreamWal* s : dirty_) {
     s->dirty_ = false;
-    if (s->pending_.empty() || s->state_ != StreamState::kOk) continue;
+    if (s->pending_.size() == s->held_bytes_ || s->state_ != StreamState::kOk) continue;
     AppendChunks(s, sync, !to_journal(s), &ops, &chunk_ends);
   }
   dirty_.clear();
@@ -541,10 +551,40 @@ Status Wal::CommitStreams(bool force_sync) {
       ops[i].sync = false;
     }
   }
+  // A journaled stream's frames may be held instead of written (WalOptions::journal_hold_bytes).
+  std::vector<char> hold;
+  size_t held = 0;
+  if (journal_files > 0 && !force_sync && options_.journal_hold_bytes > 0) {
+    hold.resize(ops.size(), 0);
+    uint64_t total = held_total_;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      const StreamWal* s = chunk_ends[i].first;
+      const size_t adds = s->pending_.size() - s->held_bytes_;
+      if (!in_journal[i] || s->pending_.size() >= options_.journal_hold_bytes ||
+          total + adds > options_.journal_hold_total_bytes) {
+        continue;
+      }
+      hold[i] = 1;
+      total += adds;
+      ++held;
+    }
+  }
   // The journal's write and sync go out first and run while the segments are written.
   if (journal_files > 0) StartJournalAppend(ops, chunk_ends, in_journal);
-  io_->Execute(ops, results);
-  last_fsync_seconds_ = io_->last_fsync_seconds();
+  if (held == 0) {
+    io_->Execute(ops, results);
+  } else if (held < ops.size()) {
+    std::vector<WriteOp> writes;
+    std::vector<int> written(ops.size() - held, 0);
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (!hold[i]) writes.push_back(ops[i]);
+    }
+    io_->Execute(writes, written);
+    for (size_t i = 0, k = 0; i < ops.size(); ++i) {
+      if (!hold[i]) results[i] = written[k++];
+    }
+  }
+  last_fsync_seconds_ = held == ops.size() ? 0 : io_->last_fsync_seconds();
   if (journal_files > 0) {
     const auto journal_started = std::chrono::steady_clock::now();
     // Failures are in results; the other journaled streams leave the failed journal at the
@@ -583,11 +623,13 @@ Status Wal::CommitStreams(bool force_sync) {
     // This chunk and every one before it are durable: advance the durable prefix.
     const size_t next_frame = chunk_ends[i].second;
     if (options_.on_durable) {
+      // Held frames were reported when their commit made them durable (they lead the chunk).
       const bool first_chunk = i == 0 || chunk_ends[i - 1].first != s;
       const size_t first_frame = first_chunk ? 0 : chunk_ends[i - 1].second;
       const size_t chunk_begin = first_frame == 0 ? 0 : s->pending_frames_[first_frame - 1].end;
-      size_t frame_begin = chunk_begin;
-      for (size_t f = first_frame; f < next_frame; ++f) {
+      const size_t report_from = first_chunk ? s->held_frames_ : first_frame;
+      size_t frame_begin = report_from == 0 ? 0 : s->pending_frames_[report_from - 1].end;
+      for (size_t f = report_from; f < next_frame; ++f) {
         const StreamWal::PendingFrame& frame = s->pending_frames_[f];
         options_.on_durable(*s, frame.seq, frame.hash, s->segment_no_,
                             ops[i].offset + (frame_begin - chunk_begin));
@@ -597,6 +639,13 @@ Status Wal::CommitStreams(bool force_sync) {
     const StreamWal::PendingFrame& last = s->pending_frames_[next_frame - 1];
     s->durable_seq_ = last.seq;
     s->durable_hash_ = last.hash;
+    if (!hold.empty() && hold[i]) {  // one chunk (kBuffered): all its frames are held now
+      counters_.records_written += s->pending_frames_.size() - s->held_frames_;
+      held_total_ += s->pending_.size() - s->held_bytes_;
+      s->held_bytes_ = s->pending_.size();
+      s->held_frames_ = s->pending_frames_.size();
+      continue;
+    }
     s->write_offset_ = ops[i].offset + ops[i].size;
     const bool journaled = journal_files > 0 && in_journal[i];  // its pages are still dirty
     if (sync && !journaled && options_.drop_synced_pages &&
@@ -612,7 +661,9 @@ Status Wal::CommitStreams(bool force_sync) {
     if (ops[i].sync || ops[i].dsync) ++counters_.fsync_total;  // syncfs counts its own
     const bool last_chunk = i + 1 == ops.size() || chunk_ends[i + 1].first != s;
     if (last_chunk) {
-      counters_.records_written += s->pending_frames_.size();
+      counters_.records_written += s->pending_frames_.size() - s->held_frames_;
+      held_total_ -= s->held_bytes_;
+      s->held_bytes_ = s->held_frames_ = 0;
       s->pending_.clear();
       s->pending_frames_.clear();
     }
@@ -637,7 +688,15 @@ void Wal::FreeWriteBuffer(StreamWal* s) {
 }
 
 void Wal::ReleaseBuffers() {
-  for (auto& [key, s] : streams_) FreeWriteBuffer(s.get());
+  for (auto& [key, s] : streams_) {
+    // Held frames are written out: a reader of the files finds them once the owner is idle.
+    if (s->state_ == StreamState::kOk && s->held_bytes_ > 0) {
+      if (const int rc = WriteOutHeld(s.get()); rc < 0) {
+        Fail(s.get(), IoErrorStatus(rc, "WAL write of " + s->stream_));
+      }
+    }
+    FreeWriteBuffer(s.get());
+  }
   // kDirect's aligned copy of a commit and the journal's batch are used within a commit only.
   staging_.reset();
   staging_bytes_ = 0;

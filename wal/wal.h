@@ -144,6 +144,16 @@ struct WalOptions {
   // No engine commit at the default max_batch_records (1024) comes near the default
   // (wal/journal.h); lower only in tests.
   uint64_t journal_max_batch_bytes = kMaxJournalBatchBytes;  // [1, kMaxJournalBatchBytes]
+  // A journaled commit leaves a stream's frames unwritten (held in memory, durable in the
+  // journal) while they are fewer than journal_hold_bytes, and the WAL's held frames stay within
+  // journal_hold_total_bytes: a commit of many streams otherwise writes each file a frame at a
+  // time, and every write updates its inode. Held frames are written to their segments (in one
+  // write with the stream's next frames) once they reach the limit, and before the journal is
+  // emptied, a segment sealed or parked, when the owner is idle (ReleaseBuffers) and when a
+  // reader asks (WriteOutHeld). 0: a journaled commit writes every segment it touches.
+  static constexpr size_t kDefaultJournalHoldBytes = 16 << 10;
+  size_t journal_hold_bytes = kDefaultJournalHoldBytes;
+  uint64_t journal_hold_total_bytes = 8ull << 20;
   FaultInjector* faults = nullptr;    // tests and drills only; not owned
   bool allow_small_segments = false;  // tests only: permits rotate_bytes < 8 MiB
   // Journals recovery must leave alone: those other WALs sharing the directory write now (the
@@ -228,6 +238,10 @@ class StreamWal {
   };
   std::string pending_;
   std::vector<PendingFrame> pending_frames_;
+  // The first held_frames_ frames of pending_ (held_bytes_ of its bytes) are committed through
+  // the journal but not written to the segment yet (WalOptions::journal_hold_bytes); they go at
+  // write_offset_.
+  size_t held_bytes_ = 0, held_frames_ = 0;
   // Self hashes of a window of committed records read back for duplicate checks, so that a
   // replay of a whole stream reads the WAL once per window rather than once per record.
   uint64_t digest_cache_first_ = 0;
@@ -305,6 +319,11 @@ class Wal {
   // size of the largest batch it wrote (up to max_batch_records records), until this call or
   // until it is parked; the owner calls this once it has been idle for limits::kIdleRelease.
   void ReleaseBuffers();
+  // Writes the stream's held frames (WalOptions::journal_hold_bytes) to its segment, so that a
+  // reader of the files finds every committed record. Ok for a stream this WAL does not hold or
+  // that holds none; a failed write fails the stream.
+  Status WriteOutHeld(const std::string& writer_id, const std::string& stream);
+  uint64_t held_bytes() const { return held_total_; }
   // Segments the preallocator has zero-filled so far (0 without preallocation).
   uint64_t segments_prepared() const { return preallocator_ ? preallocator_->prepared() : 0; }
   // Segments asked of the preallocator and not taken yet (queued, being zero-filled, or ready).
@@ -401,6 +420,9 @@ class Wal {
   // Pads a journaled stream's last block (its frames are about to be synced and leave the
   // journal): its next write starts on a new block, so no write touches them again.
   int PadToBlock(StreamWal* s);
+  // Writes s's held frames at write_offset_ (not synced: they are durable in the journal).
+  // 0 or -errno; on error they stay held.
+  int WriteOutHeld(StreamWal* s);
   // Makes every stream whose frames are durable only in the journal durable in its segment
   // (one syncfs), then empties the journal.
   Status SyncJournaled();
@@ -453,6 +475,7 @@ class Wal {
   std::string journal_batch_;  // the batch being built, reused (in flight until Finish)
   bool journal_started_ = false;
   std::vector<StreamWal*> journaled_;  // streams with frames durable only in the journal
+  uint64_t held_total_ = 0;            // bytes held by every stream (StreamWal::held_bytes_)
   std::vector<JournalRead> journals_read_;            // at Open, until applied
   std::vector<std::string> journals_to_set_aside_;  // see journals_to_set_aside()
   uint64_t journal_records_applied_ = 0;

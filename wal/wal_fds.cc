@@ -40,7 +40,7 @@ void Wal::MakeRoomForFd(const StreamWal* keep) {
   while (open_segments_ >= max_open_segments_) {
     StreamWal* victim = nullptr;
     for (auto& [key, s] : streams_) {
-      if (s.get() == keep || s->fd_ < 0 || !s->pending_.empty()) continue;
+      if (s.get() == keep || s->fd_ < 0 || s->pending_.size() > s->held_bytes_) continue;
       if (victim == nullptr || s->last_write_ < victim->last_write_) victim = s.get();
     }
     if (victim == nullptr) {
@@ -63,8 +63,10 @@ Status Wal::Park(StreamWal* s) {
   // A journaled stream's frames are synced with the others' when the journal is emptied
   // (syncfs covers closed files too); its last block is padded now, while its fd is open.
   if (s->journaled_) {
-    if (const int rc = PadToBlock(s); rc < 0) {
-      const Status status = IoErrorStatus(rc, "padding of " + s->stream_);
+    int rc = WriteOutHeld(s);
+    if (rc == 0) rc = PadToBlock(s);
+    if (rc < 0) {
+      const Status status = IoErrorStatus(rc, "WAL write of " + s->stream_);
       Fail(s, status);
       CloseFd(s);
       return status;

@@ -246,7 +246,8 @@ bool Wal::BuildJournalBatch(std::span<const WriteOp> ops,
     // A failed write's frames are not stored (no results: none has failed yet).
     if (!in_journal[i] || (!results.empty() && results[i] != 0)) continue;
     const StreamWal* s = chunk_ends[i].first;
-    journal_batch_.append(s->pending_.data(), s->pending_frames_.back().end);
+    journal_batch_.append(s->pending_.data() + s->held_bytes_,
+                          s->pending_frames_.back().end - s->held_bytes_);  // held: journaled
   }
   if (journal_batch_.size() == kJournalBatchHeaderBytes) return false;
   EndJournalBatch(&journal_batch_);
@@ -301,6 +302,38 @@ int Wal::FinishJournalAppend(std::span<const WriteOp> ops,
   return 0;
 }
 
+int Wal::WriteOutHeld(StreamWal* s) {
+  const size_t held = s->held_bytes_;
+  if (held == 0) return 0;
+  if (s->fd_ < 0) return -EBADF;  // Park writes them out before it closes the fd
+  const int rc = WriteAll(s->fd_, std::string_view(s->pending_.data(), held), s->write_offset_,
+                          options_.faults);
+  if (rc < 0) return rc;
+  s->write_offset_ += held;
+  ++s->segment_writes_;
+  s->segment_write_bytes_ += held;
+  counters_.bytes_written += held;
+  s->pending_.erase(0, held);  // what follows is staged, not committed yet
+  auto& frames = s->pending_frames_;
+  frames.erase(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(s->held_frames_));
+  for (StreamWal::PendingFrame& f : frames) f.end -= held;
+  held_total_ -= held;
+  s->held_bytes_ = s->held_frames_ = 0;
+  MaybeRequestNextSegment(s);
+  return 0;
+}
+
+Status Wal::WriteOutHeld(const std::string& writer_id, const std::string& stream) {
+  StreamWal* s = FindStream(writer_id, stream);
+  if (s == nullptr || s->state_ != StreamState::kOk || s->held_bytes_ == 0) return Status::Ok();
+  if (const int rc = WriteOutHeld(s); rc < 0) {
+    const Status status = IoErrorStatus(rc, "WAL write of " + s->stream_);
+    Fail(s, status);
+    return status;
+  }
+  return Status::Ok();
+}
+
 int Wal::PadToBlock(StreamWal* s) {
   if (s->write_offset_ % segment::kPaddingAlignBytes == 0) return 0;
   std::string padding;
@@ -313,7 +346,9 @@ int Wal::PadToBlock(StreamWal* s) {
 bool Wal::JournalBatchTooLarge(const std::function<bool(const StreamWal*)>& to_journal) const {
   uint64_t batch_bytes = 0;
   for (const StreamWal* s : dirty_) {
-    if (s->state_ == StreamState::kOk && to_journal(s)) batch_bytes += s->pending_.size();
+    if (s->state_ == StreamState::kOk && to_journal(s)) {
+      batch_bytes += s->pending_.size() - s->held_bytes_;
+    }
   }
   return batch_bytes > options_.journal_max_batch_bytes;
 }
@@ -328,8 +363,10 @@ Status Wal::SyncJournaled() {
   };
   for (StreamWal* s : epoch) {
     if (s->fd_ < 0 || s->state_ != StreamState::kOk) continue;
-    if (const int rc = PadToBlock(s); rc < 0) {
-      fail(s, IoErrorStatus(rc, "padding of " + s->stream_));
+    if (const int rc = WriteOutHeld(s); rc < 0) {
+      fail(s, IoErrorStatus(rc, "WAL write of " + s->stream_));
+    } else if (const int pad = PadToBlock(s); pad < 0) {
+      fail(s, IoErrorStatus(pad, "padding of " + s->stream_));
     }
   }
   if (!epoch.empty()) {

@@ -92,6 +92,13 @@ struct EngineOptions {
   // 16: the measured break-even (below it, syncfs of fewer, larger writes per file is cheaper).
   size_t journal_min_streams = 16;
   uint64_t journal_max_bytes = 64ull << 20;  // [1 MiB, 1 GiB]
+  // A journaled commit leaves a stream's frames out of its segment while it has fewer than this
+  // many bytes of them (they are durable in the journal; each writer thread holds at most 8 MiB
+  // so): they go in with the stream's next frames, one write instead of one per commit. Written
+  // out when the journal is emptied, before a segment is sealed, when the writer thread is idle
+  // (10 ms) and before Read; other processes reading a live WAL may lag by that much per stream.
+  // 0: every journaled commit writes every segment it touches.
+  size_t journal_hold_bytes = 16 << 10;
   size_t ram_records_per_stream = 65536;  // sink=ram: ring size per stream
   // Streams one writer thread holds at most (each has a chain head, and a segment fd or a RAM
   // ring). A record for one more stream is refused with Io ("stream limit": waiting does not
