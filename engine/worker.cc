@@ -168,6 +168,7 @@ void Worker::Run() {
         queue_.ReleaseParked();
         queued_records_.clear();
         if (sink_ != nullptr) sink_->ReleaseBuffers();
+        SnapshotWal();  // the frames it held are written out now (wal_journal_held_bytes)
         keeping = false;
         release_at.reset();
       } else if (wake_at == nullptr || *release_at < *wake_at) {

@@ -7,13 +7,19 @@
 namespace ron::wal {
 namespace {
 
-void Counter(const char* name, const char* help, uint64_t value, const std::string& labels,
-             std::string* out) {
+void Sample(const char* type, const char* name, const char* help, uint64_t value,
+            const std::string& labels, std::string* out) {
   char line[256];
-  std::snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s counter\n%s", name, help, name, name);
+  std::snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n%s", name, help, name, type,
+                name);
   *out += line;
   if (!labels.empty()) *out += "{" + labels + "}";
   *out += " " + std::to_string(value) + "\n";
+}
+
+void Counter(const char* name, const char* help, uint64_t value, const std::string& labels,
+             std::string* out) {
+  Sample("counter", name, help, value, labels, out);
 }
 
 }  // namespace
@@ -79,6 +85,7 @@ WalMetricsSnapshot WalMetricsSnapshot::Of(const Wal& wal, bool with_streams) {
   m.zero_filled_bytes = wal.bytes_zero_filled();
   m.journal_commits = c.journal_commits;
   m.journal_records_applied = wal.journal_records_applied();
+  m.journal_held_bytes = wal.held_bytes();
   m.fsync = wal.fsync_histogram();
   if (!with_streams) return m;
   for (const StreamWal* s : wal.streams()) {
@@ -90,6 +97,7 @@ WalMetricsSnapshot WalMetricsSnapshot::Of(const Wal& wal, bool with_streams) {
 void WalMetricsSnapshot::Merge(const WalMetricsSnapshot& o) {
   if (backend.empty()) backend = o.backend;
   AddTotals(o);
+  journal_held_bytes += o.journal_held_bytes;  // a gauge: not carried over by AddTotals
   streams.insert(streams.end(), o.streams.begin(), o.streams.end());
 }
 
@@ -141,6 +149,10 @@ std::string WalMetricsSnapshot::Text(const std::string& labels) const {
   Counter("wal_journal_records_applied_total",
           "Records recovery took from commit journals into their segments.",
           journal_records_applied, labels, &out);
+  Sample("gauge", "wal_journal_held_bytes",
+         "Bytes of acknowledged frames held back from their segments (durable in the commit "
+         "journal; EngineOptions::journal_hold_bytes).",
+         journal_held_bytes, labels, &out);
   fsync.Render("wal_fsync_seconds", "Latency of a batch's write and fdatasync.", &out, labels);
   out +=
       "# HELP wal_stream_state Stream state: 0 ok, 1 frozen (corruption), 2 failed (I/O error).\n";

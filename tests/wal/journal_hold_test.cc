@@ -15,6 +15,7 @@
 #include "tests/test_util.h"
 #include "tests/wal/wal_test_util.h"
 #include "wal/journal.h"
+#include "wal/metrics.h"
 #include "wal/reader.h"
 #include "wal/wal.h"
 
@@ -112,6 +113,9 @@ TEST_F(JournalHoldTest, HeldFramesAreWrittenAtTheLimitAndRecoveredAfterACrash) {
     ASSERT_FALSE(wal->journal_path().empty());
     ASSERT_TRUE(Round(wal.get(), 0, 4, 2).ok());
     EXPECT_GT(wal->held_bytes(), 0u);
+    EXPECT_NE(MetricsText(*wal).find("\nwal_journal_held_bytes " +
+                                     std::to_string(wal->held_bytes()) + "\n"),
+              std::string::npos);
     for (int i = 0; i < 4; ++i) {
       EXPECT_EQ(acked_[Name(i)], 2u);
       EXPECT_EQ(InFiles(i), 0u) << "held: acknowledged, not written";
@@ -154,6 +158,7 @@ TEST_F(JournalHoldTest, AReaderAnIdleOwnerAndSyncWriteHeldFrames) {
   EXPECT_EQ(acked_[Name(0)], 4u);
   wal->ReleaseBuffers();
   EXPECT_EQ(wal->held_bytes(), 0u);
+  EXPECT_NE(MetricsText(*wal).find("\nwal_journal_held_bytes 0\n"), std::string::npos);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(InFiles(i), acked_[Name(i)]);
   ASSERT_TRUE(Round(wal.get(), 0, 3, 1).ok());
   EXPECT_GT(wal->held_bytes(), 0u);
