@@ -147,6 +147,7 @@ class Engine::Impl {
     if (o.journal_max_bytes < (1ull << 20) || o.journal_max_bytes > wal::kMaxJournalMaxBytes) {
       return bad("journal_max_bytes must be in [1MiB, 1GiB]");
     }
+    if (o.journal_hold_bytes > (1u << 20)) return bad("journal_hold_bytes must be at most 1MiB");
     if (o.config.UsesWal() &&
         segment::EscapePathComponent(writer_id_).size() > segment::kMaxEscapedNameBytes) {
       return bad("writer_id is longer than a directory name can be once escaped (" +

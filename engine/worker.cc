@@ -78,7 +78,9 @@ Status Worker::OpenSink() {
   w.syncfs_min_files = options_.syncfs_min_streams;
   w.journal_min_files = options_.journal_min_streams;
   w.journal_max_bytes = options_.journal_max_bytes;
-  w.journal_hold_bytes = options_.journal_hold_bytes;
+  // Not with an export sink: its manifests name each record's offset when it is durable, and
+  // a reopen after a failed write of held frames (a full disk) puts them back elsewhere.
+  w.journal_hold_bytes = ctx_.builder != nullptr ? 0 : options_.journal_hold_bytes;
   LiveJournals* live = ctx_.live_journals;
   if (live != nullptr) {
     w.live_journal = [live](const std::string& path) { return live->Contains(path); };
@@ -276,8 +278,15 @@ void Worker::RefuseWhileSuspended(std::vector<Task>* batch) {
     std::visit(
         [&](auto& task) {
           using T = std::decay_t<decltype(task)>;
-          if constexpr (std::is_same_v<T, FlushTask> || std::is_same_v<T, ReadTask>) {
+          if constexpr (std::is_same_v<T, FlushTask>) {
             task.ticket->Complete(Status::Ok(), {});
+          } else if constexpr (std::is_same_v<T, ReadTask>) {
+            // A WAL read asks only for frames held back, which cannot be written now.
+            task.ticket->Complete(Status(Code::kIo,
+                                         "disk_full: writes are suspended until space returns; "
+                                         "the newest records are in the commit journal",
+                                         ENOSPC),
+                                  {});
           } else {
             ctx_.metrics->drop_io++;
             Reject(task.ticket,

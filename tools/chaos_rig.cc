@@ -19,7 +19,7 @@
 //          [--writer-id W] [--window W] [--signer-key FILE] [--segment-fd-budget N]
 //          [--write-mode buffered|direct] [--io-backend auto|io_uring|pwritev]
 //          [--keep-written-pages 0|1] [--syncfs-min-streams N] [--journal-min-streams N]
-//          [--journal-hold-bytes B]
+//          [--journal-hold-bytes B] [--journal-max-bytes B]
 #include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -206,6 +206,8 @@ int main(int argc, char** argv) {
     options.journal_min_streams = static_cast<size_t>(num("journal-min-streams", journal_default));
     options.journal_hold_bytes = static_cast<size_t>(
         num("journal-hold-bytes", static_cast<double>(options.journal_hold_bytes)));
+    options.journal_max_bytes = static_cast<uint64_t>(
+        num("journal-max-bytes", static_cast<double>(options.journal_max_bytes)));
     options.config.wal.rotate_bytes =
         static_cast<uint64_t>(num("rotate-bytes", static_cast<double>(8ull << 20)));
     options.config.wal.space_left_bytes = 1 << 20;

@@ -278,11 +278,13 @@ Status Wal::SealActiveSegment(StreamWal* s) {
   return Status::Ok();
 }
 
-// Staged records were never acknowledged: the head goes back to the durable one.
-// Frames held (committed through the journal, not written yet) stay.
+// Staged records were never acknowledged: the head goes back to the durable one. For a stream
+// that stops (Fail, Freeze): frames still held are given up here, the journal kept for them.
 void Wal::DropStaged(StreamWal* s) {
-  s->pending_.resize(s->held_bytes_);
-  s->pending_frames_.resize(s->held_frames_);
+  held_total_ -= s->held_bytes_;
+  s->held_bytes_ = s->held_frames_ = 0;
+  s->pending_.clear();
+  s->pending_frames_.clear();
   s->head_seq_ = s->durable_seq_;
   s->head_hash_ = s->durable_hash_;
   MarkChanged(s);
@@ -307,6 +309,7 @@ void Wal::Freeze(StreamWal* s, const Status& why) {
   s->state_ = StreamState::kFrozen;
   s->failure_ = Status(Code::kFrozen, "stream frozen: " + why.ToString());
   ++stream_set_version_;
+  if (s->held_bytes_ > 0) KeepJournal(EIO);  // only at Open today, where none are held
   DropStaged(s);
   CloseFd(s);
 }
@@ -336,18 +339,16 @@ void Wal::Fail(StreamWal* s, const Status& status) {
   // A journaled stream's acknowledged frames are synced in its segment by the same fdatasync;
   // if that fails they may be only in the journal, which is then kept as it is (never emptied
   // nor removed) for the next open.
-  // Frames held for the journal are written first: they were acknowledged.
+  // Frames held for the journal are written first: they were acknowledged. If that fails, the
+  // file is cut before them and the journal kept, which gives them back at the next open.
   const int held = s->held_bytes_ == 0 ? 0 : WriteOutHeld(s);
-  const bool pending = s->pending_frames_.size() > s->held_frames_;
+  const bool pending = s->pending_frames_.size() > s->held_frames_ || held < 0;
   bool synced = false;
   if (s->fd_ >= 0 && (pending || s->journaled_)) {
-    int rc = held;
-    if (rc == 0 && pending && ftruncate(s->fd_, static_cast<off_t>(s->write_offset_)) != 0) {
-      rc = -errno;
-    }
+    int rc = pending && ftruncate(s->fd_, static_cast<off_t>(s->write_offset_)) != 0 ? -errno : 0;
     if (rc == 0) rc = FlushFile(s->fd_);
-    synced = rc == 0;
-    if (!synced && pending) {
+    synced = rc == 0 && held == 0;
+    if (rc != 0 && pending) {
       s->failure_ = Status(status.code(), status.message() +
                                               "; outcome unknown: the failed batch could not be "
                                               "removed (State or Read tell after a reopen)");
@@ -358,12 +359,17 @@ void Wal::Fail(StreamWal* s, const Status& status) {
     if (synced) {
       LeaveJournal(s);
     } else {
-      journal_ok_ = false;
-      journal_needed_ = true;
+      KeepJournal(held < 0 ? -held : status.sys_errno());
     }
   }
   DropStaged(s);
   ++counters_.io_errors_total;
+}
+
+void Wal::KeepJournal(int err) {
+  journal_ok_ = false;
+  if (!journal_needed_) journal_needed_errno_ = err;
+  journal_needed_ = true;
 }
 
 void Wal::LeaveJournal(StreamWal* s) {

@@ -431,6 +431,9 @@ class Wal {
   bool JournalBatchTooLarge(const std::function<bool(const StreamWal*)>& to_journal) const;
   // `s`'s frames are synced in its segment: it no longer relies on the journal.
   void LeaveJournal(StreamWal* s);
+  // A stream stopped while some of its acknowledged frames were only in the journal (`err`:
+  // why): the journal is kept as it is for the next open, and takes no more batches.
+  void KeepJournal(int err);
   // Flushes `fd` for a stream's durability: the fault injector first, then fdatasync (syncfs of
   // its file system when `whole_fs`); wal_fsync_total counts it if it succeeds (as it counts
   // the backend's). 0 or -errno.
@@ -468,6 +471,7 @@ class Wal {
   std::unique_ptr<JournalWriter> journal_;
   bool journal_ok_ = false;    // journal_ may take batches (no write or sync of it has failed)
   bool journal_needed_ = false;  // a stream failed while its frames were only in journal_
+  int journal_needed_errno_ = 0;  // why (ENOSPC: the writer suspends, and the reopen applies it)
   uint64_t journal_dev_ = 0;   // its file system (st_dev): the streams it can cover
   // The first error of a commit Stage made when a segment filled (that stream went on): the
   // next Commit returns it.

@@ -325,7 +325,10 @@ int Wal::WriteOutHeld(StreamWal* s) {
 
 Status Wal::WriteOutHeld(const std::string& writer_id, const std::string& stream) {
   StreamWal* s = FindStream(writer_id, stream);
-  if (s == nullptr || s->state_ != StreamState::kOk || s->held_bytes_ == 0) return Status::Ok();
+  if (s == nullptr) return Status::Ok();
+  // A stream that stopped gave up frames it could not write (they are in the kept journal).
+  if (s->state_ != StreamState::kOk) return s->failure_;
+  if (s->held_bytes_ == 0) return Status::Ok();
   if (const int rc = WriteOutHeld(s); rc < 0) {
     const Status status = IoErrorStatus(rc, "WAL write of " + s->stream_);
     Fail(s, status);
@@ -385,9 +388,13 @@ Status Wal::SyncJournaled() {
   // they would sync records it could later vouch for cutting (JournalCoversCut).
   if (journal_needed_) {
     journal_ok_ = false;
+    const int e = journal_needed_errno_;
+    const std::string full = e == ENOSPC || e == EDQUOT ? "disk_full: " : "";
     for (StreamWal* s : epoch) {
-      fail(s, Status(Code::kIo, "the commit journal is kept for a stream whose sync failed; " +
-                                    s->stream_ + " has records in it and stops until a reopen"));
+      fail(s, Status(Code::kIo,
+                     full + "the commit journal is kept for a stream whose write or sync failed; " +
+                         s->stream_ + " has records in it and stops until a reopen",
+                     e));
     }
     for (StreamWal* s : epoch) s->journaled_ = false;
     journaled_.clear();

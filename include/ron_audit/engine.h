@@ -97,7 +97,8 @@ struct EngineOptions {
   // so): they go in with the stream's next frames, one write instead of one per commit. Written
   // out when the journal is emptied, before a segment is sealed, when the writer thread is idle
   // (10 ms) and before Read; other processes reading a live WAL may lag by that much per stream.
-  // 0: every journaled commit writes every segment it touches.
+  // At most 1 MiB; 0: every journaled commit writes every segment it touches. Not with an export
+  // sink (its manifests name each record's offset as soon as it is durable).
   size_t journal_hold_bytes = 16 << 10;
   size_t ram_records_per_stream = 65536;  // sink=ram: ring size per stream
   // Streams one writer thread holds at most (each has a chain head, and a segment fd or a RAM

@@ -247,6 +247,16 @@ TEST_F(ContractTest, OptionsThatCouldNeverWorkAreRefusedAtOpen) {
   o = Options();
   o.max_streams_per_worker = 0;
   EXPECT_FALSE(Engine::Open(o).ok());
+  o = Options();
+  o.journal_hold_bytes = (1u << 20) + 1;
+  r = Engine::Open(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kSchema);
+  EXPECT_NE(r.status().message().find("journal_hold_bytes"), std::string::npos);
+  o.journal_hold_bytes = 1u << 20;
+  r = Engine::Open(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r.value()->Close(Far()).ok());
 }
 
 // The log callback: a throw is swallowed and counted; Close, Flush and Wait from inside it answer

@@ -233,9 +233,11 @@ TEST(EngineJournalTest, ReadFindsAcknowledgedRecordsTheWriterHoldsBack) {
                 std::string::npos);
     }
   }
-  // Where the journal runs, most records were held when read (an idle writer writes them out
-  // after 10 ms).
-  std::printf("held when read: %d of %d\n", held, kStreams * kRounds);
+  // Where the journal runs, records were held when read (an idle writer writes them out after
+  // 10 ms, so not necessarily all of them).
+  if (testing::SyncfsExpected(tmp.path())) {
+    EXPECT_GT(held, 0) << "nothing was held: Read's request to the owner went untested";
+  }
   ASSERT_TRUE(engine.value()->Close(In(seconds(10))).ok());
   for (int i = 0; i < kStreams; ++i) {
     EXPECT_EQ(StoredIn(o.config.wal.dir, o.writer_id, "s" + std::to_string(i)).size(),

@@ -26,19 +26,20 @@ constexpr char kWriter[] = "w@hold";
 
 std::string Name(int i) { return "h" + std::to_string(i); }
 
-// Fails the writes whose numbers (counted from FailWrites) it is given.
+// Fails the writes whose numbers (counted from FailWrites) it is given, with `err`.
 class WriteFaults : public FaultInjector {
  public:
   int OnWrite(int, size_t) override {
     ++writes;
-    return failing.count(writes) != 0 ? -EIO : 0;
+    return failing.count(writes) != 0 ? -err : 0;
   }
   int OnFsync(int) override { return 0; }
-  void FailWrites(std::set<int> nth) {
+  void FailWrites(std::set<int> nth, int with = EIO) {
     failing.clear();
     for (const int n : nth) failing.insert(writes + n);
+    err = with;
   }
-  int writes = 0;
+  int writes = 0, err = EIO;
   std::set<int> failing;
 };
 
@@ -210,9 +211,37 @@ TEST_F(JournalHoldTest, ASealAndAParkWriteHeldFramesFirst) {
     for (int round = 0; round < 60; ++round) ASSERT_TRUE(Round(wal.get(), 0, 6, 1).ok());
     EXPECT_GT(wal->counters().segments_created, 6u) << "segments were sealed";
     EXPECT_GT(wal->counters().segment_fds_parked, 0u);
+    // The journal is emptied with streams parked: what they held must be in their files.
+    ASSERT_TRUE(wal->Sync().ok());
+    EXPECT_FALSE(wal->has_journaled_records());
+    EXPECT_EQ(wal->held_bytes(), 0u);
   }  // a crash
   auto wal = Open(o);
   ASSERT_NE(wal, nullptr);
+  EXPECT_EQ(wal->journal_records_applied(), 0u) << "nothing was left to the journal";
+  ExpectEveryAcknowledgedRecord(wal.get());
+}
+
+// Two streams holding frames are parked (their fds closed for the budget) by two more: each
+// writes what it held before its fd closes, so the journal's emptying finds them in the files.
+TEST_F(JournalHoldTest, AParkedStreamWritesWhatItHeldFirst) {
+  if (!JournalHere()) return;
+  WalOptions o = Options();
+  o.max_open_segments = 2;
+  {
+    auto wal = Open(o);
+    ASSERT_TRUE(Round(wal.get(), 0, 2, 1).ok());
+    EXPECT_EQ(InFiles(0), 0u) << "held";
+    ASSERT_TRUE(Round(wal.get(), 2, 4, 1).ok());  // streams 0 and 1 parked
+    EXPECT_EQ(wal->counters().segment_fds_parked, 2u);
+    EXPECT_EQ(InFiles(0), 1u);
+    EXPECT_EQ(InFiles(1), 1u);
+    ASSERT_TRUE(wal->Sync().ok());
+    EXPECT_EQ(wal->held_bytes(), 0u);
+  }  // a crash after the journal was emptied
+  auto wal = Open(o);
+  ASSERT_NE(wal, nullptr);
+  EXPECT_EQ(wal->journal_records_applied(), 0u);
   ExpectEveryAcknowledgedRecord(wal.get());
 }
 
@@ -255,6 +284,36 @@ TEST_F(JournalHoldTest, AFailedStreamKeepsItsHeldFrames) {
     ASSERT_NE(wal, nullptr);
     ExpectEveryAcknowledgedRecord(wal.get());
   }
+}
+
+// A full disk met writing held frames out of a commit (an idle owner here) stops the stream
+// with them in the kept journal, and the next commit says disk_full (so that the engine suspends
+// and reopens, applying the journal) for every stream with records in it; nothing is lost.
+TEST_F(JournalHoldTest, AFullDiskOutsideACommitIsReportedAsAFullDisk) {
+  if (!JournalHere()) return;
+  {
+    auto wal = Open(Options());
+    ASSERT_TRUE(Round(wal.get(), 0, 3, 2).ok());
+    faults_.FailWrites({1, 2}, ENOSPC);  // stream 0's write-out, and its retry as it stops
+    wal->ReleaseBuffers();
+    EXPECT_EQ(wal->FindStream(kWriter, Name(0))->state(), StreamState::kFailed);
+    EXPECT_TRUE(wal->FindStream(kWriter, Name(0))->failure().IsDiskFull());
+    EXPECT_EQ(wal->held_bytes(), 0u);
+    EXPECT_TRUE(wal->WriteOutHeld(kWriter, Name(0)).IsDiskFull()) << "a reader hears why";
+    for (const int i : {1, 2}) {
+      ASSERT_TRUE(testing::StageRecords(wal.get(), &canonicalizer_, &record_, kWriter, Name(i),
+                                        1)
+                      .ok());
+    }
+    const Status committed = wal->Commit();
+    EXPECT_TRUE(committed.IsDiskFull()) << committed.ToString();
+    EXPECT_EQ(wal->FindStream(kWriter, Name(1))->state(), StreamState::kFailed);
+    faults_.FailWrites({});
+  }  // the reopen (the engine's, once space returns)
+  auto wal = Open(Options());
+  ASSERT_NE(wal, nullptr);
+  EXPECT_GT(wal->journal_records_applied(), 0u);
+  ExpectEveryAcknowledgedRecord(wal.get());
 }
 
 }  // namespace
