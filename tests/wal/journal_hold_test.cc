@@ -54,11 +54,7 @@ class JournalHoldTest : public ::testing::Test {
     o.preallocate = false;
     return o;
   }
-  std::unique_ptr<Wal> Open(const WalOptions& o) {
-    auto r = Wal::Open(o);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? std::move(r).value() : nullptr;
-  }
+  std::unique_ptr<Wal> Open(const WalOptions& o) { return testing::OpenWalOrFail(o); }
   // Stages `per_stream` records on each of streams [first, last), then commits.
   Status Round(Wal* wal, int first, int last, int per_stream) {
     for (int i = first; i < last; ++i) {

@@ -19,6 +19,7 @@
 
 #include "segment/segment_format.h"
 #include "tests/test_util.h"
+#include "tests/wal/wal_test_util.h"
 #include "wal/files.h"
 #include "wal/metrics.h"
 #include "wal/wal.h"
@@ -67,11 +68,7 @@ class JournalTest : public ::testing::Test {
     o.preallocate = false;
     return o;
   }
-  std::unique_ptr<Wal> Open(const WalOptions& o) {
-    auto r = Wal::Open(o);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? std::move(r).value() : nullptr;
-  }
+  std::unique_ptr<Wal> Open(const WalOptions& o) { return testing::OpenWalOrFail(o); }
   // One commit of `per_stream` records on each of streams [first, last).
   void CommitRound(Wal* wal, int first, int last, int per_stream) {
     for (int i = first; i < last; ++i) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 
 #include "engine/core/canonical.h"
@@ -39,6 +40,13 @@ inline auto AllWalParams() {
       WalParam{IoBackendKind::kPwritev, WriteMode::kDirect},
       WalParam{IoBackendKind::kIoUring, WriteMode::kBuffered, wal::kDefaultInlineWriteBytes},
       WalParam{IoBackendKind::kIoUring, WriteMode::kDirect, wal::kDefaultInlineWriteBytes});
+}
+
+// Wal::Open(o), or null after failing the test with its status.
+inline std::unique_ptr<wal::Wal> OpenWalOrFail(const wal::WalOptions& o) {
+  auto r = wal::Wal::Open(o);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? std::move(r).value() : nullptr;
 }
 
 // Stages n records of ~480 bytes on (writer, stream), continuing its chain; `scratch` holds
