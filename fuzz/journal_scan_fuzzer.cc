@@ -1,12 +1,14 @@
 // Arbitrary bytes as a commit journal's batches (the file is the journal's header block, then
-// the input). Where a block starts with the batch magic and the first two bytes of its checksum
+// the input), read as a journal of format v3 (generations 2 and 1) and as one of format v2. Where a block starts with the batch magic and the first two bytes of its checksum
 // are zero, the checksum is filled in first (last block first), so that mutated batches stay
 // whole and their frames get read. Properties: ScanJournal (wal/journal.h) never crashes or
 // reads out of bounds (ASan), delivers exactly the whole batches in file order with frames that
 // fill them, and gives the verdict of the rule in docs/FORMAT.md ("The commit journal"),
 // recomputed here byte by byte with XXH3 of its own: the whole batches, then the end (zeros),
 // a torn tail, or Io (a batch header after the damage, a length no writer makes, or frames
-// that do not fill a batch).
+// that do not fill a batch); in v3, a whole batch of an earlier generation is stale (the end),
+// one of a later generation Io, and from generation 2 on only a batch header of the generation
+// at the end makes a torn tail.
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -33,26 +35,41 @@ uint64_t LoadLe(const char* p, int bytes) {
   return v;
 }
 
-bool MagicAt(const std::string& file, size_t pos) {
-  return pos + 8 <= file.size() &&
-         std::memcmp(file.data() + pos, ron::wal::kJournalBatchMagic, 8) == 0;
+// A format: the batch magic, the batch header's size, and (v3) the journal's generation.
+struct Fmt {
+  const uint8_t* magic;
+  size_t head;
+  uint64_t generation;  // 0: v2, no generation field
+};
+
+bool MagicAt(const std::string& file, size_t pos, const Fmt& f) {
+  return pos + 8 <= file.size() && std::memcmp(file.data() + pos, f.magic, 8) == 0;
 }
 
-// A batch header a writer makes: the magic, then (at +16) a length of at most 64 MiB.
-bool HeaderAt(const std::string& file, size_t pos) {
-  return pos + 24 <= file.size() && MagicAt(file, pos) &&
-         LoadLe(file.data() + pos + 16, 8) <= (64u << 20);
+// A batch header a writer makes: the magic, then (at +16) a length of at most 64 MiB, and (v3)
+// the generation at +24.
+bool HeaderAt(const std::string& file, size_t pos, const Fmt& f) {
+  return pos + f.head <= file.size() && MagicAt(file, pos, f) &&
+         LoadLe(file.data() + pos + 16, 8) <= (64u << 20) &&
+         (f.generation == 0 || LoadLe(file.data() + pos + 24, 8) == f.generation);
 }
 
-// The frames' length when the batch at `pos` is whole (FORMAT.md), else -1; -2 for the magic
-// with a length no writer makes (over 64 MiB), which is Io.
-int64_t WholeLength(const std::string& file, size_t pos) {
-  if (pos + 24 > file.size() || !MagicAt(file, pos)) return -1;
-  if (!HeaderAt(file, pos)) return -2;
+// The frames' length when the batch at `pos` is whole (FORMAT.md), else -1 (in v3 also a
+// stale batch, of an earlier generation); -2 for the magic with a length no writer makes (over
+// 64 MiB) or a whole batch of a later generation, which are Io.
+int64_t WholeLength(const std::string& file, size_t pos, const Fmt& f) {
+  if (pos + f.head > file.size() || !MagicAt(file, pos, f)) return -1;
   const uint64_t length = LoadLe(file.data() + pos + 16, 8);
-  if (length > file.size() - pos - 24) return -1;
-  if (XXH3_64bits(file.data() + pos + 16, 8 + length) != LoadLe(file.data() + pos + 8, 8)) {
+  if (length > (64u << 20)) return -2;
+  if (length > file.size() - pos - f.head) return -1;
+  if (XXH3_64bits(file.data() + pos + 16, f.head - 16 + length) !=
+      LoadLe(file.data() + pos + 8, 8)) {
     return -1;
+  }
+  if (f.generation != 0) {
+    const uint64_t generation = LoadLe(file.data() + pos + 24, 8);
+    if (generation > f.generation) return -2;
+    if (generation < f.generation) return -1;
   }
   return static_cast<int64_t>(length);
 }
@@ -101,20 +118,21 @@ struct JournalFile {
   JournalFile& operator=(const JournalFile&) = delete;
 };
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::string file(ron::wal::kJournalHeaderBytes, '\0');
-  std::memcpy(file.data(), ron::wal::kJournalMagic, sizeof(ron::wal::kJournalMagic));
+void Check(const uint8_t* data, size_t size, const Fmt& f) {
+  std::string file = f.generation == 0 ? std::string(ron::wal::kJournalHeaderBytes, '\0')
+                                       : ron::wal::JournalHeaderBlock(f.generation);
+  if (f.generation == 0) {
+    std::memcpy(file.data(), ron::wal::kJournalMagicV2, sizeof(ron::wal::kJournalMagicV2));
+  }
   file.append(reinterpret_cast<const char*>(data), size);
   for (size_t pos = (file.size() - 1) / kBlock * kBlock; pos >= kBlock; pos -= kBlock) {
-    if (!MagicAt(file, pos) || pos + 24 > file.size() || file[pos + 8] != 0 ||
+    if (!MagicAt(file, pos, f) || pos + f.head > file.size() || file[pos + 8] != 0 ||
         file[pos + 9] != 0) {
       continue;
     }
     const uint64_t length = LoadLe(file.data() + pos + 16, 8);
-    if (length > file.size() - pos - 24) continue;
-    const uint64_t checksum = XXH3_64bits(file.data() + pos + 16, 8 + length);
+    if (length > file.size() - pos - f.head) continue;
+    const uint64_t checksum = XXH3_64bits(file.data() + pos + 16, f.head - 16 + length);
     for (int i = 0; i < 8; ++i) file[pos + 8 + i] = static_cast<char>(checksum >> (8 * i));
   }
 
@@ -123,19 +141,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t pos = kBlock;
   bool malformed = false;
   int64_t length = -1;
-  for (; pos < file.size() && (length = WholeLength(file, pos)) >= 0;) {
+  for (; pos < file.size() && (length = WholeLength(file, pos, f)) >= 0;) {
     whole.push_back({pos, static_cast<size_t>(length)});
-    if (!FramesFill(file, pos + 24, pos + 24 + static_cast<size_t>(length))) {
+    if (!FramesFill(file, pos + f.head, pos + f.head + static_cast<size_t>(length))) {
       malformed = true;
       break;
     }
-    pos = (pos + 24 + static_cast<size_t>(length) + kBlock - 1) / kBlock * kBlock;
+    pos = (pos + f.head + static_cast<size_t>(length) + kBlock - 1) / kBlock * kBlock;
   }
-  const bool oversize = pos < file.size() && length == -2;
+  const bool refused = pos < file.size() && length == -2;
   bool torn = false, header_after = false;
-  if (!malformed && !oversize) {
-    for (size_t i = pos; i < file.size(); ++i) torn = torn || file[i] != 0;
-    for (size_t b = pos + kBlock; b < file.size(); b += kBlock) header_after |= HeaderAt(file, b);
+  if (!malformed && !refused) {
+    if (f.generation <= 1) {
+      for (size_t i = pos; i < file.size(); ++i) torn = torn || file[i] != 0;
+    } else {
+      torn = HeaderAt(file, pos, f);
+    }
+    for (size_t b = pos + kBlock; b < file.size(); b += kBlock) {
+      header_after |= HeaderAt(file, b, f);
+    }
   }
 
   const JournalFile journal(file);
@@ -147,25 +171,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       [&](uint32_t index, std::string_view bytes, std::span<const ron::segment::FrameView> frames) {
         if (index != delivered || delivered >= whole.size()) std::abort();
         const Batch& b = whole[delivered++];
-        if (bytes != std::string_view(file).substr(b.pos + 24, b.length)) std::abort();
-        size_t at = b.pos + 24;
-        for (const ron::segment::FrameView& f : frames) {
-          if (f.offset != at || f.json.size() + 53 != f.size) std::abort();
-          if (f.json != std::string_view(file).substr(at + 13, f.json.size())) std::abort();
-          if (f.json.data() < bytes.data() || f.json.data() + f.json.size() > bytes.end()) {
+        if (bytes != std::string_view(file).substr(b.pos + f.head, b.length)) std::abort();
+        size_t at = b.pos + f.head;
+        for (const ron::segment::FrameView& fr : frames) {
+          if (fr.offset != at || fr.json.size() + 53 != fr.size) std::abort();
+          if (fr.json != std::string_view(file).substr(at + 13, fr.json.size())) std::abort();
+          if (fr.json.data() < bytes.data() || fr.json.data() + fr.json.size() > bytes.end()) {
             std::abort();
           }
-          at += f.size;
+          at += fr.size;
         }
-        if (at != b.pos + 24 + b.length) std::abort();
+        if (at != b.pos + f.head + b.length) std::abort();
         return ron::Status::Ok();
       },
       &got_torn);
-  if (malformed || oversize || header_after) {
+  if (malformed || refused || header_after) {
     if (st.code() != ron::Code::kIo) std::abort();
     if (delivered != whole.size() - (malformed ? 1 : 0)) std::abort();
   } else {
     if (!st.ok() || got_torn != torn || delivered != whole.size()) std::abort();
   }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  Check(data, size, Fmt{ron::wal::kJournalBatchMagic, ron::wal::kJournalBatchHeaderBytes, 2});
+  Check(data, size, Fmt{ron::wal::kJournalBatchMagic, ron::wal::kJournalBatchHeaderBytes, 1});
+  Check(data, size, Fmt{ron::wal::kJournalBatchMagicV2, ron::wal::kJournalBatchHeaderBytesV2, 0});
   return 0;
 }

@@ -40,28 +40,37 @@ uint64_t Load64(const char* p) {
   return le64toh(v);
 }
 
-// Whether `header` (at least kJournalBatchHeaderBytes) starts a batch of a length a writer
-// makes: the magic, and at most kMaxJournalBatchBytes of frames.
-bool BatchHeader(const char* header) {
-  return std::memcmp(header, kJournalBatchMagic, sizeof(kJournalBatchMagic)) == 0 &&
-         Load64(header + 16) <= kMaxJournalBatchBytes;
+// How a journal's batches are laid out: v2 (no generation) or v3 (of one generation).
+struct Format {
+  const uint8_t* batch_magic;
+  size_t batch_header;  // bytes before a batch's frames
+  uint64_t generation;  // v3: the header's; 0: v2
+};
+
+// Whether `header` (at least format.batch_header bytes) starts a batch of the journal's
+// generation, of a length a writer makes: the magic, at most kMaxJournalBatchBytes of frames.
+bool BatchHeader(const char* header, const Format& format) {
+  return std::memcmp(header, format.batch_magic, 8) == 0 &&
+         Load64(header + 16) <= kMaxJournalBatchBytes &&
+         (format.generation == 0 || Load64(header + 24) == format.generation);
 }
 
 // Reads the batch at `offset` into *buf (header and frames) if it is whole there: its magic,
-// a length within the file, and a matching checksum. A length over kMaxJournalBatchBytes is
-// Io: no writer of this format makes one, and no torn write does (the header is written whole,
-// in the batch's first sector), so it is damage or a batch this build cannot read (an earlier
-// build of the same format had no bound), never a torn tail to drop.
+// a length within the file, a matching checksum and (v3) the journal's generation. A length
+// over kMaxJournalBatchBytes is Io: no writer of this format makes one, and no torn write does
+// (the header is written whole, in the batch's first sector), so it is damage or a batch this
+// build cannot read (an earlier build of the same format had no bound), never a torn tail to
+// drop. So is a whole v3 batch of a generation newer than the header's (no writer starts one
+// before its header is durable). A whole batch of an earlier generation is stale: not whole.
 Status WholeBatchAt(int fd, const std::string& path, uint64_t file_size, uint64_t offset,
-                    std::string* buf, bool* whole) {
+                    const Format& format, std::string* buf, bool* whole) {
   *whole = false;
-  if (offset + kJournalBatchHeaderBytes > file_size) return Status::Ok();
+  const size_t head = format.batch_header;
+  if (offset + head > file_size) return Status::Ok();
   char header[kJournalBatchHeaderBytes];
   size_t done = 0;
-  RON_RETURN_IF_ERROR(PreadAll(fd, header, sizeof(header), path, &done, offset));
-  if (done != sizeof(header) || std::memcmp(header, kJournalBatchMagic, 8) != 0) {
-    return Status::Ok();
-  }
+  RON_RETURN_IF_ERROR(PreadAll(fd, header, head, path, &done, offset));
+  if (done != head || std::memcmp(header, format.batch_magic, 8) != 0) return Status::Ok();
   const uint64_t length = Load64(header + 16);
   if (length > kMaxJournalBatchBytes) {
     return Status(Code::kIo, path + ": the batch at offset " + std::to_string(offset) +
@@ -69,12 +78,21 @@ Status WholeBatchAt(int fd, const std::string& path, uint64_t file_size, uint64_
                                  " bytes of frames, more than any writer puts in one batch (" +
                                  std::to_string(kMaxJournalBatchBytes) + ")");
   }
-  if (length > file_size - offset - kJournalBatchHeaderBytes) return Status::Ok();
-  buf->resize(kJournalBatchHeaderBytes + static_cast<size_t>(length));
+  if (length > file_size - offset - head) return Status::Ok();
+  buf->resize(head + static_cast<size_t>(length));
   RON_RETURN_IF_ERROR(PreadAll(fd, buf->data(), buf->size(), path, &done, offset));
   if (done != buf->size()) return Status::Ok();
   const std::string_view checked = std::string_view(*buf).substr(16);
   *whole = segment::FrameChecksum(checked) == Load64(buf->data() + 8);
+  if (!*whole || format.generation == 0) return Status::Ok();
+  const uint64_t generation = Load64(buf->data() + 24);
+  if (generation > format.generation) {
+    return Status(Code::kIo, path + ": the batch at offset " + std::to_string(offset) +
+                                 " is of generation " + std::to_string(generation) +
+                                 ", newer than the journal header's " +
+                                 std::to_string(format.generation) + " (a damaged header)");
+  }
+  *whole = generation == format.generation;
   return Status::Ok();
 }
 
@@ -87,8 +105,10 @@ Status WholeBatchAt(int fd, const std::string& path, uint64_t file_size, uint64_
 // fields (length, seq, self_hash, checksum) happen to spell the magic, the length that follows
 // it is not one a writer makes (BatchHeader) but with a chance of about 2^-38. A header there
 // means the damaged batch was acknowledged.
-Status ReadTail(int fd, const std::string& path, uint64_t size, uint64_t offset, std::string* buf,
-                bool* torn) {
+// From generation 2 on, what follows the journal's batches may be stale batches as well: *torn
+// only when a batch header of the generation starts the first position that is not whole.
+Status ReadTail(int fd, const std::string& path, uint64_t size, uint64_t offset,
+                const Format& format, std::string* buf, bool* torn) {
   constexpr size_t kBlock = segment::kPaddingAlignBytes;
   buf->resize(kBlock * 256);
   for (uint64_t at = offset; at < size; at += buf->size()) {
@@ -104,8 +124,14 @@ Status ReadTail(int fd, const std::string& path, uint64_t size, uint64_t offset,
     for (size_t block = 0; block < done; block += kBlock) {
       const char* p = buf->data() + block;
       const size_t n = std::min(kBlock, done - block);
-      *torn = *torn || std::memcmp(p, kZeros, n) != 0;
-      if (n >= kJournalBatchHeaderBytes && (at != offset || block != 0) && BatchHeader(p)) {
+      const bool first = at == offset && block == 0;
+      const bool header = n >= format.batch_header && BatchHeader(p, format);
+      if (format.generation <= 1) {
+        *torn = *torn || std::memcmp(p, kZeros, n) != 0;  // no stale batches before generation 2
+      } else if (first) {
+        *torn = header;
+      }
+      if (!first && header) {
         return Status(Code::kIo, path + ": damaged batch at offset " + std::to_string(offset) +
                                      " with a commit batch header after it at offset " +
                                      std::to_string(at + block) +
@@ -131,12 +157,34 @@ bool IsJournalFileName(std::string_view name) {
   return true;
 }
 
+std::string JournalSlot(uint64_t generation) {
+  std::string slot(kJournalSlotBytes, '\0');
+  std::memcpy(slot.data(), kJournalMagic, sizeof(kJournalMagic));
+  const uint64_t le = htole64(generation);
+  std::memcpy(slot.data() + 8, &le, sizeof(le));
+  const uint64_t checksum = htole64(segment::FrameChecksum(std::string_view(slot).substr(0, 16)));
+  std::memcpy(slot.data() + 16, &checksum, sizeof(checksum));
+  return slot;
+}
+
+namespace {
+uint64_t SlotOffset(uint64_t generation) { return (generation - 1) % 2 * kJournalSlotStride; }
+}  // namespace
+
+std::string JournalHeaderBlock(uint64_t generation) {
+  std::string header(kJournalHeaderBytes, '\0');
+  header.replace(SlotOffset(generation), kJournalSlotBytes, JournalSlot(generation));
+  return header;
+}
+
 void BeginJournalBatch(std::string* out) { out->assign(kJournalBatchHeaderBytes, '\0'); }
 
-void EndJournalBatch(std::string* out) {
+void EndJournalBatch(std::string* out, uint64_t generation) {
   const uint64_t length = htole64(out->size() - kJournalBatchHeaderBytes);
+  const uint64_t le_generation = htole64(generation);
   std::memcpy(out->data(), kJournalBatchMagic, sizeof(kJournalBatchMagic));
   std::memcpy(out->data() + 16, &length, sizeof(length));
+  std::memcpy(out->data() + 24, &le_generation, sizeof(le_generation));
   const uint64_t checksum = htole64(segment::FrameChecksum(std::string_view(*out).substr(16)));
   std::memcpy(out->data() + 8, &checksum, sizeof(checksum));
   out->resize(NextBlock(out->size()), '\0');
@@ -148,9 +196,7 @@ Result<std::unique_ptr<JournalWriter>> JournalWriter::Create(const std::string& 
   const std::string path = dir + "/" + FreshName();
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return IoErrorStatus(-errno, "cannot create commit journal " + path);
-  std::string header(kJournalHeaderBytes, '\0');
-  std::memcpy(header.data(), kJournalMagic, sizeof(kJournalMagic));
-  const int rc = WriteAllAndSync(fd, header, 0, faults);
+  const int rc = WriteAllAndSync(fd, JournalHeaderBlock(1), 0, faults);
   Status status = rc < 0 ? IoErrorStatus(rc, "cannot initialize " + path) : FsyncDir(dir);
   if (!status.ok()) {
     close(fd);
@@ -270,11 +316,17 @@ int JournalWriter::Cut(uint64_t end) {
 }
 
 int JournalWriter::Reset() {
-  if (ftruncate(fd_, static_cast<off_t>(kJournalHeaderBytes)) != 0) return -errno;
+  // The next generation's slot, synced before any batch of it is written: from then on the
+  // batches in the file are stale. The blocks stay, for the next batches to overwrite.
+  const uint64_t next = generation_ + 1;
+  if (const int rc = WriteAll(fd_, JournalSlot(next), SlotOffset(next), nullptr); rc < 0) {
+    return rc;
+  }
   if (faults_ != nullptr) {
     if (const int e = faults_->OnFsync(fd_); e < 0) return e;
   }
-  if (fsync(fd_) != 0) return -errno;  // the new size, durably, before batches overwrite
+  if (fdatasync(fd_) != 0) return -errno;
+  generation_ = next;
   end_ = last_begin_ = kJournalHeaderBytes;
   return 0;
 }
@@ -296,20 +348,44 @@ Status ScanJournal(const std::string& path, size_t max_record_bytes, const Journ
     int fd;
     ~Closer() { close(fd); }
   } closer{fd};
-  char magic[sizeof(kJournalMagic)];
+  char head[kJournalSlotStride + kJournalSlotBytes] = {};
   size_t done = 0;
-  RON_RETURN_IF_ERROR(PreadAll(fd, magic, sizeof(magic), path, &done));
-  if (done < sizeof(magic)) {
+  RON_RETURN_IF_ERROR(PreadAll(fd, head, sizeof(head), path, &done));
+  if (done < sizeof(kJournalMagic)) {
     *torn = size != 0;  // created, never initialized: nothing was acknowledged
     return Status::Ok();
   }
-  if (std::memcmp(magic, kJournalMagic, sizeof(kJournalMagic) - 1) == 0 && magic[7] == 1) {
+  if (std::memcmp(head, kJournalMagic, sizeof(kJournalMagic) - 1) == 0 && head[7] == 1) {
     return Status(Code::kIo, path + " is a commit journal of format v1, written by an earlier "
                                     "build: open this WAL once with that build (it applies and "
                                     "removes the journal), then with this one");
   }
-  if (std::memcmp(magic, kJournalMagic, sizeof(kJournalMagic)) != 0) {
-    return Status(Code::kIo, path + " is not a commit journal (bad magic)");
+  Format format{kJournalBatchMagicV2, kJournalBatchHeaderBytesV2, 0};
+  if (std::memcmp(head, kJournalMagicV2, sizeof(kJournalMagicV2)) != 0) {
+    // v3: the valid slot with the higher generation (a torn rewrite of one leaves the other).
+    if (size < kJournalHeaderBytes &&
+        std::memcmp(head, kJournalMagic, sizeof(kJournalMagic)) == 0) {
+      *torn = true;  // its creation was cut short (the header is synced whole before use)
+      return Status::Ok();
+    }
+    bool v3 = false;
+    for (size_t slot = 0; slot < 2; ++slot) {
+      const char* p = head + slot * kJournalSlotStride;
+      if (slot * kJournalSlotStride + kJournalSlotBytes > done) break;
+      v3 = v3 || std::memcmp(p, kJournalMagic, sizeof(kJournalMagic)) == 0;
+      const uint64_t generation = Load64(p + 8);
+      if (std::memcmp(p, kJournalMagic, sizeof(kJournalMagic)) != 0 || generation == 0 ||
+          (generation - 1) % 2 != slot ||
+          segment::FrameChecksum(std::string_view(p, 16)) != Load64(p + 16)) {
+        continue;
+      }
+      format = Format{kJournalBatchMagic, kJournalBatchHeaderBytes,
+                      std::max(format.generation, generation)};
+    }
+    if (!v3) return Status(Code::kIo, path + " is not a commit journal (bad magic)");
+    if (format.generation == 0) {
+      return Status(Code::kIo, path + ": neither slot of the commit journal's header is valid");
+    }
   }
   if (size > kMaxJournalFileBytes) {
     return Status(Code::kIo, path + " is " + std::to_string(size) +
@@ -322,11 +398,11 @@ Status ScanJournal(const std::string& path, size_t max_record_bytes, const Journ
   uint32_t batch = 0;
   for (uint64_t offset = kJournalHeaderBytes; offset < size; ++batch) {
     bool whole = false;
-    RON_RETURN_IF_ERROR(WholeBatchAt(fd, path, size, offset, &buf, &whole));
-    if (!whole) return ReadTail(fd, path, size, offset, &buf, torn);
+    RON_RETURN_IF_ERROR(WholeBatchAt(fd, path, size, offset, format, &buf, &whole));
+    if (!whole) return ReadTail(fd, path, size, offset, format, &buf, torn);
     frames.clear();
     const std::string_view bytes = buf;
-    for (uint64_t at = kJournalBatchHeaderBytes; at < bytes.size();) {
+    for (uint64_t at = format.batch_header; at < bytes.size();) {
       segment::FrameView frame;
       if (segment::DecodeFrame(bytes, at, max_record_bytes, &frame) != segment::FrameStatus::kOk) {
         return Status(Code::kIo, path + ": batch at offset " + std::to_string(offset) +
@@ -336,7 +412,7 @@ Status ScanJournal(const std::string& path, size_t max_record_bytes, const Journ
       frame.offset += offset;
       frames.push_back(frame);
     }
-    RON_RETURN_IF_ERROR(on_batch(batch, bytes.substr(kJournalBatchHeaderBytes), frames));
+    RON_RETURN_IF_ERROR(on_batch(batch, bytes.substr(format.batch_header), frames));
     offset = NextBlock(offset + bytes.size());
   }
   return Status::Ok();

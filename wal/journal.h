@@ -7,18 +7,29 @@
 // Recovery applies every journal it finds before the WAL takes writes, so a record whose
 // commit returned is in its segment again after kill -9 or power loss.
 //
-// A journal is a 4 KiB header block (magic "RON-JNL" v2, then zeros) followed by batches, one
-// per commit, each starting on a 4 KiB boundary:
-//   0  8  batch magic  FF 'R' 'O' 'N' 'J' 'B' 00 02 (an FF byte never occurs in canonical JSON,
+// A journal (format v3) is a 4 KiB header block followed by batches, one per commit, each
+// starting on a 4 KiB boundary. The header block holds two slots, at offsets 0 and 512:
+//   0  8  magic       "RON-JNL" 03
+//   8  8  generation  u64 little-endian, >= 1; slot (generation - 1) % 2 holds it
+//  16  8  checksum    XXH3-64 (seed 0) of bytes [0, 16) of the slot
+// The valid slot with the higher generation is the journal's. A batch:
+//   0  8  batch magic  FF 'R' 'O' 'N' 'J' 'B' 00 03 (an FF byte never occurs in canonical JSON,
 //                      so no record body can hold a batch header)
-//   8  8  checksum     XXH3-64 (seed 0) of bytes [16, 24 + length) of the batch
+//   8  8  checksum     XXH3-64 (seed 0) of bytes [16, 32 + length) of the batch
 //  16  8  length       bytes of frames that follow (u64 little-endian)
-//  24     frames       segment frames (FORMAT.md §3, byte for byte what the segments hold) for
+//  24  8  generation   the header's generation when the batch was written
+//  32     frames       segment frames (FORMAT.md §3, byte for byte what the segments hold) for
 //                      any streams, in commit order
 // then zeros up to the next 4 KiB boundary, where the next batch starts, so that no write ever
 // touches a block holding an acknowledged batch. A batch is whole when its checksum matches
-// (and its length is at most kMaxJournalBatchBytes); a torn write never is. Readers route each
-// frame by the writer_id and stream its record names.
+// (and its length is at most kMaxJournalBatchBytes); a torn write never is. Emptying the
+// journal advances the generation (one slot rewritten and synced) instead of truncating the
+// file: later batches overwrite blocks the file already has, so that their fdatasync has no
+// metadata to commit, and the batches of earlier generations left behind them are stale, the
+// end of the journal. Readers route each frame by the writer_id and stream its record names.
+// Journals of format v2 (an earlier build: one header with the magic "RON-JNL" 02, batches
+// with the magic ending 00 02, a 24-byte batch header without the generation, emptied by
+// truncation) are read as before.
 //
 // Thread-safety: a JournalWriter belongs to its Wal's owner thread; the functions are reentrant.
 #ifndef WAL_JOURNAL_H_
@@ -41,15 +52,25 @@
 
 namespace ron::wal {
 
-inline constexpr uint8_t kJournalMagic[8] = {0x52, 0x4F, 0x4E, 0x2D, 0x4A, 0x4E, 0x4C, 0x02};
+inline constexpr uint8_t kJournalMagic[8] = {0x52, 0x4F, 0x4E, 0x2D, 0x4A, 0x4E, 0x4C, 0x03};
+inline constexpr uint8_t kJournalMagicV2[8] = {0x52, 0x4F, 0x4E, 0x2D, 0x4A, 0x4E, 0x4C, 0x02};
 inline constexpr size_t kJournalHeaderBytes = 4096;  // frames start at the second block
+inline constexpr size_t kJournalSlotBytes = 24;      // magic, generation, checksum
+inline constexpr size_t kJournalSlotStride = 512;    // slot k at k * 512: a sector of its own
+
+// The 24 bytes of the header slot that names `generation` (at ((generation - 1) % 2) * 512).
+std::string JournalSlot(uint64_t generation);
+// A header block naming `generation` in its slot, the other slot zeros.
+std::string JournalHeaderBlock(uint64_t generation);
 
 // "#journal-<16 hex digits>.jnl": '#' never appears in an escaped writer or stream name, so the
 // file can never be taken for a writer's directory.
 bool IsJournalFileName(std::string_view name);
 
-inline constexpr uint8_t kJournalBatchMagic[8] = {0xFF, 0x52, 0x4F, 0x4E, 0x4A, 0x42, 0x00, 0x02};
-inline constexpr size_t kJournalBatchHeaderBytes = 24;
+inline constexpr uint8_t kJournalBatchMagic[8] = {0xFF, 0x52, 0x4F, 0x4E, 0x4A, 0x42, 0x00, 0x03};
+inline constexpr uint8_t kJournalBatchMagicV2[8] = {0xFF, 0x52, 0x4F, 0x4E, 0x4A, 0x42, 0x00, 0x02};
+inline constexpr size_t kJournalBatchHeaderBytes = 32;
+inline constexpr size_t kJournalBatchHeaderBytesV2 = 24;
 
 // The frames one batch holds at most, in bytes: a commit whose journaled frames would be more
 // is made durable file by file instead (Wal::CommitStreams). Readers take a longer batch for
@@ -69,8 +90,9 @@ inline constexpr uint64_t kMaxJournalFileBytes =
 
 // Starts a batch in `out` (cleared): room for its header; the frames are appended after it.
 void BeginJournalBatch(std::string* out);
-// Completes the batch begun in `out`: its header filled in, zeros up to whole 4 KiB blocks.
-void EndJournalBatch(std::string* out);
+// Completes the batch begun in `out` for a journal of `generation`: its header filled in,
+// zeros up to whole 4 KiB blocks.
+void EndJournalBatch(std::string* out, uint64_t generation);
 
 class JournalWriter {
  public:
@@ -101,8 +123,11 @@ class JournalWriter {
   bool cut_failed() const { return cut_failed_; }
   // Where the next batch starts; bytes past kJournalHeaderBytes are the journal's batches.
   uint64_t end_offset() const { return end_; }
-  // Empties the journal (every segment it covered is synced): truncated to its header, synced.
+  // Empties the journal (every segment it covered is synced): its generation advanced in the
+  // header, synced; the file keeps its length and blocks (the batches before are stale).
   int Reset();
+  // The generation the next batch is written for (EndJournalBatch).
+  uint64_t generation() const { return generation_; }
   // Removes the file and syncs the directory (a clean close: nothing in it is needed).
   Status Remove();
   const std::string& path() const { return path_; }
@@ -116,6 +141,7 @@ class JournalWriter {
   FaultInjector* faults_;
   uint64_t end_ = kJournalHeaderBytes;
   uint64_t last_begin_ = kJournalHeaderBytes;  // where the last appended batch starts
+  uint64_t generation_ = 1;
   bool cut_failed_ = false;
   struct Ring;
   std::unique_ptr<Ring> ring_;  // null: appends are synchronous
@@ -125,10 +151,14 @@ class JournalWriter {
 
 // Reads the journal at `path` batch by batch (memory: one batch), calling `on_batch` with each
 // whole batch's frames in file order (`bytes` the batch's frames, `frames` views into them, both
-// valid during the call; frame offsets are the file's). A last batch that is cut short or
-// damaged is a torn tail (*torn; its commit never returned). Damage followed by another batch
-// header, whole or not, is Io: a writer starts a batch only once the one before it was
-// acknowledged, so the damaged batch was; so is a batch header claiming more than
+// valid during the call; frame offsets are the file's); in v3, the batches of the header's
+// generation up to the first position that holds none (a batch of an earlier generation there
+// is stale: the end). A last batch that is cut short or damaged is a torn tail (*torn; its
+// commit never returned; in v3, a batch header of the generation there). A v3 header with no
+// valid slot, or a whole batch of a generation newer than the header's, is Io (damage). Damage
+// (or a stale batch) followed by another batch header (of the generation), whole or not, is
+// Io: a writer starts a batch only once the one before it was acknowledged, so the damaged
+// batch was; so is a batch header claiming more than
 // kMaxJournalBatchBytes (no writer or torn write makes one). A batch whose checksum matches
 // but whose frames do not fill it exactly is Io (no writer makes one), and so is a file longer
 // than kMaxJournalFileBytes. Time: linear in the file's size; memory: one batch, at most

@@ -250,7 +250,7 @@ bool Wal::BuildJournalBatch(std::span<const WriteOp> ops,
                           s->pending_frames_.back().end - s->held_bytes_);  // held: journaled
   }
   if (journal_batch_.size() == kJournalBatchHeaderBytes) return false;
-  EndJournalBatch(&journal_batch_);
+  EndJournalBatch(&journal_batch_, journal_->generation());
   return true;
 }
 

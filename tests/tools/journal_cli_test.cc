@@ -44,8 +44,7 @@ class JournalCliTest : public ::testing::Test {
   }
   // A journal file: its header block, then `batches` (each begun and ended as the WAL does).
   std::string Journal(const std::vector<std::string>& batches) {
-    std::string file(wal::kJournalHeaderBytes, '\0');
-    std::memcpy(file.data(), wal::kJournalMagic, sizeof(wal::kJournalMagic));
+    std::string file = wal::JournalHeaderBlock(1);
     for (const std::string& b : batches) file += b;
     return file;
   }
@@ -74,7 +73,7 @@ TEST_F(JournalCliTest, PrintsEveryRecordInCommitOrderAndOneStreamAsAChain) {
       expected.push_back(Next(stream, &batch));
       if (std::string(stream) == "b/c") only_b.push_back(expected.back());
     }
-    wal::EndJournalBatch(&batch);
+    wal::EndJournalBatch(&batch, 1);
   }
   const std::string journal = Journal(batches);
   const CommandResult all = Run(journal);
@@ -120,10 +119,10 @@ TEST_F(JournalCliTest, ATornLastBatchIsSaidAndItsRecordsLeftOut) {
   std::string first;
   wal::BeginJournalBatch(&batches[0]);
   first = Next("a", &batches[0]);
-  wal::EndJournalBatch(&batches[0]);
+  wal::EndJournalBatch(&batches[0], 1);
   wal::BeginJournalBatch(&batches[1]);
   Next("a", &batches[1]);
-  wal::EndJournalBatch(&batches[1]);
+  wal::EndJournalBatch(&batches[1], 1);
   std::string journal = Journal(batches);
   journal.resize(journal.size() - batches[1].size() + 500);  // the last batch cut short
   const CommandResult r = Run(journal);
@@ -138,10 +137,10 @@ TEST_F(JournalCliTest, DamageARecordThatDoesNotHashAndNoJournalAreRefused) {
   wal::BeginJournalBatch(&batches[0]);
   first = Next("a", &batches[0]);
   Next("a", &batches[0], /*bad_hash=*/true);  // a whole frame, checksums right
-  wal::EndJournalBatch(&batches[0]);
+  wal::EndJournalBatch(&batches[0], 1);
   wal::BeginJournalBatch(&batches[1]);
   Next("a", &batches[1]);
-  wal::EndJournalBatch(&batches[1]);
+  wal::EndJournalBatch(&batches[1], 1);
   const CommandResult bad = Run(Journal(batches));
   EXPECT_EQ(bad.exit_code, 1);
   const uint64_t second_frame = wal::kJournalHeaderBytes + wal::kJournalBatchHeaderBytes +
@@ -172,7 +171,7 @@ TEST_F(JournalCliTest, DamageARecordThatDoesNotHashAndNoJournalAreRefused) {
       Next("d", &three[k], /*bad_hash=*/true);
       Next("c", &three[k]);
     }
-    wal::EndJournalBatch(&three[k]);
+    wal::EndJournalBatch(&three[k], 1);
   }
   const CommandResult later = Run(Journal(three));
   EXPECT_EQ(later.exit_code, 1);
@@ -193,7 +192,7 @@ TEST_F(JournalCliTest, DamageARecordThatDoesNotHashAndNoJournalAreRefused) {
     wal::BeginJournalBatch(&clean[k]);
     const std::string sealed = Next("e", &clean[k]);
     if (k == 0) printed = sealed + "\n";
-    wal::EndJournalBatch(&clean[k]);
+    wal::EndJournalBatch(&clean[k], 1);
   }
   std::string late_damage = Journal(clean);
   late_damage[wal::kJournalHeaderBytes + clean[0].size() + 100] ^= 1;  // the second batch

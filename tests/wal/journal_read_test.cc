@@ -20,17 +20,14 @@ namespace {
 
 constexpr size_t kBlock = 4096;
 
-std::string Header() {
-  std::string header(kJournalHeaderBytes, '\0');
-  std::memcpy(header.data(), kJournalMagic, sizeof(kJournalMagic));
-  return header;
-}
+// A v3 journal's header block, of generation 1.
+std::string Header() { return JournalHeaderBlock(1); }
 
 // A whole batch with no frames: one block.
-std::string EmptyBatch() {
+std::string EmptyBatch(uint64_t generation = 1) {
   std::string batch;
   BeginJournalBatch(&batch);
-  EndJournalBatch(&batch);
+  EndJournalBatch(&batch, generation);
   return batch;
 }
 
@@ -42,15 +39,33 @@ std::string DamagedBatch() {
 }
 
 // A batch header claiming `length` bytes of zero frames, its checksum right for them.
-std::string HeaderOfZeros(uint64_t length) {
-  std::string checked(8 + length, '\0');
+std::string HeaderOfZeros(uint64_t length, uint64_t generation = 1) {
+  std::string checked(16 + length, '\0');
   std::memcpy(checked.data(), &length, sizeof(length));
+  std::memcpy(checked.data() + 8, &generation, sizeof(generation));
   const uint64_t checksum = segment::FrameChecksum(checked);
   std::string header(kBlock, '\0');
   std::memcpy(header.data(), kJournalBatchMagic, sizeof(kJournalBatchMagic));
   std::memcpy(header.data() + 8, &checksum, sizeof(checksum));
   std::memcpy(header.data() + 16, &length, sizeof(length));
+  std::memcpy(header.data() + 24, &generation, sizeof(generation));
   return header;
+}
+
+// Format v2 (an earlier build's): one header, 24-byte batch headers without a generation.
+std::string HeaderV2() {
+  std::string header(kJournalHeaderBytes, '\0');
+  std::memcpy(header.data(), kJournalMagicV2, sizeof(kJournalMagicV2));
+  return header;
+}
+std::string EmptyBatchV2() {
+  std::string batch(kBlock, '\0');
+  const uint64_t length = 0;
+  std::memcpy(batch.data(), kJournalBatchMagicV2, sizeof(kJournalBatchMagicV2));
+  const uint64_t checksum = segment::FrameChecksum(std::string_view(batch).substr(16, 8));
+  std::memcpy(batch.data() + 8, &checksum, sizeof(checksum));
+  std::memcpy(batch.data() + 16, &length, sizeof(length));
+  return batch;
 }
 
 class JournalReadTest : public ::testing::Test {
@@ -219,6 +234,107 @@ TEST_F(JournalReadTest, HeadersOnEveryBlockAreReadOnce) {
   EXPECT_NE(st.message().find("offset 4096 with a commit batch header after it at offset 8192"),
             std::string::npos)
       << st.ToString();
+  EXPECT_EQ(batches_, 0);
+}
+
+// Emptying a v3 journal advances its generation instead of truncating: the batches of an
+// earlier generation that follow the journal's are stale, the end (not a torn tail, and not
+// damage followed by a header), however whole they are.
+TEST_F(JournalReadTest, BatchesOfAnEarlierGenerationAreStaleTheEnd) {
+  const std::string header = JournalHeaderBlock(1).substr(0, kJournalSlotStride) +
+                             JournalHeaderBlock(2).substr(kJournalSlotStride);
+  Make(header + EmptyBatch(2) + EmptyBatch(2) + EmptyBatch(1) + EmptyBatch(1));
+  bool torn = true;
+  Status st = Scan(&torn);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_FALSE(torn);
+  EXPECT_EQ(batches_, 2);
+  // A stale batch, then one of the generation: the stale one hides an acknowledged batch.
+  Make(header + EmptyBatch(2) + EmptyBatch(1) + EmptyBatch(2));
+  st = Scan(&torn);
+  EXPECT_EQ(st.code(), Code::kIo);
+  EXPECT_NE(st.message().find("offset 8192 with a commit batch header after it at offset 12288"),
+            std::string::npos)
+      << st.ToString();
+  // A damaged batch of the generation over stale ones: a torn tail.
+  std::string damaged = EmptyBatch(2);
+  damaged[8] ^= 1;
+  Make(header + EmptyBatch(2) + damaged + EmptyBatch(1));
+  st = Scan(&torn);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE(torn);
+  EXPECT_EQ(batches_, 1);
+}
+
+// The header's slots: the valid one with the higher generation counts (a torn rewrite of one
+// slot leaves the other, with the generation before, whose batches are then read); a whole
+// batch newer than the header, or a header with no valid slot, is damage.
+TEST_F(JournalReadTest, TheHeaderSlotWithTheHigherValidGenerationCounts) {
+  const std::string both = JournalHeaderBlock(3).substr(0, kJournalSlotStride) +
+                           JournalHeaderBlock(2).substr(kJournalSlotStride);
+  Make(both + EmptyBatch(3) + EmptyBatch(2));
+  bool torn = false;
+  Status st = Scan(&torn);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(batches_, 1);
+  std::string torn_slot = both;
+  torn_slot[10] ^= 1;  // slot 0 (generation 3) torn: generation 2's batches count
+  Make(torn_slot + EmptyBatch(2) + EmptyBatch(2));
+  st = Scan(&torn);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(batches_, 2);
+  Make(torn_slot + EmptyBatch(3));
+  st = Scan(&torn);
+  EXPECT_EQ(st.code(), Code::kIo);
+  EXPECT_NE(st.message().find("of generation 3, newer than the journal header's 2"),
+            std::string::npos)
+      << st.ToString();
+  std::string neither = torn_slot;
+  neither[kJournalSlotStride + 17] ^= 1;
+  Make(neither + EmptyBatch(2));
+  st = Scan(&torn);
+  EXPECT_EQ(st.code(), Code::kIo);
+  EXPECT_NE(st.message().find("neither slot"), std::string::npos) << st.ToString();
+  // A generation in the wrong slot is no valid slot either.
+  std::string misplaced(kJournalHeaderBytes, '\0');
+  misplaced.replace(0, kJournalSlotBytes, JournalSlot(2));
+  Make(misplaced + EmptyBatch(2));
+  st = Scan(&torn);
+  EXPECT_EQ(st.code(), Code::kIo);
+  // A header cut short at creation: nothing was acknowledged.
+  Make(Header().substr(0, 100));
+  st = Scan(&torn);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE(torn);
+  EXPECT_EQ(batches_, 0);
+}
+
+// A journal of format v2, left by an earlier build's crash, is still read (and its damage rule
+// still holds).
+TEST_F(JournalReadTest, AJournalOfFormatV2IsStillRead) {
+  Make(HeaderV2() + EmptyBatchV2() + EmptyBatchV2());
+  bool torn = true;
+  Status st = Scan(&torn);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_FALSE(torn);
+  EXPECT_EQ(batches_, 2);
+  std::string damaged = EmptyBatchV2();
+  damaged[8] ^= 1;
+  Make(HeaderV2() + EmptyBatchV2() + damaged + EmptyBatchV2());
+  st = Scan(&torn);
+  EXPECT_EQ(st.code(), Code::kIo);
+  EXPECT_NE(st.message().find("offset 8192 with a commit batch header after it at offset 12288"),
+            std::string::npos)
+      << st.ToString();
+  Make(HeaderV2() + EmptyBatchV2() + damaged);
+  st = Scan(&torn);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE(torn);
+  EXPECT_EQ(batches_, 1);
+  // v3 batches in a v2 journal are no batches of it.
+  Make(HeaderV2() + EmptyBatch(1));
+  st = Scan(&torn);
+  ASSERT_TRUE(st.ok()) << st.ToString();
   EXPECT_EQ(batches_, 0);
 }
 

@@ -156,23 +156,25 @@ class JournalTest : public ::testing::Test {
   bool expect_commit_ok_ = true;
 };
 
-// A batch is its header (magic, checksum, length), its frames, then zeros to whole blocks; a
-// reader takes it only whole.
+// A batch is its header (magic, checksum, length, generation), its frames, then zeros to whole
+// blocks; a reader takes it only whole.
 TEST(JournalFormatTest, ABatchFillsWholeBlocksAndIsReadOnlyWhole) {
   for (const size_t frames : {size_t{0}, size_t{100}, size_t{4072}, size_t{4073}, size_t{9000}}) {
     std::string batch;
     BeginJournalBatch(&batch);
     batch.append(frames, 'f');
-    EndJournalBatch(&batch);
+    EndJournalBatch(&batch, 7);
     EXPECT_EQ(batch.size() % 4096, 0u) << frames;
     EXPECT_GE(batch.size(), frames + kJournalBatchHeaderBytes);
     EXPECT_LT(batch.size(), frames + kJournalBatchHeaderBytes + 4096);
     EXPECT_EQ(std::memcmp(batch.data(), kJournalBatchMagic, 8), 0);
-    uint64_t length = 0, checksum = 0;
+    uint64_t length = 0, checksum = 0, generation = 0;
     std::memcpy(&checksum, batch.data() + 8, 8);
     std::memcpy(&length, batch.data() + 16, 8);
+    std::memcpy(&generation, batch.data() + 24, 8);
     EXPECT_EQ(length, frames);
-    EXPECT_EQ(checksum, segment::FrameChecksum(std::string_view(batch).substr(16, 8 + frames)));
+    EXPECT_EQ(generation, 7u);
+    EXPECT_EQ(checksum, segment::FrameChecksum(std::string_view(batch).substr(16, 16 + frames)));
   }
   EXPECT_TRUE(IsJournalFileName("#journal-0123456789abcdef.jnl"));
   EXPECT_FALSE(IsJournalFileName("#journal-0123456789ABCDEF.jnl"));
@@ -708,9 +710,18 @@ TEST_F(JournalTest, EmptyingTheJournalPadsEachStreamsLastBlock) {
   if (!JournalHere()) return;
   auto wal = Open(Options());
   CommitRound(wal.get(), 0, kStreams, 1);
+  const uint64_t length = testing::ReadFile(wal->journal_path()).size();
   ASSERT_TRUE(wal->Sync().ok());
-  EXPECT_EQ(testing::ReadFile(wal->journal_path()).size(), kJournalHeaderBytes);
+  // Emptied by a new generation in its header: no batch counts, the file keeps its blocks.
+  JournalContents contents;
+  ASSERT_TRUE(ReadJournal(wal->journal_path(), Limits().max_record_bytes, &contents).ok());
+  EXPECT_TRUE(contents.batches.empty());
+  EXPECT_FALSE(contents.torn);
+  EXPECT_EQ(testing::ReadFile(wal->journal_path()).size(), length);
   CommitRound(wal.get(), 0, kStreams, 1);
+  ASSERT_TRUE(ReadJournal(wal->journal_path(), Limits().max_record_bytes, &contents).ok());
+  EXPECT_EQ(contents.batches.size(), 1u) << "the next batch overwrites the first block";
+  EXPECT_EQ(contents.frames.size(), size_t{kStreams});
   for (int i = 0; i < kStreams; ++i) {
     const std::vector<uint64_t> offsets = Offsets(i);
     ASSERT_EQ(offsets.size(), 2u);
