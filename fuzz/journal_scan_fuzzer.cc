@@ -1,14 +1,15 @@
-// Arbitrary bytes as a commit journal's batches (the file is the journal's header block, then
-// the input), read as a journal of format v3 (generations 2 and 1) and as one of format v2. Where a block starts with the batch magic and the first two bytes of its checksum
-// are zero, the checksum is filled in first (last block first), so that mutated batches stay
-// whole and their frames get read. Properties: ScanJournal (wal/journal.h) never crashes or
-// reads out of bounds (ASan), delivers exactly the whole batches in file order with frames that
-// fill them, and gives the verdict of the rule in docs/FORMAT.md ("The commit journal"),
-// recomputed here byte by byte with XXH3 of its own: the whole batches, then the end (zeros),
-// a torn tail, or Io (a batch header after the damage, a length no writer makes, or frames
-// that do not fill a batch); in v3, a whole batch of an earlier generation is stale (the end),
-// one of a later generation Io, and from generation 2 on only a batch header of the generation
-// at the end makes a torn tail.
+// Arbitrary bytes as a commit journal's batches (the file is the journal's header, then the
+// input), read as a journal of format v3 (generations 2 and 1) and as one of format v2. Where a
+// block starts with the batch magic and the first two bytes of its checksum are zero, the
+// checksum is filled in first (last block first), so that mutated batches stay whole and their
+// frames get read. Properties: ScanJournal (wal/journal.h) never crashes or reads out of bounds
+// (ASan), delivers exactly the whole batches in file order with frames that fill them, and
+// gives the verdict of the rule in docs/FORMAT.md ("The commit journal"), recomputed here byte
+// by byte with XXH3 of its own: the whole batches, then the end (zeros), a torn tail, or Io (a
+// batch header after the damage, a length no writer makes, or frames that do not fill a batch);
+// in v3, a whole batch of an earlier generation is stale (the end), one of a later generation
+// Io, and from generation 2 on only a batch header of the generation at the end makes a torn
+// tail.
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -40,6 +41,7 @@ struct Fmt {
   const uint8_t* magic;
   size_t head;
   uint64_t generation;  // 0: v2, no generation field
+  size_t first;         // where batches start: the journal header's bytes
 };
 
 bool MagicAt(const std::string& file, size_t pos, const Fmt& f) {
@@ -119,13 +121,13 @@ struct JournalFile {
 };
 
 void Check(const uint8_t* data, size_t size, const Fmt& f) {
-  std::string file = f.generation == 0 ? std::string(ron::wal::kJournalHeaderBytes, '\0')
+  std::string file = f.generation == 0 ? std::string(ron::wal::kJournalHeaderBytesV2, '\0')
                                        : ron::wal::JournalHeaderBlock(f.generation);
   if (f.generation == 0) {
     std::memcpy(file.data(), ron::wal::kJournalMagicV2, sizeof(ron::wal::kJournalMagicV2));
   }
   file.append(reinterpret_cast<const char*>(data), size);
-  for (size_t pos = (file.size() - 1) / kBlock * kBlock; pos >= kBlock; pos -= kBlock) {
+  for (size_t pos = (file.size() - 1) / kBlock * kBlock; pos >= f.first; pos -= kBlock) {
     if (!MagicAt(file, pos, f) || pos + f.head > file.size() || file[pos + 8] != 0 ||
         file[pos + 9] != 0) {
       continue;
@@ -138,7 +140,7 @@ void Check(const uint8_t* data, size_t size, const Fmt& f) {
 
   // The rule.
   std::vector<Batch> whole;
-  size_t pos = kBlock;
+  size_t pos = f.first;
   bool malformed = false;
   int64_t length = -1;
   for (; pos < file.size() && (length = WholeLength(file, pos, f)) >= 0;) {
@@ -196,8 +198,12 @@ void Check(const uint8_t* data, size_t size, const Fmt& f) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  Check(data, size, Fmt{ron::wal::kJournalBatchMagic, ron::wal::kJournalBatchHeaderBytes, 2});
-  Check(data, size, Fmt{ron::wal::kJournalBatchMagic, ron::wal::kJournalBatchHeaderBytes, 1});
-  Check(data, size, Fmt{ron::wal::kJournalBatchMagicV2, ron::wal::kJournalBatchHeaderBytesV2, 0});
+  namespace w = ron::wal;
+  for (const uint64_t generation : {2, 1}) {
+    Check(data, size, Fmt{w::kJournalBatchMagic, w::kJournalBatchHeaderBytes, generation,
+                          w::kJournalHeaderBytes});
+  }
+  Check(data, size,
+        Fmt{w::kJournalBatchMagicV2, w::kJournalBatchHeaderBytesV2, 0, w::kJournalHeaderBytesV2});
   return 0;
 }

@@ -45,6 +45,7 @@ struct Format {
   const uint8_t* batch_magic;
   size_t batch_header;  // bytes before a batch's frames
   uint64_t generation;  // v3: the header's; 0: v2
+  uint64_t first_batch;  // the header's bytes
 };
 
 // Whether `header` (at least format.batch_header bytes) starts a batch of the journal's
@@ -139,6 +140,29 @@ Status ReadTail(int fd, const std::string& path, uint64_t size, uint64_t offset,
       }
     }
     if (done < want) break;
+  }
+  return Status::Ok();
+}
+
+// A v3 header's generation: that of its valid slot (magic, checksum, and the slot its
+// generation names) with the higher generation; 0 if neither is. *magic: a slot starts with the
+// v3 magic. Reads the slots at `fd` (a file shorter than them has what it has).
+Status HeaderGeneration(int fd, const std::string& path, uint64_t* generation, bool* magic) {
+  *generation = 0;
+  *magic = false;
+  char head[kJournalSlotStride + kJournalSlotBytes] = {};
+  size_t done = 0;
+  RON_RETURN_IF_ERROR(PreadAll(fd, head, sizeof(head), path, &done));
+  for (size_t slot = 0; slot < 2; ++slot) {
+    const char* p = head + slot * kJournalSlotStride;
+    if (slot * kJournalSlotStride + kJournalSlotBytes > done) break;
+    if (std::memcmp(p, kJournalMagic, sizeof(kJournalMagic)) != 0) continue;
+    *magic = true;
+    const uint64_t g = Load64(p + 8);
+    if (g != 0 && (g - 1) % 2 == slot &&
+        segment::FrameChecksum(std::string_view(p, 16)) == Load64(p + 16)) {
+      *generation = std::max(*generation, g);
+    }
   }
   return Status::Ok();
 }
@@ -348,7 +372,7 @@ Status ScanJournal(const std::string& path, size_t max_record_bytes, const Journ
     int fd;
     ~Closer() { close(fd); }
   } closer{fd};
-  char head[kJournalSlotStride + kJournalSlotBytes] = {};
+  char head[sizeof(kJournalMagic)] = {};
   size_t done = 0;
   RON_RETURN_IF_ERROR(PreadAll(fd, head, sizeof(head), path, &done));
   if (done < sizeof(kJournalMagic)) {
@@ -360,32 +384,22 @@ Status ScanJournal(const std::string& path, size_t max_record_bytes, const Journ
                                     "build: open this WAL once with that build (it applies and "
                                     "removes the journal), then with this one");
   }
-  Format format{kJournalBatchMagicV2, kJournalBatchHeaderBytesV2, 0};
+  Format format{kJournalBatchMagicV2, kJournalBatchHeaderBytesV2, 0, kJournalHeaderBytesV2};
   if (std::memcmp(head, kJournalMagicV2, sizeof(kJournalMagicV2)) != 0) {
     // v3: the valid slot with the higher generation (a torn rewrite of one leaves the other).
     if (size < kJournalHeaderBytes &&
         std::memcmp(head, kJournalMagic, sizeof(kJournalMagic)) == 0) {
-      *torn = true;  // its creation was cut short (the header is synced whole before use)
-      return Status::Ok();
+      return Status::Ok();  // its creation was cut short (the header is synced before use)
     }
-    bool v3 = false;
-    for (size_t slot = 0; slot < 2; ++slot) {
-      const char* p = head + slot * kJournalSlotStride;
-      if (slot * kJournalSlotStride + kJournalSlotBytes > done) break;
-      v3 = v3 || std::memcmp(p, kJournalMagic, sizeof(kJournalMagic)) == 0;
-      const uint64_t generation = Load64(p + 8);
-      if (std::memcmp(p, kJournalMagic, sizeof(kJournalMagic)) != 0 || generation == 0 ||
-          (generation - 1) % 2 != slot ||
-          segment::FrameChecksum(std::string_view(p, 16)) != Load64(p + 16)) {
-        continue;
-      }
-      format = Format{kJournalBatchMagic, kJournalBatchHeaderBytes,
-                      std::max(format.generation, generation)};
-    }
-    if (!v3) return Status(Code::kIo, path + " is not a commit journal (bad magic)");
+    bool magic = false;
+    RON_RETURN_IF_ERROR(HeaderGeneration(fd, path, &format.generation, &magic));
+    if (!magic) return Status(Code::kIo, path + " is not a commit journal (bad magic)");
     if (format.generation == 0) {
       return Status(Code::kIo, path + ": neither slot of the commit journal's header is valid");
     }
+    format.batch_magic = kJournalBatchMagic;
+    format.batch_header = kJournalBatchHeaderBytes;
+    format.first_batch = kJournalHeaderBytes;
   }
   if (size > kMaxJournalFileBytes) {
     return Status(Code::kIo, path + " is " + std::to_string(size) +
@@ -396,10 +410,22 @@ Status ScanJournal(const std::string& path, size_t max_record_bytes, const Journ
   std::string buf;
   std::vector<segment::FrameView> frames;
   uint32_t batch = 0;
-  for (uint64_t offset = kJournalHeaderBytes; offset < size; ++batch) {
+  // A reader of a live journal (a tool) may see it emptied under it, batches of the next
+  // generation overwriting those it was reading: damage found then is none (every batch the
+  // journal held is synced in the segments). The writer's own recovery never reads a live one.
+  const auto checked = [&](const Status& found) {
+    if (found.ok() || format.generation == 0) return found;
+    uint64_t now = 0;
+    bool magic = false;
+    if (!HeaderGeneration(fd, path, &now, &magic).ok() || now <= format.generation) return found;
+    *torn = false;
+    return Status::Ok();
+  };
+  for (uint64_t offset = format.first_batch; offset < size; ++batch) {
     bool whole = false;
-    RON_RETURN_IF_ERROR(WholeBatchAt(fd, path, size, offset, format, &buf, &whole));
-    if (!whole) return ReadTail(fd, path, size, offset, format, &buf, torn);
+    const Status read = WholeBatchAt(fd, path, size, offset, format, &buf, &whole);
+    if (!read.ok()) return checked(read);
+    if (!whole) return checked(ReadTail(fd, path, size, offset, format, &buf, torn));
     frames.clear();
     const std::string_view bytes = buf;
     for (uint64_t at = format.batch_header; at < bytes.size();) {

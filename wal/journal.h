@@ -7,8 +7,8 @@
 // Recovery applies every journal it finds before the WAL takes writes, so a record whose
 // commit returned is in its segment again after kill -9 or power loss.
 //
-// A journal (format v3) is a 4 KiB header block followed by batches, one per commit, each
-// starting on a 4 KiB boundary. The header block holds two slots, at offsets 0 and 512:
+// A journal (format v3) is two 4 KiB header blocks followed by batches, one per commit, each
+// starting on a 4 KiB boundary. Each header block starts with a slot (offsets 0 and 4096):
 //   0  8  magic       "RON-JNL" 03
 //   8  8  generation  u64 little-endian, >= 1; slot (generation - 1) % 2 holds it
 //  16  8  checksum    XXH3-64 (seed 0) of bytes [0, 16) of the slot
@@ -27,9 +27,9 @@
 // file: later batches overwrite blocks the file already has, so that their fdatasync has no
 // metadata to commit, and the batches of earlier generations left behind them are stale, the
 // end of the journal. Readers route each frame by the writer_id and stream its record names.
-// Journals of format v2 (an earlier build: one header with the magic "RON-JNL" 02, batches
-// with the magic ending 00 02, a 24-byte batch header without the generation, emptied by
-// truncation) are read as before.
+// Journals of format v2 (an earlier build: one 4 KiB header block with the magic "RON-JNL" 02,
+// batches from 4096 with the magic ending 00 02 and a 24-byte header without the generation,
+// emptied by truncation) are read as before.
 //
 // Thread-safety: a JournalWriter belongs to its Wal's owner thread; the functions are reentrant.
 #ifndef WAL_JOURNAL_H_
@@ -54,11 +54,14 @@ namespace ron::wal {
 
 inline constexpr uint8_t kJournalMagic[8] = {0x52, 0x4F, 0x4E, 0x2D, 0x4A, 0x4E, 0x4C, 0x03};
 inline constexpr uint8_t kJournalMagicV2[8] = {0x52, 0x4F, 0x4E, 0x2D, 0x4A, 0x4E, 0x4C, 0x02};
-inline constexpr size_t kJournalHeaderBytes = 4096;  // frames start at the second block
-inline constexpr size_t kJournalSlotBytes = 24;      // magic, generation, checksum
-inline constexpr size_t kJournalSlotStride = 512;    // slot k at k * 512: a sector of its own
+// Two header slots, each in a 4 KiB block of its own (a torn write of one block, even on a
+// disk that rewrites 4 KiB physical sectors, leaves the other whole); batches start after them.
+inline constexpr size_t kJournalHeaderBytes = 8192;
+inline constexpr size_t kJournalHeaderBytesV2 = 4096;  // v2: one header block
+inline constexpr size_t kJournalSlotBytes = 24;        // magic, generation, checksum
+inline constexpr size_t kJournalSlotStride = 4096;     // slot k at k * 4096
 
-// The 24 bytes of the header slot that names `generation` (at ((generation - 1) % 2) * 512).
+// The 24 bytes of the header slot that names `generation` (at ((generation - 1) % 2) * 4096).
 std::string JournalSlot(uint64_t generation);
 // A header block naming `generation` in its slot, the other slot zeros.
 std::string JournalHeaderBlock(uint64_t generation);
@@ -152,17 +155,19 @@ class JournalWriter {
 // Reads the journal at `path` batch by batch (memory: one batch), calling `on_batch` with each
 // whole batch's frames in file order (`bytes` the batch's frames, `frames` views into them, both
 // valid during the call; frame offsets are the file's); in v3, the batches of the header's
-// generation up to the first position that holds none (a batch of an earlier generation there
-// is stale: the end). A last batch that is cut short or damaged is a torn tail (*torn; its
-// commit never returned; in v3, a batch header of the generation there). A v3 header with no
-// valid slot, or a whole batch of a generation newer than the header's, is Io (damage). Damage
-// (or a stale batch) followed by another batch header (of the generation), whole or not, is
-// Io: a writer starts a batch only once the one before it was acknowledged, so the damaged
-// batch was; so is a batch header claiming more than
-// kMaxJournalBatchBytes (no writer or torn write makes one). A batch whose checksum matches
-// but whose frames do not fill it exactly is Io (no writer makes one), and so is a file longer
-// than kMaxJournalFileBytes. Time: linear in the file's size; memory: one batch, at most
-// kMaxJournalBatchBytes. `on_batch` may stop the read with an error of its own.
+// generation up to the first position that holds none (a stale batch of an earlier generation
+// there is the end). A last batch that is cut short or damaged is a torn tail (*torn: its
+// commit never returned; from generation 2 on, only where a batch header of the generation
+// starts it, since stale batches follow the end). Damage followed by another batch header (of
+// the generation), whole or not, is Io: a writer starts a batch only once the one before it
+// was acknowledged, so the damaged batch was; so are a batch header claiming more than
+// kMaxJournalBatchBytes (no writer or torn write makes one), a v3 header with no valid slot and
+// a whole batch of a generation newer than the header's, unless the header's generation has
+// moved on when it is read again (a live journal emptied under a tool reading it: the read
+// ends there, Ok). A batch whose checksum matches but whose frames do not fill it exactly is
+// Io (no writer makes one), and so is a file longer than kMaxJournalFileBytes. Time: linear in
+// the file's size; memory: one batch, at most kMaxJournalBatchBytes. `on_batch` may stop the
+// read with an error of its own.
 using JournalBatchFn =
     std::function<Status(uint32_t batch, std::string_view bytes,
                          std::span<const segment::FrameView> frames)>;

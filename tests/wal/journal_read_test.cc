@@ -54,7 +54,7 @@ std::string HeaderOfZeros(uint64_t length, uint64_t generation = 1) {
 
 // Format v2 (an earlier build's): one header, 24-byte batch headers without a generation.
 std::string HeaderV2() {
-  std::string header(kJournalHeaderBytes, '\0');
+  std::string header(kJournalHeaderBytesV2, '\0');
   std::memcpy(header.data(), kJournalMagicV2, sizeof(kJournalMagicV2));
   return header;
 }
@@ -106,7 +106,7 @@ std::string Oversized() {
 
 TEST_F(JournalReadTest, DamageIsATornTailOnlyWhenNoBatchHeaderFollowsIt) {
   const std::string whole = EmptyBatch(), damaged = DamagedBatch();
-  const std::string kAfter8192 = "offset 8192 with a commit batch header after it at offset ";
+  const std::string kAfter12288 = "offset 12288 with a commit batch header after it at offset ";
   const std::string zeros(kBlock, '\0'), junk(kBlock, 'j');
   struct Case {
     std::string after_one_whole;
@@ -118,16 +118,16 @@ TEST_F(JournalReadTest, DamageIsATornTailOnlyWhenNoBatchHeaderFollowsIt) {
       {zeros + zeros, true, false, ""},
       {damaged, true, true, ""},
       {damaged + zeros + junk, true, true, ""},
-      {junk + whole, false, false, kAfter8192 + "12288"},
+      {junk + whole, false, false, kAfter12288 + "16384"},
       // A writer starts a batch only once the one before was acknowledged: a second damaged
       // batch after the first means the first was acknowledged.
-      {damaged + damaged, false, false, kAfter8192 + "12288"},
-      {damaged + zeros + damaged + whole, false, false, "at offset 16384"},
+      {damaged + damaged, false, false, kAfter12288 + "16384"},
+      {damaged + zeros + damaged + whole, false, false, "at offset 20480"},
       {damaged + std::string(300 * kBlock, 'x') + whole, false, false,
-       kAfter8192 + std::to_string(kBlock * 303)},
+       kAfter12288 + std::to_string(kBlock * 304)},
       // The first block of the second 1 MiB window read after the damage.
       {damaged + std::string(255 * kBlock, 'x') + whole, false, false,
-       kAfter8192 + std::to_string(8192 + (1 << 20))},
+       kAfter12288 + std::to_string(12288 + (1 << 20))},
       // The magic with a length no writer makes (binary frame fields can spell the magic; what
       // follows it then is no batch length): not a header, so a torn tail.
       {damaged + Oversized(), true, true, ""},
@@ -157,12 +157,12 @@ TEST_F(JournalReadTest, ABatchLongerThanAnyWriterMakesIsRefused) {
   for (const uint64_t length : {kMaxJournalBatchBytes + 1, kMaxJournalBatchBytes}) {
     SCOPED_TRACE(length);
     const std::string head = Header() + EmptyBatch() + HeaderOfZeros(length);
-    Make(head, 2 * kBlock + kJournalBatchHeaderBytes + length);
+    Make(head, kJournalHeaderBytes + kBlock + kJournalBatchHeaderBytes + length);
     bool torn = false;
     const Status st = Scan(&torn);
     if (length > kMaxJournalBatchBytes) {
       EXPECT_EQ(st.code(), Code::kIo);
-      EXPECT_NE(st.message().find("the batch at offset 8192 claims 67108865 bytes of frames"),
+      EXPECT_NE(st.message().find("the batch at offset 12288 claims 67108865 bytes of frames"),
                 std::string::npos)
           << st.ToString();
       EXPECT_EQ(batches_, 1);
@@ -231,7 +231,7 @@ TEST_F(JournalReadTest, HeadersOnEveryBlockAreReadOnce) {
   bool torn = false;
   const Status st = Scan(&torn);
   EXPECT_EQ(st.code(), Code::kIo);
-  EXPECT_NE(st.message().find("offset 4096 with a commit batch header after it at offset 8192"),
+  EXPECT_NE(st.message().find("offset 8192 with a commit batch header after it at offset 12288"),
             std::string::npos)
       << st.ToString();
   EXPECT_EQ(batches_, 0);
@@ -253,7 +253,7 @@ TEST_F(JournalReadTest, BatchesOfAnEarlierGenerationAreStaleTheEnd) {
   Make(header + EmptyBatch(2) + EmptyBatch(1) + EmptyBatch(2));
   st = Scan(&torn);
   EXPECT_EQ(st.code(), Code::kIo);
-  EXPECT_NE(st.message().find("offset 8192 with a commit batch header after it at offset 12288"),
+  EXPECT_NE(st.message().find("offset 12288 with a commit batch header after it at offset 16384"),
             std::string::npos)
       << st.ToString();
   // A damaged batch of the generation over stale ones: a torn tail.
@@ -305,8 +305,46 @@ TEST_F(JournalReadTest, TheHeaderSlotWithTheHigherValidGenerationCounts) {
   Make(Header().substr(0, 100));
   st = Scan(&torn);
   ASSERT_TRUE(st.ok()) << st.ToString();
-  EXPECT_TRUE(torn);
+  EXPECT_FALSE(torn);
   EXPECT_EQ(batches_, 0);
+}
+
+// A tool reading a live journal may see the writer empty it under it: the next generation's
+// slot, then its batches over the ones being read. What it finds then is no damage (every batch
+// the journal held is in the synced segments): the read ends there.
+TEST_F(JournalReadTest, AJournalEmptiedWhileItIsReadIsNoDamage) {
+  for (const bool emptied : {true, false}) {
+    SCOPED_TRACE(emptied);
+    Make(Header() + EmptyBatch(1) + EmptyBatch(1) + EmptyBatch(1));
+    bool torn = false;
+    int seen = 0;
+    const Status st = ScanJournal(
+        path_, Limits().max_record_bytes,
+        [&](uint32_t, std::string_view, std::span<const segment::FrameView>) {
+          if (++seen > 1) return Status::Ok();
+          // The writer, meanwhile: generation 2 (unless not), and two batches of it.
+          const int fd = open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+          EXPECT_GE(fd, 0);
+          const std::string slot = JournalSlot(2);
+          if (emptied) {
+            EXPECT_EQ(pwrite(fd, slot.data(), slot.size(), kJournalSlotStride), 24);
+          }
+          const std::string next = EmptyBatch(2) + EmptyBatch(2);
+          EXPECT_EQ(pwrite(fd, next.data(), next.size(), kJournalHeaderBytes), 8192);
+          close(fd);
+          return Status::Ok();
+        },
+        &torn);
+    if (emptied) {
+      ASSERT_TRUE(st.ok()) << st.ToString();
+      EXPECT_EQ(seen, 1);
+      EXPECT_FALSE(torn);
+    } else {
+      EXPECT_EQ(st.code(), Code::kIo);
+      EXPECT_NE(st.message().find("newer than the journal header's 1"), std::string::npos)
+          << st.ToString();
+    }
+  }
 }
 
 // A journal of format v2, left by an earlier build's crash, is still read (and its damage rule
