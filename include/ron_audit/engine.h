@@ -89,8 +89,9 @@ struct EngineOptions {
   // streams it touches (docs/PERFORMANCE.md, "Many streams"). Recovery applies the journals it
   // finds before the WAL takes writes. 0: no journal (commits of many files use syncfs, above).
   // Same platform conditions as syncfs_min_streams.
-  // 16: the measured break-even (below it, syncfs of fewer, larger writes per file is cheaper).
-  size_t journal_min_streams = 16;
+  // 4: from 4 files a commit the journal measured faster than syncfs or one fdatasync a file
+  // (docs/PERFORMANCE.md; 16 before the journal stopped truncating when emptied).
+  size_t journal_min_streams = 4;
   uint64_t journal_max_bytes = 64ull << 20;  // [1 MiB, 1 GiB]
   // A journaled commit leaves a stream's frames out of its segment while it has fewer than this
   // many bytes of them (they are durable in the journal; each writer thread holds at most 8 MiB
