@@ -40,6 +40,9 @@ uint64_t Load64(const char* p) {
   return le64toh(v);
 }
 
+// Where the header slot naming `generation` starts.
+uint64_t SlotOffset(uint64_t generation) { return (generation - 1) % 2 * kJournalSlotStride; }
+
 // How a journal's batches are laid out: v2 (no generation) or v3 (of one generation).
 struct Format {
   const uint8_t* batch_magic;
@@ -190,10 +193,6 @@ std::string JournalSlot(uint64_t generation) {
   std::memcpy(slot.data() + 16, &checksum, sizeof(checksum));
   return slot;
 }
-
-namespace {
-uint64_t SlotOffset(uint64_t generation) { return (generation - 1) % 2 * kJournalSlotStride; }
-}  // namespace
 
 std::string JournalHeaderBlock(uint64_t generation) {
   std::string header(kJournalHeaderBytes, '\0');
