@@ -34,7 +34,7 @@ constexpr char kJournalHelp[] =
     "after the records before it. A damaged batch with another batch header after it (so the\n"
     "damaged one was acknowledged; the records past the damage are not printed), a batch\n"
     "claiming more than 64 MiB, a header with no valid slot, a whole batch of a generation\n"
-    "newer than the header's (unless a live journal was emptied while it was read), a file\n"
+    "newer than the header's (unless a live journal moved on while it was read), a file\n"
     "longer than any journal and a file that is no journal end it with 'err Io <detail>'.\n"
     "Either way exit 1, and the detail goes to stderr too.\n"
     "stderr: one line per stream printed, 'stream <W>/<S> records <n> seq <first>..<last>'\n"

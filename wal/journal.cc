@@ -412,19 +412,29 @@ Status ScanJournal(const std::string& path, size_t max_record_bytes, const Journ
   // A reader of a live journal (a tool) may see it emptied under it, batches of the next
   // generation overwriting those it was reading: damage found then is none (every batch the
   // journal held is synced in the segments). The writer's own recovery never reads a live one.
-  const auto checked = [&](const Status& found) {
-    if (found.ok() || format.generation == 0) return found;
+  // Or, from generation 2 on (the file already as long as the batches it is about to get), the
+  // writer may append batches of the generation over the stale ones past the end the reader
+  // found: a batch there that is whole when looked at again is no damage after it, nor a torn
+  // tail. Neither happens to a journal nobody writes: the read gives the same answer twice.
+  const auto checked = [&](const Status& found, uint64_t end) {
+    if (format.generation == 0 || (found.ok() && !*torn)) return found;
     uint64_t now = 0;
     bool magic = false;
-    if (!HeaderGeneration(fd, path, &now, &magic).ok() || now <= format.generation) return found;
+    bool grew = false;
+    if (!HeaderGeneration(fd, path, &now, &magic).ok()) return found;
+    if (now == format.generation && end != 0 &&
+        !WholeBatchAt(fd, path, size, end, format, &buf, &grew).ok()) {
+      return found;
+    }
+    if (now <= format.generation && !grew) return found;
     *torn = false;
     return Status::Ok();
   };
   for (uint64_t offset = format.first_batch; offset < size; ++batch) {
     bool whole = false;
     const Status read = WholeBatchAt(fd, path, size, offset, format, &buf, &whole);
-    if (!read.ok()) return checked(read);
-    if (!whole) return checked(ReadTail(fd, path, size, offset, format, &buf, torn));
+    if (!read.ok()) return checked(read, 0);
+    if (!whole) return checked(ReadTail(fd, path, size, offset, format, &buf, torn), offset);
     frames.clear();
     const std::string_view bytes = buf;
     for (uint64_t at = format.batch_header; at < bytes.size();) {

@@ -162,9 +162,10 @@ class JournalWriter {
 // the generation), whole or not, is Io: a writer starts a batch only once the one before it
 // was acknowledged, so the damaged batch was; so are a batch header claiming more than
 // kMaxJournalBatchBytes (no writer or torn write makes one), a v3 header with no valid slot and
-// a whole batch of a generation newer than the header's, unless the header's generation has
-// moved on when it is read again (a live journal emptied under a tool reading it: the read
-// ends there, Ok). A batch whose checksum matches but whose frames do not fill it exactly is
+// a whole batch of a generation newer than the header's, unless the journal moved on when it
+// is looked at again (a live journal read by a tool: the header's generation advanced, or a
+// whole batch of the generation now where the batches ended; the read ends there, Ok, and the
+// same goes for a torn tail). A batch whose checksum matches but whose frames do not fill it exactly is
 // Io (no writer makes one), and so is a file longer than kMaxJournalFileBytes. Time: linear in
 // the file's size; memory: one batch, at most kMaxJournalBatchBytes. `on_batch` may stop the
 // read with an error of its own.

@@ -89,8 +89,10 @@ struct EngineOptions {
   // streams it touches (docs/PERFORMANCE.md, "Many streams"). Recovery applies the journals it
   // finds before the WAL takes writes. 0: no journal (commits of many files use syncfs, above).
   // Same platform conditions as syncfs_min_streams.
-  // 4: from 4 files a commit the journal measured faster than syncfs or one fdatasync a file
-  // (docs/PERFORMANCE.md; 16 before the journal stopped truncating when emptied).
+  // 4: from 4 files a commit the journal measured faster than syncfs (docs/PERFORMANCE.md; 16
+  // before the journal stopped truncating when emptied). At the defaults, where the journal is
+  // on, it takes every commit that syncfs_min_streams would: syncfs is then for WALs whose
+  // journal_min_streams is set higher, or 0.
   size_t journal_min_streams = 4;
   uint64_t journal_max_bytes = 64ull << 20;  // [1 MiB, 1 GiB]
   // A journaled commit leaves a stream's frames out of its segment while it has fewer than this
