@@ -147,27 +147,35 @@ Status ReadTail(int fd, const std::string& path, uint64_t size, uint64_t offset,
   return Status::Ok();
 }
 
-// A v3 header's generation: that of its valid slot (magic, checksum, and the slot its
-// generation names) with the higher generation; 0 if neither is. *magic: a slot starts with the
-// v3 magic. Reads the slots at `fd` (a file shorter than them has what it has).
-Status HeaderGeneration(int fd, const std::string& path, uint64_t* generation, bool* magic) {
-  *generation = 0;
-  *magic = false;
-  char head[kJournalSlotStride + kJournalSlotBytes] = {};
+// The start of a journal, through its second header slot (a file shorter than that has what it
+// has: `done` bytes).
+struct Head {
+  char bytes[kJournalSlotStride + kJournalSlotBytes] = {};
   size_t done = 0;
-  RON_RETURN_IF_ERROR(PreadAll(fd, head, sizeof(head), path, &done));
+};
+
+Status ReadHead(int fd, const std::string& path, Head* head) {
+  *head = Head();
+  return PreadAll(fd, head->bytes, sizeof(head->bytes), path, &head->done);
+}
+
+// A v3 header's generation: that of its valid slot (magic, checksum, and the slot its
+// generation names) with the higher generation; 0 if neither is. *magic (if given): a slot
+// starts with the v3 magic.
+uint64_t HeaderGeneration(const Head& head, bool* magic = nullptr) {
+  uint64_t generation = 0;
   for (size_t slot = 0; slot < 2; ++slot) {
-    const char* p = head + slot * kJournalSlotStride;
-    if (slot * kJournalSlotStride + kJournalSlotBytes > done) break;
+    const char* p = head.bytes + slot * kJournalSlotStride;
+    if (slot * kJournalSlotStride + kJournalSlotBytes > head.done) break;
     if (std::memcmp(p, kJournalMagic, sizeof(kJournalMagic)) != 0) continue;
-    *magic = true;
+    if (magic != nullptr) *magic = true;
     const uint64_t g = Load64(p + 8);
     if (g != 0 && (g - 1) % 2 == slot &&
         segment::FrameChecksum(std::string_view(p, 16)) == Load64(p + 16)) {
-      *generation = std::max(*generation, g);
+      generation = std::max(generation, g);
     }
   }
-  return Status::Ok();
+  return generation;
 }
 
 }  // namespace
@@ -371,10 +379,10 @@ Status ScanJournal(const std::string& path, size_t max_record_bytes, const Journ
     int fd;
     ~Closer() { close(fd); }
   } closer{fd};
-  char head[sizeof(kJournalMagic)] = {};
-  size_t done = 0;
-  RON_RETURN_IF_ERROR(PreadAll(fd, head, sizeof(head), path, &done));
-  if (done < sizeof(kJournalMagic)) {
+  Head start;
+  RON_RETURN_IF_ERROR(ReadHead(fd, path, &start));
+  const char* head = start.bytes;
+  if (start.done < sizeof(kJournalMagic)) {
     *torn = size != 0;  // created, never initialized: nothing was acknowledged
     return Status::Ok();
   }
@@ -391,14 +399,12 @@ Status ScanJournal(const std::string& path, size_t max_record_bytes, const Journ
       return Status::Ok();  // its creation was cut short (the header is synced before use)
     }
     bool magic = false;
-    RON_RETURN_IF_ERROR(HeaderGeneration(fd, path, &format.generation, &magic));
+    const uint64_t generation = HeaderGeneration(start, &magic);
     if (!magic) return Status(Code::kIo, path + " is not a commit journal (bad magic)");
-    if (format.generation == 0) {
+    if (generation == 0) {
       return Status(Code::kIo, path + ": neither slot of the commit journal's header is valid");
     }
-    format.batch_magic = kJournalBatchMagic;
-    format.batch_header = kJournalBatchHeaderBytes;
-    format.first_batch = kJournalHeaderBytes;
+    format = Format{kJournalBatchMagic, kJournalBatchHeaderBytes, generation, kJournalHeaderBytes};
   }
   if (size > kMaxJournalFileBytes) {
     return Status(Code::kIo, path + " is " + std::to_string(size) +
@@ -418,10 +424,10 @@ Status ScanJournal(const std::string& path, size_t max_record_bytes, const Journ
   // tail. Neither happens to a journal nobody writes: the read gives the same answer twice.
   const auto checked = [&](const Status& found, uint64_t end) {
     if (format.generation == 0 || (found.ok() && !*torn)) return found;
-    uint64_t now = 0;
-    bool magic = false;
+    Head again;
+    if (!ReadHead(fd, path, &again).ok()) return found;
+    const uint64_t now = HeaderGeneration(again);
     bool grew = false;
-    if (!HeaderGeneration(fd, path, &now, &magic).ok()) return found;
     if (now == format.generation && end != 0 &&
         !WholeBatchAt(fd, path, size, end, format, &buf, &grew).ok()) {
       return found;
