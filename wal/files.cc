@@ -326,11 +326,37 @@ void FileContents::Release() {
   capacity_ = 0;
 }
 
+FileWindow::FileWindow(size_t capacity, bool huge_pages) : capacity_(capacity) {
+  constexpr size_t kHugePage = size_t{2} << 20;
+  const size_t rounded = (capacity + kHugePage - 1) / kHugePage * kHugePage;
+  // One huge page more than needed, so that a 2 MiB-aligned start lies inside.
+  void* p = huge_pages ? mmap(nullptr, rounded + kHugePage, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                       : MAP_FAILED;
+  if (p != MAP_FAILED) {
+    mapping_ = p;
+    mapped_bytes_ = rounded + kHugePage;
+    const auto at = (reinterpret_cast<uintptr_t>(p) + kHugePage - 1) / kHugePage * kHugePage;
+    buf_ = reinterpret_cast<char*>(at);
+    (void)madvise(buf_, rounded, MADV_HUGEPAGE);
+  } else {
+    buf_ = new char[capacity];
+  }
+}
+
+FileWindow::~FileWindow() {
+  if (mapping_ != nullptr) {
+    munmap(mapping_, mapped_bytes_);
+  } else {
+    delete[] buf_;
+  }
+}
+
 Status FileWindow::Slide(int fd, uint64_t offset, uint64_t file_size, const std::string& path) {
   size_t keep = 0;
   if (offset >= base_ && offset < base_ + size_) {
     keep = static_cast<size_t>(base_ + size_ - offset);
-    std::memmove(buf_.get(), buf_.get() + (offset - base_), keep);
+    std::memmove(buf_, buf_ + (offset - base_), keep);
   }
   const size_t want = static_cast<size_t>(std::min<uint64_t>(capacity_, file_size - offset));
   base_ = offset;
@@ -338,7 +364,7 @@ Status FileWindow::Slide(int fd, uint64_t offset, uint64_t file_size, const std:
   cut_ = false;
   if (want <= keep) return Status::Ok();
   size_t done = 0;
-  const Status read = PreadAll(fd, buf_.get() + keep, want - keep, path, &done, offset + keep);
+  const Status read = PreadAll(fd, buf_ + keep, want - keep, path, &done, offset + keep);
   size_ = keep + done;
   cut_ = size_ < want;
   return read;

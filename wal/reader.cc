@@ -31,7 +31,7 @@ namespace {
 // nothing is delivered after the first problem, and that problem is the first in the file.
 class RecordChecker {
  public:
-  static constexpr size_t kBatch = 64;
+  static constexpr size_t kBatch = 256;
 
   RecordChecker(const Limits& limits, const std::string& writer_id, const std::string& stream)
       : canonicalizer_(limits), writer_id_(writer_id), stream_(stream) {
@@ -140,7 +140,7 @@ thread_local FileWindow* tls_read_window = nullptr;
 
 ReadBufferScope::ReadBufferScope()
     : buffer_(std::make_unique<FileContents>()),
-      window_(std::make_unique<FileWindow>(limits::kReadWindowBytes)) {
+      window_(std::make_unique<FileWindow>(limits::kReadWindowBytes, /*huge_pages=*/true)) {
   tls_read_buffer = buffer_.get();
   tls_read_window = window_.get();
 }

@@ -56,9 +56,13 @@ __attribute__((target("avx2"))) uint32_t Mask32(const char* p) {
   return static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_or_si256(quote_or_backslash, low)));
 }
 
-// end - p >= 32, as FindSse2.
+// end - p >= 32, as FindSse2. Long runs 64 bytes a step (one test and branch for two loads).
 template <Kind kind>
 __attribute__((target("avx2"))) const char* FindAvx2(const char* p, const char* end) {
+  for (; end - p > 64; p += 64) {
+    const uint32_t a = Mask32<kind>(p), b = Mask32<kind>(p + 32);
+    if ((a | b) != 0) return a != 0 ? p + __builtin_ctz(a) : p + 32 + __builtin_ctz(b);
+  }
   for (; end - p > 32; p += 32) {
     if (const uint32_t m = Mask32<kind>(p)) return p + __builtin_ctz(m);
   }

@@ -130,6 +130,26 @@ TEST(HashTest, ParseHashTextRejectsNonCanonicalForms) {
   EXPECT_FALSE(IsValidPrev("b3:00"));
 }
 
+// IsValidPrev checks the 64 digits without decoding them: every digit position, with each byte
+// just outside [0-9a-f] and a few further off, is refused; ParseHashText agrees.
+TEST(HashTest, IsValidPrevRefusesABadDigitAtEveryPosition) {
+  const std::string good = "b3:" + std::string("0123456789abcdef0123456789abcdef") +
+                           "fedcba9876543210fedcba9876543210";
+  ASSERT_TRUE(IsValidPrev(good));
+  Digest d{};
+  for (size_t at = 3; at < good.size(); ++at) {
+    for (const char c : {'/', ':', '`', 'g', 'A', 'F', ' ', '\0', '\x7f', '\x80', '\xff'}) {
+      std::string bad = good;
+      bad[at] = c;
+      EXPECT_FALSE(IsValidPrev(bad)) << "position " << at << " byte " << int(c);
+      EXPECT_FALSE(ParseHashText(bad, &d)) << "position " << at << " byte " << int(c);
+    }
+  }
+  EXPECT_FALSE(IsValidPrev("b4:" + good.substr(3)));
+  EXPECT_FALSE(IsValidPrev(good + "0"));
+  EXPECT_FALSE(IsValidPrev(good.substr(0, good.size() - 1)));
+}
+
 TEST(StatusTest, CodeNamesAreStableAndRoundTrip) {
   const char* names[] = {"Schema",         "Float",        "Utf8",         "AttrsTooLarge",
                          "RecordTooLarge", "HashMismatch", "PrevMismatch", "SeqGap",
