@@ -192,22 +192,27 @@ Digest Blake3OneChunk(const uint8_t* data, size_t size) {
   return out;
 }
 
-}  // namespace
-
-namespace internal {
-
+// blake3_hash_many's inputs for one call, padded where that pays and where it keeps BLAKE3's
+// code in bounds. On a CPU whose widest BLAKE3 code is AVX2 it hashes eight inputs at a time
+// and the rest four, two, then one at a time: leftovers of 2..7 cost as much as a whole pass
+// of eight or more (a batch of 256 records of 949..1006 bytes, two block counts: 12-30 ns a record
+// more than one count), and BLAKE3 1.3.1's 4- and 2-way AVX2 code loads 16 bytes past each
+// input's last block (bytes it never uses, but past the end of a message that ends on a
+// page the process cannot read). So leftovers of two or more are padded with copies of the
+// first input, whose chaining values are computed and dropped; its one-at-a-time code reads
+// within the block. Other SIMD widths are left as they are (docs in hash.h).
 void PadLanes(std::vector<const uint8_t*>* inputs) {
-  // blake3_hash_many hashes its inputs kAvx2Lanes at a time on an AVX2 CPU and the rest with
-  // narrower code (4, then one at a time): 2, 3, 5, 6 or 7 inputs left over cost more than a
-  // whole pass of eight (a batch of 256 records of 949..1006 bytes, two block counts: 12-30
-  // ns a record more than one count). They are padded with copies of the first input, whose
-  // chaining values are computed and dropped. Other SIMD widths are left as they are.
   constexpr size_t kAvx2Lanes = 8;
   static const bool avx2_widest = blake3_simd_degree() == kAvx2Lanes;
   const size_t rest = inputs->size() % kAvx2Lanes;
-  if (!avx2_widest || rest < 2 || rest == 4) return;
-  inputs->resize(inputs->size() + kAvx2Lanes - rest, inputs->front());
+  if (!avx2_widest || rest < 2) return;
+  const uint8_t* const first = inputs->front();
+  inputs->resize(inputs->size() + kAvx2Lanes - rest, first);
 }
+
+}  // namespace
+
+namespace internal {
 
 void ChunkJobs::Run(Cv* cvs, size_t stride) {
   // One blake3_hash_many call per (blocks, chunk_end, chunk): it takes one counter and one
@@ -344,9 +349,13 @@ void Blake3Batch::Hash(const std::string_view* messages, size_t count, Digest* o
   // The roots of two-chunk messages (records just over 1 KiB, the common size): one block
   // each, PARENT | ROOT from the key, so blake3_hash_many takes them all at once.
   if (!parent_of_.empty()) {
+    // A block of slack after the last: BLAKE3's AVX-512 code reads up to 48 bytes past an
+    // input's last block (hash.h).
+    parents_.resize(parents_.size() + kBlockBytes);
     inputs_.clear();
     for (size_t k = 0; k < parent_of_.size(); ++k) inputs_.push_back(&parents_[k * kBlockBytes]);
-    cvs_out_.resize(parent_of_.size() * 32);
+    PadLanes(&inputs_);
+    cvs_out_.resize(inputs_.size() * 32);
     blake3_hash_many(inputs_.data(), inputs_.size(), 1, kBlake3Iv, 0, /*increment_counter=*/false,
                      static_cast<uint8_t>(kParent | kRoot), 0, 0, cvs_out_.data());
     for (size_t k = 0; k < parent_of_.size(); ++k) {

@@ -91,9 +91,19 @@ class ChunkJobs {
 // blocks in lanes, to Blake3() for every length 0..4096 (and b3sum as a third opinion), and
 // fuzz/hash_batch_fuzzer.cc for random mixes.
 //
-// This uses two functions internal to the BLAKE3 C sources (blake3_hash_many and
-// blake3_compress_in_place of blake3_impl.h); hash.cc refuses to build against any BLAKE3
-// version but the one checked (BLAKE3_VERSION_STRING "1.3.1").
+// This uses functions internal to the BLAKE3 C sources (blake3_hash_many,
+// blake3_compress_in_place and blake3_simd_degree of blake3_impl.h); hash.cc refuses to build
+// against any BLAKE3 version but the one checked (BLAKE3_VERSION_STRING "1.3.1").
+//
+// Reads past a message: blake3_hash_many's assembly loads bytes after the last whole block it
+// is given, which it never uses (so every digest is exact), but which must be readable: up to
+// 16 in its 4- and 2-way AVX2 code, which Blake3Batch keeps it out of (it pads those calls to
+// whole passes of eight), and up to 48 in its AVX-512 code. A message that ends on a page the
+// process cannot read is safe on AVX2 and narrower CPUs (tests/engine/core/hash_batch_test.cc);
+// with AVX-512, up to 48 bytes after a message must be readable. The callers' messages are
+// records inside a WAL window or file (each followed by its frame's 40-byte trailer, then the
+// next frame or the buffer's spare room) or heap strings (inside the allocator's mapped
+// pages); Blake3Batch's own parent blocks keep a block of slack.
 //
 // Not thread-safe: one Blake3Batch per thread (it keeps its scratch between calls).
 class Blake3Batch {

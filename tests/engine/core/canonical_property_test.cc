@@ -409,8 +409,9 @@ TEST(CanonicalPropertyTest, FastPathFindsEverySpecialByteAndEveryIntegerBound) {
     for (const std::string& number :
          {"1" + std::string(digits - 1, '0'), std::string(digits, '9'),
           "-" + std::string(digits, '9'), std::string("18446744073709551615"),
-          std::string("18446744073709551616"), std::string("-9223372036854775808"),
-          std::string("-9223372036854775809")}) {
+          std::string("18446744073709551616"), std::string("18446744073709551619"),
+          std::string("18446744073709551620"), std::string("28446744073709551615"),
+          std::string("-9223372036854775808"), std::string("-9223372036854775809")}) {
       const std::string bytes = record("ok", R"({"a":)" + number + "}");
       EXPECT_EQ(FastPathAgrees(&c, bytes), canonical(bytes)) << bytes;
     }
@@ -418,6 +419,15 @@ TEST(CanonicalPropertyTest, FastPathFindsEverySpecialByteAndEveryIntegerBound) {
     std::string bytes = record("ok", "{}");
     bytes.replace(bytes.find(R"("seq":1)"), 7, R"("seq":)" + seq);
     EXPECT_EQ(FastPathAgrees(&c, bytes), canonical(bytes)) << bytes;
+    // ts_ms (13 digits today), every length, and the largest values of 19 and 20 digits.
+    for (const std::string& ts : {"1" + std::string(digits - 1, '3'), std::string(digits, '9'),
+                                  std::string("9999999999999999999"),
+                                  std::string("18446744073709551615"),
+                                  std::string("18446744073709551616")}) {
+      std::string timed = record("ok", "{}");
+      timed.replace(timed.find(R"("ts_ms":1)"), 9, R"("ts_ms":)" + ts);
+      EXPECT_EQ(FastPathAgrees(&c, timed), canonical(timed)) << timed;
+    }
   }
 }
 
