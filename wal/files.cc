@@ -334,19 +334,22 @@ FileWindow::FileWindow(size_t capacity, bool huge_pages) : capacity_(capacity) {
                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
                        : MAP_FAILED;
   if (p != MAP_FAILED) {
-    mapping_ = p;
-    mapped_bytes_ = rounded + kHugePage;
-    const auto at = (reinterpret_cast<uintptr_t>(p) + kHugePage - 1) / kHugePage * kHugePage;
+    // The aligned part kept, the address space before and after it given back.
+    const auto start = reinterpret_cast<uintptr_t>(p);
+    const auto at = (start + kHugePage - 1) / kHugePage * kHugePage;
+    if (at > start) munmap(p, at - start);
+    munmap(reinterpret_cast<void*>(at + rounded), start + kHugePage - at);  // at least a byte
     buf_ = reinterpret_cast<char*>(at);
-    (void)madvise(buf_, rounded, MADV_HUGEPAGE);
+    mapped_bytes_ = rounded;
+    (void)madvise(buf_, rounded, MADV_HUGEPAGE);  // a hint: without THP, ordinary pages
   } else {
     buf_ = new char[capacity];
   }
 }
 
 FileWindow::~FileWindow() {
-  if (mapping_ != nullptr) {
-    munmap(mapping_, mapped_bytes_);
+  if (mapped_bytes_ != 0) {
+    munmap(buf_, mapped_bytes_);
   } else {
     delete[] buf_;
   }

@@ -114,8 +114,7 @@ class FileWindow {
 
  private:
   char* buf_ = nullptr;
-  void* mapping_ = nullptr;  // what mmap returned (mapped_bytes_ long), or null: buf_ is new[]
-  size_t mapped_bytes_ = 0;
+  size_t mapped_bytes_ = 0;  // buf_ is mapped, this long; 0: buf_ is new[]
   const size_t capacity_;
   uint64_t base_ = 0;
   size_t size_ = 0;
