@@ -103,7 +103,8 @@ Status VerifyStream(const std::string& dir, const std::string& writer_id,
 
 // While one lives, every ScanStream on its thread walks segments through one window (and reads
 // the rare file it needs whole into one buffer) instead of fresh ones per stream: the kernel
-// backs (and zeroes) those pages once, not once per stream. Scopes do not nest; the engine uses
+// backs (and zeroes) those pages once, not once per stream. Its window asks for a transparent
+// huge page (FileWindow's huge_pages). Scopes do not nest; the engine uses
 // none, so recovery keeps no buffer after it. Thread-compatible: one per thread.
 class ReadBufferScope {
  public:

@@ -194,10 +194,10 @@ Digest Blake3OneChunk(const uint8_t* data, size_t size) {
 
 // blake3_hash_many's inputs for one call, padded where that pays and where it keeps BLAKE3's
 // code in bounds. On a CPU whose widest BLAKE3 code is AVX2 it hashes eight inputs at a time
-// and the rest four, two, then one at a time: leftovers of 2..7 cost as much as a whole pass
-// of eight or more (a batch of 256 records of 949..1006 bytes, two block counts: 12-30 ns a record
-// more than one count), and BLAKE3 1.3.1's 4- and 2-way AVX2 code loads 16 bytes past each
-// input's last block (bytes it never uses, but past the end of a message that ends on a
+// and the rest four, two, then one at a time: leftovers of 2..7 cost as much as a whole pass of
+// eight or more (a batch of 256 records of 949..1006 bytes, two block counts: 12-30 ns a
+// record more than one count), and BLAKE3 1.3.1's 4- and 2-way AVX2 code loads 16 bytes past
+// each input's last block (bytes it never uses, but past the end of a message that ends on a
 // page the process cannot read). So leftovers of two or more are padded with copies of the
 // first input, whose chaining values are computed and dropped; its one-at-a-time code reads
 // within the block. Other SIMD widths are left as they are (docs in hash.h).
