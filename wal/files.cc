@@ -66,6 +66,25 @@ Status CheckRegular(int fd, const std::string& path, struct stat* st) {
   return status;
 }
 
+constexpr size_t kHugePage = size_t{2} << 20;
+
+// `bytes` (a multiple of kHugePage) of anonymous memory starting on a huge-page boundary and
+// asking for transparent huge pages (MADV_HUGEPAGE: a hint; without THP, ordinary pages), or
+// nullptr if it cannot be mapped. Only the pages touched are backed. Freed with munmap(p, bytes).
+char* MapHugePages(size_t bytes) {
+  // One huge page more, so that an aligned start lies inside; the rest is given back.
+  void* p = mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                 -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  const auto start = reinterpret_cast<uintptr_t>(p);
+  const auto at = (start + kHugePage - 1) / kHugePage * kHugePage;
+  if (at > start) munmap(p, at - start);
+  munmap(reinterpret_cast<void*>(at + bytes), start + kHugePage - at);  // at least a byte
+  char* aligned = reinterpret_cast<char*>(at);
+  (void)madvise(aligned, bytes, MADV_HUGEPAGE);
+  return aligned;
+}
+
 }  // namespace
 
 Status PreadAll(int fd, char* out, size_t size, const std::string& path, size_t* done,
@@ -327,21 +346,10 @@ void FileContents::Release() {
 }
 
 FileWindow::FileWindow(size_t capacity, bool huge_pages) : capacity_(capacity) {
-  constexpr size_t kHugePage = size_t{2} << 20;
   const size_t rounded = (capacity + kHugePage - 1) / kHugePage * kHugePage;
-  // One huge page more than needed, so that a 2 MiB-aligned start lies inside.
-  void* p = huge_pages ? mmap(nullptr, rounded + kHugePage, PROT_READ | PROT_WRITE,
-                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-                       : MAP_FAILED;
-  if (p != MAP_FAILED) {
-    // The aligned part kept, the address space before and after it given back.
-    const auto start = reinterpret_cast<uintptr_t>(p);
-    const auto at = (start + kHugePage - 1) / kHugePage * kHugePage;
-    if (at > start) munmap(p, at - start);
-    munmap(reinterpret_cast<void*>(at + rounded), start + kHugePage - at);  // at least a byte
-    buf_ = reinterpret_cast<char*>(at);
+  buf_ = huge_pages ? MapHugePages(rounded) : nullptr;
+  if (buf_ != nullptr) {
     mapped_bytes_ = rounded;
-    (void)madvise(buf_, rounded, MADV_HUGEPAGE);  // a hint: without THP, ordinary pages
   } else {
     buf_ = new char[capacity];
   }
@@ -376,7 +384,6 @@ Status FileWindow::Slide(int fd, uint64_t offset, uint64_t file_size, const std:
 Status FileContents::Read(int fd, uint64_t size, const std::string& path) {
   if (size + 1 > capacity_) {
     Release();
-    constexpr size_t kHugePage = size_t{2} << 20;
     const size_t want = size + 1;
     if (want >= kHugePage) {
       // Address space for a whole default-sized segment at once: only the pages a read
@@ -386,10 +393,8 @@ Status FileContents::Read(int fd, uint64_t size, const std::string& path) {
       constexpr size_t kReserve = limits::kDefaultRotateBytes + kHugePage;
       const size_t rounded =
           (std::max(want, kReserve) + kHugePage - 1) / kHugePage * kHugePage;
-      void* p = mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (p != MAP_FAILED) {
-        (void)madvise(p, rounded, MADV_HUGEPAGE);  // a hint: without THP, ordinary pages
-        buf_ = static_cast<char*>(p);
+      buf_ = MapHugePages(rounded);
+      if (buf_ != nullptr) {
         capacity_ = rounded;
         mapped_ = true;
       }

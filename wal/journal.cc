@@ -48,7 +48,10 @@ struct Format {
   const uint8_t* batch_magic;
   size_t batch_header;  // bytes before a batch's frames
   uint64_t generation;  // v3: the header's; 0: v2
-  uint64_t first_batch;  // the header's bytes
+  // Where batches start: after the header (one block in v2, two in v3).
+  uint64_t first_batch() const {
+    return generation == 0 ? kJournalHeaderBytesV2 : kJournalHeaderBytes;
+  }
 };
 
 // Whether `header` (at least format.batch_header bytes) starts a batch of the journal's
@@ -391,7 +394,7 @@ Status ScanJournal(const std::string& path, size_t max_record_bytes, const Journ
                                     "build: open this WAL once with that build (it applies and "
                                     "removes the journal), then with this one");
   }
-  Format format{kJournalBatchMagicV2, kJournalBatchHeaderBytesV2, 0, kJournalHeaderBytesV2};
+  Format format{kJournalBatchMagicV2, kJournalBatchHeaderBytesV2, 0};
   if (std::memcmp(head, kJournalMagicV2, sizeof(kJournalMagicV2)) != 0) {
     // v3: the valid slot with the higher generation (a torn rewrite of one leaves the other).
     if (size < kJournalHeaderBytes &&
@@ -404,7 +407,7 @@ Status ScanJournal(const std::string& path, size_t max_record_bytes, const Journ
     if (generation == 0) {
       return Status(Code::kIo, path + ": neither slot of the commit journal's header is valid");
     }
-    format = Format{kJournalBatchMagic, kJournalBatchHeaderBytes, generation, kJournalHeaderBytes};
+    format = Format{kJournalBatchMagic, kJournalBatchHeaderBytes, generation};
   }
   if (size > kMaxJournalFileBytes) {
     return Status(Code::kIo, path + " is " + std::to_string(size) +
@@ -436,7 +439,7 @@ Status ScanJournal(const std::string& path, size_t max_record_bytes, const Journ
     *torn = false;
     return Status::Ok();
   };
-  for (uint64_t offset = format.first_batch; offset < size; ++batch) {
+  for (uint64_t offset = format.first_batch(); offset < size; ++batch) {
     bool whole = false;
     const Status read = WholeBatchAt(fd, path, size, offset, format, &buf, &whole);
     if (!read.ok()) return checked(read, 0);

@@ -165,10 +165,10 @@ class JournalWriter {
 // a whole batch of a generation newer than the header's, unless the journal moved on when it
 // is looked at again (a live journal read by a tool: the header's generation advanced, or a
 // whole batch of the generation now where the batches ended; the read ends there, Ok, and the
-// same goes for a torn tail). A batch whose checksum matches but whose frames do not fill it exactly is
-// Io (no writer makes one), and so is a file longer than kMaxJournalFileBytes. Time: linear in
-// the file's size; memory: one batch, at most kMaxJournalBatchBytes. `on_batch` may stop the
-// read with an error of its own.
+// same goes for a torn tail). A batch whose checksum matches but whose frames do not fill it
+// exactly is Io (no writer makes one), and so is a file longer than kMaxJournalFileBytes. Time:
+// linear in the file's size; memory: one batch, at most kMaxJournalBatchBytes. `on_batch` may
+// stop the read with an error of its own.
 using JournalBatchFn =
     std::function<Status(uint32_t batch, std::string_view bytes,
                          std::span<const segment::FrameView> frames)>;

@@ -463,19 +463,32 @@ std::string HashText(const Digest& digest) {
 #if defined(__SSE2__)
 namespace {
 
+// 16 characters as lowercase hex: each byte less '0' and less 'a', and whether it is a digit
+// 0-9 or a letter a-f (all ones in that byte, else zero).
+struct Hex16 {
+  __m128i digit, letter, is_digit, is_letter;
+  __m128i is_hex() const { return _mm_or_si128(is_digit, is_letter); }
+};
+
+Hex16 ClassifyHex16(const char* in) {
+  const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in));
+  Hex16 h;
+  h.digit = _mm_sub_epi8(c, _mm_set1_epi8('0'));
+  h.letter = _mm_sub_epi8(c, _mm_set1_epi8('a'));
+  // Unsigned x <= k iff min(x, k) == x.
+  h.is_digit = _mm_cmpeq_epi8(_mm_min_epu8(h.digit, _mm_set1_epi8(9)), h.digit);
+  h.is_letter = _mm_cmpeq_epi8(_mm_min_epu8(h.letter, _mm_set1_epi8(5)), h.letter);
+  return h;
+}
+
 // 16 lowercase hex digits → 8 bytes, 16 digits at a time (every reader parses each record's
 // prev this way: scalar, it was 5 % of a verify). False if any is not [0-9a-f].
 bool DecodeHex16(const char* in, uint8_t* out) {
-  const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in));
-  const __m128i digit = _mm_sub_epi8(c, _mm_set1_epi8('0'));
-  const __m128i letter = _mm_sub_epi8(c, _mm_set1_epi8('a'));
-  // Unsigned x <= k iff min(x, k) == x.
-  const __m128i is_digit = _mm_cmpeq_epi8(_mm_min_epu8(digit, _mm_set1_epi8(9)), digit);
-  const __m128i is_letter = _mm_cmpeq_epi8(_mm_min_epu8(letter, _mm_set1_epi8(5)), letter);
-  if (_mm_movemask_epi8(_mm_or_si128(is_digit, is_letter)) != 0xFFFF) return false;
+  const Hex16 h = ClassifyHex16(in);
+  if (_mm_movemask_epi8(h.is_hex()) != 0xFFFF) return false;
   const __m128i value =
-      _mm_or_si128(_mm_and_si128(is_digit, digit),
-                   _mm_and_si128(is_letter, _mm_add_epi8(letter, _mm_set1_epi8(10))));
+      _mm_or_si128(_mm_and_si128(h.is_digit, h.digit),
+                   _mm_and_si128(h.is_letter, _mm_add_epi8(h.letter, _mm_set1_epi8(10))));
   // In each little-endian 16-bit lane the even digit (high nibble) is the low byte.
   const __m128i high = _mm_and_si128(value, _mm_set1_epi16(0x00FF));
   const __m128i low = _mm_srli_epi16(value, 8);
@@ -514,12 +527,7 @@ bool IsValidPrev(std::string_view text) {
   if (text.size() != kHashTextBytes || text.substr(0, 3) != "b3:") return false;
   __m128i all = _mm_set1_epi8(-1);
   for (size_t at = 3; at < kHashTextBytes; at += 16) {
-    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + at));
-    const __m128i digit = _mm_sub_epi8(c, _mm_set1_epi8('0'));
-    const __m128i letter = _mm_sub_epi8(c, _mm_set1_epi8('a'));
-    const __m128i is_digit = _mm_cmpeq_epi8(_mm_min_epu8(digit, _mm_set1_epi8(9)), digit);
-    const __m128i is_letter = _mm_cmpeq_epi8(_mm_min_epu8(letter, _mm_set1_epi8(5)), letter);
-    all = _mm_and_si128(all, _mm_or_si128(is_digit, is_letter));
+    all = _mm_and_si128(all, ClassifyHex16(text.data() + at).is_hex());
   }
   return _mm_movemask_epi8(all) == 0xFFFF;
 #else
