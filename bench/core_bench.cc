@@ -65,6 +65,29 @@ void BM_Blake3BatchOf1KiBRecords(benchmark::State& state) {
 }
 BENCHMARK(BM_Blake3BatchOf1KiBRecords)->ArgsProduct({{1, 16, 64}, {0, 1, 2}, {0, 1}});
 
+// 256 messages of lengths spread over [range(0), range(1)] (a fixed pseudo-random draw), as a
+// stream's stored records are: several block counts per batch, final blocks of every length.
+void BM_Blake3BatchMixedSizes(benchmark::State& state) {
+  const auto low = static_cast<size_t>(state.range(0)), high = static_cast<size_t>(state.range(1));
+  std::vector<std::string> messages(256);
+  uint64_t x = 0x9E3779B97F4A7C15;
+  for (std::string& m : messages) {
+    x = x * 6364136223846793005 + 1442695040888963407;
+    m.resize(low + (x >> 33) % (high - low + 1));
+    for (size_t i = 0; i < m.size(); ++i) m[i] = static_cast<char>('a' + (x >> (i % 32)) % 26);
+  }
+  std::vector<std::string_view> views(messages.begin(), messages.end());
+  std::vector<ron::Digest> out(views.size());
+  ron::Blake3Batch batch;
+  for (auto _ : state) {
+    batch.Hash(views.data(), views.size(), out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["records/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * views.size()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Blake3BatchMixedSizes)->Args({949, 1006})->Args({300, 1020})->Args({1100, 2000});
+
 void BM_CanonicalizeAndHash1KiB(benchmark::State& state) {
   ron::Canonicalizer c;
   ron::CanonicalRecord r;

@@ -526,8 +526,7 @@ void Worker::HandleSealed(SealedTask* task, std::vector<Staged>* staged) {
   if (s->state() == StreamState::kFrozen) return Reject(task->ticket, s->failure());
   const uint64_t head = s->head_seq();
   if (r.seq == head + 1) {
-    char head[kHashTextBytes];
-    if (r.prev != s->HeadText(head)) {
+    if (!IsPrevOf(r.prev, head, s->head_hash())) {
       ctx_.metrics->verify_prev++;
       ctx_.log->Log("warn", "audit.verify.fail",
                     {.writer_id = r.writer_id,

@@ -9,6 +9,7 @@
 #include <array>
 #include <bit>
 #include <cstring>
+#include <span>
 #include <string_view>
 
 #include "engine/core/check.h"
@@ -214,6 +215,8 @@ void PadLanes(std::vector<const uint8_t*>* inputs) {
 
 namespace internal {
 
+void ChunkJobs::Grow() { jobs_.resize(std::max<size_t>(64, 2 * jobs_.size())); }
+
 void ChunkJobs::Run(Cv* cvs, size_t stride) {
   // One blake3_hash_many call per (blocks, chunk_end, chunk): it takes one counter and one
   // block count for all its inputs. A counting sort on that key (in message order within a
@@ -222,11 +225,12 @@ void ChunkJobs::Run(Cv* cvs, size_t stride) {
   const auto key = [](const Job& job) {
     return ((job.blocks - 1) * 2 + (job.chunk_end ? 1 : 0)) * kMaxChunk + job.chunk;
   };
+  const std::span<const Job> jobs(jobs_.data(), count_);
   std::array<uint32_t, kKeys + 1> next{};
-  for (const Job& job : jobs_) ++next[key(job) + 1];
+  for (const Job& job : jobs) ++next[key(job) + 1];
   for (size_t k = 1; k <= kKeys; ++k) next[k] += next[k - 1];
-  sorted_.resize(jobs_.size());
-  for (const Job& job : jobs_) sorted_[next[key(job)]++] = job;
+  sorted_.resize(jobs.size());
+  for (const Job& job : jobs) sorted_[next[key(job)]++] = job;
   for (size_t begin = 0; begin < sorted_.size();) {
     size_t end = begin + 1;
     const Job& first = sorted_[begin];
@@ -234,8 +238,8 @@ void ChunkJobs::Run(Cv* cvs, size_t stride) {
            sorted_[end].chunk_end == first.chunk_end && sorted_[end].chunk == first.chunk) {
       ++end;
     }
-    inputs_.clear();
-    for (size_t j = begin; j < end; ++j) inputs_.push_back(sorted_[j].input);
+    inputs_.resize(end - begin);
+    for (size_t j = begin; j < end; ++j) inputs_[j - begin] = sorted_[j].input;
     PadLanes(&inputs_);
     cvs_out_.resize(inputs_.size() * 32);
     blake3_hash_many(inputs_.data(), inputs_.size(), first.blocks, kBlake3Iv, first.chunk,
@@ -289,13 +293,29 @@ void Blake3Batch::Hash(const std::string_view* messages, size_t count, Digest* o
     }
     StoreCv(JoinTree(cvs, chunks, /*root=*/true), out[i].data());
   };
+  // Where each lane's final block starts in its tail (kNoTail: written into the lane directly).
+  constexpr size_t kNoTail = kBlockBytes;
+  size_t tail_from[internal::CompressLanes::kLanes];
   const auto flush_lanes = [&] {
+    // Copied from the tails now, not as each was written: a 64-byte load that straddles the
+    // stores just made waits for them to reach the cache (a failed store-to-load forwarding,
+    // ~1 % of a verify), while these were stored a lane or more ago.
+    for (size_t k = 0; k < used; ++k) {
+      if (tail_from[k] != kNoTail) {
+        std::memcpy(lanes.blocks[k], tails_[k].bytes + tail_from[k], kBlockBytes);
+      }
+    }
     internal::CompressInLanes(&lanes);
     for (size_t k = 0; k < used; ++k) {
       const size_t i = lane_message[k];
       const size_t last = lanes.counter_low[k];
-      Cv& cv = chunk_cvs_[i * kMaxBatchedChunks + last];
+      Cv cv;
       for (size_t w = 0; w < 8; ++w) cv[w] = lanes.cv[w][k];
+      if (last == 0) {  // a one-chunk message: its lane's output is the digest
+        StoreCv(cv, out[i].data());
+        continue;
+      }
+      chunk_cvs_[i * kMaxBatchedChunks + last] = cv;
       join(i, last + 1);
     }
     used = 0;
@@ -320,16 +340,16 @@ void Blake3Batch::Hash(const std::string_view* messages, size_t count, Digest* o
       uint8_t* block = lanes.blocks[used];
       if (size >= kBlockBytes) {
         // The final block holds the message's last final_bytes, then zeros: the 64 bytes that
-        // end the message, followed by 64 zeros, read from where those bytes begin. Copies of
-        // fixed size: memcpy and memset of lengths that vary from record to record mispredict
-        // their size classes (15 ns a record of sizes mixed over 949..1006 bytes).
-        alignas(32) uint8_t tail[2 * kBlockBytes];
-        std::memcpy(tail, data + size - kBlockBytes, kBlockBytes);
-        std::memset(tail + kBlockBytes, 0, kBlockBytes);
-        std::memcpy(block, tail + kBlockBytes - final_bytes, kBlockBytes);
+        // end the message, followed by 64 zeros (the tail), read from where those bytes begin
+        // (flush_lanes). Copies of fixed size: memcpy and memset of lengths that vary from
+        // record to record mispredict their size classes (15 ns a record of sizes mixed over
+        // 949..1006 bytes).
+        std::memcpy(tails_[used].bytes, data + size - kBlockBytes, kBlockBytes);
+        tail_from[used] = kBlockBytes - final_bytes;
       } else {
         if (final_bytes > 0) std::memcpy(block, final_block, final_bytes);
         std::memset(block + final_bytes, 0, kBlockBytes - final_bytes);
+        tail_from[used] = kNoTail;
       }
       for (size_t w = 0; w < 8; ++w) lanes.cv[w][used] = cv[w];
       lanes.counter_low[used] = static_cast<uint32_t>(last);
@@ -426,31 +446,70 @@ std::string ToHex(const Digest& digest) {
   return out;
 }
 
-void FormatHashText(const Digest& digest, char* out) {
-  std::memcpy(out, "b3:", 3);
 #if defined(__SSE2__)
-  // 16 bytes → 32 digits a step (every record's prev is formatted once: byte by byte it was
-  // 4 % of an import's instructions). A nibble n becomes '0' + n, plus 'a' - '0' - 10 above 9.
+namespace {
+
+// The 64 hex digits of a digest, 16 a vector (digits[0] the first), the high digit of each
+// byte first. A nibble n becomes '0' + n, plus 'a' - '0' - 10 above 9.
+struct HexDigitVectors {
+  __m128i v[4];
+};
+HexDigitVectors HexDigits(const Digest& digest) {
   const __m128i low_nibble = _mm_set1_epi8(0x0F), nine = _mm_set1_epi8(9);
   const __m128i zero = _mm_set1_epi8('0'), letters = _mm_set1_epi8('a' - '0' - 10);
   const auto digits = [&](__m128i nibbles) {
     const __m128i above_nine = _mm_cmpgt_epi8(nibbles, nine);
     return _mm_add_epi8(_mm_add_epi8(nibbles, zero), _mm_and_si128(above_nine, letters));
   };
+  HexDigitVectors out;
   for (size_t half = 0; half < 2; ++half) {
     const __m128i bytes =
         _mm_loadu_si128(reinterpret_cast<const __m128i*>(digest.data() + 16 * half));
     const __m128i high = _mm_and_si128(_mm_srli_epi16(bytes, 4), low_nibble);
     const __m128i low = _mm_and_si128(bytes, low_nibble);
-    char* at = out + 3 + 32 * half;  // the high digit of each byte first
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(at), digits(_mm_unpacklo_epi8(high, low)));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(at + 16), digits(_mm_unpackhi_epi8(high, low)));
+    out.v[2 * half] = digits(_mm_unpacklo_epi8(high, low));
+    out.v[2 * half + 1] = digits(_mm_unpackhi_epi8(high, low));
+  }
+  return out;
+}
+
+}  // namespace
+#endif
+
+void FormatHashText(const Digest& digest, char* out) {
+  std::memcpy(out, "b3:", 3);
+#if defined(__SSE2__)
+  // 16 bytes → 32 digits a step (every record's prev is formatted once: byte by byte it was
+  // 4 % of an import's instructions).
+  const HexDigitVectors digits = HexDigits(digest);
+  for (size_t k = 0; k < 4; ++k) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 3 + 16 * k), digits.v[k]);
   }
 #else
   for (size_t i = 0; i < kDigestBytes; ++i) {
     out[3 + 2 * i] = kHexDigits[digest[i] >> 4];
     out[3 + 2 * i + 1] = kHexDigits[digest[i] & 0xF];
   }
+#endif
+}
+
+bool IsHashTextOf(std::string_view text, const Digest& digest) {
+  if (text.size() != kHashTextBytes || text.substr(0, 3) != "b3:") return false;
+#if defined(__SSE2__)
+  // The digits compared where they are computed: written out and read back, each 16-byte load
+  // straddled two of the stores (they start 3 bytes in) and waited for them to reach the cache
+  // (~1 % of a verify).
+  const HexDigitVectors digits = HexDigits(digest);
+  __m128i same = _mm_set1_epi8(-1);
+  for (size_t k = 0; k < 4; ++k) {
+    const __m128i got = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + 3 + 16 * k));
+    same = _mm_and_si128(same, _mm_cmpeq_epi8(got, digits.v[k]));
+  }
+  return _mm_movemask_epi8(same) == 0xFFFF;
+#else
+  char expected[kHashTextBytes];
+  FormatHashText(digest, expected);
+  return text == std::string_view(expected, kHashTextBytes);
 #endif
 }
 

@@ -48,9 +48,12 @@ class ChunkJobs {
  public:
   using Cv = std::array<uint32_t, 8>;
   static constexpr size_t kMaxChunk = 8;  // chunk < kMaxChunk
-  void Clear() { jobs_.clear(); }
+  void Clear() { count_ = 0; }
+  // Stored by index into room kept from call to call (push_back's call per job was ~1 % of a
+  // verify: g++ did not inline it).
   void Add(size_t message, uint64_t chunk, size_t blocks, bool chunk_end, const uint8_t* input) {
-    jobs_.push_back({message, chunk, blocks, chunk_end, input});
+    if (count_ == jobs_.size()) Grow();
+    jobs_[count_++] = {message, chunk, blocks, chunk_end, input};
   }
   void Run(Cv* cvs, size_t stride);
 
@@ -62,7 +65,9 @@ class ChunkJobs {
     bool chunk_end;
     const uint8_t* input;
   };
-  std::vector<Job> jobs_;
+  void Grow();
+  std::vector<Job> jobs_;  // the first count_ are this call's
+  size_t count_ = 0;
   std::vector<Job> sorted_;  // jobs_ in blake3_hash_many calls' order
   std::vector<const uint8_t*> inputs_;
   std::vector<uint8_t> cvs_out_;
@@ -124,6 +129,11 @@ class Blake3Batch {
   std::vector<size_t> parent_of_;                    // ... and whose they are
   bool final_lanes_ = internal::CanCompressInLanes();
   internal::CompressLanes lanes_{};  // unused lanes compute on zeros
+  // Each lane's message end (Hash): its last 64 bytes, then 64 zeros that stay zeros.
+  struct alignas(64) Tail {
+    uint8_t bytes[2 * 64];
+  };
+  std::array<Tail, internal::CompressLanes::kLanes> tails_{};
 };
 
 // BLAKE3-256 of messages whose last bytes are not known yet, many at a time: a chained
@@ -161,6 +171,9 @@ class Blake3Prefix {
 std::string ToHex(const Digest& digest);
 // "b3:" + ToHex(digest), written into `out` (kHashTextBytes chars).
 void FormatHashText(const Digest& digest, char* out);
+// text == HashText(digest), without writing the text out (a chain's prev against the hash
+// of the record before it).
+bool IsHashTextOf(std::string_view text, const Digest& digest);
 // HashText and ParseHashText are public (ron_audit/types.h).
 
 // A chain head as the next record's `prev`: "b3:0" when the chain is empty (head_seq 0), else
@@ -170,6 +183,12 @@ inline std::string_view HeadText(uint64_t head_seq, const Digest& head_hash,
   if (head_seq == 0) return kGenesisPrev;
   FormatHashText(head_hash, buf);
   return std::string_view(buf, kHashTextBytes);
+}
+
+// Whether `prev` links to a chain head: HeadText(head_seq, head_hash) == prev, without
+// writing the text out.
+inline bool IsPrevOf(std::string_view prev, uint64_t head_seq, const Digest& head_hash) {
+  return head_seq == 0 ? prev == kGenesisPrev : IsHashTextOf(prev, head_hash);
 }
 
 // True for "b3:0" or a valid ParseHashText text.

@@ -150,6 +150,38 @@ TEST(HashTest, IsValidPrevRefusesABadDigitAtEveryPosition) {
   EXPECT_FALSE(IsValidPrev(good.substr(0, good.size() - 1)));
 }
 
+// IsHashTextOf compares without writing the text out: it must say text == HashText(digest)
+// for every digest and every near miss (each byte changed, the prefix, the length).
+TEST(HashTest, IsHashTextOfEqualsComparingTheWrittenText) {
+  std::mt19937_64 rng(14);
+  for (int round = 0; round < 200; ++round) {
+    Digest d;
+    for (auto& b : d) b = static_cast<uint8_t>(rng());
+    if (round == 0) d.fill(0x00);
+    if (round == 1) d.fill(0xFF);
+    const std::string text = HashText(d);
+    ASSERT_TRUE(IsHashTextOf(text, d));
+    EXPECT_TRUE(IsPrevOf(text, 7, d));
+    for (size_t at = 0; at < text.size(); ++at) {
+      for (const char c : {'0', '9', 'a', 'f', 'A', 'g', ':', '\0', '\xff'}) {
+        std::string other = text;
+        other[at] = c;
+        EXPECT_EQ(IsHashTextOf(other, d), other == text) << "position " << at << " byte " << int(c);
+      }
+    }
+    Digest near = d;
+    near[rng() % near.size()] ^= static_cast<uint8_t>(1u << (rng() % 8));
+    EXPECT_FALSE(IsHashTextOf(text, near));
+    EXPECT_FALSE(IsHashTextOf(text + "0", d));
+    EXPECT_FALSE(IsHashTextOf(text.substr(0, text.size() - 1), d));
+    EXPECT_FALSE(IsHashTextOf(text.substr(3), d));
+    EXPECT_FALSE(IsHashTextOf(kGenesisPrev, d));
+    EXPECT_FALSE(IsPrevOf(kGenesisPrev, 7, d));
+    EXPECT_FALSE(IsPrevOf(text, 0, d));
+  }
+  EXPECT_TRUE(IsPrevOf(kGenesisPrev, 0, Digest{}));
+}
+
 TEST(StatusTest, CodeNamesAreStableAndRoundTrip) {
   const char* names[] = {"Schema",         "Float",        "Utf8",         "AttrsTooLarge",
                          "RecordTooLarge", "HashMismatch", "PrevMismatch", "SeqGap",
