@@ -299,7 +299,7 @@ void Blake3Batch::Hash(const std::string_view* messages, size_t count, Digest* o
   const auto flush_lanes = [&] {
     // Copied from the tails now, not as each was written: a 64-byte load that straddles the
     // stores just made waits for them to reach the cache (a failed store-to-load forwarding,
-    // ~1 % of a verify), while these were stored a lane or more ago.
+    // ~1 % of a verify), while all but the last were stored lanes ago.
     for (size_t k = 0; k < used; ++k) {
       if (tail_from[k] != kNoTail) {
         std::memcpy(lanes.blocks[k], tails_[k].bytes + tail_from[k], kBlockBytes);
@@ -342,7 +342,7 @@ void Blake3Batch::Hash(const std::string_view* messages, size_t count, Digest* o
         // The final block holds the message's last final_bytes, then zeros: the 64 bytes that
         // end the message, followed by 64 zeros (the tail), read from where those bytes begin
         // (flush_lanes). Copies of fixed size: memcpy and memset of lengths that vary from
-        // record to record mispredict their size classes (15 ns a record of sizes mixed over
+        // record to record mispredicted their size classes (15 ns a record of sizes mixed over
         // 949..1006 bytes).
         std::memcpy(tails_[used].bytes, data + size - kBlockBytes, kBlockBytes);
         tail_from[used] = kBlockBytes - final_bytes;
@@ -449,8 +449,8 @@ std::string ToHex(const Digest& digest) {
 #if defined(__SSE2__)
 namespace {
 
-// The 64 hex digits of a digest, 16 a vector (digits[0] the first), the high digit of each
-// byte first. A nibble n becomes '0' + n, plus 'a' - '0' - 10 above 9.
+// The 64 hex digits of a digest, 16 a vector (v[0] the first), the high digit of each byte
+// first. A nibble n becomes '0' + n, plus 'a' - '0' - 10 above 9.
 struct HexDigitVectors {
   __m128i v[4];
 };
