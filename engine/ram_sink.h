@@ -22,7 +22,7 @@ class RamSink final : public Sink {
   Result<SinkStream*> GetStream(const std::string& writer, const std::string& stream) override;
   Status Stage(SinkStream* stream, const CanonicalRecord& record) override;
   Status StoredDigest(SinkStream* stream, uint64_t seq, Digest* digest) override;
-  Status Commit() override { return Status::Ok(); }
+  Status Commit(bool /*alone*/) override { return Status::Ok(); }
   Status Sync() override { return Status::Ok(); }
   void PublishHeads(const std::function<void(const std::string&, const std::string&,
                                              const StreamInfo&)>& publish) override;

@@ -48,8 +48,9 @@ class Sink {
   virtual Status Stage(SinkStream* stream, const CanonicalRecord& record) = 0;
   // The self_hash stored at `seq` (≤ head): SeqGap if the sink no longer holds it.
   virtual Status StoredDigest(SinkStream* stream, uint64_t seq, Digest* digest) = 0;
-  // Ends a batch: makes the staged records durable as the fsync policy says.
-  virtual Status Commit() = 0;
+  // Ends a batch: makes the staged records durable as the fsync policy says. `alone`: its
+  // callers wait for it with nothing queued behind it (Wal::Commit).
+  virtual Status Commit(bool alone) = 0;
   // Makes everything durable whatever the fsync policy (Flush).
   virtual Status Sync() = 0;
   // Calls `publish` for every stream whose head may have moved since the last call.

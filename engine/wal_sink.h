@@ -31,7 +31,7 @@ class WalSink final : public Sink {
   Result<SinkStream*> GetStream(const std::string& writer, const std::string& stream) override;
   Status Stage(SinkStream* stream, const CanonicalRecord& record) override;
   Status StoredDigest(SinkStream* stream, uint64_t seq, Digest* digest) override;
-  Status Commit() override { return wal_->Commit(); }
+  Status Commit(bool alone) override { return wal_->Commit(alone); }
   Status Sync() override { return wal_->Sync(); }
   void PublishHeads(const std::function<void(const std::string&, const std::string&,
                                              const StreamInfo&)>& publish) override;

@@ -141,6 +141,8 @@ class Worker {
   void Run();
   void Abort(std::vector<Task>* batch);
   void ProcessBatch(std::vector<Task>* batch);
+  // Whether the batch's callers wait for its commit with nothing queued behind it (Sink::Commit).
+  bool CommitsAlone(const std::vector<Task>& batch) const;
   void RefuseWhileSuspended(std::vector<Task>* batch);
   void CompleteStaged(const Status& committed, std::vector<Staged>* staged);
   // A batch's drafts are staged together (docs/PERFORMANCE.md): QueueEmit splices each with its

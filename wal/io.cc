@@ -26,8 +26,9 @@ class PwritevBackend final : public IoBackend {
   explicit PwritevBackend(FaultInjector* faults) : faults_(faults) {}
   std::string_view name() const override { return "pwritev"; }
   double last_fsync_seconds() const override { return fsync_seconds_; }
+  bool last_on_caller() const override { return true; }
 
-  void Execute(std::span<const WriteOp> ops, std::span<int> results) override {
+  void Execute(std::span<const WriteOp> ops, std::span<int> results, bool /*alone*/) override {
     fsync_seconds_ = 0;
     for (size_t i = 0; i < ops.size(); ++i) results[i] = Run(ops[i]);
   }
@@ -83,16 +84,19 @@ class IoUringBackend final : public IoBackend {
   ~IoUringBackend() override { io_uring_queue_exit(&ring_); }
   std::string_view name() const override { return "io_uring"; }
   double last_fsync_seconds() const override { return fsync_seconds_; }
+  bool last_on_caller() const override { return on_caller_; }
 
-  void Execute(std::span<const WriteOp> ops, std::span<int> results) override {
-    // One small write, or writes that wait on nothing (no fdatasync, no RWF_DSYNC: copies into
-    // the page cache, as when the WAL syncs the file system afterwards): on this thread (see
-    // kDefaultInlineWriteBytes). 0 sends everything through the ring.
+  void Execute(std::span<const WriteOp> ops, std::span<int> results, bool alone) override {
+    // One small write, one write its caller waits for alone, or writes that wait on nothing
+    // (no fdatasync, no RWF_DSYNC: copies into the page cache, as when the WAL syncs the file
+    // system afterwards): on this thread (see kDefaultInlineWriteBytes). 0 sends everything
+    // through the ring.
     const bool none_waits = std::none_of(ops.begin(), ops.end(),
                                          [](const WriteOp& op) { return op.sync || op.dsync; });
-    if (inline_max_bytes_ > 0 &&
-        ((ops.size() == 1 && ops[0].size <= inline_max_bytes_) || none_waits)) {
-      inline_.Execute(ops, results);
+    on_caller_ = inline_max_bytes_ > 0 &&
+                 ((ops.size() == 1 && (alone || ops[0].size <= inline_max_bytes_)) || none_waits);
+    if (on_caller_) {
+      inline_.Execute(ops, results, alone);
       fsync_seconds_ = inline_.last_fsync_seconds();
       return;
     }
@@ -228,6 +232,7 @@ class IoUringBackend final : public IoBackend {
   FaultInjector* faults_;
   PwritevBackend inline_;
   const size_t inline_max_bytes_;
+  bool on_caller_ = false;
   double fsync_seconds_ = 0;
 };
 

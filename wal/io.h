@@ -52,11 +52,14 @@ class IoBackend {
   // Performs every op in full (short writes and EAGAIN/EINTR/EBUSY are resubmitted) and fills
   // `results[i]` with 0 or the negative errno of the first failure of op i. A failed fdatasync is
   // reported, never retried: the kernel may already have dropped the dirty pages.
-  // REQUIRES: results.size() == ops.size().
-  virtual void Execute(std::span<const WriteOp> ops, std::span<int> results) = 0;
+  // `alone`: the caller waits for this Execute with nothing else to do (kDefaultInlineWriteBytes
+  // says what io_uring does with it). REQUIRES: results.size() == ops.size().
+  virtual void Execute(std::span<const WriteOp> ops, std::span<int> results, bool alone) = 0;
   // How long the last Execute waited for durability: io_uring, from submission until the
   // slowest linked fdatasync completed; pwritev, the fdatasync calls' total.
   virtual double last_fsync_seconds() const = 0;
+  // Whether the last Execute ran on the calling thread (pwritev always does).
+  virtual bool last_on_caller() const = 0;
 };
 
 // io_uring: an Execute of one write of at most this many bytes runs on the calling thread
@@ -64,8 +67,12 @@ class IoBackend {
 // an io-wq worker and its completion back to the caller, two thread hops that cost more than a
 // small write: one record at a time ran ~1.3x faster with p50 ~190 instead of ~260 µs
 // (docs/PERFORMANCE.md). So do writes that wait on nothing (neither sync nor dsync: copies into
-// the page cache, made durable later or never). Larger batches, and several writes at once
-// that sync (the ring runs their fdatasyncs in parallel), go through the ring.
+// the page cache, made durable later or never), and one write of any size when the caller
+// waits for it alone (`alone`: the engine's writer with an empty queue behind a batch of
+// sealed records, a bulk import's closed loop; 10-20 % more records a second there). Larger
+// batches otherwise, and several writes at once that sync (the ring runs their fdatasyncs in
+// parallel), go through the ring: under a steady load of Emits it kept more records a second
+// (docs/PERFORMANCE.md).
 inline constexpr size_t kDefaultInlineWriteBytes = 64 << 10;
 
 // Creates the backend. kAuto tries io_uring and falls back to pwritev when the kernel refuses

@@ -9,10 +9,10 @@ namespace {
 
 void Sample(const char* type, const char* name, const char* help, uint64_t value,
             const std::string& labels, std::string* out) {
-  char line[256];
-  std::snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n%s", name, help, name, type,
-                name);
-  *out += line;
+  // Appended piece by piece: a fixed line buffer cut a long help text and the sample's name
+  // after it.
+  *out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+          name;
   if (!labels.empty()) *out += "{" + labels + "}";
   *out += " " + std::to_string(value) + "\n";
 }
@@ -84,6 +84,7 @@ WalMetricsSnapshot WalMetricsSnapshot::Of(const Wal& wal, bool with_streams) {
   m.segments_preallocated = c.segments_preallocated;
   m.zero_filled_bytes = wal.bytes_zero_filled();
   m.journal_commits = c.journal_commits;
+  m.commits_on_caller = c.commits_on_caller;
   m.journal_records_applied = wal.journal_records_applied();
   m.journal_held_bytes = wal.held_bytes();
   m.fsync = wal.fsync_histogram();
@@ -112,6 +113,7 @@ void WalMetricsSnapshot::AddTotals(const WalMetricsSnapshot& o) {
   segments_preallocated += o.segments_preallocated;
   zero_filled_bytes += o.zero_filled_bytes;
   journal_commits += o.journal_commits;
+  commits_on_caller += o.commits_on_caller;
   journal_records_applied += o.journal_records_applied;
   fsync.Merge(o.fsync);
 }
@@ -146,6 +148,10 @@ std::string WalMetricsSnapshot::Text(const std::string& labels) const {
   Counter("wal_journal_commits_total",
           "Commits made durable by one append to the commit journal (many streams each).",
           journal_commits, labels, &out);
+  Counter("wal_commits_on_caller_total",
+          "Commits whose segment writes and syncs ran on the committing thread, not through "
+          "io_uring's workers (small ones, and a bulk import's batches with nothing queued).",
+          commits_on_caller, labels, &out);
   Counter("wal_journal_records_applied_total",
           "Records recovery took from commit journals into their segments.",
           journal_records_applied, labels, &out);

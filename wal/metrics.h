@@ -45,8 +45,8 @@ struct WalMetricsSnapshot {
   std::string backend;  // "io_uring" or "pwritev"
   uint64_t torn_tail_total = 0, corrupt_total = 0, io_errors_total = 0, fsync_total = 0,
            bytes_written = 0, records_written = 0, segments_created = 0, segments_preallocated = 0,
-           zero_filled_bytes = 0, journal_commits = 0, journal_records_applied = 0,
-           journal_held_bytes = 0;  // a gauge
+           zero_filled_bytes = 0, journal_commits = 0, commits_on_caller = 0,
+           journal_records_applied = 0, journal_held_bytes = 0;  // the last, a gauge
   LatencyHistogram fsync;
   struct StreamStateLine {
     std::string writer_id, stream;

@@ -475,7 +475,7 @@ void Wal::AppendChunks(StreamWal* s, bool sync, bool pad, std::vector<WriteOp>* 
   }
 }
 
-Status Wal::CommitStreams(bool force_sync) {
+Status Wal::CommitStreams(bool force_sync, bool alone) {
   std::vector<WriteOp> ops;
   std::vector<std::pair<StreamWal*, size_t>> chunk_ends;
   const bool sync = force_sync || options_.fsync == FsyncPolicy::kAlways;
@@ -578,19 +578,20 @@ Status Wal::CommitStreams(bool force_sync) {
   // The journal's write and sync go out first and run while the segments are written.
   if (journal_files > 0) StartJournalAppend(ops, chunk_ends, in_journal);
   if (held == 0) {
-    io_->Execute(ops, results);
+    io_->Execute(ops, results, alone);
   } else if (held < ops.size()) {
     std::vector<WriteOp> writes;
     std::vector<int> written(ops.size() - held, 0);
     for (size_t i = 0; i < ops.size(); ++i) {
       if (!hold[i]) writes.push_back(ops[i]);
     }
-    io_->Execute(writes, written);
+    io_->Execute(writes, written, alone);
     for (size_t i = 0, k = 0; i < ops.size(); ++i) {
       if (!hold[i]) results[i] = written[k++];
     }
   }
   last_fsync_seconds_ = held == ops.size() ? 0 : io_->last_fsync_seconds();
+  if (held < ops.size() && io_->last_on_caller()) ++counters_.commits_on_caller;
   if (journal_files > 0) {
     const auto journal_started = std::chrono::steady_clock::now();
     // Failures are in results; the other journaled streams leave the failed journal at the
@@ -681,8 +682,8 @@ Status Wal::CommitStreams(bool force_sync) {
   return first_error.ok() ? left : first_error;
 }
 
-Status Wal::Commit() {
-  Status committed = CommitStreams(false);
+Status Wal::Commit(bool alone) {
+  Status committed = CommitStreams(false, alone);
   Status inner = std::exchange(inner_error_, Status::Ok());  // reported once
   return committed.ok() ? inner : committed;
 }

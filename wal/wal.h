@@ -188,6 +188,7 @@ struct WalCounters {
   uint64_t segments_preallocated = 0;  // of those, how many were zero-filled ahead of need
   uint64_t segment_fds_parked = 0;     // segment files closed to stay within the fd budget
   uint64_t journal_commits = 0;        // commits made durable by a journal append
+  uint64_t commits_on_caller = 0;      // segment writes run on the committing thread
 };
 
 class StreamWal {
@@ -269,8 +270,10 @@ class Wal {
   // Writes every staged batch, then fdatasyncs per policy; returns when durable. Ok only if
   // every touched stream succeeded, here and in the commits Stage made since the last Commit
   // (when a segment filled); a failed stream is kFailed and its staged records are lost (never
-  // acknowledged).
-  Status Commit();
+  // acknowledged). `alone`: the caller waits for this commit with nothing queued behind it; a
+  // commit of one file then runs on the calling thread whatever its size (wal/io.h,
+  // kDefaultInlineWriteBytes).
+  Status Commit(bool alone = false);
 
   // The self_hash of the record at `seq` of `s` (staged or on disk). REQUIRES: seq <= head.
   // For the replay path (duplicate detection), not appends: a miss reads the stream's segments
@@ -358,7 +361,7 @@ class Wal {
   static void FreeWriteBuffer(StreamWal* s);
   void DropStaged(StreamWal* s);
   void MarkChanged(StreamWal* s);
-  Status CommitStreams(bool force_sync);
+  Status CommitStreams(bool force_sync, bool alone = false);
   void AppendChunks(StreamWal* s, bool sync, bool pad, std::vector<WriteOp>* ops,
                     std::vector<std::pair<StreamWal*, size_t>>* chunk_ends);
   Status OpenSegmentFd(const std::string& path, int* fd) const;

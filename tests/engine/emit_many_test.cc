@@ -394,5 +394,49 @@ TEST_F(EmitManyTest, EmitManyFromTheLogCallbackOfAnotherCall) {
   EXPECT_EQ(got_inner[299], "300 GetServed ok {\"i\":1299}");
 }
 
+// A bulk import's batch (OfferSealedMany, ~200 KB of records, nothing else queued) commits on
+// the writer thread; EmitMany's batch of the same size goes through io_uring's workers
+// (wal_commits_on_caller_total; with the pwritev backend every commit is on the thread).
+TEST_F(EmitManyTest, ASealedBatchWithNothingQueuedCommitsOnTheWriterThread) {
+  const std::string pad(900, 'x');
+  std::vector<std::string> drafts;
+  for (int i = 0; i < 200; ++i) {
+    drafts.push_back(R"({"kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{"i":)" +
+                     std::to_string(i) + R"(,"pad":")" + pad + "\"}}");
+  }
+  const std::vector<std::string_view> draft_views(drafts.begin(), drafts.end());
+  {
+    auto src = engine_test::OpenEngine(Options("src"));
+    ASSERT_NE(src, nullptr);
+    std::vector<Result<Ticket>> results;
+    ASSERT_EQ(src->EmitMany("s", draft_views, &results), drafts.size());
+    for (const auto& r : results) ASSERT_TRUE(r.ok() && r.value().Wait(Far()).ok());
+    ASSERT_TRUE(src->Close(Far()).ok());
+  }
+  const std::vector<std::string> sealed =
+      engine_test::StoredIn(tmp_.path() + "/src", "svc-test@inst-1", "s");
+  ASSERT_EQ(sealed.size(), drafts.size());
+  const std::vector<std::string_view> sealed_views(sealed.begin(), sealed.end());
+
+  auto dst = engine_test::OpenEngine(Options("dst"));
+  ASSERT_NE(dst, nullptr);
+  const auto on_caller = [&] {
+    const std::string page = dst->MetricsText();
+    const size_t at = page.find("\nwal_commits_on_caller_total");
+    if (at == std::string::npos) return uint64_t{0};  // (no WAL metrics before a commit)
+    const size_t line_end = page.find('\n', at + 1);
+    return uint64_t{std::stoull(page.substr(page.rfind(' ', line_end) + 1))};
+  };
+  std::vector<Result<Ticket>> results;  // the engine's first commit, then its second
+  ASSERT_EQ(dst->OfferSealedMany(sealed_views, &results), sealed.size());
+  for (const auto& r : results) ASSERT_TRUE(r.ok() && r.value().Wait(Far()).ok());
+  EXPECT_EQ(on_caller(), 1u);
+  ASSERT_EQ(dst->EmitMany("e", draft_views, &results), drafts.size());
+  for (const auto& r : results) ASSERT_TRUE(r.ok() && r.value().Wait(Far()).ok());
+  EXPECT_EQ(on_caller(), dst->io_backend() == "pwritev" ? 2u : 1u);
+  ASSERT_TRUE(dst->Close(Far()).ok());
+  EXPECT_EQ(engine_test::StoredIn(tmp_.path() + "/dst", "svc-test@inst-1", "s"), sealed);
+}
+
 }  // namespace
 }  // namespace ron

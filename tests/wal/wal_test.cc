@@ -640,6 +640,36 @@ TEST_P(WalTest, SyncedBatchesLeaveThePageCacheUnlessKept) {
 // fsync=always, where syncfs reports what fdatasync would), not one fdatasync each. After a
 // syncfs error each file gets its own fdatasync: only the streams whose own sync fails fail,
 // and a reopen holds exactly what was acknowledged.
+// A commit its caller waits for alone (Commit(true)) writes and syncs its one file on the
+// calling thread whatever its size, where the backend may (io_uring with inline writes,
+// buffered: a kDirect commit is several chunks); otherwise a commit over 64 KiB goes through
+// the ring. pwritev always writes on the caller. Every record is durable either way.
+TEST_P(WalTest, ACommitItsCallerWaitsForAloneRunsOnTheCallingThread) {
+  const bool pwritev = GetParam().backend == IoBackendKind::kPwritev;
+  const bool small_inline = pwritev || GetParam().inline_bytes > 0;
+  const bool large_inline_if_alone =
+      pwritev || (GetParam().inline_bytes > 0 && GetParam().mode == WriteMode::kBuffered);
+  auto wal = OpenWal(Options());
+  ASSERT_NE(wal, nullptr);
+  ASSERT_TRUE(StageRecords(wal.get(), "a", 300).ok());  // ~144 KB, over the 64 KiB of a write
+  ASSERT_TRUE(wal->Commit(/*alone=*/false).ok());
+  uint64_t expected = pwritev ? 1 : 0;
+  EXPECT_EQ(wal->counters().commits_on_caller, expected);
+  ASSERT_TRUE(StageRecords(wal.get(), "a", 300).ok());
+  ASSERT_TRUE(wal->Commit(/*alone=*/true).ok());
+  expected += large_inline_if_alone ? 1 : 0;
+  EXPECT_EQ(wal->counters().commits_on_caller, expected);
+  ASSERT_TRUE(StageRecords(wal.get(), "a", 2).ok());  // ~1 KB
+  ASSERT_TRUE(wal->Commit(/*alone=*/false).ok());
+  expected += small_inline ? 1 : 0;
+  EXPECT_EQ(wal->counters().commits_on_caller, expected);
+  EXPECT_EQ(wal->GetStream("w@test", "a").value()->durable_seq(), 602u);
+  ASSERT_TRUE(wal->Close().ok());
+  const StreamReport report = Scan("a");
+  EXPECT_FALSE(report.frozen) << report.problem.ToString();
+  EXPECT_EQ(report.records, 602u);
+}
+
 TEST_P(WalTest, ManyFilesInOneCommitAreSyncedTogether) {
   const bool buffered = GetParam().mode == WriteMode::kBuffered;
   constexpr int kStreams = 6;
