@@ -150,7 +150,7 @@ std::string WalMetricsSnapshot::Text(const std::string& labels) const {
           journal_commits, labels, &out);
   Counter("wal_commits_on_caller_total",
           "Commits whose segment writes and syncs ran on the committing thread, not through "
-          "io_uring's workers (small ones, and a bulk import's batches with nothing queued).",
+          "io_uring's workers (small ones, those that sync nothing, a bulk import's batches).",
           commits_on_caller, labels, &out);
   Counter("wal_journal_records_applied_total",
           "Records recovery took from commit journals into their segments.",
