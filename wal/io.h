@@ -55,8 +55,9 @@ class IoBackend {
   // `alone`: the caller waits for this Execute with nothing else to do (kDefaultInlineWriteBytes
   // says what io_uring does with it). REQUIRES: results.size() == ops.size().
   virtual void Execute(std::span<const WriteOp> ops, std::span<int> results, bool alone) = 0;
-  // How long the last Execute waited for durability: io_uring, from submission until the
-  // slowest linked fdatasync completed; pwritev, the fdatasync calls' total.
+  // How long the last Execute waited for durability: through io_uring's ring, from submission
+  // until the slowest linked fdatasync completed; on the calling thread (pwritev, io_uring's
+  // inline writes), the fdatasync calls' total.
   virtual double last_fsync_seconds() const = 0;
   // Whether the last Execute ran on the calling thread (pwritev always does).
   virtual bool last_on_caller() const = 0;

@@ -271,8 +271,8 @@ class Wal {
   // every touched stream succeeded, here and in the commits Stage made since the last Commit
   // (when a segment filled); a failed stream is kFailed and its staged records are lost (never
   // acknowledged). `alone`: the caller waits for this commit with nothing queued behind it; a
-  // commit of one file then runs on the calling thread whatever its size (wal/io.h,
-  // kDefaultInlineWriteBytes).
+  // commit that is one write (one file, buffered, or one O_DIRECT chunk) then runs on the
+  // calling thread whatever its size (wal/io.h, kDefaultInlineWriteBytes).
   Status Commit(bool alone = false);
 
   // The self_hash of the record at `seq` of `s` (staged or on disk). REQUIRES: seq <= head.

@@ -128,7 +128,7 @@ class Blake3Batch {
   std::vector<uint8_t> parents_;                     // root blocks of two-chunk messages
   std::vector<size_t> parent_of_;                    // ... and whose they are
   bool final_lanes_ = internal::CanCompressInLanes();
-  internal::CompressLanes lanes_{};  // unused lanes compute on zeros
+  internal::CompressLanes lanes_{};  // unused lanes compute on what they last held (ignored)
   // Each lane's message end (Hash): its last 64 bytes, then 64 zeros that stay zeros.
   struct alignas(64) Tail {
     uint8_t bytes[2 * 64];

@@ -636,10 +636,6 @@ TEST_P(WalTest, SyncedBatchesLeaveThePageCacheUnlessKept) {
   }
 }
 
-// A commit that writes many segment files makes them durable with one syncfs (buffered writes,
-// fsync=always, where syncfs reports what fdatasync would), not one fdatasync each. After a
-// syncfs error each file gets its own fdatasync: only the streams whose own sync fails fail,
-// and a reopen holds exactly what was acknowledged.
 // A commit its caller waits for alone (Commit(true)) writes and syncs its one file on the
 // calling thread whatever its size, where the backend may (io_uring with inline writes,
 // buffered: a kDirect commit is several chunks); otherwise a commit over 64 KiB goes through
@@ -670,6 +666,10 @@ TEST_P(WalTest, ACommitItsCallerWaitsForAloneRunsOnTheCallingThread) {
   EXPECT_EQ(report.records, 602u);
 }
 
+// A commit that writes many segment files makes them durable with one syncfs (buffered writes,
+// fsync=always, where syncfs reports what fdatasync would), not one fdatasync each. After a
+// syncfs error each file gets its own fdatasync: only the streams whose own sync fails fail,
+// and a reopen holds exactly what was acknowledged.
 TEST_P(WalTest, ManyFilesInOneCommitAreSyncedTogether) {
   const bool buffered = GetParam().mode == WriteMode::kBuffered;
   constexpr int kStreams = 6;
