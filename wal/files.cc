@@ -68,7 +68,9 @@ Status CheckRegular(int fd, const std::string& path, struct stat* st) {
 
 constexpr size_t kHugePage = size_t{2} << 20;
 
-// `bytes` (a multiple of kHugePage) of anonymous memory starting on a huge-page boundary and
+size_t HugePageMultiple(size_t bytes) { return (bytes + kHugePage - 1) / kHugePage * kHugePage; }
+
+// `bytes` (a HugePageMultiple) of anonymous memory starting on a huge-page boundary and
 // asking for transparent huge pages (MADV_HUGEPAGE: a hint; without THP, ordinary pages), or
 // nullptr if it cannot be mapped. Only the pages touched are backed. Freed with munmap(p, bytes).
 char* MapHugePages(size_t bytes) {
@@ -346,7 +348,7 @@ void FileContents::Release() {
 }
 
 FileWindow::FileWindow(size_t capacity, bool huge_pages) : capacity_(capacity) {
-  const size_t rounded = (capacity + kHugePage - 1) / kHugePage * kHugePage;
+  const size_t rounded = HugePageMultiple(capacity);
   buf_ = huge_pages ? MapHugePages(rounded) : nullptr;
   if (buf_ != nullptr) {
     mapped_bytes_ = rounded;
@@ -391,8 +393,7 @@ Status FileContents::Read(int fd, uint64_t size, const std::string& path) {
       // larger one does not unmap, map and fault (zero) everything again (it did: a fifth of
       // a one-thread verify went to the kernel zeroing fresh pages).
       constexpr size_t kReserve = limits::kDefaultRotateBytes + kHugePage;
-      const size_t rounded =
-          (std::max(want, kReserve) + kHugePage - 1) / kHugePage * kHugePage;
+      const size_t rounded = HugePageMultiple(std::max(want, kReserve));
       buf_ = MapHugePages(rounded);
       if (buf_ != nullptr) {
         capacity_ = rounded;

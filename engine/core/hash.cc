@@ -293,17 +293,14 @@ void Blake3Batch::Hash(const std::string_view* messages, size_t count, Digest* o
     }
     StoreCv(JoinTree(cvs, chunks, /*root=*/true), out[i].data());
   };
-  // Where each lane's final block starts in its tail (kNoTail: written into the lane directly).
-  constexpr size_t kNoTail = kBlockBytes;
-  size_t tail_from[internal::CompressLanes::kLanes];
   const auto flush_lanes = [&] {
+    // Each final block is the block_len bytes that end its lane's tail, then the tail's zeros.
     // Copied from the tails now, not as each was written: a 64-byte load that straddles the
     // stores just made waits for them to reach the cache (a failed store-to-load forwarding,
     // ~1 % of a verify), while all but the last were stored lanes ago.
     for (size_t k = 0; k < used; ++k) {
-      if (tail_from[k] != kNoTail) {
-        std::memcpy(lanes.blocks[k], tails_[k].bytes + tail_from[k], kBlockBytes);
-      }
+      std::memcpy(lanes.blocks[k], tails_[k].bytes + kBlockBytes - lanes.block_len[k],
+                  kBlockBytes);
     }
     internal::CompressInLanes(&lanes);
     for (size_t k = 0; k < used; ++k) {
@@ -337,19 +334,16 @@ void Blake3Batch::Hash(const std::string_view* messages, size_t count, Digest* o
     const uint8_t flags = static_cast<uint8_t>(kChunkEnd | (blocks == 0 ? kChunkStart : 0) |
                                                (chunks == 1 ? kRoot : 0));
     if (final_lanes_) {
-      uint8_t* block = lanes.blocks[used];
+      // The final block holds the message's last final_bytes, then zeros: the tail keeps the
+      // 64 bytes that end the message (a shorter message ends there), then 64 zeros, and
+      // flush_lanes reads the block from where those bytes begin. A copy of fixed size:
+      // memcpy and memset of lengths that vary from record to record mispredicted their size
+      // classes (15 ns a record of sizes mixed over 949..1006 bytes).
+      uint8_t* tail = tails_[used].bytes;
       if (size >= kBlockBytes) {
-        // The final block holds the message's last final_bytes, then zeros: the 64 bytes that
-        // end the message, followed by 64 zeros (the tail), read from where those bytes begin
-        // (flush_lanes). Copies of fixed size: memcpy and memset of lengths that vary from
-        // record to record mispredicted their size classes (15 ns a record of sizes mixed over
-        // 949..1006 bytes).
-        std::memcpy(tails_[used].bytes, data + size - kBlockBytes, kBlockBytes);
-        tail_from[used] = kBlockBytes - final_bytes;
-      } else {
-        if (final_bytes > 0) std::memcpy(block, final_block, final_bytes);
-        std::memset(block + final_bytes, 0, kBlockBytes - final_bytes);
-        tail_from[used] = kNoTail;
+        std::memcpy(tail, data + size - kBlockBytes, kBlockBytes);
+      } else if (size > 0) {
+        std::memcpy(tail + kBlockBytes - size, data, size);
       }
       for (size_t w = 0; w < 8; ++w) lanes.cv[w][used] = cv[w];
       lanes.counter_low[used] = static_cast<uint32_t>(last);

@@ -129,7 +129,8 @@ class Blake3Batch {
   std::vector<size_t> parent_of_;                    // ... and whose they are
   bool final_lanes_ = internal::CanCompressInLanes();
   internal::CompressLanes lanes_{};  // unused lanes compute on what they last held (ignored)
-  // Each lane's message end (Hash): its last 64 bytes, then 64 zeros that stay zeros.
+  // Each lane's message end (Hash): the 64 bytes before it (a shorter message ends there), then
+  // 64 zeros that stay zeros.
   struct alignas(64) Tail {
     uint8_t bytes[2 * 64];
   };
