@@ -5,7 +5,7 @@
 //  - the sealed form of an accepted record verifies;
 //  - the canonical fast path (ReadCanonical) accepts only bytes the full path accepts as
 //    canonical, with the same record; CheckCanonical (the WAL reader's walk) gives its verdict
-//    and record but for attrs;
+//    and record but for attrs; CheckChain's views give the chain fields where it accepts;
 //  - the same bytes as a draft: PrepareDraft with its one-pass reading of host-written drafts
 //    gives the full parser's verdict, error, bytes and record.
 #include <cstddef>
@@ -46,6 +46,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!(checked == fast.record)) std::abort();
     if (!canonicalizer.Canonicalize(input, &second).ok() || second.bytes != input) std::abort();
     if (fast.record != second.record) std::abort();
+  }
+  static ron::ChainView views;
+  if (canonicalizer.CheckChain(input, &views)) {
+    const ron::Record& r = fast.record;
+    if (!check || views.ts_ms != r.ts_ms || views.seq != r.seq || views.writer_id != r.writer_id ||
+        views.stream != r.stream || views.kind != r.kind || views.prev != r.prev) {
+      std::abort();
+    }
   }
   DraftsAgree(input);
   if (!canonicalizer.Canonicalize(input, &first).ok()) return 0;

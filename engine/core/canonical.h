@@ -32,6 +32,14 @@
 
 namespace ron {
 
+// A stored record's chain fields as views into its bytes (Canonicalizer::CheckChain): what the
+// WAL's readers judge a record by, besides its bytes and self_hash.
+struct ChainView {
+  uint64_t ts_ms = 0;
+  uint64_t seq = 0;
+  std::string_view writer_id, stream, kind, prev;
+};
+
 // The result of canonicalizing one record. Reuse one instance across calls to avoid allocation.
 struct CanonicalRecord {
   Record record;      // typed, NFC-normalized fields
@@ -112,6 +120,10 @@ class Canonicalizer {
   // ts_ms, writer_id, seq, stream, kind and prev. reason, actor, subject and attrs are left
   // empty (their text is checked all the same). The WAL reader's record check uses it.
   bool CheckChain(std::string_view bytes, Record* out) const;
+  // The same with nothing copied: `out` views `bytes`. False also where a chain field is
+  // written with an escape (a writer_id or stream with a quote or a backslash), which the
+  // Record form decodes.
+  bool CheckChain(std::string_view bytes, ChainView* out) const;
 
   // The fields the engine assigns to a draft (docs/API.md: emit fills v, seq, prev, writer_id
   // and, if absent, ts_ms).

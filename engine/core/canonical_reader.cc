@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "engine/core/canonical.h"
@@ -74,10 +75,16 @@ class CanonicalReader {
   // The walk keeps its place in a local (a register), and each step below returns it. Kept in
   // the reader, the place went through memory from step to step, and those round trips, one
   // after the other, were a quarter of the walk's time (BM_CheckCanonical1KiB).
-  bool Read(Record* r) {
-    r->v = kRecordVersion;
-    r->actor = Actor();
-    r->subject = Subject();
+  // Out: a Record, or a ChainView (read with Keep::kChain; its fields then view the text).
+  template <typename Out>
+  bool Read(Out* r) {
+    constexpr bool kRecord = std::is_same_v<Out, Record>;
+    static_assert(kRecord || std::is_same_v<Out, ChainView>);
+    if constexpr (kRecord) {
+      r->v = kRecordVersion;
+      r->actor = Actor();
+      r->subject = Subject();
+    }
     const char* p = Lit(begin_, "{\"v\":1,\"ts_ms\":");
     p = Digits(p, &r->ts_ms);
     p = Lit(p, ",\"writer_id\":");
@@ -101,19 +108,25 @@ class CanonicalReader {
         p = Lit(value, "false");
       }
       if (p == nullptr) return false;
-      if (keep_ != Keep::kChain) r->actor.anon = anon;
+      if constexpr (kRecord) {
+        if (keep_ != Keep::kChain) r->actor.anon = anon;
+      }
       first = false;
     }
-    p = Optional(p, "\"cap_id\":", &first, &r->actor.cap_id);
-    p = Optional(p, "\"key_fpr\":", &first, &r->actor.key_fpr);
-    p = Optional(p, "\"passport_id\":", &first, &r->actor.passport_id);
+    p = Optional(p, "\"cap_id\":", &first, SlotOf(r, &Record::actor, &Actor::cap_id));
+    p = Optional(p, "\"key_fpr\":", &first, SlotOf(r, &Record::actor, &Actor::key_fpr));
+    p = Optional(p, "\"passport_id\":", &first, SlotOf(r, &Record::actor, &Actor::passport_id));
     p = Lit(p, "},\"subject\":{");
     first = true;
-    p = Optional(p, "\"content_id\":", &first, &r->subject.content_id);
-    p = Optional(p, "\"ledger_txid\":", &first, &r->subject.ledger_txid);
-    p = Optional(p, "\"name\":", &first, &r->subject.name);
+    p = Optional(p, "\"content_id\":", &first, SlotOf(r, &Record::subject, &Subject::content_id));
+    p = Optional(p, "\"ledger_txid\":", &first, SlotOf(r, &Record::subject, &Subject::ledger_txid));
+    p = Optional(p, "\"name\":", &first, SlotOf(r, &Record::subject, &Subject::name));
     p = Lit(p, "},\"reason\":");
-    p = Reason(p, &r->reason);
+    if constexpr (kRecord) {
+      p = Reason(p, &r->reason);
+    } else {
+      p = Reason(p, nullptr);
+    }
     p = Lit(p, ",\"attrs\":");
     if (p == nullptr) return false;
     const char* const attrs = p;
@@ -121,10 +134,12 @@ class CanonicalReader {
     if (p == nullptr || static_cast<size_t>(p - attrs) > limits_.max_attrs_bytes) return false;
     attrs_at_ = static_cast<size_t>(attrs - begin_);
     attrs_bytes_ = static_cast<size_t>(p - attrs);
-    if (keep_ == Keep::kAll) {
-      r->attrs.assign(attrs, attrs_bytes_);
-    } else {
-      r->attrs.clear();
+    if constexpr (kRecord) {
+      if (keep_ == Keep::kAll) {
+        r->attrs.assign(attrs, attrs_bytes_);
+      } else {
+        r->attrs.clear();
+      }
     }
     p = Lit(p, ",\"prev\":");
     p = Text(p, &r->prev);
@@ -214,7 +229,34 @@ class CanonicalReader {
     return p;
   }
 
-  // The reason, stored unless keep_ is kChain (then left empty). Its rule allows no byte an
+  // Text and Name into a view of the text: an escaped one is given up on (it would have to be
+  // decoded into storage of its own).
+  const char* Text(const char* p, std::string_view* out) const {
+    bool escaped = false;
+    p = String(p, out, &escaped);
+    return escaped ? nullptr : p;
+  }
+  const char* Name(const char* p, std::string_view* out, size_t max_bytes) const {
+    p = Text(p, out);
+    if (p == nullptr) return nullptr;
+    bool del = false;
+    for (const char c : *out) del |= c == '\x7f';
+    return out->empty() || out->size() > max_bytes || del ? nullptr : p;
+  }
+
+  // Where Read stores an optional actor or subject string: a Record's slot, none for a
+  // ChainView.
+  template <typename Out, typename Part>
+  static std::optional<std::string>* SlotOf(Out* r, Part Record::*part,
+                                            std::optional<std::string> Part::*slot) {
+    if constexpr (std::is_same_v<Out, Record>) {
+      return &((r->*part).*slot);
+    } else {
+      return nullptr;
+    }
+  }
+
+  // The reason, stored unless keep_ is kChain (then left empty, or not stored: out nullptr). Its rule allows no byte an
   // escape stands for, so an escaped reason is refused unread.
   const char* Reason(const char* p, std::string* out) const {
     if (keep_ != Keep::kChain) {
@@ -222,7 +264,7 @@ class CanonicalReader {
       return p != nullptr && IsValidReason(*out) ? p : nullptr;
     }
     if (p == nullptr) return nullptr;
-    out->clear();
+    if (out != nullptr) out->clear();
     std::string_view raw;
     bool escaped = false;
     p = String(p, &raw, &escaped);
@@ -764,6 +806,12 @@ bool Canonicalizer::CheckCanonical(std::string_view bytes, Record* out) const {
 }
 
 bool Canonicalizer::CheckChain(std::string_view bytes, Record* out) const {
+  if (bytes.size() > limits_.max_record_bytes) return false;
+  CanonicalReader reader(bytes, limits_, CanonicalReader::Keep::kChain);
+  return reader.Read(out);
+}
+
+bool Canonicalizer::CheckChain(std::string_view bytes, ChainView* out) const {
   if (bytes.size() > limits_.max_record_bytes) return false;
   CanonicalReader reader(bytes, limits_, CanonicalReader::Keep::kChain);
   return reader.Read(out);

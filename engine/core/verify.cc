@@ -9,11 +9,15 @@ Status VerifyRecord(std::string_view sealed, const Limits& limits) {
 }
 
 Status VerifyGenesisRule(const Record& record) {
-  const bool genesis_prev = record.prev == kGenesisPrev;
-  if (record.seq == 1 && !genesis_prev) {
+  return VerifyGenesisRule(record.seq, record.prev);
+}
+
+Status VerifyGenesisRule(uint64_t seq, std::string_view prev) {
+  const bool genesis_prev = prev == kGenesisPrev;
+  if (seq == 1 && !genesis_prev) {
     return Status(Code::kPrevMismatch, "seq 1 must have prev b3:0");
   }
-  if (record.seq != 1 && genesis_prev) {
+  if (seq != 1 && genesis_prev) {
     return Status(Code::kPrevMismatch, "prev b3:0 is only valid for seq 1");
   }
   return Status::Ok();

@@ -24,6 +24,7 @@ Status VerifyRecord(std::string_view sealed, const Limits& limits = Limits());
 // The rule of a single record that can be checked without its predecessor: seq 1 ⇔ prev "b3:0".
 // Violations are PrevMismatch.
 Status VerifyGenesisRule(const Record& record);
+Status VerifyGenesisRule(uint64_t seq, std::string_view prev);
 
 // The link rule between consecutive records of one chain:
 //   different writer_id or stream           → PrevMismatch (not the same chain)
