@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "engine/core/limits.h"
 
@@ -334,42 +335,56 @@ Status WriteFileAtomic(const std::string& path, std::string_view bytes, Replace 
   return FsyncDir(dir);
 }
 
-FileContents::~FileContents() { Release(); }
-
-void FileContents::Release() {
-  if (buf_ == nullptr) return;
-  if (mapped_) {
-    munmap(buf_, capacity_);
-  } else {
-    delete[] buf_;
+ReadBuffer ReadBuffer::Mapped(size_t bytes) {
+  ReadBuffer b;
+  const size_t rounded = HugePageMultiple(bytes);
+  b.data_ = MapHugePages(rounded);
+  if (b.data_ != nullptr) {
+    b.capacity_ = rounded;
+    b.mapped_ = true;
   }
-  buf_ = nullptr;
+  return b;
+}
+
+ReadBuffer ReadBuffer::Allocated(size_t bytes) {
+  ReadBuffer b;
+  b.data_ = new char[bytes];
+  b.capacity_ = bytes;
+  return b;
+}
+
+ReadBuffer& ReadBuffer::operator=(ReadBuffer&& other) noexcept {
+  if (this != &other) {
+    Release();
+    data_ = std::exchange(other.data_, nullptr);
+    capacity_ = std::exchange(other.capacity_, 0);
+    mapped_ = std::exchange(other.mapped_, false);
+  }
+  return *this;
+}
+
+void ReadBuffer::Release() {
+  if (data_ == nullptr) return;
+  if (mapped_) {
+    munmap(data_, capacity_);
+  } else {
+    delete[] data_;
+  }
+  data_ = nullptr;
   capacity_ = 0;
+  mapped_ = false;
 }
 
 FileWindow::FileWindow(size_t capacity, bool huge_pages) : capacity_(capacity) {
-  const size_t rounded = HugePageMultiple(capacity);
-  buf_ = huge_pages ? MapHugePages(rounded) : nullptr;
-  if (buf_ != nullptr) {
-    mapped_bytes_ = rounded;
-  } else {
-    buf_ = new char[capacity];
-  }
-}
-
-FileWindow::~FileWindow() {
-  if (mapped_bytes_ != 0) {
-    munmap(buf_, mapped_bytes_);
-  } else {
-    delete[] buf_;
-  }
+  if (huge_pages) buf_ = ReadBuffer::Mapped(capacity);
+  if (buf_.data() == nullptr) buf_ = ReadBuffer::Allocated(capacity);
 }
 
 Status FileWindow::Slide(int fd, uint64_t offset, uint64_t file_size, const std::string& path) {
   size_t keep = 0;
   if (offset >= base_ && offset < base_ + size_) {
     keep = static_cast<size_t>(base_ + size_ - offset);
-    std::memmove(buf_, buf_ + (offset - base_), keep);
+    std::memmove(buf_.data(), buf_.data() + (offset - base_), keep);
   }
   const size_t want = static_cast<size_t>(std::min<uint64_t>(capacity_, file_size - offset));
   base_ = offset;
@@ -377,15 +392,15 @@ Status FileWindow::Slide(int fd, uint64_t offset, uint64_t file_size, const std:
   cut_ = false;
   if (want <= keep) return Status::Ok();
   size_t done = 0;
-  const Status read = PreadAll(fd, buf_ + keep, want - keep, path, &done, offset + keep);
+  const Status read = PreadAll(fd, buf_.data() + keep, want - keep, path, &done, offset + keep);
   size_ = keep + done;
   cut_ = size_ < want;
   return read;
 }
 
 Status FileContents::Read(int fd, uint64_t size, const std::string& path) {
-  if (size + 1 > capacity_) {
-    Release();
+  if (size + 1 > buf_.capacity()) {
+    buf_ = ReadBuffer();  // the old one given back before the new one is taken
     const size_t want = size + 1;
     if (want >= kHugePage) {
       // Address space for a whole default-sized segment at once: only the pages a read
@@ -393,22 +408,13 @@ Status FileContents::Read(int fd, uint64_t size, const std::string& path) {
       // larger one does not unmap, map and fault (zero) everything again (it did: a fifth of
       // a one-thread verify went to the kernel zeroing fresh pages).
       constexpr size_t kReserve = limits::kDefaultRotateBytes + kHugePage;
-      const size_t rounded = HugePageMultiple(std::max(want, kReserve));
-      buf_ = MapHugePages(rounded);
-      if (buf_ != nullptr) {
-        capacity_ = rounded;
-        mapped_ = true;
-      }
+      buf_ = ReadBuffer::Mapped(std::max(want, kReserve));
     }
-    if (buf_ == nullptr) {
-      buf_ = new char[want];
-      capacity_ = want;
-      mapped_ = false;
-    }
+    if (buf_.data() == nullptr) buf_ = ReadBuffer::Allocated(want);
   }
   // A file that grew since fstat is read as it was measured: what a writer adds later is the
   // next reader's business, and the scanner treats the cut like any other end.
-  return PreadAll(fd, buf_, size, path, &size_);
+  return PreadAll(fd, buf_.data(), size, path, &size_);
 }
 
 Result<std::unique_ptr<DirLock>> DirLock::Acquire(const std::string& dir,

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ron_audit/status.h"
@@ -84,6 +85,33 @@ enum class Replace { kAllow, kNever };
 Status WriteFileAtomic(const std::string& path, std::string_view bytes,
                        Replace replace = Replace::kAllow);
 
+// Memory for file bytes, freed the way it was obtained: anonymous memory on a huge-page
+// boundary that asks for transparent huge pages (MADV_HUGEPAGE), or new[]. Empty (data()
+// nullptr) by default and when the mapping fails.
+class ReadBuffer {
+ public:
+  ReadBuffer() = default;
+  // At least `bytes`, rounded up to whole 2 MiB pages, mapped; empty if mmap fails.
+  static ReadBuffer Mapped(size_t bytes);
+  // `bytes` from new[].
+  static ReadBuffer Allocated(size_t bytes);
+  ~ReadBuffer() { Release(); }
+  ReadBuffer(ReadBuffer&& other) noexcept { *this = std::move(other); }
+  ReadBuffer& operator=(ReadBuffer&& other) noexcept;
+  ReadBuffer(const ReadBuffer&) = delete;
+  ReadBuffer& operator=(const ReadBuffer&) = delete;
+
+  char* data() const { return data_; }
+  size_t capacity() const { return capacity_; }
+
+ private:
+  void Release();
+
+  char* data_ = nullptr;
+  size_t capacity_ = 0;
+  bool mapped_ = false;  // data_ came from mmap (capacity_ bytes), else from new[]
+};
+
 // A window onto a file: bytes [base(), end()) of it, read with pread into one
 // buffer of a fixed capacity, allocated once. A reader that walks a file through it keeps the
 // bytes it works on in the CPU's caches (a whole 128 MiB segment read first and walked after
@@ -95,7 +123,6 @@ class FileWindow {
   // the walk over it (2-4 % of a one-thread verify). For long-lived windows (ReadBufferScope):
   // it costs an mmap and the zeroing of a 2 MiB page to create. Else new[].
   explicit FileWindow(size_t capacity, bool huge_pages = false);
-  ~FileWindow();
   FileWindow(const FileWindow&) = delete;
   FileWindow& operator=(const FileWindow&) = delete;
 
@@ -103,7 +130,7 @@ class FileWindow {
   // (fewer if the file ends sooner: it shrank since it was measured). What the window held
   // from `offset` on is kept, not read again. REQUIRES: offset <= file_size.
   Status Slide(int fd, uint64_t offset, uint64_t file_size, const std::string& path);
-  std::string_view bytes() const { return {buf_, size_}; }
+  std::string_view bytes() const { return {buf_.data(), size_}; }
   uint64_t base() const { return base_; }
   uint64_t end() const { return base_ + size_; }  // the file offset just past the window
   size_t capacity() const { return capacity_; }
@@ -113,8 +140,7 @@ class FileWindow {
   void Clear() { base_ = size_ = 0; }
 
  private:
-  char* buf_ = nullptr;
-  size_t mapped_bytes_ = 0;  // buf_ is mapped, this long; 0: buf_ is new[]
+  ReadBuffer buf_;          // at least capacity_ bytes
   const size_t capacity_;
   uint64_t base_ = 0;
   size_t size_ = 0;
@@ -130,20 +156,15 @@ class FileWindow {
 class FileContents {
  public:
   FileContents() = default;
-  ~FileContents();
   FileContents(const FileContents&) = delete;
   FileContents& operator=(const FileContents&) = delete;
 
   // Reads all of `fd` (REQUIRES: size <= max_bytes, checked by the caller).
   Status Read(int fd, uint64_t size, const std::string& path);
-  std::string_view bytes() const { return {buf_, size_}; }
+  std::string_view bytes() const { return {buf_.data(), size_}; }
 
  private:
-  void Release();
-
-  char* buf_ = nullptr;
-  size_t capacity_ = 0;
-  bool mapped_ = false;  // buf_ came from mmap (capacity_ bytes), else from new[]
+  ReadBuffer buf_;
   size_t size_ = 0;
 };
 
