@@ -373,7 +373,7 @@ Status JournalWriter::Remove() {
 }
 
 Status ScanJournal(const std::string& path, size_t max_record_bytes, const JournalBatchFn& on_batch,
-                   bool* torn) {
+                   bool* torn, const std::function<void()>& before_recheck) {
   *torn = false;
   int fd = -1;
   uint64_t size = 0;
@@ -427,6 +427,7 @@ Status ScanJournal(const std::string& path, size_t max_record_bytes, const Journ
   // tail. Neither happens to a journal nobody writes: the read gives the same answer twice.
   const auto checked = [&](const Status& found, uint64_t end) {
     if (format.generation == 0 || (found.ok() && !*torn)) return found;
+    if (before_recheck) before_recheck();
     Head again;
     if (!ReadHead(fd, path, &again).ok()) return found;
     const uint64_t now = HeaderGeneration(again);

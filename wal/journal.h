@@ -168,12 +168,14 @@ class JournalWriter {
 // same goes for a torn tail). A batch whose checksum matches but whose frames do not fill it
 // exactly is Io (no writer makes one), and so is a file longer than kMaxJournalFileBytes. Time:
 // linear in the file's size; memory: one batch, at most kMaxJournalBatchBytes. `on_batch` may
-// stop the read with an error of its own.
+// stop the read with an error of its own. `before_recheck` (tests: what a live writer does in
+// the meantime) is called when the read has found damage or a torn tail in a journal of
+// generation 1 or later, just before it looks at the journal again.
 using JournalBatchFn =
     std::function<Status(uint32_t batch, std::string_view bytes,
                          std::span<const segment::FrameView> frames)>;
 Status ScanJournal(const std::string& path, size_t max_record_bytes, const JournalBatchFn& on_batch,
-                   bool* torn);
+                   bool* torn, const std::function<void()>& before_recheck = nullptr);
 
 // One journal as read back whole (for tools and tests): its valid frames in file order (views
 // into `batches`), each with the index of its batch.
