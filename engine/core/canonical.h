@@ -122,7 +122,7 @@ class Canonicalizer {
   bool CheckChain(std::string_view bytes, Record* out) const;
   // The same with nothing copied: `out` views `bytes`. False also where a chain field is
   // written with an escape (a writer_id or stream with a quote or a backslash), which the
-  // Record form decodes.
+  // Record form decodes. After false, `out` holds nothing of use.
   bool CheckChain(std::string_view bytes, ChainView* out) const;
 
   // The fields the engine assigns to a draft (docs/API.md: emit fills v, seq, prev, writer_id

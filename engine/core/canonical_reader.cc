@@ -80,6 +80,8 @@ class CanonicalReader {
   bool Read(Out* r) {
     constexpr bool kRecord = std::is_same_v<Out, Record>;
     static_assert(kRecord || std::is_same_v<Out, ChainView>);
+    // A ChainView has no slots for what Keep::kChain leaves unstored (Optional, Reason).
+    if constexpr (!kRecord) RON_CHECK(keep_ == Keep::kChain);
     if constexpr (kRecord) {
       r->v = kRecordVersion;
       r->actor = Actor();
@@ -229,8 +231,8 @@ class CanonicalReader {
     return p;
   }
 
-  // Text and Name into a view of the text: an escaped one is given up on (it would have to be
-  // decoded into storage of its own).
+  // Text and Name into a view of the text: an escaped one is refused (it would have to be
+  // decoded into storage of its own). On refusal *out is left pointing at what was read.
   const char* Text(const char* p, std::string_view* out) const {
     bool escaped = false;
     p = String(p, out, &escaped);
@@ -256,8 +258,9 @@ class CanonicalReader {
     }
   }
 
-  // The reason, stored unless keep_ is kChain (then left empty, or not stored: out nullptr). Its rule allows no byte an
-  // escape stands for, so an escaped reason is refused unread.
+  // The reason, stored unless keep_ is kChain (then left empty, or, with out nullptr, not
+  // stored). Its rule allows no byte an escape stands for, so an escaped reason is refused
+  // unread.
   const char* Reason(const char* p, std::string* out) const {
     if (keep_ != Keep::kChain) {
       p = Text(p, out);

@@ -76,8 +76,10 @@ bool FastPathAgrees(Canonicalizer* c, const std::string& bytes) {
     EXPECT_EQ(views.kind, chain.kind);
     EXPECT_EQ(views.prev, chain.prev);
     // Views into the bytes themselves, nothing copied.
-    EXPECT_GE(views.writer_id.data(), bytes.data());
-    EXPECT_LE(views.prev.data() + views.prev.size(), bytes.data() + bytes.size());
+    for (const std::string_view view : {views.writer_id, views.stream, views.kind, views.prev}) {
+      EXPECT_GE(view.data(), bytes.data());
+      EXPECT_LE(view.data() + view.size(), bytes.data() + bytes.size());
+    }
   }
   if (!read) return false;
   const Status status = c->Canonicalize(bytes, &full);
