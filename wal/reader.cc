@@ -103,15 +103,6 @@ class RecordChecker {
     Status status;           // the full path's verdict when the walk gave up
   };
 
-  // a == b, byte by byte: names are short, and operator== called memcmp (1 % of a verify).
-  static bool SameText(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-      if (a[i] != b[i]) return false;
-    }
-    return true;
-  }
-
   Status Judge(const Slot& slot, uint64_t prev_seq, const Digest& prev_hash) const {
     const segment::FrameView& frame = slot.frame;
     if (!internal::EqualBytes<kDigestBytes>(slot.digest.data(), frame.self_hash.data())) {
@@ -119,7 +110,7 @@ class RecordChecker {
     }
     const ChainView& r = slot.chain;
     if (r.seq != frame.seq) return Status(Code::kSchema, "frame seq differs from the record's");
-    if (!SameText(r.writer_id, writer_id_) || !SameText(r.stream, stream_)) {
+    if (!internal::SameText(r.writer_id, writer_id_) || !internal::SameText(r.stream, stream_)) {
       return Status(Code::kPrevMismatch, "record belongs to another (writer_id, stream)");
     }
     RON_RETURN_IF_ERROR(VerifyGenesisRule(r.seq, r.prev));

@@ -620,14 +620,6 @@ class DraftReader : CanonicalReader {
     return !*reorder || SortMembers(0);
   }
 
-  static bool SameKey(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-      if (a[i] != b[i]) return false;
-    }
-    return true;
-  }
-
   // An attrs value at `depth` (CanonicalReader::Value's rules), written to `out` as the
   // canonical form writes it.
   bool RenderValue(int depth, std::string* out) {
@@ -705,7 +697,7 @@ class DraftReader : CanonicalReader {
       return KeyLess(a.key, b.key);
     });
     for (auto m = first + 1; m < members.end(); ++m) {
-      if (SameKey(m->key, (m - 1)->key)) return false;
+      if (SameText(m->key, (m - 1)->key)) return false;
     }
     return true;
   }
