@@ -321,8 +321,8 @@ void PrefetchRecord(Task* task) {
 // A batch of sealed records only (a bulk import's closed loop: AppendSealed, OfferSealedMany)
 // with nothing queued behind it: its commit, if one write, runs on this thread rather than
 // through io_uring's workers (wal/io.h), 10-20 % more records a second in bench/peers' bulk
-// rows. Emits keep the
-// ring: one stream's Emits from one producer ran slower on the thread (docs/PERFORMANCE.md).
+// rows. Emits keep the ring: one stream's Emits from one producer ran slower on the thread
+// (docs/PERFORMANCE.md).
 bool Worker::CommitsAlone(const std::vector<Task>& batch) const {
   if (batch.empty()) return false;
   for (const Task& task : batch) {
