@@ -124,7 +124,7 @@ echo
 # flags given come first, overridden by --preallocate off; a --json PATH is the first pass's.
 status_off=-
 again=()
-systems=device,ron-sealed,ron-emit
+systems=device,ron-sealed,ron-emit,ron-pipelined
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --json) shift 2 || shift; continue ;;

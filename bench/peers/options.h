@@ -19,8 +19,8 @@ struct Options {
   size_t records = 100000;  // per writer (= per stream) and cell; also the pool per stream
   bool keep = false;
   std::string json;
-  std::set<std::string> systems{"device",  "device-append", "sqlite",
-                                "rocksdb", "ron-sealed",    "ron-emit"};
+  std::set<std::string> systems{"device",     "device-append", "sqlite",       "rocksdb",
+                                "ron-sealed", "ron-emit",      "ron-pipelined"};
   bool grid = true, ack = true;
   std::vector<int> producers{4, 64};
   bool sqlite_mutex = false;
@@ -31,7 +31,8 @@ struct Options {
 inline void Usage() {
   std::fprintf(stderr,
                "usage: peers [--dir DIR] [--seconds S] [--records N] [--keep] [--json PATH|-]\n"
-               "             [--systems device,device-append,sqlite,rocksdb,ron-sealed,ron-emit]\n"
+               "             [--systems device,device-append,sqlite,rocksdb,ron-sealed,ron-emit,\n"
+               "                        ron-pipelined]\n"
                "             [--only grid|ack] [--producers 4,64] [--sqlite-mutex]\n"
                "             [--preallocate on|off]\n"
                "Each cell runs until every writer wrote N records (default 100000 per writer)\n"

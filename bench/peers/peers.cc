@@ -14,17 +14,23 @@
 //               batch, table records(stream TEXT, seq INTEGER, body BLOB, PRIMARY KEY(stream,seq))
 //   rocksdb     one DB (default options), one WriteBatch per batch, WriteOptions.sync = true
 //   ron-audit AppendSealed   sink=wal, fsync=always, workers = writers; batch 256 = one
-//               OfferSealedMany of 256 then Wait on the last ticket (every ticket is checked afterwards); batch 1 =
-//               AppendSealed
+//               OfferSealedMany of 256 then Wait on the last ticket (every ticket is checked
+//               afterwards); batch 1 = AppendSealed
 //   ron-audit Emit           the drafts that produce those very records (same writer_id, stream
 //               and ts_ms, fresh WAL): batch 256 = one EmitMany of 256 then Wait on the last;
 //               batch 1 = Emit, then Wait
+//   ron-audit pipelined      AppendSealed as an importer drives it (ronctl audit append
+//               --sealed): each writer keeps kPipelineDepth batches of 256 in flight
+//               (OfferSealedMany of the next before the Wait on the oldest); a batch counts once
+//               durable, and its latency runs from its offer. Batch 256 only: no peer's API can
+//               do this on one thread, so the row says what the engine gives an importer, not a
+//               like for like
 // Grid: writers 1 and 2 (one stream each; the two streams sit on different engine workers),
 // batch 1 and 256. Then the per-record acknowledgement rows: 4 and 64 producer threads, each
 // writing one record and waiting until it is durable, over the same two streams.
 //
 // usage: peers [--dir DIR] [--seconds S] [--records N] [--keep] [--json PATH|-]
-//              [--systems device,device-append,sqlite,rocksdb,ron-sealed,ron-emit]
+//              [--systems device,device-append,sqlite,rocksdb,ron-sealed,ron-emit,ron-pipelined]
 //              [--only grid|ack] [--producers 4,64] [--sqlite-mutex] [--preallocate on|off]
 #include <fcntl.h>
 #include <rocksdb/db.h>
@@ -42,6 +48,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -52,6 +59,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "bench/bench_util.h"
@@ -177,12 +185,20 @@ std::vector<Pool> MakePools(const std::vector<std::string>& streams, const std::
 
 // ---- The systems under test: the peers (bench/peers/targets.h), and ron-audit ----------------
 
-// ron-audit, sink=wal, fsync=always: AppendSealed of the pool's records, or Emit of their drafts.
+// Batches of 256 a writer of the "ron-pipelined" rows keeps in flight.
+constexpr size_t kPipelineDepth = 4;
+
+// ron-audit, sink=wal, fsync=always: AppendSealed of the pool's records, or Emit of their drafts;
+// `depth` batches of a writer in flight (Target::depth).
 class RonTarget : public Target {
  public:
   RonTarget(const std::string& dir, const std::vector<Pool>* pools, int workers, bool emit,
-            int threads, bool preallocate)
-      : pools_(pools), emit_(emit), tickets_(static_cast<size_t>(threads)) {
+            size_t depth, int threads, bool preallocate)
+      : pools_(pools),
+        emit_(emit),
+        depth_(depth),
+        tickets_(static_cast<size_t>(threads)),
+        in_flight_(static_cast<size_t>(threads)) {
     ron::EngineOptions o;
     o.writer_id = kWriterId;
     o.config.sink = ron::SinkKind::kWal;
@@ -231,14 +247,27 @@ class RonTarget : public Target {
           if (!kept.empty()) (void)kept.back().Wait(After(60));
         }
       }
-      auto r = kept.back().Wait(After(60));
-      return r.ok() ? "" : "Wait: " + r.status().ToString();
+      // A batch is durable once its last ticket is (a thread's offers apply in order).
+      std::deque<size_t>& in_flight = in_flight_[static_cast<size_t>(w)];
+      in_flight.push_back(kept.size() - 1);
+      if (in_flight.size() < depth_) return "";
+      const size_t oldest = in_flight.front();
+      in_flight.pop_front();
+      return WaitFor(kept[oldest]);
     }
     auto t = engine_->Emit(pool.stream, pool.draft);  // batch 1 (the queue is empty: no Busy)
     if (!t.ok()) return "Emit: " + t.status().ToString();
     kept.push_back(t.value());
     auto r = t.value().Wait(After(60));
     return r.ok() ? "" : "Wait: " + r.status().ToString();
+  }
+  size_t depth() const override { return depth_; }
+  std::string Drain(int w) override {
+    std::deque<size_t>& in_flight = in_flight_[static_cast<size_t>(w)];
+    if (in_flight.empty()) return "";
+    const size_t last = in_flight.back();
+    in_flight.clear();
+    return WaitFor(tickets_[static_cast<size_t>(w)][last]);
   }
   std::string One(int, int s, uint64_t) override {
     const Pool& pool = (*pools_)[static_cast<size_t>(s)];
@@ -298,10 +327,18 @@ class RonTarget : public Target {
   }
 
  private:
+  static std::string WaitFor(const ron::Ticket& t) {
+    auto r = t.Wait(After(60));
+    return r.ok() ? "" : "Wait: " + r.status().ToString();
+  }
+
   const std::vector<Pool>* pools_;
   bool emit_;
+  size_t depth_;
   std::unique_ptr<ron::Engine> engine_;
   std::vector<std::vector<ron::Ticket>> tickets_;
+  // Per writer, the batches offered and not yet known durable: their last tickets' indexes.
+  std::vector<std::deque<size_t>> in_flight_;
   std::atomic<uint64_t> busy_{0};
 
 };
@@ -311,7 +348,8 @@ class RonTarget : public Target {
 struct Cell {
   std::string group;   // "writers=1 batch=256", "producers=64 (ack)"
   std::string system;  // display name
-  std::string key;     // device | device-append | sqlite | rocksdb | ron-sealed | ron-emit
+  std::string key;     // device | device-append | sqlite | rocksdb | ron-sealed | ron-emit |
+                       // ron-pipelined
   int writers = 0, batch = 0, producers = 0;
   uint64_t records = 0, bytes = 0, busy = 0;
   uint64_t disk_bytes = 0;  // what the disk wrote from the target's open to its close (0: unknown)
@@ -333,6 +371,7 @@ const char* DisplayName(const std::string& key) {
   if (key == "sqlite") return "SQLite";
   if (key == "rocksdb") return "RocksDB";
   if (key == "ron-sealed") return "ron-audit AppendSealed";
+  if (key == "ron-pipelined") return "ron-audit pipelined";
   return "ron-audit Emit";
 }
 
@@ -392,7 +431,8 @@ std::unique_ptr<Target> MakeTarget(const std::string& key, const std::string& di
   if (key == "rocksdb") return std::make_unique<RocksTarget>(dir, pools);
   // The ack rows spread their producers over both streams: two workers, one per stream.
   return std::make_unique<RonTarget>(dir, pools, ack ? kStreams : writers, key == "ron-emit",
-                                     threads, opt.preallocate);
+                                     key == "ron-pipelined" ? kPipelineDepth : 1, threads,
+                                     opt.preallocate);
 }
 
 // Writes back everything dirty on the file system of `dir`.
@@ -440,13 +480,22 @@ void RunCell(const Options& opt, const std::vector<Pool>& pools, Cell* cell) {
       const Pool& pool = pools[static_cast<size_t>(w)];
       const size_t n = pool.sealed.size();
       size_t i = 0;
+      // When each batch in flight was offered. Once depth() of them are, Batch returns when the
+      // oldest is durable (its latency ends there); every batch is durable before the thread
+      // ends, so the cell's time covers all it counts.
+      std::deque<Clock::time_point> offered;
       while (i < n && Clock::now() < end) {
         const size_t k = std::min(static_cast<size_t>(cell->batch), n - i);
-        const auto t0 = Clock::now();
+        offered.push_back(Clock::now());
         if (std::string e = target->Batch(w, i, k); !e.empty()) return fail(e);
-        mine->push_back(Us(t0));
+        if (offered.size() >= target->depth()) {
+          mine->push_back(Us(offered.front()));
+          offered.pop_front();
+        }
         i += k;
       }
+      if (std::string e = target->Drain(w); !e.empty()) return fail(e);
+      for (const Clock::time_point t0 : offered) mine->push_back(Us(t0));
       count[static_cast<size_t>(w)] = i;
       bytes[static_cast<size_t>(w)] = pool.prefix_bytes[i];
     };
@@ -679,12 +728,14 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   std::vector<Cell> cells;
-  const char* order[] = {"device", "device-append", "sqlite", "rocksdb", "ron-sealed", "ron-emit"};
+  const char* order[] = {"device",     "device-append", "sqlite",       "rocksdb",
+                         "ron-sealed", "ron-emit",      "ron-pipelined"};
   if (opt.grid) {
     for (int writers : {1, 2}) {
       for (int batch : {1, 256}) {
         for (const char* key : order) {
           if (opt.systems.count(key) == 0) continue;
+          if (batch == 1 && std::strcmp(key, "ron-pipelined") == 0) continue;
           Cell c;
           c.group = "writers=" + std::to_string(writers) + " batch=" + std::to_string(batch);
           c.key = key;
@@ -700,7 +751,10 @@ int main(int argc, char** argv) {
   if (opt.ack) {
     for (int producers : opt.producers) {
       for (const char* key : order) {
-        if (opt.systems.count(key) == 0 || std::strcmp(key, "ron-sealed") == 0) continue;
+        if (opt.systems.count(key) == 0 || std::strcmp(key, "ron-sealed") == 0 ||
+            std::strcmp(key, "ron-pipelined") == 0) {
+          continue;
+        }
         Cell c;
         c.group = "producers=" + std::to_string(producers) + " ack";
         c.key = key;
@@ -721,11 +775,14 @@ int main(int argc, char** argv) {
       "in the same group. device limit: pwritev + fdatasync into a zero-filled file per writer;\n"
       "device append: into a growing file. In the ack rows each producer writes and fdatasyncs on\n"
       "its own (one shared file, no group commit): a naive baseline there, not a ceiling.\n"
+      "ron-audit pipelined: AppendSealed with %zu batches in flight per writer (as an importer\n"
+      "drives it); the others wait for each batch before the next, as their APIs do.\n"
       "rec/sync: records per durable flush (device: per fdatasync; ron-audit: its WAL "
       "counters).\n"
       "disk/B: bytes the disk wrote (/sys/block/DISK/stat, from the target's open to its close,\n"
       "synced) per record byte: logs, metadata, preallocation, compaction. Whole-disk counters:\n"
-      "other writers on that disk count too.\n\n");
+      "other writers on that disk count too.\n\n",
+      kPipelineDepth);
   PrintTable(cells);
   std::printf("\nron-audit over the device limit and the best peer (records/s, same group):\n");
   int failed = 0;
@@ -733,7 +790,7 @@ int main(int argc, char** argv) {
   for (const Cell& c : cells) {
     failed += c.error.empty() ? 0 : 1;
     busy += c.busy;
-    if (c.key != "ron-sealed" && c.key != "ron-emit") continue;
+    if (c.key.rfind("ron-", 0) != 0) continue;
     const Ratios r = RatiosOf(cells, c);
     std::printf("summary: %-22s %-22s vs device %-7s vs best peer %-7s disk/B %s\n",
                 c.system.c_str(), c.group.c_str(), Ratio(r.device).c_str(),

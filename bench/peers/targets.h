@@ -46,8 +46,12 @@ struct Pool {
 class Target {
  public:
   virtual ~Target() = default;
-  // Records [from, from + n) of pools[w] (seqs from + 1 …), durable, as one commit.
+  // Records [from, from + n) of pools[w] (seqs from + 1 …), durable, as one commit. A target
+  // that keeps depth() > 1 batches of a writer in flight returns once its oldest batch is
+  // durable, if it has depth() of them, and Drain(w) once all are.
   virtual std::string Batch(int w, size_t from, size_t n) = 0;
+  virtual size_t depth() const { return 1; }
+  virtual std::string Drain(int /*w*/) { return ""; }
   // One record of stream s at `seq` (its body: Pool::Body), durable. `thread` is the producer.
   virtual std::string One(int thread, int s, uint64_t seq) = 0;
   // After the timed part: `count[s]` records of stream s were acknowledged; do they all hold?

@@ -50,7 +50,8 @@ TEST_F(BenchRigTest, WithoutSystemsTheSecondPassRunsBothRonRows) {
   const auto calls = Run({"--seconds", "1", "--json", tmp_.path() + "/j.json"}, &out);
   ASSERT_EQ(calls.size(), 2u) << out;
   EXPECT_EQ(calls[0], "--seconds 1 --json " + tmp_.path() + "/j.json");
-  EXPECT_EQ(calls[1], "--seconds 1 --systems device,ron-sealed,ron-emit --preallocate off");
+  EXPECT_EQ(calls[1],
+            "--seconds 1 --systems device,ron-sealed,ron-emit,ron-pipelined --preallocate off");
   EXPECT_NE(out.find("== the same without zero-filled segments"), std::string::npos) << out;
 }
 
