@@ -19,7 +19,10 @@ class LineReader {
   LineReader(int fd, size_t max_line_bytes);
 
   enum class Result { kLine, kTooLong, kEnd, kError };
-  // kLine: *line views the line without its LF, valid until the next call.
+  // kLine: *line views the line without its LF. It stays valid until a call of Next made when
+  // HasBufferedLine() was false: only such a call reads, and reading may move the buffer; a
+  // call that finds its line buffered moves nothing (ronctl's append hands a group of lines to
+  // the engine as views).
   // kTooLong: the line exceeded max_line_bytes and was skipped.
   // kError: read() failed (errno is set).
   Result Next(std::string_view* line);

@@ -346,14 +346,14 @@ int RunAppend(const Flags& flags) {
   // applies them in that order. A group is what the reader already holds, up to kGroup lines:
   // OfferSealedMany (sealed records: replay, import) checks their hashes side by side, and it
   // and EmitMany (drafts) hand the owner its run of them at once (one commit for the group, not
-  // one per fragment the owner happened to wake up to).
+  // one per fragment the owner happened to wake up to). The group views the reader's buffer:
+  // each line after its first was buffered when it was taken, so none of them moved it
+  // (LineReader::Next), and the group is offered before the reader reads again.
   constexpr size_t kGroup = 256;
-  std::vector<std::string> group;
-  std::vector<uint64_t> group_lines;
   std::vector<std::string_view> views;
+  std::vector<uint64_t> group_lines;
   std::vector<Result<Ticket>> offered;
   const auto offer_group = [&] {
-    views.assign(group.begin(), group.end());
     size_t at = 0;
     while (at < views.size() && !fatal) {
       // Backpressure: at most a queue's worth in flight, so that a file read faster than the
@@ -387,7 +387,7 @@ int RunAppend(const Flags& flags) {
         break;
       }
     }
-    group.clear();
+    views.clear();
     group_lines.clear();
   };
   LineReader reader(STDIN_FILENO, kMaxInputBytes);
@@ -397,15 +397,15 @@ int RunAppend(const Flags& flags) {
     const LineReader::Result r = reader.Next(&line);
     if (r == LineReader::Result::kEnd || r == LineReader::Result::kError) break;
     if (r == LineReader::Result::kTooLong) {
-      if (!group.empty()) offer_group();  // the lines before it first
+      if (!views.empty()) offer_group();  // the lines before it first
       ++rejected;
       std::fprintf(stderr, "err RecordTooLarge line %llu\n",
                    static_cast<unsigned long long>(line_no));
       continue;
     }
-    group.emplace_back(line);
+    views.push_back(line);
     group_lines.push_back(line_no);
-    if (group.size() < kGroup && reader.HasBufferedLine()) continue;
+    if (views.size() < kGroup && reader.HasBufferedLine()) continue;
     offer_group();
     if (fatal) break;
     // Print what is durable; when no more input is waiting, wait for everything in flight.
@@ -415,7 +415,7 @@ int RunAppend(const Flags& flags) {
       if (ack) std::fflush(stdout);
     }
   }
-  if (!group.empty() && !fatal) offer_group();
+  if (!views.empty() && !fatal) offer_group();
   while (!pending.empty() && !fatal) settle_front();
   if (ack) std::fflush(stdout);
   const Status closed = engine.Close(far());

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -112,6 +113,60 @@ TEST(LineReaderTest, AskingForABufferedLineChangesNoLine) {
     EXPECT_EQ(plain.back(), "last line without LF");
     EXPECT_EQ(plain.size(), 20001u);
   }
+}
+
+// Lines taken while HasBufferedLine() said one was buffered stay as they were until a Next made
+// without one (ronctl's append offers such a group as views of the buffer): groups of up to
+// 256 lines of every length, across many reads of the buffer.
+TEST(LineReaderTest, LinesTakenFromTheBufferStayValidUntilItIsRead) {
+  std::vector<std::string> expected;
+  std::string input;
+  uint32_t x = 11;
+  for (int i = 0; i < 30000; ++i) {
+    x = x * 1103515245 + 12345;
+    expected.push_back(std::string((x >> 8) % 300, static_cast<char>('a' + i % 26)) +
+                       std::to_string(i));
+    input += expected.back() + "\n";
+  }
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::thread writer([&] {
+    for (size_t off = 0; off < input.size();) {
+      const ssize_t n =
+          write(fds[1], input.data() + off, std::min<size_t>(input.size() - off, 7000));
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    close(fds[1]);
+  });
+  LineReader reader(fds[0], 4096);
+  std::vector<std::string_view> group;
+  size_t taken = 0, checked = 0, groups = 0;
+  const auto check_group = [&] {
+    for (const std::string_view line : group) {
+      ASSERT_LT(checked, expected.size());
+      EXPECT_EQ(line, expected[checked]) << "line " << checked;
+      ++checked;
+    }
+    group.clear();
+    ++groups;
+  };
+  for (;;) {
+    std::string_view line;
+    const auto r = reader.Next(&line);
+    if (r == LineReader::Result::kEnd || r == LineReader::Result::kError) break;
+    ASSERT_EQ(r, LineReader::Result::kLine);
+    group.push_back(line);
+    ++taken;
+    if (group.size() < 256 && reader.HasBufferedLine()) continue;
+    check_group();
+  }
+  check_group();
+  writer.join();
+  close(fds[0]);
+  EXPECT_EQ(taken, expected.size());
+  EXPECT_EQ(checked, expected.size());
+  EXPECT_GT(groups, 30000u / 256);  // reads of 7,000 bytes cut groups short
 }
 
 }  // namespace
