@@ -18,6 +18,7 @@
 
 #include "checkpoint/verifier.h"
 #include "engine/core/canonical.h"
+#include "engine/core/check.h"
 #include "ron_audit/engine.h"
 #include "segment/segment_format.h"
 #include "tools/append_guards.h"
@@ -415,7 +416,9 @@ int RunAppend(const Flags& flags) {
       if (ack) std::fflush(stdout);
     }
   }
-  if (!views.empty() && !fatal) offer_group();
+  // Nothing is left to offer: the loop reads on with a group open only while its next line is
+  // buffered (a read that returns that line), and an offer empties the group even when it fails.
+  RON_CHECK(views.empty());
   while (!pending.empty() && !fatal) settle_front();
   if (ack) std::fflush(stdout);
   const Status closed = engine.Close(far());
