@@ -65,6 +65,44 @@ class TaskRing {
   size_t head_ = 0, count_ = 0;
 };
 
+// A writer's batch: the tasks its last PopBatch took (indexes [0, size())), in order. Behind
+// them it keeps the answered tasks of an earlier, larger batch, so that a batch smaller than
+// the one before it moves and frees nothing, and a larger one after it recycles them into the
+// ring slots it empties (their record buffers and tickets go to producers) instead of leaving
+// those slots empty. It holds at most as many tasks as its largest batch (max_batch_records);
+// clear() frees every task it holds, kept ones too (a writer does once idle).
+class TaskBatch {
+ public:
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  Task& operator[](size_t i) { return tasks_[i]; }
+  const Task& operator[](size_t i) const { return tasks_[i]; }
+  Task* begin() { return tasks_.data(); }
+  Task* end() { return tasks_.data() + size_; }
+  const Task* begin() const { return tasks_.data(); }
+  const Task* end() const { return tasks_.data() + size_; }
+  // Appends `task` after the batch's tasks (in the place of a kept one, if any).
+  void push_back(Task&& task) {
+    if (size_ < tasks_.size()) {
+      tasks_[size_] = std::move(task);
+    } else {
+      tasks_.push_back(std::move(task));
+    }
+    ++size_;
+  }
+  void clear() {
+    tasks_.clear();
+    size_ = 0;
+  }
+  // Tasks held: the batch's and the answered ones kept behind it.
+  size_t held() const { return tasks_.size(); }
+
+ private:
+  friend class TaskQueue;
+  std::vector<Task> tasks_;
+  size_t size_ = 0;
+};
+
 class TaskQueue {
  public:
   // `capacity`: tasks queued at most; `per_stream`: tighter bounds for some streams
@@ -90,13 +128,15 @@ class TaskQueue {
   [[nodiscard]] bool PushUnbounded(Task&& task);
 
   // Waits until a task is queued, the queue stops, or `wake` (if set) passes; then moves up to
-  // `max` tasks into *batch, which holds exactly those on return. Sets *stopping and *deadline
-  // from Stop. Tasks *batch held on entry (the previous batch, answered) leave their record
-  // buffers and tickets in the ring slots the new ones leave: a producer's next push into a
-  // slot takes them (TryPush's `leftovers`), so memory a caller allocated for a record is
-  // reused or freed on a caller's thread rather than on the owner's (under glibc malloc,
-  // freeing another thread's allocations was about a third of the owner's time on a one-stream
-  // Emit). What no push replaced before the queue went idle is freed by ReleaseParked.
+  // `max` tasks into *batch, which holds exactly those on return (TaskBatch::size). Sets
+  // *stopping and *deadline from Stop. Tasks *batch held on entry (the previous batch and those
+  // it kept, answered) leave their record buffers and tickets in the ring slots the new ones
+  // leave: a producer's next push into a slot takes them (TryPush's `leftovers`), so memory a
+  // caller allocated for a record is reused or freed on a caller's thread rather than on the
+  // owner's (under glibc malloc, freeing another thread's allocations was about a third of the
+  // owner's time on a one-stream Emit). Answered tasks beyond the new batch stay kept in
+  // *batch. What no push replaced before the queue went idle is freed by ReleaseParked (and
+  // the owner's TaskBatch::clear).
   //
   // `gather` (optional): when fewer than gather->tasks are queued (but some are; at most half
   // the queue's capacity, and `max`), first waits until that many are, or until gather->until
@@ -110,7 +150,7 @@ class TaskQueue {
     Clock::duration slice{};
     bool stalled = false;  // out
   };
-  void PopBatch(size_t max, const Clock::time_point* wake, std::vector<Task>* batch, bool* stopping,
+  void PopBatch(size_t max, const Clock::time_point* wake, TaskBatch* batch, bool* stopping,
                 Deadline* deadline, Gather* gather = nullptr);
   // For the owner once idle (a writer thread: after limits::kIdleRelease without work): frees
   // (on the calling thread, outside the lock) the answered tasks still parked in free ring
@@ -164,10 +204,10 @@ class TaskQueue {
   size_t control_queued_ = 0;
   bool parked_ = false;  // PopBatch swapped answered tasks into the ring since ReleaseParked
   Deadline stop_deadline_;
-  // The owner's alone (PopBatch and ReleaseParked): answered tasks taken out under the lock to
-  // be freed after it — those beyond a batch smaller than the one before it, and the parked
-  // ones. Its capacity is kept: a vector grown anew each time the owner went idle was most of
-  // the bytes bench/emit_bound counted per record when the writer outpaced its producer.
+  // The owner's alone (ReleaseParked): the parked answered tasks, taken out under the lock to
+  // be freed after it. Its capacity is kept: a vector grown anew each time the owner went idle
+  // was most of the bytes bench/emit_bound counted per record when the writer outpaced its
+  // producer.
   std::vector<Task> to_free_;
   static constexpr size_t kKeptToFree = 1024;
   void FreeTaken();  // clears to_free_ (its capacity kept up to kKeptToFree tasks)

@@ -136,7 +136,7 @@ void Worker::Pin() {
 
 void Worker::Run() {
   const bool exporting = cutter_ != nullptr;
-  std::vector<Task> batch;
+  TaskBatch batch;
   // When an idle writer frees what it keeps (set when it runs out of work while keeping any).
   std::optional<Clock::time_point> release_at;
   // Buffers are kept, not yet freed by an idle turn (at the start: what recovery left).
@@ -217,7 +217,7 @@ void Worker::Run() {
 }
 
 // Everything still queued when the deadline passed fails with Closed.
-void Worker::Abort(std::vector<Task>* batch) {
+void Worker::Abort(TaskBatch* batch) {
   std::vector<Task> rest = queue_.TakeAll();
   for (Task& t : rest) batch->push_back(std::move(t));  // the popped batch first, then the rest
   for (Task& t : *batch) {
@@ -273,7 +273,7 @@ Result<SinkStream*> Worker::StreamFor(const std::string& writer, const std::stri
   return got.value();
 }
 
-void Worker::RefuseWhileSuspended(std::vector<Task>* batch) {
+void Worker::RefuseWhileSuspended(TaskBatch* batch) {
   for (Task& t : *batch) {
     std::visit(
         [&](auto& task) {
@@ -323,7 +323,7 @@ void PrefetchRecord(Task* task) {
 // through io_uring's workers (wal/io.h), 10-20 % more records a second in bench/peers' bulk
 // rows. Emits keep the ring: one stream's Emits from one producer ran slower on the thread
 // (docs/PERFORMANCE.md).
-bool Worker::CommitsAlone(const std::vector<Task>& batch) const {
+bool Worker::CommitsAlone(const TaskBatch& batch) const {
   if (batch.empty()) return false;
   for (const Task& task : batch) {
     if (!std::holds_alternative<SealedTask>(task)) return false;
@@ -331,7 +331,7 @@ bool Worker::CommitsAlone(const std::vector<Task>& batch) const {
   return queue_.depth() == 0;
 }
 
-void Worker::ProcessBatch(std::vector<Task>* batch) {
+void Worker::ProcessBatch(TaskBatch* batch) {
   if (suspended_) TryResume();
   if (suspended_) {  // disk_full_action=suspend: refuse until space returns
     RefuseWhileSuspended(batch);

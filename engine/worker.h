@@ -139,11 +139,11 @@ class Worker {
   Status OpenSink();
   void Pin();
   void Run();
-  void Abort(std::vector<Task>* batch);
-  void ProcessBatch(std::vector<Task>* batch);
+  void Abort(TaskBatch* batch);
+  void ProcessBatch(TaskBatch* batch);
   // Whether the batch's callers wait for its commit with nothing queued behind it (Sink::Commit).
-  bool CommitsAlone(const std::vector<Task>& batch) const;
-  void RefuseWhileSuspended(std::vector<Task>* batch);
+  bool CommitsAlone(const TaskBatch& batch) const;
+  void RefuseWhileSuspended(TaskBatch* batch);
   void CompleteStaged(const Status& committed, std::vector<Staged>* staged);
   // A batch's drafts are staged together (docs/PERFORMANCE.md): QueueEmit splices each with its
   // seq and prev — a stand-in of prev's length when the record before it in its stream is

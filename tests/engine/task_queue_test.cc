@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -29,7 +30,8 @@ Task Named(const std::string& name, std::shared_ptr<TicketState> ticket = nullpt
   return Task(std::move(t));
 }
 
-std::vector<std::string> Names(const std::vector<Task>& batch) {
+template <typename Tasks>
+std::vector<std::string> Names(const Tasks& batch) {
   std::vector<std::string> out;
   for (const Task& t : batch) {
     const auto& e = std::get<EmitTask>(t);
@@ -55,7 +57,7 @@ class TaskQueueTest : public ::testing::Test {
 
   const std::map<std::string, uint32_t, std::less<>> no_stream_bounds_{};
   TaskQueue queue_{64, &no_stream_bounds_, false};
-  std::vector<Task> batch_;
+  TaskBatch batch_;
 };
 
 TEST_F(TaskQueueTest, PopBatchGivesTheQueuedTasksInOrderWhateverTheBatchHeld) {
@@ -94,13 +96,50 @@ TEST_F(TaskQueueTest, ReleaseParkedFreesTheAnsweredTasksAndKeepsTheQueuedOnes) {
   for (int i = 0; i < 4; ++i) batch_.push_back(Named("old" + std::to_string(i), answered));
   EXPECT_EQ(answered.use_count(), 5);
   Push({"a", "b", "c"});
-  EXPECT_EQ(Pop(2), (std::vector<std::string>{"a", "b"}));  // two old tasks parked, two freed
-  EXPECT_EQ(answered.use_count(), 3);
+  EXPECT_EQ(Pop(2), (std::vector<std::string>{"a", "b"}));  // two old tasks parked, two kept
+  EXPECT_EQ(answered.use_count(), 5);
   queue_.ReleaseParked();
+  EXPECT_EQ(answered.use_count(), 3);  // the two kept behind the batch remain
+  EXPECT_EQ(batch_.held(), 4u);
+  batch_.clear();  // the owner's release: kept tasks too
   EXPECT_EQ(answered.use_count(), 1);
   EXPECT_EQ(queue_.depth(), 1u);
   queue_.ReleaseParked();  // nothing parked since: a no-op
   EXPECT_EQ(Pop(5), (std::vector<std::string>{"c"}));
+}
+
+// A batch smaller than the one before it keeps the answered tasks beyond it (nothing moved or
+// freed by the owner), and the next larger batch recycles them: their record buffers and
+// tickets go to the ring slots it empties, where the producers' next pushes take them.
+TEST_F(TaskQueueTest, ASmallerBatchKeepsTheAnsweredTasksBeyondItForTheNextLargerOne) {
+  const auto answered = std::make_shared<TicketState>();
+  for (int i = 0; i < 6; ++i) {
+    Task old = Named("old" + std::to_string(i), answered);
+    std::get<EmitTask>(old).prepared.bytes = "record " + std::to_string(i) + std::string(200, 'r');
+    batch_.push_back(std::move(old));
+  }
+  Push({"a", "b"});
+  EXPECT_EQ(Pop(10), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(batch_.size(), 2u);
+  EXPECT_EQ(batch_.held(), 6u);
+  EXPECT_EQ(answered.use_count(), 7);  // old0 and old1 parked in the ring, the rest kept
+  // Answer a and b (as ProcessBatch leaves them: their tickets completed, still in the batch).
+  for (Task& t : batch_) (*TicketOf(&t))->Complete(Status::Ok(), {});
+  // Six slots come free under the next batch, the first two for a and b, the rest for the four
+  // kept tasks (old2..old5), whose leftovers producers then take.
+  Push({"c", "d", "e", "f", "g", "h"});
+  EXPECT_EQ(Pop(10), (std::vector<std::string>{"c", "d", "e", "f", "g", "h"}));
+  EXPECT_EQ(batch_.held(), 6u);
+  std::vector<std::string> bytes_taken;
+  for (int round = 0; round < 16; ++round) {  // around the ring (16 slots) to find them all
+    SlotLeftovers got;
+    ASSERT_EQ(queue_.TryPush(Named("p"), &got), PushResult::kQueued);
+    if (got.ticket == answered) bytes_taken.push_back(got.bytes.substr(0, 8));
+    Pop(1);
+  }
+  std::sort(bytes_taken.begin(), bytes_taken.end());
+  EXPECT_EQ(bytes_taken, (std::vector<std::string>{"record 0", "record 1", "record 2", "record 3",
+                                                   "record 4", "record 5"}));
 }
 
 // A push hands its caller the record buffer and the ticket of the answered task it replaces in
@@ -147,7 +186,7 @@ TEST_F(TaskQueueTest, APushTakesTheLeftoversOfTheAnsweredTaskItReplaces) {
   Task refused = Named("s");
   SlotLeftovers none;
   ASSERT_EQ(bounded.TryPush(std::move(refused), &none), PushResult::kFull);
-  EXPECT_EQ(Names({refused}), std::vector<std::string>{"s"});  // as it was
+  EXPECT_EQ(Names(std::vector<Task>{refused}), std::vector<std::string>{"s"});  // as it was
   EXPECT_TRUE(none.bytes.empty());
   EXPECT_EQ(none.ticket, nullptr);
 }
@@ -170,7 +209,7 @@ TEST_F(TaskQueueTest, PerStreamCountsFollowEveryBatchOut) {
   bool stopping = false;
   Deadline deadline;
   const Clock::time_point wake = Clock::now();
-  std::vector<Task> batch;
+  TaskBatch batch;
   queue.PopBatch(4, &wake, &batch, &stopping, &deadline);  // s s t s: part of the queue
   EXPECT_EQ(Names(batch), (std::vector<std::string>{"s", "s", "t", "s"}));
   EXPECT_EQ(depths(), (std::map<std::string, uint64_t>{{"s", 0}, {"t", 2}}));
@@ -195,7 +234,7 @@ Gathered PopGathering(TaskQueue* queue, size_t tasks, Clock::duration slice,
   Gathered out;
   std::thread owner([&] {
     TaskQueue::Gather gather{tasks, Clock::now() + std::chrono::seconds(5), slice};
-    std::vector<Task> batch;
+    TaskBatch batch;
     Deadline deadline;
     const auto start = Clock::now();
     queue->PopBatch(100, nullptr, &batch, &out.stopping, &deadline, &gather);
@@ -293,7 +332,7 @@ TEST_F(TaskQueueTest, NoGatherWhileAStreamHoldsHalfItsBound) {
   TaskQueue bounded(64, &bounds, false);
   for (int i = 0; i < 2; ++i) ASSERT_EQ(bounded.TryPush(Named("s")), PushResult::kQueued);
   TaskQueue::Gather gather{5, Clock::now() + std::chrono::seconds(5), std::chrono::seconds(5)};
-  std::vector<Task> batch;
+  TaskBatch batch;
   bool stopping = false;
   Deadline deadline;
   const auto start = Clock::now();
@@ -308,7 +347,7 @@ TEST_F(TaskQueueTest, ARunLargerThanABlockingQueueWakesTheOwnerWhenItFills) {
   TaskQueue blocking(4, &no_stream_bounds_, /*block=*/true);
   std::vector<std::string> taken;
   std::thread owner([&] {
-    std::vector<Task> batch;
+    TaskBatch batch;
     bool stopping = false;
     Deadline deadline;
     while (taken.size() < 6 && !stopping) {
