@@ -352,7 +352,7 @@ class Engine::Impl {
 
   // Whether a verified sealed record may be queued: its verification verdict (a hash mismatch
   // is logged and counted), then privacy.ip_mode. Refused (counted) when not.
-  Status Admit(const Status& verified, const SealedTask& task) {
+  Status Admit(const Status& verified, const CanonicalRecord& record) {
     if (!verified.ok()) {
       if (verified.code() == Code::kHashMismatch) {
         metrics_.verify_hash++;
@@ -361,12 +361,12 @@ class Engine::Impl {
       return Refuse(verified, {});
     }
     // Not redactable (its hash; engine/privacy.h); scanned if an attrs string may be an address.
-    if (task.record.attrs_may_hold_address && ip_policy_.HasAddress(task.record.attrs_text())) {
+    if (record.attrs_may_hold_address && ip_policy_.HasAddress(record.attrs_text())) {
       metrics_.pii_blocked++;
       return Refuse(Status(Code::kSchema,
                            "attrs holds an IP address literal, which "
                            "privacy.ip_mode forbids storing"),
-                    task.record.record.stream, task.record.record.writer_id);
+                    record.record.stream, record.record.writer_id);
     }
     return Status::Ok();
   }
@@ -413,7 +413,7 @@ class Engine::Impl {
     TakeLeftovers(&task.record.bytes, &task.ticket);
     const Status verified =
         CallerCanonicalizer().VerifySealed(sealed, &task.record, Canonicalizer::Attrs::kChain);
-    if (const Status admitted = Admit(verified, task); !admitted.ok()) {
+    if (const Status admitted = Admit(verified, task.record); !admitted.ok()) {
       GiveBackLeftovers(&queued);
       return admitted;
     }
@@ -442,41 +442,44 @@ class Engine::Impl {
       if (pushed == PushResult::kFull) metrics_.busy_sealed++;
       results->push_back(Refuse(NotQueued(pushed), r.stream, r.writer_id));
     };
-    const auto flush_run = [&] { return scratch.PushRun(results, &taken, refused); };
+    // The run: group[run_begin, end), admitted records of one owner.
+    size_t run_begin = 0;
+    const auto flush_run = [&](size_t end) {
+      const size_t begin = std::exchange(run_begin, end);
+      return scratch.PushTasks(scratch.group.data() + begin, end - begin, results, &taken, refused);
+    };
     for (size_t begin = 0; begin < sealed.size(); begin += kGroup) {
       if (closed_) {
         results->push_back(Refuse(Status(Code::kClosed, "engine is closed"), {}));
         return taken + 1;
       }
       const size_t n = std::min(kGroup, sealed.size() - begin);
-      scratch.Reset(n);
-      for (CanonicalRecord& r : scratch.records) {  // those moved into the last group's tasks
-        if (r.bytes.capacity() <= std::string().capacity()) scratch.TakeReused(&r.bytes);
-      }
+      scratch.ResetGroup(n);
+      run_begin = 0;
       // The tasks keep the bytes and the fields the owner reads (Attrs::kChain); attrs are
       // only scanned (Admit), from the bytes. The
       // canonicalizer is fetched per group: a log callback run by Admit may use an engine with
       // other limits on this thread, which replaces the thread's canonicalizer.
-      CallerCanonicalizer().VerifySealedMany(sealed.subspan(begin, n), scratch.records.data(),
-                                             scratch.status.data(),
+      CallerCanonicalizer().VerifySealedMany(sealed.subspan(begin, n),
+                                             scratch.group_records.data(), scratch.status.data(),
                                              Canonicalizer::Attrs::kChain);
       for (size_t i = 0; i < n; ++i) {
-        SealedTask task{std::move(scratch.records[i]), nullptr};
-        const Status admitted = Admit(scratch.status[i], task);
+        SealedTask& task = std::get<SealedTask>(scratch.group[i]);
+        const Status admitted = Admit(scratch.status[i], task.record);
         if (!admitted.ok()) {
-          if (!flush_run()) return taken;  // the records before it first
+          if (!flush_run(i)) return taken;  // the records before it first
+          run_begin = i + 1;
           results->push_back(admitted);
           ++taken;
           continue;
         }
         Worker* owner = &OwnerOf(task.record.record.writer_id, task.record.record.stream);
-        if (owner != scratch.run_owner && !flush_run()) return taken;
+        if (owner != scratch.run_owner && !flush_run(i)) return taken;
         scratch.run_owner = owner;
         task.ticket = scratch.TakeTicket();
         scratch.run_tickets.push_back(task.ticket);
-        scratch.run.emplace_back(std::move(task));
       }
-      if (!flush_run()) return taken;
+      if (!flush_run(n)) return taken;
     }
     return taken;
   }

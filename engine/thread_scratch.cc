@@ -1,6 +1,10 @@
 #include "engine/thread_scratch.h"
 
 #include <atomic>
+#include <string>
+#include <variant>
+
+#include "engine/core/check.h"
 
 namespace ron {
 
@@ -61,13 +65,14 @@ void TakeLeftovers(std::string* bytes, std::shared_ptr<TicketState>* ticket) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-bool BatchScratch::PushRun(std::vector<Result<Ticket>>* results, size_t* taken,
-                           const std::function<void(PushResult, const Task&)>& refused) {
-  if (run.empty()) return true;
+bool BatchScratch::PushTasks(Task* tasks, size_t n, std::vector<Result<Ticket>>* results,
+                             size_t* taken,
+                             const std::function<void(PushResult, const Task&)>& refused) {
+  RON_CHECK(run_tickets.size() == n);
+  if (n == 0) return true;
   size_t pushed = 0;
-  leftovers.resize(run.size());  // empty: the last run's were cleared
-  const PushResult result =
-      run_owner->TryPushMany(run.data(), run.size(), &pushed, leftovers.data());
+  leftovers.resize(n);  // empty: the last run's were cleared
+  const PushResult result = run_owner->TryPushMany(tasks, n, &pushed, leftovers.data());
   for (size_t k = 0; k < pushed && reused.size() < limits::kReusedRecordBuffers &&
                      reused_tickets.size() < limits::kReusedRecordBuffers;
        ++k) {
@@ -78,18 +83,31 @@ bool BatchScratch::PushRun(std::vector<Result<Ticket>>* results, size_t* taken,
   leftovers.clear();  // frees the rest, and releases the other tickets
   for (size_t k = 0; k < pushed; ++k) results->push_back(Ticket(run_tickets[k]));
   *taken += pushed;
-  const bool all = pushed == run.size();
+  const bool all = pushed == n;
   if (!all) {
-    refused(result, run[pushed]);
+    refused(result, tasks[pushed]);
     ++*taken;
   }
-  run.clear();
   run_tickets.clear();
   return all;
 }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
+
+void BatchScratch::ResetGroup(size_t n) {
+  ResetRun();
+  status.resize(n);
+  if (group.size() < n) group.resize(n, Task(std::in_place_type<SealedTask>));
+  group_records.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::holds_alternative<SealedTask>(group[i])) group[i].emplace<SealedTask>();
+    CanonicalRecord& record = std::get<SealedTask>(group[i]).record;
+    // Those queued by the last group were moved-from: a kept buffer instead of none.
+    if (record.bytes.capacity() <= std::string().capacity()) TakeReused(&record.bytes);
+    group_records[i] = &record;
+  }
+}
 
 ScratchLease::ScratchLease() {
   thread_local BatchScratch scratch;

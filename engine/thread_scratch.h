@@ -40,9 +40,14 @@ void GiveBackLeftovers(Task* task);
 // Scratch of OfferSealedMany and EmitMany, one per calling thread (ThreadBatchScratch), reused.
 struct BatchScratch {
   bool in_use = false;  // a call on this thread is using it (see ScratchLease)
-  std::vector<CanonicalRecord> records;
+  // OfferSealedMany's group: sealed tasks whose records are verified in place (no move from a
+  // scratch record into a task), pushed in runs straight from here (PushTasks); their
+  // verdicts; and the records' addresses (Canonicalizer::VerifySealedMany). Each task is
+  // moved-from once pushed, and refilled by the next group.
+  std::vector<Task> group;
+  std::vector<CanonicalRecord*> group_records;
   std::vector<Status> status;
-  // A run of admitted records of one owner, in order, not yet pushed.
+  // EmitMany's run of prepared drafts, in order, not yet pushed.
   std::vector<Task> run;
   std::vector<std::shared_ptr<TicketState>> run_tickets;
   Worker* run_owner = nullptr;
@@ -66,23 +71,29 @@ struct BatchScratch {
     reused_tickets.pop_back();
     return ticket;
   }
-  void Reset(size_t n) {
-    ResetRun();
-    records.resize(n);
-    status.resize(n);
-  }
-  // The run alone (EmitMany: the records and their buffers stay for OfferSealedMany).
+  // A group of n sealed tasks (those of the last group refilled, their record buffers given
+  // a kept one if they have none), and the addresses of their records.
+  void ResetGroup(size_t n);
+  // The run alone (EmitMany: the group and its buffers stay for OfferSealedMany).
   void ResetRun() {
     run_owner = nullptr;  // the last call's run was pushed (or dropped after a Busy)
     run.clear();
     run_tickets.clear();
   }
-  // Pushes the run to run_owner in one hand-over (one lock, one wake-up): a ticket per task
-  // queued is appended to *results. If not all of it was queued, `refused` appends the entry of
-  // the first task left (given the push's result: Busy or Closed), and false is returned.
-  // *taken counts the entries appended; the run is left empty.
+  // Pushes tasks[0..n) (a run: one ticket each in run_tickets, in order) to run_owner in one
+  // hand-over (one lock, one wake-up): a ticket per task queued is appended to *results. If not
+  // all of it was queued, `refused` appends the entry of the first task left (given the push's
+  // result: Busy or Closed), and false is returned. *taken counts the entries appended;
+  // run_tickets is left empty, and the tasks queued moved-from.
+  bool PushTasks(Task* tasks, size_t n, std::vector<Result<Ticket>>* results, size_t* taken,
+                 const std::function<void(PushResult, const Task&)>& refused);
+  // PushTasks of EmitMany's run, left empty.
   bool PushRun(std::vector<Result<Ticket>>* results, size_t* taken,
-               const std::function<void(PushResult, const Task&)>& refused);
+               const std::function<void(PushResult, const Task&)>& refused) {
+    const bool all = PushTasks(run.data(), run.size(), results, taken, refused);
+    run.clear();
+    return all;
+  }
 };
 
 // The calling thread's scratch for one OfferSealedMany or EmitMany, or a fresh one when that is

@@ -61,6 +61,7 @@ class Canonicalizer::Impl {
     std::vector<Digest> stored, digests;
     std::vector<std::string_view> views;
     std::vector<size_t> hashed;  // which records the batch hashes
+    std::vector<CanonicalRecord*> out;  // VerifySealedMany's records, by address
   };
   BatchScratch* batch() { return &batch_; }
 
@@ -686,15 +687,23 @@ Status Canonicalizer::VerifySealed(std::string_view sealed, CanonicalRecord* out
 
 void Canonicalizer::VerifySealedMany(std::span<const std::string_view> sealed,
                                      CanonicalRecord* out, Status* status, Attrs attrs) {
+  std::vector<CanonicalRecord*>& at = impl_->batch()->out;
+  at.resize(sealed.size());
+  for (size_t i = 0; i < sealed.size(); ++i) at[i] = &out[i];
+  VerifySealedMany(sealed, at.data(), status, attrs);
+}
+
+void Canonicalizer::VerifySealedMany(std::span<const std::string_view> sealed,
+                                     CanonicalRecord* const* out, Status* status, Attrs attrs) {
   Impl::BatchScratch& b = *impl_->batch();
   b.stored.resize(sealed.size());
   b.views.clear();
   b.hashed.clear();
   for (size_t i = 0; i < sealed.size(); ++i) {
     bool hash_pending = false;
-    status[i] = VerifySealedExceptHash(sealed[i], &out[i], &b.stored[i], &hash_pending, attrs);
+    status[i] = VerifySealedExceptHash(sealed[i], out[i], &b.stored[i], &hash_pending, attrs);
     if (hash_pending) {
-      b.views.push_back(out[i].bytes);
+      b.views.push_back(out[i]->bytes);
       b.hashed.push_back(i);
     }
   }
@@ -702,8 +711,8 @@ void Canonicalizer::VerifySealedMany(std::span<const std::string_view> sealed,
   b.hasher.Hash(b.views.data(), b.views.size(), b.digests.data());
   for (size_t k = 0; k < b.hashed.size(); ++k) {
     const size_t i = b.hashed[k];
-    out[i].digest = b.digests[k];
-    if (out[i].digest != b.stored[i]) status[i] = SelfHashMismatch();
+    out[i]->digest = b.digests[k];
+    if (out[i]->digest != b.stored[i]) status[i] = SelfHashMismatch();
   }
 }
 

@@ -102,6 +102,9 @@ class Canonicalizer {
   // REQUIRES: out and status hold sealed.size() elements.
   void VerifySealedMany(std::span<const std::string_view> sealed, CanonicalRecord* out,
                         Status* status, Attrs attrs = Attrs::kCopy);
+  // The same, into *out[i] (records that live elsewhere: the engine's queued tasks).
+  void VerifySealedMany(std::span<const std::string_view> sealed, CanonicalRecord* const* out,
+                        Status* status, Attrs attrs = Attrs::kCopy);
 
   // The fast path for bytes that are already canonical (what every stored record is): true iff
   // `bytes` are exactly the canonical form of a valid record, in one pass with no rewriting;
