@@ -242,6 +242,7 @@ std::vector<Task> TaskQueue::TakeAll() {
     queue_.pop_front();
   }
   in_queue_.clear();
+  last_count_ = in_queue_.end();
   control_queued_ = 0;
   return rest;
 }
@@ -286,18 +287,28 @@ bool TaskQueue::AnyStreamHalfFull() const {
 
 void TaskQueue::CountIn(std::string_view stream) {
   if (stream.empty()) return;
-  auto it = in_queue_.find(stream);
-  if (it == in_queue_.end()) it = in_queue_.emplace(std::string(stream), 0).first;
+  auto it = FindCount(stream);
+  if (it == in_queue_.end()) it = last_count_ = in_queue_.emplace(std::string(stream), 0).first;
   ++it->second;
 }
 
 void TaskQueue::CountOut(std::string_view stream) {
   if (stream.empty()) return;
-  auto it = in_queue_.find(stream);
+  auto it = FindCount(stream);
   if (it == in_queue_.end()) return;
   // Keep entries for a bounded set of streams (no allocation per record); forget idle ones
   // only when there are many.
-  if (--it->second == 0 && in_queue_.size() > kMaxTrackedStreams) in_queue_.erase(it);
+  if (--it->second == 0 && in_queue_.size() > kMaxTrackedStreams) {
+    if (it == last_count_) last_count_ = in_queue_.end();
+    in_queue_.erase(it);
+  }
+}
+
+TaskQueue::StreamCounts::iterator TaskQueue::FindCount(std::string_view stream) {
+  if (last_count_ != in_queue_.end() && last_count_->first == stream) return last_count_;
+  const auto it = in_queue_.find(stream);
+  if (it != in_queue_.end()) last_count_ = it;
+  return it;
 }
 
 }  // namespace ron

@@ -222,6 +222,36 @@ TEST_F(TaskQueueTest, PerStreamCountsFollowEveryBatchOut) {
   EXPECT_EQ(queue.TryPush(Named("s")), PushResult::kQueued);
 }
 
+// Beyond kQueueTrackedStreams streams, a stream whose last task leaves is forgotten, also the
+// one whose count was found last (a push or pop of the same stream skips the lookup): a push
+// of it afterwards counts it anew, from 1.
+TEST_F(TaskQueueTest, AForgottenStreamIsCountedAnewWhenItComesBack) {
+  constexpr size_t kStreams = limits::kQueueTrackedStreams + 76;
+  TaskQueue queue(4 * kStreams, &no_stream_bounds_, false);
+  for (size_t i = 0; i < kStreams; ++i) {
+    ASSERT_EQ(queue.TryPush(Named("s" + std::to_string(i))), PushResult::kQueued);
+  }
+  bool stopping = false;
+  Deadline deadline;
+  const Clock::time_point wake = Clock::now();
+  TaskBatch batch;
+  queue.PopBatch(1, &wake, &batch, &stopping, &deadline);  // s0: its count found, then forgotten
+  ASSERT_EQ(Names(batch), std::vector<std::string>{"s0"});
+  for (int k = 0; k < 2; ++k) ASSERT_EQ(queue.TryPush(Named("s0")), PushResult::kQueued);
+  std::vector<std::pair<std::string, uint64_t>> d;
+  queue.StreamDepths(&d);
+  const std::map<std::string, uint64_t> depths(d.begin(), d.end());
+  EXPECT_EQ(depths.size(), kStreams);
+  EXPECT_EQ(depths.at("s0"), 2u);
+  EXPECT_EQ(depths.at("s1"), 1u);
+  queue.PopBatch(4 * kStreams, &wake, &batch, &stopping, &deadline);
+  EXPECT_EQ(batch.size(), kStreams + 1);
+  d.clear();
+  queue.StreamDepths(&d);
+  EXPECT_LE(d.size(), limits::kQueueTrackedStreams);
+  for (const auto& [stream, n] : d) EXPECT_EQ(n, 0u) << stream;
+}
+
 // A gathering PopBatch on an owner thread, while `meanwhile` runs on this one once the owner
 // waits (so that what it does lands during the gather, however late the thread starts).
 struct Gathered {
