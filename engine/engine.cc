@@ -442,8 +442,7 @@ class Engine::Impl {
       if (pushed == PushResult::kFull) metrics_.busy_sealed++;
       results->push_back(Refuse(NotQueued(pushed), r.stream, r.writer_id));
     };
-    // The run: group[run_begin, end), admitted records of one owner.
-    size_t run_begin = 0;
+    size_t run_begin = 0;  // the run: group[run_begin, end), admitted records of one owner
     const auto flush_run = [&](size_t end) {
       const size_t begin = std::exchange(run_begin, end);
       return scratch.PushTasks(scratch.group.data() + begin, end - begin, results, &taken, refused);
@@ -457,12 +456,11 @@ class Engine::Impl {
       scratch.ResetGroup(n);
       run_begin = 0;
       // The tasks keep the bytes and the fields the owner reads (Attrs::kChain); attrs are
-      // only scanned (Admit), from the bytes. The
-      // canonicalizer is fetched per group: a log callback run by Admit may use an engine with
-      // other limits on this thread, which replaces the thread's canonicalizer.
-      CallerCanonicalizer().VerifySealedMany(sealed.subspan(begin, n),
-                                             scratch.group_records.data(), scratch.status.data(),
-                                             Canonicalizer::Attrs::kChain);
+      // only scanned (Admit), from the bytes. The canonicalizer is fetched per group: a log
+      // callback run by Admit may use an engine with other limits on this thread, which
+      // replaces the thread's canonicalizer.
+      CallerCanonicalizer().VerifySealedMany(sealed.subspan(begin, n), scratch.group_records.data(),
+                                             scratch.status.data(), Canonicalizer::Attrs::kChain);
       for (size_t i = 0; i < n; ++i) {
         SealedTask& task = std::get<SealedTask>(scratch.group[i]);
         const Status admitted = Admit(scratch.status[i], task.record);
