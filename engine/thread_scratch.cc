@@ -100,8 +100,7 @@ void BatchScratch::ResetGroup(size_t n) {
   status.resize(n);
   if (group.size() < n) group.resize(n, Task(std::in_place_type<SealedTask>));
   group_records.resize(n);
-  for (size_t i = 0; i < n; ++i) {
-    if (!std::holds_alternative<SealedTask>(group[i])) group[i].emplace<SealedTask>();
+  for (size_t i = 0; i < n; ++i) {  // a task moved-from keeps its kind: SealedTask
     CanonicalRecord& record = std::get<SealedTask>(group[i]).record;
     // Those queued by the last group were moved-from: a kept buffer instead of none.
     if (record.bytes.capacity() <= std::string().capacity()) TakeReused(&record.bytes);
