@@ -136,9 +136,9 @@ void FreshDir(const std::string& dir) {
 ron::FsyncPolicy g_fsync = ron::FsyncPolicy::kAlways;
 
 // Records/s of the device limit for one writer (above): commits of `batch_records` records of
-// `record_bytes` each, for about two seconds; 0 if a write or sync failed.
+// `record_bytes` each (both > 0), for about two seconds; 0 if a write or sync failed.
 double DeviceOneWriter(const std::string& dir, double record_bytes, double batch_records) {
-  const size_t commit = static_cast<size_t>(std::max(1.0, record_bytes * batch_records));
+  const size_t commit = static_cast<size_t>(record_bytes * batch_records);
   const uint64_t file_bytes = ron::AuditConfig::Wal{}.rotate_bytes;
   const std::string data(commit, 'x');
   const std::string path = dir + "/device.bin";
@@ -336,10 +336,10 @@ int main(int argc, char** argv) {
     (void)engine->Close(Clock::now() + std::chrono::seconds(60));
   }
   // Its disk's share: the device limit for one writer at the commits it made (durable only).
+  const double batch_records = writers.front().phases.records;  // the one-stream run's
   double device = 0;
-  if (g_fsync == ron::FsyncPolicy::kAlways && written_per_record > 0 &&
-      writers.front().phases.records > 0) {
-    device = DeviceOneWriter(dir, written_per_record, writers.front().phases.records);
+  if (g_fsync == ron::FsyncPolicy::kAlways && written_per_record > 0 && batch_records > 0) {
+    device = DeviceOneWriter(dir, written_per_record, batch_records);
   }
   // The sealed records just written, to offer them again into a fresh WAL.
   std::vector<std::vector<std::string>> sealed(2);
@@ -382,7 +382,7 @@ int main(int argc, char** argv) {
     std::printf("\ndevice limit, one writer (pwrite + fdatasync of %.0f records of %.0f bytes a "
                 "commit, as the one-stream run's writer committed): %.0f records/s; Emit, 1 "
                 "stream: %.2fx it; the bound: %.2fx it\n",
-                writers.front().phases.records, written_per_record, device, one.per_s / device,
+                batch_records, written_per_record, device, one.per_s / device,
                 bound / device);
   }
   std::printf("\n| path: the writer threads' time per record (µs) | records / batch | stage | "
