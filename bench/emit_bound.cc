@@ -20,9 +20,11 @@
 // Run it as is (glibc malloc) and under LD_PRELOAD=libmimalloc.so.2 to compare allocators in
 // one run (make bench does both).
 //
-// usage: emit_bound [--records N] [--dir DIR] [--fsync always|never]
+// usage: emit_bound [--records N] [--dir DIR] [--fsync always|never] [--max-batch N]
 //   --fsync never: the same paths without the disk's sync, for CPU figures a slower or faster
 //   disk does not move (records/s are then not durable rates; the bound is the same).
+//   --max-batch N: the engine's max_batch_records (default 1024, the engine's default). A
+//   producer keeps 4096 records in flight, so a writer's batches grow to about 2048 at most.
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -134,6 +136,7 @@ void FreshDir(const std::string& dir) {
 }
 
 ron::FsyncPolicy g_fsync = ron::FsyncPolicy::kAlways;
+size_t g_max_batch = 1024;
 
 // Records/s of the device limit for one writer (above): commits of `batch_records` records of
 // `record_bytes` each (both > 0), for about two seconds; 0 if a write or sync failed.
@@ -175,6 +178,7 @@ ron::EngineOptions WalOptions(const std::string& dir, uint32_t workers) {
   o.config.queue_depth = 8192;
   o.config.wal.dir = dir;
   o.config.wal.fsync = g_fsync;
+  o.max_batch_records = g_max_batch;
   return o;
 }
 
@@ -268,6 +272,13 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--records") == 0) records = std::strtoull(argv[i + 1], nullptr, 10);
     if (std::strcmp(argv[i], "--dir") == 0) dir = argv[i + 1];
+    if (std::strcmp(argv[i], "--max-batch") == 0) {
+      g_max_batch = std::strtoull(argv[i + 1], nullptr, 10);
+      if (g_max_batch == 0) {
+        std::fprintf(stderr, "emit_bound: --max-batch takes a number of records, at least 1\n");
+        return 2;
+      }
+    }
     if (std::strcmp(argv[i], "--fsync") == 0) {
       if (std::strcmp(argv[i + 1], "never") == 0) {
         g_fsync = ron::FsyncPolicy::kNever;
@@ -305,12 +316,12 @@ int main(int argc, char** argv) {
   std::printf("bound: BLAKE3 of the %zu canonical bytes, one thread: %.0f records/s%s\n\n",
               rec.bytes.size(), bound, sink[0] == 0x5a ? " " : "");
 
-  std::printf("| path (WAL, fsync=%s, %llu records per stream) | records/s | vs bound | "
-              "allocations / record | bytes / record | context switches / record | "
-              "CPU µs / record |\n"
+  std::printf("| path (WAL, fsync=%s, %llu records per stream, max_batch_records %zu) | "
+              "records/s | vs bound | allocations / record | bytes / record | "
+              "context switches / record | CPU µs / record |\n"
               "| --- | --- | --- | --- | --- | --- | --- |\n",
               g_fsync == ron::FsyncPolicy::kNever ? "never" : "always",
-              static_cast<unsigned long long>(records));
+              static_cast<unsigned long long>(records), g_max_batch);
   // The writer threads' side of each path, printed after the main table.
   struct WriterSide {
     std::string label;

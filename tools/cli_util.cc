@@ -10,6 +10,16 @@ bool ParseUint64(std::string_view text, uint64_t* value) {
   return result.ec == std::errc() && result.ptr == text.data() + text.size();
 }
 
+bool NumberFlag(const std::map<std::string, std::string>& flags, const std::string& name,
+                uint64_t lo, uint64_t hi, uint64_t* value) {
+  const auto it = flags.find(name);
+  if (it == flags.end()) return true;
+  uint64_t n = 0;
+  if (!ParseUint64(it->second, &n) || n < lo || n > hi) return false;
+  *value = n;
+  return true;
+}
+
 bool ParseFlags(int argc, char** argv, int first, const std::vector<std::string>& with_value,
                 const std::vector<std::string>& bare, std::map<std::string, std::string>* out,
                 std::string* error) {

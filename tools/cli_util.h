@@ -21,6 +21,11 @@ inline constexpr int kExitUsage = 2;   // bad command line
 // Parses a decimal unsigned integer (no sign, no spaces). False on anything else or overflow.
 bool ParseUint64(std::string_view text, uint64_t* value);
 
+// The number given as --name, if it is, into *value: false if it is given but is not a
+// number from lo to hi (then *value is left as it was).
+bool NumberFlag(const std::map<std::string, std::string>& flags, const std::string& name,
+                uint64_t lo, uint64_t hi, uint64_t* value);
+
 // Parses "--name value" options and bare "--flag"s from argv[first..argc). Known names are
 // given without the dashes. Returns false and sets *error on anything else.
 bool ParseFlags(int argc, char** argv, int first, const std::vector<std::string>& with_value,

@@ -422,6 +422,38 @@ TEST_F(WalCliTest, AppendWaitsForRoomInsteadOfMeetingBusy) {
   EXPECT_EQ(Ronctl({"audit", "verify", "--dir", copy}).out, "ok 5000 records, 1 streams\n");
 }
 
+// --max-batch caps the records a writer thread commits at once (the engine's
+// max_batch_records): at 1, every record is a batch of its own, though the 600 lines reach the
+// engine up to 256 at a time; drafts and sealed records alike. Out of range: a usage error.
+TEST_F(WalCliTest, MaxBatchCapsTheRecordsACommitHolds) {
+  const std::string drafts = Drafts(600), metrics = tmp_.path() + "/m.prom";
+  const auto r = Ronctl({"audit", "append", "--dir", Dir(), "--stream", "s", "--writer-id", "w",
+                         "--max-batch", "1", "--metrics", metrics},
+                        drafts);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string page = testing::ReadFile(metrics);
+  EXPECT_EQ(testing::MetricValue(page, "audit_batch_records_total"), 600);
+  EXPECT_EQ(testing::MetricValue(page, "audit_batch_seconds_count", R"(phase="stage")"), 600);
+  const auto range = Ronctl({"audit", "range", "--dir", Dir(), "--stream", "s"});
+  ASSERT_EQ(range.exit_code, 0) << range.err;
+  const std::string copy = tmp_.path() + "/copy";
+  const auto sealed = Ronctl({"audit", "append", "--dir", copy, "--sealed", "--max-batch", "2",
+                              "--metrics", metrics},
+                             range.out);
+  ASSERT_EQ(sealed.exit_code, 0) << sealed.err;
+  page = testing::ReadFile(metrics);
+  EXPECT_EQ(testing::MetricValue(page, "audit_batch_records_total"), 600);
+  EXPECT_GE(testing::MetricValue(page, "audit_batch_seconds_count", R"(phase="stage")"), 300);
+  EXPECT_EQ(Ronctl({"audit", "verify", "--dir", copy}).out, "ok 600 records, 1 streams\n");
+  for (const char* bad : {"0", "65537", "x"}) {
+    const auto refused =
+        Ronctl({"audit", "append", "--dir", Dir(), "--stream", "s", "--max-batch", bad}, "");
+    EXPECT_EQ(refused.exit_code, 2) << bad;
+    EXPECT_NE(refused.err.find("--max-batch takes a number from 1 to 65536"), std::string::npos)
+        << refused.err;
+  }
+}
+
 TEST_F(WalCliTest, LooseDirectoryIsRefused) {
   ASSERT_EQ(mkdir(Dir().c_str(), 0777), 0);
   chmod(Dir().c_str(), 0777);
