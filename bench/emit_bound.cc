@@ -23,7 +23,7 @@
 // usage: emit_bound [--records N] [--dir DIR] [--fsync always|never] [--max-batch N]
 //   --fsync never: the same paths without the disk's sync, for CPU figures a slower or faster
 //   disk does not move (records/s are then not durable rates; the bound is the same).
-//   --max-batch N: the engine's max_batch_records (default 1024, the engine's default). A
+//   --max-batch N: the engine's max_batch_records (default: the engine's, 1024). A
 //   producer keeps 4096 records in flight, so a writer's batches grow to about 2048 at most.
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -136,7 +136,7 @@ void FreshDir(const std::string& dir) {
 }
 
 ron::FsyncPolicy g_fsync = ron::FsyncPolicy::kAlways;
-size_t g_max_batch = 1024;
+size_t g_max_batch = ron::EngineOptions().max_batch_records;
 
 // Records/s of the device limit for one writer (above): commits of `batch_records` records of
 // `record_bytes` each (both > 0), for about two seconds; 0 if a write or sync failed.
