@@ -83,9 +83,14 @@ class Engine::Impl {
         .suspended_workers = &suspended_workers_,
         .live_journals = &live_journals_,
         .publish =
-            [this](const std::string& writer, const std::string& stream, const StreamInfo& info) {
+            [this](const std::string& writer, const std::string& stream, uint64_t head_seq,
+                   std::string_view head, StreamState state) {
               std::lock_guard<std::mutex> lock(heads_mu_);
-              heads_[{writer, stream}] = info;
+              auto it = heads_.find(StringViewPair(writer, stream));
+              if (it == heads_.end()) it = heads_.try_emplace(StringPair(writer, stream)).first;
+              it->second.head_seq = head_seq;
+              it->second.head.assign(head);  // into the capacity the head had
+              it->second.state = state;
             },
         .apply_ip_policy = [this](Canonicalizer* canonicalizer,
                                   CanonicalRecord* prepared) {
@@ -602,7 +607,7 @@ class Engine::Impl {
 
   StreamInfo Info(const std::string& writer, const std::string& stream) const {
     std::lock_guard<std::mutex> lock(heads_mu_);
-    const auto it = heads_.find({writer, stream});
+    const auto it = heads_.find(StringViewPair(writer, stream));
     return it == heads_.end() ? StreamInfo{} : it->second;
   }
 
@@ -682,7 +687,7 @@ class Engine::Impl {
   Status close_status_;
   IpPolicy ip_policy_;  // set in Start, then read-only
   mutable std::mutex heads_mu_;
-  std::map<std::pair<std::string, std::string>, StreamInfo> heads_;
+  std::map<StringPair, StreamInfo, StringPairLess> heads_;
 };
 
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {

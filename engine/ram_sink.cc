@@ -40,11 +40,11 @@ Status RamSink::StoredDigest(SinkStream* stream, uint64_t seq, Digest* digest) {
   return Status::Ok();
 }
 
-void RamSink::PublishHeads(const std::function<void(const std::string&, const std::string&,
-                                                    const StreamInfo&)>& publish) {
+void RamSink::PublishHeads(const PublishHead& publish) {
+  char head[kHashTextBytes];
   for (const auto& key : touched_) {
     const Ring& s = streams_.at(key);
-    publish(key.first, key.second, StreamInfo{s.head_seq_, s.HeadText(), StreamState::kOk});
+    publish(key.first, key.second, s.head_seq_, s.HeadText(head), StreamState::kOk);
   }
   touched_.clear();
 }

@@ -24,8 +24,7 @@ class RamSink final : public Sink {
   Status StoredDigest(SinkStream* stream, uint64_t seq, Digest* digest) override;
   Status Commit(bool /*alone*/) override { return Status::Ok(); }
   Status Sync() override { return Status::Ok(); }
-  void PublishHeads(const std::function<void(const std::string&, const std::string&,
-                                             const StreamInfo&)>& publish) override;
+  void PublishHeads(const PublishHead& publish) override;
   void Read(ReadTask* task) override;
   Status Close() override { return Status::Ok(); }
 

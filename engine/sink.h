@@ -8,12 +8,19 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "engine/core/canonical.h"
 #include "engine/core/hash.h"
 #include "engine/engine_internal.h"
 
 namespace ron {
+
+// Publishes a stream's head (what Engine::State answers): `head` is "b3:0" or the head's
+// self_hash text, valid only during the call.
+using PublishHead = std::function<void(const std::string& writer, const std::string& stream,
+                                       uint64_t head_seq, std::string_view head,
+                                       StreamState state)>;
 
 // One stream a sink holds. Valid while its sink is.
 class SinkStream {
@@ -54,9 +61,7 @@ class Sink {
   // Makes everything durable whatever the fsync policy (Flush).
   virtual Status Sync() = 0;
   // Calls `publish` for every stream whose head may have moved since the last call.
-  virtual void PublishHeads(
-      const std::function<void(const std::string& writer, const std::string& stream,
-                               const StreamInfo& info)>& publish) = 0;
+  virtual void PublishHeads(const PublishHead& publish) = 0;
   // Answers a read of a stream's records (sink=ram: reads go through the owner).
   virtual void Read(ReadTask* task) = 0;
   // Seals and closes whatever the sink holds open.

@@ -64,10 +64,11 @@ Status WalSink::StoredDigest(SinkStream* stream, uint64_t seq, Digest* digest) {
   return wal_->StoredDigest(static_cast<Ref*>(stream)->stream(), seq, digest);
 }
 
-void WalSink::PublishHeads(const std::function<void(const std::string&, const std::string&,
-                                                    const StreamInfo&)>& publish) {
+void WalSink::PublishHeads(const PublishHead& publish) {
+  char head[kHashTextBytes];
   for (const wal::StreamWal* s : wal_->TakeChangedStreams()) {
-    publish(s->writer_id(), s->stream(), StreamInfo{s->head_seq(), s->HeadText(), s->state()});
+    publish(s->writer_id(), s->stream(), s->head_seq(),
+            HeadText(s->head_seq(), s->head_hash(), head), s->state());
   }
 }
 

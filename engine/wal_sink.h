@@ -33,8 +33,7 @@ class WalSink final : public Sink {
   Status StoredDigest(SinkStream* stream, uint64_t seq, Digest* digest) override;
   Status Commit(bool alone) override { return wal_->Commit(alone); }
   Status Sync() override { return wal_->Sync(); }
-  void PublishHeads(const std::function<void(const std::string&, const std::string&,
-                                             const StreamInfo&)>& publish) override;
+  void PublishHeads(const PublishHead& publish) override;
   // Reads of the files need the owner only for the frames it holds back (journal_hold_bytes).
   void Read(ReadTask* task) override {
     task->ticket->Complete(wal_->WriteOutHeld(task->writer_id, task->stream), {});

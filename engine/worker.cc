@@ -63,6 +63,7 @@ void Worker::Join() {
 }
 
 Status Worker::OpenSink() {
+  stream_cache_.clear();  // it pointed into the sink this one replaces
   if (!options_.config.UsesWal()) {
     sink_ = std::make_unique<RamSink>(options_.ram_records_per_stream);
     return Status::Ok();
@@ -239,12 +240,19 @@ std::atomic<uint64_t>* Worker::CounterFor(const Record& r) {
     return last.counter;
   }
   std::atomic<uint64_t>* counter = nullptr;
-  if (auto it = appended_by_.find({r.kind, r.stream}); it != appended_by_.end()) {
+  if (auto c = counter_cache_.find(StringViewPair(r.kind, r.stream)); c != counter_cache_.end()) {
+    counter = c->second;
+  } else if (auto it = appended_by_.find({r.kind, r.stream}); it != appended_by_.end()) {
     counter = &it->second;
+    counter_cache_.emplace(it->first, counter);
   } else {
     std::lock_guard<std::mutex> lock(snapshot_mu_);
-    counter = appended_by_.size() >= kMaxLabelSets ? &appended_by_[{"_other", "_other"}]
-                                                   : &appended_by_[{r.kind, r.stream}];
+    if (appended_by_.size() >= kMaxLabelSets) {
+      counter = &appended_by_[{"_other", "_other"}];  // not cached: one per label set past the cap
+    } else {
+      counter = &appended_by_[{r.kind, r.stream}];
+      counter_cache_.emplace(StringPair(r.kind, r.stream), counter);
+    }
   }
   last_.counter_kind = r.kind;
   last_.counter_stream = r.stream;
@@ -257,20 +265,28 @@ Result<SinkStream*> Worker::StreamFor(const std::string& writer, const std::stri
   if (last_.sink_stream != nullptr && last_.stream == stream && last_.writer_id == writer) {
     return last_.sink_stream;
   }
-  if (!sink_->Holds(writer, stream)) {
-    // Only a genesis record can start a stream: anything else is a gap, answered without
-    // creating the stream (no directory, no preallocated segment, no RAM entry).
-    if (seq > 1) {
-      return Status(Code::kSeqGap, "seq " + std::to_string(seq) + " after head 0 (no such stream)");
+  SinkStream* s = nullptr;
+  if (auto it = stream_cache_.find(StringViewPair(writer, stream)); it != stream_cache_.end()) {
+    s = it->second;
+  } else {
+    if (!sink_->Holds(writer, stream)) {
+      // Only a genesis record can start a stream: anything else is a gap, answered without
+      // creating the stream (no directory, no preallocated segment, no RAM entry).
+      if (seq > 1) {
+        return Status(Code::kSeqGap,
+                      "seq " + std::to_string(seq) + " after head 0 (no such stream)");
+      }
+      RON_RETURN_IF_ERROR(RoomForNewStream());
     }
-    RON_RETURN_IF_ERROR(RoomForNewStream());
+    auto got = sink_->GetStream(writer, stream);
+    if (!got.ok()) return got.status();
+    s = got.value();
+    stream_cache_.emplace(StringPair(writer, stream), s);
   }
-  auto got = sink_->GetStream(writer, stream);
-  if (!got.ok()) return got.status();
   last_.writer_id = writer;
   last_.stream = stream;
-  last_.sink_stream = got.value();
-  return got.value();
+  last_.sink_stream = s;
+  return s;
 }
 
 void Worker::RefuseWhileSuspended(TaskBatch* batch) {
@@ -662,6 +678,7 @@ void Worker::TryResume() {
   wal_sink_ = nullptr;
   snapshot_wal_ = nullptr;  // the next WAL may be allocated where this one was
   sink_.reset();
+  stream_cache_.clear();
   // Its journal is the next WAL's to apply (the failed commit's records stay out of it).
   if (ctx_.live_journals != nullptr) ctx_.live_journals->Remove(journal_path_);
   if (!OpenSink().ok()) return;  // still no room: stay suspended

@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -95,8 +96,7 @@ struct WorkerContext {
   std::atomic<int>* suspended_workers = nullptr;  // workers whose writes a full disk suspended
   LiveJournals* live_journals = nullptr;
   // Publishes a stream's head (Engine::State), once per batch, before its tickets complete.
-  std::function<void(const std::string& writer, const std::string& stream, const StreamInfo&)>
-      publish;
+  PublishHead publish;
   // privacy.ip_mode on a prepared draft (canonicalize_in_emit = false: on this thread).
   std::function<Status(Canonicalizer*, CanonicalRecord*)> apply_ip_policy;
 };
@@ -206,6 +206,13 @@ class Worker {
     std::string counter_kind, counter_stream;
     std::atomic<uint64_t>* counter = nullptr;
   } last_;
+  // The same by hashed (writer_id, stream) and (kind, stream), for a record whose stream is not
+  // the previous one's (1000 streams round-robin). Streams point into the sink and go with it
+  // (OpenSink, TryResume); counters point into appended_by_, whose nodes never move. At most as many as
+  // the sink holds streams and kMaxLabelSets counters.
+  std::unordered_map<StringPair, SinkStream*, StringPairHash, StringPairEqual> stream_cache_;
+  std::unordered_map<StringPair, std::atomic<uint64_t>*, StringPairHash, StringPairEqual>
+      counter_cache_;
   std::unique_ptr<Canonicalizer> canonicalizer_;  // canonicalize_in_emit = false only
   Status close_status_;
   uint64_t aborted_ = 0;                    // tasks failed with Closed at the Close deadline

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "engine/core/canonical.h"
+#include "engine/core/limits.h"
 #include "engine/testing_hooks.h"
 #include "ron_audit/engine.h"
 #include "tests/engine/engine_test_util.h"
@@ -377,6 +378,45 @@ TEST_P(EngineTest, StreamsPerWorkerAreCappedAndGapsCreateNothing) {
     EXPECT_FALSE(fs::exists(wal::StreamDir(WalDir(), "svc-test@inst-1", "d")));
     EXPECT_EQ(CountEntries(WalDir() + "/svc-test@inst-1"), 3u);
   }
+}
+
+// Streams written round-robin, so that no record's stream is the one before it (the writer's
+// lookups by (writer_id, stream) and (kind, stream) miss their one-entry memo every time): every
+// head is published, and the per-label counters stop at kMaxLabelSets, the rest counted under
+// "_other", however often a stream past the cap comes back.
+TEST_P(EngineTest, StreamsRoundRobinKeepTheirHeadsAndLabelSetsStopAtTheCap) {
+  auto engine = Open(Options(1));
+  constexpr int kCap = static_cast<int>(limits::kMaxLabelSets), kStreams = kCap + 8, kRounds = 3;
+  const auto name = [](int i) { return "rr" + std::to_string(i); };
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<Ticket> tickets;
+    for (int i = 0; i < kStreams; ++i) {
+      auto t = engine->Emit(name(i), Draft(round * kStreams + i));
+      ASSERT_TRUE(t.ok()) << t.status().ToString();
+      tickets.push_back(t.value());
+    }
+    for (Ticket& t : tickets) ASSERT_TRUE(t.Wait(In(seconds(60))).ok());
+  }
+  for (int i = 0; i < kStreams; ++i) {
+    ASSERT_EQ(engine->State("svc-test@inst-1", name(i)).head_seq, static_cast<uint64_t>(kRounds))
+        << name(i);
+  }
+  const std::string metrics = engine->MetricsText();
+  // One worker stages the first round in order: the first kMaxLabelSets streams get a label set
+  // of their own, the last 8 share "_other".
+  EXPECT_EQ(testing::MetricValue(metrics, "audit_appended_total",
+                                 "kind=\"GetServed\",stream=\"" + name(0) + "\""),
+            kRounds);
+  EXPECT_EQ(testing::MetricValue(metrics, "audit_appended_total",
+                                 "stream=\"" + name(kCap - 1) + "\""),
+            kRounds);
+  EXPECT_EQ(testing::MetricValue(metrics, "audit_appended_total",
+                                 "stream=\"" + name(kCap) + "\""),
+            -1);
+  EXPECT_EQ(testing::MetricValue(metrics, "audit_appended_total",
+                                 "kind=\"_other\",stream=\"_other\""),
+            8 * kRounds);
+  ASSERT_TRUE(engine->Close(In(seconds(30))).ok());
 }
 
 // The engine hands its page-cache choice to its WAL: a durable batch leaves the page cache by
