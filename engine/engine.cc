@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <span>
@@ -82,16 +83,7 @@ class Engine::Impl {
         .metrics = &metrics_,
         .suspended_workers = &suspended_workers_,
         .live_journals = &live_journals_,
-        .publish =
-            [this](const std::string& writer, const std::string& stream, uint64_t head_seq,
-                   std::string_view head, StreamState state) {
-              std::lock_guard<std::mutex> lock(heads_mu_);
-              auto it = heads_.find(StringViewPair(writer, stream));
-              if (it == heads_.end()) it = heads_.try_emplace(StringPair(writer, stream)).first;
-              it->second.head_seq = head_seq;
-              it->second.head.assign(head);  // into the capacity the head had
-              it->second.state = state;
-            },
+        .publish = std::bind_front(&HeadTable::Set, &heads_),
         .apply_ip_policy = [this](Canonicalizer* canonicalizer,
                                   CanonicalRecord* prepared) {
           return ApplyIpPolicy(canonicalizer, prepared);
@@ -187,15 +179,7 @@ class Engine::Impl {
   Status RecordRestartRotations(Deadline deadline) {
     if (builder_ == nullptr || options_.signer == nullptr) return Status::Ok();
     const std::string new_id = options_.signer->key_id();
-    std::vector<std::string> streams;
-    {
-      std::lock_guard<std::mutex> lock(heads_mu_);
-      for (const auto& [key, info] : heads_) {
-        if (key.first == writer_id_ && info.state == StreamState::kOk) {
-          streams.push_back(key.second);
-        }
-      }
-    }
+    const std::vector<std::string> streams = heads_.StreamsOf(writer_id_, /*ok_only=*/true);
     for (const std::string& stream : streams) {
       ExportTail tail;
       RON_RETURN_IF_ERROR(ReadExportTail(options_.config.export_.dir, writer_id_, stream, &tail));
@@ -606,9 +590,7 @@ class Engine::Impl {
   }
 
   StreamInfo Info(const std::string& writer, const std::string& stream) const {
-    std::lock_guard<std::mutex> lock(heads_mu_);
-    const auto it = heads_.find(StringViewPair(writer, stream));
-    return it == heads_.end() ? StreamInfo{} : it->second;
+    return heads_.Get(writer, stream);
   }
 
   // Cuts a checkpoint of every stream with records since its last one and waits until the
@@ -643,13 +625,7 @@ class Engine::Impl {
       return Status(Code::kSchema, "rotation needs an export sink and a signer");
     }
     const std::string old_id = options_.signer ? options_.signer->key_id() : "";
-    std::vector<std::string> streams;
-    {
-      std::lock_guard<std::mutex> lock(heads_mu_);
-      for (const auto& [key, info] : heads_) {
-        if (key.first == writer_id_) streams.push_back(key.second);
-      }
-    }
+    const std::vector<std::string> streams = heads_.StreamsOf(writer_id_, /*ok_only=*/false);
     const std::string draft = KeyRotatedDraft(old_id, next->key_id());
     for (const std::string& stream : streams) {
       auto ticket = Emit(stream, draft);
@@ -686,8 +662,7 @@ class Engine::Impl {
   LiveJournals live_journals_;
   Status close_status_;
   IpPolicy ip_policy_;  // set in Start, then read-only
-  mutable std::mutex heads_mu_;
-  std::map<StringPair, StreamInfo, StringPairLess> heads_;
+  HeadTable heads_;
 };
 
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
@@ -771,11 +746,7 @@ std::vector<std::pair<std::string, bool>> Engine::Readiness() const {
   if (config.UsesWal()) {
     bool wal_ready =
         open && impl_->suspended_workers_ == 0 && access(config.wal.dir.c_str(), W_OK) == 0;
-    std::lock_guard<std::mutex> lock(impl_->heads_mu_);
-    for (const auto& [key, info] : impl_->heads_) {
-      wal_ready = wal_ready && info.state == StreamState::kOk;
-    }
-    keys.emplace_back("audit.wal_ready", wal_ready);
+    keys.emplace_back("audit.wal_ready", wal_ready && impl_->heads_.AllOk());
   }
   if (config.UsesExport()) {
     const bool ready = open && impl_->builder_ != nullptr && impl_->builder_->healthy() &&

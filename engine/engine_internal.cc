@@ -37,6 +37,36 @@ void FutexWakeAll(std::atomic<uint32_t>* word) {
 
 }  // namespace
 
+void HeadTable::Set(const std::string& writer, const std::string& stream, uint64_t head_seq,
+                    std::string_view head, StreamState state) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = heads_.find(StringViewPair(writer, stream));
+  if (it == heads_.end()) it = heads_.try_emplace(StringPair(writer, stream)).first;
+  it->second.head_seq = head_seq;
+  it->second.head.assign(head);  // into the capacity the head had
+  it->second.state = state;
+}
+StreamInfo HeadTable::Get(const std::string& writer, const std::string& stream) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto it = heads_.find(StringViewPair(writer, stream));
+  return it == heads_.end() ? StreamInfo{} : it->second;
+}
+std::vector<std::string> HeadTable::StreamsOf(const std::string& writer, bool ok_only) const {
+  std::vector<std::string> streams;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [key, info] : heads_) {
+    if (key.first == writer && (!ok_only || info.state == StreamState::kOk)) {
+      streams.push_back(key.second);
+    }
+  }
+  return streams;
+}
+bool HeadTable::AllOk() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::all_of(heads_.begin(), heads_.end(),
+                     [](const auto& entry) { return entry.second.state == StreamState::kOk; });
+}
+
 void TicketState::Complete(Status status, Receipt receipt, AppendOutcome outcome) {
   uint32_t expected = kPending;
   if (!state_.compare_exchange_strong(expected, kWriting, std::memory_order_acquire)) return;

@@ -93,6 +93,22 @@ class TicketState {
 static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t) &&
               std::atomic<uint32_t>::is_always_lock_free);
 
+// Every stream's published head (what Engine::State answers), by (writer_id, stream): set by
+// the stream's writer thread once per batch (WorkerContext::publish), read by any caller.
+class HeadTable {
+ public:
+  void Set(const std::string& writer, const std::string& stream, uint64_t head_seq,
+           std::string_view head, StreamState state);
+  StreamInfo Get(const std::string& writer, const std::string& stream) const;
+  // The streams of `writer` with a head (only those still kOk, with `ok_only`), in order.
+  std::vector<std::string> StreamsOf(const std::string& writer, bool ok_only) const;
+  bool AllOk() const;  // no stream frozen or failed
+
+ private:
+  mutable std::mutex mu_;
+  std::map<StringPair, StreamInfo, StringPairLess> heads_;
+};
+
 // How deep this thread is inside the host's log callback. The callback runs on the engine's own
 // threads (writers, the checkpoint builder) as well as on callers': a call that waits for those
 // threads from inside it would wait for itself, so such calls answer Busy at once instead.
