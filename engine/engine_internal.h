@@ -57,7 +57,8 @@ struct StringPairHash {
   size_t operator()(const A& a) const {
     const StringViewPair v = ViewOf(a);
     const size_t h = std::hash<std::string_view>{}(v.first);
-    return h ^ (std::hash<std::string_view>{}(v.second) + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2));
+    const size_t g = std::hash<std::string_view>{}(v.second);
+    return h ^ (g + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2));
   }
 };
 

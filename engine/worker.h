@@ -208,8 +208,8 @@ class Worker {
   } last_;
   // The same by hashed (writer_id, stream) and (kind, stream), for a record whose stream is not
   // the previous one's (1000 streams round-robin). Streams point into the sink and go with it
-  // (OpenSink, TryResume); counters point into appended_by_, whose nodes never move. At most as many as
-  // the sink holds streams and kMaxLabelSets counters.
+  // (OpenSink, TryResume); counters point into appended_by_, whose nodes never move. At most
+  // as many as the sink holds streams, and kMaxLabelSets counters.
   std::unordered_map<StringPair, SinkStream*, StringPairHash, StringPairEqual> stream_cache_;
   std::unordered_map<StringPair, std::atomic<uint64_t>*, StringPairHash, StringPairEqual>
       counter_cache_;
