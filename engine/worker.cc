@@ -64,6 +64,7 @@ void Worker::Join() {
 
 Status Worker::OpenSink() {
   stream_cache_.clear();  // it pointed into the sink this one replaces
+  last_ = {};
   if (!options_.config.UsesWal()) {
     sink_ = std::make_unique<RamSink>(options_.ram_records_per_stream);
     return Status::Ok();
@@ -242,10 +243,7 @@ std::atomic<uint64_t>* Worker::CounterFor(const Record& r) {
   std::atomic<uint64_t>* counter = nullptr;
   if (auto c = counter_cache_.find(StringViewPair(r.kind, r.stream)); c != counter_cache_.end()) {
     counter = c->second;
-  } else if (auto it = appended_by_.find({r.kind, r.stream}); it != appended_by_.end()) {
-    counter = &it->second;
-    counter_cache_.emplace(it->first, counter);
-  } else {
+  } else {  // every label set this worker added below the cap is in counter_cache_
     std::lock_guard<std::mutex> lock(snapshot_mu_);
     if (appended_by_.size() >= kMaxLabelSets) {
       counter = &appended_by_[{"_other", "_other"}];  // not cached: one per label set past the cap
@@ -262,13 +260,12 @@ std::atomic<uint64_t>* Worker::CounterFor(const Record& r) {
 
 Result<SinkStream*> Worker::StreamFor(const std::string& writer, const std::string& stream,
                                       uint64_t seq) {
-  if (last_.sink_stream != nullptr && last_.stream == stream && last_.writer_id == writer) {
+  if (const StringPair* key = last_.stream_key;
+      key != nullptr && key->second == stream && key->first == writer) {
     return last_.sink_stream;
   }
-  SinkStream* s = nullptr;
-  if (auto it = stream_cache_.find(StringViewPair(writer, stream)); it != stream_cache_.end()) {
-    s = it->second;
-  } else {
+  auto it = stream_cache_.find(StringViewPair(writer, stream));
+  if (it == stream_cache_.end()) {
     if (!sink_->Holds(writer, stream)) {
       // Only a genesis record can start a stream: anything else is a gap, answered without
       // creating the stream (no directory, no preallocated segment, no RAM entry).
@@ -280,13 +277,11 @@ Result<SinkStream*> Worker::StreamFor(const std::string& writer, const std::stri
     }
     auto got = sink_->GetStream(writer, stream);
     if (!got.ok()) return got.status();
-    s = got.value();
-    stream_cache_.emplace(StringPair(writer, stream), s);
+    it = stream_cache_.emplace(StringPair(writer, stream), got.value()).first;
   }
-  last_.writer_id = writer;
-  last_.stream = stream;
-  last_.sink_stream = s;
-  return s;
+  last_.stream_key = &it->first;  // nodes stay put until the cache is cleared
+  last_.sink_stream = it->second;
+  return it->second;
 }
 
 void Worker::RefuseWhileSuspended(TaskBatch* batch) {
@@ -678,7 +673,6 @@ void Worker::TryResume() {
   wal_sink_ = nullptr;
   snapshot_wal_ = nullptr;  // the next WAL may be allocated where this one was
   sink_.reset();
-  stream_cache_.clear();
   // Its journal is the next WAL's to apply (the failed commit's records stay out of it).
   if (ctx_.live_journals != nullptr) ctx_.live_journals->Remove(journal_path_);
   if (!OpenSink().ok()) return;  // still no room: stay suspended

@@ -196,19 +196,18 @@ class Worker {
   std::vector<std::string_view> queued_views_;
   std::vector<size_t> queued_tails_;
   Blake3Prefix prefix_;
-  // The stream of the previous record of this batch, and the counter of the previous
-  // (kind, stream): a batch is mostly runs of one stream, which skip the sink's and
-  // appended_by_'s map lookups (string compares of pair keys). Cleared at each batch, as a
-  // resumed WAL (full disk) is a new sink.
+  // The stream of the previous record of this batch (its key in stream_cache_), and the counter
+  // of the previous (kind, stream): a batch is mostly runs of one stream, which skip the
+  // lookups below. Cleared at each batch and with stream_cache_.
   struct LastStream {
-    std::string writer_id, stream;
+    const StringPair* stream_key = nullptr;
     SinkStream* sink_stream = nullptr;
     std::string counter_kind, counter_stream;
     std::atomic<uint64_t>* counter = nullptr;
   } last_;
   // The same by hashed (writer_id, stream) and (kind, stream), for a record whose stream is not
   // the previous one's (1000 streams round-robin). Streams point into the sink and go with it
-  // (OpenSink, TryResume); counters point into appended_by_, whose nodes never move. At most
+  // (OpenSink); counters point into appended_by_, whose nodes never move. At most
   // as many as the sink holds streams, and kMaxLabelSets counters.
   std::unordered_map<StringPair, SinkStream*, StringPairHash, StringPairEqual> stream_cache_;
   std::unordered_map<StringPair, std::atomic<uint64_t>*, StringPairHash, StringPairEqual>
