@@ -104,7 +104,7 @@ CXXFLAGS_ALL = $(CXXFLAGS_BASE) $(SAN_FLAGS) $(CXXFLAGS)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
 LIBS := -lsimdjson -lutf8proc -lxxhash -luring -ltomlplusplus -lsodium -lpthread
 # mimalloc replaces malloc in the programs we ship and measure (ronctl, the peer rig): about a
-# third of an import's time was glibc malloc (docs/PERFORMANCE.md). Never with a sanitizer,
+# third of an import's time was glibc malloc (docs/PERFORMANCE_LOG.md). Never with a sanitizer,
 # which brings its own allocator. Hosts opt in by linking -lmimalloc themselves.
 MALLOC_LIBS := $(if $(SAN_FLAGS),,-Wl,--push-state,--no-as-needed -lmimalloc -Wl,--pop-state)
 MIMALLOC_SO := $(firstword $(wildcard /usr/lib/*/libmimalloc.so.2))

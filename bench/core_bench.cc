@@ -1,5 +1,5 @@
 // Micro benchmarks of the record law (make bench). Not timed tests: the numbers go into
-// docs/PERFORMANCE.md together with the baseline measured in the same run (a bare BLAKE3 of the
+// docs/PERFORMANCE_LOG.md together with the baseline measured in the same run (a bare BLAKE3 of the
 // same canonical bytes), so the JSON work can be read as a ratio.
 #include <benchmark/benchmark.h>
 

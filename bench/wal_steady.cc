@@ -5,7 +5,7 @@
 //       pre-zeroed file,
 //   (b) the pwritev backend,
 //   (c) one fdatasync per record,
-// plus the same rig at fsync=never. Prints a Markdown table (for docs/PERFORMANCE.md).
+// plus the same rig at fsync=never. Prints a Markdown table (for docs/PERFORMANCE_LOG.md).
 //
 // Model: one producer thread per stream generates drafts (at full speed, or paced at a target
 // rate) into a bounded queue; the owner thread (as an engine writer will) drains what arrived,

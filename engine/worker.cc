@@ -333,7 +333,7 @@ void PrefetchRecord(Task* task) {
 // with nothing queued behind it: its commit, if one write, runs on this thread rather than
 // through io_uring's workers (wal/io.h), 10-20 % more records a second in bench/peers' bulk
 // rows. Emits keep the ring: one stream's Emits from one producer ran slower on the thread
-// (docs/PERFORMANCE.md).
+// (docs/PERFORMANCE_LOG.md).
 bool Worker::CommitsAlone(const TaskBatch& batch) const {
   if (batch.empty()) return false;
   for (const Task& task : batch) {

@@ -145,7 +145,7 @@ class Worker {
   bool CommitsAlone(const TaskBatch& batch) const;
   void RefuseWhileSuspended(TaskBatch* batch);
   void CompleteStaged(const Status& committed, std::vector<Staged>* staged);
-  // A batch's drafts are staged together (docs/PERFORMANCE.md): QueueEmit splices each with its
+  // A batch's drafts are staged together (docs/PERFORMANCE_LOG.md): QueueEmit splices each with its
   // seq and prev — a stand-in of prev's length when the record before it in its stream is
   // queued too — and StageEmits hashes every queued record's blocks before prev in SIMD lanes
   // (Blake3Prefix), then writes each prev, finishes its hash and stages it, in queue order. Any

@@ -187,7 +187,7 @@ int RunAppend(const Flags& flags) {
   }
   options.config.queue_depth = static_cast<uint32_t>(depth);
   // An import keeps up to queue_depth records in flight: larger commits than the engine's
-  // default cost the disk less per record (docs/PERFORMANCE.md).
+  // default cost the disk less per record (docs/PERFORMANCE_LOG.md).
   uint64_t max_batch = kImportMaxBatchRecords;
   if (!NumberFlag(flags, "max-batch", 1, 1u << 16, &max_batch)) {
     return UsageError("audit append", "--max-batch takes a number from 1 to 65536");

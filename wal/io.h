@@ -67,13 +67,13 @@ class IoBackend {
 // (pwrite + fdatasync, as the pwritev backend does). Through the ring a buffered write goes to
 // an io-wq worker and its completion back to the caller, two thread hops that cost more than a
 // small write: one record at a time ran ~1.3x faster with p50 ~190 instead of ~260 µs
-// (docs/PERFORMANCE.md). So do writes that wait on nothing (neither sync nor dsync: copies into
+// (docs/PERFORMANCE_LOG.md). So do writes that wait on nothing (neither sync nor dsync: copies into
 // the page cache, made durable later or never), and one write of any size when the caller
 // waits for it alone (`alone`: the engine's writer with an empty queue behind a batch of
 // sealed records, a bulk import's closed loop; 10-20 % more records a second there). Larger
 // batches otherwise, and several writes at once that sync (the ring runs their fdatasyncs in
 // parallel), go through the ring: under a steady load of Emits it kept more records a second
-// (docs/PERFORMANCE.md).
+// (docs/PERFORMANCE_LOG.md).
 inline constexpr size_t kDefaultInlineWriteBytes = 64 << 10;
 
 // Creates the backend. kAuto tries io_uring and falls back to pwritev when the kernel refuses

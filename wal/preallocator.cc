@@ -18,7 +18,7 @@ constexpr size_t kChunkBytes = 64 * 1024;
 // written since the last one. Unthrottled, buffered zero-fill of a 128 MiB segment let dirty-page
 // writeback push the WAL's ack p95 from 1.5 ms to 20 ms on the project VM; O_DIRECT writes of
 // 256 KiB at <= 512 MB/s still left one producer's acknowledgements a p99 of 2.4-2.7 ms on a ~650
-// MB/s disk, against 0.47 ms with writes of 64 KiB at <= 128 MB/s (docs/PERFORMANCE.md). Only
+// MB/s disk, against 0.47 ms with writes of 64 KiB at <= 128 MB/s (docs/PERFORMANCE_LOG.md). Only
 // streams of small commits are zero-filled (WalOptions::zero_fill_max_write_bytes), whose rate
 // this keeps ahead of while they write up to ~48 MB/s (a successor of twice the zone, in the
 // three quarters of it left); a faster one appends past its zone until the successor is ready.

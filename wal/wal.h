@@ -96,7 +96,7 @@ struct WalOptions {
   // zero-filled successor: its segments grow by appending. The zeros cost the disk as many bytes
   // as the records and every fdatasync flushes them with the commit, which halved the records/s
   // of commits of 28 KiB and more on a disk that writes ~650 MB/s, while the size an appending
-  // fdatasync commits is a fixed cost that only small commits feel (docs/PERFORMANCE.md). 0:
+  // fdatasync commits is a fixed cost that only small commits feel (docs/PERFORMANCE_LOG.md). 0:
   // zero-fill whatever the writes.
   static constexpr uint64_t kDefaultZeroFillMaxWriteBytes = 16 * 1024;
   uint64_t zero_fill_max_write_bytes = kDefaultZeroFillMaxWriteBytes;
@@ -109,7 +109,7 @@ struct WalOptions {
   // its pages dropped from the page cache once durable (posix_fadvise DONTNEED: they are clean
   // by then, so nothing is lost or written again). An audit log is rarely read right after it
   // is written, and a page cache that grows by every record written made each buffered write
-  // slower (docs/PERFORMANCE.md). Readers of recent records then read them from the disk.
+  // slower (docs/PERFORMANCE_LOG.md). Readers of recent records then read them from the disk.
   // False: the kernel keeps them cached.
   bool drop_synced_pages = true;
   // io_uring: a commit that is one write of at most this many bytes is written on the owner
@@ -118,7 +118,7 @@ struct WalOptions {
   // kBuffered, fsync=always: a commit that writes at least this many segment files writes them
   // all, then makes them durable with one syncfs per file system instead of one fdatasync per
   // file: one device cache flush instead of one per file, ~2x the records/s at 100 and 1000
-  // streams (docs/PERFORMANCE.md). syncfs also writes back whatever else on that file system
+  // streams (docs/PERFORMANCE_LOG.md). syncfs also writes back whatever else on that file system
   // is dirty, so a file system shared with busy writers may want 0 (never). syncfs cannot say
   // whose write-back failed: after an error each file of the commit gets its own fdatasync,
   // which fails the streams whose data was lost and no other. Used only where syncfs reports

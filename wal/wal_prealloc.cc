@@ -8,7 +8,7 @@
 // and the segment is sealed as soon as it passes its zone with the successor ready. So a stream
 // that stops leaves at most one successor it did not use, no larger than twice the segment it
 // follows (which it had filled to a quarter at least) — where a fixed rotate_bytes successor
-// asked for at 1 MiB made a stream of 10 MiB write 128 MiB of zeros (docs/PERFORMANCE.md).
+// asked for at 1 MiB made a stream of 10 MiB write 128 MiB of zeros (docs/PERFORMANCE_LOG.md).
 // Only a stream whose writes are small gets one (WalOptions::zero_fill_max_write_bytes): for
 // large commits the zeros cost more than the size an appending fdatasync commits.
 #include <algorithm>

@@ -51,7 +51,7 @@ inline constexpr std::chrono::milliseconds kIdleRelease{10};
 // and is not woken by each task pushed meanwhile: else a writer that outpaces its producer
 // takes a few records per batch, and pays a wake-up, a write and a batch's overhead for each
 // few (one-stream Emit under fsync=never ran at half the rate of fsync=always;
-// docs/PERFORMANCE.md). It looks every kGatherSlice: once a whole slice brought nothing
+// docs/PERFORMANCE_LOG.md). It looks every kGatherSlice: once a whole slice brought nothing
 // (callers waiting for what is queued), it takes what is there and does not gather again for
 // kGatherBackoff. Tasks that do not wait for a batch (flush, read, checkpoint), a push refused
 // as full, a stream at half its queue bound, and Close end a gather; it waits for at most half

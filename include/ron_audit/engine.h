@@ -56,7 +56,7 @@ struct EngineOptions {
   // what a Flush commits) has its pages dropped from the page cache once durable (they are
   // clean then). An audit log is rarely read right after it is written, and a page cache that
   // grew by every record written made each write slower: one stream ran 1.5-1.7x faster with
-  // the drop (docs/PERFORMANCE.md). Reads of recent records (Read, ronctl audit verify) then
+  // the drop (docs/PERFORMANCE_LOG.md). Reads of recent records (Read, ronctl audit verify) then
   // come from the disk. True: keep them cached.
   bool keep_written_pages_cached = false;
   // Zero-fill each active stream's next segment ahead of need, on a helper thread (O_DIRECT,
@@ -73,7 +73,7 @@ struct EngineOptions {
   // fsync=always, buffered writes: a commit that writes at least this many segment files (one
   // per stream it touches) makes them durable with one syncfs per file system instead of one
   // fdatasync per file, so one device cache flush instead of one per file: ~2x the records/s
-  // with 100 and more streams (docs/PERFORMANCE.md). syncfs also writes back whatever else is
+  // with 100 and more streams (docs/PERFORMANCE_LOG.md). syncfs also writes back whatever else is
   // dirty on that file system; 0 turns it off for a WAL that shares one with busy writers.
   // After a syncfs error every file of the commit gets its own fdatasync, so only the streams
   // whose data was lost fail. Only on Linux >= 5.17 (older kernels' syncfs can return 0 after
@@ -86,10 +86,10 @@ struct EngineOptions {
   // (`#journal-*.jnl` in wal.dir) with one fdatasync, and the segments are written without a
   // sync of their own, then synced together (one syncfs) whenever the journal reaches
   // journal_max_bytes, at Flush and at Close. One sequential write per commit however many
-  // streams it touches (docs/PERFORMANCE.md, "Many streams"). Recovery applies the journals it
+  // streams it touches (docs/PERFORMANCE_LOG.md, "Many streams"). Recovery applies the journals it
   // finds before the WAL takes writes. 0: no journal (commits of many files use syncfs, above).
   // Same platform conditions as syncfs_min_streams.
-  // 4: from 4 files a commit the journal measured faster than syncfs (docs/PERFORMANCE.md; 16
+  // 4: from 4 files a commit the journal measured faster than syncfs (docs/PERFORMANCE_LOG.md; 16
   // before the journal stopped truncating when emptied). At the defaults, where the journal is
   // on, it takes every commit that syncfs_min_streams would: syncfs is then for WALs whose
   // journal_min_streams is set higher, or 0.
@@ -119,7 +119,7 @@ struct EngineOptions {
   // caller's thread inside Emit, so the stream's owner only splices in seq and prev and hashes
   // — the owner is the serialization point, so this scales with the callers' cores; false on
   // the owner, which keeps Emit itself at ~0.3 µs (better when callers outnumber cores).
-  // Measured both ways in docs/PERFORMANCE.md.
+  // Measured both ways in docs/PERFORMANCE_LOG.md.
   bool canonicalize_in_emit = true;
   // Signs checkpoints (export sinks with export.alg = ed25519): the host's key, e.g. an
   // Ed25519Signer over a 0600 key file; its key_id must equal export.signer_key_id.
