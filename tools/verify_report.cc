@@ -3,11 +3,19 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "segment/segment_format.h"
 #include "wal/files.h"
 
 namespace ron::tools {
+
+void PrintVerifySpeed(uint64_t records, uint64_t bytes, double seconds, unsigned threads) {
+  const double per_second = seconds > 0 ? 1 / seconds : 0.0;
+  std::fprintf(stderr, "ronctl audit verify: %.0f records/s, %.1f MB/s, %u thread%s\n",
+               static_cast<double>(records) * per_second,
+               static_cast<double>(bytes) / 1e6 * per_second, threads, threads == 1 ? "" : "s");
+}
 
 std::string VerifyCounts(const ExportVerifyReport& report) {
   return std::to_string(report.records) + " records, " + std::to_string(report.streams) +

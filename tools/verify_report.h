@@ -19,6 +19,10 @@ std::string VerifyCounts(const ExportVerifyReport& report);
 // failure (REQUIRES: !report.failure.ok()).
 std::string VerifyFailureLine(const ExportVerifyReport& report);
 
+// The line both ways of `ronctl audit verify` end with, on stderr: "ronctl audit verify:
+// <records> records/s, <MB> MB/s, <threads> threads" (the --threads setting).
+void PrintVerifySpeed(uint64_t records, uint64_t bytes, double seconds, unsigned threads);
+
 // One stream's share of the verifier's work: its segment files and their bytes.
 struct StreamWork {
   uint64_t bytes = 0;

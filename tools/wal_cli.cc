@@ -117,9 +117,9 @@ constexpr char kVerifyHelp[] =
     "with 'unchecked' and ends in ': signatures not checked (…)' (exit 1), unless\n"
     "--no-signatures accepts that explicitly ('ok …, signatures not checked', exit 0).\n"
     "A torn final write (not yet recovered by an append) is reported on stderr, not an error.\n"
-    "Speed (records/s, MB/s) goes to stderr. Streams are verified on --threads threads\n"
-    "(default: one per core), the largest stream first; threads beyond one a stream go to\n"
-    "the streams with the most bytes per thread, whose sealed segments are split among\n"
+    "Speed (records/s, MB/s, threads) goes to stderr. Streams are verified on --threads\n"
+    "threads (default: one per core), the largest stream first; threads beyond one a stream\n"
+    "go to the streams with the most bytes per thread, whose sealed segments are split among\n"
     "them, or streams go one at a time on all the threads they can use when that ends\n"
     "sooner. The output does not depend on it.\n";
 
@@ -567,11 +567,7 @@ int RunVerifyExports(const Flags& flags) {
   ExportVerifyOptions options;
   options.wal_dir = flags.at("dir");
   options.export_dir = flags.at("export-dir");
-  if (flags.count("threads")) {
-    unsigned threads = 1;
-    if (const int usage = ParseThreads(flags, &threads); usage != kExitOk) return usage;
-    options.threads = threads;
-  }
+  if (const int usage = ParseThreads(flags, &options.threads); usage != kExitOk) return usage;
   Result<TrustedKeys> keys = TrustedKeys();
   if (flags.count("trusted-keys")) {
     keys = TrustedKeys::Load(flags.at("trusted-keys"));
@@ -592,9 +588,7 @@ int RunVerifyExports(const Flags& flags) {
   for (const std::string& note : report.notes) {
     std::fprintf(stderr, "ronctl audit verify: %s\n", note.c_str());
   }
-  std::fprintf(stderr, "ronctl audit verify: %.0f records/s, %.1f MB/s\n",
-               seconds > 0 ? static_cast<double>(report.records) / seconds : 0.0,
-               seconds > 0 ? static_cast<double>(report.bytes) / 1e6 / seconds : 0.0);
+  PrintVerifySpeed(report.records, report.bytes, seconds, options.threads);
   if (!report.failure.ok()) {
     Write(stdout, VerifyFailureLine(report));
     std::fprintf(stderr, "ronctl audit verify: %s\n", report.failure.ToString().c_str());
@@ -690,9 +684,7 @@ int RunVerifyWal(const Flags& flags) {
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::printf("ok %llu records, %zu streams\n", static_cast<unsigned long long>(records),
               streams.size());
-  std::fprintf(stderr, "ronctl audit verify: %.0f records/s, %.1f MB/s\n",
-               seconds > 0 ? static_cast<double>(records) / seconds : 0.0,
-               seconds > 0 ? static_cast<double>(bytes) / 1e6 / seconds : 0.0);
+  PrintVerifySpeed(records, bytes, seconds, threads);
   return kExitOk;
 }
 

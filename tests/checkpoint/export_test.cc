@@ -625,7 +625,12 @@ TEST_F(ExportTest, RonctlVerifyProveAndCheckProofContracts) {
                                           "");
   EXPECT_EQ(verify.exit_code, 0) << verify.err;
   EXPECT_EQ(verify.out, "ok 2100 records, 1 streams, 3 checkpoints, 3 manifests\n");
+  // The speed line names the threads: one per core without --threads.
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   EXPECT_NE(verify.err.find("records/s"), std::string::npos);
+  const std::string speed_end =
+      " MB/s, " + std::to_string(cores) + (cores == 1 ? " thread\n" : " threads\n");
+  EXPECT_NE(verify.err.find(speed_end), std::string::npos) << verify.err;
   const auto prove =
       testing::RunCommand({testing::RonctlPath(), "audit", "prove", "--dir", wal_, "--export-dir",
                            exp_, "--stream", "ledger", "--seq", "1500"},

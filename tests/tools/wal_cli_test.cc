@@ -329,8 +329,8 @@ TEST_F(WalCliTest, UsageErrors) {
 }
 
 // Streams are verified in parallel without exports too, and the output (stdout, and stderr
-// without the speed line) is the same for any thread count: clean, with a torn tail, and with
-// damage in the second of several streams.
+// without the speed line, which names the thread count) is the same for any thread count:
+// clean, with a torn tail, and with damage in the second of several streams.
 TEST_F(WalCliTest, VerifyOnManyThreadsSaysWhatOneThreadSays) {
   for (int s = 0; s < 6; ++s) {
     ASSERT_EQ(Ronctl({"audit", "append", "--dir", Dir(), "--stream", "s" + std::to_string(s),
@@ -343,10 +343,22 @@ TEST_F(WalCliTest, VerifyOnManyThreadsSaysWhatOneThreadSays) {
     std::vector<std::string> out;
     for (const char* threads : {"1", "2", "4", "16"}) {
       const auto r = Ronctl({"audit", "verify", "--dir", Dir(), "--threads", threads});
+      // The speed line, after a clean run only, names the thread count it ran with.
+      const std::string speed_end =
+          std::string(", ") + threads + (std::string(threads) == "1" ? " thread" : " threads");
       std::string err;
+      int speed_lines = 0;
       for (const std::string& line : SplitLines(r.err)) {
-        if (line.find("records/s") == std::string::npos) err += line + "\n";
+        if (line.find("records/s") == std::string::npos) {
+          err += line + "\n";
+          continue;
+        }
+        ++speed_lines;
+        EXPECT_TRUE(line.size() > speed_end.size() &&
+                    line.compare(line.size() - speed_end.size(), speed_end.size(), speed_end) == 0)
+            << line;
       }
+      EXPECT_EQ(speed_lines, r.exit_code == 0 ? 1 : 0) << r.err;
       out.push_back(std::to_string(r.exit_code) + "|" + r.out + "|" + err);
     }
     return out;
