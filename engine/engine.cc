@@ -7,7 +7,6 @@
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
-#include <map>
 #include <mutex>
 #include <span>
 
